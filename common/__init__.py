@@ -1,0 +1,1 @@
+"""Plumbing shared by every stage: audio I/O, checkpoints, atomic files, dataset walking."""

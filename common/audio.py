@@ -1,0 +1,76 @@
+"""Audio loading and saving. Everything else in the toolkit reads and writes audio through here."""
+import os
+
+import numpy as np
+import soundfile as sf
+
+from common.atomic import atomic_path
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be used; the message names the file and the fix."""
+
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".aiff", ".aif", ".wma")
+
+
+def _read_any(path):
+    """Return (samples [T, C] float32, rate). soundfile first, librosa/audioread as fallback."""
+    try:
+        data, sr = sf.read(path, dtype="float32", always_2d=True)
+        return data, sr
+    except Exception as sf_error:
+        try:
+            import librosa
+
+            data, sr = librosa.load(path, sr=None, mono=False)
+        except Exception:
+            raise AudioError(
+                f"{path}: cannot read this audio file ({sf_error}). Convert it to WAV or FLAC "
+                f"(e.g. `ffmpeg -i \"{path}\" out.wav`) or remove it from the folder."
+            ) from None
+        data = np.atleast_2d(np.asarray(data, dtype=np.float32)).T
+        return data, sr
+
+
+def load_audio(path, sr, allow_empty=False):
+    """Load any soundfile/librosa-readable file as mono float32 at `sr` Hz.
+
+    Channels are averaged, integer PCM is scaled to [-1, 1], the rate is converted with soxr.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise AudioError(f"{path}: file not found. Check the path (quote names with spaces).")
+    if os.path.getsize(path) == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes). Re-export or remove it.")
+    data, file_sr = _read_any(path)
+    wav = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if wav.size == 0 and not allow_empty:
+        raise AudioError(f"{path}: the file holds no samples. Re-export or remove it.")
+    if not np.all(np.isfinite(wav)):
+        raise AudioError(f"{path}: the audio holds NaN or infinite samples. Re-export it as 16-bit PCM.")
+    if file_sr != sr and wav.size:
+        wav = resample(wav, file_sr, sr)
+    return np.ascontiguousarray(wav, dtype=np.float32)
+
+
+def resample(wav, sr_in, sr_out):
+    import librosa
+
+    return librosa.resample(np.asarray(wav, dtype=np.float32), orig_sr=sr_in, target_sr=sr_out, res_type="soxr_hq")
+
+
+def save_audio(path, wav, sr):
+    """Write mono 16-bit PCM WAV atomically. Float input is clipped to [-1, 1]."""
+    wav = np.asarray(wav)
+    if wav.dtype.kind == "f":
+        wav = np.clip(np.nan_to_num(wav), -1.0, 1.0)
+        pcm = np.round(wav * 32767.0).astype(np.int16)
+    else:
+        pcm = wav.astype(np.int16)
+    with atomic_path(path) as tmp:
+        sf.write(tmp, pcm, sr, subtype="PCM_16", format="WAV")
+
+
+def is_audio_file(name):
+    return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS

@@ -1,0 +1,111 @@
+"""Checkpoint loading and saving.
+
+Loading always uses `torch.load(weights_only=True)`: a checkpoint is data, never code. The
+few non-tensor types the public files contain are allow-listed below instead of turning that off.
+"""
+import os
+import pickle
+import zipfile
+
+import torch
+
+from common.atomic import atomic_path
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and the fix."""
+
+
+def _safe_globals():
+    allowed = []
+    try:  # numpy scalars/arrays appear in some community checkpoints (e.g. a stored best loss)
+        import numpy as np
+
+        core = getattr(np, "_core", None) or np.core
+        allowed += [np.dtype, np.ndarray, core.multiarray.scalar, core.multiarray._reconstruct]
+        allowed += [type(np.dtype(t)) for t in ("float32", "float64", "int64", "int32")]
+    except Exception:
+        pass
+    return allowed
+
+
+def load_checkpoint(path, map_location="cpu", what="checkpoint", hint=""):
+    """torch.load a file safely. Raises CheckpointError for missing, corrupt or non-torch files.
+
+    `what` names the file's role in messages ("Whisper checkpoint"), `hint` says where to get it.
+    """
+    path = os.fspath(path)
+    hint = f" {hint}" if hint else ""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{what} not found: {path}.{hint}")
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"{what} {path} is empty (0 bytes): the download or save was cut off.{hint}")
+    try:
+        with torch.serialization.safe_globals(_safe_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(
+            f"{what} {path} is not a readable PyTorch checkpoint ({first}). The file is corrupt, "
+            f"truncated or of another format: download or export it again.{hint}"
+        ) from None
+
+
+def save_checkpoint(obj, path):
+    """torch.save atomically (temp file then rename), so an interrupt never leaves half a file."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def require_keys(ckpt, keys, path, what="checkpoint", hint=""):
+    """Check a loaded checkpoint dict holds `keys`; say what it holds otherwise."""
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{what} {path} holds a {type(ckpt).__name__}, not a dict.{(' ' + hint) if hint else ''}")
+    missing = [k for k in keys if k not in ckpt]
+    if missing:
+        found = ", ".join(sorted(map(str, ckpt))[:8]) or "nothing"
+        raise CheckpointError(
+            f"{what} {path} lacks {', '.join(missing)} (it holds: {found}). "
+            f"It is not a file of this kind.{(' ' + hint) if hint else ''}"
+        )
+    return ckpt
+
+
+def to_legacy_weight_norm(state_dict):
+    """Rename torch.nn.utils.parametrizations weight-norm keys to the legacy weight_g/weight_v form.
+
+    Files written by newer code use '<m>.parametrizations.weight.original0/1'; the public
+    checkpoints (and this toolkit) use '<m>.weight_g' / '<m>.weight_v'. Legacy keys pass through.
+    """
+    out = {}
+    for key, value in state_dict.items():
+        for index, legacy in (("0", "weight_g"), ("1", "weight_v")):
+            modern = "parametrizations.weight.original" + index
+            if key == modern or key.endswith("." + modern):
+                key = key[: -len(modern)] + legacy
+        out[key] = value
+    return out
+
+
+def load_state_dict_checked(module, state_dict, path, what="model"):
+    """Strict load that reports missing/unexpected keys and shape mismatches in one clear error."""
+    state_dict = to_legacy_weight_norm(state_dict)
+    own = module.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    wrong = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+             if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
+        if wrong:
+            parts.append(f"{len(wrong)} of another shape (file vs model, e.g. {'; '.join(wrong[:3])})")
+        raise CheckpointError(
+            f"{what} weights in {path} do not fit this model: {', '.join(parts)}. "
+            f"Use the config the file was trained with (--config), or a file of this model type."
+        )
+    module.load_state_dict(state_dict, strict=True)
+    return module

@@ -1,0 +1,9 @@
+"""Repository root, and the default places of the public pretrained weights."""
+import os
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+WHISPER_CKPT = os.path.join("whisper_pretrain", "large-v2.pt")
+HUBERT_CKPT = os.path.join("hubert_pretrain", "hubert-soft-0d54a1f4.pt")
+SPEAKER_CKPT = os.path.join("speaker_pretrain", "best_model.pth.tar")
+SVC_PRETRAIN = os.path.join("vits_pretrain", "sovits5.0.pretrain.pth")

@@ -1,0 +1,114 @@
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from common.atomic import atomic_path, is_temp_file, save_npy
+from common.audio import AudioError, load_audio, save_audio
+from common.checkpoint import (CheckpointError, load_checkpoint, load_state_dict_checked, save_checkpoint,
+                               to_legacy_weight_norm)
+from common.dataset import iter_dataset
+
+
+def tone(sr, seconds=0.5, f=220.0):
+    t = np.arange(int(sr * seconds)) / sr
+    return (0.5 * np.sin(2 * np.pi * f * t)).astype(np.float32)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT"])
+def test_load_audio_formats_to_mono_float(tmp_path, subtype):
+    stereo = np.stack([tone(44100), tone(44100)], axis=1)
+    path = tmp_path / f"clip {subtype} é.wav"
+    sf.write(path, stereo, 44100, subtype=subtype)
+    wav = load_audio(path, 16000)
+    assert wav.dtype == np.float32 and wav.ndim == 1
+    assert abs(len(wav) - 8000) <= 1
+    assert 0.45 < np.abs(wav).max() < 0.55
+
+
+def test_load_audio_flac_and_ogg(tmp_path):
+    for ext in ("flac", "ogg"):
+        path = tmp_path / f"x.{ext}"
+        sf.write(path, tone(32000), 32000)
+        assert abs(len(load_audio(path, 32000)) - 16000) <= 1
+
+
+def test_load_audio_errors_name_the_file(tmp_path):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"this is not audio at all" * 10)
+    for p in (empty, junk, tmp_path / "missing.wav"):
+        with pytest.raises(AudioError, match=p.name):
+            load_audio(p, 16000)
+
+
+def test_save_audio_is_16bit_and_atomic(tmp_path):
+    path = tmp_path / "out.wav"
+    save_audio(path, np.array([0.0, 0.5, -2.0, 1.0], dtype=np.float32), 32000)
+    info = sf.info(path)
+    assert info.subtype == "PCM_16" and info.samplerate == 32000
+    data, _ = sf.read(path, dtype="int16")
+    assert data.tolist() == [0, 16384, -32767, 32767]
+    assert not [f for f in os.listdir(tmp_path) if is_temp_file(f)]
+
+
+def test_atomic_path_leaves_nothing_on_error(tmp_path):
+    target = tmp_path / "a.npy"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            open(tmp, "wb").write(b"half")
+            raise RuntimeError("killed")
+    assert os.listdir(tmp_path) == []
+    save_npy(target, np.arange(3))
+    assert np.load(target).tolist() == [0, 1, 2]
+
+
+def test_checkpoint_roundtrip_and_errors(tmp_path):
+    path = tmp_path / "c.pt"
+    save_checkpoint({"model_g": {"w": torch.ones(2)}, "step": 3, "hp_str": "a: 1"}, path)
+    ck = load_checkpoint(path)
+    assert ck["step"] == 3 and torch.equal(ck["model_g"]["w"], torch.ones(2))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage" * 100)
+    with pytest.raises(CheckpointError, match="bad.pt"):
+        load_checkpoint(bad)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_checkpoint_refuses_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"x": Evil()}, path)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path)
+
+
+def test_legacy_and_parametrized_weight_norm_keys_load():
+    legacy = torch.nn.utils.weight_norm(torch.nn.Conv1d(2, 3, 3))
+    modern = torch.nn.utils.parametrizations.weight_norm(torch.nn.Conv1d(2, 3, 3))
+    renamed = to_legacy_weight_norm(modern.state_dict())
+    assert set(renamed) == set(legacy.state_dict())
+    load_state_dict_checked(legacy, modern.state_dict(), "m.pt")
+    x = torch.randn(1, 2, 8)
+    assert torch.allclose(legacy(x), modern(x), atol=1e-6)
+    with pytest.raises(CheckpointError, match="missing"):
+        load_state_dict_checked(legacy, {"bias": torch.zeros(3)}, "m.pt")
+
+
+def test_iter_dataset(tmp_path):
+    (tmp_path / "spk a").mkdir()
+    (tmp_path / "spk b").mkdir()
+    sf.write(tmp_path / "spk a" / "x 1.wav", tone(16000), 16000)
+    sf.write(tmp_path / "spk b" / "é.flac", tone(16000), 16000)
+    (tmp_path / "spk b" / "notes.txt").write_text("hi")
+    (tmp_path / "loose.wav").write_bytes(b"")
+    (tmp_path / "spk b" / "y.tmp-abc.wav").write_bytes(b"")
+    items = iter_dataset(tmp_path)
+    assert [(s, n) for s, n, _ in items] == [("spk a", "x 1"), ("spk b", "é")]
