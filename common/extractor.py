@@ -1,0 +1,137 @@
+"""Pieces every feature extractor shares: weight lookup, chunking, frame fitting, batch runs.
+
+Whisper PPG, HuBERT-Soft units (and the pitch/speaker extractors) all read 16 kHz mono audio,
+run a pretrained network on it in bounded chunks and write one `.npy` per file.
+"""
+import contextlib
+import os
+
+import numpy as np
+import torch
+
+from common.atomic import save_npy
+from common.audio import load_audio
+from common.batch import BatchReport
+from common.checkpoint import CheckpointError, load_checkpoint
+from common.device import pick_device
+from common.paths import REPO_ROOT
+
+SAMPLE_RATE = 16000
+FRAME_SAMPLES = 320  # one content frame (50 Hz) at 16 kHz
+
+
+def resolve_weights(path):
+    """A relative weight path is looked up in the working folder first, then in the repository."""
+    path = os.fspath(path)
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    in_repo = os.path.join(REPO_ROOT, path)
+    return in_repo if os.path.exists(in_repo) else path
+
+
+def download_hint(path, url):
+    folder = os.path.dirname(os.path.abspath(path))
+    return (f"Put {os.path.basename(path)} into the folder {folder} (download it from {url}), "
+            f"or run `python svc_download.py`, or pass another file with --checkpoint.")
+
+
+def load_weights(path, what, url):
+    """load_checkpoint with a message that says where the file goes and where to get it."""
+    path = resolve_weights(path)
+    return path, load_checkpoint(path, map_location="cpu", what=what, hint=download_hint(path, url))
+
+
+def strip_prefix(state_dict, prefix):
+    """Drop `prefix` from every key that has it (e.g. 'module.' left by DataParallel)."""
+    return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state_dict.items()}
+
+
+def chunk_spans(n_samples, chunk_samples):
+    """[(start, end)] covering range(n_samples) in pieces of at most `chunk_samples`."""
+    return [(s, min(s + chunk_samples, n_samples)) for s in range(0, n_samples, chunk_samples)]
+
+
+def fit_frames(frames, n_frames):
+    """Trim [T, C] to n_frames rows, or pad by repeating the last row (zeros when T == 0)."""
+    have = frames.shape[0]
+    if have >= n_frames:
+        return frames[:n_frames]
+    if have == 0:
+        return np.zeros((n_frames, frames.shape[1]), dtype=frames.dtype)
+    tail = np.repeat(frames[-1:], n_frames - have, axis=0)
+    return np.concatenate([frames, tail], axis=0)
+
+
+def as_wav16k(wav):
+    """Check and convert the input of an extractor: mono float32 numpy at 16 kHz."""
+    if torch.is_tensor(wav):
+        wav = wav.detach().cpu().numpy()
+    wav = np.asarray(wav, dtype=np.float32)
+    if wav.ndim != 1:
+        raise ValueError(f"expected mono audio of shape [samples], got shape {wav.shape}; "
+                         f"load it with common.audio.load_audio(path, 16000)")
+    if not np.all(np.isfinite(wav)):
+        raise ValueError("the audio holds NaN or infinite samples")
+    return wav
+
+
+def half_precision(device):
+    """fp16 autocast on CUDA, plain fp32 elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+class ChunkedExtractor:
+    """Base of the content extractors: split audio into chunks, run `_run_chunk`, join, fit length.
+
+    Subclasses set `chunk_seconds`, `report_title` and `self.dim`, and implement
+    `_run_chunk(wav_chunk) -> float32 [frames, dim]`.
+    """
+
+    chunk_seconds = 15
+    report_title = "features"
+
+    def __init__(self, device="auto"):
+        self.device = device if isinstance(device, torch.device) else pick_device(device)
+
+    def _run_chunk(self, wav):
+        raise NotImplementedError
+
+    def __call__(self, wav16k):
+        wav = as_wav16k(wav16k)
+        n_frames = len(wav) // FRAME_SAMPLES
+        parts = []
+        for start, end in chunk_spans(len(wav), self.chunk_seconds * SAMPLE_RATE):
+            want = (end - start) // FRAME_SAMPLES
+            if want == 0:  # a tail shorter than one frame adds nothing
+                continue
+            parts.append(fit_frames(self._run_chunk(wav[start:end]), want))
+        joined = np.concatenate(parts, axis=0) if parts else np.zeros((0, self.dim), np.float32)
+        return np.ascontiguousarray(fit_frames(joined, n_frames), dtype=np.float32)
+
+    def extract_files(self, in_paths, out_paths, skip_existing=True, progress=True):
+        """Write one .npy per input; unreadable or too short inputs are skipped with a reason."""
+        from tqdm import tqdm
+
+        report = BatchReport(self.report_title)
+        pairs = list(zip(in_paths, out_paths))
+        if len(pairs) != len(in_paths) or len(pairs) != len(out_paths):
+            raise ValueError(f"{len(in_paths)} input files but {len(out_paths)} output paths")
+        for src, dst in tqdm(pairs, desc=self.report_title, unit="file", disable=not progress):
+            if skip_existing and os.path.isfile(dst):
+                report.exists()
+                continue
+            try:
+                wav = load_audio(src, SAMPLE_RATE)
+                if len(wav) < FRAME_SAMPLES:
+                    raise ValueError(f"too short ({len(wav)} samples at 16 kHz): at least "
+                                     f"{FRAME_SAMPLES} samples (20 ms) are needed")
+                save_npy(dst, self(wav))
+            except (CheckpointError, KeyboardInterrupt):
+                raise
+            except Exception as e:  # one bad file must not stop the batch
+                report.fail(src, f"{type(e).__name__}: {e}")
+                continue
+            report.ok()
+        return report

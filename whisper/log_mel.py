@@ -1,0 +1,40 @@
+"""Whisper's log-mel front end: 16 kHz audio -> [n_mels, samples // 160] normalised log power mel."""
+import functools
+
+import numpy as np
+import torch
+
+N_FFT = 400
+HOP = 160
+SAMPLE_RATE = 16000
+
+
+@functools.lru_cache(maxsize=None)
+def _slaney_filters(n_mels):
+    import librosa
+
+    # Equal to the filters OpenAI ships in mel_filters.npz.
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
+
+
+def mel_filters(n_mels, device):
+    return torch.from_numpy(_slaney_filters(n_mels)).to(device)  # [n_mels, N_FFT // 2 + 1]
+
+
+def log_mel(wav, n_mels, filters=None):
+    """wav: float tensor [samples] (> 200 samples) -> [n_mels, samples // 160].
+
+    Centred STFT with a Hann window; the last STFT frame is dropped, as Whisper does.
+    """
+    if wav.shape[-1] <= N_FFT // 2:  # reflect padding needs more samples than half a window
+        wav = torch.nn.functional.pad(wav, (0, N_FFT // 2 + 1 - wav.shape[-1]))
+    window = torch.hann_window(N_FFT, device=wav.device)
+    spec = torch.stft(wav.float(), N_FFT, HOP, window=window, center=True, pad_mode="reflect",
+                      return_complex=True)  # [N_FFT // 2 + 1, frames + 1]
+    power = spec[..., :-1].abs().square()
+    if filters is None:
+        filters = mel_filters(n_mels, wav.device)
+    mel = filters @ power  # [n_mels, frames]
+    logs = mel.clamp(min=1e-10).log10()
+    logs = torch.maximum(logs, logs.max() - 8.0)
+    return (logs + 4.0) / 4.0

@@ -1,0 +1,90 @@
+"""WhisperPPG: OpenAI Whisper checkpoint -> phonetic posteriorgram [samples // 320, width] at 50 Hz."""
+import re
+
+import torch
+
+from common.checkpoint import CheckpointError, load_state_dict_checked, require_keys
+from common.extractor import ChunkedExtractor, half_precision, load_weights
+from common.paths import WHISPER_CKPT
+from whisper.log_mel import log_mel, mel_filters
+from whisper.model import WhisperEncoder, ppg_block_count
+
+WHISPER_URL = ("https://openaipublic.azureedge.net/main/whisper/models/"
+               "81f7c96c852ee8fc832187b0132e569d6c3065a3252ed18e56effd0b6a73e524/large-v2.pt")
+WHAT = "Whisper checkpoint"
+DIM_KEYS = ("n_mels", "n_audio_ctx", "n_audio_state", "n_audio_head", "n_audio_layer")
+NOISE_STD = 0.1
+
+
+def _shape(state, key, path):
+    if key not in state:
+        raise CheckpointError(f"{WHAT} {path} lacks '{key}': it is not an OpenAI Whisper model file.")
+    return tuple(state[key].shape)
+
+
+def encoder_from_checkpoint(ckpt, path):
+    """Build the truncated encoder from an OpenAI {'dims', 'model_state_dict'} dict and load it.
+
+    decoder.* weights and the blocks after the PPG layer are ignored.
+    """
+    hint = f"Expected an OpenAI Whisper file such as large-v2.pt ({WHISPER_URL})."
+    require_keys(ckpt, ("dims", "model_state_dict"), path, what=WHAT, hint=hint)
+    dims, state = ckpt["dims"], ckpt["model_state_dict"]
+    if not isinstance(dims, dict) or any(k not in dims for k in DIM_KEYS):
+        raise CheckpointError(f"{WHAT} {path}: 'dims' lacks some of {', '.join(DIM_KEYS)}. {hint}")
+    n_layer = int(dims["n_audio_layer"])
+    found_layers = {int(m.group(1)) for k in state for m in [re.match(r"encoder\.blocks\.(\d+)\.", k)] if m}
+    from_shapes = {
+        "n_audio_state": _shape(state, "encoder.conv1.weight", path)[0],
+        "n_mels": _shape(state, "encoder.conv1.weight", path)[1],
+        "n_audio_ctx": _shape(state, "encoder.positional_embedding", path)[0],
+        "n_audio_layer": len(found_layers),
+    }
+    wrong = [f"{k}={dims[k]} but the weights say {v}" for k, v in from_shapes.items() if int(dims[k]) != v]
+    if wrong:
+        raise CheckpointError(f"{WHAT} {path}: 'dims' disagrees with the weights ({'; '.join(wrong)}). "
+                              f"The file is damaged or was edited. {hint}")
+    keep = ppg_block_count(n_layer)
+    encoder_state = {}
+    for key, value in state.items():
+        if not key.startswith("encoder."):
+            continue  # decoder.* is not needed for the PPG
+        block = re.match(r"encoder\.blocks\.(\d+)\.", key)
+        if block and int(block.group(1)) >= keep:
+            continue
+        encoder_state[key[len("encoder."):]] = value
+    try:
+        encoder = WhisperEncoder(int(dims["n_mels"]), int(dims["n_audio_ctx"]), int(dims["n_audio_state"]),
+                                 int(dims["n_audio_head"]), keep)
+    except ValueError as e:
+        raise CheckpointError(f"{WHAT} {path}: unusable dims ({e}). {hint}") from None
+    return load_state_dict_checked(encoder, encoder_state, path, what="Whisper encoder")
+
+
+class WhisperPPG(ChunkedExtractor):
+    """Callable: mono float32 16 kHz numpy -> float32 [len // 320, dim] PPG."""
+
+    chunk_seconds = 15
+    report_title = "whisper ppg"
+
+    def __init__(self, checkpoint=WHISPER_CKPT, device="auto", noise=True):
+        super().__init__(device)
+        self.noise = noise
+        self.checkpoint, ckpt = load_weights(checkpoint, WHAT, WHISPER_URL)
+        self.encoder = encoder_from_checkpoint(ckpt, self.checkpoint).eval().to(self.device)
+        del ckpt
+        self.n_mels = self.encoder.conv1.in_channels
+        self.filters = mel_filters(self.n_mels, self.device)
+
+    @property
+    def dim(self):
+        return self.encoder.ln_post.normalized_shape[0]
+
+    @torch.inference_mode()
+    def _run_chunk(self, wav):
+        mel = log_mel(torch.from_numpy(wav).to(self.device), self.n_mels, self.filters)  # [n_mels, T]
+        if self.noise:  # so-vits-svc-5.0 dithers the log-mel before the encoder
+            mel = mel + NOISE_STD * torch.randn_like(mel)
+        with half_precision(self.device):
+            ppg = self.encoder(mel[None])[0]  # [ceil(T / 2), dim]
+        return ppg.float().cpu().numpy()
