@@ -1,0 +1,299 @@
+"""Training data: the `files/train.txt` list, one dataset item per line, padding collate, and a
+length-bucketed (optionally distributed) batch sampler.
+
+A list line is `wave|spec|pitch|hubert|whisper|spk` (see docs/ARCHITECTURE.md for the formats).
+Everything an item returns is at 100 Hz (one frame = hop_length samples at sampling_rate): the
+50 Hz PPG and units are repeated x2 and all features are trimmed to the shortest of them.
+"""
+import math
+import os
+import random
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.utils.data
+
+from common.audio import AudioError, load_audio
+from common.checkpoint import CheckpointError, load_checkpoint
+
+FIELDS = ("wave", "spec", "pitch", "hubert", "whisper", "spk")
+REGENERATE = "Re-run the preprocessing (prepare/preprocess_*.py) for it, or delete its line from the list."
+
+
+class DatasetError(ValueError):
+    """A training list or feature file that cannot be used; the message names the file and the fix."""
+
+
+class ListEntry(NamedTuple):
+    wave: str
+    spec: str
+    pitch: str
+    hubert: str
+    whisper: str
+    spk: str
+    source: str  # "<list file>:<line number>", for messages
+
+
+def read_file_list(path):
+    """Parse a `wave|spec|pitch|hubert|whisper|spk` list; raise DatasetError on a malformed line."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DatasetError(f"{path}: training list not found. Write it with prepare/preprocess_train.py "
+                           f"or point data.training_files / data.validation_files at it.")
+    entries = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            parts = [p.strip() for p in line.split("|")]
+            if len(parts) != len(FIELDS):
+                raise DatasetError(f"{path}:{number}: expected {len(FIELDS)} '|'-separated paths "
+                                   f"({'|'.join(FIELDS)}), found {len(parts)}. Fix or delete the line.")
+            entries.append(ListEntry(*parts, source=f"{path}:{number}"))
+    if not entries:
+        raise DatasetError(f"{path}: the list is empty. Run the preprocessing first.")
+    return entries
+
+
+def _check_files_exist(entries):
+    missing = [(e.source, name, getattr(e, name)) for e in entries for name in FIELDS
+               if not os.path.isfile(getattr(e, name))]
+    if missing:
+        source, name, file = missing[0]
+        raise DatasetError(f"{file}: {name} file not found (listed at {source}; {len(missing)} missing in all). "
+                           + REGENERATE)
+
+
+def _load_npy(path, what, mmap=False):
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except Exception as e:
+        raise DatasetError(f"{path}: unreadable {what} file ({type(e).__name__}: {e}). " + REGENERATE) from None
+
+
+def _require(cond, path, text):
+    if not cond:
+        raise DatasetError(f"{path}: {text}. " + REGENERATE)
+
+
+class SvcDataset(torch.utils.data.Dataset):
+    """One item per list line: (spec [513, T], wav [1, T*hop], ppg [T, ppg_dim], vec [T, vec_dim],
+    pit [T], spk [spk_dim]), all trimmed to the same T frames.
+
+    Items shorter than train.min_seconds (or than one decoder segment) are dropped; longer ones
+    are cropped to train.max_seconds, at random when `random_crop` (training), else from the start.
+    """
+
+    def __init__(self, list_path, hp, random_crop=True):
+        self.hp = hp
+        self.random_crop = random_crop
+        self.hop = int(hp.data.hop_length)
+        self.sampling_rate = int(hp.data.sampling_rate)
+        frames_per_second = self.sampling_rate / self.hop
+        self.segment_frames = int(hp.data.segment_size) // self.hop
+        self.min_frames = max(self.segment_frames, int(math.ceil(float(hp.train.min_seconds) * frames_per_second)))
+        self.max_frames = max(self.min_frames, int(float(hp.train.max_seconds) * frames_per_second))
+        entries = read_file_list(list_path)
+        _check_files_exist(entries)
+        self.items, self.lengths, self.dropped = [], [], 0
+        for entry in entries:
+            pitch = _load_npy(entry.pitch, "pitch", mmap=True)
+            _require(pitch.ndim == 1, entry.pitch, f"pitch must be float32 [N], found shape {pitch.shape}")
+            frames = int(pitch.shape[0]) - 2  # the other features may be a frame or two shorter
+            if frames < self.min_frames:
+                self.dropped += 1
+                continue
+            self.items.append(entry)
+            self.lengths.append(min(frames, self.max_frames))  # frames the sampler buckets by
+        if not self.items:
+            raise DatasetError(f"{list_path}: all {len(entries)} items are shorter than "
+                               f"{self.min_frames / frames_per_second:.2f} s (train.min_seconds, or one "
+                               f"data.segment_size). Add longer clips or lower train.min_seconds.")
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        entry = self.items[index]
+        spec, wav, ppg, vec, pit, spk = self._load(entry)
+        frames = min(spec.shape[1], wav.shape[1] // self.hop, ppg.shape[0], vec.shape[0], pit.shape[0])
+        _require(frames >= self.segment_frames, entry.spec,
+                 f"features of {entry.wave} disagree in length (spec {spec.shape[1]}, pitch {pit.shape[0]}, "
+                 f"units {vec.shape[0]}, ppg {ppg.shape[0]}, audio {wav.shape[1] // self.hop} frames)")
+        start = 0
+        if frames > self.max_frames:
+            start = random.randint(0, frames - self.max_frames) if self.random_crop else 0
+            frames = self.max_frames
+        stop = start + frames
+        return (
+            spec[:, start:stop],  # [513, T]
+            wav[:, start * self.hop: stop * self.hop],  # [1, T * hop]
+            ppg[start:stop],  # [T, ppg_dim]
+            vec[start:stop],  # [T, vec_dim]
+            pit[start:stop],  # [T]
+            spk,  # [spk_dim]
+        )
+
+    def _load(self, entry):
+        hp = self.hp
+        try:
+            wav = load_audio(entry.wave, self.sampling_rate)
+        except AudioError as e:
+            raise DatasetError(f"{e} (listed at {entry.source})") from None
+        try:
+            spec = load_checkpoint(entry.spec, what="spectrogram file", hint=REGENERATE)
+        except CheckpointError as e:
+            raise DatasetError(str(e)) from None
+        n_bins = int(hp.data.filter_length) // 2 + 1
+        _require(torch.is_tensor(spec) and spec.dim() == 2 and spec.shape[0] == n_bins, entry.spec,
+                 f"spectrogram must be a float tensor [{n_bins}, N], found "
+                 f"{tuple(spec.shape) if torch.is_tensor(spec) else type(spec).__name__}")
+        pit = _load_npy(entry.pitch, "pitch")
+        vec = _load_npy(entry.hubert, "HuBERT units")
+        ppg = _load_npy(entry.whisper, "Whisper PPG")
+        spk = _load_npy(entry.spk, "speaker vector")
+        _require(pit.ndim == 1, entry.pitch, f"pitch must be [N], found shape {pit.shape}")
+        for arr, path, width, key in ((vec, entry.hubert, hp.vits.vec_dim, "vits.vec_dim"),
+                                      (ppg, entry.whisper, hp.vits.ppg_dim, "vits.ppg_dim")):
+            _require(arr.ndim == 2 and arr.shape[1] == int(width), path,
+                     f"expected [N, {width}] ({key}), found shape {arr.shape}")
+        _require(spk.shape == (int(hp.vits.spk_dim),), entry.spk,
+                 f"speaker vector must be [{hp.vits.spk_dim}] (vits.spk_dim), found shape {spk.shape}")
+        arrays = (pit, vec, ppg, spk)
+        for arr, path in zip(arrays, (entry.pitch, entry.hubert, entry.whisper, entry.spk)):
+            _require(np.all(np.isfinite(arr)), path, "holds NaN or infinite values")
+        _require(bool(torch.isfinite(spec).all()), entry.spec, "holds NaN or infinite values")
+        return (
+            spec.float(),
+            torch.from_numpy(wav).unsqueeze(0),
+            torch.from_numpy(np.repeat(ppg.astype(np.float32), 2, axis=0)),  # 50 Hz -> 100 Hz
+            torch.from_numpy(np.repeat(vec.astype(np.float32), 2, axis=0)),
+            torch.from_numpy(pit.astype(np.float32)),
+            torch.from_numpy(spk.astype(np.float32)),
+        )
+
+
+class SvcBatch(NamedTuple):
+    ppg: torch.Tensor  # [B, T, ppg_dim]
+    ppg_lengths: torch.Tensor  # [B]
+    vec: torch.Tensor  # [B, T, vec_dim]
+    pit: torch.Tensor  # [B, T]
+    spk: torch.Tensor  # [B, spk_dim]
+    spec: torch.Tensor  # [B, 513, T]
+    spec_lengths: torch.Tensor  # [B]
+    audio: torch.Tensor  # [B, 1, T * hop]
+    audio_lengths: torch.Tensor  # [B]
+
+    def to(self, device, non_blocking=False):
+        return SvcBatch(*(t.to(device, non_blocking=non_blocking) for t in self))
+
+
+def collate_svc(items):
+    """Zero-pad a list of dataset items (longest first) into an SvcBatch."""
+    items = sorted(items, key=lambda item: item[0].shape[1], reverse=True)
+    batch = len(items)
+    frames = max(item[0].shape[1] for item in items)
+    samples = max(item[1].shape[1] for item in items)
+    first = items[0]
+    spec = torch.zeros(batch, first[0].shape[0], frames)
+    audio = torch.zeros(batch, 1, samples)
+    ppg = torch.zeros(batch, frames, first[2].shape[1])
+    vec = torch.zeros(batch, frames, first[3].shape[1])
+    pit = torch.zeros(batch, frames)
+    spk = torch.stack([item[5] for item in items])
+    spec_lengths = torch.zeros(batch, dtype=torch.long)
+    audio_lengths = torch.zeros(batch, dtype=torch.long)
+    for i, (s, w, p, v, f0, _) in enumerate(items):
+        n = s.shape[1]
+        spec[i, :, :n] = s
+        audio[i, :, : w.shape[1]] = w
+        ppg[i, :n] = p
+        vec[i, :n] = v
+        pit[i, :n] = f0
+        spec_lengths[i] = n
+        audio_lengths[i] = w.shape[1]
+    return SvcBatch(ppg, spec_lengths.clone(), vec, pit, spk, spec, spec_lengths, audio, audio_lengths)
+
+
+def default_boundaries(lengths, width=100):
+    """Bucket edges every `width` frames (1 s at 100 Hz) covering all lengths: (b0, b1], (b1, b2]..."""
+    low = (min(lengths) - 1) // width * width
+    high = -(-max(lengths) // width) * width
+    return list(range(low, high + 1, width))
+
+
+class DistributedBucketSampler(torch.utils.data.Sampler):
+    """Batches of similar length, sharded over `num_replicas` ranks.
+
+    Items go to the bucket (b[i], b[i+1]] holding their length (items outside all buckets join
+    the nearest end bucket). Each bucket is padded by repetition to a multiple of
+    num_replicas * batch_size, so every rank gets the same number of full batches. The order is a
+    function of (seed, epoch): call set_epoch() before each epoch.
+    """
+
+    def __init__(self, lengths, batch_size, boundaries=None, num_replicas=1, rank=0, shuffle=True, seed=0):
+        if not lengths:
+            raise ValueError("DistributedBucketSampler: no items")
+        self.batch_size = int(batch_size)
+        self.num_replicas = int(num_replicas)
+        self.rank = int(rank)
+        self.shuffle = shuffle
+        self.seed = int(seed)
+        self.epoch = 0
+        self.boundaries = list(boundaries) if boundaries else default_boundaries(lengths)
+        buckets = [[] for _ in range(len(self.boundaries) - 1)]
+        for index, length in enumerate(lengths):
+            buckets[self._bucket_of(length)].append(index)
+        self.buckets = [b for b in buckets if b]
+        group = self.num_replicas * self.batch_size
+        self.padded_sizes = [-(-len(b) // group) * group for b in self.buckets]
+
+    def _bucket_of(self, length):
+        for i in range(len(self.boundaries) - 1):
+            if length <= self.boundaries[i + 1]:
+                return i
+        return len(self.boundaries) - 2
+
+    def set_epoch(self, epoch):
+        self.epoch = int(epoch)
+
+    def __iter__(self):
+        g = torch.Generator()
+        g.manual_seed(self.seed * 100003 + self.epoch)
+        batches = []
+        for bucket, padded in zip(self.buckets, self.padded_sizes):
+            order = torch.randperm(len(bucket), generator=g).tolist() if self.shuffle else list(range(len(bucket)))
+            order = (order * (padded // len(order) + 1))[:padded]  # repeat to fill the last group
+            mine = order[self.rank::self.num_replicas]
+            for j in range(0, len(mine), self.batch_size):
+                batches.append([bucket[k] for k in mine[j: j + self.batch_size]])
+        if self.shuffle:
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+        return iter(batches)
+
+    def __len__(self):
+        return sum(self.padded_sizes) // (self.num_replicas * self.batch_size)
+
+
+def _seed_worker(worker_id):
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def create_train_loader(hp, rank=0, world_size=1, seed=0, pin_memory=False):
+    dataset = SvcDataset(hp.data.training_files, hp, random_crop=True)
+    sampler = DistributedBucketSampler(dataset.lengths, hp.train.batch_size, num_replicas=world_size,
+                                       rank=rank, shuffle=True, seed=seed)
+    workers = int(hp.train.num_workers)
+    return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_svc,
+                                       num_workers=workers, pin_memory=pin_memory,
+                                       worker_init_fn=_seed_worker if workers else None,
+                                       persistent_workers=False)
+
+
+def create_valid_loader(hp):
+    dataset = SvcDataset(hp.data.validation_files, hp, random_crop=False)
+    return torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=False, collate_fn=collate_svc, num_workers=0)
