@@ -1,0 +1,78 @@
+"""HubertSoft: HuBERT-Soft checkpoint -> soft speech units [samples // 320, 256] at 50 Hz."""
+import torch
+import torch.nn.functional as F
+
+from common.checkpoint import CheckpointError, load_state_dict_checked
+from common.extractor import ChunkedExtractor, half_precision, load_weights, strip_prefix
+from common.paths import HUBERT_CKPT
+from hubert.model import HubertSoftNet, receptive_field
+
+HUBERT_URL = "https://github.com/bshall/hubert/releases/download/v0.1/hubert-soft-0d54a1f4.pt"
+WHAT = "HuBERT-Soft checkpoint"
+EDGE_PAD = (400 - 320) // 2  # zeros on each side so that frames = samples // 320
+WRAPPER_KEYS = ("state_dict", "model", "hubert")
+SIZE_KEYS = ("feature_extractor.conv0.weight", "feature_projection.projection.weight", "encoder.layers.0.linear1.weight",
+             "positional_embedding.conv.weight_v", "proj.weight", "label_embedding.weight")
+
+
+def unwrap_state_dict(ckpt, path):
+    """The raw state dict, also from {'state_dict': ...}-style wrappers and 'module.'-prefixed keys."""
+    hint = f"Expected hubert-soft-0d54a1f4.pt ({HUBERT_URL})."
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{WHAT} {path} holds a {type(ckpt).__name__}, not a state dict. {hint}")
+    for key in WRAPPER_KEYS:
+        if isinstance(ckpt.get(key), dict):
+            ckpt = ckpt[key]
+            break
+    state = strip_prefix(ckpt, "module.")
+    missing = [k for k in SIZE_KEYS if k not in state or not torch.is_tensor(state[k])]
+    if missing:
+        found = ", ".join(sorted(map(str, state))[:6]) or "nothing"
+        raise CheckpointError(f"{WHAT} {path} lacks {', '.join(missing)} (it holds {found}): "
+                              f"it is not a HuBERT-Soft model file. {hint}")
+    return state
+
+
+def net_from_state_dict(state, path):
+    """Build HubertSoftNet with the sizes the tensors imply, and load it strictly."""
+    layers = {k.split(".")[2] for k in state if k.startswith("encoder.layers.")}
+    pos = state["positional_embedding.conv.weight_v"].shape  # [width, width / groups, kernel]
+    width = state["feature_projection.projection.weight"].shape[0]
+    sizes = dict(conv_channels=state["feature_extractor.conv0.weight"].shape[0], width=width,
+                 ffn=state["encoder.layers.0.linear1.weight"].shape[0], n_layers=len(layers),
+                 pos_kernel=pos[2], pos_groups=width // max(1, pos[1]), units=state["proj.weight"].shape[0],
+                 n_labels=state["label_embedding.weight"].shape[0])
+    try:
+        net = HubertSoftNet(**sizes)
+    except (ValueError, RuntimeError, AssertionError) as e:
+        raise CheckpointError(f"{WHAT} {path}: unusable sizes {sizes} ({e}).") from None
+    return load_state_dict_checked(net, state, path, what="HuBERT-Soft")
+
+
+class HubertSoft(ChunkedExtractor):
+    """Callable: mono float32 16 kHz numpy -> float32 [len // 320, 256] soft units."""
+
+    chunk_seconds = 20
+    report_title = "hubert units"
+
+    def __init__(self, checkpoint=HUBERT_CKPT, device="auto"):
+        super().__init__(device)
+        self.checkpoint, ckpt = load_weights(checkpoint, WHAT, HUBERT_URL)
+        self.net = net_from_state_dict(unwrap_state_dict(ckpt, self.checkpoint), self.checkpoint)
+        self.net = self.net.eval().to(self.device)
+        del ckpt
+
+    @property
+    def dim(self):
+        return self.net.proj.out_features
+
+    @torch.inference_mode()
+    def _run_chunk(self, wav):
+        x = torch.from_numpy(wav).to(self.device)[None, None]  # [1, 1, T]
+        x = F.pad(x, (EDGE_PAD, EDGE_PAD))
+        receptive = receptive_field()
+        if x.shape[-1] < receptive:  # too short for one frame: pad with silence, fit_frames trims
+            x = F.pad(x, (0, receptive - x.shape[-1]))
+        with half_precision(self.device):
+            units = self.net(x)[0]  # [frames, 256]
+        return units.float().cpu().numpy()
