@@ -1,0 +1,46 @@
+"""Build per-singer feature-retrieval indexes (HuBERT units, Whisper PPG) for timbre-leak control."""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from vits.cluster import DEFAULT_CODEBOOK_SIZE  # noqa: E402
+from vits.retrieval import BACKENDS, RetrievalError  # noqa: E402
+from vits.retrieval_build import build_singer_indexes  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-s", "--singer", action="append",
+                        help="singer (speaker folder name) to index; repeat for several; default: every singer")
+    parser.add_argument("--data", default="data_svc",
+                        help="prepared data folder holding hubert/<singer>/ and whisper/<singer>/ (default: data_svc)")
+    parser.add_argument("--out", default=None, help="output folder for <singer>/*.index (default: <data>/indexes)")
+    parser.add_argument("--backend", default="auto", choices=BACKENDS,
+                        help="search backend checked after building: faiss when installed, else sklearn (auto)")
+    parser.add_argument("--float16", action="store_true", help="store training frames as float16 (half the disk space)")
+    parser.add_argument("--max-frames", type=int, default=0,
+                        help="keep at most this many random frames per index (0 = all)")
+    parser.add_argument("--kmeans", action="store_true",
+                        help="also train a k-means codebook per singer and feature (<kind>.codebook.npy)")
+    parser.add_argument("--codebook-size", type=int, default=DEFAULT_CODEBOOK_SIZE,
+                        help=f"k-means centres per codebook, fewer if there are fewer frames (default: {DEFAULT_CODEBOOK_SIZE})")
+    parser.add_argument("--force", action="store_true", help="rebuild indexes and codebooks that already exist")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        report = build_singer_indexes(args.data, args.out, singers=args.singer, backend=args.backend,
+                                      dtype="float16" if args.float16 else "float32", kmeans=args.kmeans,
+                                      codebook_size=args.codebook_size, max_frames=args.max_frames,
+                                      force=args.force)
+    except RetrievalError as err:
+        sys.exit(f"error: {err}")
+    report.print_summary()
+
+
+if __name__ == "__main__":
+    main()

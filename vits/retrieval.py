@@ -1,0 +1,313 @@
+"""Feature retrieval for timbre-leak control: pull content features toward a singer's training frames.
+
+An index is two files in `<data_root>/indexes/<singer>/`:
+  `<kind>.index`       a small JSON manifest (format, width, frame count, dtype, frames file name)
+  `<kind>.frames.npy`  the training frames, float32 (or float16) [N, D]
+The search structure (faiss IndexFlatL2 or scikit-learn NearestNeighbors, both exact L2) is rebuilt
+from the frames at load time, so nothing is ever unpickled. A binary faiss index written by the
+upstream so-vits-svc-5.0 trainer is also accepted (needs faiss): its vectors are read back and
+searched exactly.
+
+Typical use in conversion (ppg [T, ppg_dim], vec [T, 256]):
+    retrieval = ContentRetrieval.from_paths(hubert_index, whisper_index, ratio=0.5, k=3)
+    ppg, vec = retrieval(ppg, vec)
+"""
+import json
+import os
+
+import numpy as np
+
+from common.atomic import save_npy, write_text
+
+INDEX_FORMAT = "svc-feature-index"
+INDEX_VERSION = 1
+FEATURE_KINDS = ("hubert", "whisper")
+BACKENDS = ("auto", "faiss", "sklearn")
+QUERY_BATCH = 1024  # frames per search call; bounds the [B, k, D] neighbour gather
+BUILD_HINT = "python svc_train_retrieval.py -s {singer}"
+
+
+class RetrievalError(ValueError):
+    """Bad index file, bad query or bad blend settings."""
+
+
+class IndexNotFoundError(RetrievalError, FileNotFoundError):
+    """The index (or codebook) file does not exist."""
+
+
+def default_index_dir(data_root, singer):
+    return os.path.join(os.fspath(data_root), "indexes", singer)
+
+
+def default_index_paths(data_root, singer):
+    """(hubert_index_path, whisper_index_path) for a singer under `<data_root>/indexes/<singer>/`."""
+    folder = default_index_dir(data_root, singer)
+    return os.path.join(folder, "hubert.index"), os.path.join(folder, "whisper.index")
+
+
+def frames_path_for(index_path):
+    """`.../hubert.index` -> `.../hubert.frames.npy`."""
+    base = os.fspath(index_path)
+    if base.endswith(".index"):
+        base = base[: -len(".index")]
+    return base + ".frames.npy"
+
+
+def singer_hint(path):
+    """Singer name guessed from `<...>/indexes/<singer>/<file>`, for error messages."""
+    return os.path.basename(os.path.dirname(os.path.abspath(os.fspath(path)))) or "SINGER"
+
+
+# ---------------------------------------------------------------- search backends
+
+def resolve_backend(backend):
+    if backend not in BACKENDS:
+        raise RetrievalError(f"backend {backend!r}: choose one of {', '.join(BACKENDS)}.")
+    if backend == "auto":
+        return "faiss" if faiss_available() else "sklearn"
+    return backend
+
+
+def faiss_available():
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def import_faiss():
+    try:
+        import faiss
+    except ImportError as err:
+        raise RetrievalError("backend 'faiss' needs faiss-cpu: pip install faiss-cpu, "
+                             "or use backend 'sklearn' (same neighbours, exact L2).") from err
+    return faiss
+
+
+class FaissSearch:
+    """Exact L2 search with faiss IndexFlatL2."""
+
+    name = "faiss"
+
+    def __init__(self, frames):
+        faiss = import_faiss()
+        self.index = faiss.IndexFlatL2(frames.shape[1])
+        self.index.add(np.ascontiguousarray(frames, dtype=np.float32))
+
+    def neighbours(self, queries, k):
+        _, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return ids  # [B, k], nearest first
+
+
+class SklearnSearch:
+    """Exact L2 search with scikit-learn NearestNeighbors (brute force or kd-tree, chosen by sklearn)."""
+
+    name = "sklearn"
+
+    def __init__(self, frames):
+        from sklearn.neighbors import NearestNeighbors
+        self.model = NearestNeighbors(algorithm="auto", metric="euclidean").fit(frames)
+
+    def neighbours(self, queries, k):
+        return self.model.kneighbors(queries, n_neighbors=k, return_distance=False)  # [B, k]
+
+
+def make_search(frames, backend="auto"):
+    return FaissSearch(frames) if resolve_backend(backend) == "faiss" else SklearnSearch(frames)
+
+
+# ---------------------------------------------------------------- blending
+
+def check_blend_args(ratio, k):
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.floating, np.integer)):
+        raise RetrievalError(f"retrieval ratio {ratio!r} must be a number in [0, 1].")
+    if not 0.0 <= float(ratio) <= 1.0:
+        raise RetrievalError(f"retrieval ratio {ratio} is outside [0, 1]: 0 keeps the input, 1 uses only "
+                             "the retrieved training frames.")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise RetrievalError(f"k = {k!r}: the number of neighbours must be an integer >= 1.")
+
+
+def as_numpy_frames(features):
+    """(float32 numpy [T, D], function mapping a numpy result back to the input's type)."""
+    if hasattr(features, "detach"):  # torch tensor: hand back a tensor on the same device and dtype
+        tensor = features
+        array = tensor.detach().float().cpu().numpy()
+
+        def restore(result):
+            import torch
+            return torch.from_numpy(np.ascontiguousarray(result)).to(device=tensor.device, dtype=tensor.dtype)
+        return array, restore
+    return np.asarray(features, dtype=np.float32), lambda result: result
+
+
+class FeatureIndex:
+    """Training frames of one singer and one feature kind, with exact L2 nearest-neighbour search."""
+
+    def __init__(self, frames, backend="auto", source="<memory>"):
+        frames = np.asarray(frames)
+        if frames.ndim != 2 or frames.shape[0] == 0:
+            raise RetrievalError(f"{source}: index frames must be a non-empty [N, D] array, got shape "
+                                 f"{frames.shape}. Rebuild with: {BUILD_HINT.format(singer=singer_hint(source))} --force")
+        self.frames = np.ascontiguousarray(frames, dtype=np.float32)  # [N, D]
+        self.source = os.fspath(source)
+        self.search = make_search(self.frames, backend)
+
+    @property
+    def dim(self):
+        return self.frames.shape[1]
+
+    @property
+    def size(self):
+        return self.frames.shape[0]
+
+    @property
+    def backend(self):
+        return self.search.name
+
+    @classmethod
+    def load(cls, path, backend="auto"):
+        """Load `<kind>.index` (our JSON manifest + frames .npy, or an upstream binary faiss index)."""
+        path = os.fspath(path)
+        resolve_backend(backend)  # reject a bad backend name before touching files
+        if not os.path.isfile(path):
+            raise IndexNotFoundError(f"{path}: retrieval index not found. Build it with: "
+                                     f"{BUILD_HINT.format(singer=singer_hint(path))}")
+        with open(path, "rb") as f:
+            head = f.read(1)
+        if head == b"{":
+            frames = read_manifest_frames(path)
+        else:
+            frames = read_faiss_vectors(path)
+        return cls(frames, backend=backend, source=path)
+
+    def check_width(self, features):
+        if features.ndim != 2:
+            raise RetrievalError(f"features for {self.source} must be [frames, {self.dim}], got shape {features.shape}.")
+        if features.shape[1] != self.dim:
+            raise RetrievalError(
+                f"{self.source}: index holds {self.dim}-wide features but the input is {features.shape[1]}-wide "
+                f"(wrong index for this feature kind, or built with another extractor model). Rebuild it with: "
+                f"{BUILD_HINT.format(singer=singer_hint(self.source))} --force")
+
+    def nearest_ids(self, features, k=3):
+        """Indices [T, k] of each frame's k nearest training frames (nearest first), searched in batches."""
+        features, _ = as_numpy_frames(features)
+        self.check_width(features)
+        k = min(int(k), self.size)
+        out = np.empty((features.shape[0], k), dtype=np.int64)
+        for start in range(0, features.shape[0], QUERY_BATCH):
+            out[start:start + QUERY_BATCH] = self.search.neighbours(features[start:start + QUERY_BATCH], k)
+        return out
+
+    def neighbour_mean(self, features, k=3):
+        """Mean of each frame's k nearest training frames: [T, D] float32."""
+        features, _ = as_numpy_frames(features)
+        self.check_width(features)
+        out = np.empty_like(features)
+        for start in range(0, features.shape[0], QUERY_BATCH):
+            ids = self.nearest_ids(features[start:start + QUERY_BATCH], k)  # [B, k]
+            out[start:start + QUERY_BATCH] = self.frames[ids].mean(axis=1)  # [B, k, D] -> [B, D]
+        return out
+
+    def blend(self, features, ratio=0.5, k=3):
+        """(1 - ratio) * own frame + ratio * mean of its k nearest training frames; ratio 0 returns `features` itself."""
+        check_blend_args(ratio, k)
+        if ratio == 0:
+            return features
+        array, restore = as_numpy_frames(features)
+        retrieved = self.neighbour_mean(array, k)
+        if ratio == 1:
+            return restore(retrieved)
+        ratio = np.float32(ratio)
+        return restore((np.float32(1) - ratio) * array + ratio * retrieved)
+
+
+class ContentRetrieval:
+    """Both indexes of a singer; `retrieval(ppg, vec) -> (ppg, vec)` blends each toward its index."""
+
+    def __init__(self, hubert_index, whisper_index, ratio=0.5, k=3):
+        check_blend_args(ratio, k)
+        self.hubert_index, self.whisper_index = hubert_index, whisper_index
+        self.ratio, self.k = ratio, k
+
+    @classmethod
+    def from_paths(cls, hubert_index_path, whisper_index_path, ratio=0.5, k=3, backend="auto"):
+        """Either path may be None to leave that feature alone. Codebook paths (.npy) work too."""
+        return cls(load_retriever(hubert_index_path, backend), load_retriever(whisper_index_path, backend), ratio, k)
+
+    def __call__(self, ppg, vec):
+        if self.whisper_index is not None:
+            ppg = self.whisper_index.blend(ppg, self.ratio, self.k)
+        if self.hubert_index is not None:
+            vec = self.hubert_index.blend(vec, self.ratio, self.k)
+        return ppg, vec
+
+
+def load_retriever(path, backend="auto"):
+    """FeatureIndex for `.index` files, Codebook for `.npy` k-means centres, None for None."""
+    if path is None:
+        return None
+    if os.fspath(path).endswith(".npy"):
+        from vits.cluster import Codebook
+        return Codebook.load(path, backend=backend)
+    return FeatureIndex.load(path, backend=backend)
+
+
+# ---------------------------------------------------------------- storage
+
+def write_index(path, frames, kind, dtype="float32", extra=None):
+    """Write frames .npy, then the JSON manifest (last, so a present manifest means a complete index)."""
+    if dtype not in ("float32", "float16"):
+        raise RetrievalError(f"index dtype {dtype!r}: use float32 or float16.")
+    frames = np.asarray(frames, dtype=np.float32)
+    frames_file = frames_path_for(path)
+    save_npy(frames_file, frames.astype(dtype))
+    manifest = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "kind": kind, "dim": int(frames.shape[1]),
+                "frames": int(frames.shape[0]), "dtype": dtype, "frames_file": os.path.basename(frames_file)}
+    manifest.update(extra or {})
+    write_text(path, json.dumps(manifest, indent=1) + "\n")
+    return path
+
+
+def read_manifest_frames(path):
+    fix = f"Rebuild it with: {BUILD_HINT.format(singer=singer_hint(path))} --force"
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (OSError, ValueError) as err:
+        raise RetrievalError(f"{path}: unreadable retrieval index ({err}). {fix}") from err
+    if not isinstance(manifest, dict) or manifest.get("format") != INDEX_FORMAT:
+        raise RetrievalError(f"{path}: not a retrieval index of this toolkit. {fix}")
+    frames_file = os.path.join(os.path.dirname(path), str(manifest.get("frames_file", "")))
+    if not os.path.isfile(frames_file):
+        raise IndexNotFoundError(f"{path}: its frames file {frames_file} is missing. {fix}")
+    try:
+        frames = np.load(frames_file, allow_pickle=False, mmap_mode="r")
+    except (OSError, ValueError) as err:
+        raise RetrievalError(f"{frames_file}: unreadable frames file ({err}). {fix}") from err
+    if frames.shape != (manifest.get("frames"), manifest.get("dim")) or frames.dtype.kind != "f":
+        raise RetrievalError(f"{frames_file}: holds {frames.dtype} {frames.shape}, the manifest says "
+                             f"[{manifest.get('frames')}, {manifest.get('dim')}] (interrupted or mixed build). {fix}")
+    return np.asarray(frames, dtype=np.float32)
+
+
+def read_faiss_vectors(path):
+    """All vectors of a binary faiss index (flat or IVF, e.g. one built by upstream so-vits-svc-5.0)."""
+    try:
+        import faiss
+    except ImportError as err:
+        raise RetrievalError(f"{path}: this is a binary faiss index; reading it needs faiss-cpu "
+                             f"(pip install faiss-cpu), or rebuild it with: "
+                             f"{BUILD_HINT.format(singer=singer_hint(path))} --force") from err
+    try:
+        index = faiss.read_index(path)
+        try:
+            faiss.extract_index_ivf(index).make_direct_map()
+        except RuntimeError:
+            pass  # not an IVF index: flat indexes reconstruct directly
+        return index.reconstruct_n(0, index.ntotal)
+    except RuntimeError as err:
+        raise RetrievalError(f"{path}: unreadable faiss index ({str(err).splitlines()[0]}). Rebuild it with: "
+                             f"{BUILD_HINT.format(singer=singer_hint(path))} --force") from err

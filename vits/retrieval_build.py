@@ -1,0 +1,138 @@
+"""Build per-singer retrieval indexes (and optional k-means codebooks) from `data_svc/` features.
+
+Reads `<data>/hubert/<singer>/*.vec.npy` and `<data>/whisper/<singer>/*.ppg.npy`, writes
+`<out>/<singer>/{hubert,whisper}.index` + `.frames.npy` (+ `.codebook.npy` with k-means).
+Resumable: products that already exist are skipped unless `force`.
+"""
+import os
+
+import numpy as np
+from tqdm import tqdm
+
+from common.batch import BatchReport
+from common.dataset import iter_dataset
+from vits.cluster import DEFAULT_CODEBOOK_SIZE, train_codebook, write_codebook
+from vits.retrieval import FEATURE_KINDS, FeatureIndex, RetrievalError, frames_path_for, resolve_backend, write_index
+
+FEATURE_SUFFIX = {"hubert": ".vec.npy", "whisper": ".ppg.npy"}
+SELF_CHECK_FRAMES = 64
+
+
+def feature_files_by_singer(data_root, kind):
+    """{singer: [paths]} for `<data_root>/<kind>/<singer>/*<suffix>`; empty when the folder is absent."""
+    root = os.path.join(os.fspath(data_root), kind)
+    if not os.path.isdir(root):
+        return {}
+    suffix = FEATURE_SUFFIX[kind]
+    files = {}
+    for singer, _, path in iter_dataset(root, accept=lambda fname: fname.endswith(suffix)):
+        files.setdefault(singer, []).append(path)
+    return files
+
+
+def load_feature_file(path):
+    """float32 [T, D] frames of one feature file; ValueError with the reason when unusable."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"unreadable .npy ({err})") from err
+    if array.ndim != 2 or array.shape[0] == 0 or array.dtype.kind != "f":
+        raise ValueError(f"expected a non-empty float [frames, dim] array, got {array.dtype} {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError("contains NaN or infinite values")
+    return array.astype(np.float32, copy=False)
+
+
+def collect_frames(paths, report, desc):
+    """Concatenated frames [N, D] of all usable files (bad ones go to `report`), or None if none.
+
+    Files whose width differs from the singer's dominant width (the one holding most frames) are skipped.
+    """
+    arrays = {}
+    for path in tqdm(paths, desc=desc, unit="file"):
+        try:
+            arrays[path] = load_feature_file(path)
+        except ValueError as err:
+            report.fail(path, err)
+    if not arrays:
+        return None
+    frames_per_width = {}
+    for array in arrays.values():
+        frames_per_width[array.shape[1]] = frames_per_width.get(array.shape[1], 0) + array.shape[0]
+    width = max(frames_per_width, key=frames_per_width.get)
+    for path, array in arrays.items():
+        if array.shape[1] != width:
+            report.fail(path, f"{array.shape[1]}-wide frames, but this singer's other files are {width}-wide "
+                              "(mixed extractor models? re-run the feature extraction step)")
+    return np.concatenate([a for a in arrays.values() if a.shape[1] == width], axis=0)
+
+
+def subsample(frames, max_frames, seed=0):
+    """At most `max_frames` rows, picked at random without replacement, kept in order (0 = keep all)."""
+    if not max_frames or frames.shape[0] <= max_frames:
+        return frames
+    keep = np.sort(np.random.default_rng(seed).choice(frames.shape[0], max_frames, replace=False))
+    return frames[keep]
+
+
+def self_check(index_path, backend):
+    """Reload the index with `backend` and check training frames find themselves at distance 0."""
+    index = FeatureIndex.load(index_path, backend=backend)
+    rows = np.linspace(0, index.size - 1, num=min(SELF_CHECK_FRAMES, index.size)).astype(np.int64)
+    found = index.frames[index.nearest_ids(index.frames[rows], k=1)[:, 0]]
+    if not np.array_equal(found, index.frames[rows]):
+        raise RetrievalError(f"{index_path}: self-check failed with backend {index.backend}: "
+                             "training frames are not their own nearest neighbours.")
+
+
+def is_complete_index(index_path):
+    return os.path.isfile(index_path) and os.path.isfile(frames_path_for(index_path))
+
+
+def build_singer_indexes(data_root="data_svc", out_root=None, singers=None, backend="auto", dtype="float32",
+                         kmeans=False, codebook_size=DEFAULT_CODEBOOK_SIZE, max_frames=0, force=False):
+    """Build indexes for `singers` (default: every singer with features). Returns a BatchReport."""
+    backend = resolve_backend(backend)
+    out_root = os.fspath(out_root) if out_root else os.path.join(os.fspath(data_root), "indexes")
+    files = {kind: feature_files_by_singer(data_root, kind) for kind in FEATURE_KINDS}
+    known = sorted(set().union(*files.values()))
+    if not known:
+        raise RetrievalError(f"{data_root}: no feature files under {data_root}/hubert/<singer>/*.vec.npy or "
+                             f"{data_root}/whisper/<singer>/*.ppg.npy. Run the preprocessing steps first.")
+    singers = list(singers) if singers else known
+    unknown = [s for s in singers if s not in known]
+    if unknown:
+        raise RetrievalError(f"singer(s) {', '.join(unknown)} have no features in {data_root}/hubert or "
+                             f"{data_root}/whisper. Known singers: {', '.join(known)}.")
+    report = BatchReport(f"retrieval indexes ({backend})")
+    for singer in singers:
+        for kind in FEATURE_KINDS:
+            build_one(singer, kind, files[kind].get(singer, []), os.path.join(out_root, singer), report,
+                      backend=backend, dtype=dtype, kmeans=kmeans, codebook_size=codebook_size,
+                      max_frames=max_frames, force=force)
+    return report
+
+
+def build_one(singer, kind, paths, folder, report, backend, dtype, kmeans, codebook_size, max_frames, force):
+    index_path = os.path.join(folder, f"{kind}.index")
+    codebook_path = os.path.join(folder, f"{kind}.codebook.npy")
+    need_index = force or not is_complete_index(index_path)
+    need_codebook = kmeans and (force or not os.path.isfile(codebook_path))
+    if not (need_index or need_codebook):
+        report.exists()
+        return
+    if not paths:
+        report.fail(f"{singer}/{kind}", f"no {FEATURE_SUFFIX[kind]} files for this singer; run the {kind} "
+                                        "feature extraction step")
+        return
+    frames = collect_frames(paths, report, desc=f"{singer} {kind}")
+    if frames is None:
+        report.fail(f"{singer}/{kind}", "no usable feature files (see the skipped files above)")
+        return
+    if need_index:
+        write_index(index_path, subsample(frames, max_frames), kind, dtype=dtype,
+                    extra={"singer": singer, "source_frames": int(frames.shape[0])})
+        self_check(index_path, backend)
+    if need_codebook:
+        write_codebook(codebook_path, train_codebook(frames, codebook_size))
+    report.ok()
