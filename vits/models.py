@@ -1,0 +1,185 @@
+"""The so-vits-svc-5.0 network: content (prior) encoder, posterior encoder, SNAC flow, decoder.
+
+Sub-module names and registration order follow the public checkpoints exactly, so their state
+dicts load unchanged (see /work/shared/compat/sovits5_checkpoint.json).
+"""
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from common.checkpoint import CheckpointError, load_state_dict_checked, to_legacy_weight_norm
+from vits import attentions, commons
+from vits.modules import WN, ResidualCouplingBlock
+from vits.modules_grl import SpeakerClassifier
+from vits.utils import F0_BINS, f0_to_coarse
+from vits.weight_norm import fold_weight_norm, fold_weight_norm_state, has_weight_norm
+from vits_decoder.generator import Generator
+
+# Training-time input perturbations of the public model (noise std).
+TRAIN_PPG_NOISE = 1.0
+TRAIN_VEC_NOISE = 2.0
+# Tiny PPG noise of the public SynthesizerTrn.infer (validation path).
+INFER_PPG_NOISE = 0.0001
+
+# Generator keys that exist only in the training layout.
+TRAINING_ONLY_PREFIXES = ("emb_g.", "speaker_classifier.", "enc_q.")
+
+
+class ContentEncoder(nn.Module):
+    """PPG [B, T, ppg] + units [B, T, vec] + pitch bins [B, T] -> prior (z, m, logs), mask, features.
+
+    Sum of a k=5 projection of the PPG (`pre`), a k=5 projection of the units (`hub`) and a
+    pitch embedding (`pit`), then a relative-position transformer, then mean/log-std (`proj`).
+    """
+
+    def __init__(self, ppg_dim, vec_dim, out_channels, hidden_channels, filter_channels,
+                 n_heads=2, n_layers=6, kernel_size=3, p_dropout=0.1):
+        super().__init__()
+        self.out_channels = out_channels
+        self.pre = nn.Conv1d(ppg_dim, hidden_channels, kernel_size=5, padding=2)
+        self.hub = nn.Conv1d(vec_dim, hidden_channels, kernel_size=5, padding=2)
+        self.pit = nn.Embedding(F0_BINS, hidden_channels)
+        self.enc = attentions.Encoder(hidden_channels, filter_channels, n_heads, n_layers, kernel_size, p_dropout)
+        self.proj = nn.Conv1d(hidden_channels, 2 * out_channels, 1)
+
+    def forward(self, ppg, lengths, vec, pitch_bins, noise_scale=1.0):
+        ppg = ppg.transpose(1, 2)  # [B, ppg, T]
+        vec = vec.transpose(1, 2)  # [B, vec, T]
+        mask = commons.sequence_mask(lengths, ppg.size(2)).unsqueeze(1).to(ppg.dtype)  # [B, 1, T]
+        x = self.pre(ppg) * mask + self.hub(vec) * mask + self.pit(pitch_bins).transpose(1, 2)
+        x = self.enc(x * mask, mask)  # [B, H, T]
+        m, logs = (self.proj(x) * mask).split(self.out_channels, dim=1)
+        z = (m + torch.randn_like(m) * torch.exp(logs) * noise_scale) * mask
+        return z, m, logs, mask, x
+
+
+class PosteriorEncoder(nn.Module):
+    """Linear spectrogram [B, F, T] -> posterior (z, m, logs), mask; WaveNet conditioned on g."""
+
+    def __init__(self, in_channels, out_channels, hidden_channels, kernel_size, dilation_rate, n_layers, gin_channels):
+        super().__init__()
+        self.out_channels = out_channels
+        self.pre = nn.Conv1d(in_channels, hidden_channels, 1)
+        self.enc = WN(hidden_channels, kernel_size, dilation_rate, n_layers, gin_channels=gin_channels)
+        self.proj = nn.Conv1d(hidden_channels, 2 * out_channels, 1)
+
+    def forward(self, spec, lengths, g):
+        mask = commons.sequence_mask(lengths, spec.size(2)).unsqueeze(1).to(spec.dtype)
+        x = self.enc(self.pre(spec) * mask, mask, g=g)
+        m, logs = (self.proj(x) * mask).split(self.out_channels, dim=1)
+        z = (m + torch.randn_like(m) * torch.exp(logs)) * mask
+        return z, m, logs, mask
+
+
+def _content_encoder(hp):
+    v = hp.vits
+    return ContentEncoder(v.ppg_dim, v.vec_dim, v.inter_channels, v.hidden_channels, v.filter_channels)
+
+
+def _flow(hp):
+    v = hp.vits
+    return ResidualCouplingBlock(v.inter_channels, v.hidden_channels, 5, 1, 4, n_flows=4, spk_channels=v.spk_dim)
+
+
+class SynthesizerTrn(nn.Module):
+    """Training generator (public layout "model_g_training")."""
+
+    def __init__(self, spec_channels, segment_size, hp):
+        super().__init__()
+        v = hp.vits
+        self.segment_size = int(segment_size)  # decoder window in frames
+        self.emb_g = nn.Linear(v.spk_dim, v.gin_channels)
+        self.enc_p = _content_encoder(hp)
+        self.speaker_classifier = SpeakerClassifier(v.hidden_channels, v.spk_dim)
+        self.enc_q = PosteriorEncoder(spec_channels, v.inter_channels, v.hidden_channels, 5, 1, 16, v.gin_channels)
+        self.flow = _flow(hp)
+        self.dec = Generator(hp)
+
+    def forward(self, ppg, vec, pit, spec, spk, ppg_l, spec_l, perturb=True):
+        """Returns audio [B, 1, segment*hop], ids_slice [B], spec_mask [B, 1, T],
+        (z_f, z_r, z_p, m_p, logs_p, z_q, m_q, logs_q, logdet_f, logdet_r), spk_preds [B, spk].
+
+        z_f/logdet_f: posterior pushed through the flow (compare with the prior m_p, logs_p);
+        z_r/logdet_r: prior sample pulled back through the inverse flow (compare with m_q, logs_q).
+        """
+        if perturb:
+            ppg = ppg + torch.randn_like(ppg) * TRAIN_PPG_NOISE
+            vec = vec + torch.randn_like(vec) * TRAIN_VEC_NOISE
+        g = self.emb_g(F.normalize(spk)).unsqueeze(-1)  # [B, gin, 1]
+        z_p, m_p, logs_p, _, x = self.enc_p(ppg, ppg_l, vec, f0_to_coarse(pit))
+        z_q, m_q, logs_q, spec_mask = self.enc_q(spec, spec_l, g=g)
+
+        z_slice, pit_slice, ids_slice = commons.random_slice_with_pitch(z_q, pit, spec_l, self.segment_size)
+        audio = self.dec(spk, z_slice, pit_slice, perturb=perturb)
+
+        z_f, logdet_f = self.flow(z_q, spec_mask, g=spk)
+        z_r, logdet_r = self.flow(z_p, spec_mask, g=spk, reverse=True)
+        spk_preds = self.speaker_classifier(x)
+        return audio, ids_slice, spec_mask, (z_f, z_r, z_p, m_p, logs_p, z_q, m_q, logs_q, logdet_f, logdet_r), spk_preds
+
+    def infer(self, ppg, vec, pit, spk, ppg_l, ppg_noise=INFER_PPG_NOISE, seed=None):
+        """Whole-utterance synthesis from features (validation): -> [B, 1, T * hop]."""
+        with commons.seeded(seed, ppg.device):
+            if ppg_noise:
+                ppg = ppg + torch.randn_like(ppg) * ppg_noise
+            z_p, _, _, mask, _ = self.enc_p(ppg, ppg_l, vec, f0_to_coarse(pit))
+            z, _ = self.flow(z_p, mask, g=spk, reverse=True)
+            return self.dec(spk, z * mask, pit, perturb=False)
+
+
+class SynthesizerInfer(nn.Module):
+    """Conversion generator (public layout "model_g_exported"): enc_p, flow, dec."""
+
+    def __init__(self, spec_channels, segment_size, hp):
+        super().__init__()
+        self.segment_size = int(segment_size)
+        self.enc_p = _content_encoder(hp)
+        self.flow = _flow(hp)
+        self.dec = Generator(hp)
+
+    @property
+    def folded(self):
+        return not any(has_weight_norm(m) for m in self.modules())
+
+    def fold_weight_norm(self):
+        """Fold weight norm into plain weights (faster, same output). Returns layers folded."""
+        return fold_weight_norm(self)
+
+    def load_exported(self, state_dict, path="<state dict>", fold=True):
+        """Load an exported ({'model_g'} value) or a training generator state dict.
+
+        Training-only keys (emb_g, speaker_classifier, enc_q) are ignored, modern weight-norm
+        keys are renamed; anything else must match exactly or CheckpointError names the
+        difference. Then weight norm is folded once (fold=False keeps the unfolded path).
+        """
+        if not isinstance(state_dict, dict):
+            raise CheckpointError(f"generator weights in {path} are a {type(state_dict).__name__}, not a state dict.")
+        state = {k: v for k, v in to_legacy_weight_norm(state_dict).items()
+                 if not k.startswith(TRAINING_ONLY_PREFIXES)}
+        if self.folded:
+            state = fold_weight_norm_state(state)
+        load_state_dict_checked(self, state, path, what="so-vits-svc-5.0 generator")
+        if fold:
+            self.fold_weight_norm()
+        return self
+
+    @torch.inference_mode()
+    def pitch2source(self, f0, seed=None):
+        """f0 [B, T] Hz -> NSF source [B, 1, T * hop]; `seed` makes its random phases/noise repeatable."""
+        with commons.seeded(seed, f0.device):
+            return self.dec.pitch2source(f0)
+
+    def source2wav(self, source):
+        return self.dec.source2wav(source)
+
+    @torch.inference_mode()
+    def inference(self, ppg, vec, pit, spk, ppg_l, source, seed=None, ppg_noise=0.0, noise_scale=1.0):
+        """ppg [B, T, ppg], vec [B, T, vec], pit [B, T] Hz, spk [B, spk], ppg_l [B], source
+        [B, 1, T * hop] -> audio [B, 1, T * hop]. The prior is sampled (noise_scale); `seed`
+        fixes that sample; ppg_noise adds N(0, ppg_noise) to the PPG first (0 = off)."""
+        with commons.seeded(seed, ppg.device):
+            if ppg_noise:
+                ppg = ppg + torch.randn_like(ppg) * ppg_noise
+            z_p, _, _, mask, _ = self.enc_p(ppg, ppg_l, vec, f0_to_coarse(pit), noise_scale=noise_scale)
+            z, _ = self.flow(z_p, mask, g=spk, reverse=True)
+            return self.dec.inference(spk, z * mask, source)

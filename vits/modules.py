@@ -1,0 +1,113 @@
+"""WaveNet stack, speaker-normalised affine coupling layers (SNAC) and the flow built from them."""
+import torch
+from torch import nn
+
+from vits.commons import gated_tanh_sigmoid
+from vits.weight_norm import weight_norm
+
+
+class WN(nn.Module):
+    """Non-causal WaveNet: gated dilated convolutions with residual and skip paths.
+
+    Optional global conditioning g [B, gin, 1] enters every layer's gate through one 1x1
+    convolution (`cond_layer`) whose output is split per layer.
+    """
+
+    def __init__(self, hidden_channels, kernel_size, dilation_rate, n_layers, gin_channels=0, p_dropout=0.0):
+        super().__init__()
+        assert kernel_size % 2 == 1, "WaveNet kernel size must be odd"
+        self.hidden_channels = hidden_channels
+        self.n_layers = n_layers
+        self.in_layers = nn.ModuleList()
+        self.res_skip_layers = nn.ModuleList()
+        self.drop = nn.Dropout(p_dropout)
+        for i in range(n_layers):
+            dilation = dilation_rate ** i
+            self.in_layers.append(weight_norm(nn.Conv1d(
+                hidden_channels, 2 * hidden_channels, kernel_size,
+                dilation=dilation, padding=(kernel_size * dilation - dilation) // 2)))
+            # the last layer only feeds the skip path
+            out = 2 * hidden_channels if i < n_layers - 1 else hidden_channels
+            self.res_skip_layers.append(weight_norm(nn.Conv1d(hidden_channels, out, 1)))
+        self.cond_layer = None
+        if gin_channels:
+            self.cond_layer = weight_norm(nn.Conv1d(gin_channels, 2 * hidden_channels * n_layers, 1))
+
+    def forward(self, x, x_mask, g=None):
+        # x [B, H, T], x_mask [B, 1, T], g [B, gin, 1]
+        h = self.hidden_channels
+        skip = torch.zeros_like(x)
+        cond = self.cond_layer(g) if (g is not None and self.cond_layer is not None) else None
+        for i, (in_layer, res_skip) in enumerate(zip(self.in_layers, self.res_skip_layers)):
+            x_in = in_layer(x)
+            g_i = cond[:, 2 * h * i: 2 * h * (i + 1)] if cond is not None else torch.zeros_like(x_in)
+            acts = self.drop(gated_tanh_sigmoid(x_in, g_i, h))
+            out = res_skip(acts)
+            if i < self.n_layers - 1:
+                x = (x + out[:, :h]) * x_mask
+                skip = skip + out[:, h:]
+            else:
+                skip = skip + out
+        return skip * x_mask
+
+
+class Flip(nn.Module):
+    """Reverse the channel order (volume preserving)."""
+
+    def forward(self, x, x_mask, g=None, reverse=False):
+        return torch.flip(x, [1]), torch.zeros(x.size(0), dtype=x.dtype, device=x.device)
+
+
+class SpeakerNormalizedCoupling(nn.Module):
+    """Mean-only affine coupling with speaker normalisation (SNAC).
+
+    The speaker vector sets a per-channel shift m_s and log-scale v_s (`snac`). Both halves are
+    normalised by the speaker, x0 conditions a WaveNet that predicts the shift of x1:
+        forward: y1 = m(x0n) + (x1 - m_s) * exp(-v_s),  logdet = -sum(v_s) over valid frames
+        reverse: x1 = m_s + (y1 - m(x0n)) * exp(v_s)
+    """
+
+    def __init__(self, channels, hidden_channels, kernel_size, dilation_rate, n_layers, spk_channels):
+        super().__init__()
+        assert channels % 2 == 0, "coupling needs an even channel count"
+        self.half = channels // 2
+        self.pre = nn.Conv1d(self.half, hidden_channels, 1)
+        self.enc = WN(hidden_channels, kernel_size, dilation_rate, n_layers)
+        self.post = nn.Conv1d(hidden_channels, self.half, 1)
+        self.post.weight.data.zero_()
+        self.post.bias.data.zero_()
+        self.snac = nn.Conv1d(spk_channels, 2 * self.half, 1)
+
+    def forward(self, x, x_mask, g=None, reverse=False):
+        # x [B, C, T], x_mask [B, 1, T], g [B, spk] raw speaker vector
+        spk_m, spk_v = self.snac(g.unsqueeze(-1)).chunk(2, dim=1)  # [B, C/2, 1] each
+        x0, x1 = x.split(self.half, dim=1)
+        x0_n = (x0 - spk_m) * torch.exp(-spk_v) * x_mask
+        shift = self.post(self.enc(self.pre(x0_n) * x_mask, x_mask)) * x_mask
+        spk_logdet = (spk_v * x_mask).sum([1, 2])  # spk_v broadcast over frames
+        if not reverse:
+            x1 = (shift + (x1 - spk_m) * torch.exp(-spk_v) * x_mask) * x_mask
+            logdet = -spk_logdet
+        else:
+            x1 = (spk_m + (x1 - shift) * x_mask * torch.exp(spk_v)) * x_mask
+            logdet = spk_logdet
+        return torch.cat([x0, x1], 1), logdet
+
+
+class ResidualCouplingBlock(nn.Module):
+    """`n_flows` x (SNAC coupling, Flip); returns the pushed tensor and its summed log-det."""
+
+    def __init__(self, channels, hidden_channels, kernel_size, dilation_rate, n_layers, n_flows=4, spk_channels=256):
+        super().__init__()
+        self.flows = nn.ModuleList()
+        for _ in range(n_flows):
+            self.flows.append(SpeakerNormalizedCoupling(
+                channels, hidden_channels, kernel_size, dilation_rate, n_layers, spk_channels))
+            self.flows.append(Flip())
+
+    def forward(self, x, x_mask, g, reverse=False):
+        total = torch.zeros(x.size(0), dtype=x.dtype, device=x.device)
+        for flow in (reversed(self.flows) if reverse else self.flows):
+            x, logdet = flow(x, x_mask, g=g, reverse=reverse)
+            total = total + logdet
+        return x, total

@@ -1,0 +1,78 @@
+"""Legacy weight normalisation (`weight_g` / `weight_v` keys) without the deprecation noise.
+
+The public checkpoints store weight-normalised layers in the legacy form of
+`torch.nn.utils.weight_norm`, so the network keeps using it; the FutureWarning it raises is
+silenced here, in one place.
+"""
+import warnings
+
+import torch
+from torch.nn.utils.weight_norm import WeightNorm
+
+
+def _quiet():
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    warnings.filterwarnings("ignore", category=FutureWarning, message=r".*weight_norm.*")
+    return ctx
+
+
+def weight_norm(module, name="weight"):
+    """Wrap `module` with legacy weight norm (state-dict keys `<name>_g`, `<name>_v`)."""
+    ctx = _quiet()
+    try:
+        return torch.nn.utils.weight_norm(module, name)
+    finally:
+        ctx.__exit__(None, None, None)
+
+
+def has_weight_norm(module):
+    return any(isinstance(hook, WeightNorm) for hook in module._forward_pre_hooks.values())
+
+
+def fold_weight_norm(root):
+    """Replace every legacy weight norm under `root` by the plain weight it computes.
+
+    Returns how many layers were folded. Folding changes no output: weight = g * v / |v|.
+    """
+    folded = 0
+    ctx = _quiet()
+    try:
+        for module in root.modules():
+            hooks = [h for h in module._forward_pre_hooks.values() if isinstance(h, WeightNorm)]
+            for hook in hooks:
+                torch.nn.utils.remove_weight_norm(module, hook.name)
+                folded += 1
+    finally:
+        ctx.__exit__(None, None, None)
+    return folded
+
+
+def fold_weight_norm_state(state_dict):
+    """Turn legacy `<m>.weight_g` / `<m>.weight_v` pairs of a state dict into `<m>.weight`."""
+    out = {}
+    for key, value in state_dict.items():
+        if key.endswith(".weight_g") or key == "weight_g":
+            continue
+        if key.endswith("weight_v"):
+            stem = key[: -len("weight_v")]
+            g = state_dict.get(stem + "weight_g")
+            if g is None:
+                raise KeyError(f"{key} has no matching {stem}weight_g")
+            out[stem + "weight"] = torch._weight_norm(value, g, 0)
+            continue
+        out[key] = value
+    return out
+
+
+def norm_layer(use_spectral_norm):
+    """weight_norm (legacy keys) or spectral_norm, as a discriminator's config flag asks."""
+    if not use_spectral_norm:
+        return weight_norm
+
+    def wrap(module):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.nn.utils.spectral_norm(module)
+
+    return wrap

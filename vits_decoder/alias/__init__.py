@@ -1,0 +1,4 @@
+"""Anti-aliased activations (BigVGAN): activate at twice the rate between low-pass filters."""
+from vits_decoder.alias.act import SnakeAlias, SnakeBeta
+
+__all__ = ["SnakeAlias", "SnakeBeta"]

@@ -1,0 +1,108 @@
+"""BigVGAN generator with an NSF harmonic source and a speaker adapter (so-vits-svc-5.0 decoder)."""
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from vits.commons import init_conv_normal
+from vits.weight_norm import weight_norm
+from vits_decoder.alias import SnakeAlias
+from vits_decoder.bigv import AMPBlock
+from vits_decoder.nsf import SourceModuleHnNSF
+
+# std of the Gaussian noise added to the decoder input in training (public perturbation)
+TRAIN_INPUT_NOISE = 1.0
+
+
+class SpeakerAdapter(nn.Module):
+    """Layer norm over channels whose scale and shift come from the speaker vector."""
+
+    def __init__(self, spk_dim, channels, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.W_scale = nn.Linear(spk_dim, channels)
+        self.W_bias = nn.Linear(spk_dim, channels)
+        # start as a plain layer norm: scale 1, shift 0 for every speaker
+        nn.init.zeros_(self.W_scale.weight)
+        nn.init.ones_(self.W_scale.bias)
+        nn.init.zeros_(self.W_bias.weight)
+        nn.init.zeros_(self.W_bias.bias)
+
+    def forward(self, x, spk):
+        # x [B, C, T], spk [B, spk_dim]
+        mean = x.mean(dim=1, keepdim=True)
+        var = (x - mean).pow(2).mean(dim=1, keepdim=True)
+        y = (x - mean) / torch.sqrt(var + self.eps)
+        return y * self.W_scale(spk).unsqueeze(-1) + self.W_bias(spk).unsqueeze(-1)
+
+
+def mish(x):
+    return x * torch.tanh(F.softplus(x))
+
+
+class Generator(nn.Module):
+    """z [B, upsample_input, T] + speaker + NSF source -> waveform [B, 1, T * hop] in [-1, 1]."""
+
+    def __init__(self, hp):
+        super().__init__()
+        gen = hp.gen
+        rates = [int(r) for r in gen.upsample_rates]
+        self.hop = int(np.prod(rates))
+        self.num_kernels = len(gen.resblock_kernel_sizes)
+        self.num_upsamples = len(rates)
+        channels = [gen.upsample_initial_channel // (2 ** i) for i in range(len(rates) + 1)]
+
+        self.adapter = SpeakerAdapter(hp.vits.spk_dim, gen.upsample_input)
+        self.conv_pre = nn.Conv1d(gen.upsample_input, channels[0], 7, 1, padding=3)
+        self.m_source = SourceModuleHnNSF(sampling_rate=hp.data.sampling_rate)
+        # registered before `ups`: the public state-dict order
+        self.noise_convs = nn.ModuleList()
+        self.ups = nn.ModuleList()
+        for i, (rate, kernel) in enumerate(zip(rates, gen.upsample_kernel_sizes)):
+            up = nn.ConvTranspose1d(channels[i], channels[i + 1], kernel, rate, padding=(kernel - rate) // 2)
+            init_conv_normal(up)
+            self.ups.append(weight_norm(up))
+            # the source (at audio rate) is strided down to this stage's rate
+            stride = int(np.prod(rates[i + 1:]))
+            if stride > 1:
+                self.noise_convs.append(nn.Conv1d(1, channels[i + 1], 2 * stride, stride, padding=stride // 2))
+            else:
+                self.noise_convs.append(nn.Conv1d(1, channels[i + 1], 1))
+        self.resblocks = nn.ModuleList(
+            AMPBlock(channels[i + 1], k, d)
+            for i in range(len(rates))
+            for k, d in zip(gen.resblock_kernel_sizes, gen.resblock_dilation_sizes))
+        self.activation_post = SnakeAlias(channels[-1])
+        self.conv_post = nn.Conv1d(channels[-1], 1, 7, 1, padding=3, bias=False)
+
+    def pitch2source(self, f0):
+        """f0 [B, T] Hz per frame -> NSF excitation [B, 1, T * hop] (random: seed the RNG)."""
+        f0_audio = f0.float().repeat_interleave(self.hop, dim=1).unsqueeze(-1)  # [B, T*hop, 1]
+        return self.m_source(f0_audio).transpose(1, 2)
+
+    def _synthesise(self, spk, x, source):
+        x = mish(self.conv_pre(self.adapter(x, spk)))
+        source = source.to(x.dtype)
+        for i in range(self.num_upsamples):
+            x = self.ups[i](x) + self.noise_convs[i](source)
+            blocks = self.resblocks[i * self.num_kernels:(i + 1) * self.num_kernels]
+            x = sum(block(x) for block in blocks) / self.num_kernels
+        return torch.tanh(self.conv_post(self.activation_post(x)))
+
+    def forward(self, spk, x, f0, perturb=True):
+        """Training path: spk [B, spk_dim], x [B, C, T], f0 [B, T] Hz -> [B, 1, T * hop]."""
+        if perturb:
+            x = x + torch.randn_like(x) * TRAIN_INPUT_NOISE
+        return self._synthesise(spk, x, self.pitch2source(f0))
+
+    def inference(self, spk, x, source):
+        """Conversion path with a precomputed source [B, 1, T * hop]."""
+        return self._synthesise(spk, x, source)
+
+    @staticmethod
+    def source2wav(audio):
+        """[-1, 1] float waveform -> int16 numpy (samples,)."""
+        full = 32768.0
+        pcm = (audio.detach().float().squeeze() * full).clamp(-full, full - 1)
+        return pcm.to(torch.int16).cpu().numpy()
+
