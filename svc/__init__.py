@@ -1,0 +1,1 @@
+"""Using a trained model: export, conversion (chunked, crossfaded), post-VAD, model merge, timbre mix."""

@@ -1,0 +1,68 @@
+"""Convert long inputs in overlapping chunks and join them with a crossfade.
+
+The model sees at most `chunk_frames` frames at once. Neighbouring chunks share
+`overlap_frames` frames; across the shared part the earlier chunk fades out while the later
+one fades in with complementary raised-cosine weights (they sum to 1 at every sample), so a
+signal that both chunks agree on passes through unchanged and small disagreements are
+blended instead of cut. Chunk borders fall on frame (hop) boundaries.
+"""
+import math
+
+import numpy as np
+from tqdm import tqdm
+
+
+def plan_chunks(total_frames, chunk_frames, overlap_frames):
+    """[(start, end)] frame ranges covering [0, total_frames), evenly sized, neighbours overlapping."""
+    if total_frames <= 0:
+        raise ValueError("nothing to convert: the input has no frames")
+    if overlap_frames < 0 or chunk_frames <= 2 * overlap_frames:
+        raise ValueError(f"chunk of {chunk_frames} frames must be longer than twice the overlap ({overlap_frames})")
+    if total_frames <= chunk_frames:
+        return [(0, total_frames)]
+    count = math.ceil((total_frames - overlap_frames) / (chunk_frames - overlap_frames))
+    # spread the frames evenly instead of leaving a short last chunk
+    length = math.ceil((total_frames + (count - 1) * overlap_frames) / count)
+    step = length - overlap_frames
+    plan = []
+    for k in range(count):
+        start = k * step
+        end = total_frames if k == count - 1 else start + length
+        plan.append((start, end))
+    return plan
+
+
+def fade_in(n):
+    """Raised-cosine ramp 0 -> 1 over n samples; fade_in(n) + fade_in(n)[::-1] == 1."""
+    t = (np.arange(n, dtype=np.float64) + 0.5) / max(n, 1)
+    return np.sin(0.5 * np.pi * t) ** 2
+
+
+def chunk_weights(plan, index, hop):
+    """Per-sample weights of chunk `index`: fade in over the overlap with the previous chunk,
+    fade out over the overlap with the next one, 1 elsewhere."""
+    start, end = plan[index]
+    weights = np.ones((end - start) * hop)
+    if index > 0:
+        shared = (plan[index - 1][1] - start) * hop
+        weights[:shared] *= fade_in(shared)
+    if index + 1 < len(plan):
+        shared = (end - plan[index + 1][0]) * hop
+        weights[len(weights) - shared:] *= fade_in(shared)[::-1]
+    return weights
+
+
+def run_chunked(generate, total_frames, hop, chunk_frames, overlap_frames, progress=True):
+    """Call `generate(start, end) -> samples [(end - start) * hop]` per chunk and crossfade-join.
+
+    Returns float32 [total_frames * hop].
+    """
+    plan = plan_chunks(total_frames, chunk_frames, overlap_frames)
+    out = np.zeros(total_frames * hop, dtype=np.float64)
+    for index, (start, end) in enumerate(tqdm(plan, desc="convert", unit="chunk", disable=not progress)):
+        piece = np.asarray(generate(start, end), dtype=np.float64).reshape(-1)
+        expected = (end - start) * hop
+        if piece.shape[0] != expected:
+            raise RuntimeError(f"generator returned {piece.shape[0]} samples for frames {start}:{end}, expected {expected}")
+        out[start * hop:end * hop] += piece * chunk_weights(plan, index, hop)
+    return out.astype(np.float32)

@@ -1,0 +1,107 @@
+"""A new timbre as the weighted mean of existing speaker vectors (.spk.npy).
+
+The singer files of prepare/ are plain means of per-file d-vectors, so a mix with weights
+summing to 1 lives on the same scale as a singer file. Weights that do not sum to 1 are
+normalised (with a note), which keeps that scale.
+"""
+import os
+
+import numpy as np
+
+
+class TimbreMixError(ValueError):
+    """A bad weight or speaker file; the message names it and the fix."""
+
+
+def parse_weighted_items(items):
+    """['a.spk.npy:0.5', ...] -> [(path, weight)]; the weight follows the last ':'."""
+    pairs = []
+    for item in items:
+        path, sep, weight = item.rpartition(":")
+        if not sep or not path:
+            raise TimbreMixError(f"'{item}': write each speaker as FILE:WEIGHT, e.g. singerA.spk.npy:0.5")
+        try:
+            pairs.append((path, float(weight)))
+        except ValueError:
+            raise TimbreMixError(f"'{item}': weight '{weight}' is not a number; write FILE:WEIGHT, "
+                                 f"e.g. singerA.spk.npy:0.5") from None
+    return pairs
+
+
+def read_weight_yaml(path):
+    """A YAML mapping `file: weight` -> [(path, weight)]; relative files are taken from the YAML's folder."""
+    from omegaconf import OmegaConf
+
+    if not os.path.isfile(path):
+        raise TimbreMixError(f"{path}: weights file not found.")
+    try:
+        data = OmegaConf.to_container(OmegaConf.load(path))
+    except Exception as e:
+        raise TimbreMixError(f"{path}: not a readable YAML file ({e}).") from None
+    if not isinstance(data, dict) or not data:
+        raise TimbreMixError(f"{path}: expected a mapping of speaker file to weight, e.g. "
+                             f"'singerA.spk.npy: 0.5' on each line.")
+    folder = os.path.dirname(os.path.abspath(path))
+    pairs = []
+    for name, weight in data.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise TimbreMixError(f"{path}: the weight of {name} is '{weight}', not a number.")
+        name = str(name)
+        pairs.append((name if os.path.isabs(name) else os.path.join(folder, name), float(weight)))
+    return pairs
+
+
+def check_weights(pairs):
+    """Validate weights; returns (normalised weights, notes)."""
+    if not pairs:
+        raise TimbreMixError("no speaker given: list FILE:WEIGHT pairs or --yaml weights.yaml")
+    weights = np.array([w for _, w in pairs], dtype=np.float64)
+    for (path, w) in pairs:
+        if not np.isfinite(w) or w < 0:
+            raise TimbreMixError(f"{path}: weight {w} is not allowed; weights must be finite and >= 0.")
+    total = weights.sum()
+    if total <= 0:
+        raise TimbreMixError("all weights are zero: give at least one speaker a positive weight.")
+    notes = []
+    if abs(total - 1.0) > 1e-6:
+        notes.append(f"weights sum to {total:g}, not 1: normalised to " +
+                     ", ".join(f"{w / total:.4g}" for w in weights))
+    return weights / total, notes
+
+
+def load_speaker_vector(path):
+    if not os.path.isfile(path):
+        raise TimbreMixError(f"{path}: speaker file not found.")
+    try:
+        vec = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise TimbreMixError(f"{path}: not a .npy speaker vector ({e}). Use a .spk.npy from prepare/ "
+                             f"(speaker/ or singer/ folder).") from None
+    vec = np.asarray(vec)
+    if vec.dtype.kind not in "fiu" or vec.ndim != 1 or vec.size == 0:
+        raise TimbreMixError(f"{path}: expected a 1-D vector of numbers, found shape {vec.shape} {vec.dtype}.")
+    if not np.all(np.isfinite(vec)):
+        raise TimbreMixError(f"{path}: holds NaN or infinite values; extract it again.")
+    return vec.astype(np.float64)
+
+
+def mix_timbres(pairs):
+    """Weighted mean of the speaker vectors. Returns (float32 vector, notes)."""
+    weights, notes = check_weights(pairs)
+    vectors = [load_speaker_vector(path) for path, _ in pairs]
+    shape = vectors[0].shape
+    for (path, _), vec in zip(pairs, vectors):
+        if vec.shape != shape:
+            raise TimbreMixError(f"{path}: shape {vec.shape} differs from {pairs[0][0]} {shape}; "
+                                 f"mix vectors made by the same speaker encoder.")
+    mixed = sum(w * v for w, v in zip(weights, vectors))
+    return mixed.astype(np.float32), notes
+
+
+def write_mix(pairs, out_path):
+    """Mix and save atomically; returns notes for the user."""
+    from common.atomic import save_npy
+
+    mixed, notes = mix_timbres(pairs)
+    save_npy(out_path, mixed)
+    return notes
