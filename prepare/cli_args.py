@@ -1,0 +1,83 @@
+"""argparse flags shared by the preprocessing CLIs, so every script words them the same way."""
+import sys
+
+from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
+
+
+def add_workers(parser):
+    parser.add_argument("-t", "--threads", type=int, default=1, dest="workers",
+                        help="worker processes for the CPU-bound work (resampling, spectrograms, audio loading "
+                             "and the speaker front end); 1 = all in this process (default 1), 0 = one per CPU core")
+
+
+def add_device(parser):
+    parser.add_argument("--device", default="auto",
+                        help="where the models run: auto (CUDA when available, else CPU), cpu, cuda or cuda:N "
+                             "(default auto)")
+
+
+def add_pitch(parser):
+    parser.add_argument("--pitch-method", "--method", dest="pitch_method", default="crepe",
+                        help="F0 estimator of pitch.inference.PitchExtractor: crepe (default, as so-vits-svc-5.0), "
+                             "or another method it offers (e.g. harvest with pyworld, parselmouth, pyin)")
+    parser.add_argument("--crepe-model", "--model", dest="crepe_model", default="full", choices=("full", "tiny"),
+                        help="CREPE network size when --pitch-method crepe: full (default, as the public tool) "
+                             "or tiny (about 10x faster, a little less accurate)")
+
+
+def add_whisper(parser):
+    parser.add_argument("--whisper-checkpoint", default=WHISPER_CKPT,
+                        help=f"OpenAI Whisper weights (default {WHISPER_CKPT})")
+    parser.add_argument("--no-whisper-noise", dest="whisper_noise", action="store_false",
+                        help="do not dither the log-mel with 0.1-std noise before the Whisper encoder "
+                             "(deterministic PPGs; the public tool dithers)")
+
+
+def add_hubert(parser):
+    parser.add_argument("--hubert-checkpoint", default=HUBERT_CKPT,
+                        help=f"HuBERT-Soft weights (default {HUBERT_CKPT})")
+
+
+def add_speaker(parser):
+    parser.add_argument("--speaker-checkpoint", default=SPEAKER_CKPT,
+                        help=f"LSTM speaker-encoder weights (default {SPEAKER_CKPT})")
+
+
+def add_config(parser):
+    parser.add_argument("-c", "--config", default="configs/base.yaml",
+                        help="model config: spectrogram settings, feature widths and clip lengths "
+                             "(default configs/base.yaml)")
+
+
+def resolve_workers(workers):
+    import os
+
+    if workers == 0:
+        return os.cpu_count() or 1
+    return max(1, workers)
+
+
+def finish(report, usable_needed=True):
+    """Print a step's summary; exit status 1 only when nothing usable remains."""
+    report.print_summary()
+    return 1 if usable_needed and report.usable == 0 else 0
+
+
+def fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def run_feature_step(step, wave_root, out_root, workers):
+    """Run one prepare.features.FeatureStep from a CLI; returns the exit status."""
+    from prepare.jobs import StepError, make_pool
+
+    pool = make_pool(resolve_workers(workers))
+    try:
+        report = step.run(wave_root, out_root, pool=pool)
+    except StepError as e:
+        return fail(e)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return finish(report)

@@ -1,0 +1,173 @@
+"""Running one function over many files: in process or in worker processes, with a progress bar.
+
+A job never raises: it returns an `Outcome` saying whether it wrote its output, found it already
+there, or skipped the input (with the reason). The caller's `StepReport` counts them.
+"""
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from common.atomic import is_temp_file
+from common.batch import BatchReport
+
+OK, EXISTS, FAIL = "ok", "exists", "fail"
+
+
+class StepError(RuntimeError):
+    """A step that could not run at all (missing model weights, missing input folder...)."""
+
+
+@dataclass
+class Outcome:
+    status: str  # OK, EXISTS or FAIL
+    path: str  # the input the job worked on
+    reason: str = ""  # why it was skipped (FAIL)
+    warning: str = ""  # something the user should know although the output was written
+
+
+class StepReport(BatchReport):
+    """BatchReport plus warnings (e.g. 'clip longer than 30 s')."""
+
+    def __init__(self, title):
+        super().__init__(title)
+        self.warnings = []  # (path, text)
+
+    def add(self, outcome):
+        if outcome.status == OK:
+            self.ok()
+        elif outcome.status == EXISTS:
+            self.exists()
+        else:
+            self.fail(outcome.path, outcome.reason)
+        if outcome.warning:
+            self.warnings.append((outcome.path, outcome.warning))
+
+    def merge(self, other):
+        super().merge(other)
+        self.warnings += getattr(other, "warnings", [])
+
+    @property
+    def usable(self):
+        """Outputs that exist after the step: written now or before."""
+        return self.done + self.skipped_existing
+
+    def summary(self):
+        lines = [super().summary()]
+        lines += [f"  warning {path}: {text}" for path, text in self.warnings]
+        return "\n".join(lines)
+
+
+def call_job(func, args):
+    """Run one job; turn any exception into a FAIL outcome naming the input."""
+    try:
+        return func(*args)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # one bad input must never stop the batch
+        message = str(e) or type(e).__name__
+        return Outcome(FAIL, str(args[0]), message)
+
+
+def _init_worker():
+    # one BLAS/torch thread per worker process: the workers themselves are the parallelism
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except Exception:
+        pass
+
+
+def make_pool(workers):
+    """A process pool of `workers` processes, or None for in-process work (workers <= 1).
+
+    Workers are spawned, not forked: safe after CUDA was initialised and on every OS.
+    """
+    if workers is None or workers <= 1:
+        return None
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker)
+
+
+def run_jobs(func, jobs, report, desc, pool=None):
+    """Apply `func(*job)` to every job, adding each Outcome to `report`. Returns `report`.
+
+    `func` must be a module-level function (picklable) when `pool` is given.
+    """
+    jobs = list(jobs)
+    if not jobs:
+        return report
+    bar = tqdm(total=len(jobs), desc=desc, unit="file", file=sys.stderr, dynamic_ncols=True)
+    try:
+        if pool is None:
+            for job in jobs:
+                report.add(call_job(func, job))
+                bar.update(1)
+        else:
+            futures = {pool.submit(call_job, func, job): job for job in jobs}
+            for future in as_completed(futures):
+                try:
+                    report.add(future.result())
+                except BrokenProcessPool as e:
+                    raise StepError(f"{desc}: a worker process died ({e}); rerun with -t 1 to see why") from None
+                bar.update(1)
+    finally:
+        bar.close()
+    return report
+
+
+def remove_temp_files(*roots):
+    """Delete leftovers of interrupted atomic writes under `roots`. Returns how many went."""
+    removed = 0
+    for root in roots:
+        if not os.path.isdir(root):
+            continue
+        for folder, _dirs, files in os.walk(root):
+            for name in files:
+                if is_temp_file(name):
+                    try:
+                        os.remove(os.path.join(folder, name))
+                        removed += 1
+                    except OSError:
+                        pass
+    return removed
+
+
+def _attempt(func, arg):
+    try:
+        return True, func(arg)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        return False, str(e) or type(e).__name__
+
+
+def prefetch(func, args, pool=None, ahead=8):
+    """Yield (arg, ok, result_or_reason) for every arg, in order.
+
+    With a pool, up to `ahead` calls run in the worker processes while the caller works on the
+    current result (e.g. audio loading and front ends while the model runs in the main process).
+    """
+    args = list(args)
+    if pool is None:
+        for arg in args:
+            yield (arg, *_attempt(func, arg))
+        return
+    pending = []
+    next_index = 0
+    while pending or next_index < len(args):
+        while next_index < len(args) and len(pending) < ahead:
+            pending.append((args[next_index], pool.submit(_attempt, func, args[next_index])))
+            next_index += 1
+        arg, future = pending.pop(0)
+        try:
+            ok, value = future.result()
+        except BrokenProcessPool as e:
+            raise StepError(f"a worker process died ({e}); rerun with -t 1 to see why") from None
+        yield arg, ok, value

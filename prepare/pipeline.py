@@ -1,0 +1,175 @@
+"""All preprocessing steps in order, in one process: `python svc_preprocessing.py -t 2`.
+
+Each model is loaded once (and only when one of its outputs is missing); one pool of worker
+processes serves every CPU-bound step. A step that cannot run is reported and the run goes on
+with the steps that do not need it; the exit status is 1 when a step could not run, when the
+check finds broken items, or when no usable clip remains.
+"""
+import os
+import sys
+from dataclasses import dataclass
+
+from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
+from prepare.jobs import StepError, make_pool
+
+STEPS = ("resample", "pitch", "ppg", "hubert", "speaker", "singer", "spec", "filelist", "check")
+
+
+@dataclass
+class Options:
+    dataset: str = "./dataset_raw"
+    data_svc: str = "./data_svc"
+    files: str = "./files"
+    workers: int = 1
+    device: str = "auto"
+    config: str = "configs/base.yaml"
+    pitch_method: str = "crepe"
+    crepe_model: str = "full"
+    whisper_checkpoint: str = WHISPER_CKPT
+    whisper_noise: bool = True
+    hubert_checkpoint: str = HUBERT_CKPT
+    speaker_checkpoint: str = SPEAKER_CKPT
+    singer_mean: bool = False
+    min_seconds: float = 0.5
+    max_seconds: float = 30.0
+    valid: int = 10
+    seed: int = 1234
+    steps: tuple = STEPS
+
+
+def parse_steps(text, skip=""):
+    """'1-3,spec' -> step names in pipeline order; `skip` removes names/numbers the same way."""
+    def names(spec):
+        chosen = set()
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            if "-" in part and all(s.strip().isdigit() for s in part.split("-", 1)):
+                low, high = (int(s) for s in part.split("-", 1))
+                numbers = range(low, high + 1)
+            elif part.isdigit():
+                numbers = [int(part)]
+            elif part in STEPS:
+                chosen.add(part)
+                continue
+            else:
+                raise ValueError(f"unknown step {part!r}: use 1-9 or names {', '.join(STEPS)}")
+            for n in numbers:
+                if not 1 <= n <= len(STEPS):
+                    raise ValueError(f"step {n} does not exist: steps are 1-{len(STEPS)}")
+                chosen.add(STEPS[n - 1])
+        return chosen
+
+    wanted = names(text or "1-9") - names(skip or "")
+    return tuple(s for s in STEPS if s in wanted)
+
+
+class Pipeline:
+    def __init__(self, opts):
+        from prepare.layout import DataLayout
+
+        self.opts = opts
+        self.layout = DataLayout(opts.data_svc)
+        self.pool = None
+        self.failed_steps = []
+        self.filelist_items = None
+        self.check_ok = True
+        self._hp = None
+
+    @property
+    def hp(self):
+        if self._hp is None:
+            from common.config import load_config
+
+            self._hp = load_config(self.opts.config)
+        return self._hp
+
+    def run(self):
+        self.pool = make_pool(self.opts.workers)
+        try:
+            for number, name in enumerate(STEPS, start=1):
+                if name not in self.opts.steps:
+                    continue
+                print(f"== step {number}: {name}", file=sys.stderr, flush=True)
+                try:
+                    getattr(self, "step_" + name)()
+                except (StepError, FileNotFoundError) as e:
+                    self.failed_steps.append(name)
+                    print(f"step {number} ({name}) could not run: {e}", file=sys.stderr, flush=True)
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=True)
+        return self.exit_status()
+
+    def exit_status(self):
+        if self.failed_steps:
+            print(f"steps that could not run: {', '.join(self.failed_steps)}", file=sys.stderr)
+            return 1
+        if self.filelist_items == 0:
+            print("no usable clip remains: nothing was written to the training list", file=sys.stderr)
+            return 1
+        return 0 if self.check_ok else 1
+
+    def step_resample(self):
+        from prepare.resample import resample_dataset
+
+        targets = [(self.layout.waves16, 16000), (self.layout.waves32, 32000)]
+        report = resample_dataset(self.opts.dataset, targets, pool=self.pool,
+                                  min_seconds=self.opts.min_seconds, max_seconds=self.opts.max_seconds)
+        report.print_summary()
+        if report.usable == 0:
+            raise StepError(f"no usable clip in {self.opts.dataset}")
+
+    def _feature(self, step, out_root):
+        step.run(self.layout.waves16, out_root, pool=self.pool).print_summary()
+
+    def step_pitch(self):
+        from prepare.features import pitch_step
+
+        o = self.opts
+        self._feature(pitch_step(o.pitch_method, o.crepe_model, o.device), self.layout.pitch)
+
+    def step_ppg(self):
+        from prepare.features import ppg_step
+
+        self._feature(ppg_step(self.opts.whisper_checkpoint, self.opts.device, self.opts.whisper_noise),
+                      self.layout.whisper)
+
+    def step_hubert(self):
+        from prepare.features import hubert_step
+
+        self._feature(hubert_step(self.opts.hubert_checkpoint, self.opts.device), self.layout.hubert)
+
+    def step_speaker(self):
+        from prepare.features import speaker_step
+
+        self._feature(speaker_step(self.opts.speaker_checkpoint, self.opts.device), self.layout.speaker)
+
+    def step_singer(self):
+        from prepare.singer import speaker_means
+
+        speaker_means(self.layout.speaker, self.layout.singer).print_summary()
+
+    def step_spec(self):
+        from prepare.specs import spec_dataset
+
+        spec_dataset(self.layout.waves32, self.layout.specs, self.hp.data, pool=self.pool).print_summary()
+
+    def step_filelist(self):
+        from prepare.filelist import write_filelists
+
+        o = self.opts
+        report = write_filelists(o.data_svc, o.files, singer_mean=o.singer_mean, wanted_valid=o.valid, seed=o.seed)
+        report.print_summary()
+        print(f"file lists: {report.n_train} train, {report.n_valid} valid in {o.files}", file=sys.stderr)
+        self.filelist_items = report.n_train + report.n_valid
+
+    def step_check(self):
+        from prepare.check import check_lists
+
+        lists = [os.path.join(self.opts.files, n) for n in ("train.txt", "valid.txt")]
+        result = check_lists(lists, self.hp)
+        print(result.summary(), file=sys.stderr, flush=True)
+        self.check_ok = result.ok
+
+
+def run_pipeline(opts):
+    return Pipeline(opts).run()

@@ -1,0 +1,43 @@
+"""Step 1: `python prepare/preprocess_a.py -w ./dataset_raw -o ./data_svc/waves-16k -s 16000`."""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from prepare import cli_args  # noqa: E402
+from prepare.jobs import StepError, make_pool  # noqa: E402
+from prepare.resample import DEFAULT_PEAK, resample_dataset  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Resample raw clips to mono, peak-normalised 16-bit WAV. "
+                                                 "Existing outputs are kept; bad clips are skipped and listed.")
+    parser.add_argument("-w", "--wav", default="./dataset_raw",
+                        help="raw dataset folder <folder>/<speaker>/<clip>.wav|flac|ogg|mp3 (default ./dataset_raw)")
+    parser.add_argument("-o", "--out", required=True, help="output folder, e.g. ./data_svc/waves-16k")
+    parser.add_argument("-s", "--sr", type=int, required=True, help="output sample rate: 16000 or 32000")
+    parser.add_argument("--min-seconds", type=float, default=0.5,
+                        help="clips shorter than this are skipped with a reason (default 0.5)")
+    parser.add_argument("--max-seconds", type=float, default=30.0,
+                        help="longer clips get a warning that slicing is recommended (default 30)")
+    parser.add_argument("--peak", type=float, default=DEFAULT_PEAK,
+                        help=f"peak level after normalisation, as a fraction of full scale (default {DEFAULT_PEAK})")
+    cli_args.add_workers(parser)
+    args = parser.parse_args(argv)
+    if args.sr <= 0 or not 0 < args.peak <= 1:
+        return cli_args.fail("-s must be a positive rate and --peak in (0, 1]")
+    pool = make_pool(cli_args.resolve_workers(args.workers))
+    try:
+        report = resample_dataset(args.wav, [(args.out, args.sr)], pool=pool, min_seconds=args.min_seconds,
+                                  max_seconds=args.max_seconds, peak=args.peak)
+    except StepError as e:
+        return cli_args.fail(e)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return cli_args.finish(report)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Step 7: `python prepare/preprocess_spec.py -w data_svc/waves-32k/ -s data_svc/specs`."""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from prepare import cli_args  # noqa: E402
+from prepare.jobs import StepError, make_pool  # noqa: E402
+from prepare.specs import spec_dataset  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Linear magnitude spectrograms (<name>.pt, [n_fft/2+1, frames], "
+                                                 "100 Hz) of the 32 kHz waves, as the posterior encoder reads them.")
+    parser.add_argument("-w", "--wav", default="./data_svc/waves-32k",
+                        help="folder of 32 kHz waves <folder>/<speaker>/<name>.wav (default ./data_svc/waves-32k)")
+    parser.add_argument("-s", "--spe", default="./data_svc/specs", help="output folder (default ./data_svc/specs)")
+    cli_args.add_config(parser)
+    cli_args.add_workers(parser)
+    args = parser.parse_args(argv)
+    from common.config import load_config
+
+    try:
+        hp = load_config(args.config)
+    except FileNotFoundError as e:
+        return cli_args.fail(e)
+    pool = make_pool(cli_args.resolve_workers(args.workers))
+    try:
+        report = spec_dataset(args.wav, args.spe, hp.data, pool=pool)
+    except StepError as e:
+        return cli_args.fail(e)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return cli_args.finish(report)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Step 9: `python prepare/preprocess_zzz.py`: would training break on files/train.txt and valid.txt?"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from prepare import cli_args  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Check every item of the training lists (files, widths, "
+                                                 "lengths, NaN/inf, too short), then run them through the "
+                                                 "training dataset, sampler and collate. Exit 1 when "
+                                                 "something would break training.")
+    parser.add_argument("lists", nargs="*", default=["files/train.txt", "files/valid.txt"],
+                        help="list files to check (default files/train.txt files/valid.txt)")
+    cli_args.add_config(parser)
+    parser.add_argument("--files-only", action="store_true",
+                        help="only check the files directly; skip the pass through vits.data_utils")
+    args = parser.parse_args(argv)
+    from common.config import load_config
+    from prepare.check import check_lists
+
+    try:
+        hp = load_config(args.config)
+    except FileNotFoundError as e:
+        return cli_args.fail(e)
+    result = check_lists(args.lists, hp, with_dataset=not args.files_only)
+    print(result.summary(), file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
