@@ -1,0 +1,34 @@
+"""Speaker d-vector of one audio file: `python speaker/inference.py -w in.wav -s out.spk.npy`."""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from speaker.encoder import SpeakerEncoder  # noqa: E402  (re-exported: `from speaker.inference import SpeakerEncoder`)
+
+__all__ = ["SpeakerEncoder", "main"]
+
+
+def main(argv=None):
+    from common.audio import AudioError
+    from common.checkpoint import CheckpointError
+    from common.paths import SPEAKER_CKPT
+
+    parser = argparse.ArgumentParser(description="Compute the 256-dim speaker d-vector (float32 .npy) of an audio file.")
+    parser.add_argument("-w", "--wav", required=True, help="input audio file (any rate; resampled to 16 kHz)")
+    parser.add_argument("-s", "--spk", required=True, help="output .spk.npy path")
+    parser.add_argument("--checkpoint", default=SPEAKER_CKPT, help=f"speaker encoder weights (default {SPEAKER_CKPT})")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    args = parser.parse_args(argv)
+    try:
+        report = SpeakerEncoder(args.checkpoint, args.device).extract_files(
+            [args.wav], [args.spk], skip_existing=False, progress=False)
+    except (CheckpointError, AudioError, RuntimeError) as e:
+        sys.exit(f"error: {e}")
+    report.print_summary()
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
