@@ -25,7 +25,8 @@ def parse_args(argv=None):
     parser.add_argument("--kmeans", action="store_true",
                         help="also train a k-means codebook per singer and feature (<kind>.codebook.npy)")
     parser.add_argument("--codebook-size", type=int, default=DEFAULT_CODEBOOK_SIZE,
-                        help=f"k-means centres per codebook, fewer if there are fewer frames (default: {DEFAULT_CODEBOOK_SIZE})")
+                        help="k-means centres per codebook, fewer if there are fewer frames "
+                             f"(default: {DEFAULT_CODEBOOK_SIZE})")
     parser.add_argument("--force", action="store_true", help="rebuild indexes and codebooks that already exist")
     return parser.parse_args(argv)
 

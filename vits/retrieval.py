@@ -148,8 +148,9 @@ class FeatureIndex:
     def __init__(self, frames, backend="auto", source="<memory>"):
         frames = np.asarray(frames)
         if frames.ndim != 2 or frames.shape[0] == 0:
+            fix = f"{BUILD_HINT.format(singer=singer_hint(source))} --force"
             raise RetrievalError(f"{source}: index frames must be a non-empty [N, D] array, got shape "
-                                 f"{frames.shape}. Rebuild with: {BUILD_HINT.format(singer=singer_hint(source))} --force")
+                                 f"{frames.shape}. Rebuild with: {fix}")
         self.frames = np.ascontiguousarray(frames, dtype=np.float32)  # [N, D]
         self.source = os.fspath(source)
         self.search = make_search(self.frames, backend)
@@ -184,7 +185,8 @@ class FeatureIndex:
 
     def check_width(self, features):
         if features.ndim != 2:
-            raise RetrievalError(f"features for {self.source} must be [frames, {self.dim}], got shape {features.shape}.")
+            raise RetrievalError(f"features for {self.source} must be [frames, {self.dim}], "
+                                 f"got shape {features.shape}.")
         if features.shape[1] != self.dim:
             raise RetrievalError(
                 f"{self.source}: index holds {self.dim}-wide features but the input is {features.shape[1]}-wide "
@@ -212,7 +214,10 @@ class FeatureIndex:
         return out
 
     def blend(self, features, ratio=0.5, k=3):
-        """(1 - ratio) * own frame + ratio * mean of its k nearest training frames; ratio 0 returns `features` itself."""
+        """(1 - ratio) * own + ratio * mean of the k nearest training frames, [T, D] -> [T, D].
+
+        ratio 0 returns `features` itself, untouched. numpy in -> numpy out; torch tensor in -> tensor out.
+        """
         check_blend_args(ratio, k)
         if ratio == 0:
             return features
@@ -235,7 +240,8 @@ class ContentRetrieval:
     @classmethod
     def from_paths(cls, hubert_index_path, whisper_index_path, ratio=0.5, k=3, backend="auto"):
         """Either path may be None to leave that feature alone. Codebook paths (.npy) work too."""
-        return cls(load_retriever(hubert_index_path, backend), load_retriever(whisper_index_path, backend), ratio, k)
+        hubert = load_retriever(hubert_index_path, backend)
+        return cls(hubert, load_retriever(whisper_index_path, backend), ratio, k)
 
     def __call__(self, ppg, vec):
         if self.whisper_index is not None:
