@@ -1,0 +1,35 @@
+"""Export a training checkpoint as an inference model (public so-vits-svc-5.0 layout).
+
+python svc_export.py --config configs/base.yaml --checkpoint_path chkpt/NAME/NAME_XXXX.pt [--out sovits5.0.pth]
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common.config import load_config  # noqa: E402
+from svc.cli import report_errors  # noqa: E402
+from svc.export import export_checkpoint  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-c", "--config", default="configs/base.yaml", help="config the model was trained with")
+    parser.add_argument("-p", "--checkpoint_path", required=True, help="training checkpoint chkpt/<name>/<name>_<epoch>.pt")
+    parser.add_argument("--out", default="sovits5.0.pth", help="exported model file (written atomically)")
+    parser.add_argument("--pretrain_out", default=None,
+                        help="also write {'model_g', 'model_d'} here, to use as train.pretrain of a new model")
+    args = parser.parse_args(argv)
+
+    def run():
+        hp = load_config(args.config)
+        for note in export_checkpoint(hp, args.checkpoint_path, args.out, args.pretrain_out):
+            print(f"note: {note}")
+        print(f"exported {args.checkpoint_path} -> {args.out}")
+
+    report_errors(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""svc_export.py: training checkpoint -> exported inference model in the public layout."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from common.checkpoint import CheckpointError, save_checkpoint
+from common.config import load_config
+from svc.export import build_infer_model, export_checkpoint
+from svc.model_files import TRAINING_ONLY_PREFIXES
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(ROOT, "tests", "tiny.yaml")
+COMPAT = os.path.join(os.path.dirname(ROOT), "shared", "compat", "sovits5_checkpoint.json")
+
+
+@pytest.fixture(scope="module")
+def hp():
+    return load_config(TINY)
+
+
+def save_tiny_training(hp, path, seed=0):
+    from vits.models import SynthesizerTrn
+
+    torch.manual_seed(seed)
+    net_g = SynthesizerTrn(hp.data.filter_length // 2 + 1, hp.data.segment_size // hp.data.hop_length, hp)
+    save_checkpoint({"model_g": net_g.state_dict(), "model_d": {"x.weight": torch.ones(2)}, "optim_g": {},
+                     "optim_d": {}, "step": 3, "epoch": 1, "hp_str": ""}, path)
+    return net_g.state_dict()
+
+
+def test_export_keeps_exactly_the_inference_keys_in_order(hp, tmp_path):
+    training = save_tiny_training(hp, tmp_path / "tiny_1.pt")
+    out = tmp_path / "sovits5.0.pth"
+    assert export_checkpoint(hp, tmp_path / "tiny_1.pt", out, pretrain_out=tmp_path / "pre.pth") == []
+    exported = torch.load(out, weights_only=True)
+    assert list(exported) == ["model_g"]
+    keys = list(exported["model_g"])
+    assert keys == list(build_infer_model(hp).state_dict())
+    # the compat rule: the training keys minus the training-only parts, in training order
+    assert keys == [k for k in training if not k.startswith(TRAINING_ONLY_PREFIXES)]
+    assert any(k.endswith(".weight_g") for k in keys) and any(k.endswith(".weight_v") for k in keys)
+    assert not any("parametrizations" in k for k in keys)
+    for k in keys:
+        assert torch.equal(exported["model_g"][k], training[k])
+    pre = torch.load(tmp_path / "pre.pth", weights_only=True)
+    assert set(pre) == {"model_g", "model_d"} and list(pre["model_g"]) == list(training)
+    # the exported file loads into the inference model
+    build_infer_model(hp).load_exported(exported["model_g"], str(out))
+
+
+def test_compat_exported_layout_is_training_minus_training_only_parts():
+    if not os.path.isfile(COMPAT):
+        pytest.skip("shared compat file not present")
+    compat = json.load(open(COMPAT))
+    training = [k for k, _ in compat["model_g_training"]]
+    assert [k for k, _ in compat["model_g_exported"]] == [k for k in training if not k.startswith(TRAINING_ONLY_PREFIXES)]
+
+
+def test_export_errors(hp, tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        export_checkpoint(hp, tmp_path / "missing.pt", tmp_path / "o.pth")
+    save_checkpoint({"state_dict": {"a": torch.zeros(1)}}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="model_g"):
+        export_checkpoint(hp, tmp_path / "foreign.pt", tmp_path / "o.pth")
+    (tmp_path / "text.pt").write_text("not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+        export_checkpoint(hp, tmp_path / "text.pt", tmp_path / "o.pth")
+    save_tiny_training(hp, tmp_path / "tiny_1.pt")
+    base = load_config(os.path.join(ROOT, "configs", "base.yaml"))
+    with pytest.raises(CheckpointError, match="--config"):
+        export_checkpoint(base, tmp_path / "tiny_1.pt", tmp_path / "o.pth")
+    assert not (tmp_path / "o.pth").exists()
+
+
+def test_export_cli(hp, tmp_path):
+    save_tiny_training(hp, tmp_path / "tiny_2.pt")
+    cmd = [sys.executable, os.path.join(ROOT, "svc_export.py"), "--config", TINY,
+           "--checkpoint_path", str(tmp_path / "tiny_2.pt"), "--out", str(tmp_path / "x.pth")]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert list(torch.load(tmp_path / "x.pth", weights_only=True)) == ["model_g"]
+    cmd[cmd.index("--checkpoint_path") + 1] = str(tmp_path / "none.pt")
+    bad = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 1 and "none.pt" in bad.stderr and "Traceback" not in bad.stderr
