@@ -1,0 +1,111 @@
+"""State-dict compatibility with the public so-vits-svc-5.0 checkpoints (configs/base.yaml sizes)."""
+import json
+import os
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from common.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked, save_checkpoint
+from vits.models import SynthesizerInfer, SynthesizerTrn
+from vits_decoder.discriminator import Discriminator
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COMPAT = os.path.join(os.path.dirname(ROOT), "shared", "compat", "sovits5_checkpoint.json")
+if not os.path.isfile(COMPAT):
+    COMPAT = "/work/shared/compat/sovits5_checkpoint.json"
+
+
+@pytest.fixture(scope="module")
+def layout():
+    if not os.path.isfile(COMPAT):
+        pytest.skip(f"compat file {COMPAT} not present")
+    with open(COMPAT) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def hp():
+    return OmegaConf.load(os.path.join(ROOT, "configs", "base.yaml"))
+
+
+@pytest.fixture(scope="module")
+def models(hp):
+    spec_channels = hp.data.filter_length // 2 + 1
+    frames = hp.data.segment_size // hp.data.hop_length
+    return {
+        "model_g_training": SynthesizerTrn(spec_channels, frames, hp),
+        "model_d": Discriminator(hp),
+        "model_g_exported": SynthesizerInfer(spec_channels, frames, hp),
+    }
+
+
+def public_state(entries, generator):
+    """Random tensors with the public names, shapes and order."""
+    return {name: torch.randn(shape, generator=generator) for name, shape in entries}
+
+
+def test_base_config_matches_public_hyper_parameters(layout, hp):
+    for section in ("data", "vits", "gen", "mpd", "mrd"):
+        public = layout["hyper_parameters"][section]
+        ours = OmegaConf.to_container(hp[section])
+        assert {k: ours[k] for k in public} == public, section
+
+
+@pytest.mark.parametrize("name", ["model_g_training", "model_d", "model_g_exported"])
+def test_state_dict_names_shapes_and_order(layout, models, name):
+    ours = [(k, list(v.shape)) for k, v in models[name].state_dict().items()]
+    public = [(k, list(s)) for k, s in layout[name]]
+    assert [k for k, _ in ours] == [k for k, _ in public]
+    assert ours == public
+
+
+def test_public_files_load_and_save_back_identically(layout, models, tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    training = public_state(layout["model_g_training"], gen)
+    disc = public_state(layout["model_d"], gen)
+    path = tmp_path / "public_pretrain.pth"
+    torch.save({"model_g": training, "model_d": disc}, path)
+    loaded = load_checkpoint(path, what="pretrain")
+
+    for key, model in (("model_g", models["model_g_training"]), ("model_d", models["model_d"])):
+        load_state_dict_checked(model, loaded[key], path, what=key)
+        back_path = tmp_path / f"{key}_back.pth"
+        save_checkpoint({key: model.state_dict()}, back_path)
+        back = load_checkpoint(back_path)[key]
+        assert list(back) == list(loaded[key])
+        for k, v in loaded[key].items():
+            assert back[k].shape == v.shape and torch.equal(back[k], v), k
+
+
+def test_exported_and_training_layouts_load_into_infer_model(layout, models, tmp_path):
+    gen = torch.Generator().manual_seed(1)
+    training = public_state(layout["model_g_training"], gen)
+    exported = {k: training[k] for k, _ in layout["model_g_exported"]}
+    path = tmp_path / "sovits5.0.pth"
+    torch.save({"model_g": exported}, path)
+
+    infer = models["model_g_exported"]
+    infer.load_exported(load_checkpoint(path)["model_g"], path, fold=False)
+    state = infer.state_dict()
+    assert list(state) == list(exported)
+    assert all(torch.equal(state[k], v) for k, v in exported.items())
+
+    # the training layout loads too (its extra keys are ignored) and folds weight norm once
+    infer.load_exported(training, "training dict", fold=True)
+    assert infer.folded
+    folded = infer.state_dict()
+    assert not any(k.endswith(("weight_g", "weight_v")) for k in folded)
+    assert torch.equal(folded["enc_p.pre.weight"], training["enc_p.pre.weight"])
+    # loading again into the folded model folds the file's weight norm the same way
+    infer.load_exported(exported, "exported dict")
+    assert all(torch.equal(v, folded[k]) for k, v in infer.state_dict().items())
+
+
+def test_missing_or_foreign_keys_are_one_clear_error(layout, models):
+    gen = torch.Generator().manual_seed(2)
+    exported = public_state(layout["model_g_exported"], gen)
+    del exported["dec.conv_post.weight"]
+    exported["something.else"] = torch.zeros(1)
+    with pytest.raises(CheckpointError, match=r"1 missing.*dec\.conv_post\.weight.*1 unexpected.*something\.else"):
+        models["model_g_exported"].load_exported(exported, "bad.pth")
