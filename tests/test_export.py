@@ -1,8 +1,6 @@
 """svc_export.py: training checkpoint -> exported inference model in the public layout."""
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -76,13 +74,14 @@ def test_export_errors(hp, tmp_path):
     assert not (tmp_path / "o.pth").exists()
 
 
-def test_export_cli(hp, tmp_path):
+def test_export_cli(hp, tmp_path, capsys):
+    import svc_export
+
     save_tiny_training(hp, tmp_path / "tiny_2.pt")
-    cmd = [sys.executable, os.path.join(ROOT, "svc_export.py"), "--config", TINY,
-           "--checkpoint_path", str(tmp_path / "tiny_2.pt"), "--out", str(tmp_path / "x.pth")]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
+    argv = ["--config", TINY, "--checkpoint_path", str(tmp_path / "tiny_2.pt"), "--out", str(tmp_path / "x.pth")]
+    svc_export.main(argv)
     assert list(torch.load(tmp_path / "x.pth", weights_only=True)) == ["model_g"]
-    cmd[cmd.index("--checkpoint_path") + 1] = str(tmp_path / "none.pt")
-    bad = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    assert bad.returncode == 1 and "none.pt" in bad.stderr and "Traceback" not in bad.stderr
+    argv[3] = str(tmp_path / "none.pt")
+    with pytest.raises(SystemExit) as stop:
+        svc_export.main(argv)
+    assert stop.value.code == 1 and "none.pt" in capsys.readouterr().err

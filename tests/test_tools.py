@@ -1,7 +1,5 @@
 """svc_merge.py, svc_eva.py, svc_inference_post.py and their libraries."""
 import os
-import subprocess
-import sys
 from collections import OrderedDict
 
 import numpy as np
@@ -14,12 +12,28 @@ from svc.merge import check_rate, merge_files, merge_models
 from svc.timbre_mix import TimbreMixError, mix_timbres, parse_weighted_items, read_weight_yaml
 from svc.vad import mask_to_gain, silence_unvoiced, voice_mask
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Run:
+    def __init__(self, returncode, stderr):
+        self.returncode, self.stderr = returncode, stderr
 
 
 def run_script(name, *args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, name), *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT)
+    """Run a root script's main() in-process (no interpreter start-up); returns code and stderr."""
+    import contextlib
+    import importlib
+    import io
+
+    module = importlib.import_module(name[:-3])
+    err = io.StringIO()
+    code = 0
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            module.main([str(a) for a in args])
+        except SystemExit as stop:
+            code = stop.code
+    return Run(code, err.getvalue())
 
 
 def fake_generator(seed, training=True):
