@@ -33,15 +33,20 @@ def unwrap_state_dict(ckpt, path):
     return state
 
 
-def net_from_state_dict(state, path):
-    """Build HubertSoftNet with the sizes the tensors imply, and load it strictly."""
+def sizes_from_state_dict(state):
+    """HubertSoftNet keyword sizes implied by the tensor shapes of a HuBERT-Soft state dict."""
     layers = {k.split(".")[2] for k in state if k.startswith("encoder.layers.")}
     pos = state["positional_embedding.conv.weight_v"].shape  # [width, width / groups, kernel]
     width = state["feature_projection.projection.weight"].shape[0]
-    sizes = dict(conv_channels=state["feature_extractor.conv0.weight"].shape[0], width=width,
-                 ffn=state["encoder.layers.0.linear1.weight"].shape[0], n_layers=len(layers),
-                 pos_kernel=pos[2], pos_groups=width // max(1, pos[1]), units=state["proj.weight"].shape[0],
-                 n_labels=state["label_embedding.weight"].shape[0])
+    return dict(conv_channels=state["feature_extractor.conv0.weight"].shape[0], width=width,
+                ffn=state["encoder.layers.0.linear1.weight"].shape[0], n_layers=len(layers),
+                pos_kernel=pos[2], pos_groups=width // max(1, pos[1]), units=state["proj.weight"].shape[0],
+                n_labels=state["label_embedding.weight"].shape[0])
+
+
+def net_from_state_dict(state, path):
+    """Build HubertSoftNet with the sizes the tensors imply, and load it strictly."""
+    sizes = sizes_from_state_dict(state)
     try:
         net = HubertSoftNet(**sizes)
     except (ValueError, RuntimeError, AssertionError) as e:
