@@ -105,6 +105,16 @@ def test_inference_length_and_folded_equals_unfolded(hp):
     assert not torch.equal(a, plain.inference(ppg, vec, pit, spk, lengths, source, seed=8))
     pcm = plain.source2wav(a)
     assert pcm.dtype == np.int16 and pcm.shape == (11 * HOP,)
+    # the training model's validation path gives the same length
+    with torch.no_grad():
+        assert trained.eval().infer(ppg, vec, pit, spk, lengths, seed=0).shape == (1, 1, 11 * HOP)
+
+
+def test_clips_shorter_than_the_decoder_window_are_refused(hp):
+    net_g = SynthesizerTrn(spec_channels(hp), 20, hp)
+    ppg, vec, pit, spk, spec, lengths = features(hp, frames=14)
+    with pytest.raises(ValueError, match="shorter than the decoder window of 20 frames"):
+        net_g(ppg, vec, pit, spec, spk, lengths, lengths)
 
 
 def test_load_exported_accepts_modern_weight_norm_keys_and_rejects_other_sizes(hp):

@@ -41,6 +41,9 @@ def random_slice_with_pitch(z, pitch, lengths, length):
     Returns (z_window [B, C, length], pitch_window [B, length], starts [B]).
     """
     batch = z.size(0)
+    if z.size(-1) < length:
+        raise ValueError(f"clips of {z.size(-1)} frames are shorter than the decoder window of {length} "
+                         f"frames (data.segment_size / hop_length): drop shorter clips or lower segment_size")
     if lengths is None:
         lengths = torch.full((batch,), z.size(-1), device=z.device)
     room = (lengths - length + 1).clamp(min=1).to(torch.float32)
