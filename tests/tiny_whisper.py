@@ -46,8 +46,12 @@ def _random(key, shape, gen):
     return torch.randn(shape, generator=gen) / math.sqrt(fan_in)
 
 
-def make_checkpoint(path, n_mels=80, n_audio_state=16, n_audio_head=2, n_audio_layer=4, seed=0):
-    """Write {'dims', 'model_state_dict'} like large-v2.pt, tiny; a few decoder.* keys included."""
+def make_checkpoint(path, n_mels=80, n_audio_state=16, n_audio_head=2, n_audio_layer=4, seed=0,
+                    dtype=torch.float16):
+    """Write {'dims', 'model_state_dict'} like large-v2.pt, tiny; a few decoder.* keys included.
+
+    The public files store float16 tensors; so does this one unless `dtype` says otherwise.
+    """
     dims = dict(n_mels=n_mels, n_audio_ctx=1500, n_audio_state=n_audio_state, n_audio_head=n_audio_head,
                 n_audio_layer=n_audio_layer, n_vocab=50, n_text_ctx=8, n_text_state=n_audio_state,
                 n_text_head=n_audio_head, n_text_layer=1)
@@ -57,5 +61,6 @@ def make_checkpoint(path, n_mels=80, n_audio_state=16, n_audio_head=2, n_audio_l
     state["decoder.positional_embedding"] = torch.randn(8, n_audio_state, generator=gen)
     state["decoder.ln.weight"] = torch.ones(n_audio_state)
     state["decoder.ln.bias"] = torch.zeros(n_audio_state)
+    state = {k: v.to(dtype) for k, v in state.items()}
     torch.save({"dims": dims, "model_state_dict": state}, path)
     return path
