@@ -6,7 +6,6 @@ left out. A few clips, chosen by a seeded shuffle, are held out for validation.
 """
 import os
 import random
-import sys
 
 from common.atomic import write_text
 from common.dataset import iter_dataset
@@ -37,7 +36,7 @@ def item_paths(root, speaker, name, singer_mean=False):
 
 def valid_count(n_items, wanted=10):
     """`wanted` held out when there are plenty (>= 10 per held-out clip), at least 1 from 2 clips on."""
-    if n_items < 2:
+    if n_items < 2 or wanted <= 0:
         return 0
     return max(1, min(wanted, n_items // 10))
 
@@ -61,8 +60,9 @@ def _write_if_changed(path, lines):
     return True
 
 
-def write_filelists(data_root="./data_svc", out_dir="./files", singer_mean=False, wanted_valid=10, seed=1234,
-                    log=sys.stderr):
+def write_filelists(data_root="./data_svc", out_dir="./files", singer_mean=False, wanted_valid=10, seed=1234):
+    """Write the lists; an existing list is left alone when no clip is usable. Missing features are
+    in the returned report's `failed` (printed to stderr by `print_summary`)."""
     layout = DataLayout(data_root)
     if not os.path.isdir(layout.waves32):
         raise StepError(f"{layout.waves32}: no 32 kHz waves. Run step 1 first (prepare/preprocess_a.py -s 32000).")
@@ -71,16 +71,19 @@ def write_filelists(data_root="./data_svc", out_dir="./files", singer_mean=False
     items = []
     for speaker, name, _path in iter_dataset(layout.waves32, accept=is_wav):
         paths = item_paths(root, speaker, name, singer_mean)
-        missing = [p for p in paths if not os.path.isfile(p if os.path.isabs(p) else os.path.join(".", p))]
+        missing = [p for p in paths if not os.path.isfile(p)]
         if missing:
             report.fail(paths[0], "missing " + ", ".join(missing))
-            print(f"missing feature(s) for {paths[0]}: {', '.join(missing)}", file=log)
             continue
-        if any("|" in p or "\n" in p for p in paths):
-            report.fail(paths[0], "the name holds '|' or a line break, which the list format cannot carry: rename it")
+        if any("|" in p or "\n" in p or p != p.strip() for p in paths):
+            report.fail(paths[0], "the name holds '|', a line break or leading/trailing spaces, which the list "
+                                  "format cannot carry: rename it")
             continue
         items.append("|".join(paths))
     train, valid = split_items(items, wanted_valid, seed)
+    report.n_train, report.n_valid = len(train), len(valid)
+    if not items:
+        return report
     os.makedirs(out_dir, exist_ok=True)
     changed = _write_if_changed(os.path.join(out_dir, "train.txt"), train)
     changed |= _write_if_changed(os.path.join(out_dir, "valid.txt"), valid)
@@ -88,5 +91,4 @@ def write_filelists(data_root="./data_svc", out_dir="./files", singer_mean=False
     report.skipped_existing = 0 if changed else len(items)
     if len(items) == 1:
         report.warnings.append((out_dir, "only one usable clip: valid.txt is empty"))
-    report.n_train, report.n_valid = len(train), len(valid)
     return report

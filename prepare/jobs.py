@@ -76,23 +76,29 @@ def call_job(func, args):
 def _init_worker():
     # one BLAS/torch thread per worker process: the workers themselves are the parallelism
     os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        import torch
-
+    torch = sys.modules.get("torch")
+    if torch is not None:
         torch.set_num_threads(1)
-    except Exception:
-        pass
+
+
+def _context():
+    """forkserver where the OS has it (workers forked from a clean, pre-imported server: safe after
+    CUDA was initialised in the main process, and cheap to start), else spawn."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["prepare.worker_preload"])
+        return ctx
+    return multiprocessing.get_context("spawn")
 
 
 def make_pool(workers):
     """A process pool of `workers` processes, or None for in-process work (workers <= 1).
 
-    Workers are spawned, not forked: safe after CUDA was initialised and on every OS.
+    No process starts before the first job is submitted, so a run with nothing to do costs nothing.
     """
     if workers is None or workers <= 1:
         return None
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker)
 
 
 def run_jobs(func, jobs, report, desc, pool=None):

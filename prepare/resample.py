@@ -5,7 +5,7 @@ import numpy as np
 
 from common.audio import load_audio, save_audio
 from common.dataset import iter_dataset, output_path
-from prepare.jobs import EXISTS, FAIL, OK, Outcome, StepReport, StepError, remove_temp_files, run_jobs
+from prepare.jobs import EXISTS, FAIL, OK, Outcome, StepError, StepReport, remove_temp_files, run_jobs
 
 SILENCE_PEAK = 1e-4  # below this the clip holds no usable signal
 DEFAULT_PEAK = 0.6  # target peak as a fraction of full scale (the public tool's level)
@@ -57,6 +57,9 @@ def resample_dataset(in_root, targets, pool=None, min_seconds=0.5, max_seconds=3
             continue
         seen[key] = path
         outs = [(output_path(root, speaker, name, ".wav"), sr) for root, sr in targets]
+        if all(os.path.exists(out) for out, _ in outs):
+            report.exists()  # decided here, so a run with nothing to do starts no worker
+            continue
         jobs.append((path, outs, min_seconds, max_seconds, peak))
     if not jobs and not report.failed:
         raise StepError(f"{in_root}: no audio files in <speaker> folders. Expected {in_root}/<speaker>/<clip>.wav")

@@ -39,6 +39,12 @@ def spec_dataset(wave_root, spec_root, hp_data=None, pool=None):
     if hp_data is not None:
         sr, n_fft, hop, win = (int(hp_data.sampling_rate), int(hp_data.filter_length),
                                int(hp_data.hop_length), int(hp_data.win_length))
-    jobs = [(path, output_path(spec_root, spk, name, SPEC_SUFFIX), sr, n_fft, hop, win)
-            for spk, name, path in iter_dataset(wave_root, accept=is_wav)]
-    return run_jobs(compute_spec, jobs, StepReport("spectrograms"), desc="spectrograms", pool=pool)
+    report = StepReport("spectrograms")
+    jobs = []
+    for spk, name, path in iter_dataset(wave_root, accept=is_wav):
+        out = output_path(spec_root, spk, name, SPEC_SUFFIX)
+        if os.path.exists(out):
+            report.exists()
+        else:
+            jobs.append((path, out, sr, n_fft, hop, win))
+    return run_jobs(compute_spec, jobs, report, desc="spectrograms", pool=pool)

@@ -1,0 +1,15 @@
+"""Imported once by the fork server before it forks the worker processes.
+
+The heavy imports (torch, librosa's resampler and STFT, which pull in numba and scipy) then happen
+once per run instead of once per worker. Nothing here touches CUDA or starts threads.
+"""
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402,F401
+
+from common.audio import resample  # noqa: E402
+
+resample(np.zeros(441, dtype=np.float32), 44100, 16000)  # first call imports librosa.core.audio
