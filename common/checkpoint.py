@@ -42,7 +42,9 @@ def load_checkpoint(path, map_location="cpu", what="checkpoint", hint=""):
         raise CheckpointError(f"{what} {path} is empty (0 bytes): the download or save was cut off.{hint}")
     try:
         with torch.serialization.safe_globals(_safe_globals()):
-            return torch.load(path, map_location=map_location, weights_only=True)
+            # Memory-map zip-format files: a 3 GB Whisper file then costs only the tensors used.
+            mmap = zipfile.is_zipfile(path) and map_location in ("cpu", None)
+            return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(
