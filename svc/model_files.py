@@ -32,7 +32,7 @@ def drop_training_only(state_dict):
 
 
 def check_tensors(state_dict, path, part):
-    if not isinstance(state_dict, dict) or not state_dict:
+    if not isinstance(state_dict, dict) or (part == "model_g" and not state_dict):
         raise CheckpointError(f"SVC model {path}: '{part}' is not a state dict of tensors. {MODEL_HINT}")
     bad = [k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]
     if bad:

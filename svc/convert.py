@@ -1,0 +1,174 @@
+"""Singing voice conversion: audio (or its features) + a singer vector -> 32 kHz audio.
+
+`SvcConverter` loads the model once (and each extractor the first time it is needed) and
+converts any number of inputs. The steps of one conversion:
+
+    features()          PPG, units and pitch: given arrays, or extracted from the 16 kHz audio
+    finalise_content()  the last look at the content features (ppg, vec at 100 Hz) before the
+                        model: the place for feature retrieval and similar filters
+    synthesize()        NSF source over the whole input once, then the model in overlapping
+                        chunks joined with a crossfade (svc.chunking)
+"""
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from common.device import pick_device
+from common.paths import HUBERT_CKPT, WHISPER_CKPT
+from svc.chunking import run_chunked
+from svc.feature_files import (check_f0, check_matrix, check_speaker, line_up, ppg_fix, shift_f0,
+                               to_model_rate, vec_fix)
+from svc.model_files import read_generator
+
+EXTRACT_RATE = 16000  # every extractor reads 16 kHz audio
+
+
+@dataclass
+class ExtractorSettings:
+    """Which weights extract the features that are not given."""
+    whisper_checkpoint: str = WHISPER_CKPT
+    hubert_checkpoint: str = HUBERT_CKPT
+    pitch_method: str = "crepe"
+    crepe_model: str = "full"
+    whisper_noise: bool = True  # so-vits-svc-5.0 dithers the Whisper log-mel
+
+
+@dataclass
+class ConversionInput:
+    """Model-rate (100 Hz) inputs of one conversion, already lined up to `frames`."""
+    ppg: np.ndarray        # [frames, ppg_dim]
+    vec: np.ndarray        # [frames, vec_dim]
+    f0: np.ndarray         # [frames] Hz, after the shift
+    spk: np.ndarray        # [spk_dim]
+    samples: int           # output length at the model's rate
+    notes: list = field(default_factory=list)
+
+    @property
+    def frames(self):
+        return len(self.f0)
+
+
+def load_svc_model(hp, model_path, device):
+    """SynthesizerInfer with the weights of an exported model or a training checkpoint, in eval mode."""
+    from svc.export import build_infer_model
+
+    model = build_infer_model(hp)
+    model.load_exported(read_generator(model_path), str(model_path))
+    return model.eval().to(device)
+
+
+class SvcConverter:
+    def __init__(self, hp, model_path, device="auto", extractors=None, chunk_seconds=25.0,
+                 overlap_seconds=1.0, noise_scale=1.0, content_filter=None, progress=True):
+        """`content_filter(ppg, vec) -> (ppg, vec)` (arrays [T, dim] at 100 Hz) runs in
+        finalise_content, e.g. a vits.retrieval.ContentRetrieval. `noise_scale` scales the
+        prior sample (0 = its mean, deterministic)."""
+        self.hp = hp
+        self.device = pick_device(device)
+        self.extractors = extractors or ExtractorSettings()
+        self.hop = int(hp.data.hop_length)
+        self.rate = int(hp.data.sampling_rate)
+        frame_rate = self.rate / self.hop
+        self.chunk_frames = max(1, int(round(chunk_seconds * frame_rate)))
+        self.overlap_frames = max(0, int(round(overlap_seconds * frame_rate)))
+        self.noise_scale = float(noise_scale)
+        self.content_filter = content_filter
+        self.progress = progress
+        self.model = load_svc_model(hp, model_path, self.device)
+        self._whisper = self._hubert = self._pitch = None
+
+    # -- extractors, each loaded on first use -------------------------------------------------
+    def whisper(self):
+        if self._whisper is None:
+            from whisper.inference import WhisperPPG
+
+            s = self.extractors
+            self._whisper = WhisperPPG(s.whisper_checkpoint, device=str(self.device), noise=s.whisper_noise)
+        return self._whisper
+
+    def hubert(self):
+        if self._hubert is None:
+            from hubert.inference import HubertSoft
+
+            self._hubert = HubertSoft(self.extractors.hubert_checkpoint, device=str(self.device))
+        return self._hubert
+
+    def pitch(self):
+        if self._pitch is None:
+            from pitch.inference import PitchExtractor
+
+            s = self.extractors
+            self._pitch = PitchExtractor(method=s.pitch_method, model=s.crepe_model, device=str(self.device))
+        return self._pitch
+
+    # -- the steps ----------------------------------------------------------------------------
+    def features(self, wav16k=None, ppg=None, vec=None, f0=None, names=None):
+        """Given or extracted features: (ppg [N, ppg_dim] 50 Hz, vec [N, vec_dim] 50 Hz, f0 [M] 100 Hz)."""
+        names = names or {}
+        v = self.hp.vits
+        missing = [k for k, a in (("ppg", ppg), ("vec", vec), ("f0", f0)) if a is None]
+        if missing and wav16k is None:
+            raise ValueError(f"no audio given to extract {', '.join(missing)} from")
+        if ppg is None:
+            ppg = self.whisper()(wav16k)
+            names.setdefault("ppg", f"PPG extracted with {self.extractors.whisper_checkpoint}")
+        if vec is None:
+            vec = self.hubert()(wav16k)
+            names.setdefault("vec", f"units extracted with {self.extractors.hubert_checkpoint}")
+        if f0 is None:
+            f0 = self.pitch().conversion(wav16k)
+            names.setdefault("f0", f"pitch extracted with {self.extractors.pitch_method}")
+        ppg = check_matrix(ppg, v.ppg_dim, names.get("ppg", "PPG"), "PPG", ppg_fix(v.ppg_dim))
+        vec = check_matrix(vec, v.vec_dim, names.get("vec", "units"), "HuBERT units", vec_fix(v.vec_dim))
+        return ppg, vec, check_f0(f0, names.get("f0", "pitch"))
+
+    def finalise_content(self, ppg, vec):
+        """Hook: content features [T, dim] at 100 Hz right before the model (identity unless a
+        content_filter is set; subclasses may override)."""
+        if self.content_filter is not None:
+            ppg, vec = self.content_filter(ppg, vec)
+        return ppg, vec
+
+    def prepare(self, spk, wav16k=None, ppg=None, vec=None, f0=None, shift=0.0, names=None):
+        """Everything the model gets, lined up at 100 Hz (ConversionInput)."""
+        names = dict(names or {})
+        spk = check_speaker(spk, self.hp.vits.spk_dim, names.get("spk", "speaker vector"))
+        ppg, vec, f0 = self.features(wav16k, ppg, vec, f0, names)
+        samples = None
+        if wav16k is not None:
+            samples = int(round(len(wav16k) * self.rate / EXTRACT_RATE))
+        frames = None if samples is None else math.ceil(samples / self.hop)
+        lined = line_up({names.get("ppg", "PPG"): to_model_rate(ppg), names.get("vec", "units"): to_model_rate(vec),
+                         names.get("f0", "pitch"): f0}, frames)
+        ppg, vec, f0 = lined.values()
+        ppg, vec = self.finalise_content(ppg, vec)
+        if samples is None:
+            samples = len(f0) * self.hop
+        return ConversionInput(ppg, vec, shift_f0(f0, shift), spk, samples)
+
+    @torch.inference_mode()
+    def synthesize(self, item, seed=None):
+        """ConversionInput -> float32 waveform [item.samples] at the model's rate."""
+        device, hop = self.device, self.hop
+        spk = torch.from_numpy(item.spk)[None].to(device)                  # [1, spk_dim]
+        f0 = torch.from_numpy(item.f0)[None].to(device)                    # [1, T]
+        source = self.model.pitch2source(f0, seed=seed)                    # [1, 1, T * hop]
+        ppg = torch.from_numpy(item.ppg).to(device)                        # [T, ppg_dim]
+        vec = torch.from_numpy(item.vec).to(device)                        # [T, vec_dim]
+
+        def generate(start, end):
+            chunk_seed = None if seed is None else seed + 1 + start
+            audio = self.model.inference(
+                ppg[None, start:end], vec[None, start:end], f0[:, start:end], spk,
+                torch.tensor([end - start], device=device), source[:, :, start * hop:end * hop],
+                seed=chunk_seed, noise_scale=self.noise_scale)             # [1, 1, (end - start) * hop]
+            return audio[0, 0].float().cpu().numpy()
+
+        wav = run_chunked(generate, item.frames, hop, self.chunk_frames, self.overlap_frames, self.progress)
+        return wav[:item.samples]
+
+    def convert(self, spk, wav16k=None, ppg=None, vec=None, f0=None, shift=0.0, seed=None, names=None):
+        """Converted audio, float32 at hp.data.sampling_rate, as long as the input audio."""
+        return self.synthesize(self.prepare(spk, wav16k, ppg, vec, f0, shift, names), seed=seed)

@@ -1,0 +1,120 @@
+"""Feature inputs of a conversion: read, check and line up PPG, units, pitch and speaker vector.
+
+PPG and units come at 50 Hz ([N, dim]); they are repeated x2 to the model's 100 Hz frame rate.
+Pitch is 100 Hz already. Lengths that differ by a few frames (rounding of the extractors) are
+trimmed, and the last frame repeated where the audio needs one more; larger differences mean
+the feature was made from another audio file and are an error.
+"""
+import os
+
+import numpy as np
+
+# 100 Hz frames by which a feature may differ from the audio length and still be lined up
+LENGTH_TOLERANCE = 8
+
+
+class FeatureError(ValueError):
+    """A feature file or array that does not fit the model; the message names it and the fix."""
+
+
+def load_npy(path, kind):
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FeatureError(f"{kind} file not found: {path}. Check the path, or leave the option out to extract it.")
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise FeatureError(f"{path}: not a readable .npy {kind} ({e}). Extract it again.") from None
+
+
+def check_matrix(array, width, name, kind, fix):
+    """float32 [N, width] with finite values, else FeatureError naming `name`."""
+    array = np.asarray(array)
+    if array.ndim != 2 or array.dtype.kind not in "fiu":
+        raise FeatureError(f"{name}: expected a {kind} matrix [frames, {width}], found shape {array.shape} "
+                           f"{array.dtype}. {fix}")
+    if array.shape[1] != width:
+        raise FeatureError(f"{name}: {kind} width is {array.shape[1]} but the model expects {width}. {fix}")
+    if array.shape[0] == 0:
+        raise FeatureError(f"{name}: the {kind} has no frames; the audio is too short or the file is empty.")
+    if not np.all(np.isfinite(array)):
+        raise FeatureError(f"{name}: the {kind} holds NaN or infinite values. Extract it again.")
+    return array.astype(np.float32)
+
+
+def ppg_fix(ppg_dim):
+    return (f"It was made with another Whisper size (large-v2 gives 1280): extract it again with the "
+            f"matching Whisper checkpoint, or use the config the model was trained with (vits.ppg_dim = {ppg_dim}).")
+
+
+def vec_fix(vec_dim):
+    return (f"Extract it again with HuBERT-Soft (hubert/inference.py), or use the config the model was "
+            f"trained with (vits.vec_dim = {vec_dim}).")
+
+
+def load_ppg(path, ppg_dim):
+    return check_matrix(load_npy(path, "PPG"), ppg_dim, path, "PPG", ppg_fix(ppg_dim))
+
+
+def load_vec(path, vec_dim):
+    return check_matrix(load_npy(path, "HuBERT units"), vec_dim, path, "HuBERT units", vec_fix(vec_dim))
+
+
+def check_speaker(vector, spk_dim, name):
+    vector = np.asarray(vector)
+    if vector.ndim == 2 and vector.shape[0] == 1:
+        vector = vector[0]
+    fix = ("Use a singer vector from data_svc/singer/<name>.spk.npy (or svc_eva.py output) made by the "
+           "speaker encoder of this model.")
+    if vector.ndim != 1 or vector.dtype.kind not in "fiu":
+        raise FeatureError(f"{name}: expected a speaker vector [{spk_dim}], found shape {vector.shape} {vector.dtype}. {fix}")
+    if vector.shape[0] != spk_dim:
+        raise FeatureError(f"{name}: speaker vector has {vector.shape[0]} values but the model expects "
+                           f"{spk_dim} (vits.spk_dim). {fix}")
+    if not np.all(np.isfinite(vector)):
+        raise FeatureError(f"{name}: the speaker vector holds NaN or infinite values. {fix}")
+    return vector.astype(np.float32)
+
+
+def load_speaker(path, spk_dim):
+    return check_speaker(load_npy(path, "speaker vector"), spk_dim, path)
+
+
+def check_f0(f0, name):
+    f0 = np.asarray(f0, dtype=np.float64).reshape(-1)
+    if f0.size == 0:
+        raise FeatureError(f"{name}: the pitch curve is empty.")
+    if not np.all(np.isfinite(f0)) or (f0 < 0).any():
+        raise FeatureError(f"{name}: pitch values must be finite Hz >= 0 (0 = unvoiced).")
+    return f0.astype(np.float32)
+
+
+def shift_f0(f0, semitones):
+    """Transpose by `semitones` (f0 * 2 ** (semitones / 12)); 0 Hz stays unvoiced."""
+    return (np.asarray(f0, dtype=np.float64) * 2.0 ** (float(semitones) / 12.0)).astype(np.float32)
+
+
+def to_model_rate(features_50hz):
+    """[N, D] at 50 Hz -> [2N, D] at 100 Hz (each frame repeated)."""
+    return np.repeat(features_50hz, 2, axis=0)
+
+
+def line_up(features, frames=None, tolerance=LENGTH_TOLERANCE):
+    """Trim / edge-pad every array of {name: array [T, ...]} to `frames` (default: the shortest).
+
+    A feature more than `tolerance` frames away from the target is a FeatureError naming it.
+    """
+    if frames is None:
+        frames = min(len(a) for a in features.values())
+    out = {}
+    for name, array in features.items():
+        if abs(len(array) - frames) > tolerance:
+            raise FeatureError(
+                f"{name}: {len(array)} frames at 100 Hz ({len(array) / 100:.2f} s) but the input needs "
+                f"{frames} ({frames / 100:.2f} s): it was made from another audio file. Extract it again "
+                f"from the same audio, or leave the option out to extract it in-process.")
+        array = array[:frames]
+        if len(array) < frames:
+            array = np.concatenate([array, np.repeat(array[-1:], frames - len(array), axis=0)], axis=0)
+        out[name] = array
+    return out

@@ -1,0 +1,206 @@
+"""svc_inference.py: feature handling, chunked conversion with crossfaded joins, errors."""
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from common.checkpoint import CheckpointError, save_checkpoint
+from common.config import load_config
+from svc.chunking import chunk_weights, plan_chunks, run_chunked
+from svc.convert import SvcConverter
+from svc.convert_file import convert_file
+from svc.export import export_checkpoint
+from svc.feature_files import FeatureError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(ROOT, "tests", "tiny.yaml")
+HOP = 320
+
+
+@pytest.fixture(scope="module")
+def hp():
+    return load_config(TINY)
+
+
+@pytest.fixture(scope="module")
+def model_files(hp, tmp_path_factory):
+    """(exported .pth, training .pt) of one tiny random model."""
+    from vits.models import SynthesizerTrn
+
+    folder = tmp_path_factory.mktemp("model")
+    torch.manual_seed(0)
+    net_g = SynthesizerTrn(hp.data.filter_length // 2 + 1, hp.data.segment_size // hp.data.hop_length, hp)
+    training = folder / "tiny_1.pt"
+    save_checkpoint({"model_g": net_g.state_dict(), "model_d": {}, "optim_g": {}, "optim_d": {}, "step": 1,
+                     "epoch": 1, "hp_str": ""}, training)
+    export_checkpoint(hp, training, folder / "sovits5.0.pth")
+    return folder / "sovits5.0.pth", training
+
+
+def smooth_features(frames100, ppg_dim=16, seed=0):
+    """Slowly varying PPG / units at 50 Hz for `frames100` model frames, and a speaker vector."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames100 // 2)[:, None] / 50.0
+    ppg = np.sin(t * rng.uniform(0.5, 3, ppg_dim) + rng.uniform(0, 6, ppg_dim)).astype(np.float32)
+    vec = np.cos(t * rng.uniform(0.5, 3, 256) + rng.uniform(0, 6, 256)).astype(np.float32)
+    spk = rng.standard_normal(256).astype(np.float32)
+    return ppg, vec, spk / np.linalg.norm(spk)
+
+
+# -- the joiner ------------------------------------------------------------------------------
+
+def test_plan_covers_input_with_even_overlapping_chunks():
+    assert plan_chunks(100, 2500, 100) == [(0, 100)]
+    plan = plan_chunks(7000, 2500, 100)
+    assert plan[0][0] == 0 and plan[-1][1] == 7000 and len(plan) == 3
+    for (s0, e0), (s1, e1) in zip(plan, plan[1:]):
+        assert e0 - s1 == 100 and e1 - s1 <= 2500
+    for i in range(len(plan)):  # the crossfade weights of all chunks sum to 1 everywhere
+        assert chunk_weights(plan, i, HOP).shape == ((plan[i][1] - plan[i][0]) * HOP,)
+    total = np.zeros(7000 * HOP)
+    for i, (s, e) in enumerate(plan):
+        total[s * HOP:e * HOP] += chunk_weights(plan, i, HOP)
+    np.testing.assert_allclose(total, 1.0, atol=1e-12)
+    with pytest.raises(ValueError):
+        plan_chunks(7000, 200, 100)
+
+
+def test_joiner_with_a_sine_generator_equals_single_pass():
+    def sine(start, end):  # continues the same sine wherever a chunk starts
+        n = np.arange(start * HOP, end * HOP)
+        return np.sin(2 * np.pi * 220.0 * n / 32000.0)
+
+    joined = run_chunked(sine, 5000, HOP, 1200, 100, progress=False)
+    np.testing.assert_allclose(joined, sine(0, 5000), atol=1e-6)
+
+
+# -- conversion through SvcConverter with a stand-in model (fast, 70 s) ----------------------
+
+class SineModel:
+    """Stands in for SynthesizerInfer: the 'audio' is a sine at the pitch, plus a per-chunk offset
+    (chunks that disagree), so a hard cut between chunks would show as a step."""
+
+    def __init__(self):
+        self.calls = []
+
+    def pitch2source(self, f0, seed=None):
+        phase = torch.cumsum(f0.repeat_interleave(HOP, dim=1) / 32000.0, dim=1)
+        return torch.sin(2 * np.pi * phase)[:, None]                      # [1, 1, T * hop]
+
+    def inference(self, ppg, vec, pit, spk, lengths, source, seed=None, noise_scale=1.0):
+        self.calls.append(int(lengths[0]))
+        offset = 0.05 * (len(self.calls) % 2)                             # disagreement between chunks
+        return 0.5 * source + offset
+
+
+def max_jump(wav, starts):
+    """(largest sample step within 5 ms of the chunk starts, largest step elsewhere)."""
+    steps = np.abs(np.diff(wav))
+    near = np.zeros(len(steps), dtype=bool)
+    for s in starts:
+        near[max(0, s - 160):s + 160] = True
+    return steps[near].max(), steps[~near].max()
+
+
+def test_70s_converts_in_chunks_without_steps(hp, model_files):
+    frames = 7000  # 70 s
+    converter = SvcConverter(hp, model_files[0], device="cpu", progress=False)
+    converter.model = SineModel()
+    ppg, vec, spk = smooth_features(frames)
+    f0 = np.full(frames, 220.0, dtype=np.float32)
+    wav = converter.convert(spk, ppg=ppg, vec=vec, f0=f0)
+    assert wav.shape == (frames * HOP,) and wav.dtype == np.float32
+    calls = converter.model.calls
+    assert len(calls) == 3 and max(calls) <= 2500 and sum(calls) == frames + 2 * 100
+    plan = plan_chunks(frames, converter.chunk_frames, converter.overlap_frames)
+    starts = [s * HOP for s, _ in plan[1:]] + [e * HOP for e, _ in plan[:-1]]
+    near, elsewhere = max_jump(wav, starts)
+    assert near <= elsewhere * 1.05
+    # a hard cut at the chunk borders would step by the 0.05 offset
+    assert elsewhere < 0.05
+
+
+def test_tiny_model_chunk_joins_match_single_pass(hp, model_files):
+    frames = 300
+    ppg, vec, spk = smooth_features(frames, seed=1)
+    f0 = (200.0 + 20.0 * np.sin(np.arange(frames) / 30.0)).astype(np.float32)
+    single = SvcConverter(hp, model_files[0], device="cpu", noise_scale=0.0, progress=False)
+    whole = single.convert(spk, ppg=ppg, vec=vec, f0=f0, seed=3)
+    chunked = SvcConverter(hp, model_files[0], device="cpu", noise_scale=0.0, chunk_seconds=1.2,
+                           overlap_seconds=0.3, progress=False)
+    pieces = chunked.convert(spk, ppg=ppg, vec=vec, f0=f0, seed=3)
+    assert pieces.shape == whole.shape == (frames * HOP,)
+    assert np.corrcoef(whole, pieces)[0, 1] > 0.95
+    plan = plan_chunks(frames, chunked.chunk_frames, chunked.overlap_frames)
+    assert len(plan) == 3
+    starts = [s * HOP for s, _ in plan[1:]] + [e * HOP for e, _ in plan[:-1]]
+    near, elsewhere = max_jump(pieces, starts)
+    assert near <= 1.5 * elsewhere
+
+
+def test_training_checkpoint_converts_like_exported(hp, model_files):
+    ppg, vec, spk = smooth_features(60)
+    f0 = np.full(60, 180.0, dtype=np.float32)
+    outs = [SvcConverter(hp, path, device="cpu", noise_scale=0.0, progress=False).convert(
+        spk, ppg=ppg, vec=vec, f0=f0, seed=5) for path in model_files]
+    np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
+
+
+# -- file-level conversion and its errors ----------------------------------------------------
+
+@pytest.fixture()
+def feature_files(tmp_path):
+    """A 1.25 s wav and matching .ppg.npy / .vec.npy / .spk.npy files."""
+    samples16k = 20000
+    t = np.arange(samples16k) / 16000
+    sf.write(tmp_path / "in.wav", (0.4 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), 16000)
+    ppg, vec, spk = smooth_features(2 * (samples16k // 320))
+    for name, array in (("in.ppg.npy", ppg), ("in.vec.npy", vec), ("singer.spk.npy", spk)):
+        np.save(tmp_path / name, array)
+    return tmp_path
+
+
+def test_output_is_as_long_as_the_input(hp, model_files, feature_files, monkeypatch):
+    import svc.convert_file as cf
+
+    f0 = np.full(125, 200.0, dtype=np.float32)
+    monkeypatch.setattr(cf, "read_pitch_csv", lambda path: f0)
+    d = feature_files
+    wav = convert_file(TINY, model_files[0], d / "singer.spk.npy", d / "in.wav", d / "out.wav", ppg=d / "in.ppg.npy",
+                       vec=d / "in.vec.npy", pit="edited.csv", device="cpu", progress=False)
+    out, sr = sf.read(d / "out.wav", dtype="int16")
+    assert sr == 32000 and len(out) == len(wav) == 40000  # 1.25 s exactly
+    assert sf.info(d / "out.wav").subtype == "PCM_16"
+
+
+def test_bad_inputs_give_clear_errors(hp, model_files, feature_files, monkeypatch):
+    import svc.convert_file as cf
+
+    monkeypatch.setattr(cf, "read_pitch_csv", lambda path: np.full(125, 200.0, dtype=np.float32))
+    d = feature_files
+    good = dict(ppg=d / "in.ppg.npy", vec=d / "in.vec.npy", pit="p.csv", device="cpu", progress=False)
+
+    def run(model=model_files[0], spk=d / "singer.spk.npy", **changes):
+        convert_file(TINY, model, spk, d / "in.wav", d / "out.wav", **{**good, **changes})
+
+    np.save(d / "large.ppg.npy", np.zeros((62, 1280), dtype=np.float32))
+    with pytest.raises(FeatureError, match=r"large.ppg.npy: PPG width is 1280 but the model expects 16.*Whisper"):
+        run(ppg=d / "large.ppg.npy")
+    np.save(d / "short.spk.npy", np.zeros(192, dtype=np.float32))
+    with pytest.raises(FeatureError, match=r"short.spk.npy: speaker vector has 192 values .* expects 256"):
+        run(spk=d / "short.spk.npy")
+    np.save(d / "other.vec.npy", np.zeros((300, 256), dtype=np.float32))
+    with pytest.raises(FeatureError, match=r"other.vec.npy: 600 frames .* another audio file"):
+        run(vec=d / "other.vec.npy")
+    with pytest.raises(CheckpointError, match=r"missing.pth"):
+        run(model=d / "missing.pth")
+    save_checkpoint({"net": {"w": torch.zeros(2)}}, d / "foreign.pth")
+    with pytest.raises(CheckpointError, match=r"foreign.pth lacks model_g"):
+        run(model=d / "foreign.pth")
+    base_like = {"model_g": {"enc_p.pre.weight": torch.zeros(192, 1280, 5)}}
+    save_checkpoint(base_like, d / "other_config.pth")
+    with pytest.raises(CheckpointError, match=r"config"):
+        run(model=d / "other_config.pth")
+    assert not (d / "out.wav").exists()
