@@ -45,7 +45,9 @@ def load_checkpoint(path, map_location="cpu", what="checkpoint", hint=""):
             # Memory-map zip-format files: a 3 GB Whisper file then costs only the tensors used.
             mmap = zipfile.is_zipfile(path) and map_location in ("cpu", None)
             return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError) as e:
+    # the weights-only unpickler meets foreign bytes with IndexError/KeyError/TypeError too
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError,
+            IndexError, KeyError, TypeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(
             f"{what} {path} is not a readable PyTorch checkpoint ({first}). The file is corrupt, "
