@@ -1,0 +1,31 @@
+"""Fetch the public pretrained weights into their default places (resumable, hash-checked).
+
+    python svc_download.py                       # all of them
+    python svc_download.py --only speaker,hubert  # some of them
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common.download import WEIGHTS, download_weights  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Download the pretrained weights so-vits-svc-5.0 uses "
+                                                 "(Whisper large-v2, HuBERT-Soft, speaker encoder, CREPE full, "
+                                                 "sovits5.0 pretrain). Existing files are kept.")
+    parser.add_argument("--only", default="", help=f"comma-separated subset of: {','.join(WEIGHTS)} (default: all)")
+    parser.add_argument("--dest", default=".", help="folder that receives whisper_pretrain/, hubert_pretrain/, ... "
+                                                    "(default: the current folder)")
+    parser.add_argument("--mirror", default=None,
+                        help="URL prefix of a mirror holding the files in the same layout, e.g. "
+                             "http://host/weights -> http://host/weights/whisper_pretrain/large-v2.pt")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+    args = parser.parse_args(argv)
+    return download_weights(args.only, args.dest, args.mirror, progress=not args.no_progress)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
