@@ -1,11 +1,13 @@
 """Step 1: raw audio -> mono, resampled, peak-normalised 16-bit WAV (`waves-16k`, `waves-32k`)."""
 import os
+import warnings
 
 import numpy as np
 
 from common.audio import load_audio, save_audio
 from common.dataset import iter_dataset, output_path
 from prepare.jobs import EXISTS, FAIL, OK, Outcome, StepError, StepReport, remove_temp_files, run_jobs
+from prepare.skip_memory import SkipMemory
 
 SILENCE_PEAK = 1e-4  # below this the clip holds no usable signal
 DEFAULT_PEAK = 0.6  # target peak as a fraction of full scale (the public tool's level)
@@ -18,7 +20,9 @@ def prepare_wave(src, targets, min_seconds=0.5, max_seconds=30.0, peak=DEFAULT_P
         return Outcome(EXISTS, src)
     warning = ""
     for path, sr in todo:
-        wav = load_audio(src, sr)
+        with warnings.catch_warnings():  # a fallback reader's warnings: the outcome says what went wrong
+            warnings.simplefilter("ignore")
+            wav = load_audio(src, sr)
         seconds = len(wav) / sr
         if seconds < min_seconds:
             return Outcome(FAIL, src, f"too short ({seconds:.2f} s < {min_seconds} s): the model cannot use it; "
@@ -49,6 +53,8 @@ def resample_dataset(in_root, targets, pool=None, min_seconds=0.5, max_seconds=3
     if loose:
         report.warnings.append((in_root, f"{len(loose)} file(s) directly in the folder are ignored (e.g. "
                                          f"{loose[0]!r}): put clips in {in_root}/<speaker>/"))
+    memory = SkipMemory(targets[0][0], {"targets": [[os.path.abspath(r), sr] for r, sr in targets],
+                                        "min_seconds": min_seconds, "max_seconds": max_seconds, "peak": peak})
     jobs, seen = [], {}
     for speaker, name, path in iter_dataset(in_root):
         key = (speaker, name)
@@ -60,7 +66,14 @@ def resample_dataset(in_root, targets, pool=None, min_seconds=0.5, max_seconds=3
         if all(os.path.exists(out) for out, _ in outs):
             report.exists()  # decided here, so a run with nothing to do starts no worker
             continue
+        remembered = memory.reason(path)
+        if remembered:
+            report.fail(path, remembered)
+            continue
         jobs.append((path, outs, min_seconds, max_seconds, peak))
-    if not jobs and not report.failed:
+    if not seen:
         raise StepError(f"{in_root}: no audio files in <speaker> folders. Expected {in_root}/<speaker>/<clip>.wav")
-    return run_jobs(prepare_wave, jobs, report, desc=f"resample {rates}", pool=pool)
+    run_jobs(prepare_wave, jobs, report, desc=f"resample {rates}", pool=pool)
+    tried = {job[0] for job in jobs}
+    memory.update([(src, reason) for src, reason in report.failed if src in tried], tried)
+    return report

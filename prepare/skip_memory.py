@@ -1,0 +1,55 @@
+"""Remember inputs a step skipped, so a rerun reports them again without re-reading them.
+
+Stored as `<output folder>/.skipped.json` (hidden, so the dataset walker ignores it). An entry
+counts only while the input's size and mtime and the step's settings are unchanged.
+"""
+import json
+import os
+
+from common.atomic import write_text
+
+FILE_NAME = ".skipped.json"
+
+
+def _stamp(path):
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
+class SkipMemory:
+    def __init__(self, folder, settings):
+        self.path = os.path.join(folder, FILE_NAME)
+        self.settings = settings
+        self.entries = {}
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                data = json.load(f)
+            if data.get("settings") == settings:
+                self.entries = data.get("skipped", {})
+        except (OSError, ValueError, AttributeError):
+            pass  # no memory yet, or unreadable: everything is tried again
+        self._loaded = dict(self.entries)
+
+    def reason(self, src):
+        """The remembered reason `src` was skipped, or None when it must be tried."""
+        entry = self.entries.get(os.path.abspath(src))
+        try:
+            if entry and entry[0] == _stamp(src):
+                return entry[1]
+        except OSError:
+            pass
+        return None
+
+    def update(self, failed, tried):
+        """`failed`: (src, reason) of this run; `tried`: every src this run read."""
+        for src in tried:
+            self.entries.pop(os.path.abspath(src), None)
+        for src, reason in failed:
+            try:
+                self.entries[os.path.abspath(src)] = [_stamp(src), reason]
+            except OSError:
+                pass
+        if self.entries != self._loaded:
+            text = json.dumps({"settings": self.settings, "skipped": self.entries}, ensure_ascii=False, indent=1)
+            write_text(self.path, text)
+            self._loaded = dict(self.entries)
