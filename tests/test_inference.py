@@ -132,7 +132,8 @@ def test_tiny_model_chunk_joins_match_single_pass(hp, model_files):
                            overlap_seconds=0.3, progress=False)
     pieces = chunked.convert(spk, ppg=ppg, vec=vec, f0=f0, seed=3)
     assert pieces.shape == whole.shape == (frames * HOP,)
-    assert np.corrcoef(whole, pieces)[0, 1] > 0.95
+    # the chunks see less context than one pass, yet the joined output stays within 1% of it
+    assert np.abs(pieces - whole).max() < 0.01 * np.abs(whole).max()
     plan = plan_chunks(frames, chunked.chunk_frames, chunked.overlap_frames)
     assert len(plan) == 3
     starts = [s * HOP for s, _ in plan[1:]] + [e * HOP for e, _ in plan[:-1]]
@@ -204,3 +205,41 @@ def test_bad_inputs_give_clear_errors(hp, model_files, feature_files, monkeypatc
     with pytest.raises(CheckpointError, match=r"config"):
         run(model=d / "other_config.pth")
     assert not (d / "out.wav").exists()
+
+
+def test_converts_raw_wav_with_tiny_extractors(hp, model_files, tmp_path, monkeypatch):
+    """PPG and units extracted in-process from a 44.1 kHz file; output as long as the input."""
+    import svc.convert_file as cf
+    from svc.convert import ExtractorSettings
+    from tests import tiny_hubert, tiny_whisper
+
+    whisper_ckpt = tiny_whisper.make_checkpoint(tmp_path / "whisper.pt")
+    hubert_ckpt = tiny_hubert.make_checkpoint(tmp_path / "hubert.pt")
+    seconds = 1.23
+    t = np.arange(int(44100 * seconds)) / 44100
+    sf.write(tmp_path / "song.wav", (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 44100, subtype="PCM_16")
+    np.save(tmp_path / "singer.spk.npy", smooth_features(10)[2])
+    monkeypatch.setattr(cf, "read_pitch_csv", lambda path: np.full(123, 330.0, dtype=np.float32))
+    settings = ExtractorSettings(str(whisper_ckpt), str(hubert_ckpt))
+    wav = convert_file(TINY, model_files[0], tmp_path / "singer.spk.npy", tmp_path / "song.wav", tmp_path / "o.wav",
+                       pit="song.csv", device="cpu", extractors=settings, seed=0, no_noise=True, progress=False)
+    assert abs(len(wav) / 32000 - seconds) < 0.02 and len(wav) == round(seconds * 32000)
+    assert np.isfinite(wav).all() and np.abs(wav).max() > 0
+    # a PPG extractor of another width than the config's ppg_dim is a clear error
+    wide = tiny_whisper.make_checkpoint(tmp_path / "wide.pt", n_audio_state=32)
+    with pytest.raises(FeatureError, match=r"wide.pt: PPG width is 32 but the model expects 16"):
+        convert_file(TINY, model_files[0], tmp_path / "singer.spk.npy", tmp_path / "song.wav", None, pit="song.csv",
+                     device="cpu", extractors=ExtractorSettings(str(wide), str(hubert_ckpt)), progress=False)
+
+
+def test_cli_reports_one_clear_error(model_files, feature_files, capsys):
+    import svc_inference
+
+    d = feature_files
+    np.save(d / "bad.spk.npy", np.zeros((3, 3), dtype=np.float32))
+    with pytest.raises(SystemExit) as stop:
+        svc_inference.main(["--config", TINY, "--model", str(model_files[0]), "--spk", str(d / "bad.spk.npy"),
+                            "--wave", str(d / "in.wav"), "--ppg", str(d / "in.ppg.npy"), "--vec", str(d / "in.vec.npy"),
+                            "--out", str(d / "o.wav"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and "bad.spk.npy" in err and "Traceback" not in err
