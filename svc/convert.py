@@ -60,6 +60,8 @@ def load_svc_model(hp, model_path, device):
 
 
 class SvcConverter:
+    """Loads the model once; `convert()` turns one input (audio and/or features) into audio."""
+
     def __init__(self, hp, model_path, device="auto", extractors=None, chunk_seconds=25.0,
                  overlap_seconds=1.0, noise_scale=1.0, content_filter=None, progress=True):
         """`content_filter(ppg, vec) -> (ppg, vec)` (arrays [T, dim] at 100 Hz) runs in
