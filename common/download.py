@@ -230,7 +230,7 @@ def fetch_weight(weight, dest=".", mirror=None, progress=True):
                             label=weight.name, progress=progress)
         except DownloadError as err:
             errors.append(err)
-    failure = DownloadError("; ".join(str(e) for e in errors))
+    failure = DownloadError("\n    ".join(str(e) for e in errors))
     failure.offline = all(getattr(e, "offline", False) for e in errors)
     raise failure
 
