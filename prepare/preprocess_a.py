@@ -10,7 +10,7 @@ from prepare.jobs import StepError, make_pool  # noqa: E402
 from prepare.resample import DEFAULT_PEAK, resample_dataset  # noqa: E402
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description="Resample raw clips to mono, peak-normalised 16-bit WAV. "
                                                  "Existing outputs are kept; bad clips are skipped and listed.")
     parser.add_argument("-w", "--wav", default="./dataset_raw",
@@ -24,7 +24,11 @@ def main(argv=None):
     parser.add_argument("--peak", type=float, default=DEFAULT_PEAK,
                         help=f"peak level after normalisation, as a fraction of full scale (default {DEFAULT_PEAK})")
     cli_args.add_workers(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     if args.sr <= 0 or not 0 < args.peak <= 1:
         return cli_args.fail("-s must be a positive rate and --peak in (0, 1]")
     pool = make_pool(cli_args.resolve_workers(args.workers))

@@ -9,7 +9,7 @@ from prepare import cli_args  # noqa: E402
 from prepare.features import pitch_step  # noqa: E402
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description="Training-mode F0 (Hz, 100 Hz frames, 0 = unvoiced) of every "
                                                  "16 kHz wave, as <name>.pit.npy.")
     parser.add_argument("-w", "--wav", default="./data_svc/waves-16k",
@@ -18,7 +18,11 @@ def main(argv=None):
     cli_args.add_pitch(parser)
     cli_args.add_device(parser)
     cli_args.add_workers(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     step = pitch_step(args.pitch_method, args.crepe_model, args.device)
     return cli_args.run_feature_step(step, args.wav, args.pit, args.workers)
 

@@ -9,7 +9,7 @@ from prepare import cli_args  # noqa: E402
 from prepare.features import ppg_step  # noqa: E402
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description="Whisper PPG ([frames, dim] float32, 50 Hz) of every 16 kHz "
                                                  "wave, as <name>.ppg.npy.")
     parser.add_argument("-w", "--wav", default="./data_svc/waves-16k",
@@ -18,7 +18,11 @@ def main(argv=None):
     cli_args.add_whisper(parser)
     cli_args.add_device(parser)
     cli_args.add_workers(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     step = ppg_step(args.whisper_checkpoint, args.device, args.whisper_noise)
     return cli_args.run_feature_step(step, args.wav, args.ppg, args.workers)
 

@@ -9,7 +9,7 @@ from prepare import cli_args  # noqa: E402
 from prepare.features import speaker_step  # noqa: E402
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description="Speaker d-vector ([256] float32) of every 16 kHz wave, "
                                                  "as <name>.spk.npy.")
     parser.add_argument("dataset_path", help="folder of 16 kHz waves <folder>/<speaker>/<name>.wav")
@@ -17,7 +17,11 @@ def main(argv=None):
     cli_args.add_speaker(parser)
     cli_args.add_device(parser)
     cli_args.add_workers(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     step = speaker_step(args.speaker_checkpoint, args.device)
     return cli_args.run_feature_step(step, args.dataset_path, args.output_path, args.workers)
 

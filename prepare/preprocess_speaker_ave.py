@@ -10,12 +10,16 @@ from prepare.jobs import StepError  # noqa: E402
 from prepare.singer import speaker_means  # noqa: E402
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description="Mean timbre per speaker: the average of its clips' speaker "
                                                  "vectors, written as <singer folder>/<speaker>.spk.npy.")
     parser.add_argument("dataset_speaker", help="folder of per-clip vectors <folder>/<speaker>/<name>.spk.npy")
     parser.add_argument("dataset_singer", help="output folder of <speaker>.spk.npy")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     try:
         report = speaker_means(args.dataset_speaker, args.dataset_singer)
     except StepError as e:

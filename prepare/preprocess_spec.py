@@ -10,7 +10,7 @@ from prepare.jobs import StepError, make_pool  # noqa: E402
 from prepare.specs import spec_dataset  # noqa: E402
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description="Linear magnitude spectrograms (<name>.pt, [n_fft/2+1, frames], "
                                                  "100 Hz) of the 32 kHz waves, as the posterior encoder reads them.")
     parser.add_argument("-w", "--wav", default="./data_svc/waves-32k",
@@ -18,7 +18,11 @@ def main(argv=None):
     parser.add_argument("-s", "--spe", default="./data_svc/specs", help="output folder (default ./data_svc/specs)")
     cli_args.add_config(parser)
     cli_args.add_workers(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     from common.config import load_config
 
     try:

@@ -10,7 +10,7 @@ from prepare.filelist import write_filelists  # noqa: E402
 from prepare.jobs import StepError  # noqa: E402
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description="Write the training and validation lists "
                                                  "(wave|spec|pitch|hubert|whisper|spk per line). Clips with a "
                                                  "missing feature are listed on stderr and left out.")
@@ -23,7 +23,11 @@ def main(argv=None):
                         help="clips held out for validation when there are plenty (default 10; at least 1 from "
                              "2 clips on, at most one in ten)")
     parser.add_argument("--seed", type=int, default=1234, help="seed of the shuffle (default 1234)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     try:
         report = write_filelists(args.data_svc, args.out, singer_mean=args.singer_mean, wanted_valid=args.valid,
                                  seed=args.seed)

@@ -8,7 +8,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from prepare import cli_args  # noqa: E402
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description="Check every item of the training lists (files, widths, "
                                                  "lengths, NaN/inf, too short), then run them through the "
                                                  "training dataset, sampler and collate. Exit 1 when "
@@ -18,7 +18,11 @@ def main(argv=None):
     cli_args.add_config(parser)
     parser.add_argument("--files-only", action="store_true",
                         help="only check the files directly; skip the pass through vits.data_utils")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     from common.config import load_config
     from prepare.check import check_lists
 

@@ -230,3 +230,46 @@ def test_parse_steps():
         parse_steps("10")
     with pytest.raises(ValueError):
         parse_steps("mel")
+
+
+CLIS = ["preprocess_a", "preprocess_crepe", "preprocess_ppg", "preprocess_hubert", "preprocess_speaker",
+        "preprocess_speaker_ave", "preprocess_spec", "preprocess_train", "preprocess_zzz"]
+
+
+@pytest.mark.parametrize("name", CLIS)
+def test_every_cli_explains_every_flag(name, capsys):
+    import importlib
+
+    module = importlib.import_module(f"prepare.{name}")
+    parser = module.build_parser()
+    assert parser.description
+    undocumented = [a.dest for a in parser._actions if not (a.help or "").strip()]
+    assert not undocumented, f"{name}: flags without help: {undocumented}"
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--help"])
+    assert exit_info.value.code == 0 and "usage:" in capsys.readouterr().out
+
+
+def test_pipeline_cli_explains_every_flag():
+    import svc_preprocessing
+
+    parser = svc_preprocessing.build_parser()
+    assert not [a.dest for a in parser._actions if not (a.help or "").strip()]
+    flags = {opt for a in parser._actions for opt in a.option_strings}
+    assert {"-t", "--dataset", "--data-svc", "--device", "--steps", "--skip", "--whisper-checkpoint",
+            "--hubert-checkpoint", "--speaker-checkpoint", "--crepe-model", "--pitch-method"} <= flags
+
+
+def test_step_clis_chain_in_process(tmp_path, monkeypatch):
+    from prepare import preprocess_a, preprocess_spec, preprocess_train, preprocess_zzz
+
+    monkeypatch.chdir(tmp_path)
+    write("dataset_raw/s/one.wav", sung(44100, 0.8), 44100)
+    write("dataset_raw/s/two.flac", sung(22050, 0.9, 300), 22050)
+    assert preprocess_a.main(["-w", "dataset_raw", "-o", "data_svc/waves-32k", "-s", "32000"]) == 0
+    assert sorted(os.listdir("data_svc/waves-32k/s")) == ["one.wav", "two.wav"]
+    assert preprocess_spec.main(["-w", "data_svc/waves-32k", "-s", "data_svc/specs", "-c", TINY]) == 0
+    assert torch.load("data_svc/specs/s/two.pt", weights_only=True).shape == (513, 90)
+    assert preprocess_train.main([]) == 1  # no pitch/units/PPG/speaker yet: nothing usable
+    assert preprocess_zzz.main(["-c", TINY]) == 1  # no lists
+    assert preprocess_a.main(["-w", "missing_folder", "-o", "x", "-s", "16000"]) == 1
