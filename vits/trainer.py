@@ -131,10 +131,12 @@ class Trainer:
 
     def _scheduler(self, optim):
         """ExponentialLR positioned at the start of start_epoch (lr = base * decay^(epoch-1))."""
-        base = float(self.hp.train.learning_rate)
+        base = lr = float(self.hp.train.learning_rate)
+        for _ in range(self.start_epoch - 1):
+            lr *= float(self.hp.train.lr_decay)  # the scheduler's own recursion, bit for bit
         for group in optim.param_groups:
             group["initial_lr"] = base
-            group["lr"] = base * float(self.hp.train.lr_decay) ** (self.start_epoch - 1)
+            group["lr"] = lr
         return torch.optim.lr_scheduler.ExponentialLR(optim, gamma=float(self.hp.train.lr_decay),
                                                       last_epoch=self.start_epoch - 2)
 
@@ -254,7 +256,7 @@ class Trainer:
 
     def generate(self, net_g, batch):
         """Full-length audio [B, 1, T * hop] for validation (the model's inference path)."""
-        return net_g.infer(batch.ppg, batch.vec, batch.pit, batch.spk, batch.ppg_lengths)
+        return net_g.infer(batch.ppg, batch.vec, batch.pit, batch.spk, batch.ppg_lengths, seed=int(self.hp.train.seed))
 
     def save(self):
         if not self.info.is_main:
