@@ -1,0 +1,212 @@
+"""End-to-end trainer tests on tests/tiny.yaml (discriminator trimmed further) and a synthetic
+dataset in the real file formats, on CPU."""
+import glob
+import os
+import signal
+import socket
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from common.checkpoint import load_checkpoint
+from vits import train_step
+from vits.train_checkpoint import TRAINING_KEYS
+from vits.train_synthetic import make_synthetic_dataset, write_item
+from vits.trainer import TrainOptions, run_worker, seed_everything, train
+
+TINY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny.yaml")
+FAST = {"mpd": {"periods": [2]}, "mrd": {"resolutions": "[(512, 50, 240)]"},
+        "log": {"eval_interval": 1000, "save_interval": 1000, "info_interval": 1}, "train": {"pretrain": ""}}
+
+
+def make_run(root, items_per_speaker=2, speakers=2, **overrides):
+    """Synthetic data + a config under `root` (paths relative to it); returns the config path."""
+    hp = OmegaConf.merge(OmegaConf.load(TINY), FAST, overrides)
+    make_synthetic_dataset(str(root), hp, items_per_speaker=items_per_speaker, speakers=speakers, seconds=(1.0,))
+    path = os.path.join(str(root), "config.yaml")
+    OmegaConf.save(hp, path)
+    return path
+
+
+def fresh_models(config):
+    from vits.models import SynthesizerTrn
+    from vits_decoder.discriminator import Discriminator
+
+    hp = OmegaConf.load(config)
+    seed_everything(int(hp.train.seed))
+    return SynthesizerTrn(513, hp.data.segment_size // hp.data.hop_length, hp), Discriminator(hp)
+
+
+def ckpt(run_dir, name, epoch):
+    return load_checkpoint(os.path.join(run_dir, "chkpt", name, f"{name}_{epoch:04d}.pt"))
+
+
+def test_three_steps_write_public_checkpoint_and_logs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = make_run(tmp_path, log={"eval_interval": 1, "save_interval": 1, "info_interval": 1})
+    trainer = train(TrainOptions(config=config, name="run", device="cpu", max_steps=3))
+    assert trainer is None or trainer.step == 3
+    saved = sorted(os.path.basename(p) for p in glob.glob(str(tmp_path / "chkpt" / "run" / "*.pt")))
+    assert saved == ["run_0001.pt", "run_0002.pt"]  # 2 steps per epoch: epoch 1 done, stopped in epoch 2
+    state = ckpt(tmp_path, "run", 2)  # weights_only load
+    assert set(state) == set(TRAINING_KEYS)
+    assert (state["step"], state["epoch"]) == (3, 2)
+    with open(config, encoding="utf-8") as f:
+        assert state["hp_str"] == f.read()
+    net_g, net_d = fresh_models(config)
+    assert set(state["model_g"]) == set(net_g.state_dict())
+    assert set(state["model_d"]) == set(net_d.state_dict())
+    assert all(torch.isfinite(v).all() for v in state["model_g"].values())
+    assert len(state["optim_g"]["state"]) == len(list(net_g.parameters()))
+    log = (tmp_path / "logs" / "run" / "train.log").read_text()
+    assert "step 3" in log and "validation epoch 1" in log and "Saved checkpoint" in log
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "logs" / "run"), size_guidance={"images": 0, "audio": 0}).Reload()
+    tags = events.Tags()
+    for tag in ("train/mel", "train/stft", "train/adv", "train/fm", "train/kl_f", "train/kl_r", "train/spk",
+                "train/disc", "train/lr", "train/grad_norm_g", "train/grad_norm_d", "valid/mel"):
+        assert tag in tags["scalars"], tag
+    assert "valid/mel_0" in tags["images"] and "valid/generated_0" in tags["audio"]
+
+
+def _flat(state):
+    return {k: v for k, v in state.items() if torch.is_tensor(v)}
+
+
+def _assert_optim_equal(a, b):
+    assert a["param_groups"] == b["param_groups"]
+    assert a["state"].keys() == b["state"].keys()
+    for key in a["state"]:
+        for name, value in a["state"][key].items():
+            assert torch.equal(value, b["state"][key][name]), (key, name)
+
+
+def test_resume_continues_exactly(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = make_run(tmp_path, items_per_speaker=1)  # 2 items, batch 2: one step per epoch
+    train(TrainOptions(config=config, name="straight", device="cpu", max_steps=2))
+    train(TrainOptions(config=config, name="split", device="cpu", max_steps=1))
+    first = ckpt(tmp_path, "split", 1)
+    assert (first["step"], first["epoch"]) == (1, 1)
+    changed = OmegaConf.load(config)
+    changed.log.info_interval = 2  # a different config text: resuming warns, training is unaffected
+    OmegaConf.save(changed, config)
+    train(TrainOptions(config=config, name="split", device="cpu", max_steps=2,
+                       resume=str(tmp_path / "chkpt" / "split" / "split_0001.pt")))
+    a, b = ckpt(tmp_path, "straight", 2), ckpt(tmp_path, "split", 2)
+    assert (a["step"], a["epoch"]) == (b["step"], b["epoch"]) == (2, 2)
+    for key in ("model_g", "model_d"):
+        for name, value in a[key].items():
+            assert torch.equal(value, b[key][name]), (key, name)
+    _assert_optim_equal(a["optim_g"], b["optim_g"])
+    _assert_optim_equal(a["optim_d"], b["optim_d"])
+    assert a["optim_g"]["param_groups"][0]["lr"] == pytest.approx(5e-5 * 0.999875)
+    assert "differs from the one stored" in (tmp_path / "logs" / "split" / "train.log").read_text()
+
+
+def test_non_finite_step_is_skipped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = make_run(tmp_path, items_per_speaker=1)
+    real_speaker_loss = train_step.speaker_loss
+    calls = []
+
+    def nan_first(spk, preds):
+        calls.append(1)
+        loss = real_speaker_loss(spk, preds)
+        return loss * float("nan") if len(calls) == 1 else loss
+
+    monkeypatch.setattr(train_step, "speaker_loss", nan_first)
+    train(TrainOptions(config=config, name="nan", device="cpu", max_steps=1))
+    state = ckpt(tmp_path, "nan", 1)
+    init_g, init_d = fresh_models(config)
+    for name, value in init_g.state_dict().items():
+        assert torch.equal(value, state["model_g"][name]), name  # generator update skipped
+    assert state["optim_g"]["state"] == {}
+    assert any(not torch.equal(v, state["model_d"][k]) for k, v in init_d.state_dict().items())  # D was fine
+    assert "non-finite" in (tmp_path / "logs" / "nan" / "train.log").read_text()
+    train(TrainOptions(config=config, name="nan", device="cpu", max_steps=2,
+                       resume=str(tmp_path / "chkpt" / "nan" / "nan_0001.pt")))
+    after = ckpt(tmp_path, "nan", 2)
+    assert after["step"] == 2 and len(after["optim_g"]["state"]) > 0
+    assert all(torch.isfinite(v).all() for v in after["model_g"].values())
+
+
+def test_sigterm_finishes_the_step_and_saves(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = make_run(tmp_path)  # 4 items: two steps per epoch
+    real = train_step.generator_losses
+
+    def signal_during_first_step(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # caught by the trainer's handler
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_step, "generator_losses", signal_during_first_step)
+    before = signal.getsignal(signal.SIGTERM)
+    train(TrainOptions(config=config, name="stop", device="cpu"))
+    assert signal.getsignal(signal.SIGTERM) == before  # handler removed again
+    state = ckpt(tmp_path, "stop", 1)
+    assert (state["step"], state["epoch"]) == (1, 1)
+    assert "SIGTERM received" in (tmp_path / "logs" / "stop" / "train.log").read_text()
+
+
+def test_overfit_one_clip_lowers_mel_loss(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # one 60 ms clip, a little longer than the decoder window: nearly the same window every step
+    hp = OmegaConf.merge(OmegaConf.load(TINY), FAST, {
+        "train": {"batch_size": 1, "learning_rate": 5e-3, "c_mel": 10.0, "min_seconds": 0.01},
+        "data": {"training_files": "one.txt"}})
+    rng = np.random.default_rng(0)
+    spk = rng.standard_normal(256).astype(np.float32)
+    (tmp_path / "one.txt").write_text(write_item(str(tmp_path), "s", "a", 0.06, 220.0, spk, hp, rng) + "\n")
+    OmegaConf.save(hp, tmp_path / "config.yaml")
+    mels = []
+    real = train_step.generator_losses
+
+    def record(*args, **kwargs):
+        out = real(*args, **kwargs)
+        mels.append(out[0]["mel"].item())
+        return out
+
+    monkeypatch.setattr(train_step, "generator_losses", record)
+    train(TrainOptions(config=str(tmp_path / "config.yaml"), name="fit", device="cpu", max_steps=20))
+    assert len(mels) == 20
+    assert np.mean(mels[-3:]) < 0.6 * mels[0], mels
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world_size, options, port, out_dir):
+    trainer = run_worker(rank, world_size, rank, options, "cpu", "127.0.0.1", port)
+    net_g = getattr(trainer.net_g, "module", trainer.net_g)
+    net_d = getattr(trainer.net_d, "module", trainer.net_d)
+    torch.save({"g": net_g.state_dict(), "d": net_d.state_dict(), "step": trainer.step},
+               os.path.join(out_dir, f"rank{rank}.pt"))
+
+
+def test_ddp_two_gloo_processes_stay_in_sync(tmp_path, monkeypatch):
+    import torch.multiprocessing as mp
+
+    monkeypatch.chdir(tmp_path)
+    config = make_run(tmp_path)  # 4 items, batch 2, 2 ranks: one step per epoch
+    options = TrainOptions(config=config, name="ddp", device="cpu", max_steps=2)
+    mp.start_processes(_ddp_worker, args=(2, options, _free_port(), str(tmp_path)), nprocs=2, join=True,
+                       start_method="spawn")
+    r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert r0["step"] == r1["step"] == 2
+    init_g, _ = fresh_models(config)
+    for key in ("g", "d"):
+        for name, value in r0[key].items():
+            assert torch.equal(value, r1[key][name]), (key, name)
+    assert any(not torch.equal(v, r0["g"][k]) for k, v in init_g.state_dict().items())  # it did train
+    saved = ckpt(tmp_path, "ddp", 2)  # rank 0 alone writes the checkpoint
+    assert saved["step"] == 2
+    assert all(torch.equal(v, saved["model_g"][k]) for k, v in r0["g"].items())
