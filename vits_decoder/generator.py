@@ -75,6 +75,17 @@ class Generator(nn.Module):
         self.activation_post = SnakeAlias(channels[-1])
         self.conv_post = nn.Conv1d(channels[-1], 1, 7, 1, padding=3, bias=False)
 
+    def use_polyphase(self, enabled=True):
+        """Run every anti-aliased activation on its polyphase path (same output, less work)."""
+        for module in self.modules():
+            if isinstance(module, SnakeAlias):
+                module.use_polyphase(enabled)
+        return self
+
+    @property
+    def polyphase(self):
+        return all(m.polyphase for m in self.modules() if isinstance(m, SnakeAlias))
+
     def pitch2source(self, f0):
         """f0 [B, T] Hz per frame -> NSF excitation [B, 1, T * hop] (random: seed the RNG)."""
         f0_audio = f0.float().repeat_interleave(self.hop, dim=1).unsqueeze(-1)  # [B, T*hop, 1]

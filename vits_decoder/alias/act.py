@@ -2,6 +2,7 @@
 import torch
 from torch import nn
 
+from vits_decoder.alias import polyphase
 from vits_decoder.alias.resample import DownSample1d, UpSample1d
 
 
@@ -21,13 +22,48 @@ class SnakeBeta(nn.Module):
 
 
 class SnakeAlias(nn.Module):
-    """SnakeBeta evaluated at twice the sample rate, so its harmonics do not alias back."""
+    """SnakeBeta evaluated at twice the sample rate, so its harmonics do not alias back.
+
+    Two equal paths: the plain one (zero-stuffing up-sampler, activation, strided low-pass) and
+    the polyphase one (see polyphase.py), switched by `use_polyphase`. The filters stay buffers
+    named as in the public checkpoints (upsample.filter, downsample.lowpass.filter).
+    """
 
     def __init__(self, channels, ratio=2, kernel_size=12):
         super().__init__()
         self.act = SnakeBeta(channels)
         self.upsample = UpSample1d(ratio, kernel_size)
         self.downsample = DownSample1d(ratio, kernel_size)
+        self.polyphase = False
+        self._cache = None  # (key, constants) of the polyphase path when no gradient is needed
+
+    def use_polyphase(self, enabled=True):
+        if enabled:
+            polyphase.check_supported(self.upsample.filter, self.downsample.lowpass.filter, self.upsample.ratio)
+        self.polyphase = bool(enabled)
+        self._cache = None
+        return self
+
+    def _polyphase_constants(self, device):
+        """(scale, inv_b, up matrices, down matrices) from the current parameters and buffers.
+
+        Without autograd they are computed once and reused until a parameter or buffer changes
+        (in place, by load_state_dict, or by moving the module)."""
+        tensors = (self.act.alpha, self.act.beta, self.upsample.filter, self.downsample.lowpass.filter)
+        if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+            return self._compute_constants()
+        key = (device,) + tuple((t.data_ptr(), t._version) for t in tensors)
+        if self._cache is None or self._cache[0] != key:
+            with torch.no_grad():
+                self._cache = (key, self._compute_constants())
+        return self._cache[1]
+
+    def _compute_constants(self):
+        scale, inv_b = polyphase.snake_constants(self.act.alpha, self.act.beta)
+        return (scale, inv_b, polyphase.upsample_matrices(self.upsample.filter),
+                polyphase.downsample_matrices(self.downsample.lowpass.filter))
 
     def forward(self, x):
+        if self.polyphase:
+            return polyphase.snake_alias_polyphase(x, *self._polyphase_constants(x.device))
         return self.downsample(self.act(self.upsample(x)))

@@ -1,0 +1,57 @@
+"""Random-weight models of the real sizes for the benches (weights do not change the cost)."""
+import os
+
+import torch
+from omegaconf import OmegaConf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BASE_CONFIG = os.path.join(ROOT, "configs", "base.yaml")
+
+
+def load_config(path=BASE_CONFIG):
+    return OmegaConf.load(path)
+
+
+def model_sizes(hp):
+    """(spec_channels, segment_frames) as the models take them."""
+    return hp.data.filter_length // 2 + 1, hp.data.segment_size // hp.data.hop_length
+
+
+def random_generator_state(hp, seed=0, spread=0.02):
+    """Exported-layout generator weights (weight norm unfolded), every tensor nudged at random so
+    zero-initialised parts (speaker adapter, Snake parameters) also shape the output."""
+    from vits.models import SynthesizerInfer
+
+    torch.manual_seed(seed)
+    state = SynthesizerInfer(*model_sizes(hp), hp).state_dict()
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for key, value in state.items():
+        if value.is_floating_point() and "filter" not in key and "merge_" not in key:
+            value = value + spread * torch.randn(value.shape, generator=gen)
+        out[key] = value
+    return out
+
+
+def conversion_models(hp, device, seed=0):
+    """(plain, fast) SynthesizerInfer with the same random weights, eval mode, on `device`."""
+    from vits.models import SynthesizerInfer
+
+    state = random_generator_state(hp, seed)
+    plain = SynthesizerInfer(*model_sizes(hp), hp).load_exported(state, fold=False).eval().to(device)
+    fast = SynthesizerInfer(*model_sizes(hp), hp).load_exported(state, fold=True).eval().to(device)
+    return plain, fast
+
+
+def random_features(hp, frames, device, seed=0):
+    """ppg [1, T, ppg], vec [1, T, vec], f0 [1, T] Hz (voiced with an unvoiced start), spk [1, spk],
+    lengths [1] at the model frame rate."""
+    gen = torch.Generator().manual_seed(seed)
+    v = hp.vits
+    ppg = torch.randn(1, frames, v.ppg_dim, generator=gen)
+    vec = torch.randn(1, frames, v.vec_dim, generator=gen)
+    f0 = 120.0 + 200.0 * torch.rand(1, frames, generator=gen)
+    f0[:, : max(1, frames // 10)] = 0.0
+    spk = torch.randn(1, v.spk_dim, generator=gen)
+    lengths = torch.tensor([frames])
+    return [t.to(device) for t in (ppg, vec, f0, spk, lengths)]

@@ -1,0 +1,82 @@
+"""Shared helpers of the bench scripts: thread setup, interleaved timing, tables, memory."""
+import os
+import resource
+import statistics
+import sys
+import time
+
+import torch
+
+
+def cpu_cores():
+    """Cores this process may run on (the machines here have one thread per core)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def set_threads(threads=None):
+    """torch intra-op threads = cores available (or `threads`); returns the number used."""
+    threads = int(threads or cpu_cores())
+    torch.set_num_threads(threads)
+    return threads
+
+
+def load_caveat():
+    """One line on machine load, printed with every table: absolute times are noisy."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return "load average unknown"
+    return f"load average {load:.1f} on {cpu_cores()} cores (ratios are timed in the same run, interleaved)"
+
+
+def synchronize(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_interleaved(runs, repeats, device="cpu", warmup=1):
+    """runs: {name: zero-arg callable}. Each repeat runs every callable once, in turn, so load
+    changes hit them alike. Returns {name: median seconds}; `warmup` untimed rounds first."""
+    for _ in range(warmup):
+        for fn in runs.values():
+            fn()
+    times = {name: [] for name in runs}
+    for _ in range(max(1, repeats)):
+        for name, fn in runs.items():
+            synchronize(device)
+            start = time.perf_counter()
+            fn()
+            synchronize(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def print_table(headers, rows, out=sys.stdout):
+    """Plain fixed-width table; floats with 3 significant decimals."""
+    cells = [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h))
+              for i, h in enumerate(headers)]
+    line = "  ".join(str(h).ljust(w) for h, w in zip(headers, widths))
+    print(line, file=out)
+    print("-" * len(line), file=out)
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)), file=out)
+
+
+def rss_mib():
+    """Resident memory of this process now, in MiB (Linux /proc; peak if unavailable)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    except (OSError, ValueError, IndexError):
+        return peak_rss_mib()
+
+
+def peak_rss_mib(children=False):
+    """Peak resident memory of this process (or of its finished children) in MiB."""
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024.0

@@ -1,0 +1,110 @@
+"""Polyphase form of the anti-aliased Snake activation (x2 up, Snake-beta, low-pass, x2 down).
+
+The plain path zero-stuffs the signal to twice its length, filters it with 12 taps, applies the
+activation, filters again and drops every other sample. Half of the up-sampling taps always meet
+a stuffed zero and half of the down-sampling outputs are thrown away; here only the kept work is
+done:
+
+* up: even output samples are the input filtered with the odd taps, odd ones with the even taps
+  (two 6-tap filters, read from one 7-sample window of the input);
+* Snake-beta runs on the x2 signal, z + sin^2(a z) * (1 / b) with a, 1/b precomputed;
+* down: output j = sum_i g[i] z[2j + i - 5], evaluated only for the kept samples.
+
+Depthwise 6-tap convolutions are slow on CPU (one tiny dot product per sample, no reuse), so both
+filters are written as banded matrices acting on blocks of BLOCK samples: a block of BLOCK inputs
+plus the first few samples of the next block (the "halo") gives 2 * BLOCK interleaved outputs.
+Two dense matrix products (block rows x band, halo rows x halo band) replace the convolution;
+the zero-stuffed signal is never built.
+
+Edges match the plain path exactly: it pads the input by repeating its end samples and pads the
+x2 signal the same way before the down-sampling filter; the same padding is done here with cat.
+"""
+import torch
+
+RATIO = 2
+TAPS = 12
+BLOCK = 32                         # input samples per matrix row (a speed knob; any value >= 8 works)
+UP_HALF = TAPS // RATIO // 2       # 3: input samples of context on each side of an up-sampled pair
+DOWN_LEFT = TAPS // 2 - 1          # 5: x2-rate samples before the first kept output's window
+UP_HALO = 2 * UP_HALF              # 6 samples of the next block each up-sampling row also reads
+DOWN_HALO = TAPS - RATIO           # 10 samples of the next block each down-sampling row also reads
+
+
+def check_supported(up_filter, down_filter, ratio):
+    if ratio != RATIO or up_filter.numel() != TAPS or down_filter.numel() != TAPS:
+        raise ValueError(f"the polyphase activation handles ratio {RATIO} with {TAPS}-tap filters, "
+                         f"got ratio {ratio} with {up_filter.numel()}/{down_filter.numel()} taps: "
+                         f"use the plain path")
+
+
+def _banded(taps, block, in_per_out):
+    """taps [P, K] -> matrix [block * in_per_out + K - in_per_out, block * P] that maps a block of
+    inputs (plus its halo) to `block` output positions of P phases each:
+    M[r * in_per_out + k, r * P + p] = taps[p, k]."""
+    phases, width = taps.shape
+    m = taps.new_zeros(block * in_per_out + width - in_per_out, block * phases)
+    r = torch.arange(block, device=taps.device)
+    for p in range(phases):
+        for k in range(width):
+            m[r * in_per_out + k, r * phases + p] = taps[p, k]
+    return m
+
+
+def upsample_matrices(up_filter, block=BLOCK):
+    """12 kaiser-sinc taps -> (main [block, 2 block], halo [6, 2 block]) for x2 up-sampling.
+
+    Input (padded by 3 on the left) sample j + k feeds output 2j + p with tap
+    h[11 - 2k] (p = 0, k = 0..5) or h[12 - 2k] (p = 1, k = 1..6); the x2 gain is kept.
+    """
+    h = up_filter.reshape(-1).flip(0) * RATIO  # h[11], h[10], ..., h[0]
+    zero = h.new_zeros(1)
+    taps = torch.stack([torch.cat([h[0::2], zero]), torch.cat([zero, h[1::2]])])  # [2, 7]
+    m = _banded(taps, block, 1)  # [block + 6, 2 block]
+    return m[:block].contiguous(), m[block:].contiguous()
+
+
+def downsample_matrices(down_filter, block=BLOCK):
+    """12 low-pass taps -> (main [2 block, block], halo [10, block]) for filter-and-keep-every-2nd."""
+    taps = down_filter.reshape(1, -1)  # one output phase, 12 taps
+    m = _banded(taps, block, RATIO)  # [2 block + 10, block]
+    return m[:RATIO * block].contiguous(), m[RATIO * block:].contiguous()
+
+
+def _edge_pad(x, left, right):
+    """Repeat the first / last sample of x [N, T] `left` / `right` times (replicate padding)."""
+    n = x.size(0)
+    return torch.cat([x[:, :1].expand(n, left), x, x[:, -1:].expand(n, right)], dim=1)
+
+
+def _blocked_filter(padded, main, halo):
+    """padded [N, (nb + 1) * K] -> [N, nb * J]: each K-block times main plus next block's halo."""
+    n = padded.size(0)
+    k, j = main.shape
+    rows = padded.view(-1, k)                             # [N * (nb + 1), K]
+    body = (rows @ main).view(n, -1, j)                   # [N, nb + 1, J]
+    tail = (rows[:, :halo.size(0)] @ halo).view(n, -1, j)
+    return (body[:, :-1] + tail[:, 1:]).reshape(n, -1)    # block b uses the head of block b + 1
+
+
+def snake_constants(alpha, beta, eps=1e-9):
+    """Log-scale Snake-beta parameters [C] -> (exp(alpha), 1 / (exp(beta) + eps)) as [C, 1]."""
+    return torch.exp(alpha).view(-1, 1), (1.0 / (torch.exp(beta) + eps)).view(-1, 1)
+
+
+def snake_alias_polyphase(x, scale, inv_b, up, down):
+    """x [B, C, T] -> [B, C, T]; scale, inv_b [C, 1]; up, down: the (main, halo) matrix pairs."""
+    b, c, t = x.shape
+    block = up[0].size(0)
+    blocks = -(-t // block)
+    dtype = x.dtype
+    up = [m.to(dtype) for m in up]
+    down = [m.to(dtype) for m in down]
+    flat = x.reshape(b * c, t)
+    # one spare block at the end feeds the last block's halo
+    padded = _edge_pad(flat, UP_HALF, (blocks + 1) * block - t - UP_HALF)
+    z = _blocked_filter(padded, *up)[:, :RATIO * t]      # [B*C, 2T] interleaved x2 signal
+    z = z.view(b, c, RATIO * t)
+    z = torch.addcmul(z, torch.sin(z * scale.to(dtype)).square(), inv_b.to(dtype))
+    z = z.view(b * c, RATIO * t)
+    padded = _edge_pad(z, DOWN_LEFT, (blocks + 1) * RATIO * block - RATIO * t - DOWN_LEFT)
+    return _blocked_filter(padded, *down)[:, :t].reshape(b, c, t)
