@@ -47,12 +47,16 @@ def worker_device(device_name, local_rank):
     return device
 
 
-def init_process_group(rank, world_size, local_rank, device_name, master_addr, master_port, cuda_backend="nccl"):
-    """Join the group (when world_size > 1) and return this process's DistInfo."""
+def init_process_group(rank, world_size, local_rank, device_name, master_addr, master_port, cuda_backend="nccl",
+                       init_method=None):
+    """Join the group (when world_size > 1) and return this process's DistInfo.
+
+    init_method defaults to tcp://master_addr:master_port (spawn); torchrun workers pass "env://"
+    to join the store torchrun already runs on MASTER_PORT."""
     device = worker_device(device_name, local_rank)
     if world_size > 1:
         backend = cuda_backend if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend, init_method=f"tcp://{master_addr}:{int(master_port)}",
+        dist.init_process_group(backend=backend, init_method=init_method or f"tcp://{master_addr}:{int(master_port)}",
                                 rank=rank, world_size=world_size, timeout=datetime.timedelta(minutes=30))
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
 

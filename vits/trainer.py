@@ -271,10 +271,11 @@ class Trainer:
         train_dist.barrier(self.info)
 
 
-def run_worker(rank, world_size, local_rank, options, device_name, master_addr, master_port):
+def run_worker(rank, world_size, local_rank, options, device_name, master_addr, master_port, init_method=None):
     hp, hp_str = read_config(options.config)
     info = train_dist.init_process_group(rank, world_size, local_rank, device_name, master_addr, master_port,
-                                         cuda_backend=str(hp.dist_config.get("dist_backend", "nccl")))
+                                         cuda_backend=str(hp.dist_config.get("dist_backend", "nccl")),
+                                         init_method=init_method)
     try:
         return Trainer(hp, hp_str, options, info).fit()
     finally:
@@ -291,7 +292,8 @@ def train(options):
     resolve_amp(hp, options.amp)  # fail early on a bad --amp
     if train_dist.launched_by_torchrun():
         rank, world, local, addr, port = train_dist.torchrun_info()
-        return run_worker(rank, world, local, options, str(pick_device(options.device)), addr, port)
+        return run_worker(rank, world, local, options, str(pick_device(options.device)), addr, port,
+                          init_method="env://")
     device = pick_device(options.device)
     procs = options.num_procs
     if procs is None:
