@@ -210,3 +210,32 @@ def test_ddp_two_gloo_processes_stay_in_sync(tmp_path, monkeypatch):
     saved = ckpt(tmp_path, "ddp", 2)  # rank 0 alone writes the checkpoint
     assert saved["step"] == 2
     assert all(torch.equal(v, saved["model_g"][k]) for k, v in r0["g"].items())
+
+
+def test_starts_from_pretrain_file(tmp_path, monkeypatch):
+    from common.checkpoint import CheckpointError, save_checkpoint
+    from vits.train_dist import DistInfo
+    from vits.trainer import Trainer
+
+    monkeypatch.chdir(tmp_path)
+    config = make_run(tmp_path, items_per_speaker=1)
+    net_g, net_d = fresh_models(config)
+    with torch.no_grad():
+        for p in list(net_g.parameters()) + list(net_d.parameters()):
+            p.add_(0.5)
+    save_checkpoint({"model_g": net_g.state_dict(), "model_d": net_d.state_dict()}, tmp_path / "pre.pth")
+    save_checkpoint({"weights": net_g.state_dict()}, tmp_path / "bad.pth")
+    hp = OmegaConf.load(config)
+    hp.train.pretrain = str(tmp_path / "pre.pth")
+    trainer = Trainer(hp, "", TrainOptions(config=config, name="pre", device="cpu"), DistInfo())
+    trainer.build()
+    trainer.log.close()
+    for mine, loaded in ((net_g, trainer.net_g), (net_d, trainer.net_d)):
+        for name, value in mine.state_dict().items():
+            assert torch.equal(value, loaded.state_dict()[name]), name
+    assert (trainer.step, trainer.start_epoch) == (0, 1)
+    hp.train.pretrain = str(tmp_path / "bad.pth")
+    bad = Trainer(hp, "", TrainOptions(config=config, name="bad", device="cpu"), DistInfo())
+    with pytest.raises(CheckpointError, match=r"bad\.pth.*model_g"):
+        bad.build()
+    bad.log.close()
