@@ -70,20 +70,33 @@ def downsample_matrices(down_filter, block=BLOCK):
     return m[:RATIO * block].contiguous(), m[RATIO * block:].contiguous()
 
 
+def _fill_edges(buffer, left, length):
+    """buffer [N, L] holds a signal at [left, left + length): repeat its end samples outwards
+    (replicate padding, written in place)."""
+    buffer[:, :left] = buffer[:, left:left + 1]
+    buffer[:, left + length:] = buffer[:, left + length - 1:left + length]
+    return buffer
+
+
 def _edge_pad(x, left, right):
-    """Repeat the first / last sample of x [N, T] `left` / `right` times (replicate padding)."""
-    n = x.size(0)
-    return torch.cat([x[:, :1].expand(n, left), x, x[:, -1:].expand(n, right)], dim=1)
+    """x [N, T] -> [N, left + T + right] with its first / last sample repeated outwards."""
+    n, t = x.shape
+    out = x.new_empty(n, left + t + right)
+    out[:, left:left + t] = x
+    return _fill_edges(out, left, t)
 
 
 def _blocked_filter(padded, main, halo):
-    """padded [N, (nb + 1) * K] -> [N, nb * J]: each K-block times main plus next block's halo."""
+    """padded [N, (nb + 1) * K] -> [N, (nb + 1) * J], of which the first nb * J are valid.
+
+    All rows of all channels form one matrix; row r's halo is the head of row r + 1 (for the last
+    row of a channel that is the next channel: those outputs are the invalid tail)."""
     n = padded.size(0)
     k, j = main.shape
-    rows = padded.view(-1, k)                             # [N * (nb + 1), K]
-    body = (rows @ main).view(n, -1, j)                   # [N, nb + 1, J]
-    tail = (rows[:, :halo.size(0)] @ halo).view(n, -1, j)
-    return (body[:, :-1] + tail[:, 1:]).reshape(n, -1)    # block b uses the head of block b + 1
+    rows = padded.view(-1, k)                              # [N * (nb + 1), K]
+    out = rows @ main                                      # [N * (nb + 1), J]
+    out[:-1].addmm_(rows[1:, :halo.size(0)], halo)         # accumulate in place
+    return out.view(n, -1)
 
 
 def snake_constants(alpha, beta, eps=1e-9):
@@ -99,12 +112,19 @@ def snake_alias_polyphase(x, scale, inv_b, up, down):
     dtype = x.dtype
     up = [m.to(dtype) for m in up]
     down = [m.to(dtype) for m in down]
-    flat = x.reshape(b * c, t)
     # one spare block at the end feeds the last block's halo
-    padded = _edge_pad(flat, UP_HALF, (blocks + 1) * block - t - UP_HALF)
-    z = _blocked_filter(padded, *up)[:, :RATIO * t]      # [B*C, 2T] interleaved x2 signal
-    z = z.view(b, c, RATIO * t)
-    z = torch.addcmul(z, torch.sin(z * scale.to(dtype)).square(), inv_b.to(dtype))
-    z = z.view(b * c, RATIO * t)
-    padded = _edge_pad(z, DOWN_LEFT, (blocks + 1) * RATIO * block - RATIO * t - DOWN_LEFT)
+    padded = _edge_pad(x.reshape(b * c, t), UP_HALF, (blocks + 1) * block - t - UP_HALF)
+    z = _blocked_filter(padded, *up).view(b, c, -1)        # [B, C, 2 (nb + 1) block], valid: 2T
+    scale, inv_b = scale.to(dtype), inv_b.to(dtype)
+    z = z[..., :RATIO * t]
+    if torch.is_grad_enabled() and (z.requires_grad or scale.requires_grad or inv_b.requires_grad):
+        z = torch.addcmul(z, torch.sin(z * scale).square(), inv_b).view(b * c, RATIO * t)
+        padded = _edge_pad(z, DOWN_LEFT, (blocks + 1) * RATIO * block - RATIO * t - DOWN_LEFT)
+    else:  # write the activation straight into the padded buffer of the down-sampler
+        padded = x.new_empty(b, c, (blocks + 1) * RATIO * block)
+        wave = torch.mul(z, scale)
+        wave = torch.sin(wave, out=wave).square_()
+        torch.addcmul(z, wave, inv_b, out=padded[..., DOWN_LEFT:DOWN_LEFT + RATIO * t])
+        del wave
+        padded = _fill_edges(padded.view(b * c, -1), DOWN_LEFT, RATIO * t)
     return _blocked_filter(padded, *down)[:, :t].reshape(b, c, t)
