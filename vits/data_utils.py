@@ -8,6 +8,7 @@ Everything an item returns is at 100 Hz (one frame = hop_length samples at sampl
 import math
 import os
 import random
+import signal
 from typing import NamedTuple
 
 import numpy as np
@@ -277,10 +278,14 @@ class DistributedBucketSampler(torch.utils.data.Sampler):
         return sum(self.padded_sizes) // (self.num_replicas * self.batch_size)
 
 
-def _seed_worker(worker_id):
+def _init_worker(worker_id):
+    """Seed numpy/random from torch's per-worker seed, and leave Ctrl-C / SIGTERM to the main
+    process (it saves a checkpoint and then shuts the workers down)."""
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def create_train_loader(hp, rank=0, world_size=1, seed=0, pin_memory=False):
@@ -290,7 +295,7 @@ def create_train_loader(hp, rank=0, world_size=1, seed=0, pin_memory=False):
     workers = int(hp.train.num_workers)
     return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_svc,
                                        num_workers=workers, pin_memory=pin_memory,
-                                       worker_init_fn=_seed_worker if workers else None,
+                                       worker_init_fn=_init_worker if workers else None,
                                        persistent_workers=False)
 
 
