@@ -1,0 +1,172 @@
+"""Fast inference paths match the plain reference path (polyphase activations, folded weight norm)."""
+import os
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from vits.models import SynthesizerInfer, SynthesizerTrn
+from vits_decoder.alias import SnakeAlias
+from vits_decoder.alias import polyphase
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOP = 320
+
+
+def load(name):
+    return OmegaConf.load(os.path.join(ROOT, *name))
+
+
+def sizes(hp):
+    return hp.data.filter_length // 2 + 1, hp.data.segment_size // hp.data.hop_length
+
+
+def nudged_state(model, seed, spread):
+    """The model's state dict with every float tensor except the fixed filters nudged at random,
+    so zero-initialised parts (Snake parameters, speaker adapter) matter too."""
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for key, value in model.state_dict().items():
+        if value.is_floating_point() and "filter" not in key and "merge_" not in key:
+            value = value + spread * torch.randn(value.shape, generator=gen)
+        out[key] = value
+    return out
+
+
+def random_snake(channels, seed):
+    torch.manual_seed(seed)
+    act = SnakeAlias(channels)
+    with torch.no_grad():
+        act.act.alpha.normal_(0.0, 0.5)
+        act.act.beta.normal_(0.0, 0.5)
+    return act
+
+
+@pytest.mark.parametrize("batch,channels,length", [
+    (1, 3, 1), (2, 4, 2), (1, 5, 7), (2, 3, polyphase.BLOCK - 1), (1, 3, polyphase.BLOCK),
+    (1, 3, polyphase.BLOCK + 1), (3, 6, 257)])
+def test_polyphase_activation_equals_plain_including_edges(batch, channels, length):
+    act = random_snake(channels, seed=length)
+    x = 2.0 * torch.randn(batch, channels, length)
+    with torch.no_grad():
+        plain = act(x)
+        fast = act.use_polyphase(True)(x)
+    assert fast.shape == plain.shape == x.shape
+    assert plain.abs().max() > 0.1
+    assert torch.allclose(fast, plain, atol=2e-6), (fast - plain).abs().max()
+
+
+def test_polyphase_activation_gradients_equal_plain():
+    act = random_snake(4, seed=1)
+    x = torch.randn(2, 4, 50)
+    grads = []
+    for enabled in (False, True):
+        act.use_polyphase(enabled)
+        act.zero_grad()
+        xi = x.clone().requires_grad_(True)
+        act(xi).sin().sum().backward()
+        grads.append([xi.grad.clone(), act.act.alpha.grad.clone(), act.act.beta.grad.clone()])
+    for plain, fast in zip(*grads):
+        assert torch.allclose(plain, fast, atol=1e-5), (plain - fast).abs().max()
+
+
+def test_polyphase_constants_follow_new_weights_and_dtypes():
+    act = random_snake(3, seed=2).use_polyphase(True)
+    x = torch.randn(1, 3, 40)
+    with torch.inference_mode():
+        first = act(x)
+    other = random_snake(3, seed=3)
+    act.load_state_dict(other.state_dict())  # in-place copy: the cached constants must be rebuilt
+    with torch.inference_mode():
+        second = act(x)
+        assert not torch.allclose(first, second)
+        assert torch.allclose(second, other(x), atol=2e-6)
+        double = act(x.double())
+    assert double.dtype == torch.float64
+    assert torch.allclose(double.float(), second, atol=2e-6)
+
+
+def test_polyphase_refuses_other_filter_sizes():
+    act = SnakeAlias(2, kernel_size=8)
+    with pytest.raises(ValueError, match="12-tap"):
+        act.use_polyphase(True)
+    assert not act.polyphase
+
+
+def test_tiny_fast_path_is_the_default_and_matches_plain():
+    hp = load(("tests", "tiny.yaml"))
+    base = SynthesizerInfer(*sizes(hp), hp)
+    state = nudged_state(base, seed=0, spread=0.05)
+    plain = SynthesizerInfer(*sizes(hp), hp).load_exported(state, fold=False).eval()
+    fast = SynthesizerInfer(*sizes(hp), hp).load_exported(state).eval()
+    assert fast.fast and fast.folded and fast.dec.polyphase
+    assert not plain.fast and not plain.folded and not plain.dec.polyphase
+    # the exported layout does not change: same names, order and filter buffers
+    assert list(plain.state_dict()) == list(base.state_dict())
+    assert "dec.resblocks.0.activations.0.upsample.filter" in fast.state_dict()
+    assert "dec.activation_post.downsample.lowpass.filter" in fast.state_dict()
+
+    gen = torch.Generator().manual_seed(4)
+    frames = 23
+    ppg = torch.randn(2, frames, hp.vits.ppg_dim, generator=gen)
+    vec = torch.randn(2, frames, hp.vits.vec_dim, generator=gen)
+    f0 = 100 + 200 * torch.rand(2, frames, generator=gen)
+    f0[:, :4] = 0.0
+    spk = torch.randn(2, hp.vits.spk_dim, generator=gen)
+    lengths = torch.tensor([frames, frames - 5])
+    source = fast.pitch2source(f0, seed=1)
+    a = plain.inference(ppg, vec, f0, spk, lengths, source, seed=2)
+    b = fast.inference(ppg, vec, f0, spk, lengths, source, seed=2)
+    assert a.shape == b.shape == (2, 1, frames * HOP)
+    assert a.abs().max() > 1e-3
+    assert torch.allclose(a, b, atol=1e-5), (a - b).abs().max()
+
+    # and the switch goes back to the plain activations
+    fast.use_fast_path(False)
+    assert not fast.fast and fast.folded
+    c = fast.inference(ppg, vec, f0, spk, lengths, source, seed=2)
+    assert torch.allclose(a, c, atol=1e-5)
+
+
+def test_training_generator_with_polyphase_matches_plain_forward_and_backward():
+    hp = load(("tests", "tiny.yaml"))
+    torch.manual_seed(0)
+    net = SynthesizerTrn(*sizes(hp), hp)
+    net.load_state_dict(nudged_state(net, seed=1, spread=0.05))
+    gen = torch.Generator().manual_seed(5)
+    z = torch.randn(2, hp.gen.upsample_input, 4, generator=gen)
+    f0 = 100 + 200 * torch.rand(2, 4, generator=gen)
+    spk = torch.randn(2, hp.vits.spk_dim, generator=gen)
+    outputs, grads = [], []
+    for enabled in (False, True):
+        net.dec.use_polyphase(enabled)
+        net.zero_grad()
+        torch.manual_seed(6)  # same NSF phases and noise
+        audio = net.dec(spk, z, f0, perturb=False)
+        audio.pow(2).mean().backward()
+        outputs.append(audio.detach())
+        grads.append(net.dec.resblocks[0].activations[1].act.alpha.grad.clone())
+    assert torch.allclose(outputs[0], outputs[1], atol=1e-5)
+    assert grads[0].abs().max() > 0
+    assert torch.allclose(grads[0], grads[1], rtol=1e-3, atol=1e-7)
+
+
+def test_base_size_generator_fast_equals_plain_within_1e4():
+    hp = load(("configs", "base.yaml"))
+    base = SynthesizerInfer(*sizes(hp), hp)
+    state = nudged_state(base, seed=0, spread=0.02)
+    del base
+    plain = SynthesizerInfer(*sizes(hp), hp).load_exported(state, fold=False).eval()
+    fast = SynthesizerInfer(*sizes(hp), hp).load_exported(state).eval()
+    gen = torch.Generator().manual_seed(7)
+    frames = 12
+    ppg = torch.randn(1, frames, hp.vits.ppg_dim, generator=gen)
+    vec = torch.randn(1, frames, hp.vits.vec_dim, generator=gen)
+    f0 = 150 + 100 * torch.rand(1, frames, generator=gen)
+    spk = torch.randn(1, hp.vits.spk_dim, generator=gen)
+    lengths = torch.tensor([frames])
+    source = fast.pitch2source(f0, seed=3)
+    a = plain.inference(ppg, vec, f0, spk, lengths, source, seed=4)
+    b = fast.inference(ppg, vec, f0, spk, lengths, source, seed=4)
+    assert a.abs().max() > 1e-3
+    assert (a - b).abs().max() <= 1e-4
