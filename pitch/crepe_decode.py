@@ -1,0 +1,108 @@
+"""From CREPE's 360 bin activations to Hz: bin/cents/Hz maps, Viterbi path, local weighted average.
+
+Bin b is centred at 20 b + 1997.38 cents, cents measured from 10 Hz (so bin 0 is ~31.7 Hz and
+bin 359 ~2006 Hz).
+"""
+import numpy as np
+
+CENTS_PER_BIN = 20.0
+CENTS_OFFSET = 1997.3794084376191
+PITCH_BINS = 360
+# Viterbi transitions allow moves of at most 11 bins (220 cents) per frame, weighted 12 - |jump|
+MAX_JUMP = 11
+# bins either side of the peak that the weighted average uses
+REFINE_HALF_WIDTH = 4
+
+
+def bins_to_cents(bins):
+    return CENTS_PER_BIN * np.asarray(bins, dtype=np.float64) + CENTS_OFFSET
+
+
+def cents_to_hz(cents):
+    return 10.0 * 2.0 ** (np.asarray(cents, dtype=np.float64) / 1200.0)
+
+
+def hz_to_cents(hz):
+    return 1200.0 * np.log2(np.asarray(hz, dtype=np.float64) / 10.0)
+
+
+def bin_range(fmin, fmax):
+    """[first, stop) bins inside fmin..fmax (first rounded down, stop rounded up)."""
+    first = int(np.floor((hz_to_cents(fmin) - CENTS_OFFSET) / CENTS_PER_BIN))
+    stop = int(np.ceil((hz_to_cents(fmax) - CENTS_OFFSET) / CENTS_PER_BIN))
+    return max(first, 0), min(stop, PITCH_BINS)
+
+
+def _log_transition_band():
+    """band[j, d] = log P(bin j at t | bin j + d - MAX_JUMP at t-1), rows of the full matrix normalised."""
+    idx = np.arange(PITCH_BINS)
+    weight = np.maximum(MAX_JUMP + 1 - np.abs(idx[:, None] - idx[None, :]), 0).astype(np.float64)
+    matrix = weight / weight.sum(axis=1, keepdims=True)  # [from, to]
+    band = np.full((PITCH_BINS, 2 * MAX_JUMP + 1), -np.inf)
+    for d in range(-MAX_JUMP, MAX_JUMP + 1):
+        src = idx + d
+        ok = (src >= 0) & (src < PITCH_BINS)
+        band[ok, d + MAX_JUMP] = np.log(matrix[src[ok], idx[ok]])
+    return band
+
+
+_BAND = _log_transition_band()
+
+
+def viterbi_bins(activations, first, stop):
+    """Most likely bin path. activations [T, 360] in (0, 1); bins outside [first, stop) are excluded.
+
+    As torchcrepe, the observation log-likelihood of a bin is its softmax over allowed bins, whose
+    per-frame normaliser does not change the best path, so the activation itself is used.
+    """
+    frames = activations.shape[0]
+    emit = np.full((frames, PITCH_BINS), -np.inf)
+    emit[:, first:stop] = activations[:, first:stop]
+    back = np.zeros((frames, PITCH_BINS), dtype=np.int16)
+    score = emit[0] - np.log(PITCH_BINS)
+    pad = np.full(MAX_JUMP, -np.inf)
+    for t in range(1, frames):
+        windows = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, score, pad]), 2 * MAX_JUMP + 1)
+        cand = windows + _BAND  # [360 to, 23 from-offsets]
+        best = np.argmax(cand, axis=1)
+        back[t] = best
+        score = cand[np.arange(PITCH_BINS), best] + emit[t]
+    path = np.empty(frames, dtype=np.int64)
+    path[-1] = int(np.argmax(score))
+    for t in range(frames - 1, 0, -1):
+        path[t - 1] = path[t] + back[t, path[t]] - MAX_JUMP
+    return path
+
+
+def argmax_bins(activations, first, stop):
+    return np.argmax(activations[:, first:stop], axis=1) + first
+
+
+def refine_cents(activations, bins):
+    """Activation-weighted mean of bin cents within +-4 bins of each chosen bin (sub-bin precision)."""
+    offsets = np.arange(-REFINE_HALF_WIDTH, REFINE_HALF_WIDTH + 1)
+    near = bins[:, None] + offsets[None, :]  # [T, 9]
+    valid = (near >= 0) & (near < PITCH_BINS)
+    near = np.clip(near, 0, PITCH_BINS - 1)
+    weights = np.take_along_axis(activations, near, axis=1) * valid
+    total = weights.sum(axis=1)
+    cents = (weights * bins_to_cents(near)).sum(axis=1) / np.maximum(total, 1e-12)
+    return np.where(total > 0, cents, bins_to_cents(bins))
+
+
+def decode(activations, fmin, fmax, decoder="viterbi"):
+    """activations [T, 360] -> (f0 Hz [T] float64, periodicity [T] = activation at the chosen bin)."""
+    activations = np.asarray(activations, dtype=np.float64)
+    first, stop = bin_range(fmin, fmax)
+    if decoder == "viterbi":
+        bins = viterbi_bins(activations, first, stop)
+    elif decoder == "weighted_argmax":
+        bins = argmax_bins(activations, first, stop)
+    else:
+        raise ValueError(f"CREPE decoder {decoder!r} is unknown: use 'viterbi' or 'weighted_argmax'.")
+    periodicity = activations[np.arange(len(bins)), bins]
+    # the weighted average only looks inside the allowed range
+    masked = activations.copy()
+    masked[:, :first] = 0.0
+    masked[:, stop:] = 0.0
+    return cents_to_hz(refine_cents(masked, bins)), periodicity

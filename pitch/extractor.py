@@ -1,0 +1,80 @@
+"""PitchExtractor: so-vits-svc-5.0 style F0 for training (unvoiced = 0) and for conversion (smooth)."""
+import numpy as np
+import torch
+
+from common.device import pick_device
+from pitch import smoothing
+from pitch.classic import METHODS as CLASSIC_METHODS
+
+HOP = 160  # samples at 16 kHz per output frame (10 ms)
+FMIN, FMAX = 50.0, 1000.0
+METHODS = ("crepe",) + tuple(CLASSIC_METHODS)
+
+TRAIN_HOP, TRAIN_MEAN, TRAIN_MEDIAN, TRAIN_VOICED = 160, 5, 7, 0.5
+CONVERT_HOP, CONVERT_MEAN = 320, 5
+# conversion: frames below this (median-filtered) periodicity take the pitch interpolated from
+# their voiced neighbours, so breaths and silences glide between notes instead of wandering
+CONVERT_VOICED, CONVERT_MEDIAN = 0.3, 7
+
+
+def _check_wav(wav16k):
+    wav = np.asarray(wav16k, dtype=np.float32)
+    if wav.ndim != 1:
+        raise ValueError(f"pitch extraction expects mono 16 kHz audio [samples], got shape {wav.shape}.")
+    return wav
+
+
+class PitchExtractor:
+    def __init__(self, method="crepe", model="full", device="auto", weights=None, batch_size=None,
+                 decoder="viterbi", threads=None):
+        if method not in METHODS:
+            raise ValueError(f"pitch method {method!r} is unknown: use one of {', '.join(METHODS)}.")
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.method = method
+        self.decoder = decoder
+        self.tracker = None
+        if method == "crepe":
+            from pitch.crepe import CrepeTracker
+
+            self.tracker = CrepeTracker(model, pick_device(device), weights, batch_size)
+
+    def training(self, wav16k):
+        """float32 [len // 160] Hz, 0 on unvoiced frames (the .pit.npy training target)."""
+        wav = _check_wav(wav16k)
+        frames = len(wav) // HOP
+        if self.tracker is None:
+            f0 = CLASSIC_METHODS[self.method](wav, FMIN, FMAX)
+            return smoothing.fit_length(f0, frames).astype(np.float32)
+        f0, periodicity = self.tracker.track(wav, TRAIN_HOP, FMIN, FMAX, self.decoder)
+        f0 = smoothing.mean_filter(f0, TRAIN_MEAN)
+        periodicity = smoothing.median_filter(periodicity, TRAIN_MEDIAN)
+        f0[periodicity < TRAIN_VOICED] = 0.0
+        return smoothing.fit_length(f0, frames).astype(np.float32)
+
+    def conversion(self, wav16k):
+        """float32 [len // 160] Hz with no zeros: unvoiced stretches are bridged smoothly."""
+        wav = _check_wav(wav16k)
+        frames = len(wav) // HOP
+        if self.tracker is None:
+            f0 = CLASSIC_METHODS[self.method](wav, FMIN, FMAX)
+            f0 = smoothing.interpolate_gaps(f0, f0 > 0)
+            if not np.any(f0 > 0):  # nothing voiced at all: a neutral constant rather than zeros
+                f0 = np.full(len(f0), FMIN * 4)
+            return smoothing.fit_length(f0, frames).astype(np.float32)
+        f0, periodicity = self.tracker.track(wav, CONVERT_HOP, FMIN, FMAX, self.decoder)
+        voiced = smoothing.median_filter(periodicity, CONVERT_MEDIAN) >= CONVERT_VOICED
+        f0 = smoothing.interpolate_gaps(f0, voiced)
+        f0 = np.repeat(f0, 2)  # 20 ms -> 10 ms frames
+        f0 = smoothing.mean_filter(f0, CONVERT_MEAN)
+        return smoothing.fit_length(f0, frames).astype(np.float32)
+
+    def extract(self, wav16k, mode="training"):
+        if mode not in ("training", "conversion"):
+            raise ValueError(f"pitch mode {mode!r} is unknown: use 'training' or 'conversion'.")
+        return self.training(wav16k) if mode == "training" else self.conversion(wav16k)
+
+    def extract_files(self, in_paths, out_paths, skip_existing=True, progress=True):
+        from pitch.batch import extract_files
+
+        return extract_files(self, in_paths, out_paths, skip_existing=skip_existing, progress=progress)

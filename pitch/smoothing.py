@@ -1,0 +1,48 @@
+"""Frame-sequence filters for pitch tracks: centred mean/median with shrinking edge windows,
+gap interpolation, and length fitting."""
+import numpy as np
+
+
+def _windows(x, width, fill):
+    half = width // 2
+    padded = np.concatenate([np.full(half, fill), np.asarray(x, dtype=np.float64), np.full(width - 1 - half, fill)])
+    return np.lib.stride_tricks.sliding_window_view(padded, width)  # [T, width]
+
+
+def mean_filter(x, width):
+    """Centred moving average; near the ends only the samples that exist are averaged."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0 or width <= 1:
+        return x.copy()
+    win = _windows(x, width, np.nan)
+    return np.nanmean(win, axis=1)
+
+
+def median_filter(x, width):
+    """Centred moving median; near the ends only the samples that exist are used."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0 or width <= 1:
+        return x.copy()
+    return np.nanmedian(_windows(x, width, np.nan), axis=1)
+
+
+def interpolate_gaps(f0, voiced):
+    """Fill frames where `voiced` is False by interpolating log-frequency between voiced neighbours.
+
+    Leading/trailing gaps hold the nearest voiced value. With no voiced frame, f0 is returned as is.
+    """
+    f0 = np.asarray(f0, dtype=np.float64)
+    voiced = np.asarray(voiced, dtype=bool) & (f0 > 0)
+    if not voiced.any() or voiced.all():
+        return f0.copy()
+    idx = np.arange(len(f0))
+    return np.exp(np.interp(idx, idx[voiced], np.log(f0[voiced])))
+
+
+def fit_length(x, length):
+    """Trim, or pad by repeating the last value (0 when empty), to exactly `length` frames."""
+    x = np.asarray(x)
+    if len(x) >= length:
+        return x[:length]
+    fill = x[-1] if len(x) else 0.0
+    return np.concatenate([x, np.full(length - len(x), fill, dtype=x.dtype)])
