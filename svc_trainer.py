@@ -5,6 +5,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from common.checkpoint import CheckpointError  # noqa: E402
+from vits.data_utils import DatasetError  # noqa: E402
 from vits.trainer import AMP_CHOICES, TrainOptions, train  # noqa: E402
 
 
@@ -29,9 +31,12 @@ def main(argv=None):
     parser.add_argument("--master-port", type=int, default=None,
                         help="rendezvous port for --num-gpus > 1 (default: train.port of the config)")
     args = parser.parse_args(argv)
-    train(TrainOptions(config=args.config, name=args.name, resume=args.checkpoint, device=args.device, amp=args.amp,
-                       max_steps=args.max_steps, num_procs=args.num_gpus, master_addr=args.master_addr,
-                       master_port=args.master_port))
+    try:
+        train(TrainOptions(config=args.config, name=args.name, resume=args.checkpoint, device=args.device,
+                           amp=args.amp, max_steps=args.max_steps, num_procs=args.num_gpus,
+                           master_addr=args.master_addr, master_port=args.master_port))
+    except (DatasetError, CheckpointError, FileNotFoundError) as e:
+        parser.exit(2, f"svc_trainer.py: error: {e}\n")
 
 
 if __name__ == "__main__":
