@@ -47,19 +47,20 @@ def _delimiter(lines):
     return ","
 
 
-def _number(text, delimiter):
+def _number(text):
     text = text.strip().replace("\u00a0", "").replace(" ", "")
-    if delimiter != "," and text.count(",") == 1 and "." not in text:
-        text = text.replace(",", ".")  # European decimal comma
+    # a comma left inside a field (after splitting) can only be a European decimal comma
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
     return float(text)
 
 
-def _time(text, delimiter):
+def _time(text):
     match = PUBLIC_TIME.match(text)
     if match:
         minutes, seconds, millis = map(int, match.groups())
         return minutes * 60 + seconds + millis / 1000.0
-    return _number(text, delimiter)
+    return _number(text)
 
 
 def read_f0_csv(path):
@@ -88,8 +89,8 @@ def read_f0_csv(path):
             raise F0CsvError(f"{path}, line {number}: {len(fields)} columns, expected 2 (time, f0) or 1 (f0). "
                              f"Remove extra columns; with comma-separated files write decimals with a point.")
         try:
-            hz = _number(fields[-1] if len(fields) == 1 else fields[1], delimiter)
-            t = _time(fields[0], delimiter) if len(fields) > 1 else None
+            hz = _number(fields[-1] if len(fields) == 1 else fields[1])
+            t = _time(fields[0]) if len(fields) > 1 else None
         except ValueError:
             if not f0 and not header_seen:  # a header row
                 header_seen = True
