@@ -116,14 +116,14 @@ class SvcConverter:
         if ppg is None:
             ppg = self.whisper()(wav16k)
             names.setdefault("ppg", f"PPG extracted with {self.extractors.whisper_checkpoint}")
+        ppg = check_matrix(ppg, v.ppg_dim, names.get("ppg", "PPG"), "PPG", ppg_fix(v.ppg_dim))
         if vec is None:
             vec = self.hubert()(wav16k)
             names.setdefault("vec", f"units extracted with {self.extractors.hubert_checkpoint}")
+        vec = check_matrix(vec, v.vec_dim, names.get("vec", "units"), "HuBERT units", vec_fix(v.vec_dim))
         if f0 is None:
             f0 = self.pitch().conversion(wav16k)
             names.setdefault("f0", f"pitch extracted with {self.extractors.pitch_method}")
-        ppg = check_matrix(ppg, v.ppg_dim, names.get("ppg", "PPG"), "PPG", ppg_fix(v.ppg_dim))
-        vec = check_matrix(vec, v.vec_dim, names.get("vec", "units"), "HuBERT units", vec_fix(v.vec_dim))
         return ppg, vec, check_f0(f0, names.get("f0", "pitch"))
 
     def finalise_content(self, ppg, vec):

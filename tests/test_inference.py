@@ -207,9 +207,8 @@ def test_bad_inputs_give_clear_errors(hp, model_files, feature_files, monkeypatc
     assert not (d / "out.wav").exists()
 
 
-def test_converts_raw_wav_with_tiny_extractors(hp, model_files, tmp_path, monkeypatch):
-    """PPG and units extracted in-process from a 44.1 kHz file; output as long as the input."""
-    import svc.convert_file as cf
+def test_converts_raw_wav_with_tiny_extractors(hp, model_files, tmp_path):
+    """PPG, units and CREPE-tiny pitch extracted in-process from a 44.1 kHz file; output as long as the input."""
     from svc.convert import ExtractorSettings
     from tests import tiny_hubert, tiny_whisper
 
@@ -219,17 +218,16 @@ def test_converts_raw_wav_with_tiny_extractors(hp, model_files, tmp_path, monkey
     t = np.arange(int(44100 * seconds)) / 44100
     sf.write(tmp_path / "song.wav", (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 44100, subtype="PCM_16")
     np.save(tmp_path / "singer.spk.npy", smooth_features(10)[2])
-    monkeypatch.setattr(cf, "read_pitch_csv", lambda path: np.full(123, 330.0, dtype=np.float32))
-    settings = ExtractorSettings(str(whisper_ckpt), str(hubert_ckpt))
+    settings = ExtractorSettings(str(whisper_ckpt), str(hubert_ckpt), pitch_method="crepe", crepe_model="tiny")
     wav = convert_file(TINY, model_files[0], tmp_path / "singer.spk.npy", tmp_path / "song.wav", tmp_path / "o.wav",
-                       pit="song.csv", device="cpu", extractors=settings, seed=0, no_noise=True, progress=False)
+                       device="cpu", extractors=settings, seed=0, no_noise=True, progress=False)
     assert abs(len(wav) / 32000 - seconds) < 0.02 and len(wav) == round(seconds * 32000)
     assert np.isfinite(wav).all() and np.abs(wav).max() > 0
     # a PPG extractor of another width than the config's ppg_dim is a clear error
     wide = tiny_whisper.make_checkpoint(tmp_path / "wide.pt", n_audio_state=32)
     with pytest.raises(FeatureError, match=r"wide.pt: PPG width is 32 but the model expects 16"):
-        convert_file(TINY, model_files[0], tmp_path / "singer.spk.npy", tmp_path / "song.wav", None, pit="song.csv",
-                     device="cpu", extractors=ExtractorSettings(str(wide), str(hubert_ckpt)), progress=False)
+        convert_file(TINY, model_files[0], tmp_path / "singer.spk.npy", tmp_path / "song.wav", None, device="cpu",
+                     extractors=ExtractorSettings(str(wide), str(hubert_ckpt), crepe_model="tiny"), progress=False)
 
 
 def test_cli_reports_one_clear_error(model_files, feature_files, capsys):
@@ -243,3 +241,58 @@ def test_cli_reports_one_clear_error(model_files, feature_files, capsys):
                             "--out", str(d / "o.wav"), "--device", "cpu"])
     err = capsys.readouterr().err
     assert stop.value.code == 1 and "bad.spk.npy" in err and "Traceback" not in err
+
+
+def write_public_csv(path, f0, newline="\n"):
+    """The pitch CSV of so-vits-svc-5.0 (`<m>m <s>s <ms>,<Hz>` per 10 ms frame), as Excel may save it."""
+    lines = []
+    for i, hz in enumerate(f0):
+        ms = i * 10
+        lines.append(f"{ms // 60000}m {ms % 60000 // 1000}s {ms % 1000:3d},{int(hz)}")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(newline.join(lines) + newline)
+    return path
+
+
+def dominant_hz(wav, sr=32000):
+    spectrum = np.abs(np.fft.rfft(wav * np.hanning(len(wav))))
+    return np.fft.rfftfreq(len(wav), 1.0 / sr)[np.argmax(spectrum)]
+
+
+def test_edited_csv_and_shift_move_the_pitch_fed_to_the_model(hp, model_files, feature_files, monkeypatch):
+    from vits.models import SynthesizerInfer
+
+    used = []
+    original = SynthesizerInfer.pitch2source
+
+    def recording(self, f0, seed=None):
+        source = original(self, f0, seed=seed)
+        used.append((f0[0].cpu().numpy().copy(), source[0, 0].cpu().numpy().copy()))
+        return source
+
+    monkeypatch.setattr(SynthesizerInfer, "pitch2source", recording)
+    d = feature_files
+    write_public_csv(d / "in.csv", np.full(125, 200))
+    write_public_csv(d / "edited.csv", np.full(125, 400), newline="\r\n")  # saved again by a spreadsheet
+    common = dict(ppg=d / "in.ppg.npy", vec=d / "in.vec.npy", device="cpu", seed=0, progress=False)
+    for pit, shift in (("in.csv", 0), ("edited.csv", 0), ("in.csv", 12)):
+        convert_file(TINY, model_files[0], d / "singer.spk.npy", d / "in.wav", None, pit=d / pit, shift=shift, **common)
+    (f0_a, src_a), (f0_b, src_b), (f0_c, src_c) = used
+    np.testing.assert_allclose(f0_a, 200.0)
+    np.testing.assert_allclose(f0_b, 2 * f0_a)
+    np.testing.assert_allclose(f0_c, 2 * f0_a, rtol=1e-6)
+    assert abs(dominant_hz(src_a) - 200) < 5 and abs(dominant_hz(src_b) - 400) < 5
+
+
+def test_bad_csv_row_names_file_and_line(hp, model_files, feature_files):
+    from pitch.csv_io import F0CsvError
+
+    d = feature_files
+    write_public_csv(d / "bad.csv", np.full(125, 200))
+    lines = (d / "bad.csv").read_text().splitlines()
+    lines[2] = "0m 0s  20,two hundred"
+    (d / "bad.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(F0CsvError, match=r"bad.csv") as error:
+        convert_file(TINY, model_files[0], d / "singer.spk.npy", d / "in.wav", None, ppg=d / "in.ppg.npy",
+                     vec=d / "in.vec.npy", pit=d / "bad.csv", device="cpu", progress=False)
+    assert "3" in str(error.value)
