@@ -18,8 +18,8 @@ def add_device(parser):
 
 def add_pitch(parser):
     parser.add_argument("--pitch-method", "--method", dest="pitch_method", default="crepe",
-                        help="F0 estimator of pitch.inference.PitchExtractor: crepe (default, as so-vits-svc-5.0), "
-                             "or another method it offers (e.g. harvest with pyworld, parselmouth, pyin)")
+                        help="F0 estimator: crepe (default, as so-vits-svc-5.0); harvest or dio (need pyworld), "
+                             "pm (needs parselmouth) or pyin (librosa)")
     parser.add_argument("--crepe-model", "--model", dest="crepe_model", default="full", choices=("full", "tiny"),
                         help="CREPE network size when --pitch-method crepe: full (default, as the public tool) "
                              "or tiny (about 10x faster, a little less accurate)")
