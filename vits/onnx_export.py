@@ -1,0 +1,218 @@
+"""ONNX export of the conversion generator (content encoder, inverse flow, NSF decoder).
+
+The graph is deterministic: the NSF excitation (`SynthesizerInfer.pitch2source`) and the prior
+noise are computed outside it and passed in. Exporter: torch.onnx.export(dynamo=False), the
+TorchScript tracer, at opset 17, with the frame axis (and the batch axis) dynamic.
+
+Graph inputs (float32 unless noted), T frames at 100 Hz, hop = 320 samples at 32 kHz:
+    ppg    [B, T, ppg_dim]   Whisper PPG, already repeated x2 to 100 Hz
+    vec    [B, T, vec_dim]   HuBERT-Soft units, already repeated x2 to 100 Hz
+    pit    [B, T]            F0 in Hz (0 = unvoiced), for the coarse pitch embedding
+    spk    [B, spk_dim]      speaker d-vector
+    noise  [B, inter, T]     prior noise: zeros = prior mean, N(0, 1) * noise_scale = a sample
+    source [B, 1, T * hop]   NSF excitation from SynthesizerInfer.pitch2source(pit)
+Graph output:
+    audio  [B, 1, T * hop]   waveform in [-1, 1]
+"""
+import copy
+import dataclasses
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from common.atomic import atomic_path
+from vits.utils import f0_to_coarse
+
+OPSET = 17
+EXPORTER = "torch.onnx.export(dynamo=False) (TorchScript tracer)"
+INPUT_NAMES = ("ppg", "vec", "pit", "spk", "noise", "source")
+OUTPUT_NAMES = ("audio",)
+TOLERANCE = 1e-3          # max |onnxruntime - PyTorch| accepted by the check
+TRACE_FRAMES = 16         # length of the example inputs the graph is traced with
+CHECK_FRAMES = (16, 37)   # two lengths, so the check proves the frame axis is dynamic
+INSTALL_HINT = "pip install onnx onnxruntime"
+
+
+class OnnxUnavailableError(RuntimeError):
+    """onnx or onnxruntime is not installed."""
+
+
+class OnnxMismatchError(RuntimeError):
+    """onnxruntime's output differs from PyTorch's beyond TOLERANCE."""
+
+
+def require_onnx():
+    """Import onnx and onnxruntime lazily; one clear error when either is missing."""
+    try:
+        import onnx
+        import onnxruntime
+    except ImportError as e:
+        raise OnnxUnavailableError(
+            f"ONNX export needs the optional packages onnx and onnxruntime ({e}). "
+            f"Install them with: {INSTALL_HINT}") from None
+    return onnx, onnxruntime
+
+
+class OnnxGenerator(nn.Module):
+    """Export-time view of a SynthesizerInfer with the prior noise as an input.
+
+    Same arithmetic as SynthesizerInfer.inference for full-length (unpadded) items, but the
+    prior sample is m + noise * exp(logs) with `noise` given, so no random op enters the graph.
+    """
+
+    def __init__(self, infer):
+        super().__init__()
+        self.infer = infer
+
+    def forward(self, ppg, vec, pit, spk, noise, source):
+        enc = self.infer.enc_p
+        mask = torch.ones_like(pit).unsqueeze(1)  # [B, 1, T]: every frame of every item is valid
+        x = enc.pre(ppg.transpose(1, 2)) + enc.hub(vec.transpose(1, 2))  # [B, H, T]
+        x = x + enc.pit(f0_to_coarse(pit)).transpose(1, 2)
+        x = enc.enc(x, mask)
+        m, logs = enc.proj(x).split(enc.out_channels, dim=1)  # [B, inter, T] each
+        z_p = m + noise * torch.exp(logs)
+        z, _ = self.infer.flow(z_p, mask, g=spk, reverse=True)
+        return self.infer.dec.inference(spk, z, source)
+
+
+class TraceableSnakeAlias(nn.Module):
+    """The plain path of a SnakeAlias (x2 up, Snake-beta, low-pass, x2 down) with its depthwise
+    taps expanded to [C, 1, K] once. SnakeAlias expands them per call to x.size(1) channels,
+    which the tracer records as a runtime shape, and the ONNX exporter refuses convolutions
+    whose kernel shape it cannot see."""
+
+    def __init__(self, alias):
+        super().__init__()
+        channels = alias.act.alpha.numel()
+        up, low = alias.upsample, alias.downsample.lowpass
+        self.act = alias.act
+        self.channels = channels
+        self.ratio, self.up_pad = up.ratio, up.pad
+        self.crop_left, self.crop_right = up.crop_left, up.crop_right
+        self.down_pad, self.down_stride = low.pad, low.stride
+        self.register_buffer("up_taps", up.filter.expand(channels, -1, -1).clone())
+        self.register_buffer("down_taps", low.filter.expand(channels, -1, -1).clone())
+
+    def forward(self, x):
+        # x [B, C, T] -> [B, C, T * ratio] (zero-stuffing transposed conv, x ratio gain)
+        x = F.pad(x, (self.up_pad, self.up_pad), mode="replicate")
+        x = self.ratio * F.conv_transpose1d(x, self.up_taps, stride=self.ratio, groups=self.channels)
+        x = self.act(x[..., self.crop_left: x.size(-1) - self.crop_right])
+        # [B, C, T * ratio] -> [B, C, T]
+        x = F.pad(x, self.down_pad, mode="replicate")
+        return F.conv1d(x, self.down_taps, stride=self.down_stride, groups=self.channels)
+
+
+def traceable_copy(infer):
+    """A deep copy of a (folded) SynthesizerInfer whose anti-aliased activations trace to ONNX."""
+    from vits_decoder.alias import SnakeAlias
+
+    infer = copy.deepcopy(infer)
+    parents = [(p, n, c) for p in infer.modules() for n, c in p.named_children() if isinstance(c, SnakeAlias)]
+    for parent, name, alias in parents:
+        setattr(parent, name, TraceableSnakeAlias(alias))
+    return infer
+
+
+@dataclasses.dataclass
+class OnnxExportReport:
+    path: str
+    opset: int
+    exporter: str
+    checks: list  # (batch, frames, max |onnxruntime - PyTorch|) per checked input set
+
+    def lines(self):
+        out = [f"ONNX model written: {self.path} (opset {self.opset}, {self.exporter})",
+               f"inputs: {', '.join(INPUT_NAMES)}; output: {', '.join(OUTPUT_NAMES)}"]
+        out += [f"onnxruntime vs PyTorch, batch {b}, {t} frames: max abs diff {d:.2e} (<= {TOLERANCE:g})"
+                for b, t, d in self.checks]
+        return out
+
+
+def load_generator(hp, checkpoint_path):
+    """SynthesizerInfer from a training checkpoint or an exported model as conversion runs it
+    (weight norm folded, fast activations), in eval mode, on the CPU."""
+    from svc.model_files import read_generator
+    from vits.models import SynthesizerInfer
+
+    infer = SynthesizerInfer(hp.data.filter_length // 2 + 1, hp.data.segment_size // hp.data.hop_length, hp)
+    infer.load_exported(read_generator(checkpoint_path), path=str(checkpoint_path), fold=True)
+    return infer.eval()
+
+
+def example_inputs(infer, hp, frames, batch=1, seed=0):
+    """A reproducible input set in the graph's layout (source made by pitch2source)."""
+    gen = torch.Generator().manual_seed(seed)
+    v = hp.vits
+    ppg = torch.randn(batch, frames, v.ppg_dim, generator=gen)
+    vec = torch.randn(batch, frames, v.vec_dim, generator=gen)
+    pit = 100.0 + 300.0 * torch.rand(batch, frames, generator=gen)
+    pit[:, : max(1, frames // 8)] = 0.0  # an unvoiced stretch
+    spk = torch.randn(batch, v.spk_dim, generator=gen)
+    spk = spk / spk.norm(dim=1, keepdim=True)
+    noise = 0.5 * torch.randn(batch, v.inter_channels, frames, generator=gen)
+    source = infer.pitch2source(pit, seed=seed).clone()
+    return ppg, vec, pit, spk, noise, source
+
+
+def _dynamic_axes():
+    frames = {0: "batch", 1: "frames"}
+    return {"ppg": frames, "vec": frames, "pit": frames, "spk": {0: "batch"},
+            "noise": {0: "batch", 2: "frames"}, "source": {0: "batch", 2: "samples"},
+            "audio": {0: "batch", 2: "samples"}}
+
+
+def trace_to_onnx(model, inputs, path, opset=OPSET):
+    """Write `model` (an OnnxGenerator) traced on `inputs` to `path` (not atomic: a temp path)."""
+    with warnings.catch_warnings():
+        # shape arithmetic on traced sizes stays symbolic; the tracer warns about it regardless
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        with torch.no_grad():
+            torch.onnx.export(model, inputs, path, dynamo=False, opset_version=opset,
+                              input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
+                              dynamic_axes=_dynamic_axes(), do_constant_folding=True)
+
+
+def compare_with_torch(model, onnx_path, input_sets):
+    """Run onnxruntime and PyTorch on each input set -> [(batch, frames, max abs diff)]."""
+    _, ort = require_onnx()
+    session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    results = []
+    for inputs in input_sets:
+        with torch.no_grad():
+            expected = model(*inputs).numpy()
+        feeds = {name: t.numpy() for name, t in zip(INPUT_NAMES, inputs)}
+        (got,) = session.run(list(OUTPUT_NAMES), feeds)
+        if got.shape != expected.shape:
+            raise OnnxMismatchError(f"ONNX model {onnx_path} returned audio {got.shape}, PyTorch {expected.shape}.")
+        results.append((inputs[0].size(0), inputs[0].size(1), float(np.abs(got - expected).max())))
+    return results
+
+
+def export_onnx(hp, checkpoint_path, onnx_path, check_frames=CHECK_FRAMES, opset=OPSET):
+    """Export the generator of `checkpoint_path` (training or exported file) as ONNX.
+
+    The file is written atomically and only after onnx.checker accepted it and onnxruntime
+    matched PyTorch within TOLERANCE at every length in `check_frames` (OnnxMismatchError if not).
+    """
+    onnx, _ = require_onnx()
+    infer = load_generator(hp, checkpoint_path)
+    reference = OnnxGenerator(infer).eval()  # the model conversion runs, the check's yardstick
+    traced = OnnxGenerator(traceable_copy(infer)).eval()
+    input_sets = [example_inputs(infer, hp, t, seed=i) for i, t in enumerate(check_frames)]
+    with atomic_path(onnx_path) as tmp:
+        trace_to_onnx(traced, example_inputs(infer, hp, TRACE_FRAMES, seed=99), tmp, opset)
+        onnx.checker.check_model(tmp)
+        checks = compare_with_torch(reference, tmp, input_sets)
+        worst = max(d for _, _, d in checks)
+        if not worst <= TOLERANCE:
+            raise OnnxMismatchError(
+                f"ONNX export of {checkpoint_path}: onnxruntime differs from PyTorch by {worst:.3g} "
+                f"(> {TOLERANCE:g}); {onnx_path} was not written. Report this with your torch/onnxruntime versions.")
+    return OnnxExportReport(str(onnx_path), opset, EXPORTER, checks)
