@@ -1,7 +1,13 @@
-"""Convert a song to another singer's voice (32 kHz, 16-bit WAV).
+"""Convert songs to another singer's voice (32 kHz, 16-bit WAV).
 
-python svc_inference.py --config configs/base.yaml --model sovits5.0.pth --spk singer.spk.npy --wave test.wav
-    [--ppg test.ppg.npy] [--vec test.vec.npy] [--pit test.csv] [--shift 0] [--out svc_out.wav] [--device auto]
+One file:
+  python svc_inference.py --config configs/base.yaml --model sovits5.0.pth --spk data_svc/singer/alice.spk.npy
+      --wave test.wav [--ppg test.ppg.npy] [--vec test.vec.npy] [--pit test.csv] [--shift 0] [--out svc_out.wav]
+Several files or a folder (outputs <out>/<input name>_svc.wav; bad inputs are skipped and listed):
+  python svc_inference.py ... --wave songs/ [more.wav ...] --out converted/
+Feature retrieval (pull the content toward alice's training frames; indexes from svc_train_retrieval.py):
+  python svc_inference.py ... --enable-retrieval [--retrieval-ratio 0.5] [--n-retrieval-vectors 3]
+  python svc_inference.py ... --cluster-ratio 0.5          (k-means codebooks, svc_train_retrieval.py --kmeans)
 Features not given are extracted from --wave in-process.
 """
 import argparse
@@ -12,21 +18,49 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.paths import HUBERT_CKPT, WHISPER_CKPT  # noqa: E402
 from svc.cli import report_errors  # noqa: E402
-from svc.convert import ExtractorSettings  # noqa: E402
-from svc.convert_file import convert_file  # noqa: E402
+from svc.inference_run import run_inference  # noqa: E402
+from vits.retrieval import BACKENDS  # noqa: E402
 
 
-def main(argv=None):
+def add_retrieval_options(parser):
+    group = parser.add_argument_group("feature retrieval (timbre-leak control)")
+    group.add_argument("--enable-retrieval", action="store_true",
+                       help="blend each content frame with the mean of its nearest training frames of the singer")
+    group.add_argument("--retrieval-ratio", type=float, default=None,
+                       help="0 = own features only (plain conversion), 1 = retrieved frames only (default 0.5)")
+    group.add_argument("--n-retrieval-vectors", type=int, default=None,
+                       help="nearest training frames averaged per frame (default 3)")
+    group.add_argument("--hubert-index-path", help="HuBERT index (default <data-svc>/indexes/<singer>/hubert.index)")
+    group.add_argument("--whisper-index-path",
+                       help="Whisper PPG index (default <data-svc>/indexes/<singer>/whisper.index)")
+    group.add_argument("--cluster-ratio", type=float, default=None,
+                       help="instead of --enable-retrieval: blend toward the nearest k-means centre by this ratio")
+    group.add_argument("--hubert-codebook-path",
+                       help="HuBERT k-means codebook (default <data-svc>/indexes/<singer>/hubert.codebook.npy)")
+    group.add_argument("--whisper-codebook-path",
+                       help="PPG k-means codebook (default <data-svc>/indexes/<singer>/whisper.codebook.npy)")
+    group.add_argument("--retrieval-singer",
+                       help="singer whose indexes are used (default: the --spk file name, alice.spk.npy -> alice)")
+    group.add_argument("--data-svc", default="data_svc", help="prepared data folder holding indexes/ (default data_svc)")
+    group.add_argument("--retrieval-backend", default="auto", choices=BACKENDS,
+                       help="nearest-neighbour search: faiss when installed, else sklearn (auto); same neighbours")
+
+
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/base.yaml", help="config the model was trained with")
     parser.add_argument("--model", required=True, help="exported model (sovits5.0.pth) or training checkpoint (.pt)")
     parser.add_argument("--spk", required=True, help="target singer vector (.spk.npy)")
-    parser.add_argument("--wave", required=True, help="input audio (any format and rate)")
-    parser.add_argument("--ppg", help="Whisper PPG of --wave (.ppg.npy); extracted when left out")
-    parser.add_argument("--vec", help="HuBERT-Soft units of --wave (.vec.npy); extracted when left out")
-    parser.add_argument("--pit", help="pitch CSV of --wave (pitch/inference.py output, may be edited); extracted when left out")
+    parser.add_argument("--wave", required=True, nargs="+",
+                        help="input audio (any format and rate): one file, several files, or folders of them")
+    parser.add_argument("--ppg", help="Whisper PPG of --wave (.ppg.npy); extracted when left out; one input only")
+    parser.add_argument("--vec", help="HuBERT-Soft units of --wave (.vec.npy); extracted when left out; one input only")
+    parser.add_argument("--pit", help="pitch CSV of --wave (pitch/inference.py output, may be edited); extracted "
+                                      "when left out; one input only")
     parser.add_argument("--shift", type=float, default=0.0, help="transpose by this many semitones (e.g. 12, -5)")
-    parser.add_argument("--out", default="svc_out.wav", help="output WAV (32 kHz, 16-bit)")
+    parser.add_argument("--out", default=None,
+                        help="output WAV for one input (default svc_out.wav; an existing folder takes "
+                             "<name>_svc.wav), or the output folder for several (default svc_out/)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--whisper-checkpoint", default=WHISPER_CKPT, help="Whisper weights for PPG extraction")
     parser.add_argument("--hubert-checkpoint", default=HUBERT_CKPT, help="HuBERT-Soft weights for unit extraction")
@@ -37,13 +71,14 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=None, help="seed of the random noise (NSF source, prior)")
     parser.add_argument("--chunk-seconds", type=float, default=25.0, help="longest piece converted at once")
     parser.add_argument("--overlap-seconds", type=float, default=1.0, help="crossfade between pieces")
-    args = parser.parse_args(argv)
-    extractors = ExtractorSettings(args.whisper_checkpoint, args.hubert_checkpoint, args.pitch_method, args.crepe_model)
-    report_errors(convert_file, args.config, args.model, args.spk, args.wave, args.out, ppg=args.ppg, vec=args.vec,
-                  pit=args.pit, shift=args.shift, device=args.device, extractors=extractors, seed=args.seed,
-                  no_noise=args.no_noise, chunk_seconds=args.chunk_seconds, overlap_seconds=args.overlap_seconds)
-    print(f"{args.wave} -> {args.out}")
+    add_retrieval_options(parser)
+    return parser
+
+
+def main(argv=None):
+    """Returns the exit status: 0 when something was converted (in a batch: at least one file)."""
+    return report_errors(run_inference, build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
