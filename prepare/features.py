@@ -6,6 +6,7 @@ worker processes ahead of the model. Outputs are `.npy`, written atomically.
 """
 import os
 import sys
+import warnings
 
 import numpy as np
 from tqdm import tqdm
@@ -23,7 +24,9 @@ MIN_SAMPLES = 320  # one 50 Hz content frame
 
 def load_wav16k(path):
     """Front end of the pitch/PPG/unit steps: the 16 kHz wave itself."""
-    wav = load_audio(path, SAMPLE_RATE)
+    with warnings.catch_warnings():  # a fallback reader's warnings: the skip reason says what went wrong
+        warnings.simplefilter("ignore")
+        wav = load_audio(path, SAMPLE_RATE)
     if len(wav) < MIN_SAMPLES:
         raise AudioError(f"{path}: too short ({len(wav)} samples at 16 kHz; at least {MIN_SAMPLES} needed)")
     return wav

@@ -15,7 +15,8 @@ def build_parser():
                                                  "(wave|spec|pitch|hubert|whisper|spk per line). Clips with a "
                                                  "missing feature are listed on stderr and left out.")
     parser.add_argument("-d", "--data-svc", default="./data_svc", help="feature root (default ./data_svc)")
-    parser.add_argument("-o", "--out", default="./files", help="output folder of train.txt, valid.txt (default ./files)")
+    parser.add_argument("-o", "--out", default="./files",
+                        help="output folder of train.txt and valid.txt (default ./files)")
     parser.add_argument("--singer-mean", action="store_true",
                         help="use each speaker's mean timbre (<data-svc>/singer/<speaker>.spk.npy) instead of "
                              "the per-clip vectors")
