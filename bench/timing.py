@@ -29,7 +29,7 @@ def load_caveat():
         load = os.getloadavg()[0]
     except OSError:
         return "load average unknown"
-    return f"load average {load:.1f} on {cpu_cores()} cores (ratios are timed in the same run, interleaved)"
+    return f"load average {load:.1f} on {cpu_cores()} cores: absolute times are noisy"
 
 
 def synchronize(device):

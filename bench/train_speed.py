@@ -80,7 +80,7 @@ def run(config, batches=(2, 8), seconds=4.0, repeats=3, device="auto", threads=N
     frames = int(round(seconds * hp.data.sampling_rate / hp.data.hop_length))
     devices = [device] + ([torch.device("cpu")] if device.type == "cuda" and cpu_too else [])
     print(f"training-step bench: {config}, clips of {seconds:g} s (decoder window "
-          f"{hp.data.segment_size} samples), {used} CPU threads, random weights; {load_caveat()}")
+          f"{hp.data.segment_size} samples), {used} CPU threads, random weights, paths interleaved; {load_caveat()}")
     rows = []
     for dev in devices:
         for size in batches:

@@ -1,0 +1,110 @@
+"""Random-weight checkpoints of the real (or tiny) sizes and input files for the CLI benches."""
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+from bench.models import ROOT, load_config, random_generator_state
+
+# (whisper kwargs, hubert kwargs) of tests/tiny_whisper.py / tests/tiny_hubert.py make_checkpoint
+FULL_SIZES = (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer=32),   # large-v2
+              dict(conv=512, width=768, ffn=3072, layers=12, pos_kernel=128, pos_groups=16))  # HuBERT-Soft
+# quick runs: the real PPG width (the base-size generator needs it) but 2 Whisper layers, tiny HuBERT
+SMALL_SIZES = (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer=2), dict())
+
+
+def _tests_module(name):
+    """tests/<name>.py loaded by path (a `tests` package elsewhere on sys.path cannot shadow it)."""
+    path = os.path.join(ROOT, "tests", name + ".py")
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def extractor_checkpoints(folder, full=True):
+    """Write random Whisper and HuBERT-Soft checkpoints; returns (whisper_path, hubert_path)."""
+    whisper_kw, hubert_kw = FULL_SIZES if full else SMALL_SIZES
+    whisper = os.path.join(folder, "whisper.pt")
+    hubert = os.path.join(folder, "hubert.pt")
+    _tests_module("tiny_whisper").make_checkpoint(whisper, **whisper_kw)
+    _tests_module("tiny_hubert").make_checkpoint(hubert, **hubert_kw)
+    return whisper, hubert
+
+
+def generator_files(folder, config, seed=0):
+    """Exported generator {'model_g': ...} and a speaker vector; returns (model_path, spk_path)."""
+    hp = load_config(config)
+    model = os.path.join(folder, "model.pth")
+    torch.save({"model_g": random_generator_state(hp, seed)}, model)
+    spk = os.path.join(folder, "singer.spk.npy")
+    vec = np.random.default_rng(seed).standard_normal(hp.vits.spk_dim).astype(np.float32)
+    np.save(spk, vec / np.linalg.norm(vec))
+    return model, spk
+
+
+def write_song(path, seconds, rate=44100, seed=0):
+    """A stereo-free mono 'song': gliding harmonic tone with pauses, written as 16-bit WAV."""
+    from common.audio import save_audio
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    f0 = 200.0 * 2 ** (0.5 * np.sin(2 * np.pi * 0.2 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    voiced = (np.sin(2 * np.pi * 0.25 * t) > -0.7).astype(np.float32)
+    wav = voiced * sum(0.25 / k * np.sin(k * phase) for k in range(1, 8)) + 0.005 * rng.standard_normal(t.size)
+    save_audio(path, wav.astype(np.float32), rate)
+    return path
+
+
+def write_features(folder, seconds, config, seed=0):
+    """Random PPG/units (.npy, 50 Hz) and a pitch CSV (100 Hz) for `seconds` of 16 kHz audio."""
+    from pitch.csv_io import write_f0_csv
+
+    hp = load_config(config)
+    rng = np.random.default_rng(seed)
+    frames = int(seconds * 100)
+    ppg = os.path.join(folder, "in.ppg.npy")
+    vec = os.path.join(folder, "in.vec.npy")
+    pit = os.path.join(folder, "in.csv")
+    np.save(ppg, rng.standard_normal((frames // 2, hp.vits.ppg_dim)).astype(np.float32))
+    np.save(vec, rng.standard_normal((frames // 2, hp.vits.vec_dim)).astype(np.float32))
+    f0 = 150.0 + 100.0 * rng.random(frames)
+    f0[rng.random(frames) < 0.1] = 0.0
+    write_f0_csv(pit, f0)
+    return ppg, vec, pit
+
+
+def run_measured(argv, env=None):
+    """Run a command; returns (exit code, wall seconds, peak RSS MiB of that process, output tail).
+
+    Peak memory comes from os.wait4 on the child itself (not its siblings)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
+                            env=env, text=True)
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    return proc.returncode, wall, usage.ru_maxrss / 1024.0, output[-2000:]
+
+
+def svc_inference_argv(config, model, spk, wave, out, whisper=None, hubert=None, extra=()):
+    """The documented svc_inference.py command line."""
+    argv = [sys.executable, os.path.join(ROOT, "svc_inference.py"), "--config", config, "--model", model,
+            "--spk", spk, "--wave", wave, "--out", out]
+    if whisper:
+        argv += ["--whisper-checkpoint", whisper]
+    if hubert:
+        argv += ["--hubert-checkpoint", hubert]
+    return argv + list(extra)
+
+
+def require_svc_inference():
+    path = os.path.join(ROOT, "svc_inference.py")
+    if not os.path.isfile(path):
+        raise SystemExit(f"{path} does not exist yet: this bench runs the svc_inference.py CLI.")
