@@ -1,6 +1,7 @@
 """Export a training checkpoint as an inference model (public so-vits-svc-5.0 layout).
 
 python svc_export.py --config configs/base.yaml --checkpoint_path chkpt/NAME/NAME_XXXX.pt [--out sovits5.0.pth]
+    [--onnx model.onnx]   also write the generator as ONNX (needs: pip install onnx onnxruntime)
 """
 import argparse
 import os
@@ -11,6 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common.config import load_config  # noqa: E402
 from svc.cli import report_errors  # noqa: E402
 from svc.export import export_checkpoint  # noqa: E402
+from vits.onnx_export import export_onnx  # noqa: E402
 
 
 def main(argv=None):
@@ -20,6 +22,9 @@ def main(argv=None):
     parser.add_argument("--out", default="sovits5.0.pth", help="exported model file (written atomically)")
     parser.add_argument("--pretrain_out", default=None,
                         help="also write {'model_g', 'model_d'} here, to use as train.pretrain of a new model")
+    parser.add_argument("--onnx", default=None,
+                        help="also write the conversion generator here as ONNX (opset 17, dynamic length), "
+                             "checked against PyTorch with onnxruntime; needs onnx and onnxruntime")
     args = parser.parse_args(argv)
 
     def run():
@@ -27,6 +32,8 @@ def main(argv=None):
         for note in export_checkpoint(hp, args.checkpoint_path, args.out, args.pretrain_out):
             print(f"note: {note}")
         print(f"exported {args.checkpoint_path} -> {args.out}")
+        if args.onnx:
+            print("\n".join(export_onnx(hp, args.checkpoint_path, args.onnx).lines()))
 
     report_errors(run)
 
