@@ -32,7 +32,8 @@ def resolve_weights(path):
 def download_hint(path, url):
     folder = os.path.dirname(os.path.abspath(path))
     return (f"Put {os.path.basename(path)} into the folder {folder} (download it from {url}), "
-            f"or run `python svc_download.py`, or pass another file with --checkpoint.")
+            f"or run `python svc_download.py`, or pass another file with the tool's checkpoint flag "
+            f"(--checkpoint, --whisper-checkpoint, --hubert-checkpoint or --speaker-checkpoint; see --help).")
 
 
 def load_weights(path, what, url):
