@@ -144,8 +144,8 @@ class Trainer:
         if not self.info.is_main:
             return None
         path = str(self.hp.data.validation_files)
-        if not os.path.isfile(path):
-            self.log.warning(f"No validation list at {path}: validation is skipped.")
+        if not os.path.isfile(path) or not _has_items(path):
+            self.log.warning(f"No validation items in {path}: validation is skipped.")
             return None
         return create_valid_loader(self.hp)
 
@@ -328,3 +328,9 @@ def forward_signals_to(processes):
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _has_items(list_path):
+    """A one-clip dataset gets an empty valid.txt from preprocess_train.py: no validation then."""
+    with open(list_path, encoding="utf-8") as f:
+        return any(line.strip() for line in f)
