@@ -95,7 +95,8 @@ def convert_files(config, model, spk, waves, out_dir, shift=0.0, device="auto", 
             wav = converter.convert(speaker, wav16k, shift=shift, seed=seed, names={"spk": str(spk)})
             save_audio(out, wav, converter.rate)
         except (ValueError, RuntimeError) as err:  # unreadable audio, too short, out of memory, ...
-            report.fail(wave, err)
+            reason = str(err)
+            report.fail(wave, reason[len(f"{wave}: "):] if reason.startswith(f"{wave}: ") else reason)
         else:
             report.ok()
     return report

@@ -1,5 +1,6 @@
 """svc_inference.py's one call: parsed options -> one file or a batch, with optional retrieval."""
 import os
+import sys
 
 from svc.convert import ExtractorSettings
 from svc.convert_batch import convert_files, is_batch, output_path
@@ -54,7 +55,7 @@ def run_inference(args):
                              f"file on its own, or leave {', '.join(given)} out to extract features per file.")
         out_dir = args.out or DEFAULT_OUT_DIR
         report = convert_files(args.config, args.model, args.spk, args.wave, out_dir, **common)
-        report.print_summary()
+        report.print_summary(file=sys.stderr)  # the stream of now, not of import time
         return 0 if report.done else 1
     wave = args.wave[0]
     out = args.out or DEFAULT_OUT_FILE

@@ -1,52 +1,15 @@
 """svc_inference.py: feature handling, chunked conversion with crossfaded joins, errors."""
-import os
-
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
 from common.checkpoint import CheckpointError, save_checkpoint
-from common.config import load_config
 from svc.chunking import chunk_weights, plan_chunks, run_chunked
 from svc.convert import SvcConverter
 from svc.convert_file import convert_file
-from svc.export import export_checkpoint
 from svc.feature_files import FeatureError
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = os.path.join(ROOT, "tests", "tiny.yaml")
-HOP = 320
-
-
-@pytest.fixture(scope="module")
-def hp():
-    return load_config(TINY)
-
-
-@pytest.fixture(scope="module")
-def model_files(hp, tmp_path_factory):
-    """(exported .pth, training .pt) of one tiny random model."""
-    from vits.models import SynthesizerTrn
-
-    folder = tmp_path_factory.mktemp("model")
-    torch.manual_seed(0)
-    net_g = SynthesizerTrn(hp.data.filter_length // 2 + 1, hp.data.segment_size // hp.data.hop_length, hp)
-    training = folder / "tiny_1.pt"
-    save_checkpoint({"model_g": net_g.state_dict(), "model_d": {}, "optim_g": {}, "optim_d": {}, "step": 1,
-                     "epoch": 1, "hp_str": ""}, training)
-    export_checkpoint(hp, training, folder / "sovits5.0.pth")
-    return folder / "sovits5.0.pth", training
-
-
-def smooth_features(frames100, ppg_dim=16, seed=0):
-    """Slowly varying PPG / units at 50 Hz for `frames100` model frames, and a speaker vector."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(frames100 // 2)[:, None] / 50.0
-    ppg = np.sin(t * rng.uniform(0.5, 3, ppg_dim) + rng.uniform(0, 6, ppg_dim)).astype(np.float32)
-    vec = np.cos(t * rng.uniform(0.5, 3, 256) + rng.uniform(0, 6, 256)).astype(np.float32)
-    spk = rng.standard_normal(256).astype(np.float32)
-    return ppg, vec, spk / np.linalg.norm(spk)
+from tests.svc_fixtures import HOP, TINY, hp, model_files, smooth_features  # noqa: F401 (fixtures)
 
 
 # -- the joiner ------------------------------------------------------------------------------
