@@ -41,7 +41,8 @@ def add_retrieval_options(parser):
                        help="PPG k-means codebook (default <data-svc>/indexes/<singer>/whisper.codebook.npy)")
     group.add_argument("--retrieval-singer",
                        help="singer whose indexes are used (default: the --spk file name, alice.spk.npy -> alice)")
-    group.add_argument("--data-svc", default="data_svc", help="prepared data folder holding indexes/ (default data_svc)")
+    group.add_argument("--data-svc", default="data_svc",
+                       help="prepared data folder holding indexes/ (default data_svc)")
     group.add_argument("--retrieval-backend", default="auto", choices=BACKENDS,
                        help="nearest-neighbour search: faiss when installed, else sklearn (auto); same neighbours")
 

@@ -8,7 +8,7 @@ converts any number of inputs. The steps of one conversion:
                         units, before they are repeated x2: half the searches of doing it at 100 Hz,
                         same result, since retrieval works frame by frame
     finalise_content()  the last look at the content features (ppg, vec at 100 Hz) before the
-                        model: the place for feature retrieval and similar filters
+                        model: the place for other content filters (content_filter)
     synthesize()        NSF source over the whole input once, then the model in overlapping
                         chunks joined with a crossfade (svc.chunking)
 """
