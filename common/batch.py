@@ -29,5 +29,5 @@ class BatchReport:
             lines.append(f"  skipped {path}: {reason}")
         return "\n".join(lines)
 
-    def print_summary(self, file=sys.stderr):
-        print(self.summary(), file=file, flush=True)
+    def print_summary(self, file=None):
+        print(self.summary(), file=file or sys.stderr, flush=True)
