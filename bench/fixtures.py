@@ -17,7 +17,7 @@ FULL_SIZES = (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer
 SMALL_SIZES = (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer=2), dict())
 
 
-def _tests_module(name):
+def tests_module(name):
     """tests/<name>.py loaded by path (a `tests` package elsewhere on sys.path cannot shadow it)."""
     path = os.path.join(ROOT, "tests", name + ".py")
     spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
@@ -31,9 +31,16 @@ def extractor_checkpoints(folder, full=True):
     whisper_kw, hubert_kw = FULL_SIZES if full else SMALL_SIZES
     whisper = os.path.join(folder, "whisper.pt")
     hubert = os.path.join(folder, "hubert.pt")
-    _tests_module("tiny_whisper").make_checkpoint(whisper, **whisper_kw)
-    _tests_module("tiny_hubert").make_checkpoint(hubert, **hubert_kw)
+    tests_module("tiny_whisper").make_checkpoint(whisper, **whisper_kw)
+    tests_module("tiny_hubert").make_checkpoint(hubert, **hubert_kw)
     return whisper, hubert
+
+
+def speaker_checkpoint(folder, full=True):
+    """Write a random LSTM d-vector checkpoint (hidden 768 when full, else 16); returns its path."""
+    path = os.path.join(folder, "speaker.pth.tar")
+    tests_module("tiny_speaker").make_checkpoint(path, lstm_dim=768 if full else 16)
+    return path
 
 
 def generator_files(folder, config, seed=0):
