@@ -21,6 +21,7 @@ def atomic_path(path):
     base, ext = os.path.splitext(os.path.basename(path))
     fd, tmp = tempfile.mkstemp(prefix=f"{base}{TMP_MARK}", suffix=ext, dir=folder)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
     try:
         yield tmp
         os.replace(tmp, path)
@@ -28,6 +29,12 @@ def atomic_path(path):
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save_npy(path, array):

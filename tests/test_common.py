@@ -64,6 +64,9 @@ def test_atomic_path_leaves_nothing_on_error(tmp_path):
     assert os.listdir(tmp_path) == []
     save_npy(target, np.arange(3))
     assert np.load(target).tolist() == [0, 1, 2]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(target).st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_checkpoint_roundtrip_and_errors(tmp_path):
