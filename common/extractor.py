@@ -5,6 +5,7 @@ run a pretrained network on it in bounded chunks and write one `.npy` per file.
 """
 import contextlib
 import os
+import sys
 
 import numpy as np
 import torch
@@ -136,3 +137,15 @@ class ChunkedExtractor:
                 continue
             report.ok()
         return report
+
+
+def run_one_file(make_extractor, wav, out):
+    """Body of the single-file extractor CLIs: extract `wav` into `out`, return the exit status."""
+    from common.audio import AudioError
+
+    try:
+        report = make_extractor().extract_files([wav], [out], skip_existing=False, progress=False)
+    except (CheckpointError, AudioError, RuntimeError) as e:
+        sys.exit(f"error: {e}")
+    report.print_summary()
+    return 1 if report.failed else 0

@@ -11,8 +11,7 @@ __all__ = ["HubertSoft", "main"]
 
 
 def main(argv=None):
-    from common.audio import AudioError
-    from common.checkpoint import CheckpointError
+    from common.extractor import run_one_file
     from common.paths import HUBERT_CKPT
 
     parser = argparse.ArgumentParser(description="Extract HuBERT-Soft units (50 Hz, [frames, 256] float32 .npy) of a file.")
@@ -21,13 +20,7 @@ def main(argv=None):
     parser.add_argument("--checkpoint", default=HUBERT_CKPT, help=f"HuBERT-Soft weights (default {HUBERT_CKPT})")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     args = parser.parse_args(argv)
-    try:
-        report = HubertSoft(args.checkpoint, args.device).extract_files(
-            [args.wav], [args.vec], skip_existing=False, progress=False)
-    except (CheckpointError, AudioError, RuntimeError) as e:
-        sys.exit(f"error: {e}")
-    report.print_summary()
-    return 1 if report.failed else 0
+    return run_one_file(lambda: HubertSoft(args.checkpoint, args.device), args.wav, args.vec)
 
 
 if __name__ == "__main__":

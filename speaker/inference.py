@@ -11,8 +11,7 @@ __all__ = ["SpeakerEncoder", "main"]
 
 
 def main(argv=None):
-    from common.audio import AudioError
-    from common.checkpoint import CheckpointError
+    from common.extractor import run_one_file
     from common.paths import SPEAKER_CKPT
 
     parser = argparse.ArgumentParser(description="Compute the 256-dim speaker d-vector (float32 .npy) of an audio file.")
@@ -21,13 +20,7 @@ def main(argv=None):
     parser.add_argument("--checkpoint", default=SPEAKER_CKPT, help=f"speaker encoder weights (default {SPEAKER_CKPT})")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     args = parser.parse_args(argv)
-    try:
-        report = SpeakerEncoder(args.checkpoint, args.device).extract_files(
-            [args.wav], [args.spk], skip_existing=False, progress=False)
-    except (CheckpointError, AudioError, RuntimeError) as e:
-        sys.exit(f"error: {e}")
-    report.print_summary()
-    return 1 if report.failed else 0
+    return run_one_file(lambda: SpeakerEncoder(args.checkpoint, args.device), args.wav, args.spk)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,7 @@ __all__ = ["WhisperPPG", "main"]
 
 
 def main(argv=None):
-    from common.audio import AudioError
-    from common.checkpoint import CheckpointError
+    from common.extractor import run_one_file
     from common.paths import WHISPER_CKPT
 
     parser = argparse.ArgumentParser(description="Extract the Whisper PPG (50 Hz, [frames, dim] float32 .npy) of a file.")
@@ -23,13 +22,7 @@ def main(argv=None):
     parser.add_argument("--no-noise", action="store_true",
                         help="do not add the 0.1-std Gaussian noise to the log-mel (deterministic output)")
     args = parser.parse_args(argv)
-    try:
-        report = WhisperPPG(args.checkpoint, args.device, noise=not args.no_noise).extract_files(
-            [args.wav], [args.ppg], skip_existing=False, progress=False)
-    except (CheckpointError, AudioError, RuntimeError) as e:
-        sys.exit(f"error: {e}")
-    report.print_summary()
-    return 1 if report.failed else 0
+    return run_one_file(lambda: WhisperPPG(args.checkpoint, args.device, noise=not args.no_noise), args.wav, args.ppg)
 
 
 if __name__ == "__main__":
