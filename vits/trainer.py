@@ -225,7 +225,7 @@ class Trainer:
             values.update(disc=loss_d.item(), grad_norm_g=norm_g, grad_norm_d=norm_d,
                           lr=self.optim_g.param_groups[0]["lr"])
             self.log.scalars(values, self.step)
-            self.log.info(f"epoch {self.epoch} step {self.step} " + " ".join(f"{k} {v:.4f}" for k, v in values.items()))
+            self.log.info(f"epoch {self.epoch} step {self.step} " + " ".join(f"{k} {v:.4g}" for k, v in values.items()))
 
     # ---- validation and checkpoints ----
     @torch.no_grad()
