@@ -16,7 +16,10 @@ class BatchReport:
         self.skipped_existing += 1
 
     def fail(self, path, reason):
-        self.failed.append((str(path), str(reason)))
+        path, reason = str(path), str(reason)
+        if reason.startswith(path + ": "):  # errors from common.audio already lead with the file
+            reason = reason[len(path) + 2:]
+        self.failed.append((path, reason))
 
     def merge(self, other):
         self.done += other.done
