@@ -42,7 +42,7 @@ class StepRunner:
         t = hp.train
         self.hp, self.device, self.amp, self.ts = hp, device, amp, train_step
         self.net_g = SynthesizerTrn(*model_sizes(hp), hp).to(device).train()
-        self.net_g.dec.use_polyphase(polyphase)
+        self.net_g.dec.use_fast_path(polyphase)
         self.net_d = Discriminator(hp).to(device).train()
         adamw = dict(lr=float(t.learning_rate), betas=tuple(float(b) for b in t.betas), eps=float(t.eps))
         scaler = (lambda: torch.amp.GradScaler("cuda")) if amp == "fp16" else (lambda: None)

@@ -99,8 +99,8 @@ def test_tiny_fast_path_is_the_default_and_matches_plain():
     state = nudged_state(base, seed=0, spread=0.05)
     plain = SynthesizerInfer(*sizes(hp), hp).load_exported(state, fold=False).eval()
     fast = SynthesizerInfer(*sizes(hp), hp).load_exported(state).eval()
-    assert fast.fast and fast.folded and fast.dec.polyphase
-    assert not plain.fast and not plain.folded and not plain.dec.polyphase
+    assert fast.fast and fast.folded and fast.dec.fast
+    assert not plain.fast and not plain.folded and not plain.dec.fast
     # the exported layout does not change: same names, order and filter buffers
     assert list(plain.state_dict()) == list(base.state_dict())
     assert "dec.resblocks.0.activations.0.upsample.filter" in fast.state_dict()
@@ -139,7 +139,7 @@ def test_training_generator_with_polyphase_matches_plain_forward_and_backward():
     spk = torch.randn(2, hp.vits.spk_dim, generator=gen)
     outputs, grads = [], []
     for enabled in (False, True):
-        net.dec.use_polyphase(enabled)
+        net.dec.use_fast_path(enabled)
         net.zero_grad()
         torch.manual_seed(6)  # same NSF phases and noise
         audio = net.dec(spk, z, f0, perturb=False)
@@ -170,3 +170,24 @@ def test_base_size_generator_fast_equals_plain_within_1e4():
     b = fast.inference(ppg, vec, f0, spk, lengths, source, seed=4)
     assert a.abs().max() > 1e-3
     assert (a - b).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize("channels,kernel,dilation,bias", [(16, 3, 1, True), (20, 11, 3, True), (24, 7, 5, False)])
+def test_per_tap_gemm_convolution_equals_conv1d(channels, kernel, dilation, bias):
+    from vits_decoder.fastconv import conv1d_by_taps, conv1d_fast, taps_apply
+
+    torch.manual_seed(kernel)
+    conv = torch.nn.Conv1d(channels, channels + 3, kernel, dilation=dilation, bias=bias,
+                           padding=(kernel * dilation - dilation) // 2)
+    x = torch.randn(2, channels, 97)
+    with torch.no_grad():
+        assert taps_apply(conv, x)
+        ref = conv(x)
+        out = conv1d_by_taps(conv, x)
+        assert out.shape == ref.shape == (2, channels + 3, 97)
+        assert torch.allclose(out, ref, atol=1e-5), (out - ref).abs().max()
+        conv.weight.mul_(2.0)  # the cached tap weights follow an in-place change
+        assert torch.allclose(conv1d_fast(conv, x), conv(x), atol=1e-5)
+    assert not taps_apply(conv, x)  # autograd on: the module itself runs
+    with torch.no_grad():
+        assert not taps_apply(torch.nn.Conv1d(8, 8, 3), torch.randn(1, 8, 10))  # too narrow to pay off

@@ -143,15 +143,16 @@ class SynthesizerInfer(nn.Module):
 
     @property
     def fast(self):
-        """True when weight norm is folded and the decoder runs its polyphase activations."""
-        return self.folded and self.dec.polyphase
+        """True when weight norm is folded and the decoder runs its fast path."""
+        return self.folded and self.dec.fast
 
     def use_fast_path(self, enabled=True):
-        """enabled: fold weight norm (for good) and switch the decoder to polyphase activations;
-        disabled: plain activations (weight norm stays as it is). Outputs agree within ~1e-5."""
+        """enabled: fold weight norm (for good) and switch the decoder to its fast path (polyphase
+        activations, per-tap GEMM convolutions on CPU); disabled: the plain decoder (weight norm
+        stays as it is). Outputs agree within ~1e-5."""
         if enabled:
             self.fold_weight_norm()
-        self.dec.use_polyphase(enabled)
+        self.dec.use_fast_path(enabled)
         return self
 
     def fold_weight_norm(self):
@@ -164,7 +165,7 @@ class SynthesizerInfer(nn.Module):
         Training-only keys (emb_g, speaker_classifier, enc_q) are ignored, modern weight-norm
         keys are renamed; anything else must match exactly or CheckpointError names the
         difference. fold=True (the conversion default) then takes the fast path: weight norm
-        folded once and polyphase activations; fold=False keeps the plain reference path.
+        folded once and the decoder's fast path; fold=False keeps the plain reference path.
         """
         if not isinstance(state_dict, dict):
             raise CheckpointError(f"generator weights in {path} are a {type(state_dict).__name__}, not a state dict.")

@@ -4,6 +4,7 @@ from torch import nn
 from vits.commons import get_padding, init_conv_normal
 from vits.weight_norm import weight_norm
 from vits_decoder.alias import SnakeAlias
+from vits_decoder.fastconv import conv1d_fast
 
 
 def _conv(channels, kernel_size, dilation):
@@ -22,10 +23,12 @@ class AMPBlock(nn.Module):
         self.convs2 = nn.ModuleList(_conv(channels, kernel_size, 1) for _ in dilations)
         # two activations per dilation: even ones before convs1, odd ones before convs2
         self.activations = nn.ModuleList(SnakeAlias(channels) for _ in range(2 * len(dilations)))
+        self.fast = False  # per-tap GEMM convolutions where faster (inference on CPU, folded weights)
 
     def forward(self, x):
+        conv = conv1d_fast if self.fast else (lambda c, v: c(v))
         for i, (c1, c2) in enumerate(zip(self.convs1, self.convs2)):
-            y = c1(self.activations[2 * i](x))
-            y = c2(self.activations[2 * i + 1](y))
+            y = conv(c1, self.activations[2 * i](x))
+            y = conv(c2, self.activations[2 * i + 1](y))
             x = x + y
         return x

@@ -75,16 +75,20 @@ class Generator(nn.Module):
         self.activation_post = SnakeAlias(channels[-1])
         self.conv_post = nn.Conv1d(channels[-1], 1, 7, 1, padding=3, bias=False)
 
-    def use_polyphase(self, enabled=True):
-        """Run every anti-aliased activation on its polyphase path (same output, less work)."""
+    def use_fast_path(self, enabled=True):
+        """Fast path (same output within float rounding): polyphase anti-aliased activations and,
+        for inference on CPU with folded weights, per-tap GEMM residual convolutions."""
         for module in self.modules():
             if isinstance(module, SnakeAlias):
                 module.use_polyphase(enabled)
+            elif isinstance(module, AMPBlock):
+                module.fast = bool(enabled)
         return self
 
     @property
-    def polyphase(self):
-        return all(m.polyphase for m in self.modules() if isinstance(m, SnakeAlias))
+    def fast(self):
+        return all(m.polyphase for m in self.modules() if isinstance(m, SnakeAlias)) and \
+            all(m.fast for m in self.modules() if isinstance(m, AMPBlock))
 
     def pitch2source(self, f0):
         """f0 [B, T] Hz per frame -> NSF excitation [B, 1, T * hop] (random: seed the RNG)."""

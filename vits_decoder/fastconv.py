@@ -1,0 +1,59 @@
+"""Dense 1-D convolution as one matrix product per kernel tap (CPU inference fast path).
+
+oneDNN's direct convolution is slow on CPU for the decoder's narrow (20-80 channel), long,
+dilated layers; y = sum_k W[:, :, k] @ x[:, k*d : k*d + T] with the products accumulated in place
+is several times faster there (each product is a well-shaped GEMM). Same arithmetic, other order
+of the sums. Used only without autograd, on CPU, for plain (folded) stride-1 convolutions.
+"""
+import torch
+from torch.nn import functional as F
+
+from vits.weight_norm import has_weight_norm
+
+MIN_CHANNELS = 16  # narrower layers: oneDNN is as fast or faster
+
+
+def taps_apply(conv, x):
+    """True when `conv` on `x` should take the per-tap GEMM path."""
+    if x.device.type != "cpu" or conv.in_channels < MIN_CHANNELS or conv.groups != 1:
+        return False
+    if conv.stride != (1,) or conv.padding_mode != "zeros" or not isinstance(conv.padding, tuple):
+        return False
+    if has_weight_norm(conv):
+        return False
+    return not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
+
+
+def _tap_weights(conv, dtype):
+    """conv.weight [out, in, K] -> [K, out, in] contiguous, cached until the weight changes."""
+    w = conv.weight
+    key = (w.data_ptr(), w._version, w.device, dtype)
+    cache = conv.__dict__.get("_tap_cache")
+    if cache is None or cache[0] != key:
+        cache = (key, w.detach().to(dtype).permute(2, 0, 1).contiguous())
+        conv.__dict__["_tap_cache"] = cache
+    return cache[1]
+
+
+def conv1d_by_taps(conv, x):
+    """conv(x) for x [B, in, T] -> [B, out, T'] as K accumulated matrix products per item."""
+    taps = _tap_weights(conv, x.dtype)                      # [K, out, in]
+    (pad,), (dilation,) = conv.padding, conv.dilation
+    padded = F.pad(x, (pad, pad)) if pad else x             # [B, in, T + 2 pad]
+    length = padded.size(-1) - dilation * (taps.size(0) - 1)
+    bias = conv.bias.to(x.dtype) if conv.bias is not None else None
+    out = x.new_empty(x.size(0), taps.size(1), length)
+    for b in range(x.size(0)):
+        y = out[b]
+        if bias is not None:
+            torch.addmm(bias.unsqueeze(1), taps[0], padded[b, :, :length], out=y)
+        else:
+            torch.mm(taps[0], padded[b, :, :length], out=y)
+        for k in range(1, taps.size(0)):
+            y.addmm_(taps[k], padded[b, :, k * dilation:k * dilation + length])
+    return out
+
+
+def conv1d_fast(conv, x):
+    """conv(x), through the per-tap GEMM path where that is faster (see taps_apply)."""
+    return conv1d_by_taps(conv, x) if taps_apply(conv, x) else conv(x)
