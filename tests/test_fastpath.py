@@ -56,6 +56,17 @@ def test_polyphase_activation_equals_plain_including_edges(batch, channels, leng
     assert torch.allclose(fast, plain, atol=2e-6), (fast - plain).abs().max()
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 2, 7])
+def test_polyphase_activation_chunk_boundaries(monkeypatch, chunk_rows):
+    monkeypatch.setattr(polyphase, "CHUNK_ROWS", chunk_rows)
+    act = random_snake(3, seed=9)
+    x = torch.randn(2, 3, 3 * polyphase.BLOCK + 5)
+    with torch.no_grad():
+        plain = act(x)
+        fast = act.use_polyphase(True)(x)
+    assert torch.allclose(fast, plain, atol=2e-6), (fast - plain).abs().max()
+
+
 def test_polyphase_activation_gradients_equal_plain():
     act = random_snake(4, seed=1)
     x = torch.randn(2, 4, 50)

@@ -28,6 +28,7 @@ UP_HALF = TAPS // RATIO // 2       # 3: input samples of context on each side of
 DOWN_LEFT = TAPS // 2 - 1          # 5: x2-rate samples before the first kept output's window
 UP_HALO = 2 * UP_HALF              # 6 samples of the next block each up-sampling row also reads
 DOWN_HALO = TAPS - RATIO           # 10 samples of the next block each down-sampling row also reads
+CHUNK_ROWS = 1024                  # up-sampled rows activated at a time (stays in cache)
 
 
 def check_supported(up_filter, down_filter, ratio):
@@ -104,6 +105,36 @@ def snake_constants(alpha, beta, eps=1e-9):
     return torch.exp(alpha).view(-1, 1), (1.0 / (torch.exp(beta) + eps)).view(-1, 1)
 
 
+def _upsample_activate(x, scale, inv_b, up, blocks):
+    """No-autograd x2 up-sampling and Snake, a few rows at a time so each piece stays in cache,
+    written straight into the padded input buffer of the down-sampler: [B*C, 2 (nb + 1) block].
+
+    Row r of the up-sampling product is block r % (nb + 1) of channel r // (nb + 1); writing the
+    rows one after another at a flat offset of DOWN_LEFT puts every channel's signal at its place
+    in the padded buffer (the few samples that spill into the next channel's left padding, and
+    the invalid tail, are overwritten by the edge fill)."""
+    b, c, t = x.shape
+    main, halo = up
+    block, width = main.shape
+    padded = _edge_pad(x.reshape(b * c, t), UP_HALF, (blocks + 1) * block - t - UP_HALF)
+    rows = padded.view(-1, block)                                          # [B*C*(nb+1), block]
+    count = rows.size(0)
+    row_scale = scale.view(1, c, 1).expand(b, c, blocks + 1).reshape(count, 1)
+    row_inv_b = inv_b.view(1, c, 1).expand(b, c, blocks + 1).reshape(count, 1)
+    flat = x.new_empty(count * width + DOWN_LEFT)
+    for start in range(0, count, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, count)
+        z = rows[start:stop] @ main                                        # [rows, 2 block]
+        tail = min(stop, count - 1)  # the last row has no next row (its outputs are invalid)
+        if tail > start:
+            z[:tail - start].addmm_(rows[start + 1:tail + 1, :halo.size(0)], halo)
+        wave = torch.mul(z, row_scale[start:stop])
+        wave = torch.sin(wave, out=wave).square_()
+        dest = flat[DOWN_LEFT + start * width:DOWN_LEFT + stop * width].view(stop - start, width)
+        torch.addcmul(z, wave, row_inv_b[start:stop], out=dest)
+    return _fill_edges(flat[:count * width].view(b * c, -1), DOWN_LEFT, RATIO * t)
+
+
 def snake_alias_polyphase(x, scale, inv_b, up, down):
     """x [B, C, T] -> [B, C, T]; scale, inv_b [C, 1]; up, down: the (main, halo) matrix pairs."""
     b, c, t = x.shape
@@ -112,19 +143,13 @@ def snake_alias_polyphase(x, scale, inv_b, up, down):
     dtype = x.dtype
     up = [m.to(dtype) for m in up]
     down = [m.to(dtype) for m in down]
-    # one spare block at the end feeds the last block's halo
-    padded = _edge_pad(x.reshape(b * c, t), UP_HALF, (blocks + 1) * block - t - UP_HALF)
-    z = _blocked_filter(padded, *up).view(b, c, -1)        # [B, C, 2 (nb + 1) block], valid: 2T
     scale, inv_b = scale.to(dtype), inv_b.to(dtype)
-    z = z[..., :RATIO * t]
-    if torch.is_grad_enabled() and (z.requires_grad or scale.requires_grad or inv_b.requires_grad):
+    if torch.is_grad_enabled() and (x.requires_grad or scale.requires_grad or inv_b.requires_grad):
+        # one spare block at the end feeds the last block's halo
+        padded = _edge_pad(x.reshape(b * c, t), UP_HALF, (blocks + 1) * block - t - UP_HALF)
+        z = _blocked_filter(padded, *up).view(b, c, -1)[..., :RATIO * t]  # [B, C, 2T] interleaved
         z = torch.addcmul(z, torch.sin(z * scale).square(), inv_b).view(b * c, RATIO * t)
         padded = _edge_pad(z, DOWN_LEFT, (blocks + 1) * RATIO * block - RATIO * t - DOWN_LEFT)
-    else:  # write the activation straight into the padded buffer of the down-sampler
-        padded = x.new_empty(b, c, (blocks + 1) * RATIO * block)
-        wave = torch.mul(z, scale)
-        wave = torch.sin(wave, out=wave).square_()
-        torch.addcmul(z, wave, inv_b, out=padded[..., DOWN_LEFT:DOWN_LEFT + RATIO * t])
-        del wave
-        padded = _fill_edges(padded.view(b * c, -1), DOWN_LEFT, RATIO * t)
+    else:
+        padded = _upsample_activate(x, scale, inv_b, up, blocks)
     return _blocked_filter(padded, *down)[:, :t].reshape(b, c, t)
