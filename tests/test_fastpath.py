@@ -202,3 +202,11 @@ def test_per_tap_gemm_convolution_equals_conv1d(channels, kernel, dilation, bias
     assert not taps_apply(conv, x)  # autograd on: the module itself runs
     with torch.no_grad():
         assert not taps_apply(torch.nn.Conv1d(8, 8, 3), torch.randn(1, 8, 10))  # too narrow to pay off
+
+
+def test_tracing_records_the_plain_path_that_works_at_any_length():
+    act = random_snake(4, seed=11).use_polyphase(True)
+    with torch.no_grad():
+        traced = torch.jit.trace(act, torch.randn(1, 4, 40), check_trace=False)
+        x = torch.randn(1, 4, 111)  # another length than traced
+        assert torch.allclose(traced(x), act(x), atol=2e-6)

@@ -9,13 +9,14 @@ import torch
 from torch.nn import functional as F
 
 from vits.weight_norm import has_weight_norm
+from vits_decoder.alias.polyphase import exporting
 
 MIN_CHANNELS = 16  # narrower layers: oneDNN is as fast or faster
 
 
 def taps_apply(conv, x):
     """True when `conv` on `x` should take the per-tap GEMM path."""
-    if x.device.type != "cpu" or conv.in_channels < MIN_CHANNELS or conv.groups != 1:
+    if x.device.type != "cpu" or conv.in_channels < MIN_CHANNELS or conv.groups != 1 or exporting():
         return False
     if conv.stride != (1,) or conv.padding_mode != "zeros" or not isinstance(conv.padding, tuple):
         return False

@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from vits_decoder.alias import polyphase
+from vits_decoder.alias.polyphase import exporting
 from vits_decoder.alias.resample import DownSample1d, UpSample1d
 
 
@@ -25,7 +26,8 @@ class SnakeAlias(nn.Module):
     """SnakeBeta evaluated at twice the sample rate, so its harmonics do not alias back.
 
     Two equal paths: the plain one (zero-stuffing up-sampler, activation, strided low-pass) and
-    the polyphase one (see polyphase.py), switched by `use_polyphase`. The filters stay buffers
+    the polyphase one (see polyphase.py), switched by `use_polyphase`; tracing and ONNX export
+    always record the plain one (the polyphase one has shape-dependent Python control flow). The filters stay buffers
     named as in the public checkpoints (upsample.filter, downsample.lowpass.filter).
     """
 
@@ -64,6 +66,6 @@ class SnakeAlias(nn.Module):
                 polyphase.downsample_matrices(self.downsample.lowpass.filter))
 
     def forward(self, x):
-        if self.polyphase:
+        if self.polyphase and not exporting():
             return polyphase.snake_alias_polyphase(x, *self._polyphase_constants(x.device))
         return self.downsample(self.act(self.upsample(x)))
