@@ -13,9 +13,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default=BASE_CONFIG, help="model config (default: configs/base.yaml)")
     parser.add_argument("--batch", type=int, nargs="+", default=[2, 8], help="batch sizes (default: 2 8)")
-    parser.add_argument("--seconds", type=float, default=4.0, help="clip length in seconds (default: 4, train.max_seconds)")
+    parser.add_argument("--seconds", type=float, default=4.0,
+                        help="clip length in seconds (default: 4, train.max_seconds)")
     parser.add_argument("--repeats", type=int, default=3, help="timed steps per variant, median taken (default: 3)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto; CUDA adds CPU rows)")
+    parser.add_argument("--device", default="auto",
+                        help="auto, cpu, cuda or cuda:N (default: auto; CUDA adds CPU rows)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     parser.add_argument("--quick", action="store_true", help="short run: batch 2, 1-second clips, 1 repeat")
     args = parser.parse_args(argv)

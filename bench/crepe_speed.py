@@ -21,7 +21,8 @@ def run(seconds=10.0, repeats=3, model="full", threads=None):
     from pitch.extractor import PitchExtractor
 
     used = set_threads(threads)
-    print(f"CREPE bench: model {model}, CPU, {used} threads, {seconds:g} s of audio, paths interleaved; {load_caveat()}")
+    print(f"CREPE bench: model {model}, CPU, {used} threads, {seconds:g} s of audio, paths interleaved; "
+          f"{load_caveat()}")
     ours = PitchExtractor(method="crepe", model=model, device="cpu")
     single = PitchExtractor(method="crepe", model=model, device="cpu", batch_size=1)
     wav = test_tone(seconds)

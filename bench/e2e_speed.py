@@ -12,8 +12,9 @@ def run(config, seconds=30.0, full=True, device="cpu", keep=None):
     HuBERT; CREPE full either way)."""
     fixtures.require_svc_inference()
     with tempfile.TemporaryDirectory(dir=keep) as folder:
-        print(f"end-to-end bench: {config}, {seconds:g} s input, {'full-size' if full else 'SMALL (2-layer Whisper, tiny HuBERT)'} "
-              f"random Whisper/HuBERT, CREPE full, device {device}, {cpu_cores()} cores; {load_caveat()}")
+        sizes = "full-size" if full else "SMALL (2-layer Whisper, tiny HuBERT)"
+        print(f"end-to-end bench: {config}, {seconds:g} s input, {sizes} random Whisper/HuBERT, CREPE full, "
+              f"device {device}, {cpu_cores()} cores; {load_caveat()}")
         whisper, hubert = fixtures.extractor_checkpoints(folder, full)
         model, spk = fixtures.generator_files(folder, config)
         wave = fixtures.write_song(os.path.join(folder, "song.wav"), seconds)

@@ -16,7 +16,8 @@ def run(config, seconds=(10.0, 60.0), repeats=3, device="auto", threads=None):
     used = set_threads(threads)
     hp = load_config(config)
     plain, fast = conversion_models(hp, device)
-    print(f"generator bench: {config}, device {device}, {used} threads, random weights, paths interleaved; {load_caveat()}")
+    print(f"generator bench: {config}, device {device}, {used} threads, random weights, paths "
+          f"interleaved; {load_caveat()}")
 
     def job(model, feats, source):
         ppg, vec, f0, spk, lengths = feats
