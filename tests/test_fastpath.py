@@ -183,19 +183,23 @@ def test_base_size_generator_fast_equals_plain_within_1e4():
     assert (a - b).abs().max() <= 1e-4
 
 
-@pytest.mark.parametrize("channels,kernel,dilation,bias", [(16, 3, 1, True), (20, 11, 3, True), (24, 7, 5, False)])
-def test_per_tap_gemm_convolution_equals_conv1d(channels, kernel, dilation, bias):
+@pytest.mark.parametrize("channels,kernel,dilation,bias,tile_elements", [
+    (16, 3, 1, True, 1 << 18), (20, 11, 3, True, 1 << 18), (24, 7, 5, False, 1 << 18), (20, 11, 3, True, 1)])
+def test_per_tap_gemm_convolution_equals_conv1d(monkeypatch, channels, kernel, dilation, bias, tile_elements):
+    from vits_decoder import fastconv
     from vits_decoder.fastconv import conv1d_by_taps, conv1d_fast, taps_apply
+
+    monkeypatch.setattr(fastconv, "TILE_ELEMENTS", tile_elements)  # 1: 256-sample tiles
 
     torch.manual_seed(kernel)
     conv = torch.nn.Conv1d(channels, channels + 3, kernel, dilation=dilation, bias=bias,
                            padding=(kernel * dilation - dilation) // 2)
-    x = torch.randn(2, channels, 97)
+    x = torch.randn(2, channels, 601)
     with torch.no_grad():
         assert taps_apply(conv, x)
         ref = conv(x)
         out = conv1d_by_taps(conv, x)
-        assert out.shape == ref.shape == (2, channels + 3, 97)
+        assert out.shape == ref.shape == (2, channels + 3, 601)
         assert torch.allclose(out, ref, atol=1e-5), (out - ref).abs().max()
         conv.weight.mul_(2.0)  # the cached tap weights follow an in-place change
         assert torch.allclose(conv1d_fast(conv, x), conv(x), atol=1e-5)

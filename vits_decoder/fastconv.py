@@ -12,6 +12,7 @@ from vits.weight_norm import has_weight_norm
 from vits_decoder.alias.polyphase import exporting
 
 MIN_CHANNELS = 16  # narrower layers: oneDNN is as fast or faster
+TILE_ELEMENTS = 1 << 18  # input elements per time tile (~1 MB): every tap re-reads it from cache
 
 
 def taps_apply(conv, x):
@@ -37,21 +38,25 @@ def _tap_weights(conv, dtype):
 
 
 def conv1d_by_taps(conv, x):
-    """conv(x) for x [B, in, T] -> [B, out, T'] as K accumulated matrix products per item."""
+    """conv(x) for x [B, in, T] -> [B, out, T'] as K accumulated matrix products per item and
+    time tile (tiles keep the input and output in cache across the K products)."""
     taps = _tap_weights(conv, x.dtype)                      # [K, out, in]
     (pad,), (dilation,) = conv.padding, conv.dilation
     padded = F.pad(x, (pad, pad)) if pad else x             # [B, in, T + 2 pad]
     length = padded.size(-1) - dilation * (taps.size(0) - 1)
     bias = conv.bias.to(x.dtype) if conv.bias is not None else None
     out = x.new_empty(x.size(0), taps.size(1), length)
+    tile = max(256, TILE_ELEMENTS // x.size(1))
     for b in range(x.size(0)):
-        y = out[b]
-        if bias is not None:
-            torch.addmm(bias.unsqueeze(1), taps[0], padded[b, :, :length], out=y)
-        else:
-            torch.mm(taps[0], padded[b, :, :length], out=y)
-        for k in range(1, taps.size(0)):
-            y.addmm_(taps[k], padded[b, :, k * dilation:k * dilation + length])
+        for start in range(0, length, tile):
+            stop = min(start + tile, length)
+            y = out[b, :, start:stop]
+            if bias is not None:
+                torch.addmm(bias.unsqueeze(1), taps[0], padded[b, :, start:stop], out=y)
+            else:
+                torch.mm(taps[0], padded[b, :, start:stop], out=y)
+            for k in range(1, taps.size(0)):
+                y.addmm_(taps[k], padded[b, :, start + k * dilation:stop + k * dilation])
     return out
 
 
