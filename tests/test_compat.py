@@ -109,3 +109,10 @@ def test_missing_or_foreign_keys_are_one_clear_error(layout, models):
     exported["something.else"] = torch.zeros(1)
     with pytest.raises(CheckpointError, match=r"1 missing.*dec\.conv_post\.weight.*1 unexpected.*something\.else"):
         models["model_g_exported"].load_exported(exported, "bad.pth")
+
+
+def test_public_config_without_width_keys_builds_the_public_discriminator(layout):
+    # The public base.yaml has no mpd.channels / mrd.channels: the public widths are the default.
+    public_hp = OmegaConf.create(layout["hyper_parameters"])
+    names = [(k, list(v.shape)) for k, v in Discriminator(public_hp).state_dict().items()]
+    assert names == [(n, list(s)) for n, s in layout["model_d"]]

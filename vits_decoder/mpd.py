@@ -3,9 +3,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from omegaconf import OmegaConf
+
 from vits.weight_norm import norm_layer
 
-MPD_CHANNELS = [1, 64, 128, 256, 512, 1024]
+PUBLIC_CHANNELS = [64, 128, 256, 512, 1024]  # used when a config (e.g. the public one) has no mpd.channels
 
 
 class DiscriminatorP(nn.Module):
@@ -15,11 +17,12 @@ class DiscriminatorP(nn.Module):
         self.slope = hp.mpd.lReLU_slope
         norm = norm_layer(hp.mpd.use_spectral_norm)
         k, s = hp.mpd.kernel_size, hp.mpd.stride
-        last = len(MPD_CHANNELS) - 2
+        channels = [1] + [int(c) for c in OmegaConf.select(hp, "mpd.channels", default=PUBLIC_CHANNELS)]
+        last = len(channels) - 2
         self.convs = nn.ModuleList(
             norm(nn.Conv2d(cin, cout, (k, 1), (s if i < last else 1, 1), padding=(k // 2, 0)))
-            for i, (cin, cout) in enumerate(zip(MPD_CHANNELS[:-1], MPD_CHANNELS[1:])))
-        self.conv_post = norm(nn.Conv2d(MPD_CHANNELS[-1], 1, (3, 1), 1, padding=(1, 0)))
+            for i, (cin, cout) in enumerate(zip(channels[:-1], channels[1:])))
+        self.conv_post = norm(nn.Conv2d(channels[-1], 1, (3, 1), 1, padding=(1, 0)))
 
     def forward(self, x):
         # x [B, 1, N] -> [B, 1, N / p, p] (reflect-padded to a whole number of periods)

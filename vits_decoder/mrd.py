@@ -5,9 +5,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from omegaconf import OmegaConf
+
 from vits.weight_norm import norm_layer
 
-MRD_CHANNELS = 32
+PUBLIC_CHANNELS = 32  # used when a config (e.g. the public one) has no mrd.channels
 
 
 def parse_resolutions(text):
@@ -28,7 +30,7 @@ class DiscriminatorR(nn.Module):
         self.n_fft, self.hop, self.win = resolution
         self.slope = hp.mrd.lReLU_slope
         norm = norm_layer(hp.mrd.use_spectral_norm)
-        c = MRD_CHANNELS
+        c = int(OmegaConf.select(hp, "mrd.channels", default=PUBLIC_CHANNELS))
         self.convs = nn.ModuleList([
             norm(nn.Conv2d(1, c, (3, 9), padding=(1, 4))),
             norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4))),
