@@ -7,20 +7,12 @@ import time
 
 import torch
 
-
-def cpu_cores():
-    """Cores this process may run on (the machines here have one thread per core)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+from common.runtime import cpu_cores, tune_cpu_runtime
 
 
 def set_threads(threads=None):
-    """torch intra-op threads = cores available (or `threads`); returns the number used."""
-    threads = int(threads or cpu_cores())
-    torch.set_num_threads(threads)
-    return threads
+    """Our runtime settings (glibc keeps freed memory; torch threads = cores or `threads`)."""
+    return tune_cpu_runtime(threads or cpu_cores())
 
 
 def load_caveat():

@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
+from common.runtime import tune_cpu_runtime
 from prepare.jobs import StepError, make_pool
 
 STEPS = ("resample", "pitch", "ppg", "hubert", "speaker", "singer", "spec", "filelist", "check")
@@ -172,4 +173,5 @@ class Pipeline:
 
 
 def run_pipeline(opts):
+    tune_cpu_runtime()
     return Pipeline(opts).run()

@@ -2,6 +2,7 @@
 import os
 import sys
 
+from common.runtime import tune_cpu_runtime
 from svc.convert import ExtractorSettings
 from svc.convert_batch import convert_files, is_batch, output_path
 from svc.convert_file import convert_file
@@ -42,6 +43,7 @@ def retrieval_settings(args):
 
 def run_inference(args):
     """Convert as the options say; returns the exit status (0 when at least one output was written)."""
+    tune_cpu_runtime()
     retrieval = retrieval_settings(args)
     extractors = ExtractorSettings(args.whisper_checkpoint, args.hubert_checkpoint, args.pitch_method,
                                    args.crepe_model)

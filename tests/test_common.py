@@ -115,3 +115,17 @@ def test_iter_dataset(tmp_path):
     (tmp_path / "spk b" / "y.tmp-abc.wav").write_bytes(b"")
     items = iter_dataset(tmp_path)
     assert [(s, n) for s, n, _ in items] == [("spk a", "x 1"), ("spk b", "é")]
+
+
+def test_runtime_tuning_sets_threads_and_keeps_freed_memory():
+    import platform
+
+    from common.runtime import keep_freed_memory, tune_cpu_runtime
+
+    before = torch.get_num_threads()
+    try:
+        assert tune_cpu_runtime(1) == 1
+    finally:
+        torch.set_num_threads(before)
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert keep_freed_memory()

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from common.device import pick_device
 from vits import train_dist, train_step
+from common.runtime import keep_freed_memory
 from vits.data_utils import create_train_loader, create_valid_loader
 from vits.train_checkpoint import (checkpoint_path, load_pretrain, load_resume_checkpoint, prune_checkpoints,
                                    save_training_checkpoint, unwrap)
@@ -288,6 +289,7 @@ def _spawned(rank, world_size, options, device_name, master_addr, master_port):
 
 def train(options):
     """Entry point of svc_trainer.py: one process, torchrun workers, or a single-node spawn."""
+    keep_freed_memory()
     hp, _ = read_config(options.config)
     resolve_amp(hp, options.amp)  # fail early on a bad --amp
     if train_dist.launched_by_torchrun():

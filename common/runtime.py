@@ -1,0 +1,47 @@
+"""Process-wide CPU settings for long tensor work (conversion, preprocessing, training, benches)."""
+import ctypes
+import os
+import platform
+
+import torch
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_tuned = False
+
+
+def keep_freed_memory():
+    """Let glibc keep freed blocks for reuse instead of returning them to the OS.
+
+    By default every tensor above 32 MiB is a fresh mmap and every free an munmap, so a long song
+    spends its time in page faults zeroing new pages (measured on 30 s of audio through the base
+    generator: 13 s of system time and RTF 0.68; with this, 0.2 s and RTF 0.41). Returns True when set.
+    """
+    if platform.system() != "Linux":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 1 << 31))
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
+        return False
+
+
+def cpu_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def tune_cpu_runtime(threads=None):
+    """Once per process: glibc keeps freed memory; torch uses `threads` (default: the cores we may use,
+    unless OMP_NUM_THREADS says otherwise). Returns the thread count in use."""
+    global _tuned
+    if not _tuned:
+        keep_freed_memory()
+        _tuned = True
+    if threads:
+        torch.set_num_threads(int(threads))
+    elif "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(cpu_cores())
+    return torch.get_num_threads()
