@@ -1,9 +1,10 @@
 """Bench 3: one full training step (G and D forward, backward, AdamW update) at real sizes.
 
 Variants timed interleaved in one run:
-  trainer      - the trainer's step as configured (plain decoder activations, fp32)
-  polyphase    - the same step with the decoder's polyphase activations (vits_decoder)
-  amp-bf16/fp16 - CUDA only: the trainer step under autocast (fp16 with a grad scaler)
+  plain        - the trainer's step with plain decoder activations, fp32 (the public model's way; the
+                 trainer's choice on CUDA)
+  polyphase    - the same step with the decoder's polyphase activations (the trainer's choice on CPU)
+  amp-bf16/fp16 - CUDA only: the plain step under autocast (fp16 with a grad scaler)
 """
 import torch
 
@@ -64,7 +65,7 @@ class StepRunner:
 
 
 def variants(device):
-    rows = {"trainer": dict(), "polyphase": dict(polyphase=True)}
+    rows = {"plain": dict(), "polyphase": dict(polyphase=True)}
     if device.type == "cuda":
         rows["amp-bf16"] = dict(amp="bf16")
         rows["amp-fp16"] = dict(amp="fp16")
@@ -73,7 +74,7 @@ def variants(device):
 
 def run(config, batches=(2, 8), seconds=4.0, repeats=3, device="auto", threads=None, cpu_too=True):
     """Print seconds per training step for each variant and batch size on the chosen device (and
-    on CPU too when that is CUDA and cpu_too). Ratios are against the 'trainer' row."""
+    on CPU too when that is CUDA and cpu_too). Ratios are against the 'plain' row."""
     device = pick_device(device)
     used = set_threads(threads)
     hp = load_config(config)
@@ -87,11 +88,11 @@ def run(config, batches=(2, 8), seconds=4.0, repeats=3, device="auto", threads=N
             runners = {name: StepRunner(hp, dev, **kw) for name, kw in variants(dev).items()}
             batch = random_batch(hp, size, frames, dev)
             times = time_interleaved({n: (lambda r=r: r(batch)) for n, r in runners.items()}, repeats, dev)
-            base = times["trainer"]
+            base = times["plain"]
             for name, sec in times.items():
                 rows.append([str(dev), size, name, sec, base / sec])
             del runners
-    print_table(["device", "batch", "step", "s/step", "speed-up vs trainer"], rows)
+    print_table(["device", "batch", "step", "s/step", "speed-up vs plain"], rows)
     print("Median of interleaved repeats after one warm-up step each. Targets: no variant slower than "
-          "'trainer'; on CUDA amp at least 1.5x faster than fp32.")
+          "'plain'; on CUDA amp at least 1.5x faster than fp32.")
     return rows
