@@ -16,6 +16,7 @@ from vits_decoder.alias import SnakeAlias
 from vits_decoder.alias.resample import DownSample1d, UpSample1d
 from vits_decoder.discriminator import Discriminator
 from vits_decoder.mrd import parse_resolutions
+from vits_decoder.nsf import SourceModuleHnNSF
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOP = 320
@@ -192,6 +193,19 @@ def test_nsf_source_follows_pitch(hp):
     assert 0.01 < voiced.std() < 0.1
     assert unvoiced.std() < voiced.std() / 2 and unvoiced.std() > 0  # noise only
     assert torch.equal(net.pitch2source(f0, seed=0)[0, 0], source)
+
+
+def test_nsf_source_in_blocks_continues_the_phase():
+    """A long source is made in blocks (bounded memory); the sines run on across block borders."""
+    source = SourceModuleHnNSF(sampling_rate=32000, noise_std=0.0)
+    f0 = torch.linspace(150.0, 600.0, 5000).view(1, -1, 1)  # a glide, voiced throughout: no noise
+    torch.manual_seed(3)
+    whole = source(f0, block_samples=10 ** 6)
+    torch.manual_seed(3)
+    blocked = source(f0, block_samples=777)
+    assert blocked.shape == whole.shape == (1, 5000, 1)
+    assert torch.allclose(blocked, whole, atol=1e-5)
+    assert whole.std() > 0.01
 
 
 def test_f0_to_coarse_bins():

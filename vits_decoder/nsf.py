@@ -9,6 +9,7 @@ from torch.nn import functional as F
 # buffers, not trained); checkpoints carry them as dec.m_source.merge_w / merge_b.
 PUBLIC_MERGE_W = [0.2942, -0.2243, 0.0033, -0.0056, -0.0020, -0.0046, 0.0221, -0.0083, -0.0241, -0.0036, -0.0581]
 PUBLIC_MERGE_B = [0.0008]
+BLOCK_SAMPLES = 1 << 18  # samples of harmonics made at once (about 8 s at 32 kHz)
 
 
 class SineGen(nn.Module):
@@ -26,11 +27,16 @@ class SineGen(nn.Module):
         self.noise_std = noise_std
         self.voiced_threshold = voiced_threshold
 
-    def _phase(self, freqs):
-        """Per-sample phase in cycles of [B, N, H] frequencies, kept small for float32 accuracy."""
+    def start_phase(self, batch, device):
+        """Random starting phase in cycles [B, H]; the fundamental starts at 0."""
+        start = torch.rand(batch, self.n_harmonics, device=device)
+        start[:, 0] = 0.0
+        return start
+
+    def _phase(self, freqs, start):
+        """Per-sample phase in cycles of [B, N, H] frequencies that begins at `start` [B, H],
+        kept small for float32 accuracy."""
         step = (freqs / self.sampling_rate) % 1.0
-        start = torch.rand(freqs.size(0), freqs.size(2), device=freqs.device)
-        start[:, 0] = 0.0  # the fundamental starts at phase 0
         step[:, 0, :] = step[:, 0, :] + start
         # A running sum of steps grows without bound and loses precision; subtract one cycle
         # wherever the wrapped sum wraps, so the corrected sum stays within a few cycles.
@@ -40,16 +46,26 @@ class SineGen(nn.Module):
         return torch.cumsum(step, dim=1)
 
     @torch.no_grad()
-    def forward(self, f0):
+    def block(self, f0, start):
+        """f0 [B, n, 1] -> (harmonics [B, n, H], phase [B, H] where the next block starts).
+
+        Successive blocks of one signal continue each other's phase, so a long input can be
+        made piecewise in bounded memory."""
         with torch.autocast(device_type=f0.device.type, enabled=False):
             f0 = f0.float()
             multiples = torch.arange(1, self.n_harmonics + 1, device=f0.device, dtype=f0.dtype)
-            freqs = f0 * multiples  # [B, N, H]
-            sines = torch.sin(2 * math.pi * self._phase(freqs)) * self.sine_amp
-            voiced = (f0 > self.voiced_threshold).to(f0.dtype)  # [B, N, 1]
+            freqs = f0 * multiples  # [B, n, H]
+            phase = self._phase(freqs, start)
+            following = phase[:, -1, :] % 1.0
+            sines = torch.sin(2 * math.pi * phase) * self.sine_amp
+            voiced = (f0 > self.voiced_threshold).to(f0.dtype)  # [B, n, 1]
             noise_amp = voiced * self.noise_std + (1.0 - voiced) * (self.sine_amp / 3.0)
             noise = noise_amp * torch.randn_like(sines)
-            return sines * voiced + noise
+            return sines * voiced + noise, following
+
+    def forward(self, f0):
+        harmonics, _ = self.block(f0, self.start_phase(f0.size(0), f0.device))
+        return harmonics
 
 
 class SourceModuleHnNSF(nn.Module):
@@ -61,7 +77,15 @@ class SourceModuleHnNSF(nn.Module):
         self.register_buffer("merge_w", torch.tensor([PUBLIC_MERGE_W]))
         self.register_buffer("merge_b", torch.tensor(PUBLIC_MERGE_B))
 
-    def forward(self, f0):
-        harmonics = self.l_sin_gen(f0)  # [B, N, 11] float32
-        merged = F.linear(harmonics, self.merge_w.float(), self.merge_b.float())
-        return torch.tanh(merged)
+    @torch.no_grad()
+    def forward(self, f0, block_samples=BLOCK_SAMPLES):
+        """The harmonics of a long input would take 11 floats per sample (5 GB for 5 minutes at
+        32 kHz, with temporaries), so they are made and merged `block_samples` at a time."""
+        sine_gen = self.l_sin_gen
+        phase = sine_gen.start_phase(f0.size(0), f0.device)
+        out = torch.empty(f0.size(0), f0.size(1), 1, device=f0.device, dtype=torch.float32)
+        for begin in range(0, f0.size(1), block_samples):
+            harmonics, phase = sine_gen.block(f0[:, begin:begin + block_samples], phase)  # [B, n, 11]
+            merged = F.linear(harmonics, self.merge_w.float(), self.merge_b.float())
+            out[:, begin:begin + block_samples] = torch.tanh(merged)
+        return out
