@@ -1,11 +1,11 @@
 """Multi-period discriminator: the waveform folded into [T / p, p] and scored by 2-D convolutions."""
-import torch
 from torch import nn
 from torch.nn import functional as F
 
 from omegaconf import OmegaConf
 
 from vits.weight_norm import norm_layer
+from vits_decoder.scoring import score
 
 PUBLIC_CHANNELS = [64, 128, 256, 512, 1024]  # used when a config (e.g. the public one) has no mpd.channels
 
@@ -32,13 +32,7 @@ class DiscriminatorP(nn.Module):
             x = F.pad(x, (0, pad), mode="reflect")
             n += pad
         x = x.view(b, c, n // self.period, self.period)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), self.slope)
-            features.append(x)
-        x = self.conv_post(x)
-        features.append(x)
-        return features, torch.flatten(x, 1, -1)
+        return score(self.convs, self.conv_post, x, self.slope)
 
 
 class MultiPeriodDiscriminator(nn.Module):

@@ -8,6 +8,7 @@ from torch.nn import functional as F
 from omegaconf import OmegaConf
 
 from vits.weight_norm import norm_layer
+from vits_decoder.scoring import score
 
 PUBLIC_CHANNELS = 32  # used when a config (e.g. the public one) has no mrd.channels
 
@@ -52,13 +53,7 @@ class DiscriminatorR(nn.Module):
 
     def forward(self, x):
         x = self.magnitude(x).unsqueeze(1).to(x.dtype)  # [B, 1, F, frames]
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), self.slope)
-            features.append(x)
-        x = self.conv_post(x)
-        features.append(x)
-        return features, torch.flatten(x, 1, -1)
+        return score(self.convs, self.conv_post, x, self.slope)
 
 
 class MultiResolutionDiscriminator(nn.Module):

@@ -1,9 +1,8 @@
 """Scale discriminator on the raw waveform (grouped strided 1-D convolutions)."""
-import torch
 from torch import nn
-from torch.nn import functional as F
 
 from vits.weight_norm import weight_norm
+from vits_decoder.scoring import score
 
 MSD_SLOPE = 0.1
 # (in, out, kernel, stride, groups) per layer, padding keeps 'same' length before striding
@@ -26,10 +25,4 @@ class ScaleDiscriminator(nn.Module):
         self.conv_post = weight_norm(nn.Conv1d(1024, 1, 3, 1, padding=1))
 
     def forward(self, x):
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), MSD_SLOPE)
-            features.append(x)
-        x = self.conv_post(x)
-        features.append(x)
-        return [(features, torch.flatten(x, 1, -1))]
+        return [score(self.convs, self.conv_post, x, MSD_SLOPE)]
