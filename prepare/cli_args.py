@@ -68,6 +68,17 @@ def fail(message):
     return 1
 
 
+def read_config(path):
+    """The OmegaConf config at `path`, or None after printing why it could not be read."""
+    from common.config import load_config
+
+    try:
+        return load_config(path)
+    except FileNotFoundError as e:
+        fail(e)
+        return None
+
+
 def run_feature_step(step, wave_root, out_root, workers):
     """Run one prepare.features.FeatureStep from a CLI; returns the exit status."""
     from prepare.jobs import StepError, make_pool

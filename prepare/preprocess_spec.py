@@ -23,12 +23,9 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from common.config import load_config
-
-    try:
-        hp = load_config(args.config)
-    except FileNotFoundError as e:
-        return cli_args.fail(e)
+    hp = cli_args.read_config(args.config)
+    if hp is None:
+        return 1
     pool = make_pool(cli_args.resolve_workers(args.workers))
     try:
         report = spec_dataset(args.wav, args.spe, hp.data, pool=pool)

@@ -23,13 +23,11 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from common.config import load_config
     from prepare.check import check_lists
 
-    try:
-        hp = load_config(args.config)
-    except FileNotFoundError as e:
-        return cli_args.fail(e)
+    hp = cli_args.read_config(args.config)
+    if hp is None:
+        return 1
     result = check_lists(args.lists, hp, with_dataset=not args.files_only)
     print(result.summary(), file=sys.stderr)
     return 0 if result.ok else 1
