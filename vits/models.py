@@ -81,8 +81,17 @@ def _flow(hp):
     return ResidualCouplingBlock(v.inter_channels, v.hidden_channels, 5, 1, 4, n_flows=4, spk_channels=v.spk_dim)
 
 
+def model_sizes(hp):
+    """(spec_channels, segment_frames): the two sizes both synthesizers take beside hp."""
+    return hp.data.filter_length // 2 + 1, hp.data.segment_size // hp.data.hop_length
+
+
 class SynthesizerTrn(nn.Module):
     """Training generator (public layout "model_g_training")."""
+
+    @classmethod
+    def from_hparams(cls, hp):
+        return cls(*model_sizes(hp), hp)
 
     def __init__(self, spec_channels, segment_size, hp):
         super().__init__()
@@ -129,6 +138,10 @@ class SynthesizerTrn(nn.Module):
 
 class SynthesizerInfer(nn.Module):
     """Conversion generator (public layout "model_g_exported"): enc_p, flow, dec."""
+
+    @classmethod
+    def from_hparams(cls, hp):
+        return cls(*model_sizes(hp), hp)
 
     def __init__(self, spec_channels, segment_size, hp):
         super().__init__()
