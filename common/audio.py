@@ -11,6 +11,9 @@ class AudioError(ValueError):
     """An audio file that cannot be used; the message names the file and the fix."""
 
 
+# Every extractor (Whisper, HuBERT, CREPE/FCPE, the speaker encoder) reads 16 kHz mono audio.
+EXTRACT_RATE = 16000
+
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".aiff", ".aif", ".wma")
 
 
