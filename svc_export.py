@@ -11,8 +11,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.config import load_config  # noqa: E402
 from svc.cli import report_errors  # noqa: E402
-from svc.export import export_checkpoint  # noqa: E402
-from vits.onnx_export import export_onnx  # noqa: E402
+from svc.model_files import export_checkpoint  # noqa: E402
+from svc.onnx_export import export_onnx  # noqa: E402
 
 
 def main(argv=None):

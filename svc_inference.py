@@ -18,8 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.paths import HUBERT_CKPT, WHISPER_CKPT  # noqa: E402
 from svc.cli import report_errors  # noqa: E402
-from svc.inference_run import run_inference  # noqa: E402
-from vits.retrieval import BACKENDS  # noqa: E402
+from svc.conversion_run import run_inference  # noqa: E402
+from svc.retrieval import BACKENDS  # noqa: E402
 
 
 def add_retrieval_options(parser):

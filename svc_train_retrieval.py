@@ -5,9 +5,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from vits.cluster import DEFAULT_CODEBOOK_SIZE  # noqa: E402
-from vits.retrieval import BACKENDS, RetrievalError  # noqa: E402
-from vits.retrieval_build import build_singer_indexes  # noqa: E402
+from svc.retrieval import BACKENDS, RetrievalError  # noqa: E402
+from svc.retrieval_build import DEFAULT_CODEBOOK_SIZE, build_singer_indexes  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -91,14 +91,13 @@ def to_legacy_weight_norm(state_dict):
     return out
 
 
-def load_state_dict_checked(module, state_dict, path, what="model"):
-    """Strict load that reports missing/unexpected keys and shape mismatches in one clear error."""
-    state_dict = to_legacy_weight_norm(state_dict)
-    own = module.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    wrong = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-             if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
+def check_state_dict_fits(state_dict, expected, path, what="model", allow_extra=False):
+    """One CheckpointError naming every key of `expected` (name -> shape) that `state_dict` lacks or
+    holds in another shape, and (unless allow_extra) every key it holds beyond `expected`."""
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [] if allow_extra else [k for k in state_dict if k not in expected]
+    wrong = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(s)}" for k, s in expected.items()
+             if k in state_dict and tuple(state_dict[k].shape) != tuple(s)]
     if missing or unexpected or wrong:
         parts = []
         if missing:
@@ -111,5 +110,11 @@ def load_state_dict_checked(module, state_dict, path, what="model"):
             f"{what} weights in {path} do not fit this model: {', '.join(parts)}. "
             f"Use the config the file was trained with (--config), or a file of this model type."
         )
+
+
+def load_state_dict_checked(module, state_dict, path, what="model"):
+    """Strict load that reports missing/unexpected keys and shape mismatches in one clear error."""
+    state_dict = to_legacy_weight_norm(state_dict)
+    check_state_dict_fits(state_dict, {k: v.shape for k, v in module.state_dict().items()}, path, what)
     module.load_state_dict(state_dict, strict=True)
     return module

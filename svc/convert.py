@@ -4,7 +4,7 @@
 converts any number of inputs. The steps of one conversion:
 
     features()          PPG, units and pitch: given arrays, or extracted from the 16 kHz audio
-    retrieve_content()  feature retrieval (vits.retrieval.ContentRetrieval) on the 50 Hz PPG and
+    retrieve_content()  feature retrieval (svc.retrieval.ContentRetrieval) on the 50 Hz PPG and
                         units, before they are repeated x2: half the searches of doing it at 100 Hz,
                         same result, since retrieval works frame by frame
     finalise_content()  the last look at the content features (ppg, vec at 100 Hz) before the
@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from common.audio import EXTRACT_RATE
 from common.device import pick_device
 from common.paths import HUBERT_CKPT, WHISPER_CKPT
 from svc.chunking import run_chunked
 from svc.feature_files import (check_f0, check_matrix, check_speaker, line_up, ppg_fix, shift_f0,
                                to_model_rate, vec_fix)
-from svc.model_files import read_generator
-
-EXTRACT_RATE = 16000  # every extractor reads 16 kHz audio
+from svc.model_files import load_svc_model
 
 
 @dataclass
@@ -53,22 +52,13 @@ class ConversionInput:
         return len(self.f0)
 
 
-def load_svc_model(hp, model_path, device):
-    """SynthesizerInfer with the weights of an exported model or a training checkpoint, in eval mode."""
-    from svc.export import build_infer_model
-
-    model = build_infer_model(hp)
-    model.load_exported(read_generator(model_path), str(model_path))
-    return model.eval().to(device)
-
-
 class SvcConverter:
     """Loads the model once; `convert()` turns one input (audio and/or features) into audio."""
 
     def __init__(self, hp, model_path, device="auto", extractors=None, chunk_seconds=25.0,
                  overlap_seconds=1.0, noise_scale=1.0, content_filter=None, progress=True, retrieval=None):
         """`retrieval(ppg, vec) -> (ppg, vec)` (arrays [N, dim] at 50 Hz, frame by frame, e.g. a
-        vits.retrieval.ContentRetrieval) runs in retrieve_content. `content_filter(ppg, vec) ->
+        svc.retrieval.ContentRetrieval) runs in retrieve_content. `content_filter(ppg, vec) ->
         (ppg, vec)` (arrays [T, dim] at 100 Hz) runs in finalise_content. `noise_scale` scales the
         prior sample (0 = its mean, deterministic)."""
         self.hp = hp
@@ -89,7 +79,7 @@ class SvcConverter:
     # -- extractors, each loaded on first use -------------------------------------------------
     def whisper(self):
         if self._whisper is None:
-            from whisper.inference import WhisperPPG
+            from whisper.ppg import WhisperPPG
 
             s = self.extractors
             self._whisper = WhisperPPG(s.whisper_checkpoint, device=str(self.device), noise=s.whisper_noise)
@@ -97,14 +87,14 @@ class SvcConverter:
 
     def hubert(self):
         if self._hubert is None:
-            from hubert.inference import HubertSoft
+            from hubert.units import HubertSoft
 
             self._hubert = HubertSoft(self.extractors.hubert_checkpoint, device=str(self.device))
         return self._hubert
 
     def pitch(self):
         if self._pitch is None:
-            from pitch.inference import PitchExtractor
+            from pitch.extractor import PitchExtractor
 
             s = self.extractors
             self._pitch = PitchExtractor(method=s.pitch_method, model=s.crepe_model, device=str(self.device))

@@ -1,18 +1,23 @@
-"""Reading SVC model files: training checkpoints and exported models, told apart by their keys.
+"""SVC model files: training checkpoints and exported models, told apart by their keys; reading
+them, loading the conversion model, exporting.
 
 Training files hold `model_g` with the posterior encoder (`enc_q.*`), the speaker classifier
 and `emb_g`; exported files hold `{'model_g': ...}` without them (see
 shared/compat/sovits5_checkpoint.json). Weight-normalised layers use the legacy
 `weight_g`/`weight_v` names either way.
+
+The exported generator holds exactly the weights of SynthesizerInfer (content encoder, flow,
+decoder) in its state-dict order, still weight-normalised in the legacy form, so the file
+equals what the public svc_export.py writes. Optionally the generator and discriminator are
+also saved as a pretrain file ({'model_g', 'model_d'}) to start new training from.
 """
 from collections import OrderedDict
 
 import torch
 
-from common.checkpoint import CheckpointError, load_checkpoint, require_keys, to_legacy_weight_norm
-
-# generator parts used only in training; the exported model has none of them
-TRAINING_ONLY_PREFIXES = ("enc_q.", "speaker_classifier.", "emb_g.")
+from common.checkpoint import (CheckpointError, check_state_dict_fits, load_checkpoint, require_keys,
+                               save_checkpoint, to_legacy_weight_norm)
+from vits.models import TRAINING_ONLY_PREFIXES, SynthesizerInfer
 
 MODEL_HINT = ("Give an exported model (svc_export.py output, e.g. sovits5.0.pth) or a training "
               "checkpoint chkpt/<name>/<name>_<epoch>.pt.")
@@ -56,18 +61,31 @@ def read_generator(path):
     return read_model_file(path)["model_g"]
 
 
-def check_fits(state_dict, expected, path, config_hint="--config"):
-    """Every key of `expected` (name -> shape) present in `state_dict` with that shape."""
-    missing = [k for k in expected if k not in state_dict]
-    wrong = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(s)}" for k, s in expected.items()
-             if k in state_dict and tuple(state_dict[k].shape) != tuple(s)]
-    if missing or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} weights missing (e.g. {', '.join(missing[:3])})")
-        if wrong:
-            parts.append(f"{len(wrong)} of another shape (file vs config, e.g. {'; '.join(wrong[:3])})")
-        raise CheckpointError(
-            f"SVC model {path} does not fit the model built from the config: {', '.join(parts)}. "
-            f"Pass the config the model was trained with ({config_hint}), or a so-vits-svc-5.0 model file."
-        )
+def load_svc_model(hp, model_path, device="cpu", fold=True):
+    """SynthesizerInfer with the weights of an exported model or a training checkpoint, in eval
+    mode on `device`; fold=True: weight norm folded and the decoder's fast path, as conversion runs it."""
+    model = SynthesizerInfer.from_hparams(hp)
+    model.load_exported(read_generator(model_path), str(model_path), fold=fold)
+    return model.eval().to(device)
+
+
+def exported_generator(hp, generator, path="<state dict>"):
+    """The exported-layout state dict taken from a (training or exported) generator state dict."""
+    expected = OrderedDict((k, v.shape) for k, v in SynthesizerInfer.from_hparams(hp).state_dict().items())
+    check_state_dict_fits(generator, expected, path, what="SVC model", allow_extra=True)
+    return OrderedDict((k, generator[k].detach().clone()) for k in expected)
+
+
+def export_checkpoint(hp, checkpoint_path, out_path, pretrain_out=None):
+    """Write the exported model (and optionally the pretrain file). Returns notes for the user."""
+    ckpt = read_model_file(checkpoint_path)
+    notes = []
+    if not is_training_layout(ckpt["model_g"]):
+        notes.append(f"{checkpoint_path} is already an exported model; it is rewritten in the exported layout")
+    save_checkpoint({"model_g": exported_generator(hp, ckpt["model_g"], checkpoint_path)}, out_path)
+    if pretrain_out:
+        if "model_d" not in ckpt or not is_training_layout(ckpt["model_g"]):
+            raise CheckpointError(f"{checkpoint_path} has no discriminator (model_d) or no training generator: "
+                                  f"a pretrain file needs a training checkpoint chkpt/<name>/<name>_<epoch>.pt.")
+        save_checkpoint({"model_g": ckpt["model_g"], "model_d": ckpt["model_d"]}, pretrain_out)
+    return notes

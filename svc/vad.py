@@ -96,14 +96,14 @@ def post_process_files(ref_path, svc_path, out_path, periodicity=False, **vad_op
     """Read both files, silence the converted one where the reference is silent, save it."""
     import soundfile as sf
 
-    from common.audio import load_audio, save_audio
+    from common.audio import EXTRACT_RATE, load_audio, save_audio
 
     try:
         svc_sr = sf.info(svc_path).samplerate
     except Exception:
         svc_sr = 32000
-    ref = load_audio(ref_path, 16000)
+    ref = load_audio(ref_path, EXTRACT_RATE)
     svc = load_audio(svc_path, svc_sr)
-    out = silence_unvoiced(ref, 16000, svc, svc_sr, periodicity=periodicity, **vad_options)
+    out = silence_unvoiced(ref, EXTRACT_RATE, svc, svc_sr, periodicity=periodicity, **vad_options)
     save_audio(out_path, out, svc_sr)
     return out

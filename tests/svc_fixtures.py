@@ -7,7 +7,7 @@ import torch
 
 from common.checkpoint import save_checkpoint
 from common.config import load_config
-from svc.export import export_checkpoint
+from svc.model_files import export_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "tiny.yaml")
@@ -26,7 +26,7 @@ def model_files(hp, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("model")
     torch.manual_seed(0)
-    net_g = SynthesizerTrn(hp.data.filter_length // 2 + 1, hp.data.segment_size // hp.data.hop_length, hp)
+    net_g = SynthesizerTrn.from_hparams(hp)
     training = folder / "tiny_1.pt"
     save_checkpoint({"model_g": net_g.state_dict(), "model_d": {}, "optim_g": {}, "optim_d": {}, "step": 1,
                      "epoch": 1, "hp_str": ""}, training)

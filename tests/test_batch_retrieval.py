@@ -5,13 +5,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from svc.conversion_run import convert_file
 from svc.convert import SvcConverter
-from svc.convert_file import convert_file
-from svc.retrieval_setup import RetrievalSettings, load_retrieval, singer_from_speaker_file
+from svc.retrieval import (ContentRetrieval, IndexNotFoundError, RetrievalSettings, load_retrieval,
+                           singer_from_speaker_file, write_index)
+from svc.retrieval_build import build_singer_indexes, write_codebook
 from tests.svc_fixtures import HOP, TINY, hp, model_files, smooth_features  # noqa: F401 (fixtures)
-from vits.cluster import write_codebook
-from vits.retrieval import ContentRetrieval, IndexNotFoundError, write_index
-from vits.retrieval_build import build_singer_indexes
 
 SAMPLES16K = 20000  # 1.25 s: 62 frames at 50 Hz, 125 at 100 Hz
 
@@ -35,7 +34,7 @@ def data_svc(tmp_path_factory):
 @pytest.fixture()
 def song(tmp_path, monkeypatch):
     """A 1.25 s wav with matching .ppg.npy / .vec.npy files; the pitch CSV reader returns 200 Hz."""
-    import svc.convert_file as cf
+    import svc.conversion_run as cf
 
     t = np.arange(SAMPLES16K) / 16000
     sf.write(tmp_path / "in.wav", (0.4 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), 16000)

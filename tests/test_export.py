@@ -7,8 +7,8 @@ import torch
 
 from common.checkpoint import CheckpointError, save_checkpoint
 from common.config import load_config
-from svc.export import build_infer_model, export_checkpoint
-from svc.model_files import TRAINING_ONLY_PREFIXES
+from svc.model_files import export_checkpoint
+from vits.models import TRAINING_ONLY_PREFIXES, SynthesizerInfer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "tiny.yaml")
@@ -24,7 +24,7 @@ def save_tiny_training(hp, path, seed=0):
     from vits.models import SynthesizerTrn
 
     torch.manual_seed(seed)
-    net_g = SynthesizerTrn(hp.data.filter_length // 2 + 1, hp.data.segment_size // hp.data.hop_length, hp)
+    net_g = SynthesizerTrn.from_hparams(hp)
     save_checkpoint({"model_g": net_g.state_dict(), "model_d": {"x.weight": torch.ones(2)}, "optim_g": {},
                      "optim_d": {}, "step": 3, "epoch": 1, "hp_str": ""}, path)
     return net_g.state_dict()
@@ -37,7 +37,7 @@ def test_export_keeps_exactly_the_inference_keys_in_order(hp, tmp_path):
     exported = torch.load(out, weights_only=True)
     assert list(exported) == ["model_g"]
     keys = list(exported["model_g"])
-    assert keys == list(build_infer_model(hp).state_dict())
+    assert keys == list(SynthesizerInfer.from_hparams(hp).state_dict())
     # the compat rule: the training keys minus the training-only parts, in training order
     assert keys == [k for k in training if not k.startswith(TRAINING_ONLY_PREFIXES)]
     assert any(k.endswith(".weight_g") for k in keys) and any(k.endswith(".weight_v") for k in keys)
@@ -47,7 +47,7 @@ def test_export_keeps_exactly_the_inference_keys_in_order(hp, tmp_path):
     pre = torch.load(tmp_path / "pre.pth", weights_only=True)
     assert set(pre) == {"model_g", "model_d"} and list(pre["model_g"]) == list(training)
     # the exported file loads into the inference model
-    build_infer_model(hp).load_exported(exported["model_g"], str(out))
+    SynthesizerInfer.from_hparams(hp).load_exported(exported["model_g"], str(out))
 
 
 def test_compat_exported_layout_is_training_minus_training_only_parts():

@@ -6,8 +6,8 @@ import torch
 
 from common.checkpoint import CheckpointError, save_checkpoint
 from svc.chunking import chunk_weights, plan_chunks, run_chunked
+from svc.conversion_run import convert_file
 from svc.convert import SvcConverter
-from svc.convert_file import convert_file
 from svc.feature_files import FeatureError
 from tests.svc_fixtures import HOP, TINY, hp, model_files, smooth_features  # noqa: F401 (fixtures)
 
@@ -127,7 +127,7 @@ def feature_files(tmp_path):
 
 
 def test_output_is_as_long_as_the_input(hp, model_files, feature_files, monkeypatch):
-    import svc.convert_file as cf
+    import svc.conversion_run as cf
 
     f0 = np.full(125, 200.0, dtype=np.float32)
     monkeypatch.setattr(cf, "read_pitch_csv", lambda path: f0)
@@ -140,7 +140,7 @@ def test_output_is_as_long_as_the_input(hp, model_files, feature_files, monkeypa
 
 
 def test_bad_inputs_give_clear_errors(hp, model_files, feature_files, monkeypatch):
-    import svc.convert_file as cf
+    import svc.conversion_run as cf
 
     monkeypatch.setattr(cf, "read_pitch_csv", lambda path: np.full(125, 200.0, dtype=np.float32))
     d = feature_files

@@ -9,9 +9,10 @@ import torch
 from common.atomic import is_temp_file
 from common.checkpoint import save_checkpoint
 from common.config import load_config
-from vits import onnx_export
-from vits.onnx_export import (INPUT_NAMES, OUTPUT_NAMES, OnnxGenerator, OnnxMismatchError, OnnxUnavailableError,
-                              TraceableSnakeAlias, example_inputs, export_onnx, load_generator)
+from svc import onnx_export
+from svc.model_files import load_svc_model
+from svc.onnx_export import (INPUT_NAMES, OUTPUT_NAMES, OnnxGenerator, OnnxMismatchError, OnnxUnavailableError,
+                             TraceableSnakeAlias, example_inputs, export_onnx)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "tiny.yaml")
@@ -31,7 +32,7 @@ def training_ckpt(hp, tmp_path_factory):
     from vits.models import SynthesizerTrn
 
     torch.manual_seed(0)
-    net_g = SynthesizerTrn(hp.data.filter_length // 2 + 1, hp.data.segment_size // hp.data.hop_length, hp)
+    net_g = SynthesizerTrn.from_hparams(hp)
     with torch.no_grad():
         for p in net_g.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -79,7 +80,7 @@ def test_onnxruntime_matches_synthesizer_inference(hp, training_ckpt, exported_o
     """Zero prior noise: the graph equals SynthesizerInfer.inference at the prior mean, at
     lengths and batch sizes other than the traced ones."""
     _, path = exported_onnx
-    infer = load_generator(hp, training_ckpt)
+    infer = load_svc_model(hp, training_ckpt)
     ppg, vec, pit, spk, noise, source = example_inputs(infer, hp, frames, batch=batch, seed=5)
     lengths = torch.full((batch,), frames, dtype=torch.long)
     expected = infer.inference(ppg, vec, pit, spk, lengths, source, noise_scale=0.0).numpy()
@@ -91,7 +92,7 @@ def test_onnxruntime_matches_synthesizer_inference(hp, training_ckpt, exported_o
 
 def test_noise_input_is_the_prior_sample(hp, training_ckpt, exported_onnx):
     _, path = exported_onnx
-    infer = load_generator(hp, training_ckpt)
+    infer = load_svc_model(hp, training_ckpt)
     inputs = example_inputs(infer, hp, 20, seed=2)
     with torch.no_grad():
         expected = OnnxGenerator(infer)(*inputs).numpy()

@@ -6,10 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from vits.cluster import Codebook, default_codebook_paths, train_codebook, write_codebook
-from vits.retrieval import (ContentRetrieval, FeatureIndex, IndexNotFoundError, RetrievalError, default_index_paths,
-                            frames_path_for, write_index)
-from vits.retrieval_build import build_singer_indexes
+from svc.retrieval import (Codebook, ContentRetrieval, FeatureIndex, IndexNotFoundError, RetrievalError,
+                           default_codebook_paths, default_index_paths, frames_path_for, write_index)
+from svc.retrieval_build import build_singer_indexes, train_codebook, write_codebook
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PPG_DIM = 24
@@ -100,7 +99,7 @@ def test_ratio_one_gives_mean_of_k_nearest_training_frames(toy_index, k):
 
 def test_partial_ratio_mixes_own_and_retrieved(toy_index, monkeypatch):
     path, train = toy_index
-    monkeypatch.setattr("vits.retrieval.QUERY_BATCH", 7)  # several search batches, ragged last one
+    monkeypatch.setattr("svc.retrieval.QUERY_BATCH", 7)  # several search batches, ragged last one
     index = FeatureIndex.load(path, backend="sklearn")
     features = np.random.default_rng(4).standard_normal((40, 8)).astype(np.float32)
     retrieved, _ = brute_force_neighbour_mean(train, features, 3)

@@ -43,14 +43,19 @@ class ContentEncoder(nn.Module):
         self.proj = nn.Conv1d(hidden_channels, 2 * out_channels, 1)
 
     def forward(self, ppg, lengths, vec, pitch_bins, noise_scale=1.0):
+        mask = commons.sequence_mask(lengths, ppg.size(1)).unsqueeze(1).to(ppg.dtype)  # [B, 1, T]
+        m, logs, x = self.prior(ppg, vec, pitch_bins, mask)
+        z = (m + torch.randn_like(m) * torch.exp(logs) * noise_scale) * mask
+        return z, m, logs, mask, x
+
+    def prior(self, ppg, vec, pitch_bins, mask):
+        """The prior's mean and log-std [B, inter, T] each, and the features x [B, H, T]; no sampling."""
         ppg = ppg.transpose(1, 2)  # [B, ppg, T]
         vec = vec.transpose(1, 2)  # [B, vec, T]
-        mask = commons.sequence_mask(lengths, ppg.size(2)).unsqueeze(1).to(ppg.dtype)  # [B, 1, T]
         x = self.pre(ppg) * mask + self.hub(vec) * mask + self.pit(pitch_bins).transpose(1, 2)
         x = self.enc(x * mask, mask)  # [B, H, T]
         m, logs = (self.proj(x) * mask).split(self.out_channels, dim=1)
-        z = (m + torch.randn_like(m) * torch.exp(logs) * noise_scale) * mask
-        return z, m, logs, mask, x
+        return m, logs, x
 
 
 class PosteriorEncoder(nn.Module):

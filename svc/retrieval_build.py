@@ -9,13 +9,34 @@ import os
 import numpy as np
 from tqdm import tqdm
 
+from common.atomic import save_npy
 from common.batch import BatchReport
 from common.dataset import iter_dataset
-from vits.cluster import DEFAULT_CODEBOOK_SIZE, train_codebook, write_codebook
-from vits.retrieval import FEATURE_KINDS, FeatureIndex, RetrievalError, frames_path_for, resolve_backend, write_index
+from svc.retrieval import FEATURE_KINDS, FeatureIndex, RetrievalError, frames_path_for, resolve_backend, write_index
 
 FEATURE_SUFFIX = {"hubert": ".vec.npy", "whisper": ".ppg.npy"}
 SELF_CHECK_FRAMES = 64
+DEFAULT_CODEBOOK_SIZE = 2048
+
+
+def train_codebook(frames, size=DEFAULT_CODEBOOK_SIZE, seed=0):
+    """MiniBatchKMeans centres, float32 [min(size, N), D]."""
+    from sklearn.cluster import MiniBatchKMeans
+    frames = np.asarray(frames, dtype=np.float32)
+    if frames.ndim != 2 or frames.shape[0] == 0:
+        raise RetrievalError(f"k-means needs a non-empty [N, D] frame array, got shape {frames.shape}.")
+    if size < 1:
+        raise RetrievalError(f"codebook size {size} must be >= 1.")
+    n_clusters = min(int(size), frames.shape[0])
+    kmeans = MiniBatchKMeans(n_clusters=n_clusters, batch_size=max(1024, 2 * n_clusters), n_init=1,
+                             random_state=seed)
+    kmeans.fit(frames)
+    return kmeans.cluster_centers_.astype(np.float32)
+
+
+def write_codebook(path, centres):
+    save_npy(path, np.asarray(centres, dtype=np.float32))
+    return path
 
 
 def feature_files_by_singer(data_root, kind):

@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from common.atomic import atomic_path
+from svc.model_files import load_svc_model
 from vits.utils import f0_to_coarse
 
 OPSET = 17
@@ -59,8 +60,8 @@ def require_onnx():
 class OnnxGenerator(nn.Module):
     """Export-time view of a SynthesizerInfer with the prior noise as an input.
 
-    Same arithmetic as SynthesizerInfer.inference for full-length (unpadded) items, but the
-    prior sample is m + noise * exp(logs) with `noise` given, so no random op enters the graph.
+    The content encoder's, flow's and decoder's own modules on full-length (unpadded) items, but
+    the prior sample is m + noise * exp(logs) with `noise` given, so no random op enters the graph.
     """
 
     def __init__(self, infer):
@@ -68,12 +69,8 @@ class OnnxGenerator(nn.Module):
         self.infer = infer
 
     def forward(self, ppg, vec, pit, spk, noise, source):
-        enc = self.infer.enc_p
         mask = torch.ones_like(pit).unsqueeze(1)  # [B, 1, T]: every frame of every item is valid
-        x = enc.pre(ppg.transpose(1, 2)) + enc.hub(vec.transpose(1, 2))  # [B, H, T]
-        x = x + enc.pit(f0_to_coarse(pit)).transpose(1, 2)
-        x = enc.enc(x, mask)
-        m, logs = enc.proj(x).split(enc.out_channels, dim=1)  # [B, inter, T] each
+        m, logs, _ = self.infer.enc_p.prior(ppg, vec, f0_to_coarse(pit), mask)  # [B, inter, T] each
         z_p = m + noise * torch.exp(logs)
         z, _ = self.infer.flow(z_p, mask, g=spk, reverse=True)
         return self.infer.dec.inference(spk, z, source)
@@ -131,17 +128,6 @@ class OnnxExportReport:
         out += [f"onnxruntime vs PyTorch, batch {b}, {t} frames: max abs diff {d:.2e} (<= {TOLERANCE:g})"
                 for b, t, d in self.checks]
         return out
-
-
-def load_generator(hp, checkpoint_path):
-    """SynthesizerInfer from a training checkpoint or an exported model as conversion runs it
-    (weight norm folded, fast activations), in eval mode, on the CPU."""
-    from svc.model_files import read_generator
-    from vits.models import SynthesizerInfer
-
-    infer = SynthesizerInfer(hp.data.filter_length // 2 + 1, hp.data.segment_size // hp.data.hop_length, hp)
-    infer.load_exported(read_generator(checkpoint_path), path=str(checkpoint_path), fold=True)
-    return infer.eval()
 
 
 def example_inputs(infer, hp, frames, batch=1, seed=0):
@@ -202,7 +188,7 @@ def export_onnx(hp, checkpoint_path, onnx_path, check_frames=CHECK_FRAMES, opset
     matched PyTorch within TOLERANCE at every length in `check_frames` (OnnxMismatchError if not).
     """
     onnx, _ = require_onnx()
-    infer = load_generator(hp, checkpoint_path)
+    infer = load_svc_model(hp, checkpoint_path)  # as conversion runs it, on the CPU
     reference = OnnxGenerator(infer).eval()  # the model conversion runs, the check's yardstick
     traced = OnnxGenerator(traceable_copy(infer)).eval()
     input_sets = [example_inputs(infer, hp, t, seed=i) for i, t in enumerate(check_frames)]

@@ -8,12 +8,19 @@ from the frames at load time, so nothing is ever unpickled. A binary faiss index
 upstream so-vits-svc-5.0 trainer is also accepted (needs faiss): its vectors are read back and
 searched exactly.
 
+The "cluster" variant searches a k-means codebook instead, `<kind>.codebook.npy` (float32 centres
+[K, D], svc.retrieval_build): each frame is pulled toward its nearest centre(s), not raw frames.
+Both variants blend `(1 - ratio) * own + ratio * target`.
+
 Typical use in conversion (ppg [T, ppg_dim], vec [T, 256]):
     retrieval = ContentRetrieval.from_paths(hubert_index, whisper_index, ratio=0.5, k=3)
     ppg, vec = retrieval(ppg, vec)
+or, from svc_inference.py's options, `load_retrieval(RetrievalSettings(...), spk_path, hp)`.
 """
 import json
 import os
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -43,6 +50,12 @@ def default_index_paths(data_root, singer):
     """(hubert_index_path, whisper_index_path) for a singer under `<data_root>/indexes/<singer>/`."""
     folder = default_index_dir(data_root, singer)
     return os.path.join(folder, "hubert.index"), os.path.join(folder, "whisper.index")
+
+
+def default_codebook_paths(data_root, singer):
+    """(hubert_codebook_path, whisper_codebook_path) under `<data_root>/indexes/<singer>/`."""
+    folder = default_index_dir(data_root, singer)
+    return os.path.join(folder, "hubert.codebook.npy"), os.path.join(folder, "whisper.codebook.npy")
 
 
 def frames_path_for(index_path):
@@ -229,6 +242,26 @@ class FeatureIndex:
         return restore((np.float32(1) - ratio) * array + ratio * retrieved)
 
 
+class Codebook(FeatureIndex):
+    """Exact L2 search over k-means centres; `blend` defaults to the single nearest centre."""
+
+    @classmethod
+    def load(cls, path, backend="auto"):
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise IndexNotFoundError(f"{path}: k-means codebook not found. Build it with: "
+                                     f"{BUILD_HINT.format(singer=singer_hint(path))} --kmeans")
+        try:
+            centres = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise RetrievalError(f"{path}: unreadable codebook ({err}). Rebuild it with: "
+                                 f"{BUILD_HINT.format(singer=singer_hint(path))} --kmeans --force") from err
+        return cls(centres, backend=backend, source=path)
+
+    def blend(self, features, ratio=0.5, k=1):
+        return super().blend(features, ratio, k)
+
+
 class ContentRetrieval:
     """Both indexes of a singer; `retrieval(ppg, vec) -> (ppg, vec)` blends each toward its index."""
 
@@ -256,7 +289,6 @@ def load_retriever(path, backend="auto"):
     if path is None:
         return None
     if os.fspath(path).endswith(".npy"):
-        from vits.cluster import Codebook
         return Codebook.load(path, backend=backend)
     return FeatureIndex.load(path, backend=backend)
 
@@ -317,3 +349,74 @@ def read_faiss_vectors(path):
     except RuntimeError as err:
         raise RetrievalError(f"{path}: unreadable faiss index ({str(err).splitlines()[0]}). Rebuild it with: "
                              f"{BUILD_HINT.format(singer=singer_hint(path))} --force") from err
+
+
+# ---------------------------------------------------------------- what a conversion uses
+
+MODES = ("index", "kmeans")  # nearest training frames (`<kind>.index`) or k-means centres (`.codebook.npy`)
+
+
+@dataclass
+class RetrievalSettings:
+    """Index paths left out come from `<data_root>/indexes/<singer>/`; the singer defaults to the
+    name of the speaker file (`data_svc/singer/alice.spk.npy` -> `alice`)."""
+    mode: str = "index"
+    ratio: float = 0.5
+    k: int = 3
+    hubert_path: Optional[str] = None
+    whisper_path: Optional[str] = None
+    singer: Optional[str] = None      # None: the speaker file's name
+    data_root: str = "data_svc"
+    backend: str = "auto"             # auto (faiss when installed, else sklearn), faiss, sklearn
+
+
+def singer_from_speaker_file(path):
+    """`data_svc/singer/alice.spk.npy` -> `alice`."""
+    name = os.path.basename(os.fspath(path))
+    for suffix in (".spk.npy", ".npy"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[:-len(suffix)]
+    return os.path.splitext(name)[0]
+
+
+def build_command(path, mode):
+    extra = " --kmeans" if mode == "kmeans" else ""
+    return BUILD_HINT.format(singer=singer_hint(path)) + extra
+
+
+def resolve_paths(settings, spk_path):
+    """(hubert_path, whisper_path, singer note for error messages)."""
+    if settings.mode not in MODES:
+        raise RetrievalError(f"retrieval mode {settings.mode!r}: choose one of {', '.join(MODES)}.")
+    if settings.singer:
+        singer, note = settings.singer, f"singer '{settings.singer}' (--retrieval-singer)"
+    else:
+        singer = singer_from_speaker_file(spk_path)
+        note = f"singer '{singer}', taken from the speaker file name {os.fspath(spk_path)}"
+    defaults = (default_index_paths if settings.mode == "index" else default_codebook_paths)(settings.data_root, singer)
+    return settings.hubert_path or defaults[0], settings.whisper_path or defaults[1], note
+
+
+def check_model_width(retriever, width, what, config_key, mode):
+    if retriever.dim != width:
+        raise RetrievalError(
+            f"{retriever.source}: holds {retriever.dim}-wide frames but the model's {what} are {width}-wide "
+            f"({config_key}): it was built from another extractor's features. Build it from this model's "
+            f"training features: {build_command(retriever.source, mode)} --force")
+
+
+def load_retrieval(settings, spk_path, hp):
+    """ContentRetrieval for the settings (indexes loaded once), checked against the model's widths."""
+    check_blend_args(settings.ratio, settings.k)
+    resolve_backend(settings.backend)
+    hubert_path, whisper_path, note = resolve_paths(settings, spk_path)
+    try:
+        retrieval = ContentRetrieval.from_paths(hubert_path, whisper_path, settings.ratio, settings.k, settings.backend)
+    except IndexNotFoundError as err:
+        if settings.hubert_path and settings.whisper_path:
+            raise
+        raise IndexNotFoundError(f"{err} (looked there for {note}; choose the singer with --retrieval-singer "
+                                 f"NAME and --data-svc, or give the index paths)") from None
+    check_model_width(retrieval.hubert_index, hp.vits.vec_dim, "HuBERT units", "vits.vec_dim", settings.mode)
+    check_model_width(retrieval.whisper_index, hp.vits.ppg_dim, "PPG", "vits.ppg_dim", settings.mode)
+    return retrieval
