@@ -9,7 +9,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from svc.cli import report_errors  # noqa: E402
-from svc.merge import check_rate, merge_models  # noqa: E402
+from svc.merge import merge_models  # noqa: E402
 
 
 def main(argv=None):
@@ -20,8 +20,7 @@ def main(argv=None):
     parser.add_argument("--out", default="sovits5.0_merge.pth", help="merged model file (written atomically)")
     args = parser.parse_args(argv)
 
-    def run():
-        check_rate(args.rate)
+    def run():  # merge_models checks the rate before reading either file
         for note in merge_models(args.model1, args.model2, args.rate, args.out):
             print(f"note: {note}")
         print(f"merged {args.rate:g} x {args.model1} + {1 - args.rate:g} x {args.model2} -> {args.out}")

@@ -1,1 +1,2 @@
-"""Using a trained model: export, conversion (chunked, crossfaded), post-VAD, model merge, timbre mix."""
+"""Using a trained model: loading, export (incl. ONNX), conversion (chunked, crossfaded), feature
+retrieval, post-VAD, model merge, timbre mix."""

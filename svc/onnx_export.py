@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from common.atomic import atomic_path
 from svc.model_files import load_svc_model
-from vits.utils import f0_to_coarse
+from vits.models import f0_to_coarse
 
 OPSET = 17
 EXPORTER = "torch.onnx.export(dynamo=False) (TorchScript tracer)"
