@@ -7,8 +7,6 @@ from pitch.crepe_fast import FastCrepe
 from pitch.crepe_net import FRAME
 from pitch.weights import load_crepe
 
-SAMPLE_RATE = 16000
-
 
 def frame_audio(wav, hop):
     """Centred frames: frame i covers samples [i*hop - 512, i*hop + 512), zero-padded at the ends.
