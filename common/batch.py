@@ -27,11 +27,6 @@ class BatchReport:
             reason = reason[len(path) + 2:]
         self.failed.append((path, reason))
 
-    def merge(self, other):
-        self.done += other.done
-        self.skipped_existing += other.skipped_existing
-        self.failed += other.failed
-
     def summary(self):
         lines = [f"{self.title}: {self.done} written, {self.skipped_existing} already done, {len(self.failed)} skipped"]
         for path, reason in self.failed:

@@ -47,10 +47,6 @@ class StepReport(BatchReport):
         if outcome.warning:
             self.warnings.append((outcome.path, outcome.warning))
 
-    def merge(self, other):
-        super().merge(other)
-        self.warnings += getattr(other, "warnings", [])
-
     @property
     def usable(self):
         """Outputs that exist after the step: written now or before."""

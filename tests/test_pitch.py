@@ -12,7 +12,7 @@ from common.extractor import load_wav16k
 from pitch.crepe_fast import FastCrepe
 from pitch.crepe_net import CrepeNet
 from pitch.extractor import PitchExtractor
-from pitch.weights import load_crepe, locate_weights
+from pitch.crepe import load_crepe, locate_weights
 
 SR = 16000
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
