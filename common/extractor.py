@@ -29,17 +29,19 @@ def resolve_weights(path):
     return in_repo if os.path.exists(in_repo) else path
 
 
-def download_hint(path, url):
+def download_hint(path, weight):
+    """The fix for a missing or broken weight file (a common.download.WeightFile): folder, source, flag."""
     folder = os.path.dirname(os.path.abspath(path))
-    return (f"Put {os.path.basename(path)} into the folder {folder} (download it from {url}), "
-            f"or run `python svc_download.py`, or pass another file with the tool's checkpoint flag "
-            f"(--checkpoint, --whisper-checkpoint, --hubert-checkpoint or --speaker-checkpoint; see --help).")
+    return (f"Put {os.path.basename(path)} into the folder {folder}: run `python svc_download.py --only "
+            f"{weight.name}`; or download it by hand from {weight.urls[-1]} (page: {weight.page}); or pass "
+            f"another file with the tool's checkpoint flag (--checkpoint, --whisper-checkpoint, "
+            f"--hubert-checkpoint or --speaker-checkpoint; see --help).")
 
 
-def load_weights(path, what, url):
+def load_weights(path, what, weight):
     """load_checkpoint with a message that says where the file goes and where to get it."""
     path = resolve_weights(path)
-    return path, load_checkpoint(path, map_location="cpu", what=what, hint=download_hint(path, url))
+    return path, load_checkpoint(path, map_location="cpu", what=what, hint=download_hint(path, weight))
 
 
 def strip_prefix(state_dict, prefix):

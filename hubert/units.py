@@ -62,7 +62,7 @@ class HubertSoft(ChunkedExtractor):
 
     def __init__(self, checkpoint=HUBERT_CKPT, device="auto"):
         super().__init__(device)
-        self.checkpoint, ckpt = load_weights(checkpoint, WHAT, HUBERT_URL)
+        self.checkpoint, ckpt = load_weights(checkpoint, WHAT, WEIGHTS["hubert"])
         self.net = net_from_state_dict(unwrap_state_dict(ckpt, self.checkpoint), self.checkpoint)
         self.net = self.net.eval().to(self.device)
         del ckpt

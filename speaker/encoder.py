@@ -8,30 +8,20 @@ The utterance embedding is Coqui's `compute_embedding`: 10 evenly spaced windows
 not normalised again (like the public code), so its length is 1 for short input and a bit less
 for long input whose windows differ.
 """
-import os
-
 import numpy as np
 import torch
 
 from common import paths
-from common.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked
+from common.checkpoint import CheckpointError, load_state_dict_checked
 from common.device import pick_device
 from common.download import WEIGHTS
-from common.extractor import resolve_weights, strip_prefix
+from common.extractor import download_hint, load_weights, strip_prefix
 from speaker.audio import N_MELS, melspectrogram
 from speaker.lstm import NUM_WINDOWS, LSTMSpeakerEncoder, embed_windows, sizes_from_state_dict, window_starts
 
 WHAT = "Speaker encoder checkpoint"
+WEIGHT = WEIGHTS["speaker"]  # best_model.pth.tar, the LSTM speaker encoder used by so-vits-svc-5.0
 MAX_WINDOWS_PER_RUN = 160  # windows of 250 frames per LSTM call (16 files of 10 windows)
-
-
-def where_to_get(path):
-    """The fix for a missing or broken speaker checkpoint: what file, which folder, where from."""
-    weight = WEIGHTS["speaker"]
-    folder = os.path.dirname(os.path.abspath(path))
-    return (f"Put best_model.pth.tar (the LSTM speaker encoder used by so-vits-svc-5.0) into the folder {folder}/: "
-            f"run `python svc_download.py --only speaker`, or download it by hand from {weight.urls[-1]} "
-            f"(folder: {weight.page}).")
 
 
 def model_state(ckpt, path):
@@ -43,26 +33,26 @@ def model_state(ckpt, path):
     else:
         held = ", ".join(sorted(map(str, ckpt))[:8]) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CheckpointError(f"{WHAT} {path} has no 'model' state dict (it holds: {held or 'nothing'}). "
-                              f"It is not a speaker encoder file. {where_to_get(path)}")
+                              f"It is not a speaker encoder file. {download_hint(path, WEIGHT)}")
     return strip_prefix(state, "module.")
 
 
 def load_speaker_model(path=paths.SPEAKER_CKPT):
     """Build an LSTMSpeakerEncoder sized from the file's tensors and load its weights (CPU, eval mode)."""
-    path = resolve_weights(path)
-    state = model_state(load_checkpoint(path, what=WHAT, hint=where_to_get(path)), path)
+    path, ckpt = load_weights(path, WHAT, WEIGHT)
+    state = model_state(ckpt, path)
     if "layers.lstm.weight_ih_l0" in state:
         raise CheckpointError(f"{WHAT} {path} is the variant without per-layer projections, which "
-                              f"so-vits-svc-5.0 does not use. {where_to_get(path)}")
+                              f"so-vits-svc-5.0 does not use. {download_hint(path, WEIGHT)}")
     try:
         input_dim, proj_dim, lstm_dim, num_layers = sizes_from_state_dict(state)
     except (KeyError, IndexError, AttributeError):
         found = ", ".join(sorted(state)[:4]) or "nothing"
         raise CheckpointError(f"{WHAT} {path} lacks the LSTM weights layers.0.lstm.* (it holds: {found}). "
-                              f"{where_to_get(path)}") from None
+                              f"{download_hint(path, WEIGHT)}") from None
     if input_dim != N_MELS:
         raise CheckpointError(f"{WHAT} {path} expects {input_dim} mel bands but this front end makes {N_MELS} "
-                              f"(the so-vits-svc-5.0 speaker encoder). {where_to_get(path)}")
+                              f"(the so-vits-svc-5.0 speaker encoder). {download_hint(path, WEIGHT)}")
     model = LSTMSpeakerEncoder(input_dim, proj_dim, lstm_dim, num_layers)
     load_state_dict_checked(model, state, path, what="Speaker encoder")
     return model.eval()

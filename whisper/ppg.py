@@ -69,7 +69,7 @@ class WhisperPPG(ChunkedExtractor):
     def __init__(self, checkpoint=WHISPER_CKPT, device="auto", noise=True):
         super().__init__(device)
         self.noise = noise
-        self.checkpoint, ckpt = load_weights(checkpoint, WHAT, WHISPER_URL)
+        self.checkpoint, ckpt = load_weights(checkpoint, WHAT, WEIGHTS["whisper"])
         self.encoder = encoder_from_checkpoint(ckpt, self.checkpoint).eval().to(self.device)
         del ckpt
         self.n_mels = self.encoder.conv1.in_channels
