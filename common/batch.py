@@ -47,7 +47,7 @@ def _attempt(func, arg):
 
 
 def prefetch(func, args, pool=None, ahead=8):
-    """Yield (arg, ok, result_or_reason) for every arg, in order.
+    """Yield (ok, result_or_reason) of `func(arg)` for every arg, in order.
 
     With a process pool, up to `ahead` calls run in the workers while the caller works on the
     current result (e.g. audio loading and front ends while a model runs in the main process).
@@ -56,16 +56,15 @@ def prefetch(func, args, pool=None, ahead=8):
     args = list(args)
     if pool is None:
         for arg in args:
-            yield (arg, *_attempt(func, arg))
+            yield _attempt(func, arg)
         return
     pending = []
     next_index = 0
     while pending or next_index < len(args):
         while next_index < len(args) and len(pending) < ahead:
-            pending.append((args[next_index], pool.submit(_attempt, func, args[next_index])))
+            pending.append(pool.submit(_attempt, func, args[next_index]))
             next_index += 1
-        arg, future = pending.pop(0)
-        yield (arg, *future.result())
+        yield pending.pop(0).result()
 
 
 def _check_features(array, ndim):
@@ -98,7 +97,7 @@ def extract_files(load_model, pairs, report, front, ndim, pool=None, skip_existi
     results = prefetch(front, [src for src, _ in todo], pool)
     with tqdm(total=len(todo), desc=report.title, unit="file", file=sys.stderr, dynamic_ncols=True,
               disable=not progress) as bar:
-        for (src, dst), (_, ok, value) in zip(todo, results):
+        for (src, dst), (ok, value) in zip(todo, results):
             bar.update(1)
             if not ok:
                 report.fail(src, value)
