@@ -2,7 +2,7 @@
 
     python pitch/inference.py -w song.wav -p song.csv [--plot song.png]
 
-Library use: `from pitch.inference import PitchExtractor`.
+Library use: `from pitch.extractor import PitchExtractor, extract_to_file`.
 """
 import os
 import sys
