@@ -1,4 +1,4 @@
-"""Pieces every feature extractor shares: weight lookup, chunking, frame fitting, batch runs.
+"""Pieces every feature extractor shares: weight lookup, input loading, chunking, frame fitting.
 
 Whisper PPG, HuBERT-Soft units (and the pitch/speaker extractors) all read 16 kHz mono audio,
 run a pretrained network on it in bounded chunks and write one `.npy` per file.
@@ -6,18 +6,17 @@ run a pretrained network on it in bounded chunks and write one `.npy` per file.
 import contextlib
 import os
 import sys
+import warnings
 
 import numpy as np
 import torch
 
-from common.atomic import save_npy
-from common.audio import load_audio
-from common.batch import BatchReport
+from common.audio import EXTRACT_RATE, AudioError, load_audio
+from common.batch import BatchReport, extract_files
 from common.checkpoint import CheckpointError, load_checkpoint
 from common.device import pick_device
 from common.paths import REPO_ROOT
 
-SAMPLE_RATE = 16000
 FRAME_SAMPLES = 320  # one content frame (50 Hz) at 16 kHz
 
 
@@ -30,17 +29,19 @@ def resolve_weights(path):
     return in_repo if os.path.exists(in_repo) else path
 
 
-def download_hint(path, url):
+def download_hint(path, weight):
+    """The fix for a missing or broken weight file (a common.download.WeightFile): folder, source, flag."""
     folder = os.path.dirname(os.path.abspath(path))
-    return (f"Put {os.path.basename(path)} into the folder {folder} (download it from {url}), "
-            f"or run `python svc_download.py`, or pass another file with the tool's checkpoint flag "
-            f"(--checkpoint, --whisper-checkpoint, --hubert-checkpoint or --speaker-checkpoint; see --help).")
+    return (f"Put {os.path.basename(path)} into the folder {folder}: run `python svc_download.py --only "
+            f"{weight.name}`; or download it by hand from {weight.urls[-1]} (page: {weight.page}); or pass "
+            f"another file with the tool's checkpoint flag (--checkpoint, --whisper-checkpoint, "
+            f"--hubert-checkpoint or --speaker-checkpoint; see --help).")
 
 
-def load_weights(path, what, url):
+def load_weights(path, what, weight):
     """load_checkpoint with a message that says where the file goes and where to get it."""
     path = resolve_weights(path)
-    return path, load_checkpoint(path, map_location="cpu", what=what, hint=download_hint(path, url))
+    return path, load_checkpoint(path, map_location="cpu", what=what, hint=download_hint(path, weight))
 
 
 def strip_prefix(state_dict, prefix):
@@ -64,6 +65,17 @@ def fit_frames(frames, n_frames):
     return np.concatenate([frames, tail], axis=0)
 
 
+def load_wav16k(path):
+    """The input of every extractor: the file as a 16 kHz mono wave of at least one content frame."""
+    with warnings.catch_warnings():  # a fallback reader's warnings: the skip reason says what went wrong
+        warnings.simplefilter("ignore")
+        wav = load_audio(path, EXTRACT_RATE)
+    if len(wav) < FRAME_SAMPLES:
+        raise AudioError(f"{path}: too short ({len(wav)} samples at 16 kHz; at least {FRAME_SAMPLES} "
+                         f"(20 ms) needed)")
+    return wav
+
+
 def as_wav16k(wav):
     """Check and convert the input of an extractor: mono float32 numpy at 16 kHz."""
     if torch.is_tensor(wav):
@@ -71,7 +83,7 @@ def as_wav16k(wav):
     wav = np.asarray(wav, dtype=np.float32)
     if wav.ndim != 1:
         raise ValueError(f"expected mono audio of shape [samples], got shape {wav.shape}; "
-                         f"load it with common.audio.load_audio(path, 16000)")
+                         f"load it with common.audio.load_audio(path, common.audio.EXTRACT_RATE)")
     if not np.all(np.isfinite(wav)):
         raise ValueError("the audio holds NaN or infinite samples")
     return wav
@@ -87,12 +99,11 @@ def half_precision(device):
 class ChunkedExtractor:
     """Base of the content extractors: split audio into chunks, run `_run_chunk`, join, fit length.
 
-    Subclasses set `chunk_seconds`, `report_title` and `self.dim`, and implement
+    Subclasses set `chunk_seconds` and `self.dim`, and implement
     `_run_chunk(wav_chunk) -> float32 [frames, dim]`.
     """
 
     chunk_seconds = 15
-    report_title = "features"
 
     def __init__(self, device="auto"):
         self.device = device if isinstance(device, torch.device) else pick_device(device)
@@ -104,7 +115,7 @@ class ChunkedExtractor:
         wav = as_wav16k(wav16k)
         n_frames = len(wav) // FRAME_SAMPLES
         parts = []
-        for start, end in chunk_spans(len(wav), self.chunk_seconds * SAMPLE_RATE):
+        for start, end in chunk_spans(len(wav), self.chunk_seconds * EXTRACT_RATE):
             want = (end - start) // FRAME_SAMPLES
             if want == 0:  # a tail shorter than one frame adds nothing
                 continue
@@ -112,39 +123,12 @@ class ChunkedExtractor:
         joined = np.concatenate(parts, axis=0) if parts else np.zeros((0, self.dim), np.float32)
         return np.ascontiguousarray(fit_frames(joined, n_frames), dtype=np.float32)
 
-    def extract_files(self, in_paths, out_paths, skip_existing=True, progress=True):
-        """Write one .npy per input; unreadable or too short inputs are skipped with a reason."""
-        from tqdm import tqdm
 
-        report = BatchReport(self.report_title)
-        pairs = list(zip(in_paths, out_paths))
-        if len(pairs) != len(in_paths) or len(pairs) != len(out_paths):
-            raise ValueError(f"{len(in_paths)} input files but {len(out_paths)} output paths")
-        for src, dst in tqdm(pairs, desc=self.report_title, unit="file", disable=not progress):
-            if skip_existing and os.path.isfile(dst):
-                report.exists()
-                continue
-            try:
-                wav = load_audio(src, SAMPLE_RATE)
-                if len(wav) < FRAME_SAMPLES:
-                    raise ValueError(f"too short ({len(wav)} samples at 16 kHz): at least "
-                                     f"{FRAME_SAMPLES} samples (20 ms) are needed")
-                save_npy(dst, self(wav))
-            except (CheckpointError, KeyboardInterrupt):
-                raise
-            except Exception as e:  # one bad file must not stop the batch
-                report.fail(src, f"{type(e).__name__}: {e}")
-                continue
-            report.ok()
-        return report
-
-
-def run_one_file(make_extractor, wav, out):
+def run_one_file(load_model, wav, out, title, ndim, front=load_wav16k):
     """Body of the single-file extractor CLIs: extract `wav` into `out`, return the exit status."""
-    from common.audio import AudioError
-
     try:
-        report = make_extractor().extract_files([wav], [out], skip_existing=False, progress=False)
+        report = extract_files(load_model, [(wav, out)], BatchReport(title), front, ndim, skip_existing=False,
+                               progress=False)
     except (CheckpointError, AudioError, RuntimeError) as e:
         sys.exit(f"error: {e}")
     report.print_summary()

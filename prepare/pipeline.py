@@ -9,6 +9,7 @@ import os
 import sys
 from dataclasses import dataclass
 
+from common.audio import EXTRACT_RATE
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from common.runtime import tune_cpu_runtime
 from prepare.jobs import StepError, make_pool
@@ -112,7 +113,7 @@ class Pipeline:
     def step_resample(self):
         from prepare.resample import resample_dataset
 
-        targets = [(self.layout.waves16, 16000), (self.layout.waves32, 32000)]
+        targets = [(self.layout.waves16, EXTRACT_RATE), (self.layout.waves32, 32000)]
         report = resample_dataset(self.opts.dataset, targets, pool=self.pool,
                                   min_seconds=self.opts.min_seconds, max_seconds=self.opts.max_seconds)
         report.print_summary()

@@ -6,7 +6,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from prepare import cli_args  # noqa: E402
-from prepare.jobs import StepError, make_pool  # noqa: E402
 from prepare.resample import DEFAULT_PEAK, resample_dataset  # noqa: E402
 
 
@@ -31,16 +30,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.sr <= 0 or not 0 < args.peak <= 1:
         return cli_args.fail("-s must be a positive rate and --peak in (0, 1]")
-    pool = make_pool(cli_args.resolve_workers(args.workers))
-    try:
-        report = resample_dataset(args.wav, [(args.out, args.sr)], pool=pool, min_seconds=args.min_seconds,
-                                  max_seconds=args.max_seconds, peak=args.peak)
-    except StepError as e:
-        return cli_args.fail(e)
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    return cli_args.finish(report)
+    return cli_args.run_in_pool(lambda pool: resample_dataset(
+        args.wav, [(args.out, args.sr)], pool=pool, min_seconds=args.min_seconds, max_seconds=args.max_seconds,
+        peak=args.peak), args.workers)
 
 
 if __name__ == "__main__":

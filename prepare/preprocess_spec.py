@@ -6,7 +6,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from prepare import cli_args  # noqa: E402
-from prepare.jobs import StepError, make_pool  # noqa: E402
 from prepare.specs import spec_dataset  # noqa: E402
 
 
@@ -26,15 +25,7 @@ def main(argv=None):
     hp = cli_args.read_config(args.config)
     if hp is None:
         return 1
-    pool = make_pool(cli_args.resolve_workers(args.workers))
-    try:
-        report = spec_dataset(args.wav, args.spe, hp.data, pool=pool)
-    except StepError as e:
-        return cli_args.fail(e)
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    return cli_args.finish(report)
+    return cli_args.run_in_pool(lambda pool: spec_dataset(args.wav, args.spe, hp.data, pool=pool), args.workers)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402,F401
 
-from common.audio import resample  # noqa: E402
+from common.audio import EXTRACT_RATE, resample  # noqa: E402
 
-resample(np.zeros(441, dtype=np.float32), 44100, 16000)  # first call imports librosa.core.audio
+resample(np.zeros(441, dtype=np.float32), 44100, EXTRACT_RATE)  # first call imports librosa.core.audio

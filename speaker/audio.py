@@ -12,9 +12,8 @@ import functools
 
 import numpy as np
 
-from common.audio import AudioError
+from common.audio import EXTRACT_RATE, AudioError
 
-SAMPLE_RATE = 16000
 N_MELS = 80
 N_FFT = 1024
 WIN_LENGTH = 1024
@@ -27,7 +26,7 @@ REF_LEVEL_DB = 20.0
 MAX_NORM = 4.0
 AMP_FLOOR = 1e-5
 TRIM_DB = 60
-EDGE_MARGIN = SAMPLE_RATE // 100  # 10 ms cut from both ends before the silence trim
+EDGE_MARGIN = EXTRACT_RATE // 100  # 10 ms cut from both ends before the silence trim
 PEAK_LEVEL = 0.95
 MIN_SAMPLES = N_FFT  # 64 ms: shorter input gives no full STFT window
 
@@ -37,7 +36,7 @@ def mel_basis():
     """[N_MELS, N_FFT // 2 + 1] Slaney mel filters, as librosa.filters.mel builds them."""
     import librosa
 
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=MEL_FMIN, fmax=MEL_FMAX)
+    return librosa.filters.mel(sr=EXTRACT_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=MEL_FMIN, fmax=MEL_FMAX)
 
 
 def trim_silence(wav):
@@ -93,7 +92,14 @@ def melspectrogram(wav16k):
         raise AudioError(f"expected a mono 1-D wave, got shape {wav.shape}. Average the channels first.")
     if wav.size < MIN_SAMPLES:
         raise AudioError(f"the audio is too short for a speaker embedding ({wav.size} samples, need at least "
-                         f"{MIN_SAMPLES} = {1000 * MIN_SAMPLES // SAMPLE_RATE} ms at 16 kHz). Remove the file.")
+                         f"{MIN_SAMPLES} = {1000 * MIN_SAMPLES // EXTRACT_RATE} ms at 16 kHz). Remove the file.")
     if not np.all(np.isfinite(wav)):
         raise AudioError("the audio holds NaN or infinite samples. Re-export it as 16-bit PCM.")
     return mel_frames(peak_normalise(trim_silence(wav)))
+
+
+def load_mel(path):
+    """Front end of batch extraction (picklable, for worker processes): audio file -> melspectrogram."""
+    from common.extractor import load_wav16k
+
+    return melspectrogram(load_wav16k(path))

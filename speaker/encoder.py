@@ -1,5 +1,8 @@
 """SpeakerEncoder: 16 kHz wave -> 256-dim d-vector, as so-vits-svc-5.0's preprocess_speaker.py makes it.
 
+The weights are `speaker_pretrain/best_model.pth.tar` (or a tiny file in the same layout), loaded
+into an LSTMSpeakerEncoder sized from the file's tensors.
+
 The utterance embedding is Coqui's `compute_embedding`: 10 evenly spaced windows of 250 mel frames
 (the whole utterance when shorter), each embedded to a unit vector, then averaged. The average is
 not normalised again (like the public code), so its length is 1 for short input and a bit less
@@ -9,12 +12,50 @@ import numpy as np
 import torch
 
 from common import paths
+from common.checkpoint import CheckpointError, load_state_dict_checked
 from common.device import pick_device
-from speaker.audio import melspectrogram
-from speaker.checkpoint import load_speaker_model
-from speaker.lstm import NUM_WINDOWS, embed_windows, window_starts
+from common.download import WEIGHTS
+from common.extractor import download_hint, load_weights, strip_prefix
+from speaker.audio import N_MELS, melspectrogram
+from speaker.lstm import NUM_WINDOWS, LSTMSpeakerEncoder, embed_windows, sizes_from_state_dict, window_starts
 
+WHAT = "Speaker encoder checkpoint"
+WEIGHT = WEIGHTS["speaker"]  # best_model.pth.tar, the LSTM speaker encoder used by so-vits-svc-5.0
 MAX_WINDOWS_PER_RUN = 160  # windows of 250 frames per LSTM call (16 files of 10 windows)
+
+
+def model_state(ckpt, path):
+    """The state dict inside a checkpoint: its 'model' entry (Coqui/Mozilla layout) or the dict itself."""
+    if isinstance(ckpt, dict) and isinstance(ckpt.get("model"), dict):
+        state = ckpt["model"]
+    elif isinstance(ckpt, dict) and any(str(k).startswith(("layers.", "module.layers.")) for k in ckpt):
+        state = ckpt
+    else:
+        held = ", ".join(sorted(map(str, ckpt))[:8]) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError(f"{WHAT} {path} has no 'model' state dict (it holds: {held or 'nothing'}). "
+                              f"It is not a speaker encoder file. {download_hint(path, WEIGHT)}")
+    return strip_prefix(state, "module.")
+
+
+def load_speaker_model(path=paths.SPEAKER_CKPT):
+    """Build an LSTMSpeakerEncoder sized from the file's tensors and load its weights (CPU, eval mode)."""
+    path, ckpt = load_weights(path, WHAT, WEIGHT)
+    state = model_state(ckpt, path)
+    if "layers.lstm.weight_ih_l0" in state:
+        raise CheckpointError(f"{WHAT} {path} is the variant without per-layer projections, which "
+                              f"so-vits-svc-5.0 does not use. {download_hint(path, WEIGHT)}")
+    try:
+        input_dim, proj_dim, lstm_dim, num_layers = sizes_from_state_dict(state)
+    except (KeyError, IndexError, AttributeError):
+        found = ", ".join(sorted(state)[:4]) or "nothing"
+        raise CheckpointError(f"{WHAT} {path} lacks the LSTM weights layers.0.lstm.* (it holds: {found}). "
+                              f"{download_hint(path, WEIGHT)}") from None
+    if input_dim != N_MELS:
+        raise CheckpointError(f"{WHAT} {path} expects {input_dim} mel bands but this front end makes {N_MELS} "
+                              f"(the so-vits-svc-5.0 speaker encoder). {download_hint(path, WEIGHT)}")
+    model = LSTMSpeakerEncoder(input_dim, proj_dim, lstm_dim, num_layers)
+    load_state_dict_checked(model, state, path, what="Speaker encoder")
+    return model.eval()
 
 
 def cut_windows(mel):
@@ -58,13 +99,3 @@ class SpeakerEncoder:
             for slot, (index, _) in enumerate(group):
                 vectors[index] = embedded[slot * NUM_WINDOWS:(slot + 1) * NUM_WINDOWS].mean(axis=0)
         return [np.ascontiguousarray(v, dtype=np.float32) for v in vectors]
-
-    def extract_files(self, in_paths, out_paths, skip_existing=True, progress=True, workers=0):
-        """One `<name>.spk.npy` per input file; bad inputs are skipped and reported.
-
-        `workers` > 0 runs the audio front end in that many processes while the LSTM runs here.
-        """
-        from speaker.extract import extract_files
-
-        return extract_files(self, in_paths, out_paths, skip_existing=skip_existing, progress=progress,
-                             workers=workers)

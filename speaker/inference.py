@@ -13,6 +13,7 @@ __all__ = ["SpeakerEncoder", "main"]
 def main(argv=None):
     from common.extractor import run_one_file
     from common.paths import SPEAKER_CKPT
+    from speaker.audio import load_mel
 
     parser = argparse.ArgumentParser(description="Compute the 256-dim speaker d-vector (float32 .npy) of an audio file.")
     parser.add_argument("-w", "--wav", required=True, help="input audio file (any rate; resampled to 16 kHz)")
@@ -20,7 +21,8 @@ def main(argv=None):
     parser.add_argument("--checkpoint", default=SPEAKER_CKPT, help=f"speaker encoder weights (default {SPEAKER_CKPT})")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     args = parser.parse_args(argv)
-    return run_one_file(lambda: SpeakerEncoder(args.checkpoint, args.device), args.wav, args.spk)
+    return run_one_file(lambda: SpeakerEncoder(args.checkpoint, args.device).embed_mel, args.wav, args.spk,
+                        "speaker d-vectors", ndim=1, front=load_mel)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from common.batch import BatchReport, extract_files
 from common.checkpoint import CheckpointError
+from common.extractor import load_wav16k
 from pitch.crepe_fast import FastCrepe
 from pitch.crepe_net import CrepeNet
 from pitch.extractor import PitchExtractor
-from pitch.weights import load_crepe, locate_weights
+from pitch.crepe import load_crepe, locate_weights
 
 SR = 16000
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -136,11 +138,16 @@ def test_extract_files_writes_and_skips(tiny, tmp_path):
     bad = tmp_path / "in" / "bad.wav"
     bad.write_bytes(b"RIFF garbage")
     outs = [tmp_path / "out" / "good.pit.npy", tmp_path / "out" / "bad.pit.npy"]
-    report = tiny.extract_files([good, bad], outs, progress=False)
+
+    def extract(srcs, dsts):
+        return extract_files(lambda: tiny.training, zip(srcs, dsts), BatchReport("pitch"), load_wav16k, ndim=1,
+                             progress=False)
+
+    report = extract([good, bad], outs)
     assert report.done == 1 and len(report.failed) == 1 and "bad.wav" in report.failed[0][0]
     f0 = np.load(outs[0])
     assert f0.dtype == np.float32 and f0.shape == (50,) and not outs[1].exists()
-    again = tiny.extract_files([good], outs[:1], progress=False)
+    again = extract([good], outs[:1])
     assert again.skipped_existing == 1 and again.done == 0
 
 

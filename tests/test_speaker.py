@@ -1,4 +1,6 @@
+import concurrent.futures
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -9,9 +11,10 @@ import soundfile as sf
 import torch
 
 from common.audio import AudioError
+from common.batch import BatchReport, extract_files
 from common.checkpoint import CheckpointError
 from speaker import audio as front
-from speaker.checkpoint import load_speaker_model
+from speaker.encoder import load_speaker_model
 from speaker.inference import SpeakerEncoder
 from speaker.lstm import window_starts
 from tests.tiny_speaker import make_checkpoint, state_dict_shapes
@@ -167,12 +170,18 @@ def test_extract_files_skips_bad_and_existing(encoder, tmp_path):
     bad.write_bytes(b"not audio")
     srcs = [good, resampled, bad]
     outs = [tmp_path / "out" / f"{p.stem}.spk.npy" for p in srcs]
-    report = encoder.extract_files(srcs, outs, progress=False, workers=1)  # front end in a worker process
+
+    def extract(pool=None):
+        return extract_files(lambda: encoder.embed_mel, zip(srcs, outs), BatchReport("speaker"), front.load_mel,
+                             ndim=1, pool=pool, progress=False)
+
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        report = extract(pool)  # front end in a worker process
     assert report.done == 2 and len(report.failed) == 1 and report.failed[0][0] == str(bad)
     vec = np.load(outs[0])
     assert vec.shape == (256,) and vec.dtype == np.float32
     assert np.allclose(vec, encoder(voice(1.0)), atol=1e-5)
-    again = encoder.extract_files(srcs, outs, progress=False)
+    again = extract()
     assert again.skipped_existing == 2 and again.done == 0 and len(again.failed) == 1
 
 

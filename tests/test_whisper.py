@@ -8,7 +8,9 @@ import pytest
 import soundfile as sf
 import torch
 
+from common.batch import BatchReport, extract_files
 from common.checkpoint import CheckpointError
+from common.extractor import load_wav16k
 from common.paths import REPO_ROOT
 from tests.tiny_whisper import make_checkpoint
 from whisper.inference import WhisperPPG
@@ -127,11 +129,15 @@ def test_extract_files_writes_and_skips(tmp_path, ppg):
     sf.write(short, noise_wav(100), SR)
     broken.write_bytes(b"RIFF garbage")
     outs = [tmp_path / "out" / f"{p.stem}.ppg.npy" for p in (good, short, broken)]
-    report = ppg.extract_files([good, short, broken], outs, progress=False)
+
+    def extract(srcs, dsts):
+        return extract_files(lambda: ppg, zip(srcs, dsts), BatchReport("ppg"), load_wav16k, ndim=2, progress=False)
+
+    report = extract([good, short, broken], outs)
     assert report.done == 1 and len(report.failed) == 2
     assert np.load(outs[0]).shape == (25, 16)
     assert not outs[1].exists() and not outs[2].exists()
-    assert ppg.extract_files([good], outs[:1], progress=False).skipped_existing == 1
+    assert extract([good], outs[:1]).skipped_existing == 1
 
 
 def test_cli_writes_ppg(tmp_path, ckpt):

@@ -22,7 +22,8 @@ def main(argv=None):
     parser.add_argument("--no-noise", action="store_true",
                         help="do not add the 0.1-std Gaussian noise to the log-mel (deterministic output)")
     args = parser.parse_args(argv)
-    return run_one_file(lambda: WhisperPPG(args.checkpoint, args.device, noise=not args.no_noise), args.wav, args.ppg)
+    return run_one_file(lambda: WhisperPPG(args.checkpoint, args.device, noise=not args.no_noise), args.wav, args.ppg,
+                        "whisper ppg", ndim=2)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ import functools
 import numpy as np
 import torch
 
+from common.audio import EXTRACT_RATE
+
 N_FFT = 400
 HOP = 160
-SAMPLE_RATE = 16000
 
 
 @functools.lru_cache(maxsize=None)
@@ -14,7 +15,7 @@ def _slaney_filters(n_mels):
     import librosa
 
     # Equal to the filters OpenAI ships in mel_filters.npz.
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
+    return librosa.filters.mel(sr=EXTRACT_RATE, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
 
 
 def mel_filters(n_mels, device):

@@ -4,13 +4,13 @@ import re
 import torch
 
 from common.checkpoint import CheckpointError, load_state_dict_checked, require_keys
+from common.download import WEIGHTS
 from common.extractor import ChunkedExtractor, half_precision, load_weights
 from common.paths import WHISPER_CKPT
 from whisper.log_mel import log_mel, mel_filters
 from whisper.model import WhisperEncoder, ppg_block_count
 
-WHISPER_URL = ("https://openaipublic.azureedge.net/main/whisper/models/"
-               "81f7c96c852ee8fc832187b0132e569d6c3065a3252ed18e56effd0b6a73e524/large-v2.pt")
+WHISPER_URL = WEIGHTS["whisper"].urls[0]
 WHAT = "Whisper checkpoint"
 DIM_KEYS = ("n_mels", "n_audio_ctx", "n_audio_state", "n_audio_head", "n_audio_layer")
 NOISE_STD = 0.1
@@ -65,12 +65,11 @@ class WhisperPPG(ChunkedExtractor):
     """Callable: mono float32 16 kHz numpy -> float32 [len // 320, dim] PPG."""
 
     chunk_seconds = 15
-    report_title = "whisper ppg"
 
     def __init__(self, checkpoint=WHISPER_CKPT, device="auto", noise=True):
         super().__init__(device)
         self.noise = noise
-        self.checkpoint, ckpt = load_weights(checkpoint, WHAT, WHISPER_URL)
+        self.checkpoint, ckpt = load_weights(checkpoint, WHAT, WEIGHTS["whisper"])
         self.encoder = encoder_from_checkpoint(ckpt, self.checkpoint).eval().to(self.device)
         del ckpt
         self.n_mels = self.encoder.conv1.in_channels
