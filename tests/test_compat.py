@@ -1,5 +1,4 @@
 """State-dict compatibility with the public so-vits-svc-5.0 checkpoints (configs/base.yaml sizes)."""
-import json
 import os
 
 import pytest
@@ -9,19 +8,14 @@ from omegaconf import OmegaConf
 from common.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked, save_checkpoint
 from vits.models import SynthesizerInfer, SynthesizerTrn
 from vits_decoder.discriminator import Discriminator
+from tests.compat_manifest import load_manifest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMPAT = os.path.join(os.path.dirname(ROOT), "shared", "compat", "sovits5_checkpoint.json")
-if not os.path.isfile(COMPAT):
-    COMPAT = "/work/shared/compat/sovits5_checkpoint.json"
 
 
 @pytest.fixture(scope="module")
 def layout():
-    if not os.path.isfile(COMPAT):
-        pytest.skip(f"compat file {COMPAT} not present")
-    with open(COMPAT) as f:
-        return json.load(f)
+    return load_manifest("sovits5_checkpoint")
 
 
 @pytest.fixture(scope="module")

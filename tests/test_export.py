@@ -1,5 +1,4 @@
 """svc_export.py: training checkpoint -> exported inference model in the public layout."""
-import json
 import os
 
 import pytest
@@ -9,10 +8,10 @@ from common.checkpoint import CheckpointError, save_checkpoint
 from common.config import load_config
 from svc.model_files import export_checkpoint
 from vits.models import TRAINING_ONLY_PREFIXES, SynthesizerInfer
+from tests.compat_manifest import load_manifest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "tiny.yaml")
-COMPAT = os.path.join(os.path.dirname(ROOT), "shared", "compat", "sovits5_checkpoint.json")
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +50,7 @@ def test_export_keeps_exactly_the_inference_keys_in_order(hp, tmp_path):
 
 
 def test_compat_exported_layout_is_training_minus_training_only_parts():
-    if not os.path.isfile(COMPAT):
-        pytest.skip("shared compat file not present")
-    compat = json.load(open(COMPAT))
+    compat = load_manifest("sovits5_checkpoint")
     training = [k for k, _ in compat["model_g_training"]]
     assert [k for k, _ in compat["model_g_exported"]] == [k for k in training if not k.startswith(TRAINING_ONLY_PREFIXES)]
 

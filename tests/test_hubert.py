@@ -1,4 +1,3 @@
-import json
 import os
 import subprocess
 import sys
@@ -17,8 +16,8 @@ from hubert.model import HubertSoftNet, WeightNormConv1d
 from hubert.units import EDGE_PAD, HUBERT_URL, sizes_from_state_dict
 from tests.tiny_hubert import make_checkpoint
 from tests.tiny_whisper import make_checkpoint as make_whisper_checkpoint
+from tests.compat_manifest import load_manifest
 
-COMPAT = os.path.join(REPO_ROOT, "..", "shared", "compat", "hubert_soft_checkpoint.json")
 SR = 16000
 PUBLIC_SIZES = dict(conv_channels=512, width=768, ffn=3072, n_layers=12, pos_kernel=128, pos_groups=16,
                     units=256, n_labels=100)
@@ -91,10 +90,7 @@ def test_weight_norm_conv_matches_torch_weight_norm():
 
 
 def test_public_layout_matches_module():
-    if not os.path.isfile(COMPAT):
-        pytest.skip(f"{COMPAT} not present")
-    with open(COMPAT) as f:
-        compat = dict((k, tuple(s)) for k, s in json.load(f)["state_dict"])
+    compat = dict((k, tuple(s)) for k, s in load_manifest("hubert_soft_checkpoint")["state_dict"])
     meta = {k: torch.empty(s, device="meta") for k, s in compat.items()}
     assert sizes_from_state_dict(meta) == PUBLIC_SIZES
     with torch.device("meta"):

@@ -1,5 +1,4 @@
 import concurrent.futures
-import json
 import multiprocessing
 import os
 import subprocess
@@ -18,9 +17,9 @@ from speaker.encoder import load_speaker_model
 from speaker.inference import SpeakerEncoder
 from speaker.lstm import window_starts
 from tests.tiny_speaker import make_checkpoint, state_dict_shapes
+from tests.compat_manifest import load_manifest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMPAT = os.path.join(os.path.dirname(ROOT), "shared", "compat", "speaker_lstm_checkpoint.json")
 SR = 16000
 
 
@@ -122,8 +121,7 @@ def test_unusable_audio_is_a_clear_error(encoder, wav, words):
 
 
 def test_real_layout_from_compat_json_loads(tmp_path):
-    with open(COMPAT) as f:
-        compat = json.load(f)
+    compat = load_manifest("speaker_lstm_checkpoint")
     p = compat["model_params"]
     shapes = [(name, tuple(shape)) for name, shape in compat["state_dict"]]
     assert shapes == state_dict_shapes(p["input_dim"], p["proj_dim"], p["lstm_dim"], p["num_lstm_layers"])

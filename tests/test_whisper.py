@@ -1,4 +1,3 @@
-import json
 import os
 import subprocess
 import sys
@@ -17,8 +16,8 @@ from whisper.inference import WhisperPPG
 from whisper.log_mel import log_mel
 from whisper.model import WhisperEncoder, ppg_block_count
 from whisper.ppg import WHISPER_URL
+from tests.compat_manifest import load_manifest
 
-COMPAT = os.path.join(REPO_ROOT, "..", "shared", "compat", "whisper_checkpoint.json")
 SR = 16000
 
 
@@ -84,10 +83,7 @@ def test_log_mel_matches_librosa_reference():
 
 
 def test_large_v2_layout_matches_module():
-    if not os.path.isfile(COMPAT):
-        pytest.skip(f"{COMPAT} not present")
-    with open(COMPAT) as f:
-        compat = json.load(f)
+    compat = load_manifest("whisper_checkpoint")
     dims = compat["large_v2_dims"]
     keep = ppg_block_count(dims["n_audio_layer"])
     with torch.device("meta"):
