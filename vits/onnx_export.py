@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from common.atomic import atomic_path
-from vits.utils import f0_to_coarse
+from vits.models import f0_to_coarse
 
 OPSET = 17
 EXPORTER = "torch.onnx.export(dynamo=False) (TorchScript tracer)"
