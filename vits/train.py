@@ -26,7 +26,7 @@ from common.config import load_config
 from common.device import pick_device
 from common.runtime import keep_freed_memory
 from vits import train_utils
-from vits.data_utils import create_train_loader, create_valid_loader
+from vits.data_utils import create_train_loader, create_valid_loader, parse_list
 from vits.losses import kl_loss, speaker_loss
 from vits.models import SynthesizerTrn
 from vits.spectrogram import mel_spectrogram_torch
@@ -249,7 +249,8 @@ class Trainer:
         if not self.info.is_main:
             return None
         path = str(self.hp.data.validation_files)
-        if not os.path.isfile(path) or not _has_items(path):
+        # a one-clip dataset gets an empty valid.txt from preprocess_train.py: no validation then
+        if not os.path.isfile(path) or not parse_list(path):
             self.log.warning(f"No validation items in {path}: validation is skipped.")
             return None
         return create_valid_loader(self.hp)
@@ -418,9 +419,3 @@ def train(options):
         while not context.join():
             pass
     return None
-
-
-def _has_items(list_path):
-    """A one-clip dataset gets an empty valid.txt from preprocess_train.py: no validation then."""
-    with open(list_path, encoding="utf-8") as f:
-        return any(line.strip() for line in f)
