@@ -7,7 +7,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.checkpoint import CheckpointError  # noqa: E402
 from vits.data_utils import DatasetError  # noqa: E402
-from vits.trainer import AMP_CHOICES, TrainOptions, train  # noqa: E402
+from vits.train import AMP_CHOICES, TrainOptions, train  # noqa: E402
 
 
 def main(argv=None):

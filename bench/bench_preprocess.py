@@ -2,10 +2,64 @@
 import argparse
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.preprocess_speed import run  # noqa: E402
+from bench import fixtures  # noqa: E402
+from bench.models import BASE_CONFIG, ROOT  # noqa: E402
+from bench.timing import load_caveat, print_table  # noqa: E402
+
+
+TINY_CONFIG = os.path.join(ROOT, "tests", "tiny.yaml")
+
+
+def make_dataset(folder, speakers, clips, seconds):
+    for s in range(speakers):
+        os.makedirs(os.path.join(folder, f"singer{s}"))
+        for c in range(clips):
+            fixtures.write_song(os.path.join(folder, f"singer{s}", f"clip{c:03d}.wav"), seconds, seed=100 * s + c)
+
+
+def run(workers=(1, 2), speakers=2, clips=4, seconds=4.0, full=False, device="cpu", keep=None):
+    """Whole pipeline (steps 1-9) on a fresh output folder per worker count.
+
+    full: base config, full-size random Whisper (large-v2 dims), HuBERT-Soft, speaker LSTM and
+    CREPE full; else the tiny test config with tiny random checkpoints and CREPE tiny."""
+    what = ("FULL-size random Whisper/HuBERT/speaker, CREPE full" if full
+            else "TINY random Whisper/HuBERT/speaker (tests/tiny.yaml), CREPE tiny")
+    total = speakers * clips
+    print(f"preprocessing bench: {total} clips of {seconds:g} s, {what}, device {device}; {load_caveat()}")
+    rows = []
+    with tempfile.TemporaryDirectory(dir=keep) as folder:
+        dataset = os.path.join(folder, "dataset_raw")
+        make_dataset(dataset, speakers, clips, seconds)
+        if full:
+            whisper, hubert = fixtures.extractor_checkpoints(folder, full=True)
+        else:
+            whisper = os.path.join(folder, "whisper.pt")
+            hubert = os.path.join(folder, "hubert.pt")
+            fixtures.tests_module("tiny_whisper").make_checkpoint(whisper)
+            fixtures.tests_module("tiny_hubert").make_checkpoint(hubert)
+        speaker = fixtures.speaker_checkpoint(folder, full)
+        for n in workers:
+            out = os.path.join(folder, f"run_t{n}")
+            argv = [sys.executable, os.path.join(ROOT, "svc_preprocessing.py"), "-w", dataset,
+                    "-o", os.path.join(out, "data_svc"), "--files", os.path.join(out, "files"), "-t", str(n),
+                    "--device", device, "-c", BASE_CONFIG if full else TINY_CONFIG,
+                    "--crepe-model", "full" if full else "tiny", "--whisper-checkpoint", whisper,
+                    "--hubert-checkpoint", hubert, "--speaker-checkpoint", speaker]
+            code, wall, peak, tail = fixtures.run_measured(argv)
+            if code != 0:
+                print(tail)
+                raise SystemExit(f"svc_preprocessing.py -t {n} failed with exit code {code}")
+            rows.append([n, wall, total / (wall / 60.0), f"{peak:.0f}"])
+    base = rows[0][2]
+    for row in rows:
+        row.append(row[2] / base)
+    print_table(["-t", "wall s", "clips/min", "peak RSS MiB (main)", f"vs -t {workers[0]}"], rows)
+    print("Each run starts from an empty output folder; wall time includes loading every model.")
+    return rows
 
 
 def main(argv=None):

@@ -1,12 +1,109 @@
-"""Training step time at configs/base.yaml sizes (random weights): the trainer's step vs variants."""
+"""Training step time at configs/base.yaml sizes (random weights): the trainer's step vs variants.
+
+Variants timed interleaved in one run:
+  plain        - the trainer's step with plain decoder activations, fp32 (the public model's way; the
+                 trainer's choice on CUDA)
+  polyphase    - the same step with the decoder's polyphase activations (the trainer's choice on CPU)
+  amp-bf16/fp16 - CUDA only: the plain step under autocast (fp16 with a grad scaler)
+"""
 import argparse
 import os
 import sys
 
+import torch
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.models import BASE_CONFIG  # noqa: E402
-from bench.train_speed import run  # noqa: E402
+from bench.timing import load_caveat, print_table, set_threads, time_interleaved  # noqa: E402
+from common.config import load_config  # noqa: E402
+from common.device import pick_device  # noqa: E402
+from vits.models import model_sizes  # noqa: E402
+
+
+def random_batch(hp, batch, frames, device, seed=0):
+    from vits.data_utils import SvcBatch
+
+    gen = torch.Generator().manual_seed(seed)
+    v, hop = hp.vits, int(hp.data.hop_length)
+    spec_channels, _ = model_sizes(hp)
+    lengths = torch.full((batch,), frames, dtype=torch.long)
+    parts = SvcBatch(
+        ppg=torch.randn(batch, frames, v.ppg_dim, generator=gen), ppg_lengths=lengths,
+        vec=torch.randn(batch, frames, v.vec_dim, generator=gen),
+        pit=120.0 + 200.0 * torch.rand(batch, frames, generator=gen),
+        spk=torch.randn(batch, v.spk_dim, generator=gen),
+        spec=torch.rand(batch, spec_channels, frames, generator=gen), spec_lengths=lengths,
+        audio=0.3 * torch.randn(batch, 1, frames * hop, generator=gen), audio_lengths=lengths * hop)
+    return parts.to(device)
+
+
+class StepRunner:
+    """The trainer's micro-step + optimizer step (vits.train) on fresh random-weight models."""
+
+    def __init__(self, hp, device, amp="none", polyphase=False):
+        from vits import train as train_step
+        from vits.models import SynthesizerTrn
+        from vits_decoder.discriminator import Discriminator
+        from vits_decoder.losses import MultiResolutionSTFTLoss
+
+        torch.manual_seed(0)
+        t = hp.train
+        self.hp, self.device, self.amp, self.ts = hp, device, amp, train_step
+        self.net_g = SynthesizerTrn.from_hparams(hp).to(device).train()
+        self.net_g.dec.use_fast_path(polyphase)
+        self.net_d = Discriminator(hp).to(device).train()
+        adamw = dict(lr=float(t.learning_rate), betas=tuple(float(b) for b in t.betas), eps=float(t.eps))
+        scaler = (lambda: torch.amp.GradScaler("cuda")) if amp == "fp16" else (lambda: None)
+        self.upd_g = train_step.Updater(self.net_g, torch.optim.AdamW(self.net_g.parameters(), **adamw),
+                                        t.grad_clip, scaler())
+        self.upd_d = train_step.Updater(self.net_d, torch.optim.AdamW(self.net_d.parameters(), **adamw),
+                                        t.grad_clip, scaler())
+        self.stft_loss = MultiResolutionSTFTLoss(hp.mrd.resolutions).to(device)
+
+    def __call__(self, batch):
+        ts = self.ts
+        terms, fake, real = ts.generator_losses(self.hp, self.net_g, self.net_d, self.stft_loss, batch,
+                                                ts.autocast_context(self.device, self.amp))
+        self.upd_g.backward(terms["total"], 1)
+        loss_d = ts.discriminator_losses(self.net_d, fake, real, ts.autocast_context(self.device, self.amp))
+        self.upd_d.backward(loss_d, 1)
+        self.upd_g.step()
+        self.upd_d.step()
+
+
+def variants(device):
+    rows = {"plain": dict(), "polyphase": dict(polyphase=True)}
+    if device.type == "cuda":
+        rows["amp-bf16"] = dict(amp="bf16")
+        rows["amp-fp16"] = dict(amp="fp16")
+    return rows
+
+
+def run(config, batches=(2, 8), seconds=4.0, repeats=3, device="auto", threads=None, cpu_too=True):
+    """Print seconds per training step for each variant and batch size on the chosen device (and
+    on CPU too when that is CUDA and cpu_too). Ratios are against the 'plain' row."""
+    device = pick_device(device)
+    used = set_threads(threads)
+    hp = load_config(config)
+    frames = int(round(seconds * hp.data.sampling_rate / hp.data.hop_length))
+    devices = [device] + ([torch.device("cpu")] if device.type == "cuda" and cpu_too else [])
+    print(f"training-step bench: {config}, clips of {seconds:g} s (decoder window "
+          f"{hp.data.segment_size} samples), {used} CPU threads, random weights, paths interleaved; {load_caveat()}")
+    rows = []
+    for dev in devices:
+        for size in batches:
+            runners = {name: StepRunner(hp, dev, **kw) for name, kw in variants(dev).items()}
+            batch = random_batch(hp, size, frames, dev)
+            times = time_interleaved({n: (lambda r=r: r(batch)) for n, r in runners.items()}, repeats, dev)
+            base = times["plain"]
+            for name, sec in times.items():
+                rows.append([str(dev), size, name, sec, base / sec])
+            del runners
+    print_table(["device", "batch", "step", "s/step", "speed-up vs plain"], rows)
+    print("Median of interleaved repeats after one warm-up step each. Targets: no variant slower than "
+          "'plain'; on CUDA amp at least 1.5x faster than fp32.")
+    return rows
 
 
 def main(argv=None):

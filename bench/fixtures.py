@@ -8,7 +8,8 @@ import time
 import numpy as np
 import torch
 
-from bench.models import ROOT, load_config, random_generator_state
+from bench.models import ROOT, random_generator_state
+from common.config import load_config
 
 # (whisper kwargs, hubert kwargs) of tests/tiny_whisper.py / tests/tiny_hubert.py make_checkpoint
 FULL_SIZES = (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer=32),   # large-v2

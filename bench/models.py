@@ -2,19 +2,9 @@
 import os
 
 import torch
-from omegaconf import OmegaConf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE_CONFIG = os.path.join(ROOT, "configs", "base.yaml")
-
-
-def load_config(path=BASE_CONFIG):
-    return OmegaConf.load(path)
-
-
-def model_sizes(hp):
-    """(spec_channels, segment_frames) as the models take them."""
-    return hp.data.filter_length // 2 + 1, hp.data.segment_size // hp.data.hop_length
 
 
 def random_generator_state(hp, seed=0, spread=0.02):
@@ -23,7 +13,7 @@ def random_generator_state(hp, seed=0, spread=0.02):
     from vits.models import SynthesizerInfer
 
     torch.manual_seed(seed)
-    state = SynthesizerInfer(*model_sizes(hp), hp).state_dict()
+    state = SynthesizerInfer.from_hparams(hp).state_dict()
     gen = torch.Generator().manual_seed(seed)
     out = {}
     for key, value in state.items():
@@ -38,8 +28,8 @@ def conversion_models(hp, device, seed=0):
     from vits.models import SynthesizerInfer
 
     state = random_generator_state(hp, seed)
-    plain = SynthesizerInfer(*model_sizes(hp), hp).load_exported(state, fold=False).eval().to(device)
-    fast = SynthesizerInfer(*model_sizes(hp), hp).load_exported(state, fold=True).eval().to(device)
+    plain = SynthesizerInfer.from_hparams(hp).load_exported(state, fold=False).eval().to(device)
+    fast = SynthesizerInfer.from_hparams(hp).load_exported(state, fold=True).eval().to(device)
     return plain, fast
 
 

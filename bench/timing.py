@@ -58,16 +58,6 @@ def print_table(headers, rows, out=sys.stdout):
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)), file=out)
 
 
-def rss_mib():
-    """Resident memory of this process now, in MiB (Linux /proc; peak if unavailable)."""
-    try:
-        with open("/proc/self/statm") as f:
-            pages = int(f.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
-    except (OSError, ValueError, IndexError):
-        return peak_rss_mib()
-
-
 def peak_rss_mib(children=False):
     """Peak resident memory of this process (or of its finished children) in MiB."""
     who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF

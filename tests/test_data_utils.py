@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from common.atomic import save_npy
 from vits.data_utils import (DatasetError, DistributedBucketSampler, SvcDataset, collate_svc, read_file_list)
-from vits.train_synthetic import make_synthetic_dataset, write_item
+from tests.train_synthetic import make_synthetic_dataset, write_item
 
 TINY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny.yaml")
 

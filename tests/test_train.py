@@ -11,10 +11,10 @@ import torch
 from omegaconf import OmegaConf
 
 from common.checkpoint import load_checkpoint
-from vits import train_step
-from vits.train_checkpoint import TRAINING_KEYS
-from vits.train_synthetic import make_synthetic_dataset, write_item
-from vits.trainer import TrainOptions, run_worker, seed_everything, train
+from tests.train_synthetic import make_synthetic_dataset, write_item
+from vits import train as train_step
+from vits.train import TrainOptions, run_worker, seed_everything, train
+from vits.train_utils import TRAINING_KEYS
 
 TINY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny.yaml")
 FAST = {"mpd": {"periods": [2]}, "mrd": {"resolutions": "[(512, 50, 240)]"},
@@ -214,8 +214,8 @@ def test_ddp_two_gloo_processes_stay_in_sync(tmp_path, monkeypatch):
 
 def test_starts_from_pretrain_file(tmp_path, monkeypatch):
     from common.checkpoint import CheckpointError, save_checkpoint
-    from vits.train_dist import DistInfo
-    from vits.trainer import Trainer
+    from vits.train import Trainer
+    from vits.train_utils import DistInfo
 
     monkeypatch.chdir(tmp_path)
     config = make_run(tmp_path, items_per_speaker=1)

@@ -36,6 +36,18 @@ class ListEntry(NamedTuple):
     source: str  # "<list file>:<line number>", for messages
 
 
+def parse_list(path):
+    """[(line number, ListEntry or the line's parts when they are not six '|'-separated paths)]."""
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            parts = [p.strip() for p in line.strip().split("|")]
+            if parts != [""]:
+                rows.append((number, ListEntry(*parts, source=f"{path}:{number}")
+                             if len(parts) == len(FIELDS) else parts))
+    return rows
+
+
 def read_file_list(path):
     """Parse a `wave|spec|pitch|hubert|whisper|spk` list; raise DatasetError on a malformed line."""
     path = os.fspath(path)
@@ -43,22 +55,17 @@ def read_file_list(path):
         raise DatasetError(f"{path}: training list not found. Write it with prepare/preprocess_train.py "
                            f"or point data.training_files / data.validation_files at it.")
     entries = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = [p.strip() for p in line.split("|")]
-            if len(parts) != len(FIELDS):
-                raise DatasetError(f"{path}:{number}: expected {len(FIELDS)} '|'-separated paths "
-                                   f"({'|'.join(FIELDS)}), found {len(parts)}. Fix or delete the line.")
-            entries.append(ListEntry(*parts, source=f"{path}:{number}"))
+    for number, entry in parse_list(path):
+        if not isinstance(entry, ListEntry):
+            raise DatasetError(f"{path}:{number}: expected {len(FIELDS)} '|'-separated paths "
+                               f"({'|'.join(FIELDS)}), found {len(entry)}. Fix or delete the line.")
+        entries.append(entry)
     if not entries:
         raise DatasetError(f"{path}: the list is empty. Run the preprocessing first.")
     return entries
 
 
-def _check_files_exist(entries):
+def check_files_exist(entries):
     missing = [(e.source, name, getattr(e, name)) for e in entries for name in FIELDS
                if not os.path.isfile(getattr(e, name))]
     if missing:
@@ -79,6 +86,46 @@ def _require(cond, path, text):
         raise DatasetError(f"{path}: {text}. " + REGENERATE)
 
 
+def load_item(entry, hp):
+    """Read and validate one list item -> (spec [513, N], wav [1, samples], ppg [2N', ppg_dim],
+    vec [2N', vec_dim], pit [N], spk [spk_dim]) at their own lengths; DatasetError names the file."""
+    try:
+        wav = load_audio(entry.wave, int(hp.data.sampling_rate))
+    except AudioError as e:
+        raise DatasetError(f"{e} (listed at {entry.source})") from None
+    try:
+        spec = load_checkpoint(entry.spec, what="spectrogram file", hint=REGENERATE)
+    except CheckpointError as e:
+        raise DatasetError(str(e)) from None
+    n_bins = int(hp.data.filter_length) // 2 + 1
+    _require(torch.is_tensor(spec) and spec.dim() == 2 and spec.shape[0] == n_bins, entry.spec,
+             f"spectrogram must be a float tensor [{n_bins}, N], found "
+             f"{tuple(spec.shape) if torch.is_tensor(spec) else type(spec).__name__}")
+    pit = _load_npy(entry.pitch, "pitch")
+    vec = _load_npy(entry.hubert, "HuBERT units")
+    ppg = _load_npy(entry.whisper, "Whisper PPG")
+    spk = _load_npy(entry.spk, "speaker vector")
+    _require(pit.ndim == 1, entry.pitch, f"pitch must be [N], found shape {pit.shape}")
+    for arr, path, width, key in ((vec, entry.hubert, hp.vits.vec_dim, "vits.vec_dim"),
+                                  (ppg, entry.whisper, hp.vits.ppg_dim, "vits.ppg_dim")):
+        _require(arr.ndim == 2 and arr.shape[1] == int(width), path,
+                 f"expected [N, {width}] ({key}), found shape {arr.shape}")
+    _require(spk.shape == (int(hp.vits.spk_dim),), entry.spk,
+             f"speaker vector must be [{hp.vits.spk_dim}] (vits.spk_dim), found shape {spk.shape}")
+    arrays = (pit, vec, ppg, spk)
+    for arr, path in zip(arrays, (entry.pitch, entry.hubert, entry.whisper, entry.spk)):
+        _require(np.all(np.isfinite(arr)), path, "holds NaN or infinite values")
+    _require(bool(torch.isfinite(spec).all()), entry.spec, "holds NaN or infinite values")
+    return (
+        spec.float(),
+        torch.from_numpy(wav).unsqueeze(0),
+        torch.from_numpy(np.repeat(ppg.astype(np.float32), 2, axis=0)),  # 50 Hz -> 100 Hz
+        torch.from_numpy(np.repeat(vec.astype(np.float32), 2, axis=0)),
+        torch.from_numpy(pit.astype(np.float32)),
+        torch.from_numpy(spk.astype(np.float32)),
+    )
+
+
 class SvcDataset(torch.utils.data.Dataset):
     """One item per list line: (spec [513, T], wav [1, T*hop], ppg [T, ppg_dim], vec [T, vec_dim],
     pit [T], spk [spk_dim]), all trimmed to the same T frames.
@@ -97,7 +144,7 @@ class SvcDataset(torch.utils.data.Dataset):
         self.min_frames = max(self.segment_frames, int(math.ceil(float(hp.train.min_seconds) * frames_per_second)))
         self.max_frames = max(self.min_frames, int(float(hp.train.max_seconds) * frames_per_second))
         entries = read_file_list(list_path)
-        _check_files_exist(entries)
+        check_files_exist(entries)
         self.items, self.lengths, self.dropped = [], [], 0
         for entry in entries:
             pitch = _load_npy(entry.pitch, "pitch", mmap=True)
@@ -118,7 +165,7 @@ class SvcDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index):
         entry = self.items[index]
-        spec, wav, ppg, vec, pit, spk = self._load(entry)
+        spec, wav, ppg, vec, pit, spk = load_item(entry, self.hp)
         frames = min(spec.shape[1], wav.shape[1] // self.hop, ppg.shape[0], vec.shape[0], pit.shape[0])
         _require(frames >= self.segment_frames, entry.spec,
                  f"features of {entry.wave} disagree in length (spec {spec.shape[1]}, pitch {pit.shape[0]}, "
@@ -135,44 +182,6 @@ class SvcDataset(torch.utils.data.Dataset):
             vec[start:stop],  # [T, vec_dim]
             pit[start:stop],  # [T]
             spk,  # [spk_dim]
-        )
-
-    def _load(self, entry):
-        hp = self.hp
-        try:
-            wav = load_audio(entry.wave, self.sampling_rate)
-        except AudioError as e:
-            raise DatasetError(f"{e} (listed at {entry.source})") from None
-        try:
-            spec = load_checkpoint(entry.spec, what="spectrogram file", hint=REGENERATE)
-        except CheckpointError as e:
-            raise DatasetError(str(e)) from None
-        n_bins = int(hp.data.filter_length) // 2 + 1
-        _require(torch.is_tensor(spec) and spec.dim() == 2 and spec.shape[0] == n_bins, entry.spec,
-                 f"spectrogram must be a float tensor [{n_bins}, N], found "
-                 f"{tuple(spec.shape) if torch.is_tensor(spec) else type(spec).__name__}")
-        pit = _load_npy(entry.pitch, "pitch")
-        vec = _load_npy(entry.hubert, "HuBERT units")
-        ppg = _load_npy(entry.whisper, "Whisper PPG")
-        spk = _load_npy(entry.spk, "speaker vector")
-        _require(pit.ndim == 1, entry.pitch, f"pitch must be [N], found shape {pit.shape}")
-        for arr, path, width, key in ((vec, entry.hubert, hp.vits.vec_dim, "vits.vec_dim"),
-                                      (ppg, entry.whisper, hp.vits.ppg_dim, "vits.ppg_dim")):
-            _require(arr.ndim == 2 and arr.shape[1] == int(width), path,
-                     f"expected [N, {width}] ({key}), found shape {arr.shape}")
-        _require(spk.shape == (int(hp.vits.spk_dim),), entry.spk,
-                 f"speaker vector must be [{hp.vits.spk_dim}] (vits.spk_dim), found shape {spk.shape}")
-        arrays = (pit, vec, ppg, spk)
-        for arr, path in zip(arrays, (entry.pitch, entry.hubert, entry.whisper, entry.spk)):
-            _require(np.all(np.isfinite(arr)), path, "holds NaN or infinite values")
-        _require(bool(torch.isfinite(spec).all()), entry.spec, "holds NaN or infinite values")
-        return (
-            spec.float(),
-            torch.from_numpy(wav).unsqueeze(0),
-            torch.from_numpy(np.repeat(ppg.astype(np.float32), 2, axis=0)),  # 50 Hz -> 100 Hz
-            torch.from_numpy(np.repeat(vec.astype(np.float32), 2, axis=0)),
-            torch.from_numpy(pit.astype(np.float32)),
-            torch.from_numpy(spk.astype(np.float32)),
         )
 
 

@@ -22,11 +22,6 @@ def kl_loss(z_p, logs_q, m_p, logs_p, logdet, z_mask):
     return total / torch.sum(z_mask.float())
 
 
-def kl_loss_back(z_p, logs_q, m_p, logs_p, z_mask):
-    """The same KL estimate without a flow log-determinant (kept for the public API)."""
-    return _gaussian_kl_sum(z_p, logs_q, m_p, logs_p, z_mask) / torch.sum(z_mask.float())
-
-
 def speaker_loss(spk, spk_preds):
     """1 - cos(spk, spk_preds), batch mean (torch CosineEmbeddingLoss with target +1).
 

@@ -3,17 +3,18 @@
 Sub-module names and registration order follow the public checkpoints exactly, so their state
 dicts load unchanged (see /work/shared/compat/sovits5_checkpoint.json).
 """
+import contextlib
+
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from common.checkpoint import CheckpointError, load_state_dict_checked, to_legacy_weight_norm
-from vits import attentions, commons
-from vits.modules import WN, ResidualCouplingBlock
-from vits.modules_grl import SpeakerClassifier
-from vits.utils import F0_BINS, f0_to_coarse
-from vits.weight_norm import fold_weight_norm, fold_weight_norm_state, has_weight_norm
+from vits import attentions
+from vits.modules import WN, ResidualCouplingBlock, SpeakerClassifier, sequence_mask
 from vits_decoder.generator import Generator
+from vits_decoder.nn_utils import fold_weight_norm, fold_weight_norm_state, has_weight_norm
 
 # Training-time input perturbations of the public model (noise std).
 TRAIN_PPG_NOISE = 1.0
@@ -23,6 +24,75 @@ INFER_PPG_NOISE = 0.0001
 
 # Generator keys that exist only in the training layout.
 TRAINING_ONLY_PREFIXES = ("emb_g.", "speaker_classifier.", "enc_q.")
+
+
+# Pitch quantisation for the content encoder's pitch embedding.
+F0_BINS = 256
+F0_MIN = 50.0
+F0_MAX = 1100.0
+
+
+def _hz_to_mel(hz):
+    return 1127.0 * np.log(1.0 + hz / 700.0)
+
+
+MEL_MIN = _hz_to_mel(F0_MIN)
+MEL_MAX = _hz_to_mel(F0_MAX)
+
+
+def f0_to_coarse(f0):
+    """Hz -> integer bins 1..255 spaced evenly on the mel scale over 50..1100 Hz.
+
+    0 Hz (unvoiced) and anything at or below 50 Hz -> 1; 1100 Hz and above -> 255.
+    Accepts a torch tensor (returns int64 tensor on the same device) or a numpy array.
+    """
+    if isinstance(f0, torch.Tensor):
+        mel = 1127.0 * torch.log1p(f0.float() / 700.0)
+        scaled = (mel - MEL_MIN) * (F0_BINS - 2) / (MEL_MAX - MEL_MIN) + 1.0
+        scaled = torch.where(mel > 0, scaled, mel).clamp(1.0, F0_BINS - 1)
+        return (scaled + 0.5).long()
+    mel = _hz_to_mel(np.asarray(f0, dtype=np.float64))
+    scaled = (mel - MEL_MIN) * (F0_BINS - 2) / (MEL_MAX - MEL_MIN) + 1.0
+    scaled = np.clip(np.where(mel > 0, scaled, mel), 1.0, F0_BINS - 1)
+    return np.floor(scaled + 0.5).astype(np.int64)
+
+
+def slice_frames(x, starts, length):
+    """Cut `length` frames from the last axis of x [B, ..., T] at per-item `starts` [B]."""
+    pieces = [x[i, ..., int(s): int(s) + length] for i, s in enumerate(starts)]
+    return torch.stack(pieces, 0)
+
+
+def random_slice_with_pitch(z, pitch, lengths, length):
+    """Random window of `length` frames per item of z [B, C, T] and the matching pitch [B, T].
+
+    Returns (z_window [B, C, length], pitch_window [B, length], starts [B]).
+    """
+    batch = z.size(0)
+    if z.size(-1) < length:
+        raise ValueError(f"clips of {z.size(-1)} frames are shorter than the decoder window of {length} "
+                         f"frames (data.segment_size / hop_length): drop shorter clips or lower segment_size")
+    if lengths is None:
+        lengths = torch.full((batch,), z.size(-1), device=z.device)
+    room = (lengths - length + 1).clamp(min=1).to(torch.float32)
+    starts = (torch.rand(batch, device=z.device) * room).long()
+    return slice_frames(z, starts, length), slice_frames(pitch, starts, length), starts
+
+
+@contextlib.contextmanager
+def seeded(seed, device=None):
+    """Run a block with the torch RNG seeded, restoring the outer RNG state afterwards.
+
+    `seed=None` does nothing (the block uses the global RNG as usual).
+    """
+    if seed is None:
+        yield
+        return
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        yield
 
 
 class ContentEncoder(nn.Module):
@@ -43,7 +113,7 @@ class ContentEncoder(nn.Module):
         self.proj = nn.Conv1d(hidden_channels, 2 * out_channels, 1)
 
     def forward(self, ppg, lengths, vec, pitch_bins, noise_scale=1.0):
-        mask = commons.sequence_mask(lengths, ppg.size(1)).unsqueeze(1).to(ppg.dtype)  # [B, 1, T]
+        mask = sequence_mask(lengths, ppg.size(1)).unsqueeze(1).to(ppg.dtype)  # [B, 1, T]
         m, logs, x = self.prior(ppg, vec, pitch_bins, mask)
         z = (m + torch.randn_like(m) * torch.exp(logs) * noise_scale) * mask
         return z, m, logs, mask, x
@@ -69,7 +139,7 @@ class PosteriorEncoder(nn.Module):
         self.proj = nn.Conv1d(hidden_channels, 2 * out_channels, 1)
 
     def forward(self, spec, lengths, g):
-        mask = commons.sequence_mask(lengths, spec.size(2)).unsqueeze(1).to(spec.dtype)
+        mask = sequence_mask(lengths, spec.size(2)).unsqueeze(1).to(spec.dtype)
         x = self.enc(self.pre(spec) * mask, mask, g=g)
         m, logs = (self.proj(x) * mask).split(self.out_channels, dim=1)
         z = (m + torch.randn_like(m) * torch.exp(logs)) * mask
@@ -123,7 +193,7 @@ class SynthesizerTrn(nn.Module):
         z_p, m_p, logs_p, _, x = self.enc_p(ppg, ppg_l, vec, f0_to_coarse(pit))
         z_q, m_q, logs_q, spec_mask = self.enc_q(spec, spec_l, g=g)
 
-        z_slice, pit_slice, ids_slice = commons.random_slice_with_pitch(z_q, pit, spec_l, self.segment_size)
+        z_slice, pit_slice, ids_slice = random_slice_with_pitch(z_q, pit, spec_l, self.segment_size)
         audio = self.dec(spk, z_slice, pit_slice, perturb=perturb)
 
         z_f, logdet_f = self.flow(z_q, spec_mask, g=spk)
@@ -133,7 +203,7 @@ class SynthesizerTrn(nn.Module):
 
     def infer(self, ppg, vec, pit, spk, ppg_l, ppg_noise=INFER_PPG_NOISE, seed=None):
         """Whole-utterance synthesis from features (validation): -> [B, 1, T * hop]."""
-        with commons.seeded(seed, ppg.device):
+        with seeded(seed, ppg.device):
             if ppg_noise:
                 ppg = ppg + torch.randn_like(ppg) * ppg_noise
             z_p, _, _, mask, _ = self.enc_p(ppg, ppg_l, vec, f0_to_coarse(pit))
@@ -198,18 +268,15 @@ class SynthesizerInfer(nn.Module):
     @torch.inference_mode()
     def pitch2source(self, f0, seed=None):
         """f0 [B, T] Hz -> NSF source [B, 1, T * hop]; `seed` makes its random phases/noise repeatable."""
-        with commons.seeded(seed, f0.device):
+        with seeded(seed, f0.device):
             return self.dec.pitch2source(f0)
-
-    def source2wav(self, source):
-        return self.dec.source2wav(source)
 
     @torch.inference_mode()
     def inference(self, ppg, vec, pit, spk, ppg_l, source, seed=None, ppg_noise=0.0, noise_scale=1.0):
         """ppg [B, T, ppg], vec [B, T, vec], pit [B, T] Hz, spk [B, spk], ppg_l [B], source
         [B, 1, T * hop] -> audio [B, 1, T * hop]. The prior is sampled (noise_scale); `seed`
         fixes that sample; ppg_noise adds N(0, ppg_noise) to the PPG first (0 = off)."""
-        with commons.seeded(seed, ppg.device):
+        with seeded(seed, ppg.device):
             if ppg_noise:
                 ppg = ppg + torch.randn_like(ppg) * ppg_noise
             z_p, _, _, mask, _ = self.enc_p(ppg, ppg_l, vec, f0_to_coarse(pit), noise_scale=noise_scale)

@@ -1,9 +1,23 @@
-"""WaveNet stack, speaker-normalised affine coupling layers (SNAC) and the flow built from them."""
+"""Building blocks of the network: masks, the WaveNet stack, speaker-normalised affine coupling
+layers (SNAC) and the flow built from them, the speaker classifier behind gradient reversal."""
 import torch
 from torch import nn
 
-from vits.commons import gated_tanh_sigmoid
-from vits.weight_norm import weight_norm
+from vits_decoder.nn_utils import weight_norm
+
+
+def sequence_mask(lengths, max_length=None):
+    """[B] lengths -> [B, T] bool mask, True inside each sequence."""
+    if max_length is None:
+        max_length = int(lengths.max())
+    steps = torch.arange(max_length, device=lengths.device)
+    return steps.unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def gated_tanh_sigmoid(a, b, channels):
+    """WaveNet gate: tanh of the first `channels` of a+b times sigmoid of the rest."""
+    summed = a + b
+    return torch.tanh(summed[:, :channels]) * torch.sigmoid(summed[:, channels:])
 
 
 class WN(nn.Module):
@@ -111,3 +125,51 @@ class ResidualCouplingBlock(nn.Module):
             x, logdet = flow(x, x_mask, g=g, reverse=reverse)
             total = total + logdet
         return x, total
+
+
+# Speaker classifier behind a gradient-reversal layer (adversarial speaker removal): it predicts
+# the speaker vector from the content encoder's output; the reversed gradient pushes the encoder
+# to drop speaker information. The trainer scores the prediction (cosine similarity).
+
+
+class _ReverseGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.scale = scale
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.scale * grad, None
+
+
+class GradientReversal(nn.Module):
+    """Identity forward; multiplies the gradient by -scale backward (Ganin & Lempitsky 2015)."""
+
+    def __init__(self, scale=1.0):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        return _ReverseGrad.apply(x, self.scale)
+
+
+class SpeakerClassifier(nn.Module):
+    """[B, C, T] content features -> [B, spk_dim] speaker-vector estimate (time average)."""
+
+    def __init__(self, in_channels, spk_dim):
+        super().__init__()
+
+        def conv(cin, cout):
+            return weight_norm(nn.Conv1d(cin, cout, kernel_size=5, padding=2))
+
+        # index layout (1, 3, 5 = convolutions) matches the public state dict
+        self.classifier = nn.Sequential(
+            GradientReversal(1.0),
+            conv(in_channels, in_channels), nn.ReLU(),
+            conv(in_channels, in_channels), nn.ReLU(),
+            conv(in_channels, spk_dim),
+        )
+
+    def forward(self, x):
+        return self.classifier(x).mean(dim=-1)

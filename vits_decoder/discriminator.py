@@ -1,9 +1,146 @@
-"""The full discriminator: MRD, then MPD, then MSD (public state-dict prefixes MRD., MPD., MSD.)."""
-from torch import nn
+"""The full discriminator: MRD, then MPD, then MSD (public state-dict prefixes MRD., MPD., MSD.).
 
-from vits_decoder.mpd import MultiPeriodDiscriminator
-from vits_decoder.mrd import MultiResolutionDiscriminator
-from vits_decoder.msd import ScaleDiscriminator
+Every sub-discriminator is a conv stack with leaky ReLUs and a scoring conv; each returns
+(feature maps of every layer, scores flattened to [B, -1]). The feature maps feed the
+feature-matching loss.
+"""
+import ast
+
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+from torch.nn import functional as F
+
+from vits_decoder.nn_utils import norm_layer, weight_norm
+
+MPD_PUBLIC_CHANNELS = [64, 128, 256, 512, 1024]  # used when a config (e.g. the public one) has no mpd.channels
+MRD_PUBLIC_CHANNELS = 32  # used when a config (e.g. the public one) has no mrd.channels
+MSD_SLOPE = 0.1
+# (in, out, kernel, stride, groups) per MSD layer, padding keeps 'same' length before striding
+MSD_LAYERS = [
+    (1, 16, 15, 1, 1),
+    (16, 64, 41, 4, 4),
+    (64, 256, 41, 4, 16),
+    (256, 1024, 41, 4, 64),
+    (1024, 1024, 41, 4, 256),
+    (1024, 1024, 5, 1, 1),
+]
+
+
+def parse_resolutions(text):
+    """Config string "[(n_fft, hop, win), ...]" (or a list) -> list of int triples, parsed safely."""
+    value = ast.literal_eval(text) if isinstance(text, str) else [tuple(r) for r in text]
+    try:
+        out = [tuple(int(v) for v in r) for r in value]
+    except (TypeError, ValueError):
+        out = []
+    if not out or any(len(r) != 3 for r in out):
+        raise ValueError(f"resolutions must be a list of (n_fft, hop, win) triples, got {text!r}")
+    return out
+
+
+def score(convs, conv_post, x, slope):
+    """x through each of `convs` (+ leaky ReLU), then conv_post -> (feature maps, scores [B, -1])."""
+    features = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), slope)
+        features.append(x)
+    x = conv_post(x)
+    features.append(x)
+    return features, torch.flatten(x, 1, -1)
+
+
+class DiscriminatorP(nn.Module):
+    """Period discriminator: the waveform folded into [T / p, p] and scored by 2-D convolutions."""
+
+    def __init__(self, hp, period):
+        super().__init__()
+        self.period = period
+        self.slope = hp.mpd.lReLU_slope
+        norm = norm_layer(hp.mpd.use_spectral_norm)
+        k, s = hp.mpd.kernel_size, hp.mpd.stride
+        channels = [1] + [int(c) for c in OmegaConf.select(hp, "mpd.channels", default=MPD_PUBLIC_CHANNELS)]
+        last = len(channels) - 2
+        self.convs = nn.ModuleList(
+            norm(nn.Conv2d(cin, cout, (k, 1), (s if i < last else 1, 1), padding=(k // 2, 0)))
+            for i, (cin, cout) in enumerate(zip(channels[:-1], channels[1:])))
+        self.conv_post = norm(nn.Conv2d(channels[-1], 1, (3, 1), 1, padding=(1, 0)))
+
+    def forward(self, x):
+        # x [B, 1, N] -> [B, 1, N / p, p] (reflect-padded to a whole number of periods)
+        b, c, n = x.shape
+        if n % self.period:
+            pad = self.period - n % self.period
+            x = F.pad(x, (0, pad), mode="reflect")
+            n += pad
+        x = x.view(b, c, n // self.period, self.period)
+        return score(self.convs, self.conv_post, x, self.slope)
+
+
+class MultiPeriodDiscriminator(nn.Module):
+    def __init__(self, hp):
+        super().__init__()
+        self.discriminators = nn.ModuleList(DiscriminatorP(hp, int(p)) for p in hp.mpd.periods)
+
+    def forward(self, x):
+        return [d(x) for d in self.discriminators]
+
+
+class DiscriminatorR(nn.Module):
+    """Resolution discriminator: 2-D convolutions over the STFT magnitude at one resolution."""
+
+    def __init__(self, hp, resolution):
+        super().__init__()
+        self.n_fft, self.hop, self.win = resolution
+        self.slope = hp.mrd.lReLU_slope
+        norm = norm_layer(hp.mrd.use_spectral_norm)
+        c = int(OmegaConf.select(hp, "mrd.channels", default=MRD_PUBLIC_CHANNELS))
+        self.convs = nn.ModuleList([
+            norm(nn.Conv2d(1, c, (3, 9), padding=(1, 4))),
+            norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4))),
+            norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4))),
+            norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4))),
+            norm(nn.Conv2d(c, c, (3, 3), padding=(1, 1))),
+        ])
+        self.conv_post = norm(nn.Conv2d(c, 1, (3, 3), padding=(1, 1)))
+
+    def magnitude(self, x):
+        """[B, 1, N] -> [B, n_fft/2+1, frames] STFT magnitude (rectangular window, as published)."""
+        side = (self.n_fft - self.hop) // 2
+        x = F.pad(x, (side, side), mode="reflect").squeeze(1)
+        window = torch.ones(self.win, device=x.device, dtype=torch.float32)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            spec = torch.stft(x.float(), self.n_fft, self.hop, self.win, window=window,
+                              center=False, return_complex=True)
+        return spec.abs()
+
+    def forward(self, x):
+        x = self.magnitude(x).unsqueeze(1).to(x.dtype)  # [B, 1, F, frames]
+        return score(self.convs, self.conv_post, x, self.slope)
+
+
+class MultiResolutionDiscriminator(nn.Module):
+    def __init__(self, hp):
+        super().__init__()
+        self.resolutions = parse_resolutions(hp.mrd.resolutions)
+        self.discriminators = nn.ModuleList(DiscriminatorR(hp, r) for r in self.resolutions)
+
+    def forward(self, x):
+        return [d(x) for d in self.discriminators]
+
+
+class ScaleDiscriminator(nn.Module):
+    """Scale discriminator on the raw waveform (grouped strided 1-D convolutions)."""
+
+    def __init__(self):
+        super().__init__()
+        self.convs = nn.ModuleList(
+            weight_norm(nn.Conv1d(cin, cout, k, s, groups=g, padding=k // 2))
+            for cin, cout, k, s, g in MSD_LAYERS)
+        self.conv_post = weight_norm(nn.Conv1d(1024, 1, 3, 1, padding=1))
+
+    def forward(self, x):
+        return [score(self.convs, self.conv_post, x, MSD_SLOPE)]
 
 
 class Discriminator(nn.Module):

@@ -8,7 +8,7 @@ of the sums. Used only without autograd, on CPU, for plain (folded) stride-1 con
 import torch
 from torch.nn import functional as F
 
-from vits.weight_norm import has_weight_norm
+from vits_decoder.nn_utils import has_weight_norm
 from vits_decoder.alias.polyphase import exporting
 
 MIN_CHANNELS = 16  # narrower layers: oneDNN is as fast or faster

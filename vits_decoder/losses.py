@@ -6,14 +6,7 @@ Discriminator outputs follow vits_decoder.discriminator.Discriminator: a list of
 import torch
 import torch.nn.functional as F
 
-
-def parse_resolutions(text_or_list):
-    """'[(1024, 120, 600), ...]' (config string) or a list -> list of (n_fft, hop, win) int tuples."""
-    if isinstance(text_or_list, str):
-        import ast
-
-        text_or_list = ast.literal_eval(text_or_list)
-    return [tuple(int(v) for v in r) for r in text_or_list]
+from vits_decoder.discriminator import parse_resolutions
 
 
 def stft_magnitude(x, n_fft, hop, win, window):

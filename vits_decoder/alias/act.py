@@ -2,8 +2,8 @@
 import torch
 from torch import nn
 
-from vits_decoder.alias import polyphase
-from vits_decoder.alias.polyphase import exporting
+from vits_decoder.alias.polyphase import (check_supported, downsample_matrices, exporting, snake_alias_polyphase,
+                                          snake_constants, upsample_matrices)
 from vits_decoder.alias.resample import DownSample1d, UpSample1d
 
 
@@ -41,7 +41,7 @@ class SnakeAlias(nn.Module):
 
     def use_polyphase(self, enabled=True):
         if enabled:
-            polyphase.check_supported(self.upsample.filter, self.downsample.lowpass.filter, self.upsample.ratio)
+            check_supported(self.upsample.filter, self.downsample.lowpass.filter, self.upsample.ratio)
         self.polyphase = bool(enabled)
         self._cache = None
         return self
@@ -61,11 +61,11 @@ class SnakeAlias(nn.Module):
         return self._cache[1]
 
     def _compute_constants(self):
-        scale, inv_b = polyphase.snake_constants(self.act.alpha, self.act.beta)
-        return (scale, inv_b, polyphase.upsample_matrices(self.upsample.filter),
-                polyphase.downsample_matrices(self.downsample.lowpass.filter))
+        scale, inv_b = snake_constants(self.act.alpha, self.act.beta)
+        return (scale, inv_b, upsample_matrices(self.upsample.filter),
+                downsample_matrices(self.downsample.lowpass.filter))
 
     def forward(self, x):
         if self.polyphase and not exporting():
-            return polyphase.snake_alias_polyphase(x, *self._polyphase_constants(x.device))
+            return snake_alias_polyphase(x, *self._polyphase_constants(x.device))
         return self.downsample(self.act(self.upsample(x)))

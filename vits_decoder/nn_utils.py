@@ -1,6 +1,6 @@
-"""Legacy weight normalisation (`weight_g` / `weight_v` keys) without the deprecation noise.
+"""Layer helpers of the decoder (and the rest of the network): legacy weight norm, padding, init.
 
-The public checkpoints store weight-normalised layers in the legacy form of
+Legacy weight normalisation (`weight_g` / `weight_v` keys) without the deprecation noise. The public checkpoints store weight-normalised layers in the legacy form of
 `torch.nn.utils.weight_norm`, so the network keeps using it; the FutureWarning it raises is
 silenced here, in one place.
 """
@@ -76,3 +76,14 @@ def norm_layer(use_spectral_norm):
             return torch.nn.utils.spectral_norm(module)
 
     return wrap
+
+
+def get_padding(kernel_size, dilation=1):
+    """'Same' padding of an odd kernel with the given dilation."""
+    return (kernel_size * dilation - dilation) // 2
+
+
+def init_conv_normal(module, std=0.01):
+    """Normal(0, std) initial weights for convolution layers (HiFi-GAN / BigVGAN habit)."""
+    if "Conv" in type(module).__name__:
+        module.weight.data.normal_(0.0, std)

@@ -1,34 +1,149 @@
 """The SVC training loop (svc_trainer.py): GAN training of SynthesizerTrn against the
 MRD/MPD/MSD discriminator, on one CPU/GPU or several processes with DDP.
 
+One step, top to bottom: generator_losses (forward G, mel + STFT + adversarial + feature
+matching + KL both ways + speaker loss), discriminator_losses (least squares on real and
+detached fake windows), then each model's Updater step (accumulation, fp16 scaler, clipping,
+non-finite guard). Checkpoint/DDP/logging/signal plumbing lives in vits/train_utils.py.
+
 Epochs count from 1. A checkpoint saved at the end of (or during) epoch E resumes at epoch E+1
 with the step count, models and optimizers restored; the learning rate of epoch E is
 learning_rate * lr_decay ** (E - 1) (ExponentialLR stepped once per epoch).
 """
 import contextlib
+import math
 import os
 import random
-import signal
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
+import torch.nn.functional as F
 from tqdm import tqdm
 
+from common.config import load_config
 from common.device import pick_device
-from vits import train_dist, train_step
 from common.runtime import keep_freed_memory
-from vits.data_utils import create_train_loader, create_valid_loader
-from vits.train_checkpoint import (checkpoint_path, load_pretrain, load_resume_checkpoint, prune_checkpoints,
-                                   save_training_checkpoint, unwrap)
-from vits.train_log import TrainLogger
-from vits.train_signals import StopRequest
-from vits_decoder.losses import MultiResolutionSTFTLoss
+from vits import train_utils
+from vits.data_utils import create_train_loader, create_valid_loader, parse_list
+from vits.losses import kl_loss, speaker_loss
+from vits.models import SynthesizerTrn
+from vits.spectrogram import mel_spectrogram_torch
+from vits.train_utils import (StopRequest, TrainLogger, checkpoint_path, forward_signals_to, load_pretrain,
+                              load_resume_checkpoint, prune_checkpoints, save_training_checkpoint, unwrap)
+from vits_decoder.discriminator import Discriminator
+from vits_decoder.losses import (MultiResolutionSTFTLoss, discriminator_loss, feature_matching_loss,
+                                 generator_adversarial_loss)
 
+SPEAKER_WEIGHT = 2.0  # weight of the gradient-reversal speaker loss (public value)
+REVERSE_KL_WEIGHT = 0.5  # the reverse KL gets c_kl * 0.5
 AMP_CHOICES = ("none", "bf16", "fp16")
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
+
+def autocast_context(device, amp):
+    """torch.autocast for "bf16"/"fp16" on CUDA; a null context for "none" or on CPU."""
+    if amp in (None, "none") or device.type != "cuda":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=AMP_DTYPES[amp])
+
+
+@contextlib.contextmanager
+def frozen(module):
+    """Parameters of `module` need no gradient inside the block (the generator pass through D)."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def slice_audio(audio, start_frames, hop, segment_size):
+    """audio [B, 1, T] -> the decoder's windows [B, 1, segment_size] (ids_slice in frames)."""
+    return torch.stack([audio[i, :, int(s) * hop: int(s) * hop + segment_size]
+                        for i, s in enumerate(start_frames.tolist())])
+
+
+def split_batch_outputs(outputs, batch):
+    """Discriminator outputs of torch.cat([a, b]) -> (outputs of a, outputs of b)."""
+    first = [([f[:batch] for f in fmaps], score[:batch]) for fmaps, score in outputs]
+    second = [([f[batch:] for f in fmaps], score[batch:]) for fmaps, score in outputs]
+    return first, second
+
+
+def mel_of(hp, audio):
+    """[B, 1, T] -> log-mel [B, mels, T // hop], the mel-loss features."""
+    d = hp.data
+    return mel_spectrogram_torch(audio.squeeze(1).float(), d.filter_length, d.mel_channels, d.sampling_rate,
+                                 d.hop_length, d.win_length, d.mel_fmin, d.mel_fmax)
+
+
+def generator_losses(hp, net_g, net_d, stft_loss, batch, amp_ctx):
+    """Forward the generator and score it. Returns (terms dict of scalar tensors with "total",
+    generated windows [B, 1, seg], real windows [B, 1, seg])."""
+    with amp_ctx:
+        fake, ids_slice, z_mask, latents, spk_preds = net_g(
+            batch.ppg, batch.vec, batch.pit, batch.spec, batch.spk, batch.ppg_lengths, batch.spec_lengths)
+    z_f, z_r, z_p, m_p, logs_p, z_q, m_q, logs_q, logdet_f, logdet_r = latents
+    fake = fake.float()
+    real = slice_audio(batch.audio, ids_slice, int(hp.data.hop_length), int(hp.data.segment_size))
+    t = hp.train
+    terms = {"mel": F.l1_loss(mel_of(hp, fake), mel_of(hp, real)) * float(t.c_mel)}
+    sc, mag = stft_loss(fake.squeeze(1), real.squeeze(1))
+    terms["stft"] = (sc + mag) * float(t.c_stft)
+    with frozen(net_d), amp_ctx:
+        fake_out, real_out = split_batch_outputs(net_d(torch.cat([fake, real])), fake.size(0))
+    terms["adv"] = generator_adversarial_loss(fake_out)
+    terms["fm"] = feature_matching_loss(real_out, fake_out)
+    terms["kl_f"] = kl_loss(z_f, logs_q, m_p, logs_p, logdet_f, z_mask) * float(t.c_kl)
+    # reverse direction: the prior sample pulled back through the flow, scored under q
+    terms["kl_r"] = kl_loss(z_r, logs_p, m_q, logs_q, logdet_r, z_mask) * float(t.c_kl)
+    terms["spk"] = speaker_loss(batch.spk, spk_preds)
+    terms["total"] = (terms["adv"] + terms["fm"] + terms["mel"] + terms["stft"] + terms["kl_f"]
+                      + REVERSE_KL_WEIGHT * terms["kl_r"] + SPEAKER_WEIGHT * terms["spk"])
+    return terms, fake, real
+
+
+def discriminator_losses(net_d, fake, real, amp_ctx):
+    """Least-squares discriminator loss on real and (detached) generated windows."""
+    with amp_ctx:
+        real_out, fake_out = split_batch_outputs(net_d(torch.cat([real, fake.detach()])), real.size(0))
+    return discriminator_loss(real_out, fake_out)
+
+
+class Updater:
+    """A model's optimizer step with accumulation, optional fp16 grad scaler, clipping and a
+    non-finite guard: a step whose gradient norm is NaN/inf is skipped (weights and optimizer
+    state untouched) and reported."""
+
+    def __init__(self, model, optimizer, grad_clip, scaler=None):
+        self.model = model
+        self.optimizer = optimizer
+        self.max_norm = float(grad_clip) if grad_clip and float(grad_clip) > 0 else math.inf
+        self.scaler = scaler
+
+    def backward(self, loss, accum_step):
+        loss = loss / accum_step
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def step(self):
+        """Returns (gradient norm before clipping, whether the step was applied)."""
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        norm = float(torch.nn.utils.clip_grad_norm_(params, self.max_norm)) if params else 0.0
+        applied = math.isfinite(norm)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)  # the scaler skips the step itself on inf/NaN
+            self.scaler.update()
+        elif applied:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return norm, applied
 
 @dataclass
 class TrainOptions:
@@ -47,15 +162,6 @@ def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def read_config(path):
-    """(hp, hp_str): the parsed config and its YAML text (stored in checkpoints as hp_str)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"config {path} not found. The default is configs/base.yaml.")
-    with open(path, encoding="utf-8") as f:
-        hp_str = f.read()
-    return OmegaConf.create(hp_str), hp_str
 
 
 def resolve_amp(hp, amp):
@@ -80,13 +186,9 @@ class Trainer:
 
     # ---- setup ----
     def build(self):
-        from vits.models import SynthesizerTrn
-        from vits_decoder.discriminator import Discriminator
-
         hp, t = self.hp, self.hp.train
         seed_everything(int(t.seed))  # same initial weights on every rank
-        self.net_g = SynthesizerTrn(hp.data.filter_length // 2 + 1, hp.data.segment_size // hp.data.hop_length,
-                                    hp).to(self.device)
+        self.net_g = SynthesizerTrn.from_hparams(hp).to(self.device)
         if self.device.type == "cpu":  # polyphase activations: same values and gradients, fewer FLOPs;
             self.net_g.dec.use_fast_path(True)  # on CUDA the plain path stays until it is measured there
         self.net_d = Discriminator(hp).to(self.device)
@@ -111,9 +213,9 @@ class Trainer:
             self.net_g = DDP(self.net_g, device_ids=ids, find_unused_parameters=True)
             self.net_d = DDP(self.net_d, device_ids=ids)
         use_scaler = self.amp == "fp16"
-        self.upd_g = train_step.Updater(self.net_g, self.optim_g, t.grad_clip,
+        self.upd_g = Updater(self.net_g, self.optim_g, t.grad_clip,
                                         torch.amp.GradScaler("cuda") if use_scaler else None)
-        self.upd_d = train_step.Updater(self.net_d, self.optim_d, t.grad_clip,
+        self.upd_d = Updater(self.net_d, self.optim_d, t.grad_clip,
                                         torch.amp.GradScaler("cuda") if use_scaler else None)
         self.stft_loss = MultiResolutionSTFTLoss(self.hp.mrd.resolutions).to(self.device)
         self.train_loader = create_train_loader(hp, self.info.rank, self.info.world_size, seed=int(t.seed),
@@ -147,7 +249,8 @@ class Trainer:
         if not self.info.is_main:
             return None
         path = str(self.hp.data.validation_files)
-        if not os.path.isfile(path) or not _has_items(path):
+        # a one-clip dataset gets an empty valid.txt from preprocess_train.py: no validation then
+        if not os.path.isfile(path) or not parse_list(path):
             self.log.warning(f"No validation items in {path}: validation is skipped.")
             return None
         return create_valid_loader(self.hp)
@@ -194,7 +297,7 @@ class Trainer:
                                 f"d {loss_d.item():.3f}")
             if self.options.max_steps is not None and self.step >= int(self.options.max_steps):
                 self.stop_reason = f"--max-steps {self.options.max_steps} reached"
-            if train_dist.any_rank(self.stop.requested, self.info) and not self.stop_reason:
+            if train_utils.any_rank(self.stop.requested, self.info) and not self.stop_reason:
                 self.stop_reason = f"{self.stop.signal_name or 'signal'} received"
             if self.stop_reason:
                 bar.close()
@@ -203,14 +306,14 @@ class Trainer:
 
     def micro_step(self, batch, accum, sync):
         """Forward/backward of one micro-batch for both models (gradients summed over `accum`)."""
-        amp_ctx = train_step.autocast_context(self.device, self.amp)
-        with train_dist.no_sync_unless(self.net_g, sync):
-            terms, fake, real = train_step.generator_losses(self.hp, self.net_g, unwrap(self.net_d),
-                                                            self.stft_loss, batch, amp_ctx)
+        amp_ctx = autocast_context(self.device, self.amp)
+        with train_utils.no_sync_unless(self.net_g, sync):
+            terms, fake, real = generator_losses(self.hp, self.net_g, unwrap(self.net_d), self.stft_loss, batch,
+                                                 amp_ctx)
             self.upd_g.backward(terms["total"], accum)
-        amp_ctx = train_step.autocast_context(self.device, self.amp)
-        with train_dist.no_sync_unless(self.net_d, sync):
-            loss_d = train_step.discriminator_losses(self.net_d, fake, real, amp_ctx)
+        amp_ctx = autocast_context(self.device, self.amp)
+        with train_utils.no_sync_unless(self.net_d, sync):
+            loss_d = discriminator_losses(self.net_d, fake, real, amp_ctx)
             self.upd_d.backward(loss_d, accum)
         return terms, loss_d
 
@@ -242,7 +345,7 @@ class Trainer:
             batch = batch.to(self.device)
             fake = self.generate(net_g, batch)[..., : batch.audio.size(-1)]
             real = batch.audio[..., : fake.size(-1)]
-            mel_fake, mel_real = train_step.mel_of(hp, fake), train_step.mel_of(hp, real)
+            mel_fake, mel_real = mel_of(hp, fake), mel_of(hp, real)
             total += torch.nn.functional.l1_loss(mel_fake, mel_real).item()
             count += 1
             if index < int(hp.log.num_audio):
@@ -263,7 +366,7 @@ class Trainer:
 
     def save(self):
         if not self.info.is_main:
-            train_dist.barrier(self.info)
+            train_utils.barrier(self.info)
             return
         path = checkpoint_path(self.hp.log.pth_dir, self.options.name, self.epoch)
         save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step, self.epoch,
@@ -271,18 +374,20 @@ class Trainer:
         self.log.info(f"Saved checkpoint {path}")
         for old in prune_checkpoints(self.pth_dir, self.options.name, self.hp.log.get("keep_ckpts", 0)):
             self.log.info(f"Removed old checkpoint {old} (log.keep_ckpts)")
-        train_dist.barrier(self.info)
+        train_utils.barrier(self.info)
 
 
 def run_worker(rank, world_size, local_rank, options, device_name, master_addr, master_port, init_method=None):
-    hp, hp_str = read_config(options.config)
-    info = train_dist.init_process_group(rank, world_size, local_rank, device_name, master_addr, master_port,
+    hp = load_config(options.config)
+    with open(options.config, encoding="utf-8") as f:
+        hp_str = f.read()  # stored verbatim in checkpoints
+    info = train_utils.init_process_group(rank, world_size, local_rank, device_name, master_addr, master_port,
                                          cuda_backend=str(hp.dist_config.get("dist_backend", "nccl")),
                                          init_method=init_method)
     try:
         return Trainer(hp, hp_str, options, info).fit()
     finally:
-        train_dist.cleanup()
+        train_utils.cleanup()
 
 
 def _spawned(rank, world_size, options, device_name, master_addr, master_port):
@@ -292,10 +397,10 @@ def _spawned(rank, world_size, options, device_name, master_addr, master_port):
 def train(options):
     """Entry point of svc_trainer.py: one process, torchrun workers, or a single-node spawn."""
     keep_freed_memory()
-    hp, _ = read_config(options.config)
+    hp = load_config(options.config)
     resolve_amp(hp, options.amp)  # fail early on a bad --amp
-    if train_dist.launched_by_torchrun():
-        rank, world, local, addr, port = train_dist.torchrun_info()
+    if train_utils.launched_by_torchrun():
+        rank, world, local, addr, port = train_utils.torchrun_info()
         return run_worker(rank, world, local, options, str(pick_device(options.device)), addr, port,
                           init_method="env://")
     device = pick_device(options.device)
@@ -314,27 +419,3 @@ def train(options):
         while not context.join():
             pass
     return None
-
-
-@contextlib.contextmanager
-def forward_signals_to(processes):
-    """While the spawn parent waits: pass SIGTERM on to the workers, and ignore SIGINT (Ctrl-C in a
-    terminal reaches the workers directly; each saves a checkpoint and exits)."""
-    def forward(signum, frame):
-        for proc in processes:
-            if proc.is_alive():
-                os.kill(proc.pid, signum)
-
-    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
-                signal.SIGTERM: signal.signal(signal.SIGTERM, forward)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _has_items(list_path):
-    """A one-clip dataset gets an empty valid.txt from preprocess_train.py: no validation then."""
-    with open(list_path, encoding="utf-8") as f:
-        return any(line.strip() for line in f)

@@ -1,0 +1,328 @@
+"""Plumbing of the training loop (vits/train.py): checkpoints, DDP process groups, logs, signals.
+
+Checkpoints: the public so-vits-svc-5.0 layout {model_g, model_d, optim_g, optim_d, step, epoch,
+hp_str}, written atomically, named <pth_dir>/<name>/<name>_<epoch:04d>.pt, loaded with
+weights_only=True.
+
+Distributed training with torch.distributed, three ways to run:
+  * one process (no process group);
+  * torchrun (or any launcher that sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT):
+    every process calls the worker once; works across machines;
+  * single-node spawn: torch.multiprocessing starts one process per GPU (or per CPU worker
+    for tests) and they meet at MASTER_ADDR:port.
+Backend: nccl on CUDA, gloo on CPU.
+
+Logs on rank 0: a plain text file logs/<name>/train.log (+ stderr) and TensorBoard scalars, mel
+images and audio in logs/<name>/. Other ranks get a logger that writes nothing.
+
+Ctrl-C / SIGTERM: the first signal asks the trainer to finish the current step, save a
+checkpoint and exit; a second one aborts at once (KeyboardInterrupt).
+"""
+import contextlib
+import datetime
+import glob
+import logging
+import os
+import re
+import signal
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from common.checkpoint import (CheckpointError, load_checkpoint, load_state_dict_checked, require_keys,
+                               save_checkpoint, to_legacy_weight_norm)
+
+
+# ---- checkpoints ----
+
+TRAINING_KEYS = ("model_g", "model_d", "optim_g", "optim_d", "step", "epoch", "hp_str")
+PRETRAIN_HINT = ("The public pretrain is sovits5.0.pretrain.pth from the so-vits-svc-5.0 release "
+                 "(a dict with model_g and model_d); set train.pretrain to \"\" to train from scratch.")
+
+
+def unwrap(model):
+    """The module inside a DistributedDataParallel wrapper (or the model itself)."""
+    return getattr(model, "module", model)
+
+
+def checkpoint_path(pth_dir, name, epoch):
+    return os.path.join(pth_dir, name, f"{name}_{int(epoch):04d}.pt")
+
+
+def save_training_checkpoint(path, model_g, model_d, optim_g, optim_d, step, epoch, hp_str):
+    state = {
+        "model_g": to_legacy_weight_norm(unwrap(model_g).state_dict()),
+        "model_d": to_legacy_weight_norm(unwrap(model_d).state_dict()),
+        "optim_g": optim_g.state_dict(),
+        "optim_d": optim_d.state_dict(),
+        "step": int(step),
+        "epoch": int(epoch),
+        "hp_str": str(hp_str),
+    }
+    save_checkpoint(state, path)
+    return path
+
+
+def load_resume_checkpoint(path, model_g, model_d, optim_g, optim_d):
+    """Restore models and optimizers from a training checkpoint; return it (for step/epoch/hp_str)."""
+    ckpt = load_checkpoint(path, what="training checkpoint",
+                           hint="Pass a chkpt/<name>/<name>_XXXX.pt file written by svc_trainer.py.")
+    require_keys(ckpt, TRAINING_KEYS, path, what="training checkpoint",
+                 hint="Exported or pretrain files (model_g only / model_g + model_d) cannot be resumed: "
+                      "use them as train.pretrain instead.")
+    load_state_dict_checked(unwrap(model_g), ckpt["model_g"], path, what="generator (model_g)")
+    load_state_dict_checked(unwrap(model_d), ckpt["model_d"], path, what="discriminator (model_d)")
+    for optim, key in ((optim_g, "optim_g"), (optim_d, "optim_d")):
+        try:
+            optim.load_state_dict(ckpt[key])
+        except (ValueError, KeyError, RuntimeError) as e:
+            raise CheckpointError(f"training checkpoint {path}: {key} does not fit this model's optimizer ({e}). "
+                                  f"Use the config the run was started with.") from None
+    return ckpt
+
+
+def load_pretrain(path, model_g, model_d):
+    """Initialise weights from a pretrain file {model_g, model_d} (model_d optional)."""
+    ckpt = load_checkpoint(path, what="pretrain model", hint=PRETRAIN_HINT)
+    require_keys(ckpt, ("model_g",), path, what="pretrain model", hint=PRETRAIN_HINT)
+    load_state_dict_checked(unwrap(model_g), ckpt["model_g"], path, what="pretrain generator (model_g)")
+    loaded_d = isinstance(ckpt.get("model_d"), dict)
+    if loaded_d:
+        load_state_dict_checked(unwrap(model_d), ckpt["model_d"], path, what="pretrain discriminator (model_d)")
+    return loaded_d
+
+
+def list_checkpoints(folder, name):
+    """This run's epoch checkpoints, oldest epoch first."""
+    pattern = re.compile(re.escape(name) + r"_(\d{4,})\.pt$")
+    found = []
+    for path in glob.glob(os.path.join(glob.escape(folder), f"{glob.escape(name)}_*.pt")):
+        match = pattern.match(os.path.basename(path))
+        if match:
+            found.append((int(match.group(1)), path))
+    return [path for _, path in sorted(found)]
+
+
+def prune_checkpoints(folder, name, keep):
+    """Delete all but the newest `keep` epoch checkpoints (keep <= 0: keep all). Returns the deleted."""
+    if keep is None or int(keep) <= 0:
+        return []
+    old = list_checkpoints(folder, name)[: -int(keep)]
+    for path in old:
+        os.remove(path)
+    return old
+
+
+# ---- distributed training ----
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self):
+        return self.rank == 0
+
+    @property
+    def distributed(self):
+        return self.world_size > 1
+
+
+def launched_by_torchrun():
+    return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+
+
+def worker_device(device_name, local_rank):
+    """cuda:<local_rank> when training on CUDA with several processes, else the chosen device."""
+    device = torch.device(device_name)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
+
+
+def init_process_group(rank, world_size, local_rank, device_name, master_addr, master_port, cuda_backend="nccl",
+                       init_method=None):
+    """Join the group (when world_size > 1) and return this process's DistInfo.
+
+    init_method defaults to tcp://master_addr:master_port (spawn); torchrun workers pass "env://"
+    to join the store torchrun already runs on MASTER_PORT."""
+    device = worker_device(device_name, local_rank)
+    if world_size > 1:
+        backend = cuda_backend if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend, init_method=init_method or f"tcp://{master_addr}:{int(master_port)}",
+                                rank=rank, world_size=world_size, timeout=datetime.timedelta(minutes=30))
+    return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
+
+
+def torchrun_info():
+    """(rank, world_size, local_rank, master_addr, master_port) from the torchrun environment."""
+    return (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]),
+            os.environ.get("MASTER_ADDR", "127.0.0.1"), int(os.environ.get("MASTER_PORT", "29500")))
+
+
+def cleanup():
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def any_rank(flag, info):
+    """True on every rank when `flag` is True on at least one (a no-op without a group)."""
+    if not info.distributed:
+        return bool(flag)
+    device = info.device if dist.get_backend() == "nccl" else torch.device("cpu")
+    value = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item() > 0)
+
+
+def barrier(info):
+    if info.distributed:
+        dist.barrier()
+
+
+def no_sync_unless(model, sync):
+    """DDP's no_sync() for gradient-accumulation micro-batches; a null context otherwise."""
+    if not sync and hasattr(model, "no_sync"):
+        return model.no_sync()
+    return contextlib.nullcontext()
+
+
+# ---- logging ----
+
+def mel_figure_image(mel_real, mel_fake):
+    """Two mel spectrograms [mels, frames] -> an RGB image [H, W, 3] uint8 (matplotlib, Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+    low = float(min(mel_real.min(), mel_fake.min()))
+    high = float(max(mel_real.max(), mel_fake.max()))
+    for ax, mel, title in ((axes[0], mel_real, "real"), (axes[1], mel_fake, "generated")):
+        im = ax.imshow(mel, aspect="auto", origin="lower", interpolation="none", vmin=low, vmax=high)
+        ax.set_title(title)
+        ax.set_ylabel("mel bin")
+    axes[1].set_xlabel("frame")
+    fig.colorbar(im, ax=list(axes))
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return image
+
+
+class TrainLogger:
+    def __init__(self, log_dir, enabled=True, name="svc_trainer"):
+        self.enabled = enabled
+        self.log_dir = log_dir
+        self.writer = None
+        self.logger = logging.getLogger(f"{name}.{id(self)}")
+        self.logger.propagate = False
+        self.logger.setLevel(logging.INFO)
+        if not enabled:
+            self.logger.addHandler(logging.NullHandler())
+            return
+        os.makedirs(log_dir, exist_ok=True)
+        fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+        for handler in (logging.FileHandler(os.path.join(log_dir, "train.log"), encoding="utf-8"),
+                        logging.StreamHandler()):
+            handler.setFormatter(fmt)
+            self.logger.addHandler(handler)
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir)
+
+    def info(self, message):
+        self.logger.info(message)
+
+    def warning(self, message):
+        self.logger.warning(message)
+
+    def scalars(self, values, step, prefix="train/"):
+        if self.writer is not None:
+            for key, value in values.items():
+                self.writer.add_scalar(prefix + key, float(value), step)
+
+    def mel_image(self, tag, mel_real, mel_fake, step):
+        if self.writer is not None:
+            self.writer.add_image(tag, mel_figure_image(mel_real, mel_fake), step, dataformats="HWC")
+
+    def audio(self, tag, wav, step, sampling_rate):
+        if self.writer is not None:
+            wav = np.clip(np.asarray(wav, dtype=np.float32), -1.0, 1.0)
+            self.writer.add_audio(tag, wav, step, sample_rate=int(sampling_rate))
+
+    def flush(self):
+        if self.writer is not None:
+            self.writer.flush()
+        for handler in self.logger.handlers:
+            handler.flush()
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        for handler in list(self.logger.handlers):
+            handler.close()
+            self.logger.removeHandler(handler)
+
+
+# ---- stop on a signal ----
+
+class StopRequest:
+    def __init__(self):
+        self.requested = False
+        self.signal_name = None
+        self._previous = {}
+
+    def request(self, signum=signal.SIGINT, frame=None):
+        if self.requested:
+            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: aborting without saving")
+        self.requested = True
+        self.signal_name = signal.Signals(signum).name
+
+    def install(self):
+        """Handle SIGINT and SIGTERM (main thread only; elsewhere nothing is installed)."""
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self.request)
+        return self
+
+    def uninstall(self):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def __enter__(self):
+        return self.install()
+
+    def __exit__(self, *exc):
+        self.uninstall()
+        return False
+
+
+@contextlib.contextmanager
+def forward_signals_to(processes):
+    """While the spawn parent waits: pass SIGTERM on to the workers, and ignore SIGINT (Ctrl-C in a
+    terminal reaches the workers directly; each saves a checkpoint and exits)."""
+    def forward(signum, frame):
+        for proc in processes:
+            if proc.is_alive():
+                os.kill(proc.pid, signum)
+
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+                signal.SIGTERM: signal.signal(signal.SIGTERM, forward)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
