@@ -3,7 +3,7 @@ them, loading the conversion model, exporting.
 
 Training files hold `model_g` with the posterior encoder (`enc_q.*`), the speaker classifier
 and `emb_g`; exported files hold `{'model_g': ...}` without them (see
-shared/compat/sovits5_checkpoint.json). Weight-normalised layers use the legacy
+tests/data/compat/sovits5_checkpoint.json). Weight-normalised layers use the legacy
 `weight_g`/`weight_v` names either way.
 
 The exported generator holds exactly the weights of SynthesizerInfer (content encoder, flow,

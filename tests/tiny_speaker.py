@@ -1,6 +1,6 @@
 """A tiny speaker-encoder checkpoint in the real best_model.pth.tar layout, with random weights.
 
-The tensor names follow ../shared/compat/speaker_lstm_checkpoint.json; only the LSTM width and the
+The tensor names follow tests/data/compat/speaker_lstm_checkpoint.json; only the LSTM width and the
 layer count are shrunk. Input (80 mel bands) and output (256) keep the real sizes.
 """
 import torch

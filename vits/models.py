@@ -1,7 +1,7 @@
 """The so-vits-svc-5.0 network: content (prior) encoder, posterior encoder, SNAC flow, decoder.
 
 Sub-module names and registration order follow the public checkpoints exactly, so their state
-dicts load unchanged (see /work/shared/compat/sovits5_checkpoint.json).
+dicts load unchanged (see tests/data/compat/sovits5_checkpoint.json).
 """
 import contextlib
 
