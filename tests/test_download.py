@@ -173,6 +173,7 @@ def torch_file_bytes(obj):
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 def test_cli_with_mirror_fetches_into_public_layout(server, tmp_path):
     model = torch_file_bytes({"model": {"w": torch.zeros(3)}})
     server.files["/speaker_pretrain/best_model.pth.tar"] = model

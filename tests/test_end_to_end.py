@@ -11,6 +11,8 @@ import tiny_hubert
 import tiny_speaker
 import tiny_whisper
 
+pytestmark = pytest.mark.slow  # subprocesses / whole pipeline runs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "tiny.yaml")
 

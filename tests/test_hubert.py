@@ -130,6 +130,7 @@ def test_fit_frames_and_chunk_spans():
     assert chunk_spans(7, 3) == [(0, 3), (3, 6), (6, 7)] and chunk_spans(0, 3) == []
 
 
+@pytest.mark.slow
 def test_cli_writes_units(tmp_path, ckpt):
     wav, out = tmp_path / "in.wav", tmp_path / "o" / "x.vec.npy"
     sf.write(wav, noise_wav(SR), SR)
@@ -140,6 +141,7 @@ def test_cli_writes_units(tmp_path, ckpt):
     assert np.load(out).shape == (50, 256)
 
 
+@pytest.mark.slow
 def test_cli_missing_checkpoint_exits_with_message(tmp_path):
     from hubert.inference import main
 

@@ -169,6 +169,7 @@ def test_alternative_methods(method, module, limit):
     assert smooth.shape == f0.shape and smooth.min() > 0
 
 
+@pytest.mark.slow
 def test_cli_writes_csv_npy_and_plot(tmp_path):
     import soundfile as sf
 

@@ -19,6 +19,8 @@ from tests.tiny_hubert import make_checkpoint as make_hubert
 from tests.tiny_speaker import make_checkpoint as make_speaker
 from tests.tiny_whisper import make_checkpoint as make_whisper
 
+pytestmark = pytest.mark.slow  # subprocesses / whole pipeline runs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "svc_preprocessing.py")
 TINY = os.path.join(ROOT, "tests", "tiny.yaml")

@@ -216,6 +216,7 @@ def test_faiss_and_sklearn_agree(toy_index, tmp_path):
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_cli_builds_with_progress_bar_then_skips(tmp_path):
     data = make_dataset(tmp_path / "data_svc", np.random.default_rng(10))
     cmd = [sys.executable, os.path.join(ROOT, "svc_train_retrieval.py"), "--data", str(data), "-s", "alto",

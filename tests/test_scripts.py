@@ -1,4 +1,5 @@
 """Scripts run from the repo root as the README shows, even with openai-whisper installed."""
+import pytest
 import os
 import subprocess
 import sys
@@ -7,6 +8,8 @@ import numpy as np
 import soundfile as sf
 
 import tiny_whisper
+
+pytestmark = pytest.mark.slow  # subprocesses / whole pipeline runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -159,6 +159,7 @@ def test_corrupt_or_foreign_weights_are_clear_errors(tmp_path):
         load_speaker_model(wrong_mels)
 
 
+@pytest.mark.slow
 def test_extract_files_skips_bad_and_existing(encoder, tmp_path):
     good = tmp_path / "good.wav"
     sf.write(good, voice(1.0), SR)
@@ -183,6 +184,7 @@ def test_extract_files_skips_bad_and_existing(encoder, tmp_path):
     assert again.skipped_existing == 2 and again.done == 0 and len(again.failed) == 1
 
 
+@pytest.mark.slow
 def test_cli_writes_vector(tiny_ckpt, tmp_path):
     wav = tmp_path / "in.wav"
     sf.write(wav, voice(1.0), SR)
@@ -194,6 +196,7 @@ def test_cli_writes_vector(tiny_ckpt, tmp_path):
     assert np.load(out).shape == (256,)
 
 
+@pytest.mark.slow
 def test_cli_missing_weights_exits_with_the_fix(tmp_path):
     from speaker.inference import main
 

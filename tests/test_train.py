@@ -16,6 +16,8 @@ from vits import train as train_step
 from vits.train import TrainOptions, run_worker, seed_everything, train
 from vits.train_utils import TRAINING_KEYS
 
+pytestmark = pytest.mark.slow  # subprocesses / whole pipeline runs
+
 TINY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny.yaml")
 FAST = {"mpd": {"periods": [2]}, "mrd": {"resolutions": "[(512, 50, 240)]"},
         "log": {"eval_interval": 1000, "save_interval": 1000, "info_interval": 1}, "train": {"pretrain": ""}}

@@ -136,6 +136,7 @@ def test_extract_files_writes_and_skips(tmp_path, ppg):
     assert extract([good], outs[:1]).skipped_existing == 1
 
 
+@pytest.mark.slow
 def test_cli_writes_ppg(tmp_path, ckpt):
     wav, out = tmp_path / "in put.wav", tmp_path / "o" / "x.ppg.npy"
     sf.write(wav, noise_wav(1.0), SR)
@@ -146,6 +147,7 @@ def test_cli_writes_ppg(tmp_path, ckpt):
     assert np.load(out).shape == (50, 16)
 
 
+@pytest.mark.slow
 def test_cli_missing_checkpoint_exits_with_message(tmp_path):
     from whisper.inference import main
 
