@@ -72,6 +72,9 @@ def build_parser():
     parser.add_argument("--seed", type=int, default=None, help="seed of the random noise (NSF source, prior)")
     parser.add_argument("--chunk-seconds", type=float, default=25.0, help="longest piece converted at once")
     parser.add_argument("--overlap-seconds", type=float, default=1.0, help="crossfade between pieces")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
+                        help="model arithmetic on CUDA: fp32 (default), or bf16/fp16 autocast (faster, "
+                             "slightly different output); CPU conversion is always fp32")
     add_retrieval_options(parser)
     return parser
 

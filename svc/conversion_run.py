@@ -34,7 +34,7 @@ def read_pitch_csv(path):
 
 
 def open_converter(hp, model, spk, device="auto", extractors=None, no_noise=False, chunk_seconds=25.0,
-                   overlap_seconds=1.0, progress=True, retrieval=None):
+                   overlap_seconds=1.0, progress=True, retrieval=None, precision="fp32"):
     """(SvcConverter, speaker vector): model, speaker file and retrieval indexes loaded once.
 
     `retrieval` is an svc.retrieval.RetrievalSettings (None: no retrieval); the indexes are
@@ -49,13 +49,13 @@ def open_converter(hp, model, spk, device="auto", extractors=None, no_noise=Fals
         content_retrieval = load_retrieval(retrieval, spk, hp)
     converter = SvcConverter(hp, model, device=device, extractors=extractors, chunk_seconds=chunk_seconds,
                              overlap_seconds=overlap_seconds, noise_scale=0.0 if no_noise else 1.0,
-                             progress=progress, retrieval=content_retrieval)
+                             progress=progress, retrieval=content_retrieval, precision=precision)
     return converter, speaker
 
 
 def convert_file(config, model, spk, wave, out=None, ppg=None, vec=None, pit=None, shift=0.0, device="auto",
                  extractors=None, seed=None, no_noise=False, chunk_seconds=25.0, overlap_seconds=1.0, progress=True,
-                 retrieval=None):
+                 retrieval=None, precision="fp32"):
     """Convert `wave` to the singer `spk` (.spk.npy) with `model`; writes `out` (16-bit WAV) when given.
 
     Features given as files (ppg/vec .npy at 50 Hz, pit CSV at 100 Hz) are used as they are;
@@ -71,7 +71,7 @@ def convert_file(config, model, spk, wave, out=None, ppg=None, vec=None, pit=Non
     vec_array = load_vec(vec, v.vec_dim) if vec else None
     f0 = read_pitch_csv(pit) if pit else None
     converter, speaker = open_converter(hp, model, spk, device, extractors, no_noise, chunk_seconds, overlap_seconds,
-                                        progress, retrieval)
+                                        progress, retrieval, precision)
     names = {"spk": str(spk), "ppg": str(ppg) if ppg else None, "vec": str(vec) if vec else None,
              "f0": str(pit) if pit else None}
     wav = converter.convert(speaker, wav16k, ppg_array, vec_array, f0, shift=shift, seed=seed,
@@ -138,7 +138,8 @@ def check_out_dir(out_dir):
 
 
 def convert_files(config, model, spk, waves, out_dir, shift=0.0, device="auto", extractors=None, seed=None,
-                  no_noise=False, chunk_seconds=25.0, overlap_seconds=1.0, retrieval=None, progress=True):
+                  no_noise=False, chunk_seconds=25.0, overlap_seconds=1.0, retrieval=None, progress=True,
+                  precision="fp32"):
     """Convert every input of `waves` (files and/or folders) into `out_dir`. Returns a BatchReport.
 
     Settings are those of convert_file. An input that cannot be read or
@@ -148,7 +149,7 @@ def convert_files(config, model, spk, waves, out_dir, shift=0.0, device="auto", 
     plan = plan_outputs(list_inputs(waves), out_dir)
     hp = load_config(config)
     converter, speaker = open_converter(hp, model, spk, device, extractors, no_noise, chunk_seconds,
-                                        overlap_seconds, progress=False, retrieval=retrieval)
+                                        overlap_seconds, progress=False, retrieval=retrieval, precision=precision)
     converter.load_extractors()
     os.makedirs(out_dir, exist_ok=True)
     report = BatchReport("svc conversion")
@@ -199,7 +200,8 @@ def run_inference(args):
     extractors = ExtractorSettings(args.whisper_checkpoint, args.hubert_checkpoint, args.pitch_method,
                                    args.crepe_model)
     common = dict(shift=args.shift, device=args.device, extractors=extractors, seed=args.seed, no_noise=args.no_noise,
-                  chunk_seconds=args.chunk_seconds, overlap_seconds=args.overlap_seconds, retrieval=retrieval)
+                  chunk_seconds=args.chunk_seconds, overlap_seconds=args.overlap_seconds, retrieval=retrieval,
+                  precision=args.precision)
     if is_batch(args.wave):
         given = [flag(n) for n in ("ppg", "vec", "pit") if getattr(args, n)]
         if given:

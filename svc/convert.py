@@ -12,7 +12,9 @@ converts any number of inputs. The steps of one conversion:
     synthesize()        NSF source over the whole input once, then the model in overlapping
                         chunks joined with a crossfade (svc.chunking)
 """
+import contextlib
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +27,11 @@ from svc.chunking import run_chunked
 from svc.feature_files import (check_f0, check_matrix, check_speaker, line_up, ppg_fix, shift_f0,
                                to_model_rate, vec_fix)
 from svc.model_files import load_svc_model
+
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+# the shortest piece an out-of-memory retry goes down to, in seconds
+MIN_CHUNK_SECONDS = 2.0
 
 
 @dataclass
@@ -56,13 +63,21 @@ class SvcConverter:
     """Loads the model once; `convert()` turns one input (audio and/or features) into audio."""
 
     def __init__(self, hp, model_path, device="auto", extractors=None, chunk_seconds=25.0,
-                 overlap_seconds=1.0, noise_scale=1.0, content_filter=None, progress=True, retrieval=None):
+                 overlap_seconds=1.0, noise_scale=1.0, content_filter=None, progress=True, retrieval=None,
+                 precision="fp32"):
         """`retrieval(ppg, vec) -> (ppg, vec)` (arrays [N, dim] at 50 Hz, frame by frame, e.g. a
         svc.retrieval.ContentRetrieval) runs in retrieve_content. `content_filter(ppg, vec) ->
         (ppg, vec)` (arrays [T, dim] at 100 Hz) runs in finalise_content. `noise_scale` scales the
-        prior sample (0 = its mean, deterministic)."""
+        prior sample (0 = its mean, deterministic). `precision` fp32, or bf16/fp16 autocast of the
+        model on CUDA (the NSF source stays fp32)."""
         self.hp = hp
         self.device = pick_device(device)
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision '{precision}' is not one of {', '.join(PRECISIONS)}.")
+        if precision != "fp32" and self.device.type != "cuda":
+            raise ValueError(f"--precision {precision} needs a CUDA device (this run uses {self.device}): "
+                             f"use --precision fp32 on a CPU.")
+        self.precision = precision
         self.extractors = extractors or ExtractorSettings()
         self.hop = int(hp.data.hop_length)
         self.rate = int(hp.data.sampling_rate)
@@ -162,9 +177,34 @@ class SvcConverter:
             samples = len(f0) * self.hop
         return ConversionInput(ppg, vec, shift_f0(f0, shift), spk, samples)
 
-    @torch.inference_mode()
+    def autocast(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda", dtype=PRECISIONS[self.precision])
+
     def synthesize(self, item, seed=None):
-        """ConversionInput -> float32 waveform [item.samples] at the model's rate."""
+        """ConversionInput -> float32 waveform [item.samples] at the model's rate.
+
+        Out of GPU memory, the song is converted again in pieces half as long (down to
+        MIN_CHUNK_SECONDS), with a note on stderr; the chunk size that worked is kept."""
+        while True:
+            try:
+                return self._synthesize(item, seed)
+            except torch.OutOfMemoryError:
+                seconds = self.chunk_frames * self.hop / self.rate
+                if seconds / 2 < MIN_CHUNK_SECONDS:
+                    raise RuntimeError(
+                        f"out of {self.device} memory even in {seconds:.1f} s pieces: close other programs "
+                        f"using the GPU, or convert on the CPU (--device cpu).") from None
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                self.chunk_frames //= 2
+                self.overlap_frames = min(self.overlap_frames, self.chunk_frames // 4)
+                print(f"out of {self.device} memory in {seconds:.1f} s pieces: converting again in "
+                      f"{seconds / 2:.1f} s pieces (--chunk-seconds sets the start)", file=sys.stderr)
+
+    @torch.inference_mode()
+    def _synthesize(self, item, seed):
         device, hop = self.device, self.hop
         spk = torch.from_numpy(item.spk)[None].to(device)                  # [1, spk_dim]
         f0 = torch.from_numpy(item.f0)[None].to(device)                    # [1, T]
@@ -174,10 +214,11 @@ class SvcConverter:
 
         def generate(start, end):
             chunk_seed = None if seed is None else seed + 1 + start
-            audio = self.model.inference(
-                ppg[None, start:end], vec[None, start:end], f0[:, start:end], spk,
-                torch.tensor([end - start], device=device), source[:, :, start * hop:end * hop],
-                seed=chunk_seed, noise_scale=self.noise_scale)             # [1, 1, (end - start) * hop]
+            with self.autocast():
+                audio = self.model.inference(
+                    ppg[None, start:end], vec[None, start:end], f0[:, start:end], spk,
+                    torch.tensor([end - start], device=device), source[:, :, start * hop:end * hop],
+                    seed=chunk_seed, noise_scale=self.noise_scale)         # [1, 1, (end - start) * hop]
             return audio[0, 0].float().cpu().numpy()
 
         wav = run_chunked(generate, item.frames, hop, self.chunk_frames, self.overlap_frames, self.progress)

@@ -10,7 +10,7 @@ Distributed training with torch.distributed, three ways to run:
     every process calls the worker once; works across machines;
   * single-node spawn: torch.multiprocessing starts one process per GPU (or per CPU worker
     for tests) and they meet at MASTER_ADDR:port.
-Backend: nccl on CUDA, gloo on CPU.
+Backend: nccl on CUDA (gloo when more processes than GPUs share a machine), gloo on CPU.
 
 Logs on rank 0: a plain text file logs/<name>/train.log (+ stderr) and TensorBoard scalars, mel
 images and audio in logs/<name>/. Other ranks get a logger that writes nothing.
@@ -138,14 +138,26 @@ def launched_by_torchrun():
     return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
 
 
-def worker_device(device_name, local_rank):
-    """cuda:<local_rank> when training on CUDA with several processes, else the chosen device."""
+def worker_device(device_name, local_rank, gpu_count=None):
+    """cuda:<local_rank> when training on CUDA with several processes (wrapping round when there
+    are more processes than GPUs), else the chosen device."""
     device = torch.device(device_name)
     if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank)
-    if device.type == "cuda":
+        gpu_count = torch.cuda.device_count() if gpu_count is None else gpu_count
+        device = torch.device("cuda", local_rank % max(1, gpu_count))
+    if device.type == "cuda" and torch.cuda.is_available():
         torch.cuda.set_device(device)
     return device
+
+
+def process_group_backend(device, cuda_backend, local_world_size, gpu_count):
+    """gloo on CPU; on CUDA the configured backend, unless processes share a GPU: NCCL refuses
+    two ranks on one device, gloo (slower, CUDA tensors staged through the host) does not."""
+    if device.type != "cuda":
+        return "gloo"
+    if cuda_backend == "nccl" and local_world_size > gpu_count:
+        return "gloo"
+    return cuda_backend
 
 
 def init_process_group(rank, world_size, local_rank, device_name, master_addr, master_port, cuda_backend="nccl",
@@ -156,7 +168,12 @@ def init_process_group(rank, world_size, local_rank, device_name, master_addr, m
     to join the store torchrun already runs on MASTER_PORT."""
     device = worker_device(device_name, local_rank)
     if world_size > 1:
-        backend = cuda_backend if device.type == "cuda" else "gloo"
+        gpus = torch.cuda.device_count() if device.type == "cuda" else 0
+        local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
+        backend = process_group_backend(device, cuda_backend, local_world_size, gpus)
+        if backend != cuda_backend and device.type == "cuda" and rank == 0:
+            print(f"{local_world_size} processes share {gpus} GPU(s): NCCL cannot, so the group uses gloo",
+                  flush=True)
         dist.init_process_group(backend=backend, init_method=init_method or f"tcp://{master_addr}:{int(master_port)}",
                                 rank=rank, world_size=world_size, timeout=datetime.timedelta(minutes=30))
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
