@@ -1,0 +1,238 @@
+"""Convert every input with every model and setting, and measure each output (svc_eval.py).
+
+Loaded once: the extractors and judges (Measurer), each model (its SvcConverter), the retrieval
+indexes. Extracted once per input: its features (PPG, units, pitch) and its reference measures
+(voicing, speaker vectors, clean PPG, loudness), reused by every model and setting.
+What each figure means: svc.eval_report.METRICS.
+"""
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from common.audio import EXTRACT_RATE, load_audio, resample, save_audio
+from common.batch import BatchReport
+from common.config import load_config
+from common.loudness import integrated_loudness
+from common.metrics import MetricError, check_measurable, cosine, frame_cosine, pitch_agreement
+from common.paths import SPEAKER_CKPT
+from svc.convert import ExtractorSettings, SvcConverter
+from svc.convert_batch import list_inputs
+from svc.eval_judges import Dnsmos, Ge2eEncoder, wanted
+from svc.feature_files import load_speaker
+from svc.retrieval_setup import RetrievalSettings, load_retrieval, singer_from_speaker_file
+
+TARGET_FILES = 20  # target-singer files averaged into the GE2E target vector
+
+
+@dataclass(frozen=True)
+class Setting:
+    shift: float = 0.0            # semitones
+    retrieval_ratio: float = 0.0  # 0: no retrieval
+
+    @property
+    def label(self):
+        return f"shift{self.shift:+g}_ret{self.retrieval_ratio:g}"
+
+
+@dataclass
+class EvalOptions:
+    settings: list = field(default_factory=lambda: [Setting()])
+    extractors: ExtractorSettings = field(default_factory=ExtractorSettings)
+    speaker_checkpoint: str = SPEAKER_CKPT
+    retrieval: Optional[RetrievalSettings] = None  # mode, k, index paths; the ratios come from settings
+    target_waves: list = field(default_factory=list)  # target singer's audio for the GE2E target vector
+    ge2e: str = "auto"            # auto (when resemblyzer is installed), on, off
+    dnsmos: str = "auto"          # auto (when speechmos is installed), on, off
+    device: str = "auto"
+    seed: int = 0
+    no_noise: bool = False
+    keep_audio: bool = False      # also write each output to <out>/audio/<model>/<setting>/
+    progress: bool = True
+
+
+@dataclass
+class Source:
+    """One input: what the models get, and what their outputs are measured against."""
+    path: str
+    wav16k: np.ndarray
+    ppg: np.ndarray        # [N, ppg_dim] 50 Hz, as the models get it
+    vec: np.ndarray        # [N, vec_dim] 50 Hz
+    f0: np.ndarray         # [M] 100 Hz, conversion track (bridged, no zeros)
+    voiced: np.ndarray     # [M'] bool, frames the source sings
+    clean_ppg: np.ndarray  # [N, ppg_dim] without the Whisper dither, for the words metric
+    spk: np.ndarray        # our d-vector of the source singer
+    ge2e: Optional[np.ndarray]
+    lufs: float
+
+
+class Measurer:
+    """The extractors and judges, loaded once."""
+
+    def __init__(self, options):
+        from hubert.units import HubertSoft
+        from pitch.extractor import PitchExtractor
+        from speaker.encoder import SpeakerEncoder
+        from whisper.ppg import WhisperPPG
+
+        s, device = options.extractors, options.device
+        self.whisper = WhisperPPG(s.whisper_checkpoint, device=device, noise=s.whisper_noise and not options.no_noise)
+        self.hubert = HubertSoft(s.hubert_checkpoint, device=device)
+        self.pitch = PitchExtractor(method=s.pitch_method, model=s.crepe_model, device=device)
+        self.speaker = SpeakerEncoder(options.speaker_checkpoint, device=device)
+        self.ge2e = Ge2eEncoder(self.speaker.device) if wanted(options.ge2e, "resemblyzer", "--ge2e") else None
+        self.dnsmos = Dnsmos() if wanted(options.dnsmos, "speechmos", "--dnsmos") else None
+
+    def clean_ppg(self, wav16k):
+        noise, self.whisper.noise = self.whisper.noise, False
+        try:
+            return self.whisper(wav16k)
+        finally:
+            self.whisper.noise = noise
+
+    def source(self, path, seed=0):
+        wav16k = load_audio(path, EXTRACT_RATE)
+        check_measurable(wav16k, EXTRACT_RATE, path)
+        voiced = self.pitch.training(wav16k) > 0
+        if not voiced.any():
+            raise MetricError(f"{path}: no voiced frame found: it holds no singing to convert and measure.")
+        torch.manual_seed(seed)  # the Whisper dither, so that a run repeats
+        ppg = self.whisper(wav16k)
+        clean = ppg if not self.whisper.noise else self.clean_ppg(wav16k)
+        return Source(path, wav16k, ppg, self.hubert(wav16k), self.pitch.conversion(wav16k), voiced, clean,
+                      self.speaker(wav16k), None if self.ge2e is None else self.ge2e(wav16k),
+                      integrated_loudness(wav16k, EXTRACT_RATE))
+
+    def target_ge2e(self, paths):
+        """Mean GE2E embedding of the target singer's files (None without the judge or files)."""
+        if self.ge2e is None or not paths:
+            return None
+        return np.mean([self.ge2e(load_audio(p, EXTRACT_RATE)) for p in paths], axis=0)
+
+    def output(self, source, asked_f0, wav, rate, target_spk, target_ge2e):
+        """{metric: value} of one converted waveform; a figure that cannot be made is nan."""
+        out16k = resample(wav, rate, EXTRACT_RATE)
+        row = {}
+
+        def measure(keys, fn):
+            try:
+                values = fn()
+            except ValueError:  # MetricError, AudioError: a silent or broken output
+                values = [float("nan")] * len(keys)
+            row.update(zip(keys, values))
+
+        def pitch():
+            score = pitch_agreement(self.pitch.training(out16k), asked_f0, asked_voiced=source.voiced)
+            return score.median_cents, score.mean_cents, score.gross_rate, score.voicing_disagreement
+
+        measure(["pitch_median_cents", "pitch_mean_cents", "pitch_gross", "voicing_disagreement"], pitch)
+        measure(["spk_sim", "spk_leak"], lambda: self._similarity(self.speaker(out16k), target_spk, source.spk))
+        if self.ge2e is not None:
+            measure(["ge2e_sim", "ge2e_leak"], lambda: self._similarity(self.ge2e(out16k), target_ge2e, source.ge2e))
+        measure(["ppg_cos"], lambda: [frame_cosine(source.clean_ppg, self.clean_ppg(out16k))])
+        if self.dnsmos is not None:
+            measure(["dnsmos_ovrl", "dnsmos_p808"], lambda: self.dnsmos(out16k))
+        measure(["lufs_out"], lambda: [integrated_loudness(out16k, EXTRACT_RATE)])
+        row["lufs_src"] = source.lufs
+        return row
+
+    @staticmethod
+    def _similarity(vector, target, source):
+        return [float("nan") if target is None else cosine(vector, target), cosine(vector, source)]
+
+
+def default_target_waves(spk_path, data_root="data_svc"):
+    """The target singer's prepared 16 kHz files (`<data_root>/waves-16k/<singer>/`), when present."""
+    folder = os.path.join(data_root, "waves-16k", singer_from_speaker_file(spk_path))
+    return list_inputs([folder])[:TARGET_FILES] if os.path.isdir(folder) else []
+
+
+def model_labels(models):
+    """Short unique names: file names, or paths where two file names collide."""
+    names = [os.path.basename(os.fspath(m)) for m in models]
+    return [os.fspath(m) if names.count(n) > 1 else n for m, n in zip(models, names)]
+
+
+@dataclass
+class EvalResult:
+    rows: list          # one dict per output: model, setting, shift, retrieval_ratio, input, seconds, metrics
+    report: BatchReport  # inputs that could not be measured
+    target_files: list
+
+
+def evaluate(config, models, spk, waves, out_dir=None, options=None):
+    """Convert and measure; returns EvalResult. Outputs go to `out_dir`/audio only with keep_audio."""
+    options = options or EvalOptions()
+    hp = load_config(config)
+    target = load_speaker(spk, hp.vits.spk_dim)
+    inputs = list_inputs(waves)
+    retrieval = None
+    if any(s.retrieval_ratio > 0 for s in options.settings):
+        retrieval = load_retrieval(options.retrieval or RetrievalSettings(), spk, hp)
+    measurer = Measurer(options)
+    if options.target_waves:
+        target_files = list_inputs(options.target_waves)[:TARGET_FILES]
+    else:
+        target_files = default_target_waves(spk, (options.retrieval or RetrievalSettings()).data_root)
+    target_ge2e = measurer.target_ge2e(target_files)
+
+    report, sources = BatchReport("svc evaluation"), []
+    for path in tqdm(inputs, desc="features", unit="file", disable=not options.progress):
+        try:
+            sources.append(measurer.source(path, options.seed))
+        except ValueError as err:
+            report.fail(path, err)
+    if not sources:
+        raise ValueError(f"none of the inputs could be measured:\n{report.summary()}")
+
+    rows, labels = [], model_labels(models)
+    steps = tqdm(total=len(models) * len(options.settings) * len(sources), desc="convert+measure", unit="output",
+                 disable=not options.progress)
+    for model, label in zip(models, labels):
+        converter = SvcConverter(hp, model, device=options.device, extractors=options.extractors,
+                                 noise_scale=0.0 if options.no_noise else 1.0, progress=False)
+        for setting in options.settings:
+            if setting.retrieval_ratio > 0:
+                retrieval.ratio = setting.retrieval_ratio
+            converter.retrieval = retrieval if setting.retrieval_ratio > 0 else None
+            for source in sources:
+                item = converter.prepare(target, source.wav16k, source.ppg, source.vec, source.f0,
+                                         shift=setting.shift, names={"spk": str(spk)})
+                wav = converter.synthesize(item, seed=options.seed)
+                if options.keep_audio and out_dir:
+                    stem = os.path.splitext(os.path.basename(source.path))[0]
+                    save_audio(os.path.join(out_dir, "audio", label, setting.label, stem + ".wav"), wav, converter.rate)
+                row = {"model": label, "setting": setting.label, "shift": setting.shift,
+                       "retrieval_ratio": setting.retrieval_ratio, "input": source.path,
+                       "seconds": round(len(source.wav16k) / EXTRACT_RATE, 2)}
+                row.update(measurer.output(source, item.f0, wav, converter.rate, target, target_ge2e))
+                rows.append(row)
+                steps.update()
+        del converter
+    steps.close()
+    return EvalResult(rows, report, target_files)
+
+
+def run_eval(args):
+    """svc_eval.py: evaluate, write results.csv / summary.json / summary.png, print the table."""
+    from svc.eval_report import write_reports
+
+    extractors = ExtractorSettings(args.whisper_checkpoint, args.hubert_checkpoint, args.pitch_method,
+                                   args.crepe_model)
+    retrieval = RetrievalSettings(mode=args.retrieval_mode, k=args.n_retrieval_vectors,
+                                  hubert_path=args.hubert_index_path, whisper_path=args.whisper_index_path,
+                                  singer=args.retrieval_singer, data_root=args.data_svc,
+                                  backend=args.retrieval_backend)
+    settings = [Setting(shift, ratio) for ratio in args.retrieval_ratio for shift in args.shift]
+    options = EvalOptions(settings, extractors, args.speaker_checkpoint, retrieval, args.target_wave or [],
+                          args.ge2e, args.dnsmos, args.device, args.seed, args.no_noise, args.keep_audio)
+    result = evaluate(args.config, args.model, args.spk, args.wave, args.out, options)
+    _, table = write_reports(args.out, result)
+    print(table)
+    if result.report.failed:
+        result.report.print_summary()
+    print(f"{len(result.rows)} outputs measured: {os.path.join(args.out, 'results.csv')}, summary.json, summary.png")
+    return 0
