@@ -64,8 +64,8 @@ def _mean(values):
 def summarise(rows):
     """[{model, setting, outputs, means {key: value}, rank}] sorted best first.
 
-    Rank: the mean, over the metrics with a better direction, of each group's place (1 = best)
-    among the groups; a metric none of them could measure is left out.
+    Rank: the mean, over the metrics with a better direction, of each group's place (1 = best,
+    ties share their mean place) among the groups that measured it.
     """
     metrics = present_metrics(rows)
     groups = {}
@@ -76,10 +76,11 @@ def summarise(rows):
                for (model, setting), members in groups.items()]
     places = {i: [] for i in range(len(summary))}
     for m in (m for m in metrics if m.better):
-        scored = [(i, g["means"][m.key]) for i, g in enumerate(summary) if not math.isnan(g["means"][m.key])]
-        ordered = sorted(scored, key=lambda item: -m.better * item[1])
-        for place, (i, _) in enumerate(ordered, start=1):
-            places[i].append(place)
+        scored = {i: m.better * g["means"][m.key] for i, g in enumerate(summary) if not math.isnan(g["means"][m.key])}
+        for i, value in scored.items():  # tied groups share the mean of their places
+            ahead = sum(other > value for other in scored.values())
+            tied = sum(other == value for other in scored.values())
+            places[i].append(ahead + (tied + 1) / 2)
     for i, group in enumerate(summary):
         group["rank"] = float(np.mean(places[i])) if places[i] else float("nan")
     return sorted(summary, key=lambda g: (math.isnan(g["rank"]), g["rank"]))
@@ -108,7 +109,7 @@ def format_table(summary, rows):
     """Aligned text table: one line per model/setting, best rank first, means over the inputs."""
     metrics = present_metrics(rows)
     header = ["rank", "model", "setting", "n"] + [m.short for m in metrics]
-    lines = [[_fmt(g["rank"]), g["model"], g["setting"], str(g["outputs"])] + [_fmt(g["means"][m.key]) for m in metrics]
+    lines = [["-" if math.isnan(g["rank"]) else f"{g['rank']:.2f}", g["model"], g["setting"], str(g["outputs"])] + [_fmt(g["means"][m.key]) for m in metrics]
              for g in summary]
     arrows = ["", "", "", ""] + [{1: "higher", -1: "lower", 0: ""}[m.better] for m in metrics]
     table = [header, arrows] + lines

@@ -6,6 +6,7 @@ indexes. Extracted once per input: its features (PPG, units, pitch) and its refe
 What each figure means: svc.eval_report.METRICS.
 """
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -179,7 +180,7 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
         target_files = default_target_waves(spk, (options.retrieval or RetrievalSettings()).data_root)
     target_ge2e = measurer.target_ge2e(target_files)
 
-    report, sources = BatchReport("svc evaluation"), []
+    report, sources = BatchReport("svc evaluation inputs"), []
     for path in tqdm(inputs, desc="features", unit="file", disable=not options.progress):
         try:
             sources.append(measurer.source(path, options.seed))
@@ -232,7 +233,7 @@ def run_eval(args):
     result = evaluate(args.config, args.model, args.spk, args.wave, args.out, options)
     _, table = write_reports(args.out, result)
     print(table)
-    if result.report.failed:
-        result.report.print_summary()
+    for path, reason in result.report.failed:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
     print(f"{len(result.rows)} outputs measured: {os.path.join(args.out, 'results.csv')}, summary.json, summary.png")
     return 0

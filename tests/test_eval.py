@@ -198,13 +198,16 @@ def test_summary_ranks_the_better_group_first():
     def row(model, cents, sim):
         return {"model": model, "setting": "s", "pitch_median_cents": cents, "spk_sim": sim, "lufs_out": -20.0}
 
-    rows = [row("good", 10.0, 0.9), row("good", 20.0, 0.8), row("bad", 80.0, 0.3), row("bad", float("nan"), 0.4)]
+    rows = [row("good", 10.0, 0.9), row("good", 20.0, 0.8), row("bad", 80.0, 0.3), row("bad", float("nan"), 0.4),
+            row("tied", 15.0, 0.35)]
     summary = summarise(rows)
-    assert [g["model"] for g in summary] == ["good", "bad"] and summary[0]["rank"] == 1.0
-    assert summary[1]["means"]["pitch_median_cents"] == 80.0  # nan outputs left out of the mean
+    assert [g["model"] for g in summary] == ["good", "tied", "bad"]
+    # pitch: good and tied share places 1-2 (1.5 each), bad 3; similarity: good 1, bad and tied share 2-3
+    assert [g["rank"] for g in summary] == [1.25, 2.0, 2.75]
+    assert summary[2]["means"]["pitch_median_cents"] == 80.0  # nan outputs left out of the mean
     lines = format_table(summary, rows).splitlines()
     assert lines[0].split() == ["rank", "model", "setting", "n", "pitch_med", "spk_sim", "lufs_out"]
-    assert lines[1].split() == ["lower", "higher"] and lines[2].split()[:2] == ["1.000", "good"]
+    assert lines[1].split() == ["lower", "higher"] and lines[2].split()[:2] == ["1.25", "good"]
 
 
 def save_tiny_model(hp, path, seed):
