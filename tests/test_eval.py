@@ -1,6 +1,7 @@
 """svc_eval.py: the metrics on constructed cases, the optional judges, and one run of the CLI."""
 import csv
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -140,6 +141,7 @@ def test_ge2e_same_voice_scores_higher(voices):
     a1, a2, b = (ge2e(w) for w in voices)
     assert cosine(a1, ge2e(voices[0])) == pytest.approx(1.0, abs=1e-5)
     assert cosine(a1, a2) > cosine(a1, b) + 0.05
+    assert "torchaudio" not in sys.modules  # resemblyzer must not pull it in (ABI-broken here)
 
 
 # -- quality ----------------------------------------------------------------------------------
@@ -171,6 +173,7 @@ def test_dnsmos_prefers_the_clean_take():
     noisy = clean + 0.1 * np.random.default_rng(0).standard_normal(len(clean)).astype(np.float32)
     (clean_ovrl, clean_p808), (noisy_ovrl, noisy_p808) = dnsmos(clean), dnsmos(noisy)
     assert 1.0 <= noisy_ovrl < clean_ovrl <= 5.0 and noisy_p808 < clean_p808
+    assert "torchaudio" not in sys.modules
     # a clip of two windows is scored as their mean
     both = np.concatenate([np.resize(clean, dnsmos.window), np.resize(noisy, dnsmos.window)])
     np.testing.assert_allclose(dnsmos(both), ((clean_ovrl + noisy_ovrl) / 2, (clean_p808 + noisy_p808) / 2), rtol=1e-5)
