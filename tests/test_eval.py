@@ -267,3 +267,33 @@ def test_cli_two_models_two_settings(hp, model_files, tmp_path, capsys):
     assert len(summary["groups"]) == 4 and summary["skipped"][0]["input"].endswith("quiet.wav")
     assert summary["metrics"]["spk_sim"]["better"] == "higher"
     assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- the trainer's validation figures ---------------------------------------------------------
+
+def test_valid_metrics_pitch_and_speaker(pm_pitch, tmp_path):
+    from omegaconf import OmegaConf
+
+    from common.audio import resample
+    from speaker.encoder import SpeakerEncoder
+    from tests.tiny_speaker import make_checkpoint
+    from vits.valid_metrics import ValidMetrics
+
+    checkpoint = make_checkpoint(tmp_path / "speaker.pth.tar")
+    hp = OmegaConf.create({"log": {"eval_pitch_method": "pm", "eval_speaker_checkpoint": str(checkpoint)}})
+    metrics = ValidMetrics(hp, "cpu")
+    wav16k = sung_vowel(**VOICE_A)
+    wav32k = resample(wav16k, RATE, 32000)                # generated audio comes at the model's rate
+    asked = pm_pitch.training(wav16k)
+    spk = SpeakerEncoder(checkpoint, device="cpu")(resample(wav32k, 32000, RATE))
+    same = metrics.measure(wav32k, 32000, asked, spk)
+    assert same["pitch_cents"] < 3.0 and same["voicing"] < 0.05 and same["spk_sim"] == pytest.approx(1.0, abs=1e-5)
+    off = metrics.measure(wav32k, 32000, asked * 2 ** (-1 / 12), -spk)  # asked a semitone lower, other voice
+    assert abs(off["pitch_cents"] - 100.0) < 3.0 and off["spk_sim"] == pytest.approx(-1.0, abs=1e-5)
+    assert ValidMetrics.mean([same, off, {}])["pitch_cents"] == pytest.approx((same["pitch_cents"] + off["pitch_cents"]) / 2)
+    assert metrics.measure(np.zeros_like(wav32k), 32000, asked, spk) == {"voicing": pytest.approx(
+        np.mean(asked > 0))}                               # silence: no error figure, full voicing disagreement
+    warnings = []
+    quiet = ValidMetrics(OmegaConf.create({"log": {"eval_pitch_method": "", "eval_speaker_checkpoint": "no.pth"}}),
+                         "cpu", warn=warnings.append)
+    assert not quiet.enabled and "no.pth" in warnings[0]
