@@ -109,8 +109,8 @@ def format_table(summary, rows):
     """Aligned text table: one line per model/setting, best rank first, means over the inputs."""
     metrics = present_metrics(rows)
     header = ["rank", "model", "setting", "n"] + [m.short for m in metrics]
-    lines = [["-" if math.isnan(g["rank"]) else f"{g['rank']:.2f}", g["model"], g["setting"], str(g["outputs"])] + [_fmt(g["means"][m.key]) for m in metrics]
-             for g in summary]
+    lines = [["-" if math.isnan(g["rank"]) else f"{g['rank']:.2f}", g["model"], g["setting"], str(g["outputs"])]
+             + [_fmt(g["means"][m.key]) for m in metrics] for g in summary]
     arrows = ["", "", "", ""] + [{1: "higher", -1: "lower", 0: ""}[m.better] for m in metrics]
     table = [header, arrows] + lines
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]

@@ -167,6 +167,10 @@ class EvalResult:
 def evaluate(config, models, spk, waves, out_dir=None, options=None):
     """Convert and measure; returns EvalResult. Outputs go to `out_dir`/audio only with keep_audio."""
     options = options or EvalOptions()
+    for model in models:  # fail before the long feature pass, not after it
+        if not os.path.isfile(model):
+            raise FileNotFoundError(f"{model}: model not found. Give exported models (.pth) or training "
+                                    f"checkpoints (chkpt/<name>/<name>_<epoch>.pt).")
     hp = load_config(config)
     target = load_speaker(spk, hp.vits.spk_dim)
     inputs = list_inputs(waves)

@@ -267,6 +267,10 @@ def test_cli_two_models_two_settings(hp, model_files, tmp_path, capsys):
     assert len(summary["groups"]) == 4 and summary["skipped"][0]["input"].endswith("quiet.wav")
     assert summary["metrics"]["spk_sim"]["better"] == "higher"
     assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit):                    # a missing model: one line naming it
+        svc_eval.main(["--config", TINY, "--model", str(tmp_path / "missing.pth"),
+                       "--spk", str(tmp_path / "alice.spk.npy"), "--wave", str(songs), "--out", str(out)])
+    assert "missing.pth: model not found" in capsys.readouterr().err
 
 
 # -- the trainer's validation figures ---------------------------------------------------------
@@ -290,7 +294,8 @@ def test_valid_metrics_pitch_and_speaker(pm_pitch, tmp_path):
     assert same["pitch_cents"] < 3.0 and same["voicing"] < 0.05 and same["spk_sim"] == pytest.approx(1.0, abs=1e-5)
     off = metrics.measure(wav32k, 32000, asked * 2 ** (-1 / 12), -spk)  # asked a semitone lower, other voice
     assert abs(off["pitch_cents"] - 100.0) < 3.0 and off["spk_sim"] == pytest.approx(-1.0, abs=1e-5)
-    assert ValidMetrics.mean([same, off, {}])["pitch_cents"] == pytest.approx((same["pitch_cents"] + off["pitch_cents"]) / 2)
+    means = ValidMetrics.mean([same, off, {}])
+    assert means["pitch_cents"] == pytest.approx((same["pitch_cents"] + off["pitch_cents"]) / 2)
     assert metrics.measure(np.zeros_like(wav32k), 32000, asked, spk) == {"voicing": pytest.approx(
         np.mean(asked > 0))}                               # silence: no error figure, full voicing disagreement
     warnings = []
