@@ -64,8 +64,8 @@ def _mean(values):
 def summarise(rows):
     """[{model, setting, outputs, means {key: value}, rank}] sorted best first.
 
-    Rank: the mean, over the metrics with a better direction, of each group's place (1 = best,
-    ties share their mean place) among the groups that measured it.
+    Rank: the mean, over the metrics with a better direction, of each group's place (1 = best)
+    among the groups that measured it; groups equal to the table's precision share their places.
     """
     metrics = present_metrics(rows)
     groups = {}
@@ -76,8 +76,10 @@ def summarise(rows):
                for (model, setting), members in groups.items()]
     places = {i: [] for i in range(len(summary))}
     for m in (m for m in metrics if m.better):
-        scored = {i: m.better * g["means"][m.key] for i, g in enumerate(summary) if not math.isnan(g["means"][m.key])}
-        for i, value in scored.items():  # tied groups share the mean of their places
+        # compared as the table shows them, so that groups that look tied are tied (and share places)
+        scored = {i: m.better * float(_fmt(g["means"][m.key])) for i, g in enumerate(summary)
+                  if not math.isnan(g["means"][m.key])}
+        for i, value in scored.items():
             ahead = sum(other > value for other in scored.values())
             tied = sum(other == value for other in scored.values())
             places[i].append(ahead + (tied + 1) / 2)
