@@ -19,7 +19,7 @@ from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT  # noqa: E402
 from svc.cli import report_errors  # noqa: E402
 from svc.eval_report import metrics_help  # noqa: E402
 from svc.evaluate import run_eval  # noqa: E402
-from vits.retrieval import BACKENDS  # noqa: E402
+from svc.retrieval import BACKENDS  # noqa: E402
 
 
 def build_parser():

@@ -21,10 +21,10 @@ from common.loudness import integrated_loudness
 from common.metrics import MetricError, check_measurable, cosine, frame_cosine, pitch_agreement
 from common.paths import SPEAKER_CKPT
 from svc.convert import ExtractorSettings, SvcConverter
-from svc.convert_batch import list_inputs
+from svc.conversion_run import list_inputs
 from svc.eval_judges import Dnsmos, Ge2eEncoder, wanted
 from svc.feature_files import load_speaker
-from svc.retrieval_setup import RetrievalSettings, load_retrieval, singer_from_speaker_file
+from svc.retrieval import RetrievalSettings, load_retrieval, singer_from_speaker_file
 
 TARGET_FILES = 20  # target-singer files averaged into the GE2E target vector
 

@@ -99,7 +99,7 @@ def train_tiny_speaker_encoder(path, steps=10, crop=40):
     """A tiny speaker checkpoint (real layout) trained for a few steps to tell VOICE_A from VOICE_B,
     on takes other than the ones the test measures: random weights rank voices by chance."""
     from speaker.audio import melspectrogram
-    from speaker.checkpoint import load_speaker_model
+    from speaker.encoder import load_speaker_model
     from tests.tiny_speaker import make_checkpoint
 
     model = load_speaker_model(make_checkpoint(path)).train()
@@ -218,7 +218,7 @@ def save_tiny_model(hp, path, seed):
     from vits.models import SynthesizerTrn
 
     torch.manual_seed(seed)
-    net_g = SynthesizerTrn(hp.data.filter_length // 2 + 1, hp.data.segment_size // hp.data.hop_length, hp)
+    net_g = SynthesizerTrn.from_hparams(hp)
     save_checkpoint({"model_g": net_g.state_dict(), "model_d": {}, "optim_g": {}, "optim_d": {}, "step": 1,
                      "epoch": 1, "hp_str": ""}, path)
     return path
