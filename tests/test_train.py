@@ -46,8 +46,12 @@ def ckpt(run_dir, name, epoch):
 
 
 def test_three_steps_write_public_checkpoint_and_logs(tmp_path, monkeypatch):
+    from tests.tiny_speaker import make_checkpoint
+
     monkeypatch.chdir(tmp_path)
-    config = make_run(tmp_path, log={"eval_interval": 1, "save_interval": 1, "info_interval": 1})
+    speaker = str(make_checkpoint(tmp_path / "speaker.pth.tar"))
+    config = make_run(tmp_path, log={"eval_interval": 1, "save_interval": 1, "info_interval": 1,
+                                     "eval_pitch_method": "crepe", "eval_speaker_checkpoint": speaker})
     trainer = train(TrainOptions(config=config, name="run", device="cpu", max_steps=3))
     assert trainer is None or trainer.step == 3
     saved = sorted(os.path.basename(p) for p in glob.glob(str(tmp_path / "chkpt" / "run" / "*.pt")))
@@ -70,8 +74,10 @@ def test_three_steps_write_public_checkpoint_and_logs(tmp_path, monkeypatch):
     events = EventAccumulator(str(tmp_path / "logs" / "run"), size_guidance={"images": 0, "audio": 0}).Reload()
     tags = events.Tags()
     for tag in ("train/mel", "train/stft", "train/adv", "train/fm", "train/kl_f", "train/kl_r", "train/spk",
-                "train/disc", "train/lr", "train/grad_norm_g", "train/grad_norm_d", "valid/mel"):
+                "train/disc", "train/lr", "train/grad_norm_g", "train/grad_norm_d", "valid/mel",
+                "valid/pitch_cents", "valid/voicing", "valid/spk_sim"):  # the voice beside the losses
         assert tag in tags["scalars"], tag
+    assert -1.0 <= events.Scalars("valid/spk_sim")[0].value <= 1.0
     assert "valid/mel_0" in tags["images"] and "valid/generated_0" in tags["audio"]
 
 

@@ -32,6 +32,7 @@ from vits.models import SynthesizerTrn
 from vits.spectrogram import mel_spectrogram_torch
 from vits.train_utils import (StopRequest, TrainLogger, checkpoint_path, forward_signals_to, load_pretrain,
                               load_resume_checkpoint, prune_checkpoints, save_training_checkpoint, unwrap)
+from vits.valid_metrics import ValidMetrics
 from vits_decoder.discriminator import Discriminator
 from vits_decoder.losses import (MultiResolutionSTFTLoss, discriminator_loss, feature_matching_loss,
                                  generator_adversarial_loss)
@@ -183,6 +184,7 @@ class Trainer:
         self.step, self.epoch, self.skipped, self.epochs_run = 0, 0, 0, 0
         self.stop = StopRequest()
         self.stop_reason = None
+        self.voice_metrics = None
 
     # ---- setup ----
     def build(self):
@@ -341,6 +343,9 @@ class Trainer:
         net_g = unwrap(self.net_g)
         net_g.eval()
         hp, total, count = self.hp, 0.0, 0
+        if self.voice_metrics is None:  # pitch tracker and speaker encoder, loaded at the first validation
+            self.voice_metrics = ValidMetrics(hp, str(self.device), warn=self.log.warning)
+        voice = []
         for index, batch in enumerate(tqdm(self.valid_loader, desc="validation", leave=False)):
             batch = batch.to(self.device)
             fake = self.generate(net_g, batch)[..., : batch.audio.size(-1)]
@@ -348,6 +353,9 @@ class Trainer:
             mel_fake, mel_real = mel_of(hp, fake), mel_of(hp, real)
             total += torch.nn.functional.l1_loss(mel_fake, mel_real).item()
             count += 1
+            if self.voice_metrics.enabled:  # batch size 1: does the output sing the asked pitch in its voice?
+                voice.append(self.voice_metrics.measure(fake[0, 0].float().cpu().numpy(), hp.data.sampling_rate,
+                                                        batch.pit[0].cpu().numpy(), batch.spk[0].cpu().numpy()))
             if index < int(hp.log.num_audio):
                 self.log.mel_image(f"valid/mel_{index}", mel_real[0].cpu().numpy(), mel_fake[0].cpu().numpy(), self.step)
                 self.log.audio(f"valid/generated_{index}", fake[0, 0].float().cpu().numpy(), self.step,
@@ -355,8 +363,10 @@ class Trainer:
                 if self.epoch == self.start_epoch:
                     self.log.audio(f"valid/real_{index}", real[0, 0].cpu().numpy(), self.step, hp.data.sampling_rate)
         if count:
-            self.log.scalars({"mel": total / count}, self.step, prefix="valid/")
-            self.log.info(f"validation epoch {self.epoch} step {self.step}: mel L1 {total / count:.4f}")
+            voice = ValidMetrics.mean(voice)  # pitch_cents, voicing, spk_sim (those measured)
+            self.log.scalars({"mel": total / count, **voice}, self.step, prefix="valid/")
+            self.log.info(f"validation epoch {self.epoch} step {self.step}: mel L1 {total / count:.4f}"
+                          + "".join(f", {k} {v:.4g}" for k, v in voice.items()))
         self.log.flush()
         net_g.train()
 
