@@ -36,7 +36,7 @@ def test_scripts_use_our_whisper_package_when_another_is_installed(tmp_path):
     done = run(["whisper/inference.py", "-w", str(wav), "-p", str(out), "--checkpoint", ckpt, "--no-noise"], shadow)
     assert done.returncode == 0, done.stderr
     assert np.load(out).shape == (50, 16)
-    for script in ("prepare/preprocess_ppg.py", "svc_inference.py", "svc_preprocessing.py"):
+    for script in ("prepare/preprocess_ppg.py", "svc_inference.py", "svc_preprocessing.py", "svc_eval.py"):
         done = run([script, "--help"], shadow)
         assert done.returncode == 0 and "usage" in done.stdout, (script, done.stderr[-2000:])
 
