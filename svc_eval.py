@@ -43,6 +43,8 @@ def build_parser():
     parser.add_argument("--dnsmos", choices=("auto", "on", "off"), default="auto",
                         help="DNSMOS quality judge (speechmos): auto = when installed")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
+                        help="model arithmetic: fp32, or bf16/fp16 autocast on CUDA (compare runs to see what it costs)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise (dither, NSF source, prior)")
     parser.add_argument("--no-noise", action="store_true", help="no Whisper dither and prior at its mean")
     parser.add_argument("--keep-audio", action="store_true",

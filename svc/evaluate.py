@@ -52,6 +52,7 @@ class EvalOptions:
     seed: int = 0
     no_noise: bool = False
     keep_audio: bool = False      # also write each output to <out>/audio/<model>/<setting>/
+    precision: str = "fp32"       # fp32, or bf16/fp16 autocast of the models on CUDA
     progress: bool = True
 
 
@@ -198,7 +199,8 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
                  disable=not options.progress)
     for model, label in zip(models, labels):
         converter = SvcConverter(hp, model, device=options.device, extractors=options.extractors,
-                                 noise_scale=0.0 if options.no_noise else 1.0, progress=False)
+                                 noise_scale=0.0 if options.no_noise else 1.0, progress=False,
+                                 precision=options.precision)
         for setting in options.settings:
             if setting.retrieval_ratio > 0:
                 retrieval.ratio = setting.retrieval_ratio
@@ -233,7 +235,8 @@ def run_eval(args):
                                   backend=args.retrieval_backend)
     settings = [Setting(shift, ratio) for ratio in args.retrieval_ratio for shift in args.shift]
     options = EvalOptions(settings, extractors, args.speaker_checkpoint, retrieval, args.target_wave or [],
-                          args.ge2e, args.dnsmos, args.device, args.seed, args.no_noise, args.keep_audio)
+                          args.ge2e, args.dnsmos, args.device, args.seed, args.no_noise, args.keep_audio,
+                          precision=args.precision)
     result = evaluate(args.config, args.model, args.spk, args.wave, args.out, options)
     _, table = write_reports(args.out, result)
     print(table)
