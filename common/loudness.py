@@ -1,9 +1,13 @@
-"""Integrated loudness (LUFS, ITU-R BS.1770-4) of mono audio.
+"""Loudness: integrated loudness (LUFS, ITU-R BS.1770-4) of mono audio, levelling clips to a
+target with it, and the short-window envelope that lets a conversion follow the source singer.
 
-Written from the standard, so a figure does not depend on what is installed (pyloudnorm only
-checks it in the tests): K-weighting (a high shelf of about +4 dB above 1.5 kHz, then a 38 Hz
-high-pass), mean square over 400 ms blocks that overlap by 75 %, an absolute gate at -70 LUFS and
-a relative gate 10 LU below the loudness of the blocks that passed the first gate.
+Integrated loudness is written from the standard, so a figure does not depend on what is
+installed (pyloudnorm only checks it in the tests): K-weighting (a high shelf of about +4 dB above
+1.5 kHz, then a 38 Hz high-pass), mean square over 400 ms blocks that overlap by 75 %, an absolute
+gate at -70 LUFS and a relative gate 10 LU below the loudness of the blocks that passed the first gate.
+
+    gain, note = loudness_gain(wav, sr, -23.0)     # levelling a training clip
+    out = follow_envelope(out, out_sr, source, source_sr, mix=0.5)
 """
 import numpy as np
 
@@ -11,6 +15,14 @@ BLOCK_SECONDS = 0.4
 STEP_SECONDS = 0.1
 ABSOLUTE_GATE = -70.0
 RELATIVE_GATE = -10.0
+ENVELOPE_SECONDS = 0.05   # loudness-mix window
+SILENCE_DB = -70.0        # windows quieter than this in the source take no gain from it
+MAX_BOOST_DB = 24.0       # the envelope never lifts a window by more than this
+PEAK_CEILING = 0.99       # levelling never drives a sample past this
+
+
+class LoudnessError(ValueError):
+    """A clip whose loudness cannot be measured or set."""
 
 # Analog prototypes of the two K-weighting stages, chosen so that their bilinear transforms give
 # exactly the 48 kHz coefficients printed in BS.1770 (the values libebur128 uses for any rate).
@@ -55,3 +67,70 @@ def integrated_loudness(wav, rate):
     with np.errstate(divide="ignore"):
         power = power[-0.691 + 10 * np.log10(power) > relative]
     return float(-0.691 + 10 * np.log10(power.mean()))
+
+
+# ---------------------------------------------------------------- levelling
+
+def loudness_gain(wav, sr, target_lufs, ceiling=PEAK_CEILING):
+    """(linear gain, note) that brings `wav` to `target_lufs` unless a peak would pass `ceiling`;
+    then the gain stops at the ceiling and the note says how far short the clip stays."""
+    if len(wav) < BLOCK_SECONDS * sr:
+        raise LoudnessError(f"too short to measure its loudness ({len(wav) / sr:.2f} s < {BLOCK_SECONDS} s).")
+    measured = integrated_loudness(wav, sr)
+    if not np.isfinite(measured):
+        raise LoudnessError("the clip is silent: its loudness cannot be measured.")
+    gain = 10.0 ** ((target_lufs - measured) / 20.0)
+    peak = float(np.max(np.abs(wav)))
+    if peak * gain > ceiling:
+        gain = ceiling / peak
+        reached = measured + 20.0 * np.log10(gain)
+        return gain, (f"levelled to {reached:.1f} LUFS, not {target_lufs:g}: louder would clip "
+                      f"(peak-to-loudness ratio {20 * np.log10(peak) - measured:.1f} dB)")
+    return gain, ""
+
+
+# ---------------------------------------------------------------- short-window envelope
+
+def window_levels(wav, sr, seconds=ENVELOPE_SECONDS):
+    """RMS level in dBFS of consecutive `seconds` windows (the last one may be shorter): [W]."""
+    size = max(1, int(round(seconds * sr)))
+    wav = np.asarray(wav, dtype=np.float64)
+    count = -(-len(wav) // size)
+    padded = np.zeros(count * size)
+    padded[:len(wav)] = wav ** 2
+    sums = padded.reshape(count, size).sum(axis=1)
+    lengths = np.minimum(size, len(wav) - np.arange(count) * size)
+    return 10.0 * np.log10(sums / lengths + 1e-12)
+
+
+def smooth_gain(gain_db, length, sr, seconds=ENVELOPE_SECONDS):
+    """Per-window gains (dB) -> per-sample linear gain [length], linear in dB between window
+    centres, so the gain glides instead of stepping at window edges."""
+    size = max(1, int(round(seconds * sr)))
+    centres = (np.arange(len(gain_db)) + 0.5) * size
+    return 10.0 ** (np.interp(np.arange(length), centres, gain_db) / 20.0)
+
+
+def follow_envelope(out, out_sr, source, source_sr, mix=1.0, passes=2):
+    """`out` (the model's audio) with its short-window loudness moved toward the source's.
+
+    mix 0 returns `out` unchanged, 1 gives it the source's envelope, values between blend the two
+    in dB. Windows where the source is silent keep the model's level (the silence is left to the
+    post-processing gate); no window is lifted by more than MAX_BOOST_DB. A second pass corrects
+    what smoothing the gain across windows left over."""
+    if not 0.0 <= mix <= 1.0:
+        raise LoudnessError(f"loudness mix {mix}: choose a value in [0, 1] (0 = the model's, 1 = the source's).")
+    out = np.asarray(out, dtype=np.float64)
+    if mix == 0 or len(out) == 0:
+        return out.astype(np.float32)
+    base = window_levels(out, out_sr)
+    source_db = window_levels(source, source_sr)
+    n = min(len(base), len(source_db))
+    goal = base.copy()                                  # in dB, per window of `out`
+    follow = source_db[:n] >= SILENCE_DB
+    goal[:n][follow] += mix * (source_db[:n][follow] - base[:n][follow])
+    goal = np.minimum(goal, base + MAX_BOOST_DB)
+    result = out
+    for _ in range(passes):
+        result = result * smooth_gain(goal - window_levels(result, out_sr), len(result), out_sr)
+    return np.clip(result, -1.0, 1.0).astype(np.float32)
