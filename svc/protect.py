@@ -1,0 +1,63 @@
+"""Protect consonants and breaths from feature retrieval (RVC's `protect`).
+
+Retrieval (or k-means blending) replaces content frames with a singer's training frames, which
+smears unvoiced consonants and breaths: the training set holds few of them. With protect P < 0.5
+each frame takes the retrieved features in proportion to how voiced it is:
+
+    share = v + (1 - v) * P          v in [0, 1]: 1 on clearly pitched frames, 0 on unvoiced ones
+    out   = share * retrieved + (1 - share) * own
+
+so voiced frames are untouched and an unvoiced frame keeps 1 - P of its own features.
+P = 0.5 turns protection off, as in RVC. Breathy frames (weakly periodic) get a v in between.
+"""
+import numpy as np
+
+from svc.vad import frame_level_db, frame_periodicity, frame_signal
+
+PROTECT_OFF = 0.5
+UNVOICED_PERIODICITY, VOICED_PERIODICITY = 0.3, 0.6   # v ramps from 0 to 1 between these
+SILENCE_DB = -60.0                                     # quieter frames count as unvoiced
+
+
+class ProtectError(ValueError):
+    """A bad protect setting or missing input to judge voicing from."""
+
+
+def check_protect(protect):
+    if isinstance(protect, bool) or not isinstance(protect, (int, float)) or not 0.0 <= protect <= PROTECT_OFF:
+        raise ProtectError(f"protect {protect!r}: choose a value in [0, 0.5] (0 keeps unvoiced frames fully "
+                           f"their own, 0.5 turns protection off).")
+
+
+def fit_frames(values, frames):
+    """Crop or pad (with the last value) to `frames`."""
+    values = np.asarray(values, dtype=np.float32)[:frames]
+    if len(values) < frames:
+        values = np.pad(values, (0, frames - len(values)), mode="edge" if len(values) else "constant")
+    return values
+
+
+def voicing_from_audio(wav16k, frames, sr=16000):
+    """Voicing v in [0, 1] per content frame (20 ms, `frames` of them) from the audio's periodicity."""
+    windows = frame_signal(wav16k, sr, win_seconds=0.04)               # [100 Hz frames, win]
+    ramp = (frame_periodicity(windows, sr) - UNVOICED_PERIODICITY) / (VOICED_PERIODICITY - UNVOICED_PERIODICITY)
+    v = np.clip(ramp, 0.0, 1.0) * (frame_level_db(windows) > SILENCE_DB)
+    v = v[:len(v) // 2 * 2].reshape(-1, 2).mean(axis=1) if len(v) > 1 else v  # 100 Hz -> 50 Hz
+    return fit_frames(v, frames)
+
+
+def voicing_from_f0(f0, frames):
+    """Voicing per content frame from a 100 Hz pitch track with 0 on unvoiced frames."""
+    voiced = (np.asarray(f0) > 0).astype(np.float32)
+    voiced = voiced[:len(voiced) // 2 * 2].reshape(-1, 2).mean(axis=1) if len(voiced) > 1 else voiced
+    return fit_frames(voiced, frames)
+
+
+def protect_blend(own, retrieved, voicing, protect):
+    """own, retrieved [N, D] -> [N, D]; voicing [N] in [0, 1]."""
+    check_protect(protect)
+    if protect >= PROTECT_OFF:
+        return retrieved
+    share = voicing + (1.0 - voicing) * np.float32(protect)               # [N]
+    share = np.asarray(share, dtype=np.float32)[:, None]                  # [N, 1]
+    return share * retrieved + (np.float32(1) - share) * np.asarray(own, dtype=np.float32)
