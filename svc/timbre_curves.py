@@ -1,0 +1,130 @@
+"""Timbre that changes over time: weight curves per speaker vector -> one speaker vector per frame.
+
+The static mix of svc/timbre_mix.py made dynamic (as so-vits-svc 4.1's dynamic voice mixing).
+A mix file gives, for each speaker vector, its weight as (time in seconds, weight) points; the
+weight is linear between points and held before the first and after the last. YAML:
+
+    singerA.spk.npy: [[0, 1.0], [12.5, 0.0]]    # fades out between 0 and 12.5 s
+    singerB.spk.npy: [[0, 0.0], [12.5, 1.0]]    # fades in
+    singerC.spk.npy: 0.2                        # a constant weight
+
+or CSV, one column per speaker file after a `time` column:
+
+    time,singerA.spk.npy,singerB.spk.npy
+    0,1,0
+    12.5,0,1
+
+Frame by frame the weights are made convex (non-negative, summing to 1), so every frame's vector
+is a weighted mean of singer vectors, on the scale the model was trained on. Relative file names
+are taken from the mix file's folder.
+"""
+import csv
+import os
+
+import numpy as np
+
+from svc.timbre_mix import TimbreMixError, load_speaker_vector
+
+
+def _check_points(path, name, points):
+    """[(time, weight)] sorted by time, validated."""
+    if isinstance(points, (int, float)) and not isinstance(points, bool):
+        points = [[0.0, points]]
+    try:
+        array = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = np.empty(0)
+    if array.ndim != 2 or array.shape[1] != 2 or len(array) == 0:
+        raise TimbreMixError(f"{path}: the curve of {name} must be a weight or a list of [seconds, weight] "
+                             f"points, e.g. [[0, 1.0], [10, 0.0]]; got {points!r}.")
+    if not np.all(np.isfinite(array)) or (array[:, 1] < 0).any():
+        raise TimbreMixError(f"{path}: the curve of {name} holds a negative or non-finite value; weights "
+                             f"must be >= 0 and times finite.")
+    if (np.diff(array[:, 0]) < 0).any():
+        raise TimbreMixError(f"{path}: the times of {name} go backwards; list its points in time order.")
+    return array
+
+
+def _resolve(folder, name):
+    name = str(name).strip()
+    return name if os.path.isabs(name) else os.path.join(folder, name)
+
+
+def read_yaml_curves(path):
+    from omegaconf import OmegaConf
+
+    try:
+        data = OmegaConf.to_container(OmegaConf.load(path))
+    except Exception as e:
+        raise TimbreMixError(f"{path}: not a readable YAML file ({e}).") from None
+    if not isinstance(data, dict) or not data:
+        raise TimbreMixError(f"{path}: expected a mapping of speaker file to weight curve, e.g. "
+                             f"'singerA.spk.npy: [[0, 1.0], [10, 0.0]]'.")
+    folder = os.path.dirname(os.path.abspath(path))
+    return [(_resolve(folder, name), _check_points(path, name, points)) for name, points in data.items()]
+
+
+def read_csv_curves(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
+    if len(rows) < 2 or len(rows[0]) < 2 or rows[0][0].strip().lower() != "time":
+        raise TimbreMixError(f"{path}: expected a header 'time,<speaker file>,...' and one row of weights "
+                             f"per time point.")
+    try:
+        table = np.array([[float(cell) for cell in row] for row in rows[1:]], dtype=np.float64)
+    except ValueError as e:
+        raise TimbreMixError(f"{path}: {e}; every cell below the header must be a number.") from None
+    if table.shape[1] != len(rows[0]):
+        raise TimbreMixError(f"{path}: some rows have a different number of cells than the header.")
+    folder = os.path.dirname(os.path.abspath(path))
+    return [(_resolve(folder, name), _check_points(path, name, table[:, [0, col]]))
+            for col, name in enumerate(rows[0][1:], start=1)]
+
+
+def read_mix_curves(path):
+    """[(speaker file, points [K, 2] of (seconds, weight))] from a .yaml/.yml or .csv mix file."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise TimbreMixError(f"{path}: speaker mix file not found.")
+    if path.lower().endswith(".csv"):
+        return read_csv_curves(path)
+    return read_yaml_curves(path)
+
+
+def frame_weights(curves, frames, frame_rate, source="speaker mix"):
+    """Convex weights [frames, speakers]: each curve sampled at frame starts, then normalised."""
+    times = np.arange(frames) / float(frame_rate)
+    weights = np.stack([np.interp(times, points[:, 0], points[:, 1]) for _, points in curves], axis=1)
+    total = weights.sum(axis=1, keepdims=True)                  # [frames, 1]
+    empty = np.flatnonzero(total[:, 0] <= 0)
+    if len(empty):
+        raise TimbreMixError(f"{source}: every weight is 0 at {times[empty[0]]:.2f} s; give some speaker a "
+                             f"positive weight there.")
+    return weights / total
+
+
+def load_curve_vectors(curves):
+    """Speaker vectors [speakers, spk_dim] (float64) of the curves, checked to share one shape."""
+    vectors = [load_speaker_vector(path) for path, _ in curves]
+    for (path, _), vec in zip(curves, vectors):
+        if vec.shape != vectors[0].shape:
+            raise TimbreMixError(f"{path}: shape {vec.shape} differs from {curves[0][0]} {vectors[0].shape}; "
+                                 f"mix vectors made by the same speaker encoder.")
+    return np.stack(vectors)
+
+
+class SpeakerMix:
+    """A mix file loaded once; `frames(n, frame_rate)` gives the per-frame vectors [n, spk_dim]."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self.curves = read_mix_curves(self.path)
+        self.vectors = load_curve_vectors(self.curves)           # [S, spk_dim]
+
+    @property
+    def dim(self):
+        return self.vectors.shape[1]
+
+    def frames(self, count, frame_rate):
+        weights = frame_weights(self.curves, count, frame_rate, self.path)   # [count, S]
+        return (weights @ self.vectors).astype(np.float32)                   # [count, spk_dim]
