@@ -1,0 +1,44 @@
+"""A soft noise gate for converted audio, keyed by the reference (the source singing).
+
+Instead of zeroing whatever the voice detector calls silence, each 10 ms frame gets a gain from
+the reference's level: frames within `range_db` of the loud frames (singing, and breaths above
+that floor) pass at unity; quieter frames are turned down by `ratio` dB per dB below the floor,
+at most `depth_db`, so the model's noise in pauses drops away without a dead-silent hole.
+The gain is fully open `lookahead_ms` before an onset (fading in over `attack_ms` before that),
+closes over `release_ms`, and glides between frames sample by sample, so no switch clicks.
+"""
+import numpy as np
+
+from svc.vad import FRAME_RATE, frame_level_db, frame_signal
+
+
+def gate_gain_db(ref, ref_sr, range_db=50.0, floor_db=-65.0, ratio=2.0, depth_db=40.0,
+                 lookahead_ms=10.0, attack_ms=20.0, release_ms=80.0):
+    """Gate gain in dB (<= 0) per 10 ms frame of the reference."""
+    level = frame_level_db(frame_signal(ref, ref_sr))
+    threshold = max(np.percentile(level, 95) - range_db, floor_db)
+    gain = np.clip(ratio * (level - threshold), -depth_db, 0.0)
+    ahead = max(0, int(round(lookahead_ms * FRAME_RATE / 1000.0)))
+    if ahead:  # open early: each frame takes the most open gain of the frames just after it
+        padded = np.pad(gain, (0, ahead), mode="edge")
+        gain = np.max([padded[i:i + len(gain)] for i in range(ahead + 1)], axis=0)
+    rise = depth_db * 1000.0 / (attack_ms * FRAME_RATE)    # dB a frame may open by
+    for i in range(len(gain) - 2, -1, -1):                 # backwards: the fade-in ends at the onset
+        gain[i] = max(gain[i], gain[i + 1] - rise)
+    fall = depth_db * 1000.0 / (release_ms * FRAME_RATE)   # dB a frame may close by
+    for i in range(1, len(gain)):
+        gain[i] = max(gain[i], gain[i - 1] - fall)
+    return gain
+
+
+def frame_gain_to_samples(gain_db, sr, length):
+    """Per-frame dB gain -> linear gain per sample [length], linear in dB between frame centres."""
+    hop = sr / FRAME_RATE
+    centres = np.arange(len(gain_db)) * hop
+    return 10.0 ** (np.interp(np.arange(length), centres, gain_db) / 20.0)
+
+
+def soft_gate(ref, ref_sr, svc, svc_sr, **options):
+    """`svc` turned down where the reference is silent (float32, len(svc))."""
+    gain = frame_gain_to_samples(gate_gain_db(ref, ref_sr, **options), svc_sr, len(svc))
+    return (np.asarray(svc, dtype=np.float64) * gain).astype(np.float32)
