@@ -5,6 +5,7 @@ import numpy as np
 import soundfile as sf
 
 from common.atomic import atomic_path
+from common.audio_checks import incomplete_wav_message, too_short_message
 
 
 class AudioError(ValueError):
@@ -40,16 +41,24 @@ def load_audio(path, sr, allow_empty=False):
     """Load any soundfile/librosa-readable file as mono float32 at `sr` Hz.
 
     Channels are averaged, integer PCM is scaled to [-1, 1], the rate is converted with soxr.
+    A WAV whose data ends before its header says, or audio shorter than one analysis frame (20 ms,
+    unless allow_empty), raises AudioError: every extractor would make zero frames of it.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise AudioError(f"{path}: file not found. Check the path (quote names with spaces).")
     if os.path.getsize(path) == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes). Re-export or remove it.")
+    problem = incomplete_wav_message(path)
+    if problem:
+        raise AudioError(problem)
     data, file_sr = _read_any(path)
     wav = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if wav.size == 0 and not allow_empty:
         raise AudioError(f"{path}: the file holds no samples. Re-export or remove it.")
+    problem = None if allow_empty else too_short_message(path, wav.size, file_sr)
+    if problem:
+        raise AudioError(problem)
     if not np.all(np.isfinite(wav)):
         raise AudioError(f"{path}: the audio holds NaN or infinite samples. Re-export it as 16-bit PCM.")
     if file_sr != sr and wav.size:

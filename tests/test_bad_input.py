@@ -1,0 +1,74 @@
+"""Inputs that used to become 0-frame outputs: a WAV whose data ends after its header, and audio
+shorter than one analysis frame. Each stage stops with one error naming the file, writing nothing."""
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from common.audio import AudioError, load_audio
+from common.extractor import ChunkedExtractor
+from prepare.resample import prepare_wave
+
+TINY = os.path.join(os.path.dirname(__file__), "tiny.yaml")
+
+
+@pytest.fixture
+def bad_wavs(tmp_path):
+    sf.write(tmp_path / "full.wav", np.zeros(16000, dtype=np.int16), 16000, subtype="PCM_16")
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes((tmp_path / "full.wav").read_bytes()[:60])   # header says 1 s, 8 samples follow
+    short = tmp_path / "short.wav"
+    sf.write(short, np.full(100, 1000, dtype=np.int16), 16000, subtype="PCM_16")  # 6 ms, complete
+    return {"data ends early": truncated, "shorter than one analysis frame": short}
+
+
+def test_load_audio_names_the_file_and_the_problem(bad_wavs):
+    for problem, path in bad_wavs.items():
+        with pytest.raises(AudioError, match=problem) as err:
+            load_audio(path, 16000)
+        assert str(path) in str(err.value)
+
+
+def test_pitch_cli_fails_and_writes_no_csv(bad_wavs, tmp_path, capsys):
+    from pitch.inference import main
+
+    for problem, path in bad_wavs.items():
+        out = tmp_path / f"{path.stem}.csv"
+        with pytest.raises(SystemExit) as exit_info:
+            main(["-w", str(path), "-p", str(out), "--method", "pm"])
+        assert exit_info.value.code == 1
+        assert problem in capsys.readouterr().err and not out.exists()
+
+
+class ConstantFeatures(ChunkedExtractor):
+    dim = 4
+
+    def __init__(self):
+        super().__init__("cpu")
+
+    def _run_chunk(self, wav):
+        return np.zeros((len(wav) // 320, self.dim), np.float32)
+
+
+def test_feature_extraction_skips_with_the_reason(bad_wavs, tmp_path):
+    paths = list(bad_wavs.values())
+    outs = [tmp_path / f"{p.stem}.npy" for p in paths]
+    report = ConstantFeatures().extract_files(paths, outs, progress=False)
+    reasons = dict((str(src), reason) for src, reason in report.failed)
+    for problem, path in bad_wavs.items():
+        assert problem in reasons[str(path)]
+    assert not any(out.exists() for out in outs)
+
+
+def test_preprocessing_and_conversion_refuse_them(bad_wavs, tmp_path):
+    from svc.convert_file import convert_file
+
+    for problem, path in bad_wavs.items():
+        out = tmp_path / "out" / f"{path.stem}.wav"
+        with pytest.raises(AudioError, match=problem):
+            prepare_wave(str(path), [(str(out), 16000)])
+        assert not out.exists()
+        with pytest.raises(AudioError, match=problem):
+            convert_file(TINY, str(tmp_path / "no_model.pth"), str(tmp_path / "no.spk.npy"), str(path), str(out))
+        assert not out.exists()
