@@ -93,8 +93,9 @@ class SpeakerNormalizedCoupling(nn.Module):
         self.snac = nn.Conv1d(spk_channels, 2 * self.half, 1)
 
     def forward(self, x, x_mask, g=None, reverse=False):
-        # x [B, C, T], x_mask [B, 1, T], g [B, spk] raw speaker vector
-        spk_m, spk_v = self.snac(g.unsqueeze(-1)).chunk(2, dim=1)  # [B, C/2, 1] each
+        # x [B, C, T], x_mask [B, 1, T], g [B, spk] raw speaker vector, or [B, T, spk] one per frame
+        cond = g.unsqueeze(-1) if g.dim() == 2 else g.transpose(1, 2)  # [B, spk, 1 or T]
+        spk_m, spk_v = self.snac(cond).chunk(2, dim=1)  # [B, C/2, 1 or T] each
         x0, x1 = x.split(self.half, dim=1)
         x0_n = (x0 - spk_m) * torch.exp(-spk_v) * x_mask
         shift = self.post(self.enc(self.pre(x0_n) * x_mask, x_mask)) * x_mask

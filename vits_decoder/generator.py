@@ -28,11 +28,14 @@ class SpeakerAdapter(nn.Module):
         nn.init.zeros_(self.W_bias.bias)
 
     def forward(self, x, spk):
-        # x [B, C, T], spk [B, spk_dim]
+        # x [B, C, T], spk [B, spk_dim], or [B, T, spk_dim] for a speaker vector per frame
         mean = x.mean(dim=1, keepdim=True)
         var = (x - mean).pow(2).mean(dim=1, keepdim=True)
         y = (x - mean) / torch.sqrt(var + self.eps)
-        return y * self.W_scale(spk).unsqueeze(-1) + self.W_bias(spk).unsqueeze(-1)
+        scale, bias = self.W_scale(spk), self.W_bias(spk)  # [B, C] or [B, T, C]
+        if spk.dim() == 2:
+            return y * scale.unsqueeze(-1) + bias.unsqueeze(-1)
+        return y * scale.transpose(1, 2) + bias.transpose(1, 2)
 
 
 def _amp_conv(channels, kernel_size, dilation):
