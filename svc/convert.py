@@ -22,11 +22,14 @@ import torch
 
 from common.audio import EXTRACT_RATE
 from common.device import pick_device
+from common.loudness import LoudnessError, follow_envelope
 from common.paths import HUBERT_CKPT, WHISPER_CKPT
 from svc.chunking import run_chunked
 from svc.feature_files import (check_f0, check_matrix, check_speaker, line_up, ppg_fix, shift_f0,
                                to_model_rate, vec_fix)
 from svc.model_files import load_svc_model
+from svc.protect import PROTECT_OFF, check_protect, protected_retrieval
+from svc.timbre_curves import SpeakerMix, speaker_track
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -50,7 +53,7 @@ class ConversionInput:
     ppg: np.ndarray        # [frames, ppg_dim]
     vec: np.ndarray        # [frames, vec_dim]
     f0: np.ndarray         # [frames] Hz, after the shift
-    spk: np.ndarray        # [spk_dim]
+    spk: np.ndarray        # [spk_dim], or [frames, spk_dim] for a timbre that changes over time
     samples: int           # output length at the model's rate
     notes: list = field(default_factory=list)
 
@@ -64,9 +67,11 @@ class SvcConverter:
 
     def __init__(self, hp, model_path, device="auto", extractors=None, chunk_seconds=25.0,
                  overlap_seconds=1.0, noise_scale=1.0, content_filter=None, progress=True, retrieval=None,
-                 precision="fp32"):
+                 precision="fp32", protect=PROTECT_OFF, loudness_mix=0.0):
         """`retrieval(ppg, vec) -> (ppg, vec)` (arrays [N, dim] at 50 Hz, frame by frame, e.g. a
-        svc.retrieval.ContentRetrieval) runs in retrieve_content. `content_filter(ppg, vec) ->
+        svc.retrieval.ContentRetrieval) runs in retrieve_content, with unvoiced frames protected
+        from it by `protect` (svc.protect; 0.5 = off). `loudness_mix` (0-1) moves the output's
+        50 ms loudness envelope toward the source audio's (common.loudness). `content_filter(ppg, vec) ->
         (ppg, vec)` (arrays [T, dim] at 100 Hz) runs in finalise_content. `noise_scale` scales the
         prior sample (0 = its mean, deterministic). `precision` fp32, or bf16/fp16 autocast of the
         model on CUDA (the NSF source stays fp32)."""
@@ -87,6 +92,12 @@ class SvcConverter:
         self.noise_scale = float(noise_scale)
         self.content_filter = content_filter
         self.retrieval = retrieval
+        check_protect(protect)
+        if not 0.0 <= loudness_mix <= 1.0:
+            raise LoudnessError(f"loudness mix {loudness_mix}: choose a value in [0, 1] (0 = the model's "
+                                f"loudness, 1 = the source's).")
+        self.protect = protect
+        self.loudness_mix = float(loudness_mix)
         self.progress = progress
         self.model = load_svc_model(hp, model_path, self.device)
         self._whisper = self._hubert = self._pitch = None
@@ -143,13 +154,14 @@ class SvcConverter:
             names.setdefault("f0", f"pitch extracted with {self.extractors.pitch_method}")
         return ppg, vec, check_f0(f0, names.get("f0", "pitch"))
 
-    def retrieve_content(self, ppg, vec):
-        """Content features [N, dim] at 50 Hz through `retrieval` (identity when it is None).
+    def retrieve_content(self, ppg, vec, wav16k=None, f0=None):
+        """Content features [N, dim] at 50 Hz through `retrieval` (identity when it is None),
+        unvoiced frames protected (judged from wav16k, else from zeros in f0).
 
         Retrieval maps each frame on its own, so doing it before the x2 repeat gives the same
         100 Hz features as doing it after, for half the nearest-neighbour searches."""
         if self.retrieval is not None:
-            ppg, vec = self.retrieval(ppg, vec)
+            ppg, vec = protected_retrieval(self.retrieval, ppg, vec, self.protect, wav16k, f0)
         return ppg, vec
 
     def finalise_content(self, ppg, vec):
@@ -160,11 +172,13 @@ class SvcConverter:
         return ppg, vec
 
     def prepare(self, spk, wav16k=None, ppg=None, vec=None, f0=None, shift=0.0, names=None):
-        """Everything the model gets, lined up at 100 Hz (ConversionInput)."""
+        """Everything the model gets, lined up at 100 Hz (ConversionInput). `spk` is a vector
+        [spk_dim] or a svc.timbre_curves.SpeakerMix (one vector per frame)."""
         names = dict(names or {})
-        spk = check_speaker(spk, self.hp.vits.spk_dim, names.get("spk", "speaker vector"))
+        if not isinstance(spk, SpeakerMix):
+            spk = check_speaker(spk, self.hp.vits.spk_dim, names.get("spk", "speaker vector"))
         ppg, vec, f0 = self.features(wav16k, ppg, vec, f0, names)
-        ppg, vec = self.retrieve_content(ppg, vec)
+        ppg, vec = self.retrieve_content(ppg, vec, wav16k, f0)
         samples = None
         if wav16k is not None:
             samples = int(round(len(wav16k) * self.rate / EXTRACT_RATE))
@@ -175,6 +189,7 @@ class SvcConverter:
         ppg, vec = self.finalise_content(ppg, vec)
         if samples is None:
             samples = len(f0) * self.hop
+        spk = speaker_track(spk, len(f0), self.rate / self.hop, self.hp.vits.spk_dim)
         return ConversionInput(ppg, vec, shift_f0(f0, shift), spk, samples)
 
     def autocast(self):
@@ -206,7 +221,8 @@ class SvcConverter:
     @torch.inference_mode()
     def _synthesize(self, item, seed):
         device, hop = self.device, self.hop
-        spk = torch.from_numpy(item.spk)[None].to(device)                  # [1, spk_dim]
+        spk = torch.from_numpy(item.spk)[None].to(device)                  # [1, spk_dim] or [1, T, spk_dim]
+        per_frame = spk.dim() == 3
         f0 = torch.from_numpy(item.f0)[None].to(device)                    # [1, T]
         source = self.model.pitch2source(f0, seed=seed)                    # [1, 1, T * hop]
         ppg = torch.from_numpy(item.ppg).to(device)                        # [T, ppg_dim]
@@ -216,7 +232,8 @@ class SvcConverter:
             chunk_seed = None if seed is None else seed + 1 + start
             with self.autocast():
                 audio = self.model.inference(
-                    ppg[None, start:end], vec[None, start:end], f0[:, start:end], spk,
+                    ppg[None, start:end], vec[None, start:end], f0[:, start:end],
+                    spk[:, start:end] if per_frame else spk,
                     torch.tensor([end - start], device=device), source[:, :, start * hop:end * hop],
                     seed=chunk_seed, noise_scale=self.noise_scale)         # [1, 1, (end - start) * hop]
             return audio[0, 0].float().cpu().numpy()
@@ -226,4 +243,9 @@ class SvcConverter:
 
     def convert(self, spk, wav16k=None, ppg=None, vec=None, f0=None, shift=0.0, seed=None, names=None):
         """Converted audio, float32 at hp.data.sampling_rate, as long as the input audio."""
-        return self.synthesize(self.prepare(spk, wav16k, ppg, vec, f0, shift, names), seed=seed)
+        if self.loudness_mix and wav16k is None:
+            raise LoudnessError("--loudness-mix follows the source's loudness: it needs the source audio.")
+        wav = self.synthesize(self.prepare(spk, wav16k, ppg, vec, f0, shift, names), seed=seed)
+        if self.loudness_mix:
+            wav = follow_envelope(wav, self.rate, wav16k, EXTRACT_RATE, self.loudness_mix)
+        return wav

@@ -61,3 +61,22 @@ def protect_blend(own, retrieved, voicing, protect):
     share = voicing + (1.0 - voicing) * np.float32(protect)               # [N]
     share = np.asarray(share, dtype=np.float32)[:, None]                  # [N, 1]
     return share * retrieved + (np.float32(1) - share) * np.asarray(own, dtype=np.float32)
+
+
+def protected_retrieval(retrieval, ppg, vec, protect, wav16k=None, f0=None):
+    """`retrieval(ppg, vec)` (content at 50 Hz, [N, dim]) with unvoiced frames protected.
+
+    Voicing comes from the source audio when given, else from a pitch track with 0 on unvoiced
+    frames (a conversion pitch track bridges its gaps, so it cannot tell)."""
+    check_protect(protect)
+    blended_ppg, blended_vec = retrieval(ppg, vec)
+    if protect >= PROTECT_OFF:
+        return blended_ppg, blended_vec
+    if wav16k is not None:
+        voicing = voicing_from_audio(wav16k, len(ppg))
+    elif f0 is not None and (np.asarray(f0) <= 0).any():
+        voicing = voicing_from_f0(f0, len(ppg))
+    else:
+        raise ProtectError("protect needs the source audio, or a pitch track with 0 on unvoiced frames, to "
+                           "tell which frames are unvoiced.")
+    return protect_blend(ppg, blended_ppg, voicing, protect), protect_blend(vec, blended_vec, voicing, protect)

@@ -128,3 +128,13 @@ class SpeakerMix:
     def frames(self, count, frame_rate):
         weights = frame_weights(self.curves, count, frame_rate, self.path)   # [count, S]
         return (weights @ self.vectors).astype(np.float32)                   # [count, spk_dim]
+
+
+def speaker_track(spk, frames, frame_rate, spk_dim, name="speaker mix"):
+    """A SpeakerMix -> its per-frame vectors [frames, spk_dim]; anything else is returned as it is."""
+    if not isinstance(spk, SpeakerMix):
+        return spk
+    if spk.dim != spk_dim:
+        raise TimbreMixError(f"{spk.path}: its speaker vectors are {spk.dim}-wide but the model's are {spk_dim}-wide "
+                             f"(vits.spk_dim); mix vectors of this model's speaker encoder.")
+    return spk.frames(frames, frame_rate)
