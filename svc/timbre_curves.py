@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from svc.timbre_mix import TimbreMixError, load_speaker_vector
+from svc.timbre_mix import TimbreMixError, load_speaker_vector, read_yaml_mapping
 
 
 def _check_points(path, name, points):
@@ -51,16 +51,7 @@ def _resolve(folder, name):
 
 
 def read_yaml_curves(path):
-    from omegaconf import OmegaConf
-
-    try:
-        data = OmegaConf.to_container(OmegaConf.load(path))
-    except Exception as e:
-        raise TimbreMixError(f"{path}: not a readable YAML file ({e}).") from None
-    if not isinstance(data, dict) or not data:
-        raise TimbreMixError(f"{path}: expected a mapping of speaker file to weight curve, e.g. "
-                             f"'singerA.spk.npy: [[0, 1.0], [10, 0.0]]'.")
-    folder = os.path.dirname(os.path.abspath(path))
+    data, folder = read_yaml_mapping(path, "singerA.spk.npy: [[0, 1.0], [10, 0.0]]")
     return [(_resolve(folder, name), _check_points(path, name, points)) for name, points in data.items()]
 
 

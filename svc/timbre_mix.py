@@ -28,8 +28,8 @@ def parse_weighted_items(items):
     return pairs
 
 
-def read_weight_yaml(path):
-    """A YAML mapping `file: weight` -> [(path, weight)]; relative files are taken from the YAML's folder."""
+def read_yaml_mapping(path, example):
+    """(non-empty mapping, folder of the file) from a YAML file; `example` shows one entry in errors."""
     from omegaconf import OmegaConf
 
     if not os.path.isfile(path):
@@ -39,9 +39,13 @@ def read_weight_yaml(path):
     except Exception as e:
         raise TimbreMixError(f"{path}: not a readable YAML file ({e}).") from None
     if not isinstance(data, dict) or not data:
-        raise TimbreMixError(f"{path}: expected a mapping of speaker file to weight, e.g. "
-                             f"'singerA.spk.npy: 0.5' on each line.")
-    folder = os.path.dirname(os.path.abspath(path))
+        raise TimbreMixError(f"{path}: expected a mapping of speaker file to weight, e.g. {example!r} on each line.")
+    return data, os.path.dirname(os.path.abspath(path))
+
+
+def read_weight_yaml(path):
+    """A YAML mapping `file: weight` -> [(path, weight)]; relative files are taken from the YAML's folder."""
+    data, folder = read_yaml_mapping(path, "singerA.spk.npy: 0.5")
     pairs = []
     for name, weight in data.items():
         if isinstance(weight, bool) or not isinstance(weight, (int, float)):
