@@ -8,6 +8,10 @@ Several files or a folder (outputs <out>/<input name>_svc.wav; bad inputs are sk
 Feature retrieval (pull the content toward alice's training frames; indexes from svc_train_retrieval.py):
   python svc_inference.py ... --enable-retrieval [--retrieval-ratio 0.5] [--n-retrieval-vectors 3]
   python svc_inference.py ... --cluster-ratio 0.5          (k-means codebooks, svc_train_retrieval.py --kmeans)
+Conversion controls:
+  python svc_inference.py ... --enable-retrieval --protect 0.33   (consonants and breaths keep their own content)
+  python svc_inference.py ... --loudness-mix 1                   (the output follows the source's dynamics)
+  python svc_inference.py ... --spk-mix mix.yaml                 (timbre changing over time, instead of --spk)
 Features not given are extracted from --wave in-process.
 """
 import argparse
@@ -47,11 +51,24 @@ def add_retrieval_options(parser):
                        help="nearest-neighbour search: faiss when installed, else sklearn (auto); same neighbours")
 
 
+def add_control_options(parser):
+    group = parser.add_argument_group("conversion controls")
+    group.add_argument("--protect", type=float, default=None, metavar="P",
+                       help="0-0.5, with retrieval: unvoiced and breathy frames keep 1-P of their own content "
+                            "features, so consonants and breaths stay crisp (as RVC's protect; 0.5 = off, the default)")
+    group.add_argument("--loudness-mix", type=float, default=0.0, metavar="R",
+                       help="0-1: loudness envelope of the output on 50 ms windows: 0 = the model's (default), "
+                            "1 = the source's, in between a blend")
+    group.add_argument("--spk-mix", metavar="FILE",
+                       help="instead of --spk: weight curves of several speaker vectors over time (.yaml or .csv, "
+                            "see svc/timbre_curves.py); the model gets a speaker vector per frame")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/base.yaml", help="config the model was trained with")
     parser.add_argument("--model", required=True, help="exported model (sovits5.0.pth) or training checkpoint (.pt)")
-    parser.add_argument("--spk", required=True, help="target singer vector (.spk.npy)")
+    parser.add_argument("--spk", help="target singer vector (.spk.npy); or use --spk-mix")
     parser.add_argument("--wave", required=True, nargs="+",
                         help="input audio (any format and rate): one file, several files, or folders of them")
     parser.add_argument("--ppg", help="Whisper PPG of --wave (.ppg.npy); extracted when left out; one input only")
@@ -76,6 +93,7 @@ def build_parser():
                         help="model arithmetic on CUDA: fp32 (default), or bf16/fp16 autocast (faster, "
                              "slightly different output); CPU conversion is always fp32")
     add_retrieval_options(parser)
+    add_control_options(parser)
     return parser
 
 

@@ -39,8 +39,9 @@ def build_parser():
     parser.add_argument("--min-seconds", type=float, default=0.5,
                         help="clips shorter than this are skipped with a reason (default 0.5)")
     parser.add_argument("--max-seconds", type=float, default=30.0,
-                        help="clips longer than this are processed in chunks with a warning that slicing "
-                             "is recommended (default 30)")
+                        help="with --no-slice, clips longer than this are processed in chunks with a warning "
+                             "that slicing is recommended (default 30)")
+    cli_args.add_clip_options(parser)
     parser.add_argument("--valid", type=int, default=10,
                         help="clips held out for validation when there are plenty (default 10; at least 1 "
                              "from 2 clips on, at most one in ten)")
@@ -54,13 +55,17 @@ def main(argv=None):
         steps = parse_steps(args.steps, args.skip)
     except ValueError as e:
         return cli_args.fail(f"--steps/--skip: {e}")
+    try:
+        clip = cli_args.clip_options(args)
+    except ValueError as e:
+        return cli_args.fail(e)
     opts = Options(dataset=args.dataset, data_svc=args.data_svc, files=args.files,
                    workers=cli_args.resolve_workers(args.workers), device=args.device, config=args.config,
                    pitch_method=args.pitch_method, crepe_model=args.crepe_model,
                    whisper_checkpoint=args.whisper_checkpoint, whisper_noise=args.whisper_noise,
                    hubert_checkpoint=args.hubert_checkpoint, speaker_checkpoint=args.speaker_checkpoint,
                    singer_mean=args.singer_mean, min_seconds=args.min_seconds, max_seconds=args.max_seconds,
-                   valid=args.valid, seed=args.seed, steps=steps)
+                   clip=clip, valid=args.valid, seed=args.seed, steps=steps)
     return run_pipeline(opts)
 
 

@@ -46,5 +46,5 @@ def too_short_message(path, samples, sr):
     """The error text for audio shorter than one analysis frame, or None."""
     if samples >= MIN_SECONDS * sr:
         return None
-    return (f"{path}: only {samples} samples ({1000.0 * samples / sr:.1f} ms), shorter than one analysis "
+    return (f"{path}: too short: {samples} samples ({1000.0 * samples / sr:.1f} ms), shorter than one analysis "
             f"frame ({1000 * MIN_SECONDS:.0f} ms): no features can be taken from it. Use a longer recording.")

@@ -51,6 +51,34 @@ def add_config(parser):
                              "(default configs/base.yaml)")
 
 
+def add_clip_options(parser):
+    """--no-slice, --slice-seconds, --loudnorm (step 1's slicing and levelling)."""
+    from prepare.slicer import DEFAULT_MAX_SECONDS, WHISPER_SECONDS
+
+    parser.add_argument("--no-slice", action="store_true",
+                        help="keep long recordings whole instead of cutting them at their pauses")
+    parser.add_argument("--slice-seconds", type=float, default=DEFAULT_MAX_SECONDS,
+                        help=f"recordings longer than this are cut at pauses into pieces of 2 s to this length "
+                             f"(default {DEFAULT_MAX_SECONDS:g}, at most {WHISPER_SECONDS:g}: Whisper's window)")
+    parser.add_argument("--loudnorm", type=float, default=None, metavar="LUFS",
+                        help="level every clip to this integrated loudness (ITU-R BS.1770, e.g. -23) instead of "
+                             "peak normalisation; never clips (needs pyloudnorm)")
+
+
+def clip_options(args, peak=None):
+    """prepare.clip_pieces.ClipOptions from the parsed flags; bad values raise ValueError."""
+    from prepare.clip_pieces import DEFAULT_PEAK, ClipOptions
+    from prepare.slicer import DEFAULT_MIN_SECONDS, check_limits
+
+    if not args.no_slice:
+        check_limits(DEFAULT_MIN_SECONDS, args.slice_seconds)
+    if args.loudnorm is not None and not -70.0 <= args.loudnorm < 0.0:
+        raise ValueError(f"--loudnorm {args.loudnorm}: choose a loudness target in LUFS between -70 and 0 "
+                         f"(e.g. -23 broadcast, -16 streaming).")
+    return ClipOptions(slice_seconds=None if args.no_slice else args.slice_seconds, loudnorm=args.loudnorm,
+                       peak=DEFAULT_PEAK if peak is None else peak)
+
+
 def resolve_workers(workers):
     if workers == 0:
         return os.cpu_count() or 1

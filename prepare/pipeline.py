@@ -7,11 +7,12 @@ check finds broken items, or when no usable clip remains.
 """
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from common.audio import EXTRACT_RATE
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from common.runtime import tune_cpu_runtime
+from prepare.clip_pieces import ClipOptions
 from prepare.jobs import StepError, make_pool
 
 STEPS = ("resample", "pitch", "ppg", "hubert", "speaker", "singer", "spec", "filelist", "check")
@@ -34,6 +35,7 @@ class Options:
     singer_mean: bool = False
     min_seconds: float = 0.5
     max_seconds: float = 30.0
+    clip: ClipOptions = field(default_factory=ClipOptions)   # step 1: slicing and levelling
     valid: int = 10
     seed: int = 1234
     steps: tuple = STEPS
@@ -115,7 +117,8 @@ class Pipeline:
 
         targets = [(self.layout.waves16, EXTRACT_RATE), (self.layout.waves32, 32000)]
         report = resample_dataset(self.opts.dataset, targets, pool=self.pool,
-                                  min_seconds=self.opts.min_seconds, max_seconds=self.opts.max_seconds)
+                                  min_seconds=self.opts.min_seconds, max_seconds=self.opts.max_seconds,
+                                  clip=self.opts.clip)
         report.print_summary()
         if report.usable == 0:
             raise StepError(f"no usable clip in {self.opts.dataset}")

@@ -1,47 +1,29 @@
-"""Step 1: raw audio -> mono, resampled, peak-normalised 16-bit WAV (`waves-16k`, `waves-32k`)."""
+"""Step 1: raw audio -> mono, resampled, levelled 16-bit WAV (`waves-16k`, `waves-32k`), long
+recordings sliced at their pauses (prepare/clip_pieces.py)."""
 import os
-import warnings
+from dataclasses import asdict
 
-import numpy as np
-
-from common.audio import load_audio, save_audio
 from common.dataset import iter_dataset, output_path
+from prepare.clip_pieces import ClipOptions, ClipProblem, is_written, write_clip
 from prepare.jobs import EXISTS, FAIL, OK, Outcome, StepError, StepReport, remove_temp_files, run_jobs
 from prepare.skip_memory import SkipMemory
 
-SILENCE_PEAK = 1e-4  # below this the clip holds no usable signal
-DEFAULT_PEAK = 0.6  # target peak as a fraction of full scale (the public tool's level)
+
+def prepare_wave(src, targets, min_seconds=0.5, max_seconds=30.0, clip=ClipOptions()):
+    """Write `src` as mono 16-bit WAV (or its pieces) at each (out_path, rate) of `targets` not written yet."""
+    try:
+        warning = write_clip(src, targets, clip, min_seconds, max_seconds)
+    except ClipProblem as e:
+        return Outcome(FAIL, src, str(e))
+    return Outcome(EXISTS, src) if warning is None else Outcome(OK, src, warning=warning)
 
 
-def prepare_wave(src, targets, min_seconds=0.5, max_seconds=30.0, peak=DEFAULT_PEAK):
-    """Write `src` as mono 16-bit WAV at each (out_path, rate) of `targets` that does not exist yet."""
-    todo = [(path, sr) for path, sr in targets if not os.path.exists(path)]
-    if not todo:
-        return Outcome(EXISTS, src)
-    warning = ""
-    for path, sr in todo:
-        with warnings.catch_warnings():  # a fallback reader's warnings: the outcome says what went wrong
-            warnings.simplefilter("ignore")
-            wav = load_audio(src, sr)
-        seconds = len(wav) / sr
-        if seconds < min_seconds:
-            return Outcome(FAIL, src, f"too short ({seconds:.2f} s < {min_seconds} s): the model cannot use it; "
-                                      f"remove it or join it with a neighbouring clip")
-        top = float(np.max(np.abs(wav)))
-        if top < SILENCE_PEAK:
-            return Outcome(FAIL, src, f"silent (peak {top:.1e}): nothing to learn from; remove it")
-        if seconds > max_seconds:
-            warning = (f"long clip ({seconds:.0f} s > {max_seconds:.0f} s): it is processed in chunks, but "
-                       f"slicing it into 5-15 s pieces is recommended (e.g. audio-slicer)")
-        save_audio(path, wav * (peak / top), sr)
-    return Outcome(OK, src, warning=warning)
-
-
-def resample_dataset(in_root, targets, pool=None, min_seconds=0.5, max_seconds=30.0, peak=DEFAULT_PEAK):
+def resample_dataset(in_root, targets, pool=None, min_seconds=0.5, max_seconds=30.0, clip=ClipOptions()):
     """Convert every `<in_root>/<speaker>/<file>`; `targets` = [(out_root, rate), ...].
 
-    Output names keep the input's name with `.wav`; two inputs with the same name and different
-    extensions would collide, so the second is skipped.
+    Output names keep the input's name with `.wav` (`<name>_000.wav`, ... for the pieces of a
+    sliced recording); two inputs with the same name and different extensions would collide, so
+    the second is skipped. `clip` (ClipOptions): slicing and levelling.
     """
     if not os.path.isdir(in_root):
         raise StepError(f"{in_root}: dataset folder not found. Put your clips in {in_root}/<speaker>/<clip>.wav "
@@ -54,7 +36,7 @@ def resample_dataset(in_root, targets, pool=None, min_seconds=0.5, max_seconds=3
         report.warnings.append((in_root, f"{len(loose)} file(s) directly in the folder are ignored (e.g. "
                                          f"{loose[0]!r}): put clips in {in_root}/<speaker>/"))
     memory = SkipMemory(targets[0][0], {"targets": [[os.path.abspath(r), sr] for r, sr in targets],
-                                        "min_seconds": min_seconds, "max_seconds": max_seconds, "peak": peak})
+                                        "min_seconds": min_seconds, "max_seconds": max_seconds, **asdict(clip)})
     jobs, seen = [], {}
     for speaker, name, path in iter_dataset(in_root):
         key = (speaker, name)
@@ -63,14 +45,14 @@ def resample_dataset(in_root, targets, pool=None, min_seconds=0.5, max_seconds=3
             continue
         seen[key] = path
         outs = [(output_path(root, speaker, name, ".wav"), sr) for root, sr in targets]
-        if all(os.path.exists(out) for out, _ in outs):
+        if all(is_written(out) for out, _ in outs):
             report.exists()  # decided here, so a run with nothing to do starts no worker
             continue
         remembered = memory.reason(path)
         if remembered:
             report.fail(path, remembered)
             continue
-        jobs.append((path, outs, min_seconds, max_seconds, peak))
+        jobs.append((path, outs, min_seconds, max_seconds, clip))
     if not seen:
         raise StepError(f"{in_root}: no audio files in <speaker> folders. Expected {in_root}/<speaker>/<clip>.wav")
     run_jobs(prepare_wave, jobs, report, desc=f"resample {rates}", pool=pool)

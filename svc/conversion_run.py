@@ -15,9 +15,10 @@ from common.audio import AUDIO_EXTENSIONS, EXTRACT_RATE, is_audio_file, load_aud
 from common.batch import BatchReport
 from common.config import load_config
 from common.runtime import tune_cpu_runtime
-from svc.convert import ExtractorSettings, SvcConverter
+from svc.convert import Controls, ExtractorSettings, SvcConverter
 from svc.feature_files import load_ppg, load_speaker, load_vec
 from svc.retrieval import RetrievalSettings, load_retrieval
+from svc.timbre_curves import SpeakerMix, is_mix_file
 
 OUTPUT_SUFFIX = "_svc.wav"
 DEFAULT_OUT_FILE = "svc_out.wav"
@@ -34,35 +35,44 @@ def read_pitch_csv(path):
 
 
 def open_converter(hp, model, spk, device="auto", extractors=None, no_noise=False, chunk_seconds=25.0,
-                   overlap_seconds=1.0, progress=True, retrieval=None, precision="fp32"):
-    """(SvcConverter, speaker vector): model, speaker file and retrieval indexes loaded once.
+                   overlap_seconds=1.0, progress=True, retrieval=None, precision="fp32", controls=None):
+    """(SvcConverter, speaker): model, speaker file and retrieval indexes loaded once.
 
-    `retrieval` is an svc.retrieval.RetrievalSettings (None: no retrieval); the indexes are
-    loaded before the model, so a missing index fails fast.
+    `spk` is a speaker vector (.npy) or a mix file (.yaml/.csv: weights over time, an
+    svc.timbre_curves.SpeakerMix). `retrieval` is an svc.retrieval.RetrievalSettings (None: no
+    retrieval); the indexes are loaded before the model, so a missing index fails fast.
+    `controls` (svc.convert.Controls): protect and loudness mix.
     """
     extractors = extractors or ExtractorSettings()
+    controls = controls or Controls()
     if no_noise:
         extractors.whisper_noise = False
-    speaker = load_speaker(spk, hp.vits.spk_dim)
+    if is_mix_file(spk):
+        speaker = SpeakerMix(spk)
+        speaker.check_width(hp.vits.spk_dim)
+    else:
+        speaker = load_speaker(spk, hp.vits.spk_dim)
     content_retrieval = None
     if retrieval is not None:
         content_retrieval = load_retrieval(retrieval, spk, hp)
     converter = SvcConverter(hp, model, device=device, extractors=extractors, chunk_seconds=chunk_seconds,
                              overlap_seconds=overlap_seconds, noise_scale=0.0 if no_noise else 1.0,
-                             progress=progress, retrieval=content_retrieval, precision=precision)
+                             progress=progress, retrieval=content_retrieval, precision=precision,
+                             protect=controls.protect, loudness_mix=controls.loudness_mix)
     return converter, speaker
 
 
 def convert_file(config, model, spk, wave, out=None, ppg=None, vec=None, pit=None, shift=0.0, device="auto",
                  extractors=None, seed=None, no_noise=False, chunk_seconds=25.0, overlap_seconds=1.0, progress=True,
-                 retrieval=None, precision="fp32"):
+                 retrieval=None, precision="fp32", controls=None):
     """Convert `wave` to the singer `spk` (.spk.npy) with `model`; writes `out` (16-bit WAV) when given.
 
     Features given as files (ppg/vec .npy at 50 Hz, pit CSV at 100 Hz) are used as they are;
     the others are extracted from the audio. `no_noise` turns off the Whisper dither and samples
     the prior at its mean; with `seed` the output is then repeatable. `retrieval`
     (svc.retrieval.RetrievalSettings) pulls the content toward the singer's training
-    frames. Returns the float32 waveform.
+    frames; `controls` (svc.convert.Controls) sets protect and loudness mix. `spk` may be a mix
+    file (.yaml/.csv) of speaker weights over time. Returns the float32 waveform.
     """
     hp = load_config(config)
     wav16k = load_audio(wave, EXTRACT_RATE)
@@ -71,7 +81,7 @@ def convert_file(config, model, spk, wave, out=None, ppg=None, vec=None, pit=Non
     vec_array = load_vec(vec, v.vec_dim) if vec else None
     f0 = read_pitch_csv(pit) if pit else None
     converter, speaker = open_converter(hp, model, spk, device, extractors, no_noise, chunk_seconds, overlap_seconds,
-                                        progress, retrieval, precision)
+                                        progress, retrieval, precision, controls)
     names = {"spk": str(spk), "ppg": str(ppg) if ppg else None, "vec": str(vec) if vec else None,
              "f0": str(pit) if pit else None}
     wav = converter.convert(speaker, wav16k, ppg_array, vec_array, f0, shift=shift, seed=seed,
@@ -139,7 +149,7 @@ def check_out_dir(out_dir):
 
 def convert_files(config, model, spk, waves, out_dir, shift=0.0, device="auto", extractors=None, seed=None,
                   no_noise=False, chunk_seconds=25.0, overlap_seconds=1.0, retrieval=None, progress=True,
-                  precision="fp32"):
+                  precision="fp32", controls=None):
     """Convert every input of `waves` (files and/or folders) into `out_dir`. Returns a BatchReport.
 
     Settings are those of convert_file. An input that cannot be read or
@@ -149,7 +159,8 @@ def convert_files(config, model, spk, waves, out_dir, shift=0.0, device="auto", 
     plan = plan_outputs(list_inputs(waves), out_dir)
     hp = load_config(config)
     converter, speaker = open_converter(hp, model, spk, device, extractors, no_noise, chunk_seconds,
-                                        overlap_seconds, progress=False, retrieval=retrieval, precision=precision)
+                                        overlap_seconds, progress=False, retrieval=retrieval, precision=precision,
+                                        controls=controls)
     converter.load_extractors()
     os.makedirs(out_dir, exist_ok=True)
     report = BatchReport("svc conversion")
@@ -193,15 +204,33 @@ def retrieval_settings(args):
     return None
 
 
+def target_and_controls(args, retrieval):
+    """(speaker file or mix file, Controls) from the options; contradictions are errors."""
+    if bool(args.spk) == bool(args.spk_mix):
+        raise ValueError("give the target singer with --spk FILE.spk.npy, or a timbre that changes over time "
+                         "with --spk-mix mix.yaml|mix.csv (one of the two).")
+    if args.spk_mix and not is_mix_file(args.spk_mix):
+        raise ValueError(f"--spk-mix {args.spk_mix}: a mix file is .yaml, .yml or .csv; for one speaker "
+                         f"vector use --spk.")
+    if args.protect is not None and retrieval is None:
+        raise ValueError("--protect shields unvoiced frames from retrieval: add --enable-retrieval or "
+                         "--cluster-ratio R, or leave --protect out.")
+    controls = Controls(loudness_mix=args.loudness_mix)
+    if args.protect is not None:
+        controls.protect = args.protect
+    return args.spk or args.spk_mix, controls
+
+
 def run_inference(args):
     """Convert as the options say; returns the exit status (0 when at least one output was written)."""
     tune_cpu_runtime()
     retrieval = retrieval_settings(args)
+    spk, controls = target_and_controls(args, retrieval)
     extractors = ExtractorSettings(args.whisper_checkpoint, args.hubert_checkpoint, args.pitch_method,
                                    args.crepe_model)
     common = dict(shift=args.shift, device=args.device, extractors=extractors, seed=args.seed, no_noise=args.no_noise,
                   chunk_seconds=args.chunk_seconds, overlap_seconds=args.overlap_seconds, retrieval=retrieval,
-                  precision=args.precision)
+                  precision=args.precision, controls=controls)
     if is_batch(args.wave):
         given = [flag(n) for n in ("ppg", "vec", "pit") if getattr(args, n)]
         if given:
@@ -209,13 +238,13 @@ def run_inference(args):
                              f"{'a folder' if len(args.wave) == 1 else f'{len(args.wave)} inputs'}: convert that "
                              f"file on its own, or leave {', '.join(given)} out to extract features per file.")
         out_dir = args.out or DEFAULT_OUT_DIR
-        report = convert_files(args.config, args.model, args.spk, args.wave, out_dir, **common)
+        report = convert_files(args.config, args.model, spk, args.wave, out_dir, **common)
         report.print_summary(file=sys.stderr)  # the stream of now, not of import time
         return 0 if report.done else 1
     wave = args.wave[0]
     out = args.out or DEFAULT_OUT_FILE
     if os.path.isdir(out):
         out = output_path(out, wave)
-    convert_file(args.config, args.model, args.spk, wave, out, ppg=args.ppg, vec=args.vec, pit=args.pit, **common)
+    convert_file(args.config, args.model, spk, wave, out, ppg=args.ppg, vec=args.vec, pit=args.pit, **common)
     print(f"{wave} -> {out}")
     return 0

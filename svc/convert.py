@@ -48,6 +48,13 @@ class ExtractorSettings:
 
 
 @dataclass
+class Controls:
+    """Conversion controls beside retrieval (see SvcConverter)."""
+    protect: float = PROTECT_OFF   # 0-0.5: unvoiced frames keep their own content (0.5 = off)
+    loudness_mix: float = 0.0      # 0-1: the model's loudness envelope .. the source's
+
+
+@dataclass
 class ConversionInput:
     """Model-rate (100 Hz) inputs of one conversion, already lined up to `frames`."""
     ppg: np.ndarray        # [frames, ppg_dim]

@@ -116,6 +116,11 @@ class SpeakerMix:
     def dim(self):
         return self.vectors.shape[1]
 
+    def check_width(self, spk_dim):
+        if self.dim != spk_dim:
+            raise TimbreMixError(f"{self.path}: its speaker vectors are {self.dim}-wide but the model's are "
+                                 f"{spk_dim}-wide (vits.spk_dim); mix vectors of this model's speaker encoder.")
+
     def frames(self, count, frame_rate):
         weights = frame_weights(self.curves, count, frame_rate, self.path)   # [count, S]
         return (weights @ self.vectors).astype(np.float32)                   # [count, spk_dim]
@@ -125,7 +130,10 @@ def speaker_track(spk, frames, frame_rate, spk_dim, name="speaker mix"):
     """A SpeakerMix -> its per-frame vectors [frames, spk_dim]; anything else is returned as it is."""
     if not isinstance(spk, SpeakerMix):
         return spk
-    if spk.dim != spk_dim:
-        raise TimbreMixError(f"{spk.path}: its speaker vectors are {spk.dim}-wide but the model's are {spk_dim}-wide "
-                             f"(vits.spk_dim); mix vectors of this model's speaker encoder.")
+    spk.check_width(spk_dim)
     return spk.frames(frames, frame_rate)
+
+
+def is_mix_file(path):
+    """A speaker mix file (.yaml, .yml, .csv) rather than one speaker vector (.npy)."""
+    return os.fspath(path).lower().endswith((".yaml", ".yml", ".csv"))

@@ -7,7 +7,6 @@ import pytest
 import soundfile as sf
 
 from common.audio import AudioError, load_audio
-from common.extractor import ChunkedExtractor
 from prepare.resample import prepare_wave
 
 TINY = os.path.join(os.path.dirname(__file__), "tiny.yaml")
@@ -41,28 +40,22 @@ def test_pitch_cli_fails_and_writes_no_csv(bad_wavs, tmp_path, capsys):
         assert problem in capsys.readouterr().err and not out.exists()
 
 
-class ConstantFeatures(ChunkedExtractor):
-    dim = 4
+def test_feature_extraction_fails_with_the_reason(bad_wavs, tmp_path, capsys):
+    from common.extractor import run_one_file
 
-    def __init__(self):
-        super().__init__("cpu")
+    def constant_features():
+        return lambda wav: np.zeros((len(wav) // 320, 4), np.float32)
 
-    def _run_chunk(self, wav):
-        return np.zeros((len(wav) // 320, self.dim), np.float32)
-
-
-def test_feature_extraction_skips_with_the_reason(bad_wavs, tmp_path):
-    paths = list(bad_wavs.values())
-    outs = [tmp_path / f"{p.stem}.npy" for p in paths]
-    report = ConstantFeatures().extract_files(paths, outs, progress=False)
-    reasons = dict((str(src), reason) for src, reason in report.failed)
     for problem, path in bad_wavs.items():
-        assert problem in reasons[str(path)]
-    assert not any(out.exists() for out in outs)
+        out = tmp_path / f"{path.stem}.npy"
+        assert run_one_file(constant_features, str(path), str(out), "features", ndim=2) == 1
+        printed = capsys.readouterr()
+        assert problem in printed.out + printed.err and str(path) in printed.out + printed.err
+        assert not out.exists()
 
 
 def test_preprocessing_and_conversion_refuse_them(bad_wavs, tmp_path):
-    from svc.convert_file import convert_file
+    from svc.conversion_run import convert_file
 
     for problem, path in bad_wavs.items():
         out = tmp_path / "out" / f"{path.stem}.wav"

@@ -48,3 +48,28 @@ def test_no_slice_keeps_the_recording_whole_with_a_warning(tmp_path):
     sf.write(silent, np.zeros(16000 * 20, np.float32), 16000)
     with pytest.raises(ClipProblem, match="silent"):
         write_clip(str(silent), [(str(tmp_path / "out" / "silent.wav"), 16000)], ClipOptions())
+
+
+def test_step_one_clis_slice_by_default_and_take_the_flags(tmp_path, capsys):
+    import svc_preprocessing
+    from prepare.preprocess_a import main
+
+    raw = tmp_path / "raw" / "alto"
+    raw.mkdir(parents=True)
+    sf.write(raw / "long take.wav", phrases(35, 22050, seed=3), 22050)
+    sf.write(raw / "short.wav", phrases(5, 22050, seed=4), 22050)
+    out = tmp_path / "w16"
+    assert main(["-w", str(tmp_path / "raw"), "-o", str(out), "-s", "16000", "--loudnorm", "-18"]) == 0
+    names = sorted(p.name for p in (out / "alto").glob("*.wav"))
+    assert "short.wav" in names and "long take.wav" not in names and "long take_000.wav" in names
+    for name in names:
+        assert abs(integrated_loudness(load_audio(out / "alto" / name, 16000), 16000) + 18) < 0.5
+    whole = tmp_path / "whole"
+    assert main(["-w", str(tmp_path / "raw"), "-o", str(whole), "-s", "16000", "--no-slice"]) == 0
+    assert sorted(p.name for p in (whole / "alto").glob("*.wav")) == ["long take.wav", "short.wav"]
+    assert main(["-w", str(tmp_path / "raw"), "-o", str(whole), "-s", "16000", "--slice-seconds", "45"]) == 1
+    assert "30" in capsys.readouterr().err
+    data = tmp_path / "data_svc"
+    svc_preprocessing.main(["-w", str(tmp_path / "raw"), "-o", str(data), "--steps", "1", "--slice-seconds", "10"])
+    pieces = sorted((data / "waves-32k" / "alto").glob("long take_*.wav"))
+    assert len(pieces) >= 4 and all(sf.info(p).duration <= 10.0 for p in pieces)

@@ -106,3 +106,40 @@ def test_loudness_mix_follows_the_source_dynamics(converter):
     want = window_levels(wav16k, 16000)
     assert np.abs(window_levels(plain, converter.rate) - want).max() > 5
     assert np.abs(window_levels(out, converter.rate) - want).max() < 1.0
+
+
+def test_cli_flags_reach_the_conversion(model_files, singers, capsys):  # noqa: F811
+    import soundfile as sf
+
+    import svc_inference
+    from common.loudness import window_levels
+    from pitch.csv_io import write_f0_csv
+    from tests.svc_fixtures import TINY
+
+    folder, _ = singers
+    t = np.arange(16000) / 16000
+    sf.write(folder / "in.wav", (0.3 * np.sin(2 * np.pi * 200 * t) * np.minimum(1, 4 * t)).astype(np.float32), 16000)
+    ppg, vec, _ = smooth_features(100)
+    np.save(folder / "in.ppg.npy", ppg)
+    np.save(folder / "in.vec.npy", vec)
+    write_f0_csv(folder / "in.csv", np.full(100, 200.0, dtype=np.float32))
+    (folder / "mix.csv").write_text("time,a.spk.npy,b.spk.npy\n0,1,0\n1,0,1\n")
+    base = ["--config", TINY, "--model", str(model_files[0]), "--wave", str(folder / "in.wav"), "--ppg",
+            str(folder / "in.ppg.npy"), "--vec", str(folder / "in.vec.npy"), "--pit", str(folder / "in.csv"),
+            "--device", "cpu", "--seed", "0", "--no-noise"]
+    out = folder / "out.wav"
+    assert svc_inference.main(base + ["--spk-mix", str(folder / "mix.csv"), "--loudness-mix", "1",
+                                      "--out", str(out)]) == 0
+    wav, sr = sf.read(out)
+    source = sf.read(folder / "in.wav")[0]
+    assert len(wav) == 32000
+    assert np.abs(window_levels(wav, sr) - window_levels(source, 16000)).max() < 1.0
+    for extra, message in ((["--spk", str(folder / "a.spk.npy"), "--spk-mix", str(folder / "mix.csv")], "one of the two"),
+                           (["--spk", str(folder / "a.spk.npy"), "--protect", "0.3"], "--enable-retrieval"),
+                           (["--spk", str(folder / "a.spk.npy"), "--loudness-mix", "2"], "[0, 1]"),
+                           (["--spk-mix", str(folder / "a.spk.npy")], ".yaml, .yml or .csv")):
+        with pytest.raises(SystemExit) as stop:
+            svc_inference.main(base + extra + ["--out", str(folder / "bad.wav")])
+        err = capsys.readouterr().err
+        assert stop.value.code == 1 and message in err and "Traceback" not in err
+        assert not (folder / "bad.wav").exists()

@@ -191,12 +191,21 @@ def test_post_cli(tmp_path):
     sf.write(tmp_path / "ref.wav", sung_with_gaps(), 16000)
     sf.write(tmp_path / "svc.wav", np.full(96000, 0.5, dtype=np.float32), 32000)
     ok = run_script("svc_inference_post.py", "--ref", tmp_path / "ref.wav", "--svc", tmp_path / "svc.wav",
-                    "--out", tmp_path / "post.wav")
+                    "--out", tmp_path / "post.wav", "--hard-gate")
     assert ok.returncode == 0, ok.stderr
     out, sr = sf.read(tmp_path / "post.wav")
     assert sr == 32000 and len(out) == 96000
     assert np.abs(out[:14000]).max() == 0 and np.abs(out[17000:48000] - 0.5).max() < 1e-3
     assert np.abs(out[54000:62000]).max() == 0 and np.abs(out[65000:83000] - 0.5).max() < 1e-3
+    # the default soft gate turns the pauses down by 40 dB instead of zeroing them
+    soft = run_script("svc_inference_post.py", "--ref", tmp_path / "ref.wav", "--svc", tmp_path / "svc.wav",
+                      "--out", tmp_path / "soft.wav")
+    assert soft.returncode == 0, soft.stderr
+    out = sf.read(tmp_path / "soft.wav")[0]
+    assert np.allclose(out[2000:12000], 0.005, atol=2e-4) and np.abs(out[17000:48000] - 0.5).max() < 1e-3
+    mixed = run_script("svc_inference_post.py", "--ref", tmp_path / "ref.wav", "--svc", tmp_path / "svc.wav",
+                       "--out", tmp_path / "x.wav", "--periodicity")
+    assert mixed.returncode == 1 and "--hard-gate" in mixed.stderr
     bad = run_script("svc_inference_post.py", "--ref", tmp_path / "none.wav", "--svc", tmp_path / "svc.wav",
                      "--out", tmp_path / "p.wav")
     assert bad.returncode == 1 and "none.wav" in bad.stderr
