@@ -64,10 +64,11 @@ def choose_cuts(level, hop, sr, min_seconds, max_seconds):
     back = np.zeros(len(points), dtype=np.int64)
     best[0] = 0.0
     for j in range(1, len(points)):
-        gap = points[j] - points[:j]
-        ok = (gap >= lo_gap) & (gap <= hi_gap) & np.isfinite(best[:j])
+        first = int(np.searchsorted(points, points[j] - hi_gap))   # earlier points are too far back
+        gap = points[j] - points[first:j]
+        ok = (gap >= lo_gap) & np.isfinite(best[first:j])
         if ok.any():
-            i = int(np.argmin(np.where(ok, best[:j], np.inf)))
+            i = first + int(np.argmin(np.where(ok, best[first:j], np.inf)))
             best[j], back[j] = best[i] + cost[j], i
     if not np.isfinite(best[-1]):  # a candidate grid too coarse for the limits (tiny max_seconds)
         raise SliceError(f"cannot cut {total * hop / sr:.1f} s into pieces of {min_seconds}-{max_seconds} s.")
