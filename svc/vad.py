@@ -90,28 +90,3 @@ def silence_unvoiced(ref, ref_sr, svc, svc_sr, fade_ms=10.0, **vad_options):
     mask = voice_mask(ref, ref_sr, **vad_options)
     gain = mask_to_gain(mask, svc_sr, len(svc), fade_ms=fade_ms)
     return (np.asarray(svc, dtype=np.float64) * gain).astype(np.float32)
-
-
-def post_process_files(ref_path, svc_path, out_path, hard=False, **options):
-    """Read both files, turn the converted one down where the reference is silent, save it.
-
-    Default: the soft gate of svc.soft_gate (options of gate_gain_db); hard=True: the old
-    behaviour, zero where voice_mask finds no voice (options of silence_unvoiced)."""
-    import soundfile as sf
-
-    from common.audio import EXTRACT_RATE, load_audio, save_audio
-
-    try:
-        svc_sr = sf.info(svc_path).samplerate
-    except Exception:
-        svc_sr = 32000
-    ref = load_audio(ref_path, EXTRACT_RATE)
-    svc = load_audio(svc_path, svc_sr)
-    if hard:
-        out = silence_unvoiced(ref, EXTRACT_RATE, svc, svc_sr, **options)
-    else:
-        from svc.soft_gate import soft_gate
-
-        out = soft_gate(ref, EXTRACT_RATE, svc, svc_sr, **options)
-    save_audio(out_path, out, svc_sr)
-    return out

@@ -273,8 +273,8 @@ class SynthesizerInfer(nn.Module):
 
     @torch.inference_mode()
     def inference(self, ppg, vec, pit, spk, ppg_l, source, seed=None, ppg_noise=0.0, noise_scale=1.0):
-        """ppg [B, T, ppg], vec [B, T, vec], pit [B, T] Hz, spk [B, spk], ppg_l [B], source
-        [B, 1, T * hop] -> audio [B, 1, T * hop]. The prior is sampled (noise_scale); `seed`
+        """ppg [B, T, ppg], vec [B, T, vec], pit [B, T] Hz, spk [B, spk] (or [B, T, spk]: one
+        vector per frame), ppg_l [B], source [B, 1, T * hop] -> audio [B, 1, T * hop]. The prior is sampled (noise_scale); `seed`
         fixes that sample; ppg_noise adds N(0, ppg_noise) to the PPG first (0 = off)."""
         with seeded(seed, ppg.device):
             if ppg_noise:
