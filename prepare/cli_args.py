@@ -62,7 +62,7 @@ def add_clip_options(parser):
                              f"(default {DEFAULT_MAX_SECONDS:g}, at most {WHISPER_SECONDS:g}: Whisper's window)")
     parser.add_argument("--loudnorm", type=float, default=None, metavar="LUFS",
                         help="level every clip to this integrated loudness (ITU-R BS.1770, e.g. -23) instead of "
-                             "peak normalisation; never clips (needs pyloudnorm)")
+                             "peak normalisation; never clips")
 
 
 def clip_options(args, peak=None):

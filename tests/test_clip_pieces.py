@@ -6,8 +6,6 @@ from common.audio import load_audio
 from common.loudness import integrated_loudness
 from prepare.clip_pieces import ClipOptions, ClipProblem, write_clip
 
-pytest.importorskip("pyloudnorm")
-
 
 def phrases(seconds, sr, seed=0):
     """3 s phrases at changing levels, 0.5 s pauses between them."""

@@ -1,4 +1,5 @@
 import numpy as np
+
 from common.loudness import follow_envelope, integrated_loudness, loudness_gain, window_levels
 
 
