@@ -12,13 +12,20 @@ from pitch.csv_io import write_f0_csv
 
 HOP = 160  # samples at 16 kHz per output frame (10 ms)
 FMIN, FMAX = 50.0, 1000.0
-METHODS = ("crepe",) + tuple(CLASSIC_METHODS)
+NEURAL_METHODS = ("crepe", "fcpe")
+METHODS = NEURAL_METHODS + tuple(CLASSIC_METHODS)
 
-TRAIN_HOP, TRAIN_MEAN, TRAIN_MEDIAN, TRAIN_VOICED = 160, 5, 7, 0.5
-CONVERT_HOP, CONVERT_MEAN = 320, 5
-# conversion: frames below this (median-filtered) periodicity take the pitch interpolated from
-# their voiced neighbours, so breaths and silences glide between notes instead of wandering
-CONVERT_VOICED, CONVERT_MEDIAN = 0.3, 7
+TRAIN_HOP, TRAIN_MEAN, TRAIN_MEDIAN = 160, 5, 7
+CONVERT_MEAN = 5
+# Per network: hop of the conversion pass (CREPE runs at 20 ms there to halve its cost; FCPE
+# computes every 10 ms frame anyway), and the confidence (median-filtered over 7 frames) below which
+# a frame counts as unvoiced: 0 in training mode, bridged from its voiced neighbours in conversion
+# mode, so breaths and silences glide between notes instead of wandering. CREPE's confidence is
+# its periodicity; FCPE's is its strongest bin, ~0.9 on sung notes and < 0.02 on noise.
+CONVERT_HOP = {"crepe": 320, "fcpe": 160}
+TRAIN_VOICED = {"crepe": 0.5, "fcpe": 0.05}
+CONVERT_VOICED = {"crepe": 0.3, "fcpe": 0.05}
+CONVERT_MEDIAN = 7
 
 
 def _check_wav(wav16k):
@@ -30,18 +37,23 @@ def _check_wav(wav16k):
 
 class PitchExtractor:
     def __init__(self, method="crepe", model="full", device="auto", weights=None, batch_size=None,
-                 decoder="viterbi", threads=None):
+                 decoder=None, threads=None):
         if method not in METHODS:
             raise ValueError(f"pitch method {method!r} is unknown: use one of {', '.join(METHODS)}.")
         if threads:
             torch.set_num_threads(int(threads))
         self.method = method
-        self.decoder = decoder
         self.tracker = None
         if method == "crepe":
             from pitch.crepe import CrepeTracker
 
             self.tracker = CrepeTracker(model, pick_device(device), weights, batch_size)
+            self.decoder = decoder or "viterbi"
+        elif method == "fcpe":
+            from pitch.fcpe import FcpeTracker
+
+            self.tracker = FcpeTracker(pick_device(device), weights)
+            self.decoder = decoder or "local_argmax"
 
     def training(self, wav16k):
         """float32 [len // 160] Hz, 0 on unvoiced frames (the .pit.npy training target)."""
@@ -53,7 +65,7 @@ class PitchExtractor:
         f0, periodicity = self.tracker.track(wav, TRAIN_HOP, FMIN, FMAX, self.decoder)
         f0 = smoothing.mean_filter(f0, TRAIN_MEAN)
         periodicity = smoothing.median_filter(periodicity, TRAIN_MEDIAN)
-        f0[periodicity < TRAIN_VOICED] = 0.0
+        f0[periodicity < TRAIN_VOICED[self.method]] = 0.0
         return smoothing.fit_length(f0, frames).astype(np.float32)
 
     def conversion(self, wav16k):
@@ -62,15 +74,17 @@ class PitchExtractor:
         frames = len(wav) // HOP
         if self.tracker is None:
             f0 = CLASSIC_METHODS[self.method](wav, FMIN, FMAX)
-            f0 = smoothing.interpolate_gaps(f0, f0 > 0)
-            if not np.any(f0 > 0):  # nothing voiced at all: a neutral constant rather than zeros
-                f0 = np.full(len(f0), FMIN * 4)
-            return smoothing.fit_length(f0, frames).astype(np.float32)
-        f0, periodicity = self.tracker.track(wav, CONVERT_HOP, FMIN, FMAX, self.decoder)
-        voiced = smoothing.median_filter(periodicity, CONVERT_MEDIAN) >= CONVERT_VOICED
+            voiced = f0 > 0
+        else:
+            hop = CONVERT_HOP[self.method]
+            f0, periodicity = self.tracker.track(wav, hop, FMIN, FMAX, self.decoder)
+            voiced = smoothing.median_filter(periodicity, CONVERT_MEDIAN) >= CONVERT_VOICED[self.method]
+            f0, voiced = np.repeat(f0, hop // HOP), np.repeat(voiced, hop // HOP)  # back to 10 ms frames
+        if not np.any(voiced):  # nothing voiced at all: a neutral constant rather than noise or zeros
+            return np.full(frames, FMIN * 4, dtype=np.float32)
         f0 = smoothing.interpolate_gaps(f0, voiced)
-        f0 = np.repeat(f0, 2)  # 20 ms -> 10 ms frames
-        f0 = smoothing.mean_filter(f0, CONVERT_MEAN)
+        if self.tracker is not None:
+            f0 = smoothing.mean_filter(f0, CONVERT_MEAN)
         return smoothing.fit_length(f0, frames).astype(np.float32)
 
     def extract(self, wav16k, mode="training"):
