@@ -22,7 +22,8 @@ def _note_ticks(lo, hi):
     return ticks
 
 
-def plot_f0(path, f0, hop_seconds=0.01, title=None):
+def plot_f0(path, f0, hop_seconds=0.01, title=None, repairs=()):
+    """`repairs`: pitch.repair.Repair spans, shaded and labelled so a singer sees what was changed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,6 +34,13 @@ def plot_f0(path, f0, hop_seconds=0.01, title=None):
     voiced = np.where(f0 > 0, f0, np.nan)  # gaps where unvoiced
     fig, ax = plt.subplots(figsize=(max(8.0, min(40.0, len(f0) * hop_seconds)), 4.5))
     ax.plot(times, voiced, lw=1.2, color="tab:blue")
+    for i, span in enumerate(repairs):
+        ax.axvspan(span.start, span.end, color="tab:orange", alpha=0.3, lw=0,
+                   label="repaired" if i == 0 else None)
+        ax.annotate(span.kind, (span.start, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                    va="bottom", color="tab:orange")
+    if repairs:
+        ax.legend(loc="upper right")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("f0 (Hz)")
     ax.set_title(title or "F0 contour")
