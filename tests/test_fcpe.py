@@ -8,9 +8,9 @@ import torch
 from common.audio import AudioError
 from common.checkpoint import CheckpointError, load_checkpoint
 from pitch.extractor import PitchExtractor
-from pitch.fcpe import FcpeTracker
+from pitch.crepe import package_dir
+from pitch.fcpe import FcpeTracker, load_fcpe, locate_fcpe
 from pitch.fcpe_net import FcpeNet, FcpeSizes
-from pitch.weights import load_fcpe, locate_fcpe, package_dir
 from tests.test_pitch import SR, harmonic, median_cents, truth_per_frame
 
 TINY = FcpeSizes(mels=16, hidden=8, inner=12, kernel=5, layers=2, bins=40)
@@ -47,7 +47,7 @@ def test_layout_matches_the_wheels_file():
     assert sizes == FcpeSizes()  # the defaults are the released model: 128 mels, 512 wide, 6 layers, 360 bins
     assert _shapes(FcpeNet(sizes).state_dict()) == _shapes(state)
     net, mel = load_fcpe()  # strict: no missing, unexpected or reshaped tensors
-    assert mel["sr"] == 16000 and mel["hop_size"] == 160
+    assert mel["sample_rate"] == 16000 and mel["hop"] == 160 and mel["n_mels"] == 128
     assert torch.equal(net.cent_table, state["cent_table"])
     assert sum(p.numel() for p in net.parameters()) == pytest.approx(10.8e6, rel=0.02)
     assert "torchfcpe" not in sys.modules
@@ -142,7 +142,7 @@ def test_lengths_and_silence(fcpe, samples):
 def test_bad_audio_gets_the_crepe_errors(tmp_path, method):
     if method == "fcpe" and package_dir("torchfcpe") is None:
         pytest.skip("torchfcpe is not installed")
-    from pitch.export import extract_to_file
+    from pitch.extractor import extract_to_file
 
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF this is no audio")
