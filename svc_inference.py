@@ -12,6 +12,8 @@ Conversion controls:
   python svc_inference.py ... --enable-retrieval --protect 0.33   (consonants and breaths keep their own content)
   python svc_inference.py ... --loudness-mix 1                   (the output follows the source's dynamics)
   python svc_inference.py ... --spk-mix mix.yaml                 (timbre changing over time, instead of --spk)
+Pitch: --pitch-method fcpe (fast on a CPU); octave jumps and glitches of the extracted pitch are repaired
+(--no-repair to keep them); --auto-shift transposes into the singer's range (data_svc/singer/<name>.f0.json).
 Features not given are extracted from --wave in-process.
 """
 import argparse
@@ -21,6 +23,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.paths import HUBERT_CKPT, WHISPER_CKPT  # noqa: E402
+from pitch.extractor import METHODS as PITCH_METHODS  # noqa: E402
 from svc.cli import report_errors  # noqa: E402
 from svc.conversion_run import run_inference  # noqa: E402
 from svc.retrieval import BACKENDS  # noqa: E402
@@ -75,14 +78,24 @@ def build_parser():
     parser.add_argument("--vec", help="HuBERT-Soft units of --wave (.vec.npy); extracted when left out; one input only")
     parser.add_argument("--pit", help="pitch CSV of --wave (pitch/inference.py output, may be edited); extracted "
                                       "when left out; one input only")
-    parser.add_argument("--shift", type=float, default=0.0, help="transpose by this many semitones (e.g. 12, -5)")
+    parser.add_argument("--shift", type=float, default=None,
+                        help="transpose by this many semitones (e.g. 12, -5; default 0); wins over --auto-shift")
     parser.add_argument("--out", default=None,
                         help="output WAV for one input (default svc_out.wav; an existing folder takes "
                              "<name>_svc.wav), or the output folder for several (default svc_out/)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--whisper-checkpoint", default=WHISPER_CKPT, help="Whisper weights for PPG extraction")
     parser.add_argument("--hubert-checkpoint", default=HUBERT_CKPT, help="HuBERT-Soft weights for unit extraction")
-    parser.add_argument("--pitch-method", default="crepe", help="pitch extractor when --pit is left out (crepe, ...)")
+    parser.add_argument("--pitch-method", default="crepe", choices=PITCH_METHODS,
+                        help="pitch extractor when --pit is left out (default crepe; fcpe is much faster on a CPU)")
+    # -- pitch repair and automatic transposition (issue 14) --
+    parser.add_argument("--repair", action=argparse.BooleanOptionalAction, default=None,
+                        help="fix isolated octave jumps and short pitch glitches, printing the repaired time spans "
+                             "(default: on for extracted pitch, off for a --pit file; --no-repair: never)")
+    parser.add_argument("--auto-shift", action="store_true",
+                        help="transpose by whole semitones so the source's median voiced pitch lands in the "
+                             "singer's range (<singer>.f0.json beside --spk, written by preprocessing); "
+                             "prints the shift")
     parser.add_argument("--crepe-model", default="full", help="CREPE size: full or tiny")
     parser.add_argument("--no-noise", action="store_true",
                         help="no Whisper dither and prior at its mean (with --seed: repeatable output)")

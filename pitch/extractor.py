@@ -1,5 +1,7 @@
 """PitchExtractor: so-vits-svc-5.0 style F0 for training (unvoiced = 0) and for conversion (smooth);
 `extract_to_file`: what `python pitch/inference.py` does, one file in, one pitch file out."""
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
 
@@ -9,6 +11,7 @@ from common.device import pick_device
 from pitch import smoothing
 from pitch.classic import METHODS as CLASSIC_METHODS
 from pitch.csv_io import write_f0_csv
+from pitch.repair import repair_f0
 
 HOP = 160  # samples at 16 kHz per output frame (10 ms)
 FMIN, FMAX = 50.0, 1000.0
@@ -26,6 +29,14 @@ CONVERT_HOP = {"crepe": 320, "fcpe": 160}
 TRAIN_VOICED = {"crepe": 0.5, "fcpe": 0.05}
 CONVERT_VOICED = {"crepe": 0.3, "fcpe": 0.05}
 CONVERT_MEDIAN = 7
+MODES = ("training", "conversion")
+
+
+@dataclass
+class PitchContour:
+    f0: np.ndarray  # float32 [len // 160] Hz (training mode: 0 where unvoiced)
+    voiced: np.ndarray  # bool [len // 160], the frames the tracker heard as voiced
+    repairs: list = field(default_factory=list)  # pitch.repair.Repair spans changed by the repair pass
 
 
 def _check_wav(wav16k):
@@ -55,54 +66,68 @@ class PitchExtractor:
             self.tracker = FcpeTracker(pick_device(device), weights)
             self.decoder = decoder or "local_argmax"
 
-    def training(self, wav16k):
-        """float32 [len // 160] Hz, 0 on unvoiced frames (the .pit.npy training target)."""
+    def contour(self, wav16k, mode="conversion", repair=False):
+        """PitchContour of 16 kHz audio in `mode`, optionally through the repair pass (pitch.repair)
+        before conversion mode bridges the unvoiced stretches."""
+        if mode not in MODES:
+            raise ValueError(f"pitch mode {mode!r} is unknown: use 'training' or 'conversion'.")
         wav = _check_wav(wav16k)
         frames = len(wav) // HOP
-        if self.tracker is None:
-            f0 = CLASSIC_METHODS[self.method](wav, FMIN, FMAX)
-            return smoothing.fit_length(f0, frames).astype(np.float32)
-        f0, periodicity = self.tracker.track(wav, TRAIN_HOP, FMIN, FMAX, self.decoder)
-        f0 = smoothing.mean_filter(f0, TRAIN_MEAN)
-        periodicity = smoothing.median_filter(periodicity, TRAIN_MEDIAN)
-        f0[periodicity < TRAIN_VOICED[self.method]] = 0.0
-        return smoothing.fit_length(f0, frames).astype(np.float32)
+        f0, voiced = self._track(wav, mode)
+        repairs = []
+        if repair:
+            f0, repairs = repair_f0(f0, HOP / EXTRACT_RATE)
+        if mode == "conversion":
+            if not np.any(voiced):  # nothing voiced at all: a neutral constant rather than noise or zeros
+                f0 = np.full(len(f0), FMIN * 4)
+            else:
+                f0 = smoothing.interpolate_gaps(f0, voiced)
+                if self.tracker is not None:
+                    f0 = smoothing.mean_filter(f0, CONVERT_MEAN)
+        return PitchContour(smoothing.fit_length(f0, frames).astype(np.float32),
+                            smoothing.fit_length(voiced, frames).astype(bool), repairs)
 
-    def conversion(self, wav16k):
-        """float32 [len // 160] Hz with no zeros: unvoiced stretches are bridged smoothly."""
-        wav = _check_wav(wav16k)
-        frames = len(wav) // HOP
+    def _track(self, wav, mode):
+        """(f0 Hz with 0 where unvoiced, voiced mask), 10 ms frames, before any gap is bridged."""
         if self.tracker is None:
-            f0 = CLASSIC_METHODS[self.method](wav, FMIN, FMAX)
-            voiced = f0 > 0
+            f0 = np.asarray(CLASSIC_METHODS[self.method](wav, FMIN, FMAX), dtype=np.float64)
+            return f0, f0 > 0
+        if mode == "training":
+            f0, periodicity = self.tracker.track(wav, TRAIN_HOP, FMIN, FMAX, self.decoder)
+            f0 = smoothing.mean_filter(f0, TRAIN_MEAN)
+            voiced = smoothing.median_filter(periodicity, TRAIN_MEDIAN) >= TRAIN_VOICED[self.method]
         else:
             hop = CONVERT_HOP[self.method]
             f0, periodicity = self.tracker.track(wav, hop, FMIN, FMAX, self.decoder)
             voiced = smoothing.median_filter(periodicity, CONVERT_MEDIAN) >= CONVERT_VOICED[self.method]
             f0, voiced = np.repeat(f0, hop // HOP), np.repeat(voiced, hop // HOP)  # back to 10 ms frames
-        if not np.any(voiced):  # nothing voiced at all: a neutral constant rather than noise or zeros
-            return np.full(frames, FMIN * 4, dtype=np.float32)
-        f0 = smoothing.interpolate_gaps(f0, voiced)
-        if self.tracker is not None:
-            f0 = smoothing.mean_filter(f0, CONVERT_MEAN)
-        return smoothing.fit_length(f0, frames).astype(np.float32)
+        return np.where(voiced, f0, 0.0), voiced
+
+    def training(self, wav16k):
+        """float32 [len // 160] Hz, 0 on unvoiced frames (the .pit.npy training target)."""
+        return self.contour(wav16k, "training").f0
+
+    def conversion(self, wav16k):
+        """float32 [len // 160] Hz with no zeros: unvoiced stretches are bridged smoothly."""
+        return self.contour(wav16k, "conversion").f0
 
     def extract(self, wav16k, mode="training"):
-        if mode not in ("training", "conversion"):
-            raise ValueError(f"pitch mode {mode!r} is unknown: use 'training' or 'conversion'.")
-        return self.training(wav16k) if mode == "training" else self.conversion(wav16k)
+        return self.contour(wav16k, mode).f0
 
 
-def extract_to_file(wav_path, out_path, mode="conversion", plot_path=None, **extractor_options):
-    """Extract F0 of `wav_path`; write `out_path` (.npy -> numpy, else CSV) and optionally a PNG plot."""
+def extract_to_file(wav_path, out_path, mode="conversion", plot_path=None, repair=None, **extractor_options):
+    """Extract F0 of `wav_path`; write `out_path` (.npy -> numpy, else CSV) and optionally a PNG plot
+    with the repaired spans shaded. `repair` None: on in conversion mode, off in training mode.
+    Returns the PitchContour."""
     wav = load_audio(wav_path, EXTRACT_RATE)
-    f0 = PitchExtractor(**extractor_options).extract(wav, mode)
+    repair = (mode == "conversion") if repair is None else repair
+    contour = PitchExtractor(**extractor_options).contour(wav, mode, repair=repair)
     if str(out_path).lower().endswith(".npy"):
-        save_npy(out_path, f0)
+        save_npy(out_path, contour.f0)
     else:
-        write_f0_csv(out_path, f0)
+        write_f0_csv(out_path, contour.f0)
     if plot_path:
         from pitch.plot import plot_f0
 
-        plot_f0(plot_path, f0, title=f"{wav_path} ({mode})")
-    return f0
+        plot_f0(plot_path, contour.f0, title=f"{wav_path} ({mode})", repairs=contour.repairs)
+    return contour

@@ -64,7 +64,7 @@ def open_converter(hp, model, spk, device="auto", extractors=None, no_noise=Fals
 
 def convert_file(config, model, spk, wave, out=None, ppg=None, vec=None, pit=None, shift=0.0, device="auto",
                  extractors=None, seed=None, no_noise=False, chunk_seconds=25.0, overlap_seconds=1.0, progress=True,
-                 retrieval=None, precision="fp32", controls=None):
+                 retrieval=None, precision="fp32", controls=None, singer_range=None):
     """Convert `wave` to the singer `spk` (.spk.npy) with `model`; writes `out` (16-bit WAV) when given.
 
     Features given as files (ppg/vec .npy at 50 Hz, pit CSV at 100 Hz) are used as they are;
@@ -72,7 +72,9 @@ def convert_file(config, model, spk, wave, out=None, ppg=None, vec=None, pit=Non
     the prior at its mean; with `seed` the output is then repeatable. `retrieval`
     (svc.retrieval.RetrievalSettings) pulls the content toward the singer's training
     frames; `controls` (svc.convert.Controls) sets protect and loudness mix. `spk` may be a mix
-    file (.yaml/.csv) of speaker weights over time. Returns the float32 waveform.
+    file (.yaml/.csv) of speaker weights over time. `shift` None with `singer_range`
+    (pitch.singer_range.read_range): the automatic shift. Notes (pitch repairs, the chosen shift)
+    are printed to stderr. Returns the float32 waveform.
     """
     hp = load_config(config)
     wav16k = load_audio(wave, EXTRACT_RATE)
@@ -85,10 +87,16 @@ def convert_file(config, model, spk, wave, out=None, ppg=None, vec=None, pit=Non
     names = {"spk": str(spk), "ppg": str(ppg) if ppg else None, "vec": str(vec) if vec else None,
              "f0": str(pit) if pit else None}
     wav = converter.convert(speaker, wav16k, ppg_array, vec_array, f0, shift=shift, seed=seed,
-                            names={k: n for k, n in names.items() if n})
+                            names={k: n for k, n in names.items() if n}, singer_range=singer_range)
+    print_notes(wave, converter.notes)
     if out:
         save_audio(out, wav, converter.rate)
     return wav
+
+
+def print_notes(wave, notes):
+    for line in notes:
+        print(f"{wave}: {line}", file=sys.stderr, flush=True)
 
 
 def audio_files_in(folder):
@@ -149,7 +157,7 @@ def check_out_dir(out_dir):
 
 def convert_files(config, model, spk, waves, out_dir, shift=0.0, device="auto", extractors=None, seed=None,
                   no_noise=False, chunk_seconds=25.0, overlap_seconds=1.0, retrieval=None, progress=True,
-                  precision="fp32", controls=None):
+                  precision="fp32", controls=None, singer_range=None):
     """Convert every input of `waves` (files and/or folders) into `out_dir`. Returns a BatchReport.
 
     Settings are those of convert_file. An input that cannot be read or
@@ -167,7 +175,9 @@ def convert_files(config, model, spk, waves, out_dir, shift=0.0, device="auto", 
     for wave, out in tqdm(plan.items(), desc="convert", unit="file", disable=not progress):
         try:
             wav16k = load_audio(wave, EXTRACT_RATE)
-            wav = converter.convert(speaker, wav16k, shift=shift, seed=seed, names={"spk": str(spk)})
+            wav = converter.convert(speaker, wav16k, shift=shift, seed=seed, names={"spk": str(spk)},
+                                    singer_range=singer_range)
+            print_notes(wave, converter.notes)
             save_audio(out, wav, converter.rate)
         except (ValueError, RuntimeError) as err:  # unreadable audio, too short, out of memory, ...
             reason = str(err)
@@ -221,16 +231,32 @@ def target_and_controls(args, retrieval):
     return args.spk or args.spk_mix, controls
 
 
+def shift_settings(args):
+    """(shift, singer range): --shift N as given; --auto-shift alone: (None, the range beside --spk)."""
+    if not args.auto_shift:
+        return args.shift or 0.0, None
+    if args.shift is not None:
+        print(f"--shift {args.shift:g} given: it wins over --auto-shift", file=sys.stderr)
+        return args.shift, None
+    if not args.spk:
+        raise ValueError("--auto-shift reads the singer's F0 range beside --spk (<singer>.f0.json); with --spk-mix "
+                         "give the transposition with --shift N.")
+    from pitch.singer_range import range_path, read_range
+
+    return None, read_range(range_path(args.spk))
+
+
 def run_inference(args):
     """Convert as the options say; returns the exit status (0 when at least one output was written)."""
     tune_cpu_runtime()
     retrieval = retrieval_settings(args)
     spk, controls = target_and_controls(args, retrieval)
     extractors = ExtractorSettings(args.whisper_checkpoint, args.hubert_checkpoint, args.pitch_method,
-                                   args.crepe_model)
-    common = dict(shift=args.shift, device=args.device, extractors=extractors, seed=args.seed, no_noise=args.no_noise,
+                                   args.crepe_model, pitch_repair=args.repair)
+    shift, singer_range = shift_settings(args)
+    common = dict(shift=shift, device=args.device, extractors=extractors, seed=args.seed, no_noise=args.no_noise,
                   chunk_seconds=args.chunk_seconds, overlap_seconds=args.overlap_seconds, retrieval=retrieval,
-                  precision=args.precision, controls=controls)
+                  precision=args.precision, controls=controls, singer_range=singer_range)
     if is_batch(args.wave):
         given = [flag(n) for n in ("ppg", "vec", "pit") if getattr(args, n)]
         if given:

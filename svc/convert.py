@@ -45,6 +45,9 @@ class ExtractorSettings:
     pitch_method: str = "crepe"
     crepe_model: str = "full"
     whisper_noise: bool = True  # so-vits-svc-5.0 dithers the Whisper log-mel
+    # pitch repair (pitch.repair): None = extracted pitch only (a given pitch file is used as it is),
+    # True = given pitch too, False = never
+    pitch_repair: bool = None
 
 
 @dataclass
@@ -62,7 +65,7 @@ class ConversionInput:
     f0: np.ndarray         # [frames] Hz, after the shift
     spk: np.ndarray        # [spk_dim], or [frames, spk_dim] for a timbre that changes over time
     samples: int           # output length at the model's rate
-    notes: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # lines for the user: pitch repairs, the auto shift
 
     @property
     def frames(self):
@@ -108,6 +111,7 @@ class SvcConverter:
         self.progress = progress
         self.model = load_svc_model(hp, model_path, self.device)
         self._whisper = self._hubert = self._pitch = None
+        self.notes = []  # of the last conversion
 
     # -- extractors, each loaded on first use -------------------------------------------------
     def whisper(self):
@@ -157,9 +161,24 @@ class SvcConverter:
             names.setdefault("vec", f"units extracted with {self.extractors.hubert_checkpoint}")
         vec = check_matrix(vec, v.vec_dim, names.get("vec", "units"), "HuBERT units", vec_fix(v.vec_dim))
         if f0 is None:
-            f0 = self.pitch().conversion(wav16k)
+            f0, _, _ = self.source_pitch(wav16k)
             names.setdefault("f0", f"pitch extracted with {self.extractors.pitch_method}")
         return ppg, vec, check_f0(f0, names.get("f0", "pitch"))
+
+    def source_pitch(self, wav16k=None, f0=None):
+        """(f0 [M] Hz at 100 Hz, voiced [M] bool, notes): the given f0, or the conversion-mode pitch
+        of the audio, through the repair pass as `extractors.pitch_repair` says."""
+        from pitch.repair import describe, repair_f0
+
+        repair = self.extractors.pitch_repair
+        if f0 is None:
+            contour = self.pitch().contour(wav16k, "conversion", repair=repair is not False)
+            return contour.f0, contour.voiced, [describe(contour.repairs)] if repair is not False else []
+        f0 = np.asarray(f0, dtype=np.float32)
+        if not repair:
+            return f0, f0 > 0, []
+        f0, repairs = repair_f0(f0)
+        return f0, f0 > 0, [describe(repairs)]
 
     def retrieve_content(self, ppg, vec, wav16k=None, f0=None):
         """Content features [N, dim] at 50 Hz through `retrieval` (identity when it is None),
@@ -178,12 +197,23 @@ class SvcConverter:
             ppg, vec = self.content_filter(ppg, vec)
         return ppg, vec
 
-    def prepare(self, spk, wav16k=None, ppg=None, vec=None, f0=None, shift=0.0, names=None):
+    def prepare(self, spk, wav16k=None, ppg=None, vec=None, f0=None, shift=0.0, names=None, singer_range=None):
         """Everything the model gets, lined up at 100 Hz (ConversionInput). `spk` is a vector
-        [spk_dim] or a svc.timbre_curves.SpeakerMix (one vector per frame)."""
+        [spk_dim] or a svc.timbre_curves.SpeakerMix (one vector per frame).
+
+        `shift` None with a `singer_range` (pitch.singer_range.read_range): the whole-semitone shift
+        that moves the source's median voiced pitch into the singer's range."""
         names = dict(names or {})
         if not isinstance(spk, SpeakerMix):
             spk = check_speaker(spk, self.hp.vits.spk_dim, names.get("spk", "speaker vector"))
+        notes, voiced = [], None
+        if f0 is not None or wav16k is not None:  # (else features() says what is missing)
+            if f0 is None:
+                names.setdefault("f0", f"pitch extracted with {self.extractors.pitch_method}")
+            f0, voiced, notes = self.source_pitch(wav16k, f0)
+        if shift is None:
+            shift, line = auto_shift(f0, voiced, singer_range)
+            notes.append(line)
         ppg, vec, f0 = self.features(wav16k, ppg, vec, f0, names)
         ppg, vec = self.retrieve_content(ppg, vec, wav16k, f0)
         samples = None
@@ -197,7 +227,7 @@ class SvcConverter:
         if samples is None:
             samples = len(f0) * self.hop
         spk = speaker_track(spk, len(f0), self.rate / self.hop, self.hp.vits.spk_dim)
-        return ConversionInput(ppg, vec, shift_f0(f0, shift), spk, samples)
+        return ConversionInput(ppg, vec, shift_f0(f0, shift), spk, samples, notes)
 
     def autocast(self):
         if self.precision == "fp32":
@@ -248,11 +278,30 @@ class SvcConverter:
         wav = run_chunked(generate, item.frames, hop, self.chunk_frames, self.overlap_frames, self.progress)
         return wav[:item.samples]
 
-    def convert(self, spk, wav16k=None, ppg=None, vec=None, f0=None, shift=0.0, seed=None, names=None):
-        """Converted audio, float32 at hp.data.sampling_rate, as long as the input audio."""
+    def convert(self, spk, wav16k=None, ppg=None, vec=None, f0=None, shift=0.0, seed=None, names=None,
+                singer_range=None):
+        """Converted audio, float32 at hp.data.sampling_rate, as long as the input audio. The notes
+        of this conversion (pitch repairs, an auto shift) are left in `self.notes`."""
         if self.loudness_mix and wav16k is None:
             raise LoudnessError("--loudness-mix follows the source's loudness: it needs the source audio.")
-        wav = self.synthesize(self.prepare(spk, wav16k, ppg, vec, f0, shift, names), seed=seed)
+        item = self.prepare(spk, wav16k, ppg, vec, f0, shift, names, singer_range)
+        self.notes = item.notes
+        wav = self.synthesize(item, seed=seed)
         if self.loudness_mix:
             wav = follow_envelope(wav, self.rate, wav16k, EXTRACT_RATE, self.loudness_mix)
         return wav
+
+
+def auto_shift(f0, voiced, singer_range):
+    """(semitones, a line saying why) for --auto-shift: the source's median voiced pitch into the range."""
+    from pitch.singer_range import choose_shift, median_voiced
+
+    if singer_range is None:
+        raise ValueError("an automatic shift needs the singer's F0 range (--auto-shift reads <singer>.f0.json)")
+    median = median_voiced(f0, voiced)
+    shift = choose_shift(median, singer_range)
+    low, high = float(singer_range["low_hz"]), float(singer_range["high_hz"])
+    if median is None:
+        return 0, "auto-shift: no voiced pitch in the source, shift 0"
+    return shift, (f"auto-shift: {shift:+d} semitones (source median {median:.0f} Hz -> "
+                   f"{median * 2 ** (shift / 12):.0f} Hz; singer range {low:.0f}-{high:.0f} Hz)")
