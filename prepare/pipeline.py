@@ -149,9 +149,10 @@ class Pipeline:
         self._feature(speaker_step(self.opts.speaker_checkpoint, self.opts.device), self.layout.speaker)
 
     def step_singer(self):
-        from prepare.singer import speaker_means
+        from prepare.singer import singer_ranges, speaker_means
 
         speaker_means(self.layout.speaker, self.layout.singer).print_summary()
+        singer_ranges(self.layout.pitch, self.layout.singer).print_summary()  # for --auto-shift
 
     def step_spec(self):
         from prepare.specs import spec_dataset

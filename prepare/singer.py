@@ -1,8 +1,11 @@
-"""Step 6: per-file speaker vectors -> one mean timbre per speaker (`singer/<speaker>.spk.npy`).
+"""Step 6: per-file speaker vectors -> one mean timbre per speaker (`singer/<speaker>.spk.npy`), and
+each speaker's F0 range from its training pitch beside it (`singer/<speaker>.f0.json`, read by
+`svc_inference.py --auto-shift`).
 
 As in the public tool the mean is a plain arithmetic mean of the d-vectors, without re-normalising
-it to unit length. A speaker whose mean is unchanged is not rewritten (its mtime stays).
+it to unit length. A speaker whose mean (or range) is unchanged is not rewritten (its mtime stays).
 """
+import json
 import os
 
 import numpy as np
@@ -10,7 +13,7 @@ import numpy as np
 from common.atomic import save_npy
 from common.dataset import iter_dataset
 from prepare.jobs import StepError, StepReport, remove_temp_files
-from prepare.layout import SPK_SUFFIX
+from prepare.layout import PITCH_SUFFIX, SPK_SUFFIX
 
 
 def _is_spk(name):
@@ -50,5 +53,38 @@ def speaker_means(speaker_root, singer_root):
             except Exception:
                 pass  # unreadable old mean: rewrite it
         save_npy(out, mean)
+        report.ok()
+    return report
+
+
+def singer_ranges(pitch_root, singer_root):
+    """Each speaker's voiced F0 range from `<pitch_root>/<speaker>/*.pit.npy` -> `<singer_root>/<speaker>.f0.json`."""
+    from pitch.singer_range import RANGE_SUFFIX, f0_range, write_range
+
+    if not os.path.isdir(pitch_root):
+        raise StepError(f"{pitch_root}: folder of training pitch files not found. Run step 2 first "
+                        f"(prepare/preprocess_crepe.py).")
+    report = StepReport("singer F0 ranges")
+    by_speaker = {}
+    for speaker, _name, path in iter_dataset(pitch_root, accept=lambda name: name.endswith(PITCH_SUFFIX)):
+        try:
+            by_speaker.setdefault(speaker, []).append(np.load(path))
+        except Exception as e:
+            report.fail(path, f"unreadable ({e}); delete it and rerun step 2")
+    for speaker, tracks in sorted(by_speaker.items()):
+        stats = f0_range(tracks)
+        if stats is None:
+            report.fail(os.path.join(pitch_root, speaker), "no voiced frame in its pitch files: check its audio")
+            continue
+        out = os.path.join(singer_root, speaker + RANGE_SUFFIX)
+        note = f"voiced frames of {os.path.join(pitch_root, speaker)}"
+        try:
+            with open(out, encoding="utf-8") as f:
+                if json.load(f) == dict(stats, source=note):
+                    report.exists()
+                    continue
+        except (OSError, ValueError):
+            pass  # missing or unreadable: write it
+        write_range(out, stats, note=note)
         report.ok()
     return report

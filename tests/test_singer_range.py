@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -45,3 +46,27 @@ def test_narrow_range_and_nothing_voiced():
     assert choose_shift(None, {"low_hz": 1.0, "high_hz": 2.0}) == 0
     assert median_voiced(np.zeros(10)) is None
     assert median_voiced(np.r_[np.zeros(5), [100.0, 200.0, 300.0]]) == 200.0
+
+
+def test_preprocessing_writes_each_singers_range_beside_its_timbre(tmp_path):
+    from common.atomic import save_npy
+    from prepare.preprocess_speaker_ave import main
+
+    data = tmp_path / "data_svc"
+    for speaker, hz in (("alto", 300.0), ("bass", 110.0)):
+        save_npy(data / "speaker" / speaker / "clip.spk.npy", np.ones(4, np.float32))
+        save_npy(data / "pitch" / speaker / "a.pit.npy", np.r_[np.zeros(10), np.full(40, hz)].astype(np.float32))
+        save_npy(data / "pitch" / speaker / "b.pit.npy", np.full(20, hz * 1.5, np.float32))
+    save_npy(data / "pitch" / "mute" / "a.pit.npy", np.zeros(30, np.float32))
+    (data / "pitch" / "alto" / "broken.pit.npy").write_bytes(b"nonsense")
+    assert main([str(data / "speaker"), str(data / "singer")]) == 0  # pitch/ found beside speaker/
+    alto = read_range(data / "singer" / "alto.f0.json")
+    assert alto["voiced_frames"] == 60 and alto["low_hz"] == 300.0 and alto["high_hz"] == 450.0
+    assert read_range(data / "singer" / "bass.f0.json")["median_hz"] == 110.0
+    assert (data / "singer" / "alto.spk.npy").exists() and not (data / "singer" / "mute.f0.json").exists()
+
+    from prepare.singer import singer_ranges
+
+    again = singer_ranges(str(data / "pitch"), str(data / "singer"))  # unchanged ranges are not rewritten
+    assert again.skipped_existing == 2 and again.done == 0
+    assert {os.path.basename(path) for path, _ in again.failed} == {"broken.pit.npy", "mute"}
