@@ -1,4 +1,5 @@
-"""CREPE pitch extraction speed on CPU: our batched path vs the same network frame by frame."""
+"""Pitch extraction speed on CPU: CREPE's batched path vs the same network frame by frame, then every
+pitch method side by side (seconds per second of audio, and median error on the test tone)."""
 import argparse
 import os
 import sys
@@ -10,14 +11,29 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.timing import load_caveat, print_table, set_threads, time_interleaved  # noqa: E402
 from common.audio import EXTRACT_RATE  # noqa: E402
 
+# (row label, PitchExtractor options, the optional package it needs)
+METHOD_ROWS = [
+    ("crepe full", dict(method="crepe", model="full"), None),
+    ("crepe tiny", dict(method="crepe", model="tiny"), None),
+    ("fcpe", dict(method="fcpe"), None),
+    ("harvest", dict(method="harvest"), "pyworld"),
+    ("dio", dict(method="dio"), "pyworld"),
+    ("pm", dict(method="pm"), "parselmouth"),
+    ("pyin", dict(method="pyin"), "librosa"),
+]
 
+
+def tone_f0(seconds):
+    """F0 of `test_tone` at every sample: vibrato on a slow +-0.3 octave swing around 220 Hz."""
+    t = np.arange(int(seconds * EXTRACT_RATE)) / EXTRACT_RATE
+    return 220.0 * 2 ** (0.3 * np.sin(2 * np.pi * 0.5 * t) + 0.05 * np.sin(2 * np.pi * 5.5 * t))
 
 
 def test_tone(seconds, seed=0):
     """A sung-like 16 kHz tone: vibrato around 220 Hz, a few harmonics, a little noise."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * EXTRACT_RATE)) / EXTRACT_RATE
-    f0 = 220.0 * 2 ** (0.3 * np.sin(2 * np.pi * 0.5 * t) + 0.05 * np.sin(2 * np.pi * 5.5 * t))
+    f0 = tone_f0(seconds)
     phase = 2 * np.pi * np.cumsum(f0) / EXTRACT_RATE
     wav = sum(0.3 / k * np.sin(k * phase) for k in range(1, 6)) + 0.01 * rng.standard_normal(t.size)
     return wav.astype(np.float32)
@@ -47,6 +63,43 @@ def run(seconds=10.0, repeats=3, model="full", threads=None):
     return rows
 
 
+def run_methods(seconds=10.0, repeats=3, threads=None):
+    """Every pitch method on the same tone, interleaved: seconds per second of audio (training mode,
+    as preprocessing runs it), relative to CREPE full, and the median error in cents on voiced frames."""
+    import importlib.util
+
+    from pitch.extractor import PitchExtractor
+
+    used = set_threads(threads)
+    print(f"pitch methods bench: CPU, {used} threads, {seconds:g} s of audio, methods interleaved; {load_caveat()}")
+    extractors, missing = {}, []
+    for label, options, package in METHOD_ROWS:
+        if package and importlib.util.find_spec(package) is None:
+            missing.append(f"{label} (needs {package})")
+            continue
+        try:
+            extractors[label] = PitchExtractor(device="cpu", **options)
+        except (ValueError, ImportError) as e:  # weights not installed
+            missing.append(f"{label} ({e})")
+    wav = test_tone(seconds)
+    truth = tone_f0(seconds)[:: EXTRACT_RATE // 100][: len(wav) // 160]
+    time_interleaved({k: (lambda e=e: e.training(test_tone(0.5))) for k, e in extractors.items()}, 0, "cpu")
+    errors = {}
+    for label, extractor in extractors.items():
+        f0 = extractor.training(wav)
+        voiced = f0 > 0
+        errors[label] = float(np.median(np.abs(1200 * np.log2(f0[voiced] / truth[voiced])))) if voiced.any() else None
+    times = time_interleaved({k: (lambda e=e: e.training(wav)) for k, e in extractors.items()}, repeats, "cpu",
+                             warmup=0)
+    base = times.get("crepe full")
+    rows = [[label, times[label], times[label] / seconds, base / times[label] if base else "-",
+             "-" if errors[label] is None else f"{errors[label]:.1f}"] for label in extractors]
+    print_table(["method", "seconds", "s per s of audio", "faster than crepe full by", "median error (cents)"], rows)
+    if missing:
+        print("not timed: " + "; ".join(missing))
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="audio length in seconds (default: 10)")
@@ -54,9 +107,14 @@ def main(argv=None):
     parser.add_argument("--model", default="full", choices=["full", "tiny"], help="CREPE size (default: full)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     parser.add_argument("--quick", action="store_true", help="short run: 2 seconds of audio, 1 repeat")
+    parser.add_argument("--tables", default="both", choices=["crepe", "methods", "both"],
+                        help="crepe: batched vs frame by frame; methods: every pitch method side by side (default both)")
     args = parser.parse_args(argv)
     seconds, repeats = (2.0, 1) if args.quick else (args.seconds, args.repeats)
-    run(seconds, repeats, args.model, args.threads)
+    if args.tables in ("crepe", "both"):
+        run(seconds, repeats, args.model, args.threads)
+    if args.tables in ("methods", "both"):
+        run_methods(seconds, repeats, args.threads)
 
 
 if __name__ == "__main__":
