@@ -21,7 +21,7 @@ def main(argv=None):
     parser.add_argument("-p", "--pit", required=True,
                         help="output: a .csv (time,f0 rows for a spreadsheet) or a .npy (float32 Hz)")
     parser.add_argument("--method", default="crepe", choices=METHODS,
-                        help="pitch tracker (default crepe; fcpe is ~10x faster on a CPU at similar accuracy)")
+                        help="pitch tracker (default crepe; fcpe is 10-25x faster on a CPU at similar accuracy)")
     parser.add_argument("--model", default="full", choices=("full", "tiny"), help="CREPE model size (default full)")
     parser.add_argument("--mode", default="conversion", choices=("conversion", "training"),
                         help="conversion: smooth, no zeros (what svc_inference uses); training: 0 on unvoiced frames")
