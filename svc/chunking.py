@@ -55,11 +55,16 @@ def chunk_weights(plan, index, hop):
 def run_chunked(generate, total_frames, hop, chunk_frames, overlap_frames, progress=True):
     """Call `generate(start, end) -> samples [(end - start) * hop]` per chunk and crossfade-join.
 
-    Returns float32 [total_frames * hop].
+    `progress`: True for a progress bar, or a callable `progress(chunks_done, chunks_total)` (the web app's
+    progress). Returns float32 [total_frames * hop].
     """
     plan = plan_chunks(total_frames, chunk_frames, overlap_frames)
     out = np.zeros(total_frames * hop, dtype=np.float64)
-    for index, (start, end) in enumerate(tqdm(plan, desc="convert", unit="chunk", disable=not progress)):
+    report = progress if callable(progress) else None
+    bar = tqdm(plan, desc="convert", unit="chunk", disable=not progress or report is not None)
+    for index, (start, end) in enumerate(bar):
+        if report:
+            report(index, len(plan))
         piece = np.asarray(generate(start, end), dtype=np.float64).reshape(-1)
         expected = (end - start) * hop
         if piece.shape[0] != expected:

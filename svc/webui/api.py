@@ -1,0 +1,198 @@
+"""The JSON API behind the page: one method per route, each reading and writing one session.
+
+Handlers return a dict (sent as JSON) or a `Reply` (bytes: the WAV, the CSV). Bad input raises a
+ValueError-family error whose message the page shows as it is (see server.py).
+"""
+import base64
+import os
+import tempfile
+import threading
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pitch.csv_io import read_f0_csv, write_f0_csv
+from svc.webui.engine import ConvertRequest
+from svc.webui.session import Job, SessionError, SessionStore
+from svc.webui.spectrogram import MIDI_LOW, ROWS_PER_SEMITONE, note_spectrogram
+
+# errors whose message is meant for the user (bad file, path, option); anything else is a bug
+USER_ERRORS = (ValueError, FileNotFoundError, ImportError)
+
+
+@dataclass
+class Reply:
+    body: bytes
+    content_type: str
+    headers: dict = field(default_factory=dict)
+
+
+def user_message(err):
+    """The one line the page shows for an exception."""
+    if isinstance(err, USER_ERRORS):
+        return str(err)
+    return f"internal error ({type(err).__name__}: {err}); the server log has the details."
+
+
+def wav_bytes(wav, rate):
+    import io
+
+    import soundfile as sf
+
+    pcm = np.round(np.clip(np.nan_to_num(wav), -1.0, 1.0) * 32767.0).astype(np.int16)
+    buf = io.BytesIO()
+    sf.write(buf, pcm, rate, subtype="PCM_16", format="WAV")
+    return buf.getvalue()
+
+
+def result_name(input_name):
+    return os.path.splitext(os.path.basename(input_name))[0] + "_svc.wav"
+
+
+class Api:
+    def __init__(self, engine, work_dir=None, log=print):
+        self.engine = engine
+        self.sessions = SessionStore()
+        self.work_dir = work_dir or tempfile.mkdtemp(prefix="svc_webui_")
+        self.log = log
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def start_job(self, session, kind, work):
+        """Run `work(job)` in a thread, after the jobs of other sessions (one heavy job at a time)."""
+        with session.lock:
+            if session.job is not None and session.job.busy:
+                raise SessionError(f"a {session.job.kind} job is still running in this tab: wait for it to finish.")
+            job = session.job = Job(kind)
+
+        def run():
+            job.stage = "waiting for another tab's job to finish"
+            try:
+                with self.engine.work_lock:
+                    job.update("starting", 0.0)
+                    work(job)
+                job.fraction, job.stage, job.state = 1.0, "done", "done"
+            except Exception as err:  # the page gets one line; the log gets the traceback of bugs
+                if not isinstance(err, USER_ERRORS):
+                    self.log(traceback.format_exc())
+                job.error, job.state = user_message(err), "error"
+
+        threading.Thread(target=run, name=f"svc-webui-{kind}-{job.id}", daemon=True).start()
+        return {"job": job.as_dict()}
+
+    # -- routes -------------------------------------------------------------------------------
+    def options(self, req):
+        return self.engine.options()
+
+    def open_path(self, req):
+        session = self.sessions.get(req.session)
+        return self._set_input(session, self.engine.open_path(req.json().get("path")))
+
+    def upload(self, req):
+        session = self.sessions.get(req.session)
+        audio = self.engine.open_upload(req.query.get("name"), req.body, os.path.join(self.work_dir, session.id))
+        return self._set_input(session, audio)
+
+    def _set_input(self, session, audio):
+        with session.lock:
+            if session.job is not None and session.job.busy:
+                raise SessionError("a job is running on the current input: wait for it before changing the input.")
+            session.set_input(audio)
+        return {"name": audio.name, "seconds": round(len(audio.wav16k) / 16000, 3), "frames": audio.frames}
+
+    def extract_pitch(self, req):
+        session = self.sessions.get(req.session)
+        session.require_input()
+        body = req.json()
+        method, crepe_model = body.get("pitch_method", "crepe"), body.get("crepe_model", "full")
+        ConvertRequest.from_json({"pitch_method": method, "crepe_model": crepe_model})  # checks the names
+
+        def work(job):
+            f0 = self.engine.pitch(session, job, method, crepe_model)
+            session.editor_pitch = {"f0": f0, "method": method}
+        return self.start_job(session, "pitch", work)
+
+    def convert(self, req):
+        session = self.sessions.get(req.session)
+        session.require_input()
+        body = req.json()
+        request = ConvertRequest.from_json(body)
+        f0 = body.get("f0")
+        if f0 is not None:
+            f0 = self.engine.edited_pitch(f0, session.input.frames)  # checked now: a bad curve fails at once
+        return self.start_job(session, "convert", lambda job: self.engine.convert(session, job, request, f0))
+
+    def job(self, req):
+        session = self.sessions.get(req.session)
+        return {"job": session.job.as_dict() if session.job else None,
+                "extractions": dict(session.extractions)}
+
+    def pitch(self, req):
+        session = self.sessions.get(req.session)
+        audio = session.require_input()
+        editor = session.editor_pitch
+        if editor is None:
+            raise SessionError("the pitch of this input is not extracted yet: press 'Open pitch editor'.")
+        image = note_spectrogram(audio.wav16k, audio.frames)  # [rows, frames]
+        return {"f0": np.round(editor["f0"], 3).tolist(), "method": editor["method"], "hop_seconds": 0.01,
+                "name": audio.name, "spectrogram": {"rows": image.shape[0], "cols": image.shape[1],
+                                                    "midi_low": MIDI_LOW, "rows_per_semitone": ROWS_PER_SEMITONE,
+                                                    "data": base64.b64encode(image.tobytes()).decode("ascii")}}
+
+    def result(self, req):
+        session = self.sessions.get(req.session)
+        r = session.result
+        if r is None:
+            raise SessionError("nothing converted yet in this tab: press Convert first.")
+        return {"input": r["input"], "seconds": round(len(r["wav"]) / r["rate"], 3), "rate": r["rate"],
+                "edited": r["edited"], "f0": np.round(r["f0"], 3).tolist(), "metrics": r["metrics"],
+                "file_name": result_name(r["input"]), "extractions": dict(session.extractions)}
+
+    def result_wav(self, req):
+        session = self.sessions.get(req.session)
+        r = session.result
+        if r is None:
+            raise SessionError("nothing converted yet in this tab: press Convert first.")
+        headers = {}
+        if req.query.get("download"):
+            headers["Content-Disposition"] = f'attachment; filename="{result_name(r["input"])}"'
+        return Reply(wav_bytes(r["wav"], r["rate"]), "audio/wav", headers)
+
+    def save_csv(self, req):
+        """The edited curve as the pitch CSV that Excel edits and svc_inference.py --pit reads."""
+        session = self.sessions.get(req.session)
+        audio = session.require_input()
+        f0 = self.engine.edited_pitch(req.json().get("f0"), audio.frames)
+        path = os.path.join(self.work_dir, session.id, "pitch.csv")
+        write_f0_csv(path, f0)
+        with open(path, "rb") as f:
+            data = f.read()
+        name = os.path.splitext(audio.name)[0] + ".csv"
+        return Reply(data, "text/csv", {"Content-Disposition": f'attachment; filename="{name}"'})
+
+    def load_csv(self, req):
+        """A pitch CSV (ours, or after an Excel edit) -> the curve, fitted to the input."""
+        session = self.sessions.get(req.session)
+        audio = session.require_input()
+        name = os.path.basename(req.query.get("name") or "pitch.csv")
+        path = os.path.join(self.work_dir, session.id, "loaded.csv")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(req.body)
+        try:
+            f0 = read_f0_csv(path)
+        except ValueError as err:
+            raise ValueError(str(err).replace(path, name)) from None
+        finally:
+            os.remove(path)
+        try:
+            f0 = self.engine.edited_pitch(f0, audio.frames)
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
+        return {"f0": np.round(f0, 3).tolist(), "name": name}
+
+    ROUTES = {("GET", "/api/options"): "options", ("POST", "/api/input"): "open_path",
+              ("POST", "/api/upload"): "upload", ("POST", "/api/extract_pitch"): "extract_pitch",
+              ("POST", "/api/convert"): "convert", ("GET", "/api/job"): "job", ("GET", "/api/pitch"): "pitch",
+              ("GET", "/api/result"): "result", ("GET", "/api/result.wav"): "result_wav",
+              ("POST", "/api/pitch.csv"): "save_csv", ("POST", "/api/load_csv"): "load_csv"}

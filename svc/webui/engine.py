@@ -1,0 +1,216 @@
+"""What the page's buttons do, on top of the same library calls as svc_inference.py.
+
+One Engine per server: the config, the allowed folders, and the loaded models (kept between
+requests; a model is loaded again only when another model, retrieval or noise setting is chosen).
+Heavy work runs one job at a time (`work_lock`); each job reads and writes only its own session.
+Features are cached per session and input, so "Convert with this pitch" reuses the PPG and units.
+"""
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import List
+
+import numpy as np
+
+from common.audio import EXTRACT_RATE, AudioError, load_audio
+from common.config import load_config
+from common.paths import HUBERT_CKPT, WHISPER_CKPT
+from pitch.extractor import METHODS as PITCH_METHODS
+from pitch.smoothing import fit_length
+from svc.convert import ExtractorSettings
+from svc.convert_file import open_converter
+from svc.feature_files import LENGTH_TOLERANCE, check_f0, load_speaker
+from svc.retrieval_setup import RetrievalSettings
+from svc.webui.folders import AllowedFolders, PathNotAllowed
+from svc.webui.session import InputAudio
+
+CREPE_MODELS = ("full", "tiny")
+RETRIEVAL_MODES = ("off", "index", "kmeans")
+MODEL_PATTERNS = ("*.pth", "*.pt")
+SINGER_PATTERNS = ("*.spk.npy",)
+AUDIO_PATTERNS = ("*.wav", "*.flac", "*.ogg", "*.mp3", "*.m4a", "*.aiff")
+
+
+@dataclass
+class WebSettings:
+    """Server-wide settings (svc_webui.py's options)."""
+    config: str = "configs/base.yaml"
+    model_dirs: List[str] = field(default_factory=lambda: [".", "chkpt"])
+    singer_dirs: List[str] = field(default_factory=lambda: ["data_svc/singer"])
+    audio_dirs: List[str] = field(default_factory=list)
+    data_svc: str = "data_svc"            # where retrieval indexes live (indexes/<singer>/)
+    device: str = "auto"
+    whisper_checkpoint: str = WHISPER_CKPT
+    hubert_checkpoint: str = HUBERT_CKPT
+    chunk_seconds: float = 25.0
+    overlap_seconds: float = 1.0
+    max_upload_mb: float = 200.0
+
+
+@dataclass
+class ConvertRequest:
+    """The page's conversion form, checked."""
+    model: str
+    singer: str
+    shift: float = 0.0
+    pitch_method: str = "crepe"
+    crepe_model: str = "full"
+    retrieval: str = "off"
+    retrieval_ratio: float = 0.5
+    retrieval_k: int = 3
+    seed: int = 0
+    no_noise: bool = False
+
+    @classmethod
+    def from_json(cls, body):
+        def number(key, kind, default):
+            value = body.get(key, default)
+            try:
+                return kind(default if value in (None, "") else value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{key}: {value!r} is not a number.") from None
+
+        req = cls(model=str(body.get("model") or ""), singer=str(body.get("singer") or ""),
+                  shift=number("shift", float, 0.0), pitch_method=str(body.get("pitch_method") or "crepe"),
+                  crepe_model=str(body.get("crepe_model") or "full"), retrieval=str(body.get("retrieval") or "off"),
+                  retrieval_ratio=number("retrieval_ratio", float, 0.5), retrieval_k=number("retrieval_k", int, 3),
+                  seed=number("seed", int, 0), no_noise=bool(body.get("no_noise", False)))
+        if req.pitch_method not in PITCH_METHODS:
+            raise ValueError(f"pitch method {req.pitch_method!r}: choose one of {', '.join(PITCH_METHODS)}.")
+        if req.crepe_model not in CREPE_MODELS:
+            raise ValueError(f"CREPE size {req.crepe_model!r}: choose one of {', '.join(CREPE_MODELS)}.")
+        if req.retrieval not in RETRIEVAL_MODES:
+            raise ValueError(f"retrieval {req.retrieval!r}: choose one of {', '.join(RETRIEVAL_MODES)}.")
+        if not -48 <= req.shift <= 48:
+            raise ValueError(f"shift {req.shift:g} semitones: keep it within +-48.")
+        return req
+
+
+class Engine:
+    def __init__(self, settings: WebSettings, max_models=2):
+        self.settings = settings
+        self.hp = load_config(settings.config)
+        self.models = AllowedFolders(settings.model_dirs, "model")
+        self.singers = AllowedFolders(settings.singer_dirs + settings.audio_dirs + settings.model_dirs, "singer")
+        self.audio = AllowedFolders(settings.audio_dirs, "audio")
+        self.work_lock = threading.Lock()
+        self.max_models = max_models
+        self._converters = OrderedDict()
+        self._pitch = {}
+
+    # -- choices for the page ---------------------------------------------------------------
+    def options(self):
+        s = self.settings
+        return {"models": self.models.list(MODEL_PATTERNS), "singers": self.singers.list(SINGER_PATTERNS),
+                "audio": self.audio.list(AUDIO_PATTERNS), "pitch_methods": list(PITCH_METHODS),
+                "crepe_models": list(CREPE_MODELS), "retrieval_modes": list(RETRIEVAL_MODES),
+                "config": s.config, "folders": {"models": self.models.describe(), "singers": self.singers.describe(),
+                                                "audio": self.audio.describe()},
+                "max_upload_mb": s.max_upload_mb, "hop_seconds": 0.01}
+
+    # -- input audio ------------------------------------------------------------------------
+    def open_path(self, path):
+        real = self.audio.check(path, "--audio-dir")
+        return InputAudio(os.path.basename(real), load_audio(real, EXTRACT_RATE))
+
+    def open_upload(self, name, data, folder):
+        """Decode uploaded bytes (saved to `folder` first: the decoders read files); errors name the upload."""
+        name = os.path.basename(name or "upload.wav")
+        if not data:
+            raise AudioError(f"{name}: the upload is empty. Choose the file again.")
+        if len(data) > self.settings.max_upload_mb * 2 ** 20:
+            raise AudioError(f"{name}: {len(data) / 2 ** 20:.0f} MB is over the {self.settings.max_upload_mb:g} MB "
+                             f"upload limit. Give its path instead (svc_webui.py --audio-dir), or raise --max-upload-mb.")
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, "upload" + os.path.splitext(name)[1].lower()[:8])
+        with open(tmp, "wb") as f:
+            f.write(data)
+        try:
+            wav = load_audio(tmp, EXTRACT_RATE)
+        except AudioError as err:
+            raise AudioError(str(err).replace(tmp, name)) from None
+        finally:
+            os.remove(tmp)
+        if len(wav) < EXTRACT_RATE // 10:
+            raise AudioError(f"{name}: {len(wav) / EXTRACT_RATE:.2f} s is too short to convert; give at least 0.1 s.")
+        return InputAudio(name, wav)
+
+    # -- models and extractors, loaded once -------------------------------------------------
+    def converter(self, req):
+        model = self.models.check(req.model, "--model-dir")
+        singer = self.singers.check(req.singer, "--singer-dir")
+        retrieval = None
+        if req.retrieval != "off":
+            retrieval = RetrievalSettings(req.retrieval, req.retrieval_ratio, req.retrieval_k if req.retrieval == "index"
+                                          else 1, data_root=self.settings.data_svc)
+        key = (model, req.no_noise, retrieval and (retrieval.mode, retrieval.ratio, retrieval.k, singer))
+        converter = self._converters.pop(key, None)
+        if converter is None:
+            s = self.settings
+            extractors = ExtractorSettings(s.whisper_checkpoint, s.hubert_checkpoint)
+            converter, _ = open_converter(self.hp, model, singer, s.device, extractors, req.no_noise,
+                                          s.chunk_seconds, s.overlap_seconds, progress=False, retrieval=retrieval)
+        self._converters[key] = converter
+        while len(self._converters) > self.max_models:
+            self._converters.popitem(last=False)
+        return converter, load_speaker(singer, self.hp.vits.spk_dim)
+
+    def pitch_extractor(self, method, crepe_model):
+        key = (method, crepe_model if method == "crepe" else None)
+        if key not in self._pitch:
+            from pitch.extractor import PitchExtractor
+
+            self._pitch[key] = PitchExtractor(method=method, model=crepe_model, device=self.settings.device)
+        return self._pitch[key]
+
+    # -- the jobs ---------------------------------------------------------------------------
+    def pitch(self, session, job, method, crepe_model):
+        """The input's conversion pitch [frames] Hz (cached per input and method)."""
+        audio = session.require_input()
+        key = ("f0", audio.key, method, crepe_model if method == "crepe" else None)
+        if key not in session.features:
+            job.update(f"extracting pitch ({method}{' ' + crepe_model if method == 'crepe' else ''})")
+            f0 = self.pitch_extractor(method, crepe_model).conversion(audio.wav16k)
+            session.features[key] = fit_length(f0, audio.frames).astype(np.float32)
+            session.extractions["pitch"] += 1
+        return session.features[key]
+
+    def content(self, session, job, converter, no_noise):
+        """(PPG, units) at 50 Hz, cached per input and dither setting."""
+        audio = session.require_input()
+        key = ("content", audio.key, no_noise)
+        if key not in session.features:
+            job.update("extracting PPG (Whisper)")
+            ppg = converter.whisper()(audio.wav16k)
+            job.update("extracting units (HuBERT)")
+            vec = converter.hubert()(audio.wav16k)
+            session.features[key] = (ppg, vec)
+            session.extractions["content"] += 1
+        return session.features[key]
+
+    def edited_pitch(self, f0, frames):
+        """An edited pitch curve from the page (or a CSV) fitted to the input's frames."""
+        f0 = check_f0(np.asarray(f0, dtype=np.float64), "edited pitch")
+        if abs(len(f0) - frames) > LENGTH_TOLERANCE:
+            raise ValueError(f"the pitch curve has {len(f0)} frames (10 ms each) but the input has {frames}: it "
+                             f"belongs to another audio file. Extract the pitch of this input again.")
+        return fit_length(f0, frames).astype(np.float32)
+
+    def convert(self, session, job, req, f0=None):
+        """Convert the session's input; `f0` (Hz per 10 ms frame) replaces the extracted pitch."""
+        audio = session.require_input()
+        job.update("loading model", 0.01)
+        converter, speaker = self.converter(req)
+        extracted = self.pitch(session, job, req.pitch_method, req.crepe_model)
+        pitch = extracted if f0 is None else self.edited_pitch(f0, audio.frames)
+        ppg, vec = self.content(session, job, converter, req.no_noise)
+        job.update("preparing", 0.05)
+        item = converter.prepare(speaker, audio.wav16k, ppg, vec, pitch, shift=req.shift,
+                                 names={"spk": os.path.basename(req.singer)})
+        converter.progress = lambda done, total: job.update(f"converting (chunk {done + 1} of {total})",
+                                                            0.05 + 0.95 * done / total)
+        wav = converter.synthesize(item, seed=req.seed)
+        session.result = {"wav": wav, "rate": converter.rate, "f0": item.f0, "edited": f0 is not None,
+                          "input": audio.name, "request": req, "metrics": None}
+        return session.result

@@ -1,0 +1,53 @@
+"""Which files the page may name: paths are resolved (symlinks too) and must lie in an allowed folder."""
+import fnmatch
+import os
+
+
+class PathNotAllowed(ValueError):
+    """A path outside the folders the server was started with; the message says which folders are allowed."""
+
+
+class AllowedFolders:
+    """A set of folders (e.g. models, singers, audio); `check` admits only files inside one of them."""
+
+    def __init__(self, folders, what):
+        self.what = what
+        self.folders = [os.path.realpath(os.fspath(f)) for f in folders]
+
+    def __contains__(self, path):
+        real = os.path.realpath(os.fspath(path))
+        return any(real == f or real.startswith(f + os.sep) for f in self.folders)
+
+    def describe(self):
+        return ", ".join(self.folders) if self.folders else "(none)"
+
+    def check(self, path, option):
+        """The real path of an existing file inside the folders, else PathNotAllowed / FileNotFoundError."""
+        if not path or not str(path).strip():
+            raise PathNotAllowed(f"no {self.what} chosen: pick one from the list or type its path.")
+        path = os.path.expanduser(str(path).strip())
+        real = os.path.realpath(path)
+        if real not in self:
+            raise PathNotAllowed(f"{path}: not inside the {self.what} folders this server may read "
+                                 f"({self.describe()}). Move the file there, or restart svc_webui.py with "
+                                 f"{option} pointing at its folder.")
+        if not os.path.isfile(real):
+            raise FileNotFoundError(f"{path}: no such {self.what} file. Check the path.")
+        return real
+
+    def list(self, patterns, max_depth=3, limit=500):
+        """Files matching any of `patterns` (fnmatch on the name) under the folders, sorted, de-duplicated."""
+        found = set()
+        for root in self.folders:
+            if not os.path.isdir(root):
+                continue
+            for folder, dirs, files in os.walk(root):
+                depth = folder[len(root):].count(os.sep)
+                if depth >= max_depth:
+                    dirs[:] = []
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                found.update(os.path.join(folder, n) for n in files
+                             if any(fnmatch.fnmatch(n, p) for p in patterns))
+                if len(found) >= limit:
+                    break
+        return sorted(found)[:limit]

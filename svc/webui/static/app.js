@@ -1,0 +1,206 @@
+// The page: the conversion form, job progress, the result player and the pitch editor's buttons.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function newSessionId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+// one session per tab: two tabs never share a song or a result
+const SESSION = sessionStorage.getItem("svcSession") || newSessionId();
+sessionStorage.setItem("svcSession", SESSION);
+
+function showMessage(text, ok) {
+  const box = $("message");
+  box.textContent = text;
+  box.className = ok ? "message ok" : "message";
+  box.hidden = !text;
+}
+
+async function api(method, path, body, raw) {
+  const headers = { "X-Session": SESSION };
+  let payload = body;
+  if (body !== undefined && !(body instanceof Blob)) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body: payload });
+  } catch (err) {
+    throw new Error("The server does not answer: is svc_webui.py still running?");
+  }
+  if (!res.ok) {
+    let text = `${res.status} ${res.statusText}`;
+    try { text = (await res.json()).error || text; } catch (e) { /* not JSON */ }
+    throw new Error(text);
+  }
+  return raw ? res : res.json();
+}
+
+// run fn; any error becomes the red message instead of a console trace
+function guarded(fn) {
+  return async (...args) => {
+    try { await fn(...args); } catch (err) { showMessage(err.message || String(err)); busy(false); }
+  };
+}
+
+function busy(on) {
+  for (const id of ["convert", "open-editor", "convert-edited", "upload", "open-path"]) $(id).disabled = on;
+}
+
+function fill(select, values, labels) {
+  select.innerHTML = "";
+  values.forEach((v, i) => {
+    const o = document.createElement("option");
+    o.value = v;
+    o.textContent = labels ? labels[i] : v;
+    select.appendChild(o);
+  });
+}
+
+async function loadOptions() {
+  const o = await api("GET", "/api/options");
+  fill($("model-list"), [""].concat(o.models), ["(choose)"].concat(o.models));
+  fill($("singer-list"), [""].concat(o.singers), ["(choose)"].concat(o.singers));
+  if (o.models.length === 1) $("model-list").value = o.models[0];
+  if (o.singers.length === 1) $("singer-list").value = o.singers[0];
+  fill($("pitch-method"), o.pitch_methods);
+  fill($("crepe-model"), o.crepe_models);
+  fill($("retrieval"), o.retrieval_modes);
+  $("audio-files").replaceChildren(...o.audio.map((a) => Object.assign(document.createElement("option"), { value: a })));
+  $("folders").textContent = `models: ${o.folders.models}; singers: ${o.folders.singers}; audio: ${o.folders.audio}`;
+}
+
+function form() {
+  return {
+    model: $("model-path").value.trim() || $("model-list").value,
+    singer: $("singer-path").value.trim() || $("singer-list").value,
+    shift: $("shift").value, pitch_method: $("pitch-method").value, crepe_model: $("crepe-model").value,
+    retrieval: $("retrieval").value, retrieval_ratio: $("retrieval-ratio").value, retrieval_k: $("retrieval-k").value,
+    seed: $("seed").value, no_noise: $("no-noise").checked,
+  };
+}
+
+function showInput(info) {
+  $("input-info").textContent = `Input: ${info.name}, ${info.seconds.toFixed(2)} s`;
+  $("result-panel").hidden = true;
+  $("editor-panel").hidden = true;
+  editor.f0 = null;
+  showMessage("");
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitForJob(start) {
+  busy(true);
+  $("progress").hidden = false;
+  let job = start.job;
+  while (job.state === "queued" || job.state === "running") {
+    $("progress-bar").style.width = `${Math.round(100 * job.fraction)}%`;
+    $("progress-text").textContent = `${job.stage} (${job.seconds.toFixed(0)} s)`;
+    await sleep(250);
+    job = (await api("GET", "/api/job")).job;
+  }
+  $("progress-bar").style.width = job.state === "done" ? "100%" : "0";
+  $("progress-text").textContent = job.state === "done" ? `done in ${job.seconds.toFixed(1)} s` : "failed";
+  busy(false);
+  if (job.state === "error") throw new Error(job.error);
+  return job;
+}
+
+async function showResult() {
+  const r = await api("GET", "/api/result");
+  const url = `/api/result.wav?session=${SESSION}&t=${Date.now()}`;
+  $("result-audio").src = url;
+  $("download").href = url + "&download=1";
+  $("download").setAttribute("download", r.file_name);
+  $("result-info").textContent = `${r.file_name}: ${r.seconds.toFixed(2)} s at ${r.rate} Hz` +
+    (r.edited ? ", with the edited pitch" : ", with the extracted pitch") +
+    ` (features extracted: content ${r.extractions.content || 0}x, pitch ${r.extractions.pitch || 0}x)`;
+  $("result-panel").hidden = false;
+  $("result-panel").dataset.edited = r.edited ? "1" : "0";
+  $("eval-panel").textContent = r.metrics ? "Evaluation: " + Object.entries(r.metrics).map(([k, v]) =>
+    `${k} ${typeof v === "number" ? v.toFixed(3) : v}`).join(", ") : "Evaluation: not available in this build.";
+}
+
+async function convert(f0) {
+  showMessage("");
+  const body = form();
+  if (f0) body.f0 = Array.from(f0);
+  await waitForJob(await api("POST", "/api/convert", body));
+  await showResult();
+}
+
+async function openEditor() {
+  showMessage("");
+  const f = form();
+  await waitForJob(await api("POST", "/api/extract_pitch", { pitch_method: f.pitch_method, crepe_model: f.crepe_model }));
+  const data = await api("GET", "/api/pitch");
+  $("editor-panel").hidden = false;
+  editor.load(data);
+  $("editor-info").textContent = editor.describe();
+}
+
+async function saveCsv() {
+  const res = await api("POST", "/api/pitch.csv", { f0: Array.from(editor.f0) }, true);
+  const name = (res.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(await res.blob());
+  a.download = name ? name[1] : "pitch.csv";
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  showMessage(`Saved ${a.download} (open it in Excel, edit, and load it back).`, true);
+}
+
+async function loadCsv(file) {
+  const r = await api("POST", `/api/load_csv?name=${encodeURIComponent(file.name)}`, file);
+  editor.setF0(r.f0);
+  showMessage(`Loaded ${r.name}.`, true);
+}
+
+const editor = new PitchEditor($("editor"), $("scroll"), (ed) => { $("editor-info").textContent = ed.describe(); });
+window.svcEditor = editor;
+
+function wire() {
+  $("upload").addEventListener("change", guarded(async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    showInput(await api("POST", `/api/upload?name=${encodeURIComponent(file.name)}`, file));
+  }));
+  $("open-path").addEventListener("click", guarded(async () => {
+    showInput(await api("POST", "/api/input", { path: $("audio-path").value }));
+  }));
+  $("convert").addEventListener("click", guarded(() => convert(null)));
+  $("open-editor").addEventListener("click", guarded(openEditor));
+  $("convert-edited").addEventListener("click", guarded(() => convert(editor.f0)));
+  $("save-csv").addEventListener("click", guarded(saveCsv));
+  $("load-csv").addEventListener("change", guarded(async (e) => {
+    if (e.target.files[0]) await loadCsv(e.target.files[0]);
+    e.target.value = "";
+  }));
+  document.querySelectorAll("[data-shift]").forEach((b) =>
+    b.addEventListener("click", guarded(() => editor.shiftSpan(Number(b.dataset.shift)))));
+  $("snap").addEventListener("click", guarded(() => editor.snap()));
+  $("unvoiced").addEventListener("click", guarded(() => editor.unvoice()));
+  $("restore").addEventListener("click", guarded(() => editor.restore()));
+  $("undo").addEventListener("click", () => editor.undo());
+  $("redo").addEventListener("click", () => editor.redo());
+  $("zoom-in").addEventListener("click", () => editor.zoom(2));
+  $("zoom-out").addEventListener("click", () => editor.zoom(0.5));
+  $("zoom-fit").addEventListener("click", () => editor.fit());
+  document.querySelectorAll("input[name=tool]").forEach((r) =>
+    r.addEventListener("change", () => { editor.tool = r.value; }));
+  document.addEventListener("keydown", (e) => {
+    if (!(e.ctrlKey || e.metaKey) || $("editor-panel").hidden) return;
+    if (e.key === "z" && !e.shiftKey) { editor.undo(); e.preventDefault(); }
+    if (e.key === "y" || (e.key === "z" && e.shiftKey)) { editor.redo(); e.preventDefault(); }
+  });
+  window.addEventListener("unhandledrejection", (e) => showMessage(String(e.reason && e.reason.message || e.reason)));
+}
+
+wire();
+guarded(loadOptions)();

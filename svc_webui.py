@@ -1,0 +1,56 @@
+"""Local web app: convert a song to a singer and fix its pitch in the browser.
+
+  python svc_webui.py [--host 127.0.0.1] [--port 7860] [--config configs/base.yaml]
+      [--model-dir . --model-dir chkpt] [--singer-dir data_svc/singer] [--audio-dir songs/]
+
+Open http://127.0.0.1:7860/ : choose a model (exported .pth or training .pt), a singer (.spk.npy)
+and a song (upload, or a path inside --audio-dir), convert, listen and download. The pitch editor
+shows the song's spectrogram with its pitch curve: move, draw, snap or silence spans, save and
+load the pitch CSV that Excel edits, and convert again with the edited pitch (the content
+features are reused, not extracted again). The page reads files only inside the given folders.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common.paths import HUBERT_CKPT, WHISPER_CKPT  # noqa: E402
+from svc.cli import report_errors  # noqa: E402
+from svc.webui.app import run_webui  # noqa: E402
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 = any free port)")
+    parser.add_argument("--config", default="configs/base.yaml", help="config the models were trained with")
+    parser.add_argument("--model-dir", action="append", default=None,
+                        help="folder of models the page may use, searched 3 levels deep for .pth/.pt "
+                             "(repeatable; default: . and chkpt)")
+    parser.add_argument("--singer-dir", action="append", default=None,
+                        help="folder of singer vectors (.spk.npy) the page may use (repeatable; default "
+                             "data_svc/singer; .spk.npy files in the model and audio folders are allowed too)")
+    parser.add_argument("--audio-dir", action="append", default=[],
+                        help="folder whose audio files the page may open by path (repeatable; default none: "
+                             "upload files instead)")
+    parser.add_argument("--data-svc", default="data_svc", help="prepared data folder holding indexes/ for retrieval")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--whisper-checkpoint", default=WHISPER_CKPT, help="Whisper weights for PPG extraction")
+    parser.add_argument("--hubert-checkpoint", default=HUBERT_CKPT, help="HuBERT-Soft weights for unit extraction")
+    parser.add_argument("--chunk-seconds", type=float, default=25.0, help="longest piece converted at once")
+    parser.add_argument("--overlap-seconds", type=float, default=1.0, help="crossfade between pieces")
+    parser.add_argument("--max-upload-mb", type=float, default=200.0, help="largest audio upload accepted")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    args.model_dir = args.model_dir or [".", "chkpt"]
+    args.singer_dir = args.singer_dir or ["data_svc/singer"]
+    return report_errors(run_webui, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

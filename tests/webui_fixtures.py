@@ -1,0 +1,99 @@
+"""Shared by the web app tests: a workspace with a tiny model, a singer and a song, and a server on it."""
+import json
+import os
+import threading
+import urllib.error
+import urllib.request
+import uuid
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.svc_fixtures import TINY, hp, model_files, smooth_features  # noqa: F401 (fixtures)
+
+SONG_SECONDS = 1.5
+
+
+def write_song(path, seconds=SONG_SECONDS, hz=220.0, rate=22050):
+    """A sung-like tone: a harmonic-rich 220 Hz note with vibrato (CREPE tracks it well)."""
+    t = np.arange(int(rate * seconds)) / rate
+    phase = 2 * np.pi * np.cumsum(hz * 2 ** (0.2 * np.sin(2 * np.pi * 5 * t) / 12)) / rate
+    wav = sum(0.3 / k * np.sin(k * phase) for k in range(1, 6))
+    sf.write(path, wav.astype(np.float32), rate, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def workspace(model_files, tmp_path_factory):  # noqa: F811
+    """Folders as a user has them: models/, data_svc/singer/, songs/, and tiny extractor weights."""
+    from tests import tiny_hubert, tiny_whisper
+
+    root = tmp_path_factory.mktemp("webui")
+    for name in ("models", "singer", "songs", "weights"):
+        (root / name).mkdir()
+    for path in model_files:
+        os.link(path, root / "models" / path.name)
+    np.save(root / "singer" / "alice.spk.npy", smooth_features(10)[2])
+    write_song(root / "songs" / "take1.wav")
+    (root / "songs" / "broken.wav").write_bytes(b"RIFF not really a wav file")
+    return {"root": root, "model": str(root / "models" / model_files[0].name),
+            "checkpoint": str(root / "models" / model_files[1].name),
+            "singer": str(root / "singer" / "alice.spk.npy"), "song": str(root / "songs" / "take1.wav"),
+            "whisper": str(tiny_whisper.make_checkpoint(root / "weights" / "whisper.pt")),
+            "hubert": str(tiny_hubert.make_checkpoint(root / "weights" / "hubert.pt"))}
+
+
+@pytest.fixture(scope="module")
+def server(workspace):
+    """(base URL, the server) of a web app on a free port, serving the workspace with tiny extractors."""
+    from svc.webui.engine import Engine, WebSettings
+    from svc.webui.server import make_server
+
+    root = workspace["root"]
+    settings = WebSettings(config=TINY, model_dirs=[str(root / "models")], singer_dirs=[str(root / "singer")],
+                           audio_dirs=[str(root / "songs")], device="cpu", whisper_checkpoint=workspace["whisper"],
+                           hubert_checkpoint=workspace["hubert"], max_upload_mb=1.0)
+    os.environ["SVC_WEBUI_QUIET"] = "1"
+    httpd = make_server(Engine(settings), "127.0.0.1", 0, work_dir=str(root / "work"))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class Client:
+    """One browser tab's worth of API calls (its own session id)."""
+
+    def __init__(self, base):
+        self.base = base
+        self.session = uuid.uuid4().hex
+
+    def call(self, method, path, body=None, raw=False):
+        data, headers = None, {"X-Session": self.session}
+        if isinstance(body, (bytes, bytearray)):
+            data = bytes(body)
+        elif body is not None:
+            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+        request = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=120) as res:
+                payload = res.read()
+                return (res.status, payload, dict(res.headers)) if raw else (res.status, json.loads(payload))
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    def wait(self, start, timeout=120):
+        """Poll a job until it ends; returns its final state dict."""
+        import time
+
+        assert start[0] == 200, start
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            status, reply = self.call("GET", "/api/job")
+            job = reply["job"]
+            if job["state"] in ("done", "error"):
+                return job
+            time.sleep(0.1)
+        raise AssertionError(f"job still {job} after {timeout} s")
