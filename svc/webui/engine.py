@@ -102,7 +102,10 @@ class Engine:
     # -- choices for the page ---------------------------------------------------------------
     def options(self):
         s = self.settings
-        return {"models": self.models.list(MODEL_PATTERNS), "singers": self.singers.list(SINGER_PATTERNS),
+        def choices(folders, patterns):
+            return [{"path": p, "label": folders.label(p)} for p in folders.list(patterns)]
+
+        return {"models": choices(self.models, MODEL_PATTERNS), "singers": choices(self.singers, SINGER_PATTERNS),
                 "audio": self.audio.list(AUDIO_PATTERNS), "pitch_methods": list(PITCH_METHODS),
                 "crepe_models": list(CREPE_MODELS), "retrieval_modes": list(RETRIEVAL_MODES),
                 "config": s.config, "folders": {"models": self.models.describe(), "singers": self.singers.describe(),

@@ -35,6 +35,13 @@ class AllowedFolders:
             raise FileNotFoundError(f"{path}: no such {self.what} file. Check the path.")
         return real
 
+    def label(self, path):
+        """A short name for a listed file: its path below the allowed folder, led by that folder's name."""
+        for root in self.folders:
+            if path.startswith(root + os.sep):
+                return os.path.join(os.path.basename(root) or root, os.path.relpath(path, root))
+        return path
+
     def list(self, patterns, max_depth=3, limit=500):
         """Files matching any of `patterns` (fnmatch on the name) under the folders, sorted, de-duplicated."""
         found = set()

@@ -40,9 +40,10 @@ async function api(method, path, body, raw) {
   return raw ? res : res.json();
 }
 
-// run fn; any error becomes the red message instead of a console trace
+// run fn (a new action clears the old message); any error becomes the red message, not a console trace
 function guarded(fn) {
   return async (...args) => {
+    showMessage("");
     try { await fn(...args); } catch (err) { showMessage(err.message || String(err)); busy(false); }
   };
 }
@@ -63,10 +64,10 @@ function fill(select, values, labels) {
 
 async function loadOptions() {
   const o = await api("GET", "/api/options");
-  fill($("model-list"), [""].concat(o.models), ["(choose)"].concat(o.models));
-  fill($("singer-list"), [""].concat(o.singers), ["(choose)"].concat(o.singers));
-  if (o.models.length === 1) $("model-list").value = o.models[0];
-  if (o.singers.length === 1) $("singer-list").value = o.singers[0];
+  for (const [id, files] of [["model-list", o.models], ["singer-list", o.singers]]) {
+    fill($(id), [""].concat(files.map((f) => f.path)), ["(choose)"].concat(files.map((f) => f.label)));
+    if (files.length === 1) $(id).value = files[0].path;
+  }
   fill($("pitch-method"), o.pitch_methods);
   fill($("crepe-model"), o.crepe_models);
   fill($("retrieval"), o.retrieval_modes);

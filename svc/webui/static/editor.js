@@ -174,7 +174,7 @@ class PitchEditor {
       const x = Math.round(this.frameToX(s * 100)) + 0.5;
       ctx.strokeStyle = "rgba(255, 255, 255, 0.15)";
       ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, H); ctx.stroke();
-      ctx.fillText(`${+s.toFixed(1)} s`, x + 2, H - 3);
+      ctx.fillText(`${+s.toFixed(1)} s`, x + 2, 11);
     }
   }
   drawCurve(ctx, f0, color, width, onlyWhereEdited) {
