@@ -23,7 +23,8 @@ from svc.webui.app import run_webui  # noqa: E402
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
+                        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it "
+                             "to the network)")
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 = any free port)")
     parser.add_argument("--config", default="configs/base.yaml", help="config the models were trained with")
     parser.add_argument("--model-dir", action="append", default=None,

@@ -151,3 +151,27 @@ def test_spectrogram_rows_follow_the_note_axis():
     image = note_spectrogram(np.sin(2 * np.pi * 440 * t), 100)
     assert image.shape == (len(row_notes()), 100) and image.dtype == np.uint8
     assert abs(row_notes()[image[:, 50].argmax()] - 69) <= 0.5  # A4
+
+
+def test_chunk_progress_reaches_a_callback():
+    from svc.chunking import run_chunked
+
+    seen = []
+    run_chunked(lambda s, e: np.zeros((e - s) * 4), 250, 4, 100, 10,
+                progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(0, 3), (1, 3), (2, 3)]
+
+
+def test_cli_names_a_busy_port(capsys):
+    import socket
+
+    import svc_webui
+    from tests.svc_fixtures import TINY
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(SystemExit) as exit_info:
+            svc_webui.main(["--port", str(busy.getsockname()[1]), "--config", TINY])
+    assert exit_info.value.code == 1
+    assert "choose another with --port" in capsys.readouterr().err

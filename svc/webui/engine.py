@@ -22,7 +22,7 @@ from svc.convert import ExtractorSettings
 from svc.convert_file import open_converter
 from svc.feature_files import LENGTH_TOLERANCE, check_f0, load_speaker
 from svc.retrieval_setup import RetrievalSettings
-from svc.webui.folders import AllowedFolders, PathNotAllowed
+from svc.webui.folders import AllowedFolders
 from svc.webui.session import InputAudio
 
 CREPE_MODELS = ("full", "tiny")
@@ -124,7 +124,8 @@ class Engine:
             raise AudioError(f"{name}: the upload is empty. Choose the file again.")
         if len(data) > self.settings.max_upload_mb * 2 ** 20:
             raise AudioError(f"{name}: {len(data) / 2 ** 20:.0f} MB is over the {self.settings.max_upload_mb:g} MB "
-                             f"upload limit. Give its path instead (svc_webui.py --audio-dir), or raise --max-upload-mb.")
+                             f"upload limit. Give its path instead (svc_webui.py --audio-dir), or raise "
+                             f"--max-upload-mb.")
         os.makedirs(folder, exist_ok=True)
         tmp = os.path.join(folder, "upload" + os.path.splitext(name)[1].lower()[:8])
         with open(tmp, "wb") as f:
@@ -145,8 +146,8 @@ class Engine:
         singer = self.singers.check(req.singer, "--singer-dir")
         retrieval = None
         if req.retrieval != "off":
-            retrieval = RetrievalSettings(req.retrieval, req.retrieval_ratio, req.retrieval_k if req.retrieval == "index"
-                                          else 1, data_root=self.settings.data_svc)
+            k = req.retrieval_k if req.retrieval == "index" else 1  # k-means: the nearest centre
+            retrieval = RetrievalSettings(req.retrieval, req.retrieval_ratio, k, data_root=self.settings.data_svc)
         key = (model, req.no_noise, retrieval and (retrieval.mode, retrieval.ratio, retrieval.k, singer))
         converter = self._converters.pop(key, None)
         if converter is None:

@@ -71,7 +71,8 @@ async function loadOptions() {
   fill($("pitch-method"), o.pitch_methods);
   fill($("crepe-model"), o.crepe_models);
   fill($("retrieval"), o.retrieval_modes);
-  $("audio-files").replaceChildren(...o.audio.map((a) => Object.assign(document.createElement("option"), { value: a })));
+  const option = (value) => Object.assign(document.createElement("option"), { value });
+  $("audio-files").replaceChildren(...o.audio.map(option));
   $("folders").textContent = `models: ${o.folders.models}; singers: ${o.folders.singers}; audio: ${o.folders.audio}`;
 }
 
@@ -138,7 +139,8 @@ async function convert(f0) {
 async function openEditor() {
   showMessage("");
   const f = form();
-  await waitForJob(await api("POST", "/api/extract_pitch", { pitch_method: f.pitch_method, crepe_model: f.crepe_model }));
+  const body = { pitch_method: f.pitch_method, crepe_model: f.crepe_model };
+  await waitForJob(await api("POST", "/api/extract_pitch", body));
   const data = await api("GET", "/api/pitch");
   $("editor-panel").hidden = false;
   editor.load(data);

@@ -96,7 +96,8 @@ class PitchEditor {
   // page coordinates of a frame and note, for tests and tools that drive the editor
   clientPoint(frame, midi) {
     const box = this.canvas.getBoundingClientRect();
-    return [box.left + this.frameToX(frame) * box.width / this.width, box.top + this.midiToY(midi) * box.height / this.height];
+    return [box.left + this.frameToX(frame) * box.width / this.width,
+            box.top + this.midiToY(midi) * box.height / this.height];
   }
 
   // -- view --------------------------------------------------------------------------------
@@ -144,7 +145,8 @@ class PitchEditor {
     for (const t of this.tiles) {
       const a = Math.max(this.start, t.start), b = Math.min(end, t.start + t.width);
       if (b <= a) continue;
-      ctx.drawImage(t.canvas, a - t.start, 0, b - a, t.canvas.height, this.frameToX(a), 0, (b - a) / this.framesPerPixel, H);
+      ctx.drawImage(t.canvas, a - t.start, 0, b - a, t.canvas.height,
+                    this.frameToX(a), 0, (b - a) / this.framesPerPixel, H);
     }
     this.drawGrid(ctx, W, H);
     if (this.selection) {
@@ -181,7 +183,8 @@ class PitchEditor {
     ctx.strokeStyle = color;
     ctx.lineWidth = width;
     ctx.beginPath();
-    const first = Math.max(0, Math.floor(this.start) - 1), last = Math.min(this.frames - 1, Math.ceil(this.xToFrame(this.width)) + 1);
+    const first = Math.max(0, Math.floor(this.start) - 1);
+    const last = Math.min(this.frames - 1, Math.ceil(this.xToFrame(this.width)) + 1);
     const step = Math.max(1, Math.floor(this.framesPerPixel / 2));
     let pen = false;
     for (let i = first; i <= last; i += step) {
@@ -258,7 +261,11 @@ class PitchEditor {
       if (e.ctrlKey || e.metaKey) this.zoom(e.deltaY < 0 ? 1.25 : 0.8, this.eventPoint(e)[0]);
       else this.scrollBy((e.deltaX || e.deltaY) * this.framesPerPixel);
     }, { passive: false });
-    this.scroll.addEventListener("input", () => { this.start = Number(this.scroll.value); this.clampStart(); this.draw(); });
+    this.scroll.addEventListener("input", () => {
+      this.start = Number(this.scroll.value);
+      this.clampStart();
+      this.draw();
+    });
     window.addEventListener("resize", () => { if (this.f0) { this.resize(); this.clampStart(); this.draw(); } });
   }
   clampFrame(frame) { return Math.max(0, Math.min(this.frames, frame)); }
@@ -284,8 +291,9 @@ class PitchEditor {
       const [a, b] = this.span();
       const voiced = Array.from(this.f0.slice(a, b)).filter((hz) => hz > 0);
       const mean = voiced.length ? hzToMidi(voiced.reduce((s, hz) => s + hz, 0) / voiced.length) : null;
+      const note = Math.round(mean);
       text += ` Span ${(a / 100).toFixed(2)}-${(b / 100).toFixed(2)} s` +
-        (mean === null ? ", unvoiced." : `, around ${NOTE_NAMES[Math.round(mean) % 12]}${Math.floor(Math.round(mean) / 12) - 1}.`);
+        (mean === null ? ", unvoiced." : `, around ${NOTE_NAMES[note % 12]}${Math.floor(note / 12) - 1}.`);
     }
     return text;
   }
