@@ -171,3 +171,52 @@ def test_convert_edit_an_octave_and_reconvert_in_the_browser(browser, server, wo
     d.find_element(By.ID, "load-csv").send_keys(str(saved))
     wait_for(d, "document.getElementById('message').textContent.includes('Loaded take1.csv')")
     np.testing.assert_allclose(d.execute_script("return Array.from(window.svcEditor.f0)"), edited, atol=0.006)
+
+
+def test_editor_tools_draw_snap_unvoice_zoom(browser, server, workspace):
+    base, d = server[0], browser
+    d.get(base + "/")
+    wait_for(d, "document.getElementById('model-list').options.length > 1")
+    Select(d.find_element(By.ID, "crepe-model")).select_by_value("tiny")
+    d.find_element(By.ID, "audio-path").send_keys(workspace["song"])
+    d.find_element(By.ID, "open-path").click()
+    wait_for(d, "document.getElementById('input-info').textContent.includes('take1.wav')")
+    d.find_element(By.ID, "open-editor").click()
+    wait_for(d, "window.svcEditor.f0 !== null && !document.getElementById('editor-panel').hidden")
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", d.find_element(By.ID, "editor"))
+    f0 = lambda: np.array(d.execute_script("return Array.from(window.svcEditor.f0)"))  # noqa: E731
+    point = lambda frame, midi: d.execute_script(f"return window.svcEditor.clientPoint({frame}, {midi})")  # noqa: E731
+    original = f0()
+
+    d.find_element(By.ID, "snap").click()  # no span selected yet: a message, nothing changed
+    assert "Select a span first" in d.find_element(By.ID, "message").text
+    np.testing.assert_array_equal(f0(), original)
+
+    d.find_element(By.CSS_SELECTOR, "input[name=tool][value=draw]").click()
+    drag(d, point(20.5, 60), point(40.5, 62))  # a line from C4 to D4 by hand
+    drawn = 69 + 12 * np.log2(f0()[20:41] / 440)
+    assert abs(drawn[0] - 60) < 0.2 and abs(drawn[-1] - 62) < 0.2 and np.all(np.diff(drawn) > 0)
+    np.testing.assert_array_equal(f0()[60:], original[60:])
+
+    d.find_element(By.CSS_SELECTOR, "input[name=tool][value=select]").click()
+    drag(d, point(20, 57), point(41, 57))
+    d.find_element(By.ID, "snap").click()
+    snapped = 69 + 12 * np.log2(f0()[21:40] / 440)
+    np.testing.assert_allclose(snapped, np.round(snapped), atol=1e-3)
+    d.find_element(By.ID, "unvoiced").click()
+    assert np.all(f0()[21:40] == 0)
+    for _ in range(3):  # unvoiced, snap, drawing undone
+        d.find_element(By.ID, "undo").click()
+    np.testing.assert_array_equal(f0(), original)
+    d.find_element(By.ID, "redo").click()
+    assert not np.array_equal(f0(), original)
+
+    fpp = d.execute_script("return window.svcEditor.framesPerPixel")
+    d.find_element(By.ID, "zoom-in").click()
+    assert abs(d.execute_script("return window.svcEditor.framesPerPixel") - fpp / 2) < 1e-9
+    scroll = d.find_element(By.ID, "scroll")
+    assert int(scroll.get_attribute("max")) > 0
+    d.execute_script("const s = arguments[0]; s.value = s.max; s.dispatchEvent(new Event('input'))", scroll)
+    start = d.execute_script("return window.svcEditor.start")
+    assert abs(start + d.execute_script("return window.svcEditor.width * window.svcEditor.framesPerPixel")
+               - len(original)) < 1.5  # scrolled to the end of the song

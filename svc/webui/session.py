@@ -85,7 +85,7 @@ class Session:
 
 
 class SessionStore:
-    def __init__(self, max_sessions=32):
+    def __init__(self, max_sessions=8):
         self.max_sessions = max_sessions
         self.sessions = OrderedDict()
         self.lock = threading.Lock()
