@@ -18,10 +18,10 @@ from common.config import load_config
 from common.paths import HUBERT_CKPT, WHISPER_CKPT
 from pitch.extractor import METHODS as PITCH_METHODS
 from pitch.smoothing import fit_length
+from svc.conversion_run import open_converter
 from svc.convert import ExtractorSettings
-from svc.convert_file import open_converter
 from svc.feature_files import LENGTH_TOLERANCE, check_f0, load_speaker
-from svc.retrieval_setup import RetrievalSettings
+from svc.retrieval import RetrievalSettings
 from svc.webui.folders import AllowedFolders
 from svc.webui.session import InputAudio
 
