@@ -37,6 +37,9 @@ def test_convert_edit_pitch_and_reconvert_without_extracting_again(server, works
     assert (spec["rows"], spec["cols"]) == (len(row_notes()), len(f0))
 
     first = converted(client, **form)
+    stages = client.call("GET", "/api/job")[1]["job"]["stages"]
+    assert stages[:5] == ["starting", "loading model", "extracting PPG (Whisper)", "extracting units (HuBERT)",
+                          "preparing"] and stages[-1] == "converting (chunk 1 of 1)", stages
     assert first["edited"] is False and first["extractions"] == {"pitch": 1, "content": 1}
     status, wav, headers = client.call("GET", "/api/result.wav?download=1", raw=True)
     audio, rate = sf.read(io.BytesIO(wav))

@@ -206,8 +206,10 @@ class Engine:
         audio = session.require_input()
         job.update("loading model", 0.01)
         converter, speaker = self.converter(req)
-        extracted = self.pitch(session, job, req.pitch_method, req.crepe_model)
-        pitch = extracted if f0 is None else self.edited_pitch(f0, audio.frames)
+        if f0 is None:
+            pitch = self.pitch(session, job, req.pitch_method, req.crepe_model)
+        else:
+            pitch = self.edited_pitch(f0, audio.frames)
         ppg, vec = self.content(session, job, converter, req.no_noise)
         job.update("preparing", 0.05)
         item = converter.prepare(speaker, audio.wav16k, ppg, vec, pitch, shift=req.shift,

@@ -43,10 +43,13 @@ class Job:
         self.fraction = 0.0
         self.error = None
         self.started = time.time()
+        self.stages = []         # every stage passed, in order
 
     def update(self, stage, fraction=None):
         self.state = "running"
         self.stage = stage
+        if not self.stages or self.stages[-1] != stage:
+            self.stages.append(stage)
         if fraction is not None:
             self.fraction = float(fraction)
 
@@ -56,7 +59,7 @@ class Job:
 
     def as_dict(self):
         return {"id": self.id, "kind": self.kind, "state": self.state, "stage": self.stage,
-                "fraction": round(self.fraction, 4), "error": self.error,
+                "fraction": round(self.fraction, 4), "error": self.error, "stages": self.stages[-50:],
                 "seconds": round(time.time() - self.started, 1)}
 
 
