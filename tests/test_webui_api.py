@@ -111,6 +111,11 @@ def test_bad_requests_get_one_clear_message(server, workspace, tmp_path):
         if status == 200:  # errors found while the job runs come back in the job
             reply = {"error": client.wait((status, reply))["error"]}
         assert expected in reply["error"], (changes, reply)
+    import http.client
+
+    connection = http.client.HTTPConnection(*server[1].server_address[:2])
+    connection.request("GET", "/api/options", headers={"Host": "evil.example:7860"})  # DNS rebinding
+    assert connection.getresponse().status == 403
     client.session = "bad id"
     assert "session id" in client.call("GET", "/api/job")[1]["error"]
 

@@ -16,6 +16,13 @@ STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8", ".png": "image/png"}
 MAX_JSON_BYTES = 64 * 2 ** 20   # an edited curve of a long song is a few MB of JSON
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def host_name(host_header):
+    """`127.0.0.1:7860` -> `127.0.0.1`, `[::1]:7860` -> `[::1]`."""
+    host = (host_header or "").strip().lower()
+    return host if host.endswith("]") or ":" not in host else host.rsplit(":", 1)[0]
 
 
 class Request:
@@ -76,6 +83,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send(HTTPStatus.OK, f.read(), STATIC_TYPES[ext])
 
     def dispatch(self):
+        if self.server.loopback_only and host_name(self.headers.get("Host")) not in LOOPBACK_NAMES:
+            # a page of another site that made its name resolve to 127.0.0.1 (DNS rebinding) gets nothing
+            return self.send_json(HTTPStatus.FORBIDDEN, {"error": "this server answers only to 127.0.0.1 / "
+                                                                  "localhost; open it by that address."})
         url = urlparse(self.path)
         if self.command == "GET" and (url.path == "/" or url.path.startswith("/static/")):
             return self.serve_static(url.path)
@@ -104,5 +115,6 @@ def make_server(engine, host="127.0.0.1", port=7860, work_dir=None):
     handler = type("SvcHandler", (Handler,), {"api": api})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
+    server.loopback_only = host in ("127.0.0.1", "localhost", "::1")
     server.api = api
     return server
