@@ -202,6 +202,10 @@ function wire() {
     if (e.key === "z" && !e.shiftKey) { editor.undo(); e.preventDefault(); }
     if (e.key === "y" || (e.key === "z" && e.shiftKey)) { editor.redo(); e.preventDefault(); }
   });
+  $("result-audio").addEventListener("timeupdate", (e) => {
+    editor.playhead = e.target.currentTime * 100;   // seconds -> 10 ms frames
+    editor.draw();
+  });
   window.addEventListener("unhandledrejection", (e) => showMessage(String(e.reason && e.reason.message || e.reason)));
 }
 

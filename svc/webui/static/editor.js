@@ -156,6 +156,11 @@ class PitchEditor {
       ctx.strokeStyle = "rgba(120, 200, 255, 0.9)";
       ctx.strokeRect(x0 + 0.5, 0.5, x1 - x0 - 1, H - 1);
     }
+    if (this.playhead !== null && this.playhead !== undefined) {   // where the result player is
+      const x = Math.round(this.frameToX(this.playhead)) + 0.5;
+      ctx.strokeStyle = "#ffffff";
+      ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, H); ctx.stroke();
+    }
     this.drawCurve(ctx, this.original, "rgba(255, 255, 255, 0.35)", 1, true);
     this.drawCurve(ctx, this.f0, "#39ff6a", 2, false);
     this.syncScroll();
