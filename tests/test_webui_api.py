@@ -82,6 +82,7 @@ def test_pitch_csv_round_trip_and_excel_edits(server, workspace, tmp_path):
 def test_bad_requests_get_one_clear_message(server, workspace, tmp_path):
     client = Client(server[0])
     outside = write_song(tmp_path / "outside.wav")
+    blip = write_song(tmp_path / "blip.wav", seconds=0.05).read_bytes()
     cases = [
         (("POST", "/api/convert", {**FORM, "model": workspace["model"], "singer": workspace["singer"]}),
          "no input audio yet"),
@@ -91,6 +92,7 @@ def test_bad_requests_get_one_clear_message(server, workspace, tmp_path):
         (("POST", "/api/input", {"path": str(workspace["root"] / "songs" / "broken.wav")}),
          "broken.wav: cannot read this audio file"),
         (("POST", "/api/upload?name=song.mp3", b"\x00garbage" * 100), "song.mp3: cannot read this audio file"),
+        (("POST", "/api/upload?name=blip.wav", blip), "blip.wav: 0.05 s is too short"),
         (("POST", "/api/upload?name=big.wav", b"\x00" * (2 * 2 ** 20)), "over the 1 MB upload limit"),
         (("GET", "/api/result", None), "nothing converted yet"),
         (("GET", "/api/nothing", None), "no such API call"),

@@ -6,6 +6,7 @@ Heavy work runs one job at a time (`work_lock`); each job reads and writes only 
 Features are cached per session and input, so "Convert with this pitch" reuses the PPG and units.
 """
 import os
+import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -102,6 +103,7 @@ class Engine:
     # -- choices for the page ---------------------------------------------------------------
     def options(self):
         s = self.settings
+
         def choices(folders, patterns):
             return [{"path": p, "label": folders.label(p)} for p in folders.list(patterns)]
 
@@ -115,7 +117,14 @@ class Engine:
     # -- input audio ------------------------------------------------------------------------
     def open_path(self, path):
         real = self.audio.check(path, "--audio-dir")
-        return InputAudio(os.path.basename(real), load_audio(real, EXTRACT_RATE))
+        return self.input_audio(os.path.basename(real), load_audio(real, EXTRACT_RATE))
+
+    @staticmethod
+    def input_audio(name, wav16k):
+        if len(wav16k) < EXTRACT_RATE // 10:
+            raise AudioError(f"{name}: {len(wav16k) / EXTRACT_RATE:.2f} s is too short to convert; give at least "
+                             f"0.1 s.")
+        return InputAudio(name, wav16k)
 
     def open_upload(self, name, data, folder):
         """Decode uploaded bytes (saved to `folder` first: the decoders read files); errors name the upload."""
@@ -127,8 +136,8 @@ class Engine:
                              f"upload limit. Give its path instead (svc_webui.py --audio-dir), or raise "
                              f"--max-upload-mb.")
         os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, "upload" + os.path.splitext(name)[1].lower()[:8])
-        with open(tmp, "wb") as f:
+        fd, tmp = tempfile.mkstemp(suffix=os.path.splitext(name)[1].lower()[:8], dir=folder)
+        with os.fdopen(fd, "wb") as f:
             f.write(data)
         try:
             wav = load_audio(tmp, EXTRACT_RATE)
@@ -136,9 +145,7 @@ class Engine:
             raise AudioError(str(err).replace(tmp, name)) from None
         finally:
             os.remove(tmp)
-        if len(wav) < EXTRACT_RATE // 10:
-            raise AudioError(f"{name}: {len(wav) / EXTRACT_RATE:.2f} s is too short to convert; give at least 0.1 s.")
-        return InputAudio(name, wav)
+        return self.input_audio(name, wav)
 
     # -- models and extractors, loaded once -------------------------------------------------
     def converter(self, req):
