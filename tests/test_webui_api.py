@@ -107,6 +107,7 @@ def test_bad_requests_get_one_clear_message(server, workspace, tmp_path):
                               ({"singer": workspace["song"]}, "not a readable .npy speaker vector"),
                               ({"pitch_method": "guess"}, "pitch method 'guess'"),
                               ({"shift": "up"}, "shift: 'up' is not a number"),
+                              ({"precision": "fp16"}, "needs a CUDA device"),
                               ({"f0": [220.0] * 20}, "belongs to another audio file")]:
         body = {**FORM, "model": workspace["model"], "singer": workspace["singer"], **changes}
         status, reply = client.call("POST", "/api/convert", body)

@@ -21,6 +21,7 @@ from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
+pytestmark = pytest.mark.slow  # starts Chromium
 SPAN = (50, 100)  # frames (10 ms) moved up an octave
 
 

@@ -20,7 +20,7 @@ from common.paths import HUBERT_CKPT, WHISPER_CKPT
 from pitch.extractor import METHODS as PITCH_METHODS
 from pitch.smoothing import fit_length
 from svc.conversion_run import open_converter
-from svc.convert import ExtractorSettings
+from svc.convert import PRECISIONS, ExtractorSettings
 from svc.feature_files import LENGTH_TOLERANCE, check_f0, load_speaker
 from svc.retrieval import RetrievalSettings
 from svc.webui.folders import AllowedFolders
@@ -62,6 +62,7 @@ class ConvertRequest:
     retrieval_k: int = 3
     seed: int = 0
     no_noise: bool = False
+    precision: str = "fp32"
 
     @classmethod
     def from_json(cls, body):
@@ -76,11 +77,14 @@ class ConvertRequest:
                   shift=number("shift", float, 0.0), pitch_method=str(body.get("pitch_method") or "crepe"),
                   crepe_model=str(body.get("crepe_model") or "full"), retrieval=str(body.get("retrieval") or "off"),
                   retrieval_ratio=number("retrieval_ratio", float, 0.5), retrieval_k=number("retrieval_k", int, 3),
-                  seed=number("seed", int, 0), no_noise=bool(body.get("no_noise", False)))
+                  seed=number("seed", int, 0), no_noise=bool(body.get("no_noise", False)),
+                  precision=str(body.get("precision") or "fp32"))
         if req.pitch_method not in PITCH_METHODS:
             raise ValueError(f"pitch method {req.pitch_method!r}: choose one of {', '.join(PITCH_METHODS)}.")
         if req.crepe_model not in CREPE_MODELS:
             raise ValueError(f"CREPE size {req.crepe_model!r}: choose one of {', '.join(CREPE_MODELS)}.")
+        if req.precision not in PRECISIONS:
+            raise ValueError(f"precision {req.precision!r}: choose one of {', '.join(PRECISIONS)}.")
         if req.retrieval not in RETRIEVAL_MODES:
             raise ValueError(f"retrieval {req.retrieval!r}: choose one of {', '.join(RETRIEVAL_MODES)}.")
         if not -48 <= req.shift <= 48:
@@ -110,6 +114,7 @@ class Engine:
         return {"models": choices(self.models, MODEL_PATTERNS), "singers": choices(self.singers, SINGER_PATTERNS),
                 "audio": self.audio.list(AUDIO_PATTERNS), "pitch_methods": list(PITCH_METHODS),
                 "crepe_models": list(CREPE_MODELS), "retrieval_modes": list(RETRIEVAL_MODES),
+                "precisions": list(PRECISIONS),
                 "config": s.config, "folders": {"models": self.models.describe(), "singers": self.singers.describe(),
                                                 "audio": self.audio.describe()},
                 "max_upload_mb": s.max_upload_mb, "hop_seconds": 0.01}
@@ -155,13 +160,14 @@ class Engine:
         if req.retrieval != "off":
             k = req.retrieval_k if req.retrieval == "index" else 1  # k-means: the nearest centre
             retrieval = RetrievalSettings(req.retrieval, req.retrieval_ratio, k, data_root=self.settings.data_svc)
-        key = (model, req.no_noise, retrieval and (retrieval.mode, retrieval.ratio, retrieval.k, singer))
+        key = (model, req.no_noise, req.precision, retrieval and (retrieval.mode, retrieval.ratio, retrieval.k, singer))
         converter = self._converters.pop(key, None)
         if converter is None:
             s = self.settings
             extractors = ExtractorSettings(s.whisper_checkpoint, s.hubert_checkpoint)
             converter, _ = open_converter(self.hp, model, singer, s.device, extractors, req.no_noise,
-                                          s.chunk_seconds, s.overlap_seconds, progress=False, retrieval=retrieval)
+                                          s.chunk_seconds, s.overlap_seconds, progress=False, retrieval=retrieval,
+                                          precision=req.precision)
         self._converters[key] = converter
         while len(self._converters) > self.max_models:
             self._converters.popitem(last=False)

@@ -71,6 +71,7 @@ async function loadOptions() {
   fill($("pitch-method"), o.pitch_methods);
   fill($("crepe-model"), o.crepe_models);
   fill($("retrieval"), o.retrieval_modes);
+  fill($("precision"), o.precisions);
   const option = (value) => Object.assign(document.createElement("option"), { value });
   $("audio-files").replaceChildren(...o.audio.map(option));
   $("folders").textContent = `models: ${o.folders.models}; singers: ${o.folders.singers}; audio: ${o.folders.audio}`;
@@ -82,7 +83,7 @@ function form() {
     singer: $("singer-path").value.trim() || $("singer-list").value,
     shift: $("shift").value, pitch_method: $("pitch-method").value, crepe_model: $("crepe-model").value,
     retrieval: $("retrieval").value, retrieval_ratio: $("retrieval-ratio").value, retrieval_k: $("retrieval-k").value,
-    seed: $("seed").value, no_noise: $("no-noise").checked,
+    seed: $("seed").value, no_noise: $("no-noise").checked, precision: $("precision").value,
   };
 }
 
