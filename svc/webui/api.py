@@ -5,6 +5,7 @@ ValueError-family error whose message the page shows as it is (see server.py).
 """
 import base64
 import os
+import shutil
 import tempfile
 import threading
 import traceback
@@ -54,8 +55,14 @@ class Api:
     def __init__(self, engine, work_dir=None, log=print):
         self.engine = engine
         self.sessions = SessionStore()
+        self.own_work_dir = work_dir is None
         self.work_dir = work_dir or tempfile.mkdtemp(prefix="svc_webui_")
         self.log = log
+
+    def close(self):
+        """Remove the scratch folder (uploads and CSVs pass through it) when the Api made it."""
+        if self.own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
 
     # -- plumbing -----------------------------------------------------------------------------
     def start_job(self, session, kind, work):
@@ -167,6 +174,7 @@ class Api:
         write_f0_csv(path, f0)
         with open(path, "rb") as f:
             data = f.read()
+        os.remove(path)
         name = os.path.splitext(audio.name)[0] + ".csv"
         return Reply(data, "text/csv", {"Content-Disposition": f'attachment; filename="{name}"'})
 

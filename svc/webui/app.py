@@ -33,4 +33,5 @@ def run_webui(args):
         pass
     finally:
         server.server_close()
+        server.api.close()
     return 0
