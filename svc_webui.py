@@ -7,7 +7,9 @@ Open http://127.0.0.1:7860/ : choose a model (exported .pth or training .pt), a 
 and a song (upload, or a path inside --audio-dir), convert, listen and download. The pitch editor
 shows the song's spectrogram with its pitch curve: move, draw, snap or silence spans, save and
 load the pitch CSV that Excel edits, and convert again with the edited pitch (the content
-features are reused, not extracted again). The page reads files only inside the given folders.
+features are reused, not extracted again). **Evaluate** measures the result as svc_eval.py does
+(pitch kept against the edited pitch, timbre reached and leaked, words kept, quality, loudness).
+The page reads files only inside the given folders.
 """
 import argparse
 import os
@@ -15,7 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common.paths import HUBERT_CKPT, WHISPER_CKPT  # noqa: E402
+from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT  # noqa: E402
 from svc.cli import report_errors  # noqa: E402
 from svc.webui.app import run_webui  # noqa: E402
 
@@ -42,6 +44,11 @@ def build_parser():
     parser.add_argument("--hubert-checkpoint", default=HUBERT_CKPT, help="HuBERT-Soft weights for unit extraction")
     parser.add_argument("--chunk-seconds", type=float, default=25.0, help="longest piece converted at once")
     parser.add_argument("--overlap-seconds", type=float, default=1.0, help="crossfade between pieces")
+    parser.add_argument("--speaker-checkpoint", default=SPEAKER_CKPT,
+                        help="speaker encoder of the evaluation panel (timbre reached / leaked)")
+    parser.add_argument("--eval-judges", default="auto", choices=("auto", "on", "off"),
+                        help="GE2E (resemblyzer) and DNSMOS (speechmos) in the evaluation panel: auto = when "
+                             "installed")
     parser.add_argument("--max-upload-mb", type=float, default=200.0, help="largest audio upload accepted")
     return parser
 

@@ -74,16 +74,21 @@ class Source:
 class Measurer:
     """The extractors and judges, loaded once."""
 
-    def __init__(self, options):
+    def __init__(self, options, whisper=None, hubert=None, pitch=None):
+        """`whisper`, `hubert`, `pitch`: extractors already loaded (the web app's), used as they are."""
         from hubert.units import HubertSoft
         from pitch.extractor import PitchExtractor
         from speaker.encoder import SpeakerEncoder
         from whisper.ppg import WhisperPPG
 
         s, device = options.extractors, options.device
-        self.whisper = WhisperPPG(s.whisper_checkpoint, device=device, noise=s.whisper_noise and not options.no_noise)
-        self.hubert = HubertSoft(s.hubert_checkpoint, device=device)
-        self.pitch = PitchExtractor(method=s.pitch_method, model=s.crepe_model, device=device)
+        if whisper is None:
+            whisper = WhisperPPG(s.whisper_checkpoint, device=device, noise=s.whisper_noise and not options.no_noise)
+        self.whisper = whisper
+        self.hubert = HubertSoft(s.hubert_checkpoint, device=device) if hubert is None else hubert
+        if pitch is None:
+            pitch = PitchExtractor(method=s.pitch_method, model=s.crepe_model, device=device)
+        self.pitch = pitch
         self.speaker = SpeakerEncoder(options.speaker_checkpoint, device=device)
         self.ge2e = Ge2eEncoder(self.speaker.device) if wanted(options.ge2e, "resemblyzer", "--ge2e") else None
         self.dnsmos = Dnsmos() if wanted(options.dnsmos, "speechmos", "--dnsmos") else None
@@ -96,7 +101,10 @@ class Measurer:
             self.whisper.noise = noise
 
     def source(self, path, seed=0):
-        wav16k = load_audio(path, EXTRACT_RATE)
+        return self.source_audio(path, load_audio(path, EXTRACT_RATE), seed)
+
+    def source_audio(self, path, wav16k, seed=0):
+        """Source of 16 kHz audio already loaded (`path` names it in messages)."""
         check_measurable(wav16k, EXTRACT_RATE, path)
         voiced = self.pitch.training(wav16k) > 0
         if not voiced.any():

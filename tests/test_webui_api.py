@@ -46,6 +46,13 @@ def test_convert_edit_pitch_and_reconvert_without_extracting_again(server, works
     assert rate == 32000 and len(audio) == round(SONG_SECONDS * 32000) and np.abs(audio).max() > 0
     assert 'filename="take1_svc.wav"' in headers["Content-Disposition"]
 
+    job = client.wait(client.call("POST", "/api/evaluate"))
+    assert job["state"] == "done", job
+    metrics = {m["key"]: m["value"] for m in client.call("GET", "/api/result")[1]["metrics"]}
+    assert {"pitch_median_cents", "voicing_disagreement", "spk_sim", "spk_leak", "ppg_cos", "lufs_out"} <= set(metrics)
+    assert metrics["pitch_median_cents"] < 50  # the tiny model's NSF source sings the asked pitch
+    assert -1 <= metrics["spk_sim"] <= 1 and metrics["lufs_out"] < 0
+
     edited = f0.copy()
     edited[50:100] *= 2  # one octave up in 0.5-1.0 s
     second = converted(client, f0=edited.tolist(), shift=2, **form)

@@ -131,6 +131,11 @@ def test_convert_edit_an_octave_and_reconvert_in_the_browser(browser, server, wo
     duration = d.execute_script("return document.getElementById('result-audio').duration")
     assert abs(duration - SONG_SECONDS) < 0.01
     assert d.find_element(By.ID, "download").get_attribute("download") == "take1_svc.wav"
+    d.find_element(By.ID, "evaluate").click()
+    wait_for(d, "!document.getElementById('eval-table').hidden", what="the evaluation panel")
+    cells = d.execute_script("return Object.fromEntries(Array.from(document.querySelectorAll('#eval-table tbody tr'), "
+                             "(r) => [r.dataset.key, r.children[1].textContent]))")
+    assert float(cells["pitch_median_cents"]) < 50 and float(cells["spk_sim"]) <= 1, cells
     screenshot(d.find_element(By.TAG_NAME, "body"), "webui_convert.png")
 
     d.find_element(By.ID, "open-editor").click()

@@ -27,7 +27,7 @@ def write_song(path, seconds=SONG_SECONDS, hz=220.0, rate=22050):
 @pytest.fixture(scope="module")
 def workspace(model_files, tmp_path_factory):  # noqa: F811
     """Folders as a user has them: models/, data_svc/singer/, songs/, and tiny extractor weights."""
-    from tests import tiny_hubert, tiny_whisper
+    from tests import tiny_hubert, tiny_speaker, tiny_whisper
 
     root = tmp_path_factory.mktemp("webui")
     for name in ("models", "singer", "songs", "weights"):
@@ -41,7 +41,8 @@ def workspace(model_files, tmp_path_factory):  # noqa: F811
             "checkpoint": str(root / "models" / model_files[1].name),
             "singer": str(root / "singer" / "alice.spk.npy"), "song": str(root / "songs" / "take1.wav"),
             "whisper": str(tiny_whisper.make_checkpoint(root / "weights" / "whisper.pt")),
-            "hubert": str(tiny_hubert.make_checkpoint(root / "weights" / "hubert.pt"))}
+            "hubert": str(tiny_hubert.make_checkpoint(root / "weights" / "hubert.pt")),
+            "speaker": str(tiny_speaker.make_checkpoint(root / "weights" / "speaker.pth.tar"))}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,8 @@ def server(workspace):
     root = workspace["root"]
     settings = WebSettings(config=TINY, model_dirs=[str(root / "models")], singer_dirs=[str(root / "singer")],
                            audio_dirs=[str(root / "songs")], device="cpu", whisper_checkpoint=workspace["whisper"],
-                           hubert_checkpoint=workspace["hubert"], max_upload_mb=1.0)
+                           hubert_checkpoint=workspace["hubert"], max_upload_mb=1.0,
+                           speaker_checkpoint=workspace["speaker"], eval_judges="off")
     os.environ["SVC_WEBUI_QUIET"] = "1"
     httpd = make_server(Engine(settings), "127.0.0.1", 0, work_dir=str(root / "work"))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

@@ -129,6 +129,12 @@ class Api:
             f0 = self.engine.edited_pitch(f0, session.input.frames)  # checked now: a bad curve fails at once
         return self.start_job(session, "convert", lambda job: self.engine.convert(session, job, request, f0))
 
+    def evaluate(self, req):
+        session = self.sessions.get(req.session)
+        if session.result is None:
+            raise SessionError("nothing converted yet in this tab: press Convert first.")
+        return self.start_job(session, "evaluate", lambda job: self.engine.evaluator.evaluate(session, job))
+
     def job(self, req):
         session = self.sessions.get(req.session)
         return {"job": session.job.as_dict() if session.job else None,
@@ -201,6 +207,6 @@ class Api:
 
     ROUTES = {("GET", "/api/options"): "options", ("POST", "/api/input"): "open_path",
               ("POST", "/api/upload"): "upload", ("POST", "/api/extract_pitch"): "extract_pitch",
-              ("POST", "/api/convert"): "convert", ("GET", "/api/job"): "job", ("GET", "/api/pitch"): "pitch",
+              ("POST", "/api/convert"): "convert", ("POST", "/api/evaluate"): "evaluate", ("GET", "/api/job"): "job", ("GET", "/api/pitch"): "pitch",
               ("GET", "/api/result"): "result", ("GET", "/api/result.wav"): "result_wav",
               ("POST", "/api/pitch.csv"): "save_csv", ("POST", "/api/load_csv"): "load_csv"}

@@ -11,7 +11,8 @@ def settings_from_args(args):
                        audio_dirs=args.audio_dir, data_svc=args.data_svc, device=args.device,
                        whisper_checkpoint=args.whisper_checkpoint, hubert_checkpoint=args.hubert_checkpoint,
                        chunk_seconds=args.chunk_seconds, overlap_seconds=args.overlap_seconds,
-                       max_upload_mb=args.max_upload_mb)
+                       max_upload_mb=args.max_upload_mb, speaker_checkpoint=args.speaker_checkpoint,
+                       eval_judges=args.eval_judges)
 
 
 def run_webui(args):

@@ -16,13 +16,14 @@ import numpy as np
 
 from common.audio import EXTRACT_RATE, AudioError, load_audio
 from common.config import load_config
-from common.paths import HUBERT_CKPT, WHISPER_CKPT
+from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from pitch.extractor import METHODS as PITCH_METHODS
 from pitch.smoothing import fit_length
 from svc.conversion_run import open_converter
 from svc.convert import PRECISIONS, ExtractorSettings
 from svc.feature_files import LENGTH_TOLERANCE, check_f0, load_speaker
 from svc.retrieval import RetrievalSettings
+from svc.webui.evaluation import Evaluator
 from svc.webui.folders import AllowedFolders
 from svc.webui.session import InputAudio
 
@@ -47,6 +48,8 @@ class WebSettings:
     chunk_seconds: float = 25.0
     overlap_seconds: float = 1.0
     max_upload_mb: float = 200.0
+    speaker_checkpoint: str = SPEAKER_CKPT  # the evaluation panel's speaker encoder
+    eval_judges: str = "auto"             # GE2E and DNSMOS in the evaluation panel: auto (when installed), on, off
 
 
 @dataclass
@@ -103,6 +106,7 @@ class Engine:
         self.max_models = max_models
         self._converters = OrderedDict()
         self._pitch = {}
+        self.evaluator = Evaluator(self)
 
     # -- choices for the page ---------------------------------------------------------------
     def options(self):

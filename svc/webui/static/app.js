@@ -49,7 +49,9 @@ function guarded(fn) {
 }
 
 function busy(on) {
-  for (const id of ["convert", "open-editor", "convert-edited", "upload", "open-path"]) $(id).disabled = on;
+  for (const id of ["convert", "open-editor", "convert-edited", "upload", "open-path", "evaluate"]) {
+    $(id).disabled = on;
+  }
 }
 
 function fill(select, values, labels) {
@@ -125,8 +127,25 @@ async function showResult() {
     ` (features extracted: content ${r.extractions.content || 0}x, pitch ${r.extractions.pitch || 0}x)`;
   $("result-panel").hidden = false;
   $("result-panel").dataset.edited = r.edited ? "1" : "0";
-  $("eval-panel").textContent = r.metrics ? "Evaluation: " + Object.entries(r.metrics).map(([k, v]) =>
-    `${k} ${typeof v === "number" ? v.toFixed(3) : v}`).join(", ") : "Evaluation: not available in this build.";
+  showMetrics(r.metrics);
+}
+
+function showMetrics(metrics) {
+  $("eval-table").hidden = !metrics;
+  $("eval-table").querySelector("tbody").replaceChildren(...(metrics || []).map((m) => {
+    const row = document.createElement("tr");
+    const value = m.value === null ? "n/a" : Math.abs(m.value) >= 100 ? m.value.toFixed(0) : m.value.toFixed(3);
+    for (const text of [m.short, value, m.better > 0 ? "higher" : m.better < 0 ? "lower" : "", m.help]) {
+      row.appendChild(Object.assign(document.createElement("td"), { textContent: text }));
+    }
+    row.dataset.key = m.key;
+    return row;
+  }));
+}
+
+async function evaluate() {
+  await waitForJob(await api("POST", "/api/evaluate"));
+  showMetrics((await api("GET", "/api/result")).metrics);
 }
 
 async function convert(f0) {
@@ -180,6 +199,7 @@ function wire() {
   }));
   $("convert").addEventListener("click", guarded(() => convert(null)));
   $("open-editor").addEventListener("click", guarded(openEditor));
+  $("evaluate").addEventListener("click", guarded(evaluate));
   $("convert-edited").addEventListener("click", guarded(() => convert(editor.f0)));
   $("save-csv").addEventListener("click", guarded(saveCsv));
   $("load-csv").addEventListener("change", guarded(async (e) => {

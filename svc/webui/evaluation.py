@@ -1,0 +1,53 @@
+"""The evaluation panel: svc_eval.py's measures (svc.evaluate.Measurer) of a tab's last conversion.
+
+The Measurer reuses the extractors the conversion loaded (Whisper, HuBERT, the pitch tracker) and
+adds the speaker encoder and, when installed and not turned off, the GE2E and DNSMOS judges. The
+output's pitch is compared with the pitch the model was asked to sing: the edited and shifted curve.
+"""
+from svc.convert import ExtractorSettings
+from svc.eval_report import METRICS
+from svc.evaluate import EvalOptions, Measurer, default_target_waves
+from svc.feature_files import load_speaker
+
+
+class Evaluator:
+    def __init__(self, engine):
+        self.engine = engine
+        self._measurer, self._key = None, None
+
+    def measurer(self, converter, req):
+        """The Measurer for this conversion's extractors (made again only when they change)."""
+        pitch = self.engine.pitch_extractor(req.pitch_method, req.crepe_model)
+        key = (id(converter.whisper()), id(converter.hubert()), id(pitch))
+        if key != self._key:
+            s = self.engine.settings
+            options = EvalOptions(extractors=ExtractorSettings(s.whisper_checkpoint, s.hubert_checkpoint,
+                                                               req.pitch_method, req.crepe_model),
+                                  speaker_checkpoint=s.speaker_checkpoint, ge2e=s.eval_judges,
+                                  dnsmos=s.eval_judges, device=s.device, no_noise=req.no_noise)
+            self._measurer = Measurer(options, converter.whisper(), converter.hubert(), pitch)
+            self._key = key
+        return self._measurer
+
+    def evaluate(self, session, job):
+        """Metrics of the session's last conversion: [{key, short, better, help, value}] (svc.eval_report)."""
+        result = session.result
+        if result is None:
+            raise ValueError("nothing converted yet in this tab: press Convert first.")
+        audio, req = session.require_input(), result["request"]
+        job.update("loading the judges", 0.05)
+        converter, _ = self.engine.converter(req)
+        measurer = self.measurer(converter, req)
+        singer = self.engine.singers.check(req.singer, "--singer-dir")
+        key = ("eval source", audio.key, id(measurer))
+        if key not in session.features:
+            job.update("measuring the source (voicing, timbre, words, loudness)", 0.2)
+            session.features[key] = measurer.source_audio(audio.name, audio.wav16k, seed=req.seed)
+        job.update("measuring the conversion", 0.6)
+        target_ge2e = measurer.target_ge2e(default_target_waves(singer, self.engine.settings.data_svc))
+        row = measurer.output(session.features[key], result["f0"], result["wav"], result["rate"],
+                              load_speaker(singer, self.engine.hp.vits.spk_dim), target_ge2e)
+        result["metrics"] = [{"key": m.key, "short": m.short, "better": m.better, "help": m.help,
+                              "value": None if row[m.key] != row[m.key] else float(row[m.key])}  # nan -> null
+                             for m in METRICS if m.key in row]
+        return result["metrics"]
