@@ -60,6 +60,15 @@ def test_convert_edit_pitch_and_reconvert_without_extracting_again(server, works
     used = np.array(second["f0"])
     np.testing.assert_allclose(used / np.array(first["f0"]), np.where(np.arange(len(f0)) // 50 == 1, 2, 1)
                                * 2 ** (2 / 12), rtol=1e-3)
+    # loudness mix 1: the output takes the source's level (the tiny model sings 6 dB softer)
+    def level_db(wav):
+        middle = np.asarray(wav)[len(wav) // 5:-len(wav) // 5]
+        return 10 * np.log10(np.mean(middle ** 2))
+
+    converted(client, loudness_mix=1, **form)
+    followed = sf.read(io.BytesIO(client.call("GET", "/api/result.wav", raw=True)[1]))[0]
+    source = level_db(sf.read(workspace["song"])[0])
+    assert abs(level_db(audio) - source) > 4 and abs(level_db(followed) - source) < 1.5
     # the training checkpoint converts too
     assert converted(client, model=workspace["checkpoint"], singer=workspace["singer"])["seconds"] == SONG_SECONDS
 
@@ -115,6 +124,9 @@ def test_bad_requests_get_one_clear_message(server, workspace, tmp_path):
                               ({"pitch_method": "guess"}, "pitch method 'guess'"),
                               ({"shift": "up"}, "shift: 'up' is not a number"),
                               ({"precision": "fp16"}, "needs a CUDA device"),
+                              ({"protect": 0.7}, "protect 0.7: choose a value in [0, 0.5]"),
+                              ({"protect": 0.3}, "protect shields unvoiced frames from retrieval"),
+                              ({"loudness_mix": 2}, "loudness mix 2: choose a value in [0, 1]"),
                               ({"f0": [220.0] * 20}, "belongs to another audio file")]:
         body = {**FORM, "model": workspace["model"], "singer": workspace["singer"], **changes}
         status, reply = client.call("POST", "/api/convert", body)

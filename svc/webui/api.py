@@ -207,6 +207,7 @@ class Api:
 
     ROUTES = {("GET", "/api/options"): "options", ("POST", "/api/input"): "open_path",
               ("POST", "/api/upload"): "upload", ("POST", "/api/extract_pitch"): "extract_pitch",
-              ("POST", "/api/convert"): "convert", ("POST", "/api/evaluate"): "evaluate", ("GET", "/api/job"): "job", ("GET", "/api/pitch"): "pitch",
+              ("POST", "/api/convert"): "convert", ("POST", "/api/evaluate"): "evaluate",
+              ("GET", "/api/job"): "job", ("GET", "/api/pitch"): "pitch",
               ("GET", "/api/result"): "result", ("GET", "/api/result.wav"): "result_wav",
               ("POST", "/api/pitch.csv"): "save_csv", ("POST", "/api/load_csv"): "load_csv"}

@@ -15,6 +15,7 @@ from typing import List
 import numpy as np
 
 from common.audio import EXTRACT_RATE, AudioError, load_audio
+from common.loudness import follow_envelope
 from common.config import load_config
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from pitch.extractor import METHODS as PITCH_METHODS
@@ -22,6 +23,7 @@ from pitch.smoothing import fit_length
 from svc.conversion_run import open_converter
 from svc.convert import PRECISIONS, ExtractorSettings
 from svc.feature_files import LENGTH_TOLERANCE, check_f0, load_speaker
+from svc.protect import PROTECT_OFF, check_protect
 from svc.retrieval import RetrievalSettings
 from svc.webui.evaluation import Evaluator
 from svc.webui.folders import AllowedFolders
@@ -66,6 +68,8 @@ class ConvertRequest:
     seed: int = 0
     no_noise: bool = False
     precision: str = "fp32"
+    protect: float = PROTECT_OFF     # svc.protect: 0-0.5, unvoiced frames kept from retrieval (0.5 = off)
+    loudness_mix: float = 0.0        # 0-1: the model's loudness envelope .. the source's
 
     @classmethod
     def from_json(cls, body):
@@ -81,7 +85,8 @@ class ConvertRequest:
                   crepe_model=str(body.get("crepe_model") or "full"), retrieval=str(body.get("retrieval") or "off"),
                   retrieval_ratio=number("retrieval_ratio", float, 0.5), retrieval_k=number("retrieval_k", int, 3),
                   seed=number("seed", int, 0), no_noise=bool(body.get("no_noise", False)),
-                  precision=str(body.get("precision") or "fp32"))
+                  precision=str(body.get("precision") or "fp32"), protect=number("protect", float, PROTECT_OFF),
+                  loudness_mix=number("loudness_mix", float, 0.0))
         if req.pitch_method not in PITCH_METHODS:
             raise ValueError(f"pitch method {req.pitch_method!r}: choose one of {', '.join(PITCH_METHODS)}.")
         if req.crepe_model not in CREPE_MODELS:
@@ -90,6 +95,13 @@ class ConvertRequest:
             raise ValueError(f"precision {req.precision!r}: choose one of {', '.join(PRECISIONS)}.")
         if req.retrieval not in RETRIEVAL_MODES:
             raise ValueError(f"retrieval {req.retrieval!r}: choose one of {', '.join(RETRIEVAL_MODES)}.")
+        check_protect(req.protect)
+        if req.protect < PROTECT_OFF and req.retrieval == "off":
+            raise ValueError("protect shields unvoiced frames from retrieval: choose a retrieval, or set protect "
+                             "back to 0.5 (off).")
+        if not 0.0 <= req.loudness_mix <= 1.0:
+            raise ValueError(f"loudness mix {req.loudness_mix:g}: choose a value in [0, 1] (0 = the model's "
+                             f"loudness, 1 = the source's).")
         if not -48 <= req.shift <= 48:
             raise ValueError(f"shift {req.shift:g} semitones: keep it within +-48.")
         return req
@@ -229,11 +241,15 @@ class Engine:
             pitch = self.edited_pitch(f0, audio.frames)
         ppg, vec = self.content(session, job, converter, req.no_noise)
         job.update("preparing", 0.05)
+        converter.protect = req.protect  # checked in ConvertRequest; no model reload for a new value
         item = converter.prepare(speaker, audio.wav16k, ppg, vec, pitch, shift=req.shift,
                                  names={"spk": os.path.basename(req.singer)})
         converter.progress = lambda done, total: job.update(f"converting (chunk {done + 1} of {total})",
                                                             0.05 + 0.95 * done / total)
         wav = converter.synthesize(item, seed=req.seed)
+        if req.loudness_mix:  # as SvcConverter.convert does after synthesize
+            job.update("following the source's loudness", 0.99)
+            wav = follow_envelope(wav, converter.rate, audio.wav16k, EXTRACT_RATE, req.loudness_mix)
         session.result = {"wav": wav, "rate": converter.rate, "f0": item.f0, "edited": f0 is not None,
                           "input": audio.name, "request": req, "metrics": None}
         return session.result

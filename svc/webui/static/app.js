@@ -85,6 +85,7 @@ function form() {
     singer: $("singer-path").value.trim() || $("singer-list").value,
     shift: $("shift").value, pitch_method: $("pitch-method").value, crepe_model: $("crepe-model").value,
     retrieval: $("retrieval").value, retrieval_ratio: $("retrieval-ratio").value, retrieval_k: $("retrieval-k").value,
+    protect: $("protect").value, loudness_mix: $("loudness-mix").value,
     seed: $("seed").value, no_noise: $("no-noise").checked, precision: $("precision").value,
   };
 }
