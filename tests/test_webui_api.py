@@ -69,6 +69,13 @@ def test_convert_edit_pitch_and_reconvert_without_extracting_again(server, works
     followed = sf.read(io.BytesIO(client.call("GET", "/api/result.wav", raw=True)[1]))[0]
     source = level_db(sf.read(workspace["song"])[0])
     assert abs(level_db(audio) - source) > 4 and abs(level_db(followed) - source) < 1.5
+    # retrieval toward alice's frames (protect on): another result; bob has no index: a clear message
+    retrieved = converted(client, retrieval="index", retrieval_ratio=1, protect=0.33, **form)
+    assert retrieved["seconds"] == SONG_SECONDS
+    assert not np.array_equal(client.call("GET", "/api/result.wav", raw=True)[1], wav)
+    job = client.wait(client.call("POST", "/api/convert", {**FORM, **form, "retrieval": "index",
+                                                           "singer": workspace["singer"].replace("alice", "bob")}))
+    assert job["state"] == "error" and "svc_train_retrieval.py" in job["error"], job
     # the training checkpoint converts too
     assert converted(client, model=workspace["checkpoint"], singer=workspace["singer"])["seconds"] == SONG_SECONDS
 

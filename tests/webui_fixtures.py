@@ -35,6 +35,12 @@ def workspace(model_files, tmp_path_factory):  # noqa: F811
     for path in model_files:
         os.link(path, root / "models" / path.name)
     np.save(root / "singer" / "alice.spk.npy", smooth_features(10)[2])
+    np.save(root / "singer" / "bob.spk.npy", smooth_features(10, seed=1)[2])  # no retrieval index
+    from svc.retrieval import default_index_paths, write_index
+
+    rng = np.random.default_rng(0)  # alice's "training frames" for retrieval: the tiny model's widths
+    for path, dim, kind in zip(default_index_paths(root / "data_svc", "alice"), (256, 16), ("hubert", "whisper")):
+        write_index(path, rng.standard_normal((300, dim)).astype(np.float32), kind)
     write_song(root / "songs" / "take1.wav")
     (root / "songs" / "broken.wav").write_bytes(b"RIFF not really a wav file")
     return {"root": root, "model": str(root / "models" / model_files[0].name),
@@ -55,7 +61,8 @@ def server(workspace):
     settings = WebSettings(config=TINY, model_dirs=[str(root / "models")], singer_dirs=[str(root / "singer")],
                            audio_dirs=[str(root / "songs")], device="cpu", whisper_checkpoint=workspace["whisper"],
                            hubert_checkpoint=workspace["hubert"], max_upload_mb=1.0,
-                           speaker_checkpoint=workspace["speaker"], eval_judges="off")
+                           speaker_checkpoint=workspace["speaker"], eval_judges="off",
+                           data_svc=str(root / "data_svc"))
     os.environ["SVC_WEBUI_QUIET"] = "1"
     httpd = make_server(Engine(settings), "127.0.0.1", 0, work_dir=str(root / "work"))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
