@@ -80,6 +80,27 @@ def test_convert_edit_pitch_and_reconvert_without_extracting_again(server, works
     assert converted(client, model=workspace["checkpoint"], singer=workspace["singer"])["seconds"] == SONG_SECONDS
 
 
+def test_repaired_spans_and_auto_shift(server, workspace):
+    client = Client(server[0])
+    client.call("POST", "/api/input", {"path": str(workspace["root"] / "songs" / "jump.wav")})
+    at, fcpe = {}, {**FORM, "pitch_method": "fcpe"}  # FCPE follows the 100 ms jump (CREPE's Viterbi glides over it)
+    for repair in (False, True):
+        assert client.wait(client.call("POST", "/api/extract_pitch", {**fcpe, "repair": repair}))["state"] == "done"
+        pitch = client.call("GET", "/api/pitch")[1]
+        at[repair] = hz_to_midi(np.median(pitch["f0"][72:78]))
+    assert abs(at[False] - hz_to_midi(440)) < 1 and abs(at[True] - hz_to_midi(220)) < 1  # the jump moved back
+    assert [r["kind"] for r in pitch["repairs"]] == ["octave"]
+    assert 0.6 < pitch["repairs"][0]["start"] < 0.75 < pitch["repairs"][0]["end"] < 0.9
+
+    form = {**fcpe, "model": workspace["model"], "singer": workspace["singer"], "auto_shift": True, "shift": 5}
+    result = converted(client, **form)
+    assert result["shift"] == 12 and any(n.startswith("auto-shift: +12") for n in result["notes"])
+    assert any(n.startswith("pitch repair: 1 span") for n in result["notes"])
+    assert abs(np.median(hz_to_midi(result["f0"])) - hz_to_midi(440)) < 1  # into alice's 430-500 Hz
+    job = client.wait(client.call("POST", "/api/convert", {**form, "singer": workspace["singer"].replace("alice", "bob")}))
+    assert job["state"] == "error" and "bob.f0.json: the singer's F0 range file is missing" in job["error"], job
+
+
 def test_pitch_csv_round_trip_and_excel_edits(server, workspace, tmp_path):
     from pitch.csv_io import read_f0_csv
 

@@ -183,12 +183,15 @@ def test_editor_tools_draw_snap_unvoice_zoom(browser, server, workspace):
     base, d = server[0], browser
     d.get(base + "/")
     wait_for(d, "document.getElementById('model-list').options.length > 1")
-    Select(d.find_element(By.ID, "crepe-model")).select_by_value("tiny")
-    d.find_element(By.ID, "audio-path").send_keys(workspace["song"])
+    Select(d.find_element(By.ID, "pitch-method")).select_by_value("fcpe")
+    d.find_element(By.ID, "audio-path").send_keys(str(workspace["root"] / "songs" / "jump.wav"))
     d.find_element(By.ID, "open-path").click()
-    wait_for(d, "document.getElementById('input-info').textContent.includes('take1.wav')")
+    wait_for(d, "document.getElementById('input-info').textContent.includes('jump.wav')")
     d.find_element(By.ID, "open-editor").click()
     wait_for(d, "window.svcEditor.f0 !== null && !document.getElementById('editor-panel').hidden")
+    # the octave error at 0.7-0.8 s was repaired, and the editor marks the span
+    assert d.execute_script("return window.svcEditor.repairs.map((r) => r.kind)") == ["octave"]
+    assert "Repaired (orange): 0.7" in d.find_element(By.ID, "editor-info").text
     d.execute_script("arguments[0].scrollIntoView({block: 'center'})", d.find_element(By.ID, "editor"))
     f0 = lambda: np.array(d.execute_script("return Array.from(window.svcEditor.f0)"))  # noqa: E731
     point = lambda frame, midi: d.execute_script(f"return window.svcEditor.clientPoint({frame}, {midi})")  # noqa: E731
@@ -216,6 +219,7 @@ def test_editor_tools_draw_snap_unvoice_zoom(browser, server, workspace):
     np.testing.assert_array_equal(f0(), original)
     d.find_element(By.ID, "redo").click()
     assert not np.array_equal(f0(), original)
+    screenshot(d.find_element(By.ID, "editor-panel"), "webui_editor_tools.png")
 
     fpp = d.execute_script("return window.svcEditor.framesPerPixel")
     d.find_element(By.ID, "zoom-in").click()

@@ -15,10 +15,14 @@ from tests.svc_fixtures import TINY, hp, model_files, smooth_features  # noqa: F
 SONG_SECONDS = 1.5
 
 
-def write_song(path, seconds=SONG_SECONDS, hz=220.0, rate=22050):
-    """A sung-like tone: a harmonic-rich 220 Hz note with vibrato (CREPE tracks it well)."""
+def write_song(path, seconds=SONG_SECONDS, hz=220.0, rate=22050, octave_up=None):
+    """A sung-like tone: a harmonic-rich 220 Hz note with vibrato (CREPE tracks it well);
+    `octave_up` (start, end) seconds: an octave higher there (what a tracker's octave error looks like)."""
     t = np.arange(int(rate * seconds)) / rate
-    phase = 2 * np.pi * np.cumsum(hz * 2 ** (0.2 * np.sin(2 * np.pi * 5 * t) / 12)) / rate
+    hz = hz * 2 ** (0.2 * np.sin(2 * np.pi * 5 * t) / 12)
+    if octave_up:
+        hz = np.where((t >= octave_up[0]) & (t < octave_up[1]), 2 * hz, hz)
+    phase = 2 * np.pi * np.cumsum(hz) / rate
     wav = sum(0.3 / k * np.sin(k * phase) for k in range(1, 6))
     sf.write(path, wav.astype(np.float32), rate, subtype="PCM_16")
     return path
@@ -42,6 +46,8 @@ def workspace(model_files, tmp_path_factory):  # noqa: F811
     for path, dim, kind in zip(default_index_paths(root / "data_svc", "alice"), (256, 16), ("hubert", "whisper")):
         write_index(path, rng.standard_normal((300, dim)).astype(np.float32), kind)
     write_song(root / "songs" / "take1.wav")
+    write_song(root / "songs" / "jump.wav", octave_up=(0.70, 0.80))
+    (root / "singer" / "alice.f0.json").write_text('{"low_hz": 430, "high_hz": 500, "median_hz": 460}')
     (root / "songs" / "broken.wav").write_bytes(b"RIFF not really a wav file")
     return {"root": root, "model": str(root / "models" / model_files[0].name),
             "checkpoint": str(root / "models" / model_files[1].name),

@@ -111,12 +111,11 @@ class Api:
         session = self.sessions.get(req.session)
         session.require_input()
         body = req.json()
-        method, crepe_model = body.get("pitch_method", "crepe"), body.get("crepe_model", "full")
-        ConvertRequest.from_json({"pitch_method": method, "crepe_model": crepe_model})  # checks the names
+        checked = ConvertRequest.from_json(body)  # the pitch method, CREPE size and repair switch
 
         def work(job):
-            f0 = self.engine.pitch(session, job, method, crepe_model)
-            session.editor_pitch = {"f0": f0, "method": method}
+            contour = self.engine.pitch(session, job, checked.pitch_method, checked.crepe_model, checked.repair)
+            session.editor_pitch = {"f0": contour.f0, "method": checked.pitch_method, "repairs": contour.repairs}
         return self.start_job(session, "pitch", work)
 
     def convert(self, req):
@@ -147,7 +146,9 @@ class Api:
         if editor is None:
             raise SessionError("the pitch of this input is not extracted yet: press 'Open pitch editor'.")
         image = note_spectrogram(audio.wav16k, audio.frames)  # [rows, frames]
+        repairs = [{"start": r.start, "end": r.end, "kind": r.kind, "text": str(r)} for r in editor["repairs"]]
         return {"f0": np.round(editor["f0"], 3).tolist(), "method": editor["method"], "hop_seconds": 0.01,
+                "repairs": repairs,
                 "name": audio.name, "spectrogram": {"rows": image.shape[0], "cols": image.shape[1],
                                                     "midi_low": MIDI_LOW, "rows_per_semitone": ROWS_PER_SEMITONE,
                                                     "data": base64.b64encode(image.tobytes()).decode("ascii")}}
@@ -159,7 +160,8 @@ class Api:
             raise SessionError("nothing converted yet in this tab: press Convert first.")
         return {"input": r["input"], "seconds": round(len(r["wav"]) / r["rate"], 3), "rate": r["rate"],
                 "edited": r["edited"], "f0": np.round(r["f0"], 3).tolist(), "metrics": r["metrics"],
-                "file_name": result_name(r["input"]), "extractions": dict(session.extractions)}
+                "file_name": result_name(r["input"]), "extractions": dict(session.extractions),
+                "notes": r["notes"], "shift": r["shift"]}
 
     def result_wav(self, req):
         session = self.sessions.get(req.session)

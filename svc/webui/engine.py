@@ -21,7 +21,9 @@ from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from pitch.extractor import METHODS as PITCH_METHODS
 from pitch.smoothing import fit_length
 from svc.conversion_run import open_converter
-from svc.convert import PRECISIONS, ExtractorSettings
+from pitch.repair import describe
+from pitch.singer_range import range_path, read_range
+from svc.convert import PRECISIONS, ExtractorSettings, auto_shift
 from svc.feature_files import LENGTH_TOLERANCE, check_f0, load_speaker
 from svc.protect import PROTECT_OFF, check_protect
 from svc.retrieval import RetrievalSettings
@@ -68,6 +70,8 @@ class ConvertRequest:
     seed: int = 0
     no_noise: bool = False
     precision: str = "fp32"
+    repair: bool = True              # pitch.repair on the extracted pitch (octave errors, glitches)
+    auto_shift: bool = False         # the whole-semitone shift into the singer's range (instead of `shift`)
     protect: float = PROTECT_OFF     # svc.protect: 0-0.5, unvoiced frames kept from retrieval (0.5 = off)
     loudness_mix: float = 0.0        # 0-1: the model's loudness envelope .. the source's
 
@@ -86,7 +90,8 @@ class ConvertRequest:
                   retrieval_ratio=number("retrieval_ratio", float, 0.5), retrieval_k=number("retrieval_k", int, 3),
                   seed=number("seed", int, 0), no_noise=bool(body.get("no_noise", False)),
                   precision=str(body.get("precision") or "fp32"), protect=number("protect", float, PROTECT_OFF),
-                  loudness_mix=number("loudness_mix", float, 0.0))
+                  loudness_mix=number("loudness_mix", float, 0.0), repair=bool(body.get("repair", True)),
+                  auto_shift=bool(body.get("auto_shift", False)))
         if req.pitch_method not in PITCH_METHODS:
             raise ValueError(f"pitch method {req.pitch_method!r}: choose one of {', '.join(PITCH_METHODS)}.")
         if req.crepe_model not in CREPE_MODELS:
@@ -198,14 +203,15 @@ class Engine:
         return self._pitch[key]
 
     # -- the jobs ---------------------------------------------------------------------------
-    def pitch(self, session, job, method, crepe_model):
-        """The input's conversion pitch [frames] Hz (cached per input and method)."""
+    def pitch(self, session, job, method, crepe_model, repair):
+        """The input's conversion pitch.extractor.PitchContour: f0 [frames] Hz, voiced, repaired spans
+        (cached per input, method and repair)."""
         audio = session.require_input()
-        key = ("f0", audio.key, method, crepe_model if method == "crepe" else None)
+        key = ("f0", audio.key, method, crepe_model if method == "crepe" else None, repair)
         if key not in session.features:
             job.update(f"extracting pitch ({method}{' ' + crepe_model if method == 'crepe' else ''})")
-            f0 = self.pitch_extractor(method, crepe_model).conversion(audio.wav16k)
-            session.features[key] = fit_length(f0, audio.frames).astype(np.float32)
+            extractor = self.pitch_extractor(method, crepe_model)
+            session.features[key] = extractor.contour(audio.wav16k, "conversion", repair=repair)
             session.extractions["pitch"] += 1
         return session.features[key]
 
@@ -235,14 +241,20 @@ class Engine:
         audio = session.require_input()
         job.update("loading model", 0.01)
         converter, speaker = self.converter(req)
-        if f0 is None:
-            pitch = self.pitch(session, job, req.pitch_method, req.crepe_model)
-        else:
-            pitch = self.edited_pitch(f0, audio.frames)
+        contour = None  # the extracted pitch: when no edited curve is given, or for the voicing of auto-shift
+        if f0 is None or req.auto_shift:
+            contour = self.pitch(session, job, req.pitch_method, req.crepe_model, req.repair)
+        pitch = contour.f0 if f0 is None else self.edited_pitch(f0, audio.frames)
+        notes = [describe(contour.repairs)] if f0 is None and req.repair else []
+        shift = req.shift
+        if req.auto_shift:
+            singer_range = read_range(range_path(self.singers.check(req.singer, "--singer-dir")))
+            shift, line = auto_shift(pitch, contour.voiced, singer_range)
+            notes.append(line)
         ppg, vec = self.content(session, job, converter, req.no_noise)
         job.update("preparing", 0.05)
         converter.protect = req.protect  # checked in ConvertRequest; no model reload for a new value
-        item = converter.prepare(speaker, audio.wav16k, ppg, vec, pitch, shift=req.shift,
+        item = converter.prepare(speaker, audio.wav16k, ppg, vec, pitch, shift=shift,
                                  names={"spk": os.path.basename(req.singer)})
         converter.progress = lambda done, total: job.update(f"converting (chunk {done + 1} of {total})",
                                                             0.05 + 0.95 * done / total)
@@ -251,5 +263,5 @@ class Engine:
             job.update("following the source's loudness", 0.99)
             wav = follow_envelope(wav, converter.rate, audio.wav16k, EXTRACT_RATE, req.loudness_mix)
         session.result = {"wav": wav, "rate": converter.rate, "f0": item.f0, "edited": f0 is not None,
-                          "input": audio.name, "request": req, "metrics": None}
+                          "input": audio.name, "request": req, "metrics": None, "notes": notes, "shift": shift}
         return session.result

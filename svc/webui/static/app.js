@@ -87,6 +87,7 @@ function form() {
     retrieval: $("retrieval").value, retrieval_ratio: $("retrieval-ratio").value, retrieval_k: $("retrieval-k").value,
     protect: $("protect").value, loudness_mix: $("loudness-mix").value,
     seed: $("seed").value, no_noise: $("no-noise").checked, precision: $("precision").value,
+    repair: $("repair").checked, auto_shift: $("auto-shift").checked,
   };
 }
 
@@ -125,7 +126,8 @@ async function showResult() {
   $("download").setAttribute("download", r.file_name);
   $("result-info").textContent = `${r.file_name}: ${r.seconds.toFixed(2)} s at ${r.rate} Hz` +
     (r.edited ? ", with the edited pitch" : ", with the extracted pitch") +
-    ` (features extracted: content ${r.extractions.content || 0}x, pitch ${r.extractions.pitch || 0}x)`;
+    `, shift ${r.shift >= 0 ? "+" : ""}${r.shift} (features extracted: content ${r.extractions.content || 0}x, ` +
+    `pitch ${r.extractions.pitch || 0}x)` + r.notes.map((n) => `\n${n}`).join("");
   $("result-panel").hidden = false;
   $("result-panel").dataset.edited = r.edited ? "1" : "0";
   showMetrics(r.metrics);
@@ -159,9 +161,7 @@ async function convert(f0) {
 
 async function openEditor() {
   showMessage("");
-  const f = form();
-  const body = { pitch_method: f.pitch_method, crepe_model: f.crepe_model };
-  await waitForJob(await api("POST", "/api/extract_pitch", body));
+  await waitForJob(await api("POST", "/api/extract_pitch", form()));
   const data = await api("GET", "/api/pitch");
   $("editor-panel").hidden = false;
   editor.load(data);

@@ -41,6 +41,7 @@ class PitchEditor {
   load(data) {
     const spec = data.spectrogram;
     this.f0 = Float32Array.from(data.f0);
+    this.repairs = data.repairs || [];   // spans the repair pass changed: {start, end (s), kind, text}
     this.original = Float32Array.from(data.f0);
     this.frames = this.f0.length;
     this.midiLow = spec.midi_low;
@@ -149,6 +150,14 @@ class PitchEditor {
                     this.frameToX(a), 0, (b - a) / this.framesPerPixel, H);
     }
     this.drawGrid(ctx, W, H);
+    for (const r of this.repairs) {   // repaired spans: an orange band along the top and bottom
+      const x0 = this.frameToX(r.start * 100), x1 = this.frameToX(r.end * 100);
+      ctx.fillStyle = "rgba(255, 150, 0, 0.85)";
+      ctx.fillRect(x0, 14, Math.max(2, x1 - x0), 5);
+      ctx.fillRect(x0, H - 5, Math.max(2, x1 - x0), 5);
+      ctx.fillStyle = "rgba(255, 150, 0, 0.12)";
+      ctx.fillRect(x0, 19, Math.max(2, x1 - x0), H - 24);
+    }
     if (this.selection) {
       const x0 = this.frameToX(this.selection[0]), x1 = this.frameToX(this.selection[1]);
       ctx.fillStyle = "rgba(120, 200, 255, 0.22)";
@@ -292,6 +301,7 @@ class PitchEditor {
     if (!this.f0) return "";
     const edited = this.f0.reduce((n, hz, i) => n + (hz !== this.original[i] ? 1 : 0), 0);
     let text = `${(this.frames / 100).toFixed(2)} s, ${this.frames} frames; ${edited} frames edited.`;
+    if (this.repairs.length) text += ` Repaired (orange): ${this.repairs.map((r) => r.text).join("; ")}.`;
     if (this.selection) {
       const [a, b] = this.span();
       const voiced = Array.from(this.f0.slice(a, b)).filter((hz) => hz > 0);
