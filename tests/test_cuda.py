@@ -13,17 +13,12 @@ from omegaconf import OmegaConf
 from common.checkpoint import load_checkpoint
 from svc.convert import SvcConverter
 from tests.svc_fixtures import hp, model_files, smooth_features  # noqa: F401 (fixtures)
-from tests.train_synthetic import make_synthetic_dataset, write_item
-from vits import train as train_step
+from tests.train_synthetic import FAST, TINY, make_synthetic_dataset, one_clip_config, record_mel_losses
 from vits.train import TrainOptions, train
 from vits.train_utils import process_group_backend, worker_device
 
 HAS_CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = os.path.join(ROOT, "tests", "tiny.yaml")
-FAST = {"mpd": {"periods": [2]}, "mrd": {"resolutions": "[(512, 50, 240)]"},
-        "log": {"eval_interval": 1000, "save_interval": 1000, "info_interval": 1}, "train": {"pretrain": ""}}
 # fp32 GPU vs CPU: the same model and inputs differ by float reordering only (cuDNN, TF32 off)
 FP32_TOLERANCE = 1e-3
 # bf16/fp16 autocast: relative RMS error of the waveform against fp32
@@ -49,32 +44,13 @@ def test_ranks_sharing_a_gpu_use_gloo():
 
 # ---- training ---------------------------------------------------------------------------------
 
-def one_clip_run(root):
-    hp_ = OmegaConf.merge(OmegaConf.load(TINY), FAST, {
-        "train": {"batch_size": 1, "learning_rate": 5e-3, "c_mel": 10.0, "min_seconds": 0.01},
-        "data": {"training_files": "one.txt"}})
-    rng = np.random.default_rng(0)
-    spk = rng.standard_normal(256).astype(np.float32)
-    (root / "one.txt").write_text(write_item(str(root), "s", "a", 0.06, 220.0, spk, hp_, rng) + "\n")
-    OmegaConf.save(hp_, root / "config.yaml")
-    return str(root / "config.yaml")
-
-
 @pytest.mark.cuda
 @needs_cuda
 @pytest.mark.parametrize("amp", ["none", "bf16", "fp16"])
 def test_training_steps_in_each_precision(amp, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    config = one_clip_run(tmp_path)
-    mels = []
-    real = train_step.generator_losses
-
-    def record(*args, **kwargs):
-        out = real(*args, **kwargs)
-        mels.append(out[0]["mel"].item())
-        return out
-
-    monkeypatch.setattr(train_step, "generator_losses", record)
+    config = one_clip_config(tmp_path)
+    mels = record_mel_losses(monkeypatch)
     torch.manual_seed(0)
     train(TrainOptions(config=config, name="p", device="cuda", amp=amp, max_steps=12))
     assert len(mels) == 12 and all(np.isfinite(mels)), mels

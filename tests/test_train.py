@@ -11,16 +11,13 @@ import torch
 from omegaconf import OmegaConf
 
 from common.checkpoint import load_checkpoint
-from tests.train_synthetic import make_synthetic_dataset, write_item
+from tests.train_synthetic import FAST, TINY, make_synthetic_dataset, one_clip_config, record_mel_losses
 from vits import train as train_step
 from vits.train import TrainOptions, run_worker, seed_everything, train
 from vits.train_utils import TRAINING_KEYS
 
 pytestmark = pytest.mark.slow  # subprocesses / whole pipeline runs
 
-TINY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny.yaml")
-FAST = {"mpd": {"periods": [2]}, "mrd": {"resolutions": "[(512, 50, 240)]"},
-        "log": {"eval_interval": 1000, "save_interval": 1000, "info_interval": 1}, "train": {"pretrain": ""}}
 
 
 def make_run(root, items_per_speaker=2, speakers=2, **overrides):
@@ -163,24 +160,9 @@ def test_sigterm_finishes_the_step_and_saves(tmp_path, monkeypatch):
 
 def test_overfit_one_clip_lowers_mel_loss(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    # one 60 ms clip, a little longer than the decoder window: nearly the same window every step
-    hp = OmegaConf.merge(OmegaConf.load(TINY), FAST, {
-        "train": {"batch_size": 1, "learning_rate": 5e-3, "c_mel": 10.0, "min_seconds": 0.01},
-        "data": {"training_files": "one.txt"}})
-    rng = np.random.default_rng(0)
-    spk = rng.standard_normal(256).astype(np.float32)
-    (tmp_path / "one.txt").write_text(write_item(str(tmp_path), "s", "a", 0.06, 220.0, spk, hp, rng) + "\n")
-    OmegaConf.save(hp, tmp_path / "config.yaml")
-    mels = []
-    real = train_step.generator_losses
-
-    def record(*args, **kwargs):
-        out = real(*args, **kwargs)
-        mels.append(out[0]["mel"].item())
-        return out
-
-    monkeypatch.setattr(train_step, "generator_losses", record)
-    train(TrainOptions(config=str(tmp_path / "config.yaml"), name="fit", device="cpu", max_steps=20))
+    config = one_clip_config(tmp_path)
+    mels = record_mel_losses(monkeypatch)
+    train(TrainOptions(config=config, name="fit", device="cpu", max_steps=20))
     assert len(mels) == 20
     assert np.mean(mels[-3:]) < 0.6 * mels[0], mels
 
