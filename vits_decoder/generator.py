@@ -8,6 +8,7 @@ from vits_decoder.alias import SnakeAlias
 from vits_decoder.fastconv import conv1d_fast
 from vits_decoder.nn_utils import get_padding, init_conv_normal, weight_norm
 from vits_decoder.nsf import SourceModuleHnNSF
+from vits_decoder.tiled import decode_tiled, tiles_apply
 
 # std of the Gaussian noise added to the decoder input in training (public perturbation)
 TRAIN_INPUT_NOISE = 1.0
@@ -106,10 +107,13 @@ class Generator(nn.Module):
             for k, d in zip(gen.resblock_kernel_sizes, gen.resblock_dilation_sizes))
         self.activation_post = SnakeAlias(channels[-1])
         self.conv_post = nn.Conv1d(channels[-1], 1, 7, 1, padding=3, bias=False)
+        self.tiled = False  # CPU inference as parallel time tiles (set by use_fast_path)
 
-    def use_fast_path(self, enabled=True):
+    def use_fast_path(self, enabled=True, tiled=True):
         """Fast path (same output within float rounding): polyphase anti-aliased activations and,
-        for inference on CPU with folded weights, per-tap GEMM residual convolutions."""
+        for inference on CPU with folded weights, per-tap GEMM residual convolutions, run as
+        independent time tiles on one thread per core when `tiled` (see tiled.py)."""
+        self.tiled = bool(enabled and tiled)
         for module in self.modules():
             if isinstance(module, SnakeAlias):
                 module.use_polyphase(enabled)
@@ -127,14 +131,30 @@ class Generator(nn.Module):
         f0_audio = f0.float().repeat_interleave(self.hop, dim=1).unsqueeze(-1)  # [B, T*hop, 1]
         return self.m_source(f0_audio).transpose(1, 2)
 
+    def pre(self, spk, x):
+        """Speaker-adapted input layer: x [B, C, T] frames -> [B, C0, T]."""
+        return mish(self.conv_pre(self.adapter(x, spk)))
+
+    def upsample(self, i, x, source):
+        """Up-sampling layer of stage i plus its share of the source: x [B, Ci, L] ->
+        [B, Ci+1, L * rate_i]; source [B, 1, samples] at audio rate."""
+        return self.ups[i](x) + self.noise_convs[i](source)
+
+    def refine(self, i, x):
+        """Stage i's AMP blocks, averaged: [B, C, L] -> [B, C, L]."""
+        blocks = self.resblocks[i * self.num_kernels:(i + 1) * self.num_kernels]
+        return sum(block(x) for block in blocks) / self.num_kernels
+
+    def post(self, x):
+        """Last activation and output layer: [B, C, samples] -> waveform [B, 1, samples]."""
+        return torch.tanh(self.conv_post(self.activation_post(x)))
+
     def _synthesise(self, spk, x, source):
-        x = mish(self.conv_pre(self.adapter(x, spk)))
+        x = self.pre(spk, x)
         source = source.to(x.dtype)
         for i in range(self.num_upsamples):
-            x = self.ups[i](x) + self.noise_convs[i](source)
-            blocks = self.resblocks[i * self.num_kernels:(i + 1) * self.num_kernels]
-            x = sum(block(x) for block in blocks) / self.num_kernels
-        return torch.tanh(self.conv_post(self.activation_post(x)))
+            x = self.refine(i, self.upsample(i, x, source))
+        return self.post(x)
 
     def forward(self, spk, x, f0, perturb=True):
         """Training path: spk [B, spk_dim], x [B, C, T], f0 [B, T] Hz -> [B, 1, T * hop]."""
@@ -144,4 +164,6 @@ class Generator(nn.Module):
 
     def inference(self, spk, x, source):
         """Conversion path with a precomputed source [B, 1, T * hop]."""
+        if self.tiled and tiles_apply(x):
+            return decode_tiled(self, spk, x, source)
         return self._synthesise(spk, x, source)
