@@ -1,53 +1,110 @@
-"""Generator conversion speed (configs/base.yaml sizes, random weights): fast path vs plain path."""
+"""Generator conversion speed (configs/base.yaml sizes, random weights): the plain path (weight
+norm in, plain convolutions: the public code's arithmetic) against our CPU path and, when their
+packages are installed, ONNX Runtime and OpenVINO on the exported graph. Every path is timed
+idle and beside one busy process, interleaved, and compared with the plain path under the same
+condition."""
 import argparse
 import os
 import sys
-
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.models import BASE_CONFIG, conversion_models, random_features  # noqa: E402
-from bench.timing import load_caveat, print_table, set_threads, time_interleaved  # noqa: E402
+from bench.models import BASE_CONFIG, conversion_models  # noqa: E402
+from bench.timing import CONDITIONS, load_caveat, print_table, set_threads, time_idle_busy  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.device import pick_device  # noqa: E402
-
+from svc.onnx_export import INPUT_NAMES, OnnxGenerator, example_inputs, trace_to_onnx, traceable_copy  # noqa: E402
 
 FRAMES_PER_SECOND = 100
 TOLERANCE = 1e-4
 
 
-def run(config, seconds=(10.0, 60.0), repeats=3, device="auto", threads=None):
-    """Print one row per input length: plain and fast seconds, their RTFs, the speed-up and the
-    largest output difference. Returns the rows."""
+def torch_paths(plain, fast):
+    """{name: module(inputs)} for the PyTorch paths; inputs carry the prior noise explicitly, so
+    every path computes the same function."""
+    untiled = OnnxGenerator(fast)
+
+    def fast_untiled(*inputs):
+        fast.dec.tiled = False
+        try:
+            return untiled(*inputs)
+        finally:
+            fast.dec.tiled = True
+
+    return {"plain": OnnxGenerator(plain), "fast": OnnxGenerator(fast), "fast, one tile": fast_untiled}
+
+
+def onnx_paths(fast, hp, folder, threads):
+    """{name: run(inputs)} for ONNX Runtime and OpenVINO (fp32) on the exported graph, each only
+    when its package imports; spinning thread pools are turned off (they steal a shared core)."""
+    path = os.path.join(folder, "generator.onnx")
+    trace_to_onnx(OnnxGenerator(traceable_copy(fast)).eval(), example_inputs(fast, hp, 16, seed=99), path)
+    paths = {}
+
+    def feeds(inputs):
+        return {name: t.numpy() for name, t in zip(INPUT_NAMES, inputs)}
+
+    try:
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        paths["onnxruntime"] = lambda *inputs: session.run(["audio"], feeds(inputs))[0]
+    except ImportError:
+        print("onnxruntime not installed: its rows are left out (pip install onnxruntime)")
+    try:
+        import openvino
+        compiled = openvino.Core().compile_model(path, "CPU", {"INFERENCE_NUM_THREADS": threads,
+                                                               "INFERENCE_PRECISION_HINT": "f32"})
+        request = compiled.create_infer_request()
+        paths["openvino"] = lambda *inputs: next(iter(request.infer(feeds(inputs)).values()))
+    except ImportError:
+        print("openvino not installed: its rows are left out (pip install openvino)")
+    return paths
+
+
+def max_diff(a, b):
+    import torch
+    return float((torch.as_tensor(a) - torch.as_tensor(b)).abs().max())
+
+
+def run(config, seconds=(10.0, 60.0), repeats=3, device="auto", threads=None, backends=True):
+    """One row per input length, condition and path: seconds, RTF, speed-up over the plain path
+    under the same condition, largest output difference from the plain path. Returns the rows."""
+    import torch
+
     device = pick_device(device)
     used = set_threads(threads)
     hp = load_config(config)
     plain, fast = conversion_models(hp, device)
     print(f"generator bench: {config}, device {device}, {used} threads, random weights, paths "
-          f"interleaved; {load_caveat()}")
-
-    def job(model, feats, source):
-        ppg, vec, f0, spk, lengths = feats
-        return lambda: model.inference(ppg, vec, f0, spk, lengths, source, seed=0)
-
-    warm = random_features(hp, FRAMES_PER_SECOND, device)
-    warm_source = fast.pitch2source(warm[2], seed=0)
-    time_interleaved({"plain": job(plain, warm, warm_source), "fast": job(fast, warm, warm_source)}, 0, device)
-
-    rows = []
-    for length in seconds:
-        feats = random_features(hp, int(round(length * FRAMES_PER_SECOND)), device)
-        source = fast.pitch2source(feats[2], seed=0)  # computed once, shared by both paths
-        diff = (job(plain, feats, source)() - job(fast, feats, source)()).abs().max().item()
-        times = time_interleaved({"plain": job(plain, feats, source), "fast": job(fast, feats, source)},
-                                 repeats, device, warmup=0)
-        rows.append([f"{length:g}", times["plain"], times["plain"] / length, times["fast"],
-                     times["fast"] / length, times["plain"] / times["fast"], f"{diff:.2e}",
-                     "yes" if diff <= TOLERANCE else "NO"])
-    print_table(["audio s", "plain s", "plain RTF", "fast s", "fast RTF", "speed-up", "max |diff|",
+          f"interleaved, busy = one CPU-bound process beside the bench; {load_caveat()}")
+    with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
+        paths = torch_paths(plain, fast)
+        if backends and torch.device(device).type == "cpu":
+            paths.update(onnx_paths(fast, hp, folder, used))
+        warm = example_inputs(fast, hp, FRAMES_PER_SECOND)
+        for fn in paths.values():
+            fn(*warm)
+        rows = []
+        for length in seconds:
+            inputs = [t.to(device) for t in example_inputs(fast, hp, int(round(length * FRAMES_PER_SECOND)))]
+            reference = paths["plain"](*inputs)
+            diffs = {name: max_diff(reference, fn(*inputs)) for name, fn in paths.items()}
+            times = time_idle_busy({name: (lambda fn=fn: fn(*inputs)) for name, fn in paths.items()},
+                                   repeats, device, warmup=0)
+            for condition in CONDITIONS:
+                base = times[condition]["plain"]
+                for name, t in times[condition].items():
+                    rows.append([f"{length:g}", condition, name, t, t / length, base / t, f"{diffs[name]:.2e}",
+                                 "yes" if diffs[name] <= TOLERANCE else "NO"])
+    print_table(["audio s", "condition", "path", "seconds", "RTF", "vs plain", "max |diff|",
                  f"<= {TOLERANCE:g}"], rows)
-    print("RTF = seconds of compute per second of audio (target: fast RTF <= 0.15 on 2 CPU cores); "
-          "median of interleaved repeats, NSF source precomputed once.")
+    print("RTF = seconds of compute per second of audio; 'vs plain' = plain seconds / path seconds under the "
+          "same condition (targets: fast >= 3x idle, >= 2x busy); medians of interleaved repeats; NSF source "
+          "and prior noise given. 'fast, one tile' = the same arithmetic without the time tiles.")
     return rows
 
 
@@ -56,13 +113,15 @@ def main(argv=None):
     parser.add_argument("--config", default=BASE_CONFIG, help="model config (default: configs/base.yaml)")
     parser.add_argument("--seconds", type=float, nargs="+", default=[10.0, 60.0],
                         help="input lengths in seconds of audio (default: 10 60)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per path, median taken (default: 3)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed repeats per path and condition, median taken (default: 3)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    parser.add_argument("--no-backends", action="store_true", help="leave out the ONNX Runtime / OpenVINO rows")
     parser.add_argument("--quick", action="store_true", help="short run: 2 and 4 seconds, 1 repeat")
     args = parser.parse_args(argv)
     seconds, repeats = ([2.0, 4.0], 1) if args.quick else (args.seconds, args.repeats)
-    run(args.config, seconds, repeats, args.device, args.threads)
+    run(args.config, seconds, repeats, args.device, args.threads, not args.no_backends)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""Shared helpers of the bench scripts: thread setup, interleaved timing, tables, memory."""
+"""Shared helpers of the bench scripts: thread setup, interleaved timing, a busy neighbour, tables, memory."""
+import contextlib
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -44,6 +46,42 @@ def time_interleaved(runs, repeats, device="cpu", warmup=1):
             synchronize(device)
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+CONDITIONS = ("idle", "busy")
+BUSY_LOOP = "while True:\n    pass\n"  # one CPU-bound process: a Python loop that never sleeps
+BUSY_SETTLE_S = 0.2
+
+
+@contextlib.contextmanager
+def busy_process():
+    """One CPU-bound process running beside the measurement (a user's browser or DAW stands in):
+    started on entry, killed on exit."""
+    proc = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
+    try:
+        time.sleep(BUSY_SETTLE_S)  # let it start spinning before the clock starts
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def under(condition):
+    """Context for one of CONDITIONS: nothing for idle, busy_process() for busy."""
+    return busy_process() if condition == "busy" else contextlib.nullcontext()
+
+
+def time_idle_busy(runs, repeats, device="cpu", warmup=1):
+    """time_interleaved under both CONDITIONS, their rounds alternating (idle, busy, idle, ...)
+    so load changes from outside hit them alike. Returns {condition: {name: median seconds}}."""
+    time_interleaved(runs, 0, device, warmup)
+    times = {c: {name: [] for name in runs} for c in CONDITIONS}
+    for _ in range(max(1, repeats)):
+        for condition in CONDITIONS:
+            with under(condition):
+                for name, t in time_interleaved(runs, 1, device, warmup=0).items():
+                    times[condition][name].append(t)
+    return {c: {name: statistics.median(t) for name, t in by_name.items()} for c, by_name in times.items()}
 
 
 def print_table(headers, rows, out=sys.stdout):

@@ -214,3 +214,31 @@ def test_tracing_records_the_plain_path_that_works_at_any_length():
         traced = torch.jit.trace(act, torch.randn(1, 4, 40), check_trace=False)
         x = torch.randn(1, 4, 111)  # another length than traced
         assert torch.allclose(traced(x), act(x), atol=2e-6)
+
+
+
+def test_tiled_decoder_matches_whole_and_needs_its_halo(monkeypatch):
+    """The decoder cut into overlapping time tiles (run on two threads) gives the untiled output;
+    cutting the computed halo short breaks the equality, so the halo bookkeeping is what holds it."""
+    from vits_decoder import tiled
+
+    hp = load(("tests", "tiny.yaml"))
+    base = SynthesizerInfer(*sizes(hp), hp)
+    dec = SynthesizerInfer(*sizes(hp), hp).load_exported(nudged_state(base, seed=3, spread=0.05)).eval().dec
+    assert dec.tiled
+    gen = torch.Generator().manual_seed(6)
+    frames = 37
+    x = torch.randn(2, hp.gen.upsample_input, frames, generator=gen)
+    spk = torch.randn(2, hp.vits.spk_dim, generator=gen)
+    source = 0.1 * torch.randn(2, 1, frames * dec.hop, generator=gen)
+    with torch.inference_mode():
+        whole = dec._synthesise(spk, x, source)
+        assert whole.abs().max() > 1e-3
+        for tile in (5, 11, 37):
+            out = tiled.decode_tiled(dec, spk, x, source, workers=2, tile_frames=tile)
+            assert out.shape == whole.shape
+            assert (out - whole).abs().max() < 1e-5, tile
+        assert (dec.inference(spk, x, source) - whole).abs().max() < 1e-5
+        monkeypatch.setattr(tiled, "stage_halos", lambda g, real=tiled.stage_halos: (0, real(g)[1]))
+        broken = tiled.decode_tiled(dec, spk, x, source, workers=2, tile_frames=5)
+        assert (broken - whole).abs().max() > 1e-3
