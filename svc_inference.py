@@ -86,8 +86,9 @@ def build_parser():
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--whisper-checkpoint", default=WHISPER_CKPT, help="Whisper weights for PPG extraction")
     parser.add_argument("--hubert-checkpoint", default=HUBERT_CKPT, help="HuBERT-Soft weights for unit extraction")
-    parser.add_argument("--pitch-method", default="crepe", choices=PITCH_METHODS,
-                        help="pitch extractor when --pit is left out (default crepe; fcpe is much faster on a CPU)")
+    parser.add_argument("--pitch-method", default=None, choices=PITCH_METHODS,
+                        help="pitch extractor when --pit is left out (default crepe, fcpe with --fast; fcpe is "
+                             "much faster on a CPU)")
     # -- pitch repair and automatic transposition (issue 14) --
     parser.add_argument("--repair", action=argparse.BooleanOptionalAction, default=None,
                         help="fix isolated octave jumps and short pitch glitches, printing the repaired time spans "
@@ -96,7 +97,12 @@ def build_parser():
                         help="transpose by whole semitones so the source's median voiced pitch lands in the "
                              "singer's range (<singer>.f0.json beside --spk, written by preprocessing); "
                              "prints the shift")
-    parser.add_argument("--crepe-model", default="full", help="CREPE size: full or tiny")
+    parser.add_argument("--crepe-model", default=None, help="CREPE size: full or tiny (default full)")
+    # -- issue 13: one switch for the fastest options whose output stays close to the default --
+    parser.add_argument("--fast", action="store_true",
+                        help="faster extraction: Whisper and HuBERT in bfloat16 on CPUs that have it "
+                             "(AVX512-BF16/AMX; features within cosine 0.999 of fp32) and FCPE pitch unless "
+                             "--pitch-method/--crepe-model say otherwise")
     parser.add_argument("--no-noise", action="store_true",
                         help="no Whisper dither and prior at its mean (with --seed: repeatable output)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the random noise (NSF source, prior)")

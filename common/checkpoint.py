@@ -112,9 +112,10 @@ def check_state_dict_fits(state_dict, expected, path, what="model", allow_extra=
         )
 
 
-def load_state_dict_checked(module, state_dict, path, what="model"):
-    """Strict load that reports missing/unexpected keys and shape mismatches in one clear error."""
+def load_state_dict_checked(module, state_dict, path, what="model", assign=False):
+    """Strict load that reports missing/unexpected keys and shape mismatches in one clear error.
+    assign=True makes the given tensors the module's own (for a module built on the meta device)."""
     state_dict = to_legacy_weight_norm(state_dict)
     check_state_dict_fits(state_dict, {k: v.shape for k, v in module.state_dict().items()}, path, what)
-    module.load_state_dict(state_dict, strict=True)
+    module.load_state_dict(state_dict, strict=True, assign=assign)
     return module

@@ -86,10 +86,20 @@ def as_wav16k(wav):
     return wav
 
 
-def half_precision(device):
-    """fp16 autocast on CUDA, plain fp32 elsewhere."""
+def cpu_has_bf16():
+    """True when the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is
+    emulated and slower than fp32."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def half_precision(device, cpu_bf16=False):
+    """fp16 autocast on CUDA; with cpu_bf16, bf16 autocast on a CPU that has it (cpu_has_bf16);
+    plain fp32 elsewhere."""
     if device.type == "cuda":
         return torch.autocast(device_type="cuda", dtype=torch.float16)
+    if cpu_bf16 and device.type == "cpu" and cpu_has_bf16():
+        return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

@@ -4,7 +4,8 @@ import torch.nn.functional as F
 
 from common.checkpoint import CheckpointError, load_state_dict_checked
 from common.download import WEIGHTS
-from common.extractor import FRAME_SAMPLES, ChunkedExtractor, half_precision, load_weights, strip_prefix
+from common.extractor import (FRAME_SAMPLES, ChunkedExtractor, cpu_has_bf16, half_precision, load_weights,
+                              strip_prefix)
 from common.paths import HUBERT_CKPT
 from hubert.model import HubertSoftNet, receptive_field
 
@@ -60,8 +61,10 @@ class HubertSoft(ChunkedExtractor):
 
     chunk_seconds = 20
 
-    def __init__(self, checkpoint=HUBERT_CKPT, device="auto"):
+    def __init__(self, checkpoint=HUBERT_CKPT, device="auto", bf16=False):
+        """bf16: bfloat16 autocast on a CPU with native bfloat16 (see bench/bench_bf16.py)."""
         super().__init__(device)
+        self.bf16 = bool(bf16 and self.device.type == "cpu" and cpu_has_bf16())
         self.checkpoint, ckpt = load_weights(checkpoint, WHAT, WEIGHTS["hubert"])
         self.net = net_from_state_dict(unwrap_state_dict(ckpt, self.checkpoint), self.checkpoint)
         self.net = self.net.eval().to(self.device)
@@ -78,6 +81,6 @@ class HubertSoft(ChunkedExtractor):
         receptive = receptive_field()
         if x.shape[-1] < receptive:  # too short for one frame: pad with silence, fit_frames trims
             x = F.pad(x, (0, receptive - x.shape[-1]))
-        with half_precision(self.device):
+        with half_precision(self.device, self.bf16):
             units = self.net(x)[0]  # [frames, 256]
         return units.float().cpu().numpy()

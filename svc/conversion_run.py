@@ -246,13 +246,21 @@ def shift_settings(args):
     return None, read_range(range_path(args.spk))
 
 
+def extractor_settings(args):
+    """ExtractorSettings from the options. --fast: Whisper and HuBERT in bfloat16 (where the CPU
+    has it) and FCPE pitch, unless --pitch-method or --crepe-model choose the pitch."""
+    fast = getattr(args, "fast", False)
+    method = args.pitch_method or ("fcpe" if fast and not args.crepe_model else "crepe")
+    return ExtractorSettings(args.whisper_checkpoint, args.hubert_checkpoint, method, args.crepe_model or "full",
+                             pitch_repair=getattr(args, "repair", None), bf16=fast)
+
+
 def run_inference(args):
     """Convert as the options say; returns the exit status (0 when at least one output was written)."""
     tune_cpu_runtime()
     retrieval = retrieval_settings(args)
     spk, controls = target_and_controls(args, retrieval)
-    extractors = ExtractorSettings(args.whisper_checkpoint, args.hubert_checkpoint, args.pitch_method,
-                                   args.crepe_model, pitch_repair=args.repair)
+    extractors = extractor_settings(args)
     shift, singer_range = shift_settings(args)
     common = dict(shift=shift, device=args.device, extractors=extractors, seed=args.seed, no_noise=args.no_noise,
                   chunk_seconds=args.chunk_seconds, overlap_seconds=args.overlap_seconds, retrieval=retrieval,

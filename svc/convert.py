@@ -48,6 +48,7 @@ class ExtractorSettings:
     # pitch repair (pitch.repair): None = extracted pitch only (a given pitch file is used as it is),
     # True = given pitch too, False = never
     pitch_repair: bool = None
+    bf16: bool = False  # Whisper and HuBERT in bfloat16 on a CPU that has it (svc_inference.py --fast)
 
 
 @dataclass
@@ -119,14 +120,16 @@ class SvcConverter:
             from whisper.ppg import WhisperPPG
 
             s = self.extractors
-            self._whisper = WhisperPPG(s.whisper_checkpoint, device=str(self.device), noise=s.whisper_noise)
+            self._whisper = WhisperPPG(s.whisper_checkpoint, device=str(self.device), noise=s.whisper_noise,
+                                       bf16=s.bf16)
         return self._whisper
 
     def hubert(self):
         if self._hubert is None:
             from hubert.units import HubertSoft
 
-            self._hubert = HubertSoft(self.extractors.hubert_checkpoint, device=str(self.device))
+            s = self.extractors
+            self._hubert = HubertSoft(s.hubert_checkpoint, device=str(self.device), bf16=s.bf16)
         return self._hubert
 
     def pitch(self):
