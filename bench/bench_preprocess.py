@@ -8,7 +8,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import fixtures  # noqa: E402
 from bench.models import BASE_CONFIG, ROOT  # noqa: E402
-from bench.timing import load_caveat, print_table  # noqa: E402
+from bench.timing import CONDITIONS, load_caveat, print_table, under  # noqa: E402
 
 
 TINY_CONFIG = os.path.join(ROOT, "tests", "tiny.yaml")
@@ -42,22 +42,24 @@ def run(workers=(1, 2), speakers=2, clips=4, seconds=4.0, full=False, device="cp
             fixtures.tests_module("tiny_whisper").make_checkpoint(whisper)
             fixtures.tests_module("tiny_hubert").make_checkpoint(hubert)
         speaker = fixtures.speaker_checkpoint(folder, full)
-        for n in workers:
-            out = os.path.join(folder, f"run_t{n}")
+        for condition, n in ((c, n) for c in CONDITIONS for n in workers):
+            out = os.path.join(folder, f"run_{condition}_t{n}")
             argv = [sys.executable, os.path.join(ROOT, "svc_preprocessing.py"), "-w", dataset,
                     "-o", os.path.join(out, "data_svc"), "--files", os.path.join(out, "files"), "-t", str(n),
                     "--device", device, "-c", BASE_CONFIG if full else TINY_CONFIG,
                     "--crepe-model", "full" if full else "tiny", "--whisper-checkpoint", whisper,
                     "--hubert-checkpoint", hubert, "--speaker-checkpoint", speaker]
-            code, wall, peak, tail = fixtures.run_measured(argv)
+            with under(condition):
+                code, wall, peak, tail = fixtures.run_measured(argv)
             if code != 0:
                 print(tail)
                 raise SystemExit(f"svc_preprocessing.py -t {n} failed with exit code {code}")
-            rows.append([n, wall, total / (wall / 60.0), f"{peak:.0f}"])
-    base = rows[0][2]
+            rows.append([condition, n, wall, total / (wall / 60.0), f"{peak:.0f}"])
+    base = {row[0]: row[3] for row in reversed(rows)}  # the first worker count of each condition
     for row in rows:
-        row.append(row[2] / base)
-    print_table(["-t", "wall s", "clips/min", "peak RSS MiB (main)", f"vs -t {workers[0]}"], rows)
+        row.append(row[3] / base[row[0]])
+    print_table(["condition", "-t", "wall s", "clips/min", "peak RSS MiB (main)", f"vs -t {workers[0]}"], rows)
+    print("busy = one CPU-bound process beside the run.")
     print("Each run starts from an empty output folder; wall time includes loading every model.")
     return rows
 
