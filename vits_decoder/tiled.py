@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from common.runtime import cpu_cores
 from vits_decoder.alias.polyphase import TAPS, exporting
 
 TILE_FRAMES = 300        # about this many output frames per tile (3 s at 100 frames/s)
@@ -120,9 +119,10 @@ def _in_worker(fn, inference):
 
 def decode_tiled(gen, spk, x, source, workers=None, tile_frames=TILE_FRAMES):
     """gen's decoder on x [B, C, T] frames and source [B, 1, T * hop] as overlapping tiles on
-    `workers` threads (default: the cores) -> audio [B, 1, T * hop]."""
+    `workers` threads (default: torch's thread count, the cores unless the user set fewer)
+    -> audio [B, 1, T * hop]."""
     frames = x.size(-1)
-    workers = workers or cpu_cores()
+    workers = workers or torch.get_num_threads()
     halo, halos = stage_halos(gen)
     # a multiple of `workers` tiles of about tile_frames each, so the threads finish together
     count = -(-frames // tile_frames)
@@ -130,21 +130,17 @@ def decode_tiled(gen, spk, x, source, workers=None, tile_frames=TILE_FRAMES):
     bounds = tile_bounds(frames, -(-frames // count), halo)
     hop = gen.hop
 
-    inference = torch.is_inference_mode_enabled()
-
-    def job(bound):
+    def tile(bound):
         start, stop, left, right = bound
-        return _in_worker(lambda: decode_tile(
-            gen, spk, x[..., start:stop], source[..., start * hop:stop * hop], left, right, halos), inference)
+        return decode_tile(gen, spk, x[..., start:stop], source[..., start * hop:stop * hop], left, right, halos)
 
     if workers <= 1 or len(bounds) == 1:
-        pieces = [decode_tile(gen, spk, x[..., a:b], source[..., a * hop:b * hop], l, r, halos)
-                  for a, b, l, r in bounds]
+        pieces = [tile(bound) for bound in bounds]
     else:
-        threads = torch.get_num_threads()
+        inference, threads = torch.is_inference_mode_enabled(), torch.get_num_threads()
         try:
             with ThreadPoolExecutor(min(workers, len(bounds))) as pool:
-                pieces = list(pool.map(job, bounds))
+                pieces = list(pool.map(lambda bound: _in_worker(lambda: tile(bound), inference), bounds))
         finally:
             torch.set_num_threads(threads)  # MKL's thread count is process-wide: restore it
     return torch.cat(pieces, dim=-1)
