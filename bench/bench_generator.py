@@ -89,6 +89,7 @@ def run(config, seconds=(10.0, 60.0), repeats=3, device="auto", threads=None, ba
         for fn in paths.values():
             fn(*warm)
         rows = []
+        headers = ["audio s", "condition", "path", "seconds", "RTF", "vs plain", "max |diff|", f"<= {TOLERANCE:g}"]
         for length in seconds:
             inputs = [t.to(device) for t in example_inputs(fast, hp, int(round(length * FRAMES_PER_SECOND)))]
             reference = paths["plain"](*inputs)
@@ -100,8 +101,7 @@ def run(config, seconds=(10.0, 60.0), repeats=3, device="auto", threads=None, ba
                 for name, t in times[condition].items():
                     rows.append([f"{length:g}", condition, name, t, t / length, base / t, f"{diffs[name]:.2e}",
                                  "yes" if diffs[name] <= TOLERANCE else "NO"])
-    print_table(["audio s", "condition", "path", "seconds", "RTF", "vs plain", "max |diff|",
-                 f"<= {TOLERANCE:g}"], rows)
+            print_table(headers, rows[-len(CONDITIONS) * len(paths):])  # each length as soon as it is done
     print("RTF = seconds of compute per second of audio; 'vs plain' = plain seconds / path seconds under the "
           "same condition (targets: fast >= 3x idle, >= 2x busy); medians of interleaved repeats; NSF source "
           "and prior noise given. 'fast, one tile' = the same arithmetic without the time tiles.")
