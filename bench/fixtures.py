@@ -87,18 +87,38 @@ def write_features(folder, seconds, config, seed=0):
     return ppg, vec, pit
 
 
-def run_measured(argv, env=None):
+def _peak_of(pid):
+    """VmHWM of a live process in MiB (its own peak since exec), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def run_measured(argv, env=None, poll_s=0.05):
     """Run a command; returns (exit code, wall seconds, peak RSS MiB of that process, output tail).
 
-    Peak memory comes from os.wait4 on the child itself (not its siblings)."""
+    Peak memory is the child's VmHWM, polled while it runs: the rusage maximum that os.wait4
+    reports also counts the bench's own peak, which the child inherits through vfork + exec."""
+    import threading
+
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
                             env=env, text=True)
-    output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
+    reader.start()
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, _peak_of(proc.pid) or 0.0)
+        time.sleep(poll_s)
+    reader.join()
     wall = time.perf_counter() - start
-    return proc.returncode, wall, usage.ru_maxrss / 1024.0, output[-2000:]
+    return proc.returncode, wall, peak, "".join(chunks)[-2000:]
 
 
 def svc_inference_argv(config, model, spk, wave, out, whisper=None, hubert=None, extra=()):
