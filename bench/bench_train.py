@@ -10,14 +10,13 @@ import argparse
 import os
 import sys
 
-import torch
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.models import BASE_CONFIG  # noqa: E402
 from bench.timing import load_caveat, print_table, set_threads, time_idle_busy  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.device import pick_device  # noqa: E402
+import torch  # noqa: E402  (after the bench package: common sets the OpenMP wait policy first)
 from vits.models import model_sizes  # noqa: E402
 
 

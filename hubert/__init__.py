@@ -1,1 +1,3 @@
+"""HuBERT-Soft content units."""
 
+import common  # noqa: F401  (first: it sets the OpenMP wait policy before torch loads)

@@ -1,1 +1,3 @@
+"""BigVGAN/NSF generator and the discriminators."""
 
+import common  # noqa: F401  (first: it sets the OpenMP wait policy before torch loads)
