@@ -132,7 +132,9 @@ def decode_tiled(gen, spk, x, source, workers=None, tile_frames=TILE_FRAMES):
 
     def tile(bound):
         start, stop, left, right = bound
-        return decode_tile(gen, spk, x[..., start:stop], source[..., start * hop:stop * hop], left, right, halos)
+        tile_spk = spk[:, start:stop] if spk.dim() == 3 else spk  # [B, T, spk] per frame, or [B, spk]
+        return decode_tile(gen, tile_spk, x[..., start:stop], source[..., start * hop:stop * hop], left, right,
+                           halos)
 
     if workers <= 1 or len(bounds) == 1:
         pieces = [tile(bound) for bound in bounds]
