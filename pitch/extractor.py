@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from common.atomic import save_npy
-from common.audio import EXTRACT_RATE, load_audio
+from common.audio import EXTRACT_RATE
+from common.extractor import load_wav16k
 from common.device import pick_device
 from pitch import smoothing
 from pitch.classic import METHODS as CLASSIC_METHODS
@@ -119,7 +120,7 @@ def extract_to_file(wav_path, out_path, mode="conversion", plot_path=None, repai
     """Extract F0 of `wav_path`; write `out_path` (.npy -> numpy, else CSV) and optionally a PNG plot
     with the repaired spans shaded. `repair` None: on in conversion mode, off in training mode.
     Returns the PitchContour."""
-    wav = load_audio(wav_path, EXTRACT_RATE)
+    wav = load_wav16k(wav_path)
     repair = (mode == "conversion") if repair is None else repair
     contour = PitchExtractor(**extractor_options).contour(wav, mode, repair=repair)
     if str(out_path).lower().endswith(".npy"):

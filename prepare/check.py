@@ -43,8 +43,9 @@ def check_item(entry, hp):
     hop, sr = int(hp.data.hop_length), int(hp.data.sampling_rate)
     try:
         check_files_exist([entry])
-        if sf.info(entry.wave).samplerate != sr:
-            problems.append(f"wave is {sf.info(entry.wave).samplerate} Hz, the config wants {sr} Hz")
+        rate = sf.info(entry.wave).samplerate
+        if rate != sr:
+            problems.append(f"wave is {rate} Hz, the config wants {sr} Hz")
         spec, wav, ppg, vec, pit, _ = load_item(entry, hp)
     except (DatasetError, RuntimeError) as e:  # RuntimeError: soundfile cannot read the wave
         return problems + [str(e)], warnings

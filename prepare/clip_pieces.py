@@ -44,16 +44,21 @@ def is_written(out_path):
     return os.path.exists(out_path) or os.path.exists(piece_paths(out_path, 1)[0])
 
 
-def plan_pieces(src, options):
-    """Sample ranges at 16 kHz of the pieces of `src`, or None to keep it whole."""
-    if options.slice_seconds is None:
-        return None
+def read_audio(src, sr):
     with warnings.catch_warnings():  # a fallback reader's warnings: the outcome says what went wrong
         warnings.simplefilter("ignore")
-        wav = load_audio(src, EXTRACT_RATE)
+        return load_audio(src, sr)
+
+
+def plan_pieces(src, options):
+    """(sample ranges at 16 kHz of the pieces of `src`, or None to keep it whole; the 16 kHz audio
+    read to find them, or None when slicing is off)."""
+    if options.slice_seconds is None:
+        return None, None
+    wav = read_audio(src, EXTRACT_RATE)
     if len(wav) <= options.slice_seconds * EXTRACT_RATE:
-        return None
-    return slice_ranges(wav, EXTRACT_RATE, options.slice_seconds, options.min_piece_seconds)
+        return None, wav
+    return slice_ranges(wav, EXTRACT_RATE, options.slice_seconds, options.min_piece_seconds), wav
 
 
 def level(wav, sr, options):
@@ -77,14 +82,12 @@ def write_clip(src, targets, options, min_seconds=0.5, max_seconds=30.0):
     todo = [(path, sr) for path, sr in targets if not is_written(path)]
     if not todo:
         return None
-    spans = plan_pieces(src, options)
+    spans, wav16 = plan_pieces(src, options)
     if spans == []:
         raise ClipProblem("silent: no piece holds sound above the slicing threshold; remove it")
     notes = set()
     for path, sr in todo:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            wav = load_audio(src, sr)
+        wav = wav16 if sr == EXTRACT_RATE and wav16 is not None else read_audio(src, sr)  # one read at 16 kHz
         seconds = len(wav) / sr
         if seconds < min_seconds:
             raise ClipProblem(f"too short ({seconds:.2f} s < {min_seconds} s): the model cannot use it; "
