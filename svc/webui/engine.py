@@ -181,7 +181,8 @@ class Engine:
         if req.retrieval != "off":
             k = req.retrieval_k if req.retrieval == "index" else 1  # k-means: the nearest centre
             retrieval = RetrievalSettings(req.retrieval, req.retrieval_ratio, k, data_root=self.settings.data_svc)
-        key = (model, req.no_noise, req.precision, retrieval and (retrieval.mode, retrieval.ratio, retrieval.k, singer))
+        # ratio and k are set per request below: moving a slider must not reload model and indexes
+        key = (model, req.no_noise, req.precision, retrieval and (retrieval.mode, singer))
         converter = self._converters.pop(key, None)
         if converter is None:
             s = self.settings
@@ -189,6 +190,8 @@ class Engine:
             converter, _ = open_converter(self.hp, model, singer, s.device, extractors, req.no_noise,
                                           s.chunk_seconds, s.overlap_seconds, progress=False, retrieval=retrieval,
                                           precision=req.precision)
+        if retrieval is not None:
+            converter.retrieval.ratio, converter.retrieval.k = retrieval.ratio, retrieval.k
         self._converters[key] = converter
         while len(self._converters) > self.max_models:
             self._converters.popitem(last=False)
