@@ -1,7 +1,6 @@
 """Shared helpers of the bench scripts: thread setup, interleaved timing, a busy neighbour, tables, memory."""
 import contextlib
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -96,7 +95,3 @@ def print_table(headers, rows, out=sys.stdout):
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)), file=out)
 
 
-def peak_rss_mib(children=False):
-    """Peak resident memory of this process (or of its finished children) in MiB."""
-    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
-    return resource.getrusage(who).ru_maxrss / 1024.0

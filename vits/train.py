@@ -28,7 +28,7 @@ from common.runtime import keep_freed_memory
 from vits import train_utils
 from vits.data_utils import create_train_loader, create_valid_loader, parse_list
 from vits.losses import kl_loss, speaker_loss
-from vits.models import SynthesizerTrn
+from vits.models import SynthesizerTrn, slice_frames
 from vits.spectrogram import mel_spectrogram_torch
 from vits.train_utils import (StopRequest, TrainLogger, checkpoint_path, forward_signals_to, load_pretrain,
                               load_resume_checkpoint, prune_checkpoints, save_training_checkpoint, unwrap)
@@ -65,8 +65,7 @@ def frozen(module):
 
 def slice_audio(audio, start_frames, hop, segment_size):
     """audio [B, 1, T] -> the decoder's windows [B, 1, segment_size] (ids_slice in frames)."""
-    return torch.stack([audio[i, :, int(s) * hop: int(s) * hop + segment_size]
-                        for i, s in enumerate(start_frames.tolist())])
+    return slice_frames(audio, [int(s) * hop for s in start_frames.tolist()], segment_size)
 
 
 def split_batch_outputs(outputs, batch):
