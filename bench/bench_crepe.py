@@ -8,7 +8,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.timing import load_caveat, print_table, set_threads, time_idle_busy, time_interleaved  # noqa: E402
+from bench.timing import load_caveat, print_table, set_threads, time_idle_busy, warm_up  # noqa: E402
 from common.audio import EXTRACT_RATE  # noqa: E402
 
 # (row label, PitchExtractor options, the optional package it needs)
@@ -49,8 +49,7 @@ def run(seconds=10.0, repeats=3, model="full", threads=None):
     ours = PitchExtractor(method="crepe", model=model, device="cpu")
     single = PitchExtractor(method="crepe", model=model, device="cpu", batch_size=1)
     wav = test_tone(seconds)
-    time_interleaved({"ours": lambda: ours.training(test_tone(0.5)),
-                      "single": lambda: single.training(test_tone(0.5))}, 0, "cpu")
+    warm_up({"ours": lambda: ours.training(test_tone(0.5)), "single": lambda: single.training(test_tone(0.5))})
     f0_ours, f0_single = ours.training(wav), single.training(wav)
     diff = float(np.abs(f0_ours - f0_single).max()) if f0_ours.size else 0.0
     by_condition = time_idle_busy({"ours": lambda: ours.training(wav), "single": lambda: single.training(wav)},
@@ -86,7 +85,7 @@ def run_methods(seconds=10.0, repeats=3, threads=None):
             missing.append(f"{label} ({e})")
     wav = test_tone(seconds)
     truth = tone_f0(seconds)[:: EXTRACT_RATE // 100][: len(wav) // 160]
-    time_interleaved({k: (lambda e=e: e.training(test_tone(0.5))) for k, e in extractors.items()}, 0, "cpu")
+    warm_up({k: (lambda e=e: e.training(test_tone(0.5))) for k, e in extractors.items()})
     errors = {}
     for label, extractor in extractors.items():
         f0 = extractor.training(wav)

@@ -30,12 +30,17 @@ def synchronize(device):
         torch.cuda.synchronize(device)
 
 
+def warm_up(runs, rounds=1):
+    """`rounds` untimed calls of every callable of runs ({name: zero-arg callable})."""
+    for _ in range(rounds):
+        for fn in runs.values():
+            fn()
+
+
 def time_interleaved(runs, repeats, device="cpu", warmup=1):
     """runs: {name: zero-arg callable}. Each repeat runs every callable once, in turn, so load
     changes hit them alike. Returns {name: median seconds}; `warmup` untimed rounds first."""
-    for _ in range(warmup):
-        for fn in runs.values():
-            fn()
+    warm_up(runs, warmup)
     times = {name: [] for name in runs}
     for _ in range(max(1, repeats)):
         for name, fn in runs.items():
@@ -73,7 +78,7 @@ def under(condition):
 def time_idle_busy(runs, repeats, device="cpu", warmup=1):
     """time_interleaved under both CONDITIONS, their rounds alternating (idle, busy, idle, ...)
     so load changes from outside hit them alike. Returns {condition: {name: median seconds}}."""
-    time_interleaved(runs, 0, device, warmup)
+    warm_up(runs, warmup)
     times = {c: {name: [] for name in runs} for c in CONDITIONS}
     for _ in range(max(1, repeats)):
         for condition in CONDITIONS:
