@@ -14,6 +14,7 @@ class Evaluator:
     def __init__(self, engine):
         self.engine = engine
         self._measurer, self._key = None, None
+        self._targets = {}  # (singer, data_svc) -> GE2E vector of the singer's own audio, made once
 
     def measurer(self, converter, req):
         """The Measurer for this conversion's extractors (made again only when they change)."""
@@ -27,6 +28,7 @@ class Evaluator:
                                   dnsmos=s.eval_judges, device=s.device, no_noise=req.no_noise)
             self._measurer = Measurer(options, converter.whisper(), converter.hubert(), pitch)
             self._key = key
+            self._targets.clear()
         return self._measurer
 
     def evaluate(self, session, job):
@@ -44,7 +46,10 @@ class Evaluator:
             job.update("measuring the source (voicing, timbre, words, loudness)", 0.2)
             session.features[key] = measurer.source_audio(audio.name, audio.wav16k, seed=req.seed)
         job.update("measuring the conversion", 0.6)
-        target_ge2e = measurer.target_ge2e(default_target_waves(singer, self.engine.settings.data_svc))
+        target_key = (singer, self.engine.settings.data_svc)
+        if target_key not in self._targets:
+            self._targets[target_key] = measurer.target_ge2e(default_target_waves(*target_key))
+        target_ge2e = self._targets[target_key]
         row = measurer.output(session.features[key], result["f0"], result["wav"], result["rate"],
                               load_speaker(singer, self.engine.hp.vits.spk_dim), target_ge2e)
         result["metrics"] = [{"key": m.key, "short": m.short, "better": m.better, "help": m.help,
