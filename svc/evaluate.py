@@ -87,7 +87,7 @@ class Measurer:
         self.whisper = whisper
         self.hubert = HubertSoft(s.hubert_checkpoint, device=device) if hubert is None else hubert
         if pitch is None:
-            pitch = PitchExtractor(method=s.pitch_method, model=s.crepe_model, device=device)
+            pitch = PitchExtractor(method=s.pitch_method, model=s.crepe_model, device=device, weights=s.pitch_weights)
         self.pitch = pitch
         self.speaker = SpeakerEncoder(options.speaker_checkpoint, device=device)
         self.ge2e = Ge2eEncoder(self.speaker.device) if wanted(options.ge2e, "resemblyzer", "--ge2e") else None

@@ -66,6 +66,10 @@ def load_svc_model(hp, model_path, device="cpu", fold=True):
     mode on `device`; fold=True: weight norm folded and the decoder's fast path, as conversion runs it."""
     model = SynthesizerInfer.from_hparams(hp)
     model.load_exported(read_generator(model_path), str(model_path), fold=fold)
+    if torch.device(device).type != "cpu":
+        # the fast path (polyphase activations, per-tap GEMMs, time tiles) is for CPUs; on a GPU it
+        # is slower (bench_generator.py --device cuda): weight norm stays folded, the decoder plain
+        model.dec.use_fast_path(False)
     return model.eval().to(device)
 
 

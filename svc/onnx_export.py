@@ -141,7 +141,8 @@ def example_inputs(infer, hp, frames, batch=1, seed=0):
     spk = torch.randn(batch, v.spk_dim, generator=gen)
     spk = spk / spk.norm(dim=1, keepdim=True)
     noise = 0.5 * torch.randn(batch, v.inter_channels, frames, generator=gen)
-    source = infer.pitch2source(pit, seed=seed).clone()
+    device = next(infer.parameters()).device
+    source = infer.pitch2source(pit.to(device), seed=seed).cpu().clone()
     return ppg, vec, pit, spk, noise, source
 
 

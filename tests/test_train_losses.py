@@ -113,3 +113,33 @@ def test_stop_request_second_signal_aborts():
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_first_fp16_step_has_finite_gradients():
+    """fp16 autocast (on the CPU here; the trainer uses it on CUDA) at the first loss scale: the
+    encoders and flow run in float32 and the scale leaves room, so the very first step updates
+    (it used to be inf/NaN for the first 8 steps)."""
+    from omegaconf import OmegaConf
+
+    from bench.bench_train import random_batch
+    from tests.train_synthetic import FAST, TINY
+    from vits.models import SynthesizerTrn
+    from vits.train import FP16_INIT_SCALE, generator_losses
+    from vits_decoder.discriminator import Discriminator
+
+    hp = OmegaConf.merge(OmegaConf.load(TINY), FAST)
+    torch.manual_seed(0)
+    net_g, net_d = SynthesizerTrn.from_hparams(hp).train(), Discriminator(hp).train()
+    batch = random_batch(hp, 2, 40, "cpu")
+    terms, _, _ = generator_losses(hp, net_g, net_d, MultiResolutionSTFTLoss(hp.mrd.resolutions), batch,
+                                   torch.autocast("cpu", dtype=torch.float16))
+    (terms["total"] * FP16_INIT_SCALE).backward()
+    bad = [n for n, p in net_g.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+    assert not bad, bad[:5]
+    out_dtypes = {}
+    for name in ("enc_p.proj", "enc_q.proj", "dec.conv_post"):
+        net_g.get_submodule(name).register_forward_hook(
+            lambda module, inputs, output, name=name: out_dtypes.update({name: output.dtype}))
+    with torch.autocast("cpu", dtype=torch.float16):  # only the decoder runs in half precision
+        net_g(batch.ppg, batch.vec, batch.pit, batch.spec, batch.spk, batch.ppg_lengths, batch.spec_lengths)
+    assert out_dtypes == {"enc_p.proj": torch.float32, "enc_q.proj": torch.float32, "dec.conv_post": torch.float16}

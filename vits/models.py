@@ -36,6 +36,12 @@ def _hz_to_mel(hz):
     return 1127.0 * np.log(1.0 + hz / 700.0)
 
 
+def float32_region(like):
+    """Mixed precision off inside: the encoders' and flow's exp() and log-scales overflow fp16
+    (measured: the first steps' gradients were inf/NaN at every grad-scaler scale)."""
+    return torch.autocast(device_type=like.device.type, enabled=False)
+
+
 MEL_MIN = _hz_to_mel(F0_MIN)
 MEL_MAX = _hz_to_mel(F0_MAX)
 
@@ -189,15 +195,17 @@ class SynthesizerTrn(nn.Module):
         if perturb:
             ppg = ppg + torch.randn_like(ppg) * TRAIN_PPG_NOISE
             vec = vec + torch.randn_like(vec) * TRAIN_VEC_NOISE
-        g = self.emb_g(F.normalize(spk)).unsqueeze(-1)  # [B, gin, 1]
-        z_p, m_p, logs_p, _, x = self.enc_p(ppg, ppg_l, vec, f0_to_coarse(pit))
-        z_q, m_q, logs_q, spec_mask = self.enc_q(spec, spec_l, g=g)
+        with float32_region(ppg):  # under autocast only the decoder (most of the work) runs in half
+            g = self.emb_g(F.normalize(spk)).unsqueeze(-1)  # [B, gin, 1]
+            z_p, m_p, logs_p, _, x = self.enc_p(ppg, ppg_l, vec, f0_to_coarse(pit))
+            z_q, m_q, logs_q, spec_mask = self.enc_q(spec, spec_l, g=g)
 
         z_slice, pit_slice, ids_slice = random_slice_with_pitch(z_q, pit, spec_l, self.segment_size)
         audio = self.dec(spk, z_slice, pit_slice, perturb=perturb)
 
-        z_f, logdet_f = self.flow(z_q, spec_mask, g=spk)
-        z_r, logdet_r = self.flow(z_p, spec_mask, g=spk, reverse=True)
+        with float32_region(ppg):
+            z_f, logdet_f = self.flow(z_q, spec_mask, g=spk)
+            z_r, logdet_r = self.flow(z_p, spec_mask, g=spk, reverse=True)
         spk_preds = self.speaker_classifier(x)
         return audio, ids_slice, spec_mask, (z_f, z_r, z_p, m_p, logs_p, z_q, m_q, logs_q, logdet_f, logdet_r), spk_preds
 

@@ -41,6 +41,10 @@ SPEAKER_WEIGHT = 2.0  # weight of the gradient-reversal speaker loss (public val
 REVERSE_KL_WEIGHT = 0.5  # the reverse KL gets c_kl * 0.5
 AMP_CHOICES = ("none", "bf16", "fp16")
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+# First loss scale of fp16 training. Measured on the H100 and with CPU fp16 autocast: the
+# generator's first gradients (norm ~3e3) overflow fp16 at scales above 2^8, so the usual 2^16
+# skipped the first 8 steps; the scaler still halves on overflow and doubles after 2000 good steps.
+FP16_INIT_SCALE = 2.0 ** 8
 
 
 def autocast_context(device, amp):
@@ -48,6 +52,11 @@ def autocast_context(device, amp):
     if amp in (None, "none") or device.type != "cuda":
         return contextlib.nullcontext()
     return torch.autocast(device_type="cuda", dtype=AMP_DTYPES[amp])
+
+
+def grad_scaler(amp, device_type="cuda"):
+    """The fp16 gradient scaler (None for other precisions)."""
+    return torch.amp.GradScaler(device_type, init_scale=FP16_INIT_SCALE) if amp == "fp16" else None
 
 
 @contextlib.contextmanager
@@ -88,8 +97,9 @@ def generator_losses(hp, net_g, net_d, stft_loss, batch, amp_ctx):
     with amp_ctx:
         fake, ids_slice, z_mask, latents, spk_preds = net_g(
             batch.ppg, batch.vec, batch.pit, batch.spec, batch.spk, batch.ppg_lengths, batch.spec_lengths)
-    z_f, z_r, z_p, m_p, logs_p, z_q, m_q, logs_q, logdet_f, logdet_r = latents
-    fake = fake.float()
+    # losses in float32: under fp16 autocast the KL's squares and exponentials overflow
+    z_f, z_r, z_p, m_p, logs_p, z_q, m_q, logs_q, logdet_f, logdet_r = (t.float() for t in latents)
+    fake, spk_preds = fake.float(), spk_preds.float()
     real = slice_audio(batch.audio, ids_slice, int(hp.data.hop_length), int(hp.data.segment_size))
     t = hp.train
     terms = {"mel": F.l1_loss(mel_of(hp, fake), mel_of(hp, real)) * float(t.c_mel)}
@@ -213,11 +223,8 @@ class Trainer:
             # find_unused_parameters: inference-only submodules of the generator get no gradient
             self.net_g = DDP(self.net_g, device_ids=ids, find_unused_parameters=True)
             self.net_d = DDP(self.net_d, device_ids=ids)
-        use_scaler = self.amp == "fp16"
-        self.upd_g = Updater(self.net_g, self.optim_g, t.grad_clip,
-                                        torch.amp.GradScaler("cuda") if use_scaler else None)
-        self.upd_d = Updater(self.net_d, self.optim_d, t.grad_clip,
-                                        torch.amp.GradScaler("cuda") if use_scaler else None)
+        self.upd_g = Updater(self.net_g, self.optim_g, t.grad_clip, grad_scaler(self.amp))
+        self.upd_d = Updater(self.net_d, self.optim_d, t.grad_clip, grad_scaler(self.amp))
         self.stft_loss = MultiResolutionSTFTLoss(self.hp.mrd.resolutions).to(self.device)
         self.train_loader = create_train_loader(hp, self.info.rank, self.info.world_size, seed=int(t.seed),
                                                 pin_memory=self.device.type == "cuda")
