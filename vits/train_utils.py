@@ -145,8 +145,6 @@ def worker_device(device_name, local_rank, gpu_count=None):
     if device.type == "cuda" and device.index is None:
         gpu_count = torch.cuda.device_count() if gpu_count is None else gpu_count
         device = torch.device("cuda", local_rank % max(1, gpu_count))
-    if device.type == "cuda" and torch.cuda.is_available():
-        torch.cuda.set_device(device)
     return device
 
 
@@ -167,6 +165,8 @@ def init_process_group(rank, world_size, local_rank, device_name, master_addr, m
     init_method defaults to tcp://master_addr:master_port (spawn); torchrun workers pass "env://"
     to join the store torchrun already runs on MASTER_PORT."""
     device = worker_device(device_name, local_rank)
+    if device.type == "cuda" and torch.cuda.is_available():
+        torch.cuda.set_device(device)
     if world_size > 1:
         gpus = torch.cuda.device_count() if device.type == "cuda" else 0
         local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
