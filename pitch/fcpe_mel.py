@@ -1,6 +1,6 @@
 """FCPE's input features: natural-log mel magnitudes of 16 kHz audio, one frame per 10 ms.
 
-1024-sample Hann window, 1024-point FFT, 128 Slaney mel bands from 0 to 8 kHz (librosa's filters),
+1024-sample Hann window, 1024-point FFT, 128 Slaney mel bands from 0 to 8 kHz (librosa's filters, common.mel_filters),
 magnitudes |X| floored at 1e-5 before the log. Frame n starts 432 samples before sample n * 160
 (centred half a hop after it), as the network was trained: its estimate for frame n then matches the
 pitch at n * 10 ms, the toolkit's 100 Hz grid (centring the window on n * 160 instead doubles the
@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from common.audio import EXTRACT_RATE as SAMPLE_RATE
+from common.mel_filters import mel_filters
 
 N_FFT = 1024
 HOP = 160
@@ -21,10 +22,8 @@ LOG_FLOOR = 1e-5
 class LogMel(torch.nn.Module):
     def __init__(self, n_mels=N_MELS, sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop=HOP, fmin=FMIN, fmax=FMAX):
         super().__init__()
-        from librosa.filters import mel as mel_filters
-
         self.n_fft, self.hop = n_fft, hop
-        basis = mel_filters(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+        basis = mel_filters(sample_rate, n_fft, n_mels, fmin, fmax)
         self.register_buffer("basis", torch.from_numpy(basis).float(), persistent=False)  # [M, n_fft/2 + 1]
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 

@@ -13,6 +13,7 @@ import functools
 import numpy as np
 
 from common.audio import EXTRACT_RATE, AudioError
+from common.mel_filters import mel_filters
 
 N_MELS = 80
 N_FFT = 1024
@@ -34,9 +35,7 @@ MIN_SAMPLES = N_FFT  # 64 ms: shorter input gives no full STFT window
 @functools.lru_cache(maxsize=1)
 def mel_basis():
     """[N_MELS, N_FFT // 2 + 1] Slaney mel filters, as librosa.filters.mel builds them."""
-    import librosa
-
-    return librosa.filters.mel(sr=EXTRACT_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=MEL_FMIN, fmax=MEL_FMAX)
+    return mel_filters(EXTRACT_RATE, N_FFT, N_MELS, MEL_FMIN, MEL_FMAX)
 
 
 def trim_silence(wav):

@@ -129,3 +129,21 @@ def test_runtime_tuning_sets_threads_and_keeps_freed_memory():
         torch.set_num_threads(before)
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
         assert keep_freed_memory()
+
+
+@pytest.mark.parametrize("sr, n_fft, n_mels, fmin, fmax", [
+    (16000, 400, 80, 0.0, None),      # Whisper
+    (16000, 1024, 128, 0.0, 8000.0),  # FCPE
+    (16000, 512, 40, 0.0, None),      # speaker encoder
+    (32000, 1024, 100, 0.0, None),    # training spectrogram
+    (44100, 2048, 128, 40.0, 16000.0),
+])
+def test_mel_filters_equal_librosas(sr, n_fft, n_mels, fmin, fmax):
+    import librosa
+
+    from common.mel_filters import mel_filters
+
+    ours = mel_filters(sr, n_fft, n_mels, fmin, fmax)
+    theirs = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    assert ours.shape == theirs.shape and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-7)

@@ -6,6 +6,8 @@ spectrogram is what the mel loss compares. With `center=False` the signal is ref
 """
 import torch
 
+from common.mel_filters import mel_filters
+
 _windows = {}
 _mel_bases = {}
 
@@ -20,9 +22,7 @@ def _hann(win_size, device, dtype):
 def _mel_basis(sampling_rate, n_fft, num_mels, fmin, fmax, device, dtype):
     key = (sampling_rate, n_fft, num_mels, fmin, fmax, str(device), dtype)
     if key not in _mel_bases:
-        import librosa
-
-        basis = librosa.filters.mel(sr=sampling_rate, n_fft=n_fft, n_mels=num_mels, fmin=fmin, fmax=fmax)
+        basis = mel_filters(sampling_rate, n_fft, num_mels, fmin, fmax)
         _mel_bases[key] = torch.from_numpy(basis).to(device=device, dtype=dtype)  # [mels, n_fft//2+1]
     return _mel_bases[key]
 

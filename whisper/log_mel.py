@@ -1,10 +1,10 @@
 """Whisper's log-mel front end: 16 kHz audio -> [n_mels, samples // 160] normalised log power mel."""
 import functools
 
-import numpy as np
 import torch
 
 from common.audio import EXTRACT_RATE
+from common.mel_filters import mel_filters as slaney_mel_filters
 
 N_FFT = 400
 HOP = 160
@@ -12,10 +12,8 @@ HOP = 160
 
 @functools.lru_cache(maxsize=None)
 def _slaney_filters(n_mels):
-    import librosa
-
-    # Equal to the filters OpenAI ships in mel_filters.npz.
-    return librosa.filters.mel(sr=EXTRACT_RATE, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
+    # Equal to the filters OpenAI ships in mel_filters.npz (librosa's Slaney filters).
+    return slaney_mel_filters(EXTRACT_RATE, N_FFT, n_mels)
 
 
 def mel_filters(n_mels, device):

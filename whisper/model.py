@@ -9,8 +9,10 @@ from torch import nn
 def sinusoid_table(length, width, max_timescale=10000.0):
     """[length, width] sin|cos table, Whisper's fixed audio positional embedding."""
     half = width // 2
-    rates = torch.exp(-math.log(max_timescale) / (half - 1) * torch.arange(half, dtype=torch.float32))
-    angles = torch.arange(length, dtype=torch.float32)[:, None] * rates[None, :]
+    # made on the CPU even while the encoder is built on the meta device: there torch.arange
+    # goes through torch._refs, whose first use imports torch._dynamo (0.6 s of start-up)
+    rates = torch.exp(-math.log(max_timescale) / (half - 1) * torch.arange(half, dtype=torch.float32, device="cpu"))
+    angles = torch.arange(length, dtype=torch.float32, device="cpu")[:, None] * rates[None, :]
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
 
