@@ -236,3 +236,29 @@ def test_mrd_resolutions_parse_safely():
         parse_resolutions("[(512, 50)]")
     with pytest.raises(ValueError):
         parse_resolutions("__import__('os')")
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 5, 9, 40])
+def test_relative_attention_diagonals_equal_offset_tables(length, monkeypatch):
+    """The diagonal form (used everywhere but in tracing) computes what the [L, 2L-1] offset
+    tables of the public code compute, values and gradients, short inputs included."""
+    from vits import attentions
+
+    torch.manual_seed(length)
+    layer = attentions.RelativeSelfAttention(16, 2, window_size=4)
+    x = torch.randn(2, 16, length)
+    mask = torch.ones(2, 1, length, length)
+    mask[1, :, :, length // 2 + 1:] = 0  # a padded second item
+
+    def run():
+        layer.zero_grad()
+        xi = x.clone().requires_grad_(True)
+        y = layer(xi, mask)
+        y.square().sum().backward()
+        return [y.detach(), xi.grad, layer.emb_rel_k.grad, layer.emb_rel_v.grad]
+
+    diagonals = run()
+    monkeypatch.setattr(attentions, "exporting", lambda: True)
+    tables = run()
+    for ours, theirs in zip(diagonals, tables):
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=2e-6)
