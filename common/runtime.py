@@ -2,12 +2,15 @@
 import ctypes
 import os
 import platform
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _tuned = False
+_worker = threading.local()
 
 
 def keep_freed_memory():
@@ -45,3 +48,32 @@ def tune_cpu_runtime(threads=None):
     elif "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(cpu_cores())
     return torch.get_num_threads()
+
+
+def _single_threaded(fn, grad, inference):
+    """fn() on a pool thread: grad and inference mode are per thread, so the caller's are set
+    again here, and torch ops run single-threaded (the thread count is per thread too)."""
+    if not getattr(_worker, "single", False):
+        torch.set_num_threads(1)
+        _worker.single = True
+    with torch.set_grad_enabled(grad), torch.inference_mode(inference):
+        return fn()
+
+
+def map_single_threaded(functions, workers=None):
+    """[f() for f in functions], computed on `workers` threads (default: torch's thread count) that
+    each run torch single-threaded and take the next function when done.
+
+    Why: torch's intra-op threading puts a barrier after every operation, and on a shared machine
+    each barrier waits for a descheduled thread; independent pieces on their own threads wait only
+    for themselves (and torch ops release the GIL)."""
+    functions = list(functions)
+    workers = min(workers or torch.get_num_threads(), len(functions))
+    if workers <= 1:
+        return [f() for f in functions]
+    grad, inference, threads = torch.is_grad_enabled(), torch.is_inference_mode_enabled(), torch.get_num_threads()
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(lambda f: _single_threaded(f, grad, inference), functions))
+    finally:
+        torch.set_num_threads(threads)  # MKL's thread count is process-wide: restore it

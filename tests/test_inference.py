@@ -259,3 +259,30 @@ def test_bad_csv_row_names_file_and_line(hp, model_files, feature_files):
         convert_file(TINY, model_files[0], d / "singer.spk.npy", d / "in.wav", None, ppg=d / "in.ppg.npy",
                      vec=d / "in.vec.npy", pit=d / "bad.csv", device="cpu", progress=False)
     assert "3" in str(error.value)
+
+
+def test_side_by_side_extraction_equals_one_after_another(hp, model_files, tmp_path, monkeypatch):
+    """On a CPU the missing features are extracted on separate single-threaded workers; they are
+    the same features the extractors give one after another, and all three ran there."""
+    from common import runtime
+    from svc.convert import ExtractorSettings, SvcConverter
+    from tests import tiny_hubert, tiny_whisper
+
+    settings = ExtractorSettings(str(tiny_whisper.make_checkpoint(tmp_path / "whisper.pt")),
+                                 str(tiny_hubert.make_checkpoint(tmp_path / "hubert.pt")),
+                                 pitch_method="crepe", crepe_model="tiny", whisper_noise=False)
+    converter = SvcConverter(hp, model_files[0], device="cpu", extractors=settings, progress=False)
+    t = np.arange(24000) / 16000
+    wav = (0.3 * np.sin(2 * np.pi * (220 + 40 * t) * t)).astype(np.float32)
+    ran = []
+    real_map = runtime.map_single_threaded
+    monkeypatch.setattr("svc.convert.map_single_threaded",
+                        lambda fns, workers=None: ran.append(len(list(fns))) or real_map(fns, workers))
+    names = {}
+    ppg, vec, (f0, voiced, _) = converter.extract_side_by_side(wav, names=names)
+    assert ran == [3] and set(names) == {"ppg", "vec"}
+    np.testing.assert_array_equal(ppg, converter.whisper()(wav))
+    np.testing.assert_array_equal(vec, converter.hubert()(wav))
+    np.testing.assert_array_equal(f0, converter.source_pitch(wav)[0])
+    # only one feature missing: nothing runs side by side
+    assert converter.extract_side_by_side(wav, ppg=ppg, vec=vec)[2] is None

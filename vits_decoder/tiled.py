@@ -17,16 +17,14 @@ of what the later stages need (computed from the layers' kernels, see `stage_hal
 cropped to that after every stage, so the overlap costs little beyond the first stage.
 """
 import math
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
+from common.runtime import map_single_threaded
 from vits_decoder.alias.polyphase import TAPS, exporting
 
 TILE_FRAMES = 300        # about this many output frames per tile (3 s at 100 frames/s)
 SAFETY = 2               # extra samples of halo per layer group (rounding of strided layers)
-_local = threading.local()
 
 
 def tiles_apply(x):
@@ -107,16 +105,6 @@ def tile_bounds(frames, tile, halo):
     return bounds
 
 
-def _in_worker(fn, inference):
-    """fn() on a pool thread: grad mode is per thread, so the caller's no-grad / inference mode
-    is set again here, and torch ops run single-threaded (the thread count is per thread too)."""
-    if not getattr(_local, "single", False):
-        torch.set_num_threads(1)
-        _local.single = True
-    with torch.no_grad(), torch.inference_mode(inference):
-        return fn()
-
-
 def decode_tiled(gen, spk, x, source, workers=None, tile_frames=TILE_FRAMES):
     """gen's decoder on x [B, C, T] frames and source [B, 1, T * hop] as overlapping tiles on
     `workers` threads (default: torch's thread count, the cores unless the user set fewer)
@@ -136,13 +124,5 @@ def decode_tiled(gen, spk, x, source, workers=None, tile_frames=TILE_FRAMES):
         return decode_tile(gen, tile_spk, x[..., start:stop], source[..., start * hop:stop * hop], left, right,
                            halos)
 
-    if workers <= 1 or len(bounds) == 1:
-        pieces = [tile(bound) for bound in bounds]
-    else:
-        inference, threads = torch.is_inference_mode_enabled(), torch.get_num_threads()
-        try:
-            with ThreadPoolExecutor(min(workers, len(bounds))) as pool:
-                pieces = list(pool.map(lambda bound: _in_worker(lambda: tile(bound), inference), bounds))
-        finally:
-            torch.set_num_threads(threads)  # MKL's thread count is process-wide: restore it
+    pieces = map_single_threaded([lambda bound=bound: tile(bound) for bound in bounds], workers)
     return torch.cat(pieces, dim=-1)
