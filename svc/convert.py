@@ -22,6 +22,7 @@ import torch
 
 from common.audio import EXTRACT_RATE
 from common.device import pick_device
+from common.extractor import cpu_has_bf16
 from common.loudness import LoudnessError, follow_envelope
 from common.paths import HUBERT_CKPT, WHISPER_CKPT
 from common.runtime import map_single_threaded
@@ -172,13 +173,14 @@ class SvcConverter:
         return ppg, vec, check_f0(f0, names.get("f0", "pitch"))
 
     def extract_side_by_side(self, wav16k, ppg=None, vec=None, f0=None, names=None):
-        """On a CPU, the features that are missing (two or more of them) extracted at once, each
-        extractor single-threaded on its own thread: (ppg, vec, source_pitch() result or None).
-        Measured on 2 cores, 30 s: 1.1x faster idle, 1.45x beside one busy process (fewer thread
-        barriers to wait at). Otherwise nothing is extracted here (features() does it)."""
+        """With --fast on a CPU (bf16 Whisper/HuBERT), the features that are missing (two or more)
+        extracted at once, each extractor single-threaded on its own thread: (ppg, vec,
+        source_pitch() result or None). Measured on 2 cores, 30 s with FCPE: 1.1x faster idle,
+        1.45x beside one busy process (fewer thread barriers to wait at); in fp32 with CREPE full it
+        was 1.2x slower idle, so the default path extracts one after another (features())."""
         names = names if names is not None else {}
         jobs = {}
-        if wav16k is not None and self.device.type == "cpu":
+        if wav16k is not None and self.device.type == "cpu" and self.extractors.bf16 and cpu_has_bf16():
             if ppg is None:
                 jobs["ppg"] = lambda: self.whisper()(wav16k)
             if f0 is None:
