@@ -46,8 +46,8 @@ class Files(http.server.BaseHTTPRequestHandler):
         if srv.cut_after is not None:  # simulate a dropped connection once
             payload, srv.cut_after = payload[:srv.cut_after], None
             self.close_connection = True
+        srv.bytes_served += len(payload)  # counted before sending: the client may finish first
         self.wfile.write(payload)
-        srv.bytes_served += len(payload)
 
     def log_message(self, *args):
         pass
