@@ -55,7 +55,8 @@ def run(seconds=15.0, repeats=2, threads=None, sizes=("tiny", "full")):
             for name, fp32, bf16 in extractor_pairs(folder, size == "full"):
                 cos = frame_cosines(fp32(wav), bf16(wav))
                 keep = "yes" if cos.min() >= MIN_COSINE and bf16.bf16 else "no"
-                times = time_idle_busy({"fp32": lambda e=fp32: e(wav), "bf16": lambda e=bf16: e(wav)}, repeats)
+                times = time_idle_busy({"fp32": lambda e=fp32: e(wav), "bf16": lambda e=bf16: e(wav)}, repeats,
+                                       warmup=0)  # the cosine pass above warmed both
                 for condition in CONDITIONS:
                     t = times[condition]
                     rows.append([name, condition, t["fp32"], t["bf16"], t["fp32"] / t["bf16"],

@@ -1,6 +1,7 @@
 """Pitch extraction speed on CPU: CREPE's batched path vs the same network frame by frame, then every
 pitch method side by side (seconds per second of audio, and median error on the test tone)."""
 import argparse
+import math
 import os
 import sys
 
@@ -10,6 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.timing import load_caveat, print_table, set_threads, time_idle_busy, warm_up  # noqa: E402
 from common.audio import EXTRACT_RATE  # noqa: E402
+from common.metrics import pitch_agreement  # noqa: E402
 
 # (row label, PitchExtractor options, the optional package it needs)
 METHOD_ROWS = [
@@ -88,9 +90,8 @@ def run_methods(seconds=10.0, repeats=3, threads=None):
     warm_up({k: (lambda e=e: e.training(test_tone(0.5))) for k, e in extractors.items()})
     errors = {}
     for label, extractor in extractors.items():
-        f0 = extractor.training(wav)
-        voiced = f0 > 0
-        errors[label] = float(np.median(np.abs(1200 * np.log2(f0[voiced] / truth[voiced])))) if voiced.any() else None
+        median = pitch_agreement(extractor.training(wav), truth).median_cents
+        errors[label] = None if math.isnan(median) else median
     by_condition = time_idle_busy({k: (lambda e=e: e.training(wav)) for k, e in extractors.items()}, repeats,
                                   "cpu", warmup=0)
     rows = []

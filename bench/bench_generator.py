@@ -15,7 +15,7 @@ from bench.models import BASE_CONFIG, conversion_models  # noqa: E402
 from bench.timing import CONDITIONS, load_caveat, print_table, set_threads, time_idle_busy  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.device import pick_device  # noqa: E402
-from svc.onnx_export import INPUT_NAMES, OnnxGenerator, example_inputs, trace_to_onnx, traceable_copy  # noqa: E402
+from svc.onnx_export import TRACE_FRAMES, INPUT_NAMES, OnnxGenerator, example_inputs, trace_to_onnx, traceable_copy  # noqa: E402
 import torch  # noqa: E402  (after the bench package: common sets the OpenMP wait policy first)
 
 FRAMES_PER_SECOND = 100
@@ -58,7 +58,7 @@ def onnx_paths(fast, hp, folder, threads):
     """{name: run(inputs)} for ONNX Runtime and OpenVINO (fp32) on the exported graph, each only
     when its package imports; spinning thread pools are turned off (they steal a shared core)."""
     path = os.path.join(folder, "generator.onnx")
-    trace_to_onnx(OnnxGenerator(traceable_copy(fast)).eval(), example_inputs(fast, hp, 16, seed=99), path)
+    trace_to_onnx(OnnxGenerator(traceable_copy(fast)).eval(), example_inputs(fast, hp, TRACE_FRAMES, seed=99), path)
     paths = {}
 
     def feeds(inputs):

@@ -35,12 +35,13 @@ CPU_SETTINGS = {"crepe-full fp32": ("crepe", "fp32", False), "fcpe (--fast)": ("
 def crepe_full_weights(folder):
     """The installed CREPE full file, else random weights of its layout written to `folder`
     (cost does not depend on the values). Returns (path, real?)."""
+    from common.checkpoint import CheckpointError
     from pitch.crepe import locate_weights
     from pitch.crepe_net import CrepeNet
 
     try:
         return locate_weights("full"), True
-    except Exception:  # noqa: BLE001 - any "not found" means: make a stand-in
+    except CheckpointError:  # not installed: a stand-in of the same layout
         path = os.path.join(folder, "crepe_full.pth")
         torch.save(CrepeNet("full").state_dict(), path)
         return path, False

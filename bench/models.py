@@ -31,17 +31,3 @@ def conversion_models(hp, device, seed=0):
     plain = SynthesizerInfer.from_hparams(hp).load_exported(state, fold=False).eval().to(device)
     fast = SynthesizerInfer.from_hparams(hp).load_exported(state, fold=True).eval().to(device)
     return plain, fast
-
-
-def random_features(hp, frames, device, seed=0):
-    """ppg [1, T, ppg], vec [1, T, vec], f0 [1, T] Hz (voiced with an unvoiced start), spk [1, spk],
-    lengths [1] at the model frame rate."""
-    gen = torch.Generator().manual_seed(seed)
-    v = hp.vits
-    ppg = torch.randn(1, frames, v.ppg_dim, generator=gen)
-    vec = torch.randn(1, frames, v.vec_dim, generator=gen)
-    f0 = 120.0 + 200.0 * torch.rand(1, frames, generator=gen)
-    f0[:, : max(1, frames // 10)] = 0.0
-    spk = torch.randn(1, v.spk_dim, generator=gen)
-    lengths = torch.tensor([frames])
-    return [t.to(device) for t in (ppg, vec, f0, spk, lengths)]

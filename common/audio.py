@@ -73,16 +73,18 @@ def resample(wav, sr_in, sr_out):
     return soxr.resample(np.asarray(wav, dtype=np.float32), sr_in, sr_out, quality="HQ").astype(np.float32)
 
 
+def to_pcm16(wav):
+    """int16 samples of `wav`; float input is clipped to [-1, 1] (NaN -> 0) and scaled by 32767."""
+    wav = np.asarray(wav)
+    if wav.dtype.kind != "f":
+        return wav.astype(np.int16)
+    return np.round(np.clip(np.nan_to_num(wav), -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
 def save_audio(path, wav, sr):
     """Write mono 16-bit PCM WAV atomically. Float input is clipped to [-1, 1]."""
-    wav = np.asarray(wav)
-    if wav.dtype.kind == "f":
-        wav = np.clip(np.nan_to_num(wav), -1.0, 1.0)
-        pcm = np.round(wav * 32767.0).astype(np.int16)
-    else:
-        pcm = wav.astype(np.int16)
     with atomic_path(path) as tmp:
-        sf.write(tmp, pcm, sr, subtype="PCM_16", format="WAV")
+        sf.write(tmp, to_pcm16(wav), sr, subtype="PCM_16", format="WAV")
 
 
 def is_audio_file(name):

@@ -94,11 +94,11 @@ def cpu_has_bf16():
 
 
 def half_precision(device, cpu_bf16=False):
-    """fp16 autocast on CUDA; with cpu_bf16, bf16 autocast on a CPU that has it (cpu_has_bf16);
-    plain fp32 elsewhere."""
+    """fp16 autocast on CUDA; bf16 autocast on the CPU when `cpu_bf16` (the caller has checked
+    cpu_has_bf16 once, when it chose); plain fp32 elsewhere."""
     if device.type == "cuda":
         return torch.autocast(device_type="cuda", dtype=torch.float16)
-    if cpu_bf16 and device.type == "cpu" and cpu_has_bf16():
+    if cpu_bf16 and device.type == "cpu":
         return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

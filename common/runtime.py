@@ -50,6 +50,12 @@ def tune_cpu_runtime(threads=None):
     return torch.get_num_threads()
 
 
+def exporting():
+    """True while TorchScript traces or ONNX exports: the fast paths then step aside, since their
+    block counts and row loops depend on the input length and would be frozen into the graph."""
+    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export()
+
+
 def _single_threaded(fn, grad, inference):
     """fn() on a pool thread: grad and inference mode are per thread, so the caller's are set
     again here, and torch ops run single-threaded (the thread count is per thread too)."""

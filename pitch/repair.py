@@ -23,6 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pitch.crepe_decode import cents_to_hz, hz_to_cents
+from pitch.smoothing import median_filter
+
 HOP_SECONDS = 0.01
 CONTOUR_MS = 310
 OFF_CONTOUR_CENTS = 100.0
@@ -43,16 +46,6 @@ class Repair:
     def __str__(self):
         what = f"octave error ({self.octaves:+d})" if self.kind == "octave" else "glitch"
         return f"{self.start:.2f}-{self.end:.2f} s {what}"
-
-
-def _local_contour(cents, width):
-    """Running median of the voiced cents (NaN where unvoiced) -> [T]; NaN where no voiced frame is near."""
-    half = width // 2
-    padded = np.concatenate([np.full(half, np.nan), cents, np.full(half, np.nan)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, width)  # [T, width]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows in long silences
-        return np.nanmedian(windows, axis=1)
 
 
 def _runs(mask):
@@ -89,9 +82,11 @@ def repair_f0(f0, hop_seconds=HOP_SECONDS, max_octave_ms=MAX_OCTAVE_MS, max_glit
     if not voiced.any():
         return f0.astype(np.float32), []
     cents = np.full(len(f0), np.nan)
-    cents[voiced] = 1200.0 * np.log2(f0[voiced] / 10.0)
+    cents[voiced] = hz_to_cents(f0[voiced])
     width = max(3, int(round(CONTOUR_MS / 1000 / hop_seconds)) | 1)
-    contour = _local_contour(cents, width)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows in long silences
+        contour = median_filter(cents, width)  # NaN where no voiced frame is near
     offset = cents - contour
     off = voiced & (np.abs(offset) > OFF_CONTOUR_CENTS)
 
@@ -123,7 +118,7 @@ def repair_f0(f0, hop_seconds=HOP_SECONDS, max_octave_ms=MAX_OCTAVE_MS, max_glit
             repairs.append(Repair(a * hop_seconds, b * hop_seconds, "glitch"))
 
     repaired = np.zeros(len(f0))
-    repaired[voiced] = 10.0 * 2.0 ** (out[voiced] / 1200.0)
+    repaired[voiced] = cents_to_hz(out[voiced])
     return repaired.astype(np.float32), repairs
 
 

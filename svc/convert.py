@@ -152,6 +152,12 @@ class SvcConverter:
         self.pitch()
 
     # -- the steps ----------------------------------------------------------------------------
+    def extracted_name(self, key):
+        """How error messages name an extracted feature ("ppg", "vec" or "f0")."""
+        s = self.extractors
+        return {"ppg": f"PPG extracted with {s.whisper_checkpoint}", "vec": f"units extracted with {s.hubert_checkpoint}",
+                "f0": f"pitch extracted with {s.pitch_method}"}[key]
+
     def features(self, wav16k=None, ppg=None, vec=None, f0=None, names=None):
         """Given or extracted features: (ppg [N, ppg_dim] 50 Hz, vec [N, vec_dim] 50 Hz, f0 [M] 100 Hz)."""
         names = names or {}
@@ -161,15 +167,15 @@ class SvcConverter:
             raise ValueError(f"no audio given to extract {', '.join(missing)} from")
         if ppg is None:
             ppg = self.whisper()(wav16k)
-            names.setdefault("ppg", f"PPG extracted with {self.extractors.whisper_checkpoint}")
+            names.setdefault("ppg", self.extracted_name("ppg"))
         ppg = check_matrix(ppg, v.ppg_dim, names.get("ppg", "PPG"), "PPG", ppg_fix(v.ppg_dim))
         if vec is None:
             vec = self.hubert()(wav16k)
-            names.setdefault("vec", f"units extracted with {self.extractors.hubert_checkpoint}")
+            names.setdefault("vec", self.extracted_name("vec"))
         vec = check_matrix(vec, v.vec_dim, names.get("vec", "units"), "HuBERT units", vec_fix(v.vec_dim))
         if f0 is None:
             f0, _, _ = self.source_pitch(wav16k)
-            names.setdefault("f0", f"pitch extracted with {self.extractors.pitch_method}")
+            names.setdefault("f0", self.extracted_name("f0"))
         return ppg, vec, check_f0(f0, names.get("f0", "pitch"))
 
     def extract_side_by_side(self, wav16k, ppg=None, vec=None, f0=None, names=None):
@@ -190,10 +196,9 @@ class SvcConverter:
         if len(jobs) < 2:
             return ppg, vec, None
         done = dict(zip(jobs, map_single_threaded(jobs.values())))
-        if "ppg" in done:
-            names.setdefault("ppg", f"PPG extracted with {self.extractors.whisper_checkpoint}")
-        if "vec" in done:
-            names.setdefault("vec", f"units extracted with {self.extractors.hubert_checkpoint}")
+        for key in ("ppg", "vec"):
+            if key in done:
+                names.setdefault(key, self.extracted_name(key))
         return done.get("ppg", ppg), done.get("vec", vec), done.get("pitch")
 
     def source_pitch(self, wav16k=None, f0=None):
@@ -241,7 +246,7 @@ class SvcConverter:
         ppg, vec, pitch = self.extract_side_by_side(wav16k, ppg, vec, f0, names)
         if f0 is not None or wav16k is not None:  # (else features() says what is missing)
             if f0 is None:
-                names.setdefault("f0", f"pitch extracted with {self.extractors.pitch_method}")
+                names.setdefault("f0", self.extracted_name("f0"))
             f0, voiced, notes = pitch if pitch is not None else self.source_pitch(wav16k, f0)
         if shift is None:
             shift, line = auto_shift(f0, voiced, singer_range)

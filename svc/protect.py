@@ -12,6 +12,7 @@ P = 0.5 turns protection off, as in RVC. Breathy frames (weakly periodic) get a 
 """
 import numpy as np
 
+from pitch.smoothing import fit_length
 from svc.vad import frame_level_db, frame_periodicity, frame_signal
 
 PROTECT_OFF = 0.5
@@ -29,28 +30,24 @@ def check_protect(protect):
                            f"their own, 0.5 turns protection off).")
 
 
-def fit_frames(values, frames):
-    """Crop or pad (with the last value) to `frames`."""
-    values = np.asarray(values, dtype=np.float32)[:frames]
-    if len(values) < frames:
-        values = np.pad(values, (0, frames - len(values)), mode="edge" if len(values) else "constant")
-    return values
+def _content_rate(per_10ms, frames):
+    """A [M] 100 Hz track -> `frames` values at the 50 Hz content rate (pair means, then trimmed or
+    padded with the last value)."""
+    v = np.asarray(per_10ms, dtype=np.float32)
+    v = v[:len(v) // 2 * 2].reshape(-1, 2).mean(axis=1) if len(v) > 1 else v
+    return fit_length(v, frames)
 
 
 def voicing_from_audio(wav16k, frames, sr=16000):
     """Voicing v in [0, 1] per content frame (20 ms, `frames` of them) from the audio's periodicity."""
     windows = frame_signal(wav16k, sr, win_seconds=0.04)               # [100 Hz frames, win]
     ramp = (frame_periodicity(windows, sr) - UNVOICED_PERIODICITY) / (VOICED_PERIODICITY - UNVOICED_PERIODICITY)
-    v = np.clip(ramp, 0.0, 1.0) * (frame_level_db(windows) > SILENCE_DB)
-    v = v[:len(v) // 2 * 2].reshape(-1, 2).mean(axis=1) if len(v) > 1 else v  # 100 Hz -> 50 Hz
-    return fit_frames(v, frames)
+    return _content_rate(np.clip(ramp, 0.0, 1.0) * (frame_level_db(windows) > SILENCE_DB), frames)
 
 
 def voicing_from_f0(f0, frames):
     """Voicing per content frame from a 100 Hz pitch track with 0 on unvoiced frames."""
-    voiced = (np.asarray(f0) > 0).astype(np.float32)
-    voiced = voiced[:len(voiced) // 2 * 2].reshape(-1, 2).mean(axis=1) if len(voiced) > 1 else voiced
-    return fit_frames(voiced, frames)
+    return _content_rate(np.asarray(f0) > 0, frames)
 
 
 def protect_blend(own, retrieved, voicing, protect):

@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from svc.timbre_mix import TimbreMixError, load_speaker_vector, read_yaml_mapping
+from svc.timbre_mix import TimbreMixError, load_vectors, read_yaml_mapping
 
 
 def _check_points(path, name, points):
@@ -96,12 +96,7 @@ def frame_weights(curves, frames, frame_rate, source="speaker mix"):
 
 def load_curve_vectors(curves):
     """Speaker vectors [speakers, spk_dim] (float64) of the curves, checked to share one shape."""
-    vectors = [load_speaker_vector(path) for path, _ in curves]
-    for (path, _), vec in zip(curves, vectors):
-        if vec.shape != vectors[0].shape:
-            raise TimbreMixError(f"{path}: shape {vec.shape} differs from {curves[0][0]} {vectors[0].shape}; "
-                                 f"mix vectors made by the same speaker encoder.")
-    return np.stack(vectors)
+    return load_vectors([path for path, _ in curves])
 
 
 class SpeakerMix:

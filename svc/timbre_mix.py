@@ -89,15 +89,20 @@ def load_speaker_vector(path):
     return vec.astype(np.float64)
 
 
+def load_vectors(paths):
+    """Speaker vectors [len(paths), spk_dim] (float64), checked to share one shape."""
+    vectors = [load_speaker_vector(path) for path in paths]
+    for path, vec in zip(paths, vectors):
+        if vec.shape != vectors[0].shape:
+            raise TimbreMixError(f"{path}: shape {vec.shape} differs from {paths[0]} {vectors[0].shape}; "
+                                 f"mix vectors made by the same speaker encoder.")
+    return np.stack(vectors)
+
+
 def mix_timbres(pairs):
     """Weighted mean of the speaker vectors. Returns (float32 vector, notes)."""
     weights, notes = check_weights(pairs)
-    vectors = [load_speaker_vector(path) for path, _ in pairs]
-    shape = vectors[0].shape
-    for (path, _), vec in zip(pairs, vectors):
-        if vec.shape != shape:
-            raise TimbreMixError(f"{path}: shape {vec.shape} differs from {pairs[0][0]} {shape}; "
-                                 f"mix vectors made by the same speaker encoder.")
+    vectors = load_vectors([path for path, _ in pairs])
     mixed = sum(w * v for w, v in zip(weights, vectors))
     return mixed.astype(np.float32), notes
 

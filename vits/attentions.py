@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from vits_decoder.alias.polyphase import exporting
+from common.runtime import exporting
 
 
 class ChannelLayerNorm(nn.Module):
@@ -36,6 +36,7 @@ class RelativeSelfAttention(nn.Module):
         self.n_heads = n_heads
         self.head_dim = channels // n_heads
         self.window_size = window_size
+        self.banded = True  # relative terms on the diagonals; False: the public [L, 2L-1] tables
         scale = self.head_dim ** -0.5
         # registered before the convolutions: the public state-dict order
         self.emb_rel_k = nn.Parameter(torch.randn(1, 2 * window_size + 1, self.head_dim) * scale)
@@ -88,11 +89,9 @@ class RelativeSelfAttention(nn.Module):
         k, v = heads(self.conv_k(x)), heads(self.conv_v(x))
 
         # Offsets j - i beyond the window have zero embeddings, so the relative terms live on the
-        # 2w+1 diagonals around the main one: they are added there, never as [L, 2L-1] tables.
-        # Offsets j - i beyond the window have zero embeddings, so the relative terms live on the
         # 2w+1 diagonals around the main one and are added there (3x faster at 2500 frames than
         # the [L, 2L-1] offset tables, which tracing still records: their shapes follow L).
-        tables = exporting()
+        tables = exporting() or not self.banded
         scores = q @ k.transpose(-2, -1)                        # [B, H, L, L]
         if tables:
             rel_k = self._offset_table(self.emb_rel_k, length)  # [1, 2L-1, D]

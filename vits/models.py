@@ -245,10 +245,14 @@ class SynthesizerInfer(nn.Module):
     def use_fast_path(self, enabled=True):
         """enabled: fold weight norm (for good) and switch the decoder to its fast path (polyphase
         activations, per-tap GEMM convolutions on CPU); disabled: the plain decoder (weight norm
-        stays as it is). Outputs agree within ~1e-5."""
+        stays as it is, and the content encoder's attention uses the public offset tables instead
+        of its diagonals). Outputs agree within ~1e-5."""
         if enabled:
             self.fold_weight_norm()
         self.dec.use_fast_path(enabled)
+        for layer in self.enc_p.modules():
+            if isinstance(layer, attentions.RelativeSelfAttention):
+                layer.banded = bool(enabled)
         return self
 
     def fold_weight_norm(self):

@@ -9,7 +9,7 @@ import torch
 from torch.nn import functional as F
 
 from vits_decoder.nn_utils import has_weight_norm
-from vits_decoder.alias.polyphase import exporting
+from common.runtime import exporting
 
 MIN_CHANNELS = 16  # narrower layers: oneDNN is as fast or faster
 TILE_ELEMENTS = 1 << 18  # input elements per time tile (~1 MB): every tap re-reads it from cache

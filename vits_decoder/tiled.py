@@ -20,8 +20,8 @@ import math
 
 import torch
 
-from common.runtime import map_single_threaded
-from vits_decoder.alias.polyphase import TAPS, exporting
+from common.runtime import exporting, map_single_threaded
+from vits_decoder.alias.polyphase import TAPS
 
 TILE_FRAMES = 300        # about this many output frames per tile (3 s at 100 frames/s)
 SAFETY = 2               # extra samples of halo per layer group (rounding of strided layers)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from common.audio import to_pcm16
 from pitch.csv_io import read_f0_csv, write_f0_csv
 from svc.webui.engine import ConvertRequest
 from svc.webui.session import Job, SessionError, SessionStore
@@ -41,9 +42,8 @@ def wav_bytes(wav, rate):
 
     import soundfile as sf
 
-    pcm = np.round(np.clip(np.nan_to_num(wav), -1.0, 1.0) * 32767.0).astype(np.int16)
     buf = io.BytesIO()
-    sf.write(buf, pcm, rate, subtype="PCM_16", format="WAV")
+    sf.write(buf, to_pcm16(wav), rate, subtype="PCM_16", format="WAV")
     return buf.getvalue()
 
 
@@ -145,7 +145,10 @@ class Api:
         editor = session.editor_pitch
         if editor is None:
             raise SessionError("the pitch of this input is not extracted yet: press 'Open pitch editor'.")
-        image = note_spectrogram(audio.wav16k, audio.frames)  # [rows, frames]
+        key = ("spectrogram", audio.key)  # the input's features are cleared when the input changes
+        image = session.features.get(key)
+        if image is None:
+            image = session.features[key] = note_spectrogram(audio.wav16k, audio.frames)  # [rows, frames]
         repairs = [{"start": r.start, "end": r.end, "kind": r.kind, "text": str(r)} for r in editor["repairs"]]
         return {"f0": np.round(editor["f0"], 3).tolist(), "method": editor["method"], "hop_seconds": 0.01,
                 "repairs": repairs,

@@ -2,7 +2,8 @@
 import torch
 from torch import nn
 
-from vits_decoder.alias.polyphase import (check_supported, downsample_matrices, exporting, snake_alias_polyphase,
+from common.runtime import exporting
+from vits_decoder.alias.polyphase import (check_supported, downsample_matrices, snake_alias_polyphase,
                                           snake_constants, upsample_matrices)
 from vits_decoder.alias.resample import DownSample1d, UpSample1d
 

@@ -31,12 +31,6 @@ DOWN_HALO = TAPS - RATIO           # 10 samples of the next block each down-samp
 CHUNK_ROWS = 1024                  # up-sampled rows activated at a time (stays in cache)
 
 
-def exporting():
-    """True while TorchScript traces or ONNX exports: the fast paths then step aside, since their
-    block counts and row loops depend on the input length and would be frozen into the graph."""
-    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export()
-
-
 def check_supported(up_filter, down_filter, ratio):
     if ratio != RATIO or up_filter.numel() != TAPS or down_filter.numel() != TAPS:
         raise ValueError(f"the polyphase activation handles ratio {RATIO} with {TAPS}-tap filters, "
