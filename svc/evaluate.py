@@ -202,6 +202,13 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
     if not sources:
         raise ValueError(f"none of the inputs could be measured:\n{report.summary()}")
 
+    # the neighbour search depends on the source and the ratio only: once here, not per model and shift
+    contents = {}
+    for ratio in sorted({s.retrieval_ratio for s in options.settings if s.retrieval_ratio > 0}):
+        retrieval.ratio = ratio
+        for i, source in enumerate(sources):
+            contents[ratio, i] = retrieval(source.ppg, source.vec)
+
     rows, labels = [], model_labels(models)
     steps = tqdm(total=len(models) * len(options.settings) * len(sources), desc="convert+measure", unit="output",
                  disable=not options.progress)
@@ -210,11 +217,9 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
                                  noise_scale=0.0 if options.no_noise else 1.0, progress=False,
                                  precision=options.precision)
         for setting in options.settings:
-            if setting.retrieval_ratio > 0:
-                retrieval.ratio = setting.retrieval_ratio
-            converter.retrieval = retrieval if setting.retrieval_ratio > 0 else None
-            for source in sources:
-                item = converter.prepare(target, source.wav16k, source.ppg, source.vec, source.f0,
+            for i, source in enumerate(sources):
+                ppg, vec = contents.get((setting.retrieval_ratio, i), (source.ppg, source.vec))
+                item = converter.prepare(target, source.wav16k, ppg, vec, source.f0,
                                          shift=setting.shift, names={"spk": str(spk)})
                 wav = converter.synthesize(item, seed=options.seed)
                 if options.keep_audio and out_dir:

@@ -123,6 +123,7 @@ class Engine:
         self.max_models = max_models
         self._converters = OrderedDict()
         self._pitch = {}
+        self._content = {}  # Whisper (per dither setting) and HuBERT, shared by every model
         self.evaluator = Evaluator(self)
 
     # -- choices for the page ---------------------------------------------------------------
@@ -197,6 +198,22 @@ class Engine:
             self._converters.popitem(last=False)
         return converter, load_speaker(singer, self.hp.vits.spk_dim)
 
+    def whisper(self, no_noise):
+        key = ("whisper", bool(no_noise))
+        if key not in self._content:
+            from whisper.ppg import WhisperPPG
+
+            self._content[key] = WhisperPPG(self.settings.whisper_checkpoint, device=self.settings.device,
+                                            noise=not no_noise)
+        return self._content[key]
+
+    def hubert(self):
+        if "hubert" not in self._content:
+            from hubert.units import HubertSoft
+
+            self._content["hubert"] = HubertSoft(self.settings.hubert_checkpoint, device=self.settings.device)
+        return self._content["hubert"]
+
     def pitch_extractor(self, method, crepe_model):
         key = (method, crepe_model if method == "crepe" else None)
         if key not in self._pitch:
@@ -218,15 +235,15 @@ class Engine:
             session.extractions["pitch"] += 1
         return session.features[key]
 
-    def content(self, session, job, converter, no_noise):
-        """(PPG, units) at 50 Hz, cached per input and dither setting."""
+    def content(self, session, job, no_noise):
+        """(PPG, units) at 50 Hz, cached per input and dither setting (extractors shared by all models)."""
         audio = session.require_input()
         key = ("content", audio.key, no_noise)
         if key not in session.features:
             job.update("extracting PPG (Whisper)")
-            ppg = converter.whisper()(audio.wav16k)
+            ppg = self.whisper(no_noise)(audio.wav16k)
             job.update("extracting units (HuBERT)")
-            vec = converter.hubert()(audio.wav16k)
+            vec = self.hubert()(audio.wav16k)
             session.features[key] = (ppg, vec)
             session.extractions["content"] += 1
         return session.features[key]
@@ -254,7 +271,7 @@ class Engine:
             singer_range = read_range(range_path(self.singers.check(req.singer, "--singer-dir")))
             shift, line = auto_shift(pitch, contour.voiced, singer_range)
             notes.append(line)
-        ppg, vec = self.content(session, job, converter, req.no_noise)
+        ppg, vec = self.content(session, job, req.no_noise)
         job.update("preparing", 0.05)
         converter.protect = req.protect  # checked in ConvertRequest; no model reload for a new value
         item = converter.prepare(speaker, audio.wav16k, ppg, vec, pitch, shift=shift,

@@ -16,17 +16,18 @@ class Evaluator:
         self._measurer, self._key = None, None
         self._targets = {}  # (singer, data_svc) -> GE2E vector of the singer's own audio, made once
 
-    def measurer(self, converter, req):
+    def measurer(self, req):
         """The Measurer for this conversion's extractors (made again only when they change)."""
+        whisper, hubert = self.engine.whisper(req.no_noise), self.engine.hubert()
         pitch = self.engine.pitch_extractor(req.pitch_method, req.crepe_model)
-        key = (id(converter.whisper()), id(converter.hubert()), id(pitch))
+        key = (id(whisper), id(hubert), id(pitch))
         if key != self._key:
             s = self.engine.settings
             options = EvalOptions(extractors=ExtractorSettings(s.whisper_checkpoint, s.hubert_checkpoint,
                                                                req.pitch_method, req.crepe_model),
                                   speaker_checkpoint=s.speaker_checkpoint, ge2e=s.eval_judges,
                                   dnsmos=s.eval_judges, device=s.device, no_noise=req.no_noise)
-            self._measurer = Measurer(options, converter.whisper(), converter.hubert(), pitch)
+            self._measurer = Measurer(options, whisper, hubert, pitch)
             self._key = key
             self._targets.clear()
         return self._measurer
@@ -38,8 +39,7 @@ class Evaluator:
             raise ValueError("nothing converted yet in this tab: press Convert first.")
         audio, req = session.require_input(), result["request"]
         job.update("loading the judges", 0.05)
-        converter, _ = self.engine.converter(req)
-        measurer = self.measurer(converter, req)
+        measurer = self.measurer(req)
         singer = self.engine.singers.check(req.singer, "--singer-dir")
         key = ("eval source", audio.key, id(measurer))
         if key not in session.features:
