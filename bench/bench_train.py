@@ -52,11 +52,8 @@ class StepRunner:
         self.net_g = SynthesizerTrn.from_hparams(hp).to(device).train()
         self.net_g.dec.use_fast_path(polyphase)
         self.net_d = Discriminator(hp).to(device).train()
-        adamw = dict(lr=float(t.learning_rate), betas=tuple(float(b) for b in t.betas), eps=float(t.eps))
-        self.upd_g = train_step.Updater(self.net_g, torch.optim.AdamW(self.net_g.parameters(), **adamw),
-                                        t.grad_clip, train_step.grad_scaler(amp))
-        self.upd_d = train_step.Updater(self.net_d, torch.optim.AdamW(self.net_d.parameters(), **adamw),
-                                        t.grad_clip, train_step.grad_scaler(amp))
+        self.upd_g, self.upd_d = (train_step.Updater(net, train_step.optimizer(net.parameters(), t), t.grad_clip,
+                                                     train_step.grad_scaler(amp)) for net in (self.net_g, self.net_d))
         self.stft_loss = MultiResolutionSTFTLoss(hp.mrd.resolutions).to(device)
 
     def __call__(self, batch):

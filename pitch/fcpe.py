@@ -12,12 +12,11 @@ import torch
 
 from common.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked
 from pitch.crepe import package_dir
+from pitch.crepe_decode import REFINE_HALF_WIDTH, cents_to_hz, hz_to_cents
 from pitch.fcpe_mel import HOP, SAMPLE_RATE, LogMel
 from pitch.fcpe_net import FcpeNet, FcpeSizes
 
 DECODERS = ("local_argmax",)
-# bins either side of the strongest one that the weighted average uses
-REFINE_HALF_WIDTH = 4
 # frames per window of the conv body on long clips (the result does not depend on it)
 CHUNK_FRAMES = 4096
 
@@ -127,8 +126,7 @@ class FcpeTracker:
         if hop % HOP:
             raise ValueError(f"FCPE works on a {HOP}-sample hop; hop {hop} is not a multiple of it.")
         acts = self.activations(wav)[:: hop // HOP].astype(np.float64)
-        hz_to_cents = lambda hz: 1200.0 * np.log2(hz / 10.0)  # noqa: E731
         first = int(np.searchsorted(self.cents, hz_to_cents(fmin), side="left"))
         stop = int(np.searchsorted(self.cents, hz_to_cents(fmax), side="right"))
         cents, strength = local_average_cents(acts, self.cents, first, max(stop, first + 1))
-        return 10.0 * 2.0 ** (cents / 1200.0), strength
+        return cents_to_hz(cents), strength

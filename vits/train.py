@@ -54,6 +54,12 @@ def autocast_context(device, amp):
     return torch.autocast(device_type="cuda", dtype=AMP_DTYPES[amp])
 
 
+def optimizer(params, t):
+    """AdamW with the train section's learning rate, betas and eps."""
+    return torch.optim.AdamW(params, lr=float(t.learning_rate), betas=tuple(float(b) for b in t.betas),
+                             eps=float(t.eps))
+
+
 def grad_scaler(amp, device_type="cuda"):
     """The fp16 gradient scaler (None for other precisions)."""
     return torch.amp.GradScaler(device_type, init_scale=FP16_INIT_SCALE) if amp == "fp16" else None
@@ -203,9 +209,8 @@ class Trainer:
         if self.device.type == "cpu":  # polyphase activations: same values and gradients, fewer FLOPs;
             self.net_g.dec.use_fast_path(True)  # on CUDA the plain path stays until it is measured there
         self.net_d = Discriminator(hp).to(self.device)
-        adamw = dict(lr=float(t.learning_rate), betas=tuple(float(b) for b in t.betas), eps=float(t.eps))
-        self.optim_g = torch.optim.AdamW(self.net_g.parameters(), **adamw)
-        self.optim_d = torch.optim.AdamW(self.net_d.parameters(), **adamw)
+        self.optim_g = optimizer(self.net_g.parameters(), t)
+        self.optim_d = optimizer(self.net_d.parameters(), t)
         self.start_epoch = 1
         if self.options.resume:
             self._resume(self.options.resume)
