@@ -61,9 +61,9 @@ class Source:
     """One input: what the models get, and what their outputs are measured against."""
     path: str
     wav16k: np.ndarray
-    ppg: np.ndarray        # [N, ppg_dim] 50 Hz, as the models get it
-    vec: np.ndarray        # [N, vec_dim] 50 Hz
-    f0: np.ndarray         # [M] 100 Hz, conversion track (bridged, no zeros)
+    ppg: Optional[np.ndarray]  # [N, ppg_dim] 50 Hz, as the models get it (None: source_audio(content=False))
+    vec: Optional[np.ndarray]  # [N, vec_dim] 50 Hz
+    f0: Optional[np.ndarray]   # [M] 100 Hz, conversion track (bridged, no zeros)
     voiced: np.ndarray     # [M'] bool, frames the source sings
     clean_ppg: np.ndarray  # [N, ppg_dim] without the Whisper dither, for the words metric
     spk: np.ndarray        # our d-vector of the source singer
@@ -103,16 +103,20 @@ class Measurer:
     def source(self, path, seed=0):
         return self.source_audio(path, load_audio(path, EXTRACT_RATE), seed)
 
-    def source_audio(self, path, wav16k, seed=0):
-        """Source of 16 kHz audio already loaded (`path` names it in messages)."""
+    def source_audio(self, path, wav16k, seed=0, content=True):
+        """Source of 16 kHz audio already loaded (`path` names it in messages). content=False: only
+        what output() compares against (the web app converted with features it already has), so
+        ppg, vec and f0 stay None."""
         check_measurable(wav16k, EXTRACT_RATE, path)
         voiced = self.pitch.training(wav16k) > 0
         if not voiced.any():
             raise MetricError(f"{path}: no voiced frame found: it holds no singing to convert and measure.")
-        torch.manual_seed(seed)  # the Whisper dither, so that a run repeats
-        ppg = self.whisper(wav16k)
-        clean = ppg if not self.whisper.noise else self.clean_ppg(wav16k)
-        return Source(path, wav16k, ppg, self.hubert(wav16k), self.pitch.conversion(wav16k), voiced, clean,
+        ppg = vec = f0 = None
+        if content:
+            torch.manual_seed(seed)  # the Whisper dither, so that a run repeats
+            ppg, vec, f0 = self.whisper(wav16k), self.hubert(wav16k), self.pitch.conversion(wav16k)
+        clean = ppg if content and not self.whisper.noise else self.clean_ppg(wav16k)
+        return Source(path, wav16k, ppg, vec, f0, voiced, clean,
                       self.speaker(wav16k), None if self.ge2e is None else self.ge2e(wav16k),
                       integrated_loudness(wav16k, EXTRACT_RATE))
 

@@ -44,7 +44,7 @@ class Evaluator:
         key = ("eval source", audio.key, id(measurer))
         if key not in session.features:
             job.update("measuring the source (voicing, timbre, words, loudness)", 0.2)
-            session.features[key] = measurer.source_audio(audio.name, audio.wav16k, seed=req.seed)
+            session.features[key] = measurer.source_audio(audio.name, audio.wav16k, content=False)
         job.update("measuring the conversion", 0.6)
         target_key = (singer, self.engine.settings.data_svc)
         if target_key not in self._targets:
