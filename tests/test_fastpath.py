@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from vits.models import SynthesizerInfer, SynthesizerTrn
 from vits_decoder.alias import SnakeAlias
-from vits_decoder.alias import polyphase
+from vits_decoder.alias import fused, polyphase
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOP = 320
@@ -42,10 +42,28 @@ def random_snake(channels, seed):
     return act
 
 
+@pytest.fixture(params=["fused", "polyphase"])
+def fast_form(request, monkeypatch):
+    """Which no-autograd fast activation runs: the compiled one (fused.py) or the torch matrix form
+    (polyphase.py, what runs without numba); asserts afterwards that the named one ran."""
+    calls = {"fused": 0}
+    real = fused.snake_alias_fused
+
+    def counting(*args):
+        calls["fused"] += 1
+        return real(*args)
+
+    monkeypatch.setattr(fused, "snake_alias_fused", counting)
+    if request.param == "polyphase":
+        monkeypatch.setattr(fused, "kernel", lambda: None)
+    yield request.param
+    assert (calls["fused"] > 0) == (request.param == "fused")
+
+
 @pytest.mark.parametrize("batch,channels,length", [
     (1, 3, 1), (2, 4, 2), (1, 5, 7), (2, 3, polyphase.BLOCK - 1), (1, 3, polyphase.BLOCK),
     (1, 3, polyphase.BLOCK + 1), (3, 6, 257)])
-def test_polyphase_activation_equals_plain_including_edges(batch, channels, length):
+def test_fast_activation_equals_plain_including_edges(fast_form, batch, channels, length):
     act = random_snake(channels, seed=length)
     x = 2.0 * torch.randn(batch, channels, length)
     with torch.no_grad():
@@ -56,8 +74,71 @@ def test_polyphase_activation_equals_plain_including_edges(batch, channels, leng
     assert torch.allclose(fast, plain, atol=2e-6), (fast - plain).abs().max()
 
 
+def test_fused_activation_holds_for_large_snake_arguments():
+    """The kernel's own sin^2 (range reduction by pi) with |a x| up to ~2e4 (a = exp(alpha) up to
+    e^7, |x| up to ~16): per channel, no further from the float64 result than the float32 plain
+    path is (rounding of a x itself grows with a, so that is the bound)."""
+    torch.manual_seed(21)
+    act = SnakeAlias(8)
+    with torch.no_grad():
+        act.act.alpha.copy_(torch.linspace(-2.0, 7.0, 8))
+        act.act.beta.copy_(torch.linspace(-1.0, 2.0, 8))
+    x = 4.0 * torch.randn(2, 8, 3000)
+    with torch.no_grad():
+        exact = act.double()(x.double()).float()
+        plain = act.float()(x)
+        act.use_polyphase(True)
+        assert fused.applies(x, *act.parameters())
+        fast = act(x)
+    plain_error = (plain - exact).abs().amax(dim=(0, 2))
+    fast_error = (fast - exact).abs().amax(dim=(0, 2))
+    assert plain_error[-1] > 2e-5  # the largest arguments are in the test
+    assert (fast_error <= 2 * plain_error + 2e-6).all(), (fast_error, plain_error)
+
+
+def test_fused_activation_splits_rows_over_threads_keeping_each_channel(monkeypatch):
+    """Outside the decoder's tiles the rows go to two threads; a split inside a batch item must
+    keep every row on its own channel's Snake parameters."""
+    act = random_snake(5, seed=12).use_polyphase(True)
+    x = torch.randn(1, 5, 20000)  # 5 rows -> threads take rows 0-1 and 2-4
+    jobs = []
+    pool = fused._row_pool()
+    real_submit = pool.submit
+    monkeypatch.setattr(pool, "submit", lambda *a: jobs.append(a) or real_submit(*a))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch.no_grad():
+            fast = act(x)
+    finally:
+        torch.set_num_threads(threads)
+    with torch.no_grad():
+        plain = act.use_polyphase(False)(x)
+    assert len(jobs) == 2
+    assert torch.allclose(fast, plain, atol=2e-6), (fast - plain).abs().max()
+
+
+def test_without_numba_the_torch_form_runs_with_a_warning(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(fused, "_kernel", None)
+    monkeypatch.setattr(fused, "_missing", None)
+    monkeypatch.setattr(fused, "_warming", "not started")  # the warning comes on this thread
+    monkeypatch.setitem(sys.modules, "vits_decoder.alias.snake_kernel", None)  # import fails
+    act = random_snake(3, seed=13)
+    x = torch.randn(1, 3, 100)
+    with torch.no_grad():
+        plain = act(x)
+        with pytest.warns(UserWarning, match="pip install numba"):
+            fast = act.use_polyphase(True)(x)
+        assert not fused.applies(x)
+    assert isinstance(fused._missing, ImportError)
+    assert torch.allclose(fast, plain, atol=2e-6)
+
+
 @pytest.mark.parametrize("chunk_rows", [1, 2, 7])
 def test_polyphase_activation_chunk_boundaries(monkeypatch, chunk_rows):
+    monkeypatch.setattr(fused, "kernel", lambda: None)
     monkeypatch.setattr(polyphase, "CHUNK_ROWS", chunk_rows)
     act = random_snake(3, seed=9)
     x = torch.randn(2, 3, 3 * polyphase.BLOCK + 5)
@@ -81,7 +162,7 @@ def test_polyphase_activation_gradients_equal_plain():
         assert torch.allclose(plain, fast, atol=1e-5), (plain - fast).abs().max()
 
 
-def test_polyphase_constants_follow_new_weights_and_dtypes():
+def test_fast_constants_follow_new_weights_and_dtypes(fast_form):
     act = random_snake(3, seed=2).use_polyphase(True)
     x = torch.randn(1, 3, 40)
     with torch.inference_mode():
