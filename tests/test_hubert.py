@@ -65,6 +65,36 @@ def test_chunks_are_independent_20s_pieces_and_deterministic(hubert):
     assert np.array_equal(whole, hubert(wav))
 
 
+@pytest.mark.parametrize("samples", [400, 401, 4003, 16000])
+def test_feature_convolutions_as_row_products_equal_the_convolutions(hubert, samples):
+    """The CPU autocast form (channels-last matrix products) is the same arithmetic as the
+    convolution stack: checked in float32, where nothing else differs."""
+    fe = hubert.net.feature_extractor
+    x = torch.from_numpy(noise_wav(2 * samples, seed=samples)).view(2, 1, samples)
+    with torch.inference_mode():
+        conv = fe(x)
+        products = fe.forward_as_products(x, torch.float32)
+    assert products.shape == conv.shape
+    assert conv.abs().max() > 1e-3
+    assert torch.allclose(products, conv, atol=1e-6 * float(conv.abs().max()) + 1e-7), (products - conv).abs().max()
+
+
+def test_bf16_autocast_inference_takes_the_row_products(hubert, monkeypatch):
+    fe = hubert.net.feature_extractor
+    calls = []
+    real = fe.forward_as_products
+    monkeypatch.setattr(fe, "forward_as_products", lambda x, dtype: calls.append(dtype) or real(x, dtype))
+    x = torch.from_numpy(noise_wav(4000)).view(1, 1, -1)
+    with torch.inference_mode():
+        fp32 = fe(x)
+        assert not calls
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16 = fe(x)
+    assert calls == [torch.bfloat16] and bf16.dtype == torch.bfloat16
+    cosine = F.cosine_similarity(bf16.float()[0], fp32[0], dim=0)  # per frame, across channels
+    assert cosine.min() > 0.999
+
+
 def test_prefixed_and_wrapped_files_load_the_same(tmp_path, hubert):
     wav = noise_wav(8000)
     expect = hubert(wav)
