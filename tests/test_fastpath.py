@@ -287,6 +287,7 @@ def test_per_tap_gemm_convolution_equals_conv1d(monkeypatch, channels, kernel, d
     assert not taps_apply(conv, x)  # autograd on: the module itself runs
     with torch.no_grad():
         assert not taps_apply(torch.nn.Conv1d(8, 8, 3), torch.randn(1, 8, 10))  # too narrow to pay off
+        assert not taps_apply(torch.nn.Conv1d(80, 80, 3), torch.randn(1, 80, 10))  # oneDNN is faster there
 
 
 def test_tracing_records_the_plain_path_that_works_at_any_length():

@@ -26,7 +26,8 @@ import torch
 
 from common.runtime import cpu_cores, exporting
 
-_lock = threading.Lock()
+_lock = threading.Lock()       # held while the kernel compiles or loads
+_start_lock = threading.Lock()  # held only to start the background warm-up (never waits for it)
 _pool_lock = threading.Lock()
 _kernel = None
 _missing = None
@@ -62,7 +63,7 @@ def kernel():
 def prepare():
     """kernel() once per process on a background thread, while the model and extractors load."""
     global _warming
-    with _lock:
+    with _start_lock:
         if _warming is None and _kernel is None:
             _warming = threading.Thread(target=kernel, name="snake-kernel-warm-up", daemon=True)
             _warming.start()
