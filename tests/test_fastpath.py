@@ -290,6 +290,20 @@ def test_per_tap_gemm_convolution_equals_conv1d(monkeypatch, channels, kernel, d
         assert not taps_apply(torch.nn.Conv1d(80, 80, 3), torch.randn(1, 80, 10))  # oneDNN is faster there
 
 
+@pytest.mark.parametrize("length", [1, 7, 30])
+def test_per_tap_convolution_on_inputs_shorter_than_its_reach(length):
+    """Taps whose whole window falls in the padding add nothing; the centre tap still covers all."""
+    from vits_decoder.fastconv import conv1d_by_taps, taps_apply
+
+    torch.manual_seed(length)
+    conv = torch.nn.Conv1d(20, 20, 11, dilation=5, padding=25)
+    x = torch.randn(1, 20, length)
+    with torch.no_grad():
+        assert taps_apply(conv, x)
+        assert torch.allclose(conv1d_by_taps(conv, x), conv(x), atol=1e-5)
+        assert not taps_apply(torch.nn.Conv1d(20, 20, 3, padding=0), x)  # not 'same': oneDNN runs it
+
+
 def test_tracing_records_the_plain_path_that_works_at_any_length():
     act = random_snake(4, seed=11).use_polyphase(True)
     with torch.no_grad():

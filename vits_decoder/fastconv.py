@@ -25,6 +25,8 @@ def taps_apply(conv, x):
         return False
     if conv.stride != (1,) or conv.padding_mode != "zeros" or not isinstance(conv.padding, tuple):
         return False
+    if conv.kernel_size[0] % 2 == 0 or 2 * conv.padding[0] != conv.dilation[0] * (conv.kernel_size[0] - 1):
+        return False  # only odd 'same' convolutions: the centre tap covers every output
     if has_weight_norm(conv):
         return False
     return not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
@@ -42,13 +44,17 @@ def _tap_weights(conv, dtype):
 
 
 def conv1d_by_taps(conv, x):
-    """conv(x) for x [B, in, T] -> [B, out, T'] as K accumulated matrix products per item and
-    time tile (tiles keep the input and output in cache across the K products)."""
+    """conv(x) for x [B, in, T] -> [B, out, T] as K accumulated matrix products per item and
+    time tile (tiles keep the input and output in cache across the K products).
+
+    'Same' padding without a padded copy: the centre tap reads x[t] itself and starts each tile's
+    sum (with the bias); every other tap adds only over the outputs whose input lies inside x,
+    which is what multiplying the zero padding would have added."""
     taps = _tap_weights(conv, x.dtype)                      # [K, out, in]
     (pad,), (dilation,) = conv.padding, conv.dilation
-    padded = F.pad(x, (pad, pad)) if pad else x             # [B, in, T + 2 pad]
-    length = padded.size(-1) - dilation * (taps.size(0) - 1)
-    bias = conv.bias.to(x.dtype) if conv.bias is not None else None
+    kernel, length = taps.size(0), x.size(-1)
+    centre = kernel // 2
+    bias = conv.bias.to(x.dtype).unsqueeze(1) if conv.bias is not None else None
     out = x.new_empty(x.size(0), taps.size(1), length)
     tile = max(256, TILE_ELEMENTS // x.size(1))
     for b in range(x.size(0)):
@@ -56,11 +62,14 @@ def conv1d_by_taps(conv, x):
             stop = min(start + tile, length)
             y = out[b, :, start:stop]
             if bias is not None:
-                torch.addmm(bias.unsqueeze(1), taps[0], padded[b, :, start:stop], out=y)
+                torch.addmm(bias, taps[centre], x[b, :, start:stop], out=y)
             else:
-                torch.mm(taps[0], padded[b, :, start:stop], out=y)
-            for k in range(1, taps.size(0)):
-                y.addmm_(taps[k], padded[b, :, start + k * dilation:stop + k * dilation])
+                torch.mm(taps[centre], x[b, :, start:stop], out=y)
+            for k in range(kernel):
+                shift = k * dilation - pad                  # output t reads input t + shift
+                lo, hi = max(start, -shift), min(stop, length - shift)
+                if k != centre and lo < hi:
+                    y[:, lo - start:hi - start].addmm_(taps[k], x[b, :, lo + shift:hi + shift])
     return out
 
 

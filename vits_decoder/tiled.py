@@ -83,7 +83,8 @@ def decode_tile(gen, spk, x, source, left, right, halos):
         nonlocal left, right
         x, cut_left, cut_right = _crop(x, left, right, keep, keep)
         left, right = left - cut_left, right - cut_right
-        return x, source[..., cut_left * per_sample:source.size(-1) - cut_right * per_sample]
+        # one contiguous copy here rather than one per AMP block reading the cropped view
+        return x.contiguous(), source[..., cut_left * per_sample:source.size(-1) - cut_right * per_sample]
 
     for i, (before, after) in enumerate(halos):
         rate = gen.ups[i].stride[0]
