@@ -4,6 +4,7 @@ Whisper PPG, HuBERT-Soft units (and the pitch/speaker extractors) all read 16 kH
 run a pretrained network on it in bounded chunks and write one `.npy` per file.
 """
 import contextlib
+import functools
 import os
 import sys
 import warnings
@@ -107,7 +108,8 @@ class ChunkedExtractor:
     """Base of the content extractors: split audio into chunks, run `_run_chunk`, join, fit length.
 
     Subclasses set `chunk_seconds` and `self.dim`, and implement
-    `_run_chunk(wav_chunk) -> float32 [frames, dim]`.
+    `_run_chunk(wav_chunk, generator) -> float32 [frames, dim]` (`generator`: the chunk's own
+    random generator from `_chunk_generators`, None for extractors that draw no noise).
     """
 
     chunk_seconds = 15
@@ -115,20 +117,37 @@ class ChunkedExtractor:
     def __init__(self, device="auto"):
         self.device = device if isinstance(device, torch.device) else pick_device(device)
 
-    def _run_chunk(self, wav):
+    def _run_chunk(self, wav, generator=None):
         raise NotImplementedError
 
-    def __call__(self, wav16k):
+    def _chunk_generators(self, count):
+        """One random generator per chunk, seeded in chunk order (None: no noise is drawn)."""
+        return [None] * count
+
+    def chunk_jobs(self, wav16k):
+        """(jobs, join): one zero-argument callable per chunk, independent of each other (any
+        order, or several at once on other threads), and join(results in job order) -> what
+        __call__ returns. Each chunk's noise comes from its own generator, so the result does not
+        depend on how the jobs were scheduled."""
         wav = as_wav16k(wav16k)
         n_frames = len(wav) // FRAME_SAMPLES
-        parts = []
-        for start, end in chunk_spans(len(wav), self.chunk_seconds * EXTRACT_RATE):
-            want = (end - start) // FRAME_SAMPLES
-            if want == 0:  # a tail shorter than one frame adds nothing
-                continue
-            parts.append(fit_frames(self._run_chunk(wav[start:end]), want))
-        joined = np.concatenate(parts, axis=0) if parts else np.zeros((0, self.dim), np.float32)
-        return np.ascontiguousarray(fit_frames(joined, n_frames), dtype=np.float32)
+        # a tail shorter than one frame adds nothing
+        spans = [(start, end) for start, end in chunk_spans(len(wav), self.chunk_seconds * EXTRACT_RATE)
+                 if (end - start) // FRAME_SAMPLES > 0]
+        generators = self._chunk_generators(len(spans))
+
+        def job(start, end, generator):
+            return fit_frames(self._run_chunk(wav[start:end], generator), (end - start) // FRAME_SAMPLES)
+
+        def join(parts):
+            joined = np.concatenate(parts, axis=0) if parts else np.zeros((0, self.dim), np.float32)
+            return np.ascontiguousarray(fit_frames(joined, n_frames), dtype=np.float32)
+
+        return [functools.partial(job, start, end, g) for (start, end), g in zip(spans, generators)], join
+
+    def __call__(self, wav16k):
+        jobs, join = self.chunk_jobs(wav16k)
+        return join([job() for job in jobs])
 
 
 def run_one_file(load_model, wav, out, title, ndim, front=load_wav16k):

@@ -75,7 +75,7 @@ class HubertSoft(ChunkedExtractor):
         return self.net.proj.out_features
 
     @torch.inference_mode()
-    def _run_chunk(self, wav):
+    def _run_chunk(self, wav, generator=None):
         x = torch.from_numpy(wav).to(self.device)[None, None]  # [1, 1, T]
         x = F.pad(x, (EDGE_PAD, EDGE_PAD))
         receptive = receptive_field()

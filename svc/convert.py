@@ -180,26 +180,42 @@ class SvcConverter:
 
     def extract_side_by_side(self, wav16k, ppg=None, vec=None, f0=None, names=None):
         """With --fast on a CPU (bf16 Whisper/HuBERT), the features that are missing (two or more)
-        extracted at once, each extractor single-threaded on its own thread: (ppg, vec,
-        source_pitch() result or None). Measured on 2 cores, 30 s with FCPE: 1.1x faster idle,
-        1.45x beside one busy process (fewer thread barriers to wait at); in fp32 with CREPE full it
-        was 1.2x slower idle, so the default path extracts one after another (features())."""
+        extracted at once, on one single-threaded worker per core: the extractors load side by
+        side, then Whisper's and HuBERT's chunks and the pitch run as independent jobs (fewer
+        thread barriers to wait at beside a busy process, and no core idles while one long
+        extractor finishes). Returns (ppg, vec, source_pitch() result or None). In fp32 with CREPE
+        full this measured slower idle, so the default path extracts one after another
+        (features())."""
         names = names if names is not None else {}
-        jobs = {}
+        loaders = {}
         if wav16k is not None and self.device.type == "cpu" and self.extractors.bf16 and cpu_has_bf16():
             if ppg is None:
-                jobs["ppg"] = lambda: self.whisper()(wav16k)
+                loaders["ppg"] = self.whisper
             if f0 is None:
-                jobs["pitch"] = lambda: self.source_pitch(wav16k)
+                loaders["pitch"] = self.pitch
             if vec is None:
-                jobs["vec"] = lambda: self.hubert()(wav16k)
-        if len(jobs) < 2:
+                loaders["vec"] = self.hubert
+        if len(loaders) < 2:
             return ppg, vec, None
-        done = dict(zip(jobs, map_single_threaded(jobs.values())))
+        models = dict(zip(loaders, map_single_threaded(loaders.values())))
+        entries, joins = [], {}  # entries: (feature, job) in the order the workers take them
         for key in ("ppg", "vec"):
-            if key in done:
-                names.setdefault(key, self.extracted_name(key))
-        return done.get("ppg", ppg), done.get("vec", vec), done.get("pitch")
+            if key in models:
+                chunk_jobs, joins[key] = models[key].chunk_jobs(wav16k)
+                entries += [(key, job) for job in chunk_jobs]
+        if "pitch" in models:
+            # FCPE costs less than one content chunk and goes last; the other methods (CREPE full:
+            # more than all the chunks together) go first
+            at = len(entries) if self.extractors.pitch_method == "fcpe" else 0
+            entries.insert(at, ("pitch", lambda: self.source_pitch(wav16k)))
+        results = {}
+        for (key, _), result in zip(entries, map_single_threaded([job for _, job in entries])):
+            results.setdefault(key, []).append(result)
+        done = {key: join(results[key]) for key, join in joins.items()}
+        for key in done:
+            names.setdefault(key, self.extracted_name(key))
+        pitch = results["pitch"][0] if "pitch" in results else None
+        return done.get("ppg", ppg), done.get("vec", vec), pitch
 
     def source_pitch(self, wav16k=None, f0=None):
         """(f0 [M] Hz at 100 Hz, voiced [M] bool, notes): the given f0, or the conversion-mode pitch

@@ -263,30 +263,38 @@ def test_bad_csv_row_names_file_and_line(hp, model_files, feature_files):
 
 def test_side_by_side_extraction_equals_one_after_another(hp, model_files, tmp_path, monkeypatch):
     """With --fast on a CPU the missing features are extracted on separate single-threaded
-    workers; they are the same features the extractors give one after another."""
+    workers, Whisper's and HuBERT's chunks as separate jobs; they are the same features the
+    extractors give one after another, Whisper's dither included (each chunk has its own
+    generator, seeded in chunk order)."""
     from common import runtime
     from svc.convert import ExtractorSettings, SvcConverter
     from tests import tiny_hubert, tiny_whisper
 
     settings = ExtractorSettings(str(tiny_whisper.make_checkpoint(tmp_path / "whisper.pt")),
                                  str(tiny_hubert.make_checkpoint(tmp_path / "hubert.pt")),
-                                 pitch_method="crepe", crepe_model="tiny", whisper_noise=False, bf16=True)
+                                 pitch_method="crepe", crepe_model="tiny", whisper_noise=True, bf16=True)
     monkeypatch.setattr("svc.convert.cpu_has_bf16", lambda: True)  # the --fast setting, on any CPU
     converter = SvcConverter(hp, model_files[0], device="cpu", extractors=settings, progress=False)
-    t = np.arange(24000) / 16000
-    wav = (0.3 * np.sin(2 * np.pi * (220 + 40 * t) * t)).astype(np.float32)
+    t = np.arange(16000 * 21) / 16000  # two chunks each for Whisper (15 s) and HuBERT (20 s)
+    wav = (0.3 * np.sin(2 * np.pi * (220 + 40 * np.sin(t)) * t)).astype(np.float32)
     ran = []
     real_map = runtime.map_single_threaded
     monkeypatch.setattr("svc.convert.map_single_threaded",
                         lambda fns, workers=None: ran.append(len(list(fns))) or real_map(fns, workers))
     names = {}
+    converter.load_extractors()  # building the networks draws from the global generator too
+    torch.manual_seed(5)
     ppg, vec, (f0, voiced, _) = converter.extract_side_by_side(wav, names=names)
-    assert ran == [3] and set(names) == {"ppg", "vec"}
+    assert ran == [3, 5] and set(names) == {"ppg", "vec"}  # three loads, then 2 + 2 chunks and the pitch
+    torch.manual_seed(5)
+    one_after_another = converter.whisper()(wav)
+    torch.manual_seed(6)
+    assert np.abs(converter.whisper()(wav) - ppg).max() > 0.05  # the dither shows (so the check below can fail)
     # (bf16 products may round differently on one thread than on several)
-    np.testing.assert_allclose(ppg, converter.whisper()(wav), rtol=1e-2, atol=1e-2)
+    np.testing.assert_allclose(ppg, one_after_another, rtol=1e-2, atol=1e-2)
     np.testing.assert_allclose(vec, converter.hubert()(wav), rtol=1e-2, atol=1e-2)
     np.testing.assert_allclose(f0, converter.source_pitch(wav)[0], rtol=1e-3)
     # only one feature missing, or not --fast: nothing runs side by side
     assert converter.extract_side_by_side(wav, ppg=ppg, vec=vec)[2] is None
     converter.extractors.bf16 = False
-    assert converter.extract_side_by_side(wav)[2] is None and ran == [3]
+    assert converter.extract_side_by_side(wav)[2] is None and ran == [3, 5]

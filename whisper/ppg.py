@@ -89,11 +89,20 @@ class WhisperPPG(ChunkedExtractor):
     def dim(self):
         return self.encoder.ln_post.normalized_shape[0]
 
+    def _chunk_generators(self, count):
+        """With dither on, a generator per chunk seeded from torch's global one, in chunk order
+        (so --seed still decides the dither, however the chunks are scheduled)."""
+        if not self.noise:
+            return super()._chunk_generators(count)
+        seeds = torch.randint(0, 2 ** 62, (count,)).tolist()
+        return [torch.Generator(self.device).manual_seed(seed) for seed in seeds]
+
     @torch.inference_mode()
-    def _run_chunk(self, wav):
+    def _run_chunk(self, wav, generator=None):
         mel = log_mel(torch.from_numpy(wav).to(self.device), self.n_mels, self.filters)  # [n_mels, T]
         if self.noise:  # so-vits-svc-5.0 dithers the log-mel before the encoder
-            mel = mel + NOISE_STD * torch.randn_like(mel)
+            noise = torch.randn(mel.shape, generator=generator, device=mel.device, dtype=mel.dtype)
+            mel = mel + NOISE_STD * noise
         with half_precision(self.device, self.bf16):
             ppg = self.encoder(mel[None])[0]  # [ceil(T / 2), dim]
         return ppg.float().cpu().numpy()
