@@ -180,9 +180,9 @@ class SvcConverter:
 
     def extract_side_by_side(self, wav16k, ppg=None, vec=None, f0=None, names=None):
         """With --fast on a CPU (bf16 Whisper/HuBERT), the features that are missing (two or more)
-        extracted at once, on one single-threaded worker per core: the extractors load side by
-        side, then Whisper's and HuBERT's chunks and the pitch run as independent jobs (fewer
-        thread barriers to wait at beside a busy process, and no core idles while one long
+        extracted at once: the extractors load (on every core), then Whisper's and HuBERT's
+        chunks and the pitch run as independent jobs on one single-threaded worker per core
+        (fewer thread barriers to wait at beside a busy process, and no core idles while one long
         extractor finishes). Returns (ppg, vec, source_pitch() result or None). In fp32 with CREPE
         full this measured slower idle, so the default path extracts one after another
         (features())."""
@@ -197,7 +197,7 @@ class SvcConverter:
                 loaders["vec"] = self.hubert
         if len(loaders) < 2:
             return ppg, vec, None
-        models = dict(zip(loaders, map_single_threaded(loaders.values())))
+        models = {key: load() for key, load in loaders.items()}
         entries, joins = [], {}  # entries: (feature, job) in the order the workers take them
         for key in ("ppg", "vec"):
             if key in models:
