@@ -13,6 +13,7 @@ from torch.nn import functional as F
 from common.checkpoint import CheckpointError, load_state_dict_checked, to_legacy_weight_norm
 from vits import attentions
 from vits.modules import WN, ResidualCouplingBlock, SpeakerClassifier, sequence_mask
+import vits_decoder.alias.fused as fused_activation
 from vits_decoder.generator import Generator
 from vits_decoder.nn_utils import fold_weight_norm, fold_weight_norm_state, has_weight_norm
 
@@ -249,6 +250,7 @@ class SynthesizerInfer(nn.Module):
         of its diagonals). Outputs agree within ~1e-5."""
         if enabled:
             self.fold_weight_norm()
+            fused_activation.prepare()  # compile the activation kernel while the rest loads
         self.dec.use_fast_path(enabled)
         for layer in self.enc_p.modules():
             if isinstance(layer, attentions.RelativeSelfAttention):

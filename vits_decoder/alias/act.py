@@ -45,7 +45,6 @@ class SnakeAlias(nn.Module):
     def use_polyphase(self, enabled=True):
         if enabled:
             check_supported(self.upsample.filter, self.downsample.lowpass.filter, self.upsample.ratio)
-            fused.prepare()
         self.polyphase = bool(enabled)
         self._cache = {}
         return self
