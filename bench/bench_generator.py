@@ -15,6 +15,7 @@ from bench.models import BASE_CONFIG, conversion_models  # noqa: E402
 from bench.timing import CONDITIONS, load_caveat, print_table, set_threads, time_idle_busy  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.device import pick_device  # noqa: E402
+import vits_decoder.alias.fused as fused  # noqa: E402
 from svc.onnx_export import TRACE_FRAMES, INPUT_NAMES, OnnxGenerator, example_inputs, trace_to_onnx, traceable_copy  # noqa: E402
 import torch  # noqa: E402  (after the bench package: common sets the OpenMP wait policy first)
 
@@ -42,16 +43,21 @@ def gpu_paths(plain, fast):
 def torch_paths(plain, fast):
     """{name: module(inputs)} for the PyTorch paths; inputs carry the prior noise explicitly, so
     every path computes the same function."""
-    untiled = OnnxGenerator(fast)
+    tiled = OnnxGenerator(fast)
 
     def fast_untiled(*inputs):
         fast.dec.tiled = False
         try:
-            return untiled(*inputs)
+            return tiled(*inputs)
         finally:
             fast.dec.tiled = True
 
-    return {"plain": OnnxGenerator(plain), "fast": OnnxGenerator(fast), "fast, one tile": fast_untiled}
+    def fast_torch_activations(*inputs):
+        with fused.switched_off():
+            return tiled(*inputs)
+
+    return {"plain": OnnxGenerator(plain), "fast": tiled, "fast, one tile": fast_untiled,
+            "fast, torch activations": fast_torch_activations}
 
 
 def onnx_paths(fast, hp, folder, threads):
@@ -123,7 +129,8 @@ def run(config, seconds=(10.0, 60.0), repeats=3, device="auto", threads=None, ba
             print_table(headers, rows[-len(CONDITIONS) * len(paths):])  # each length as soon as it is done
     print("RTF = seconds of compute per second of audio; 'vs plain' = plain seconds / path seconds under the "
           "same condition (targets: fast >= 3x idle, >= 2x busy); medians of interleaved repeats; NSF source "
-          "and prior noise given. 'fast, one tile' = the same arithmetic without the time tiles.")
+          "and prior noise given. 'fast, one tile' = the same arithmetic without the time tiles; 'fast, torch "
+          "activations' = with the torch polyphase activations instead of the compiled ones (as without numba).")
     return rows
 
 

@@ -118,6 +118,21 @@ def test_fused_activation_splits_rows_over_threads_keeping_each_channel(monkeypa
     assert torch.allclose(fast, plain, atol=2e-6), (fast - plain).abs().max()
 
 
+def test_switching_the_compiled_activation_off_runs_the_torch_form(monkeypatch):
+    calls = []
+    monkeypatch.setattr(fused, "snake_alias_fused", lambda *a: calls.append(1))
+    act = random_snake(3, seed=14).use_polyphase(True)
+    x = torch.randn(1, 3, 50)
+    with torch.no_grad():
+        with fused.switched_off():
+            off = act(x)
+        assert not calls
+        act(x)
+    assert calls == [1]
+    with torch.no_grad():
+        assert torch.allclose(off, act.use_polyphase(False)(x), atol=2e-6)
+
+
 def test_without_numba_the_torch_form_runs_with_a_warning(monkeypatch):
     import sys
 

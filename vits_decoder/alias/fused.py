@@ -17,6 +17,7 @@ Per channel, with x edge-padded by 3 samples on each side (x_p[j] = x[clamp(j - 
 
 The kernel itself is in snake_kernel.py; without numba the polyphase path runs instead.
 """
+import contextlib
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ _kernel = None
 _missing = None
 _pool = None
 _warming = None
+_off = 0
 
 
 def _compile_check(run):
@@ -69,9 +71,20 @@ def prepare():
             _warming.start()
 
 
+@contextlib.contextmanager
+def switched_off():
+    """Within it the torch polyphase form runs instead (for benches that compare the two)."""
+    global _off
+    _off += 1
+    try:
+        yield
+    finally:
+        _off -= 1
+
+
 def applies(x, *params):
     """True for float32 CPU inference (no gradient wanted) outside export, with numba present."""
-    if x.device.type != "cpu" or x.dtype != torch.float32 or exporting():
+    if _off or x.device.type != "cpu" or x.dtype != torch.float32 or exporting():
         return False
     if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
         return False
