@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from common.runtime import cpu_cores, exporting
+from vits_decoder.alias.polyphase import snake_constants
 
 _lock = threading.Lock()       # held while the kernel compiles or loads
 _start_lock = threading.Lock()  # held only to start the background warm-up (never waits for it)
@@ -91,16 +92,15 @@ def applies(x, *params):
     return kernel() is not None
 
 
-def constants(alpha, beta, up_filter, down_filter, eps=1e-9):
+def constants(alpha, beta, up_filter, down_filter):
     """Module parameters -> numpy (scale [C], inv_b [C], up taps [12], down taps [12]).
 
     up taps are the reversed up-sampling filter times the x2 gain, as the formulas above read them."""
     with torch.no_grad():
-        scale = torch.exp(alpha.float())
-        inv_b = 1.0 / (torch.exp(beta.float()) + eps)
+        scale, inv_b = snake_constants(alpha.float(), beta.float())  # [C, 1] each
         up = up_filter.reshape(-1).flip(0).float() * 2.0
         down = down_filter.reshape(-1).float()
-    return tuple(t.detach().cpu().contiguous().numpy() for t in (scale, inv_b, up, down))
+    return tuple(t.detach().cpu().reshape(-1).contiguous().numpy() for t in (scale, inv_b, up, down))
 
 
 def _row_pool():
