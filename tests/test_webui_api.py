@@ -212,11 +212,12 @@ def test_spectrogram_rows_follow_the_note_axis():
 
 
 def test_chunk_progress_reaches_a_callback():
-    from svc.chunking import run_chunked
+    from svc.chunking import Crossfade
 
     seen = []
-    run_chunked(lambda s, e: np.zeros((e - s) * 4), 250, 4, 100, 10,
-                progress=lambda done, total: seen.append((done, total)))
+    joined = Crossfade(250, 4, 100, 10, progress=lambda done, total: seen.append((done, total)))
+    for start, end in joined:
+        joined.add(np.zeros((end - start) * 4))
     assert seen == [(0, 3), (1, 3), (2, 3)]
 
 
