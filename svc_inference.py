@@ -81,8 +81,8 @@ def build_parser():
     parser.add_argument("--shift", type=float, default=None,
                         help="transpose by this many semitones (e.g. 12, -5; default 0); wins over --auto-shift")
     parser.add_argument("--out", default=None,
-                        help="output WAV for one input (default svc_out.wav; an existing folder takes "
-                             "<name>_svc.wav), or the output folder for several (default svc_out/)")
+                        help="output WAV for one input (default svc_out.wav; a folder - an existing one, or one "
+                             "ending in / - takes <name>_svc.wav), or the output folder for several (default svc_out/)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--whisper-checkpoint", default=WHISPER_CKPT, help="Whisper weights for PPG extraction")
     parser.add_argument("--hubert-checkpoint", default=HUBERT_CKPT, help="HuBERT-Soft weights for unit extraction")

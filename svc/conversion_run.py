@@ -168,7 +168,7 @@ def run_inference(args):
         return 0 if report.done else 1
     wave = args.wave[0]
     out = args.out or DEFAULT_OUT_FILE
-    if os.path.isdir(out):
+    if os.path.isdir(out) or out.endswith(("/", os.sep)):  # a folder, made when the output is saved
         out = output_path(out, wave)
     convert_file(args.config, args.model, wave, out, settings, args.ppg, args.vec, args.pit)
     print(f"{wave} -> {out}")

@@ -301,3 +301,17 @@ def test_side_by_side_extraction_equals_one_after_another(hp, model_files, tmp_p
     assert set(converter.extract(wav, ["f0"])) == {"f0"} and ran == [5]
     converter.settings.fast = False
     assert set(converter.extract(wav, ["f0", "ppg", "vec"])) == {"f0", "ppg", "vec"} and ran == [5]
+
+
+def test_out_with_a_trailing_separator_is_a_new_folder(model_files, feature_files, monkeypatch, capsys):
+    import svc.conversion_run as cf
+    import svc_inference
+
+    monkeypatch.setattr(cf, "read_pitch_csv", lambda path: np.full(125, 200.0, dtype=np.float32))
+    d = feature_files
+    assert svc_inference.main(["--config", TINY, "--model", str(model_files[0]), "--spk", str(d / "singer.spk.npy"),
+                               "--wave", str(d / "in.wav"), "--ppg", str(d / "in.ppg.npy"), "--vec",
+                               str(d / "in.vec.npy"), "--pit", "in.csv", "--device", "cpu",
+                               "--out", str(d / "converted") + "/"]) == 0
+    assert sf.info(d / "converted" / "in_svc.wav").frames == 40000
+    assert f"-> {d / 'converted' / 'in_svc.wav'}" in capsys.readouterr().out
