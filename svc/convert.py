@@ -30,7 +30,7 @@ from svc.chunking import Crossfade
 from svc.feature_files import (check_f0, check_matrix, check_speaker, line_up, ppg_fix, shift_f0,
                                to_model_rate, vec_fix)
 from svc.model_files import load_svc_model
-from svc.protect import protected_retrieval
+from svc.protect import PROTECT_OFF, protected_retrieval
 from svc.settings import ConversionSettings
 from svc.timbre_curves import SpeakerMix, speaker_track
 
@@ -194,7 +194,7 @@ class SvcConverter:
             raise ValueError(f"no audio given to extract {', '.join(missing)} from")
         extracted = self.extract(wav16k, missing) if missing else {}
         made = {"ppg": f"PPG extracted with {s.whisper_checkpoint}", "vec": f"units extracted with "
-                f"{s.hubert_checkpoint}", "f0": f"pitch extracted with {s.pitch_method}"}
+                f"{s.hubert_checkpoint}", "f0": self.pitch_label()}
         f.names.update({key: made[key] for key in missing})
         if "f0" in extracted or f.voiced is None:
             f.f0, f.voiced, notes = extracted["f0"] if "f0" in extracted else self.source_pitch(f0=f.f0)
@@ -205,6 +205,21 @@ class SvcConverter:
                              vec_fix(v.vec_dim))
         f.f0 = check_f0(f.f0, f.names.get("f0", "pitch"))
         return f
+
+    def pitch_label(self):
+        s = self.settings
+        return f"pitch extracted with {s.pitch_method}" + (f" {s.crepe_model}" if s.pitch_method == "crepe" else "")
+
+    def used(self, features, shift):
+        """The line saying what a conversion used: pitch, shift, retrieval."""
+        s, pitch = self.settings, features.names.get("f0", "the caller")
+        retrieval = "no retrieval"
+        if s.retrieval is not None:
+            k = f", {s.retrieval.k} neighbours" if s.retrieval.mode == "index" else ""
+            protect = f", protect {s.protect:g}" if s.protect < PROTECT_OFF else ""
+            retrieval = f"retrieval {s.retrieval.mode} (ratio {s.retrieval.ratio:g}{k}{protect})"
+        pitch = pitch if pitch == self.pitch_label() else f"pitch from {pitch}"
+        return f"used: {pitch}, shift {shift:+g} semitones, {retrieval}"
 
     def prepare(self, spk, wav16k=None, features=None):
         """Everything the model gets, lined up at 100 Hz (ConversionInput), from gathered Features:
@@ -219,6 +234,7 @@ class SvcConverter:
             notes.append(line)
         if self.retrieval is not None:
             ppg, vec = protected_retrieval(self.retrieval, ppg, vec, s.protect, wav16k, f.f0)
+        notes.append(self.used(f, shift))
         samples = None if wav16k is None else int(round(len(wav16k) * self.rate / EXTRACT_RATE))
         frames = None if samples is None else math.ceil(samples / self.hop)
         lined = line_up({f.names.get("ppg", "PPG"): to_model_rate(ppg), f.names.get("vec", "units"):

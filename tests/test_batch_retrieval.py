@@ -84,6 +84,21 @@ def test_index_build_and_retrieval_ratio_zero_is_plain_conversion(model_files, d
     assert len(sf.read(song / "zero.wav")[0]) == 40000
 
 
+def test_conversion_says_what_it_used(model_files, data_svc, song, capsys):
+    import svc_inference
+
+    base = ["--config", TINY, "--model", str(model_files[0]), "--spk", str(data_svc / "singer" / "alice.spk.npy"),
+            "--wave", str(song / "in.wav"), "--ppg", str(song / "in.ppg.npy"), "--vec", str(song / "in.vec.npy"),
+            "--pit", "in.csv", "--device", "cpu", "--out", str(song / "o.wav")]
+    assert svc_inference.main(base + ["--shift", "2", "--enable-retrieval", "--retrieval-ratio", "0.3",
+                                      "--protect", "0.2", "--data-svc", str(data_svc)]) == 0
+    used = [line for line in capsys.readouterr().err.splitlines() if "used:" in line]
+    assert used == [f"{song / 'in.wav'}: used: pitch from in.csv, shift +2 semitones, retrieval index "
+                    f"(ratio 0.3, 3 neighbours, protect 0.2)"]
+    assert svc_inference.main(base) == 0
+    assert "used: pitch from in.csv, shift +0 semitones, no retrieval" in capsys.readouterr().err
+
+
 def nearest_mean(queries, frames, k):
     """Brute-force mean of the k nearest rows of `frames` for each query row."""
     d = ((queries[:, None, :].astype(np.float64) - frames[None, :, :]) ** 2).sum(-1)  # [T, N]

@@ -176,7 +176,7 @@ def test_bad_inputs_give_clear_errors(hp, model_files, feature_files, monkeypatc
     assert not (d / "out.wav").exists()
 
 
-def test_converts_raw_wav_with_tiny_extractors(hp, model_files, tmp_path):
+def test_converts_raw_wav_with_tiny_extractors(hp, model_files, tmp_path, capsys):
     """PPG, units and CREPE-tiny pitch extracted in-process from a 44.1 kHz file; output as long as the input."""
     from tests import tiny_hubert, tiny_whisper
 
@@ -191,6 +191,7 @@ def test_converts_raw_wav_with_tiny_extractors(hp, model_files, tmp_path):
                         seed=0, no_noise=True, progress=False)
     wav = convert_file(TINY, model_files[0], tmp_path / "song.wav", tmp_path / "o.wav", settings)
     assert abs(len(wav) / 32000 - seconds) < 0.02 and len(wav) == round(seconds * 32000)
+    assert "used: pitch extracted with crepe tiny, shift +0 semitones, no retrieval" in capsys.readouterr().err
     assert np.isfinite(wav).all() and np.abs(wav).max() > 0
     # a PPG extractor of another width than the config's ppg_dim is a clear error
     wide = tiny_whisper.make_checkpoint(tmp_path / "wide.pt", n_audio_state=32)

@@ -96,6 +96,7 @@ def test_repaired_spans_and_auto_shift(server, workspace):
     result = converted(client, **form)
     assert result["shift"] == 12 and any(n.startswith("auto-shift: +12") for n in result["notes"])
     assert any(n.startswith("pitch repair: 1 span") for n in result["notes"])
+    assert "used: pitch extracted with fcpe, shift +12 semitones, no retrieval" in result["notes"]
     assert abs(np.median(hz_to_midi(result["f0"])) - hz_to_midi(440)) < 1  # into alice's 430-500 Hz
     job = client.wait(client.call("POST", "/api/convert", {**form, "singer": workspace["singer"].replace("alice", "bob")}))
     assert job["state"] == "error" and "bob.f0.json: the singer's F0 range file is missing" in job["error"], job

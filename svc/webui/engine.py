@@ -235,6 +235,7 @@ class Engine:
             contour = self.pitch(session, job, req.pitch_method, req.crepe_model, req.repair)
         ppg, vec = self.content(session, job, req.no_noise)
         given = Features(ppg, vec, contour.f0 if f0 is None else f0, contour.voiced if contour else f0 > 0,
+                         names={"f0": converter.pitch_label() if f0 is None else "the edited curve"},
                          notes=[describe(contour.repairs)] if f0 is None and req.repair else [])
         job.update("preparing", 0.05)
         item = converter.prepare(speaker, audio.wav16k, converter.gather(audio.wav16k, given))
