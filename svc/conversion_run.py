@@ -9,6 +9,7 @@ import os
 import sys
 from dataclasses import replace
 
+import numpy as np
 from tqdm import tqdm
 
 from common.atomic import is_temp_file
@@ -17,7 +18,7 @@ from common.batch import BatchReport
 from common.config import load_config
 from common.runtime import tune_cpu_runtime
 from svc.convert import Features, SvcConverter
-from svc.feature_files import load_ppg, load_speaker, load_vec
+from svc.feature_files import check_speaker, load_ppg, load_speaker, load_vec
 from svc.settings import ConversionSettings, from_args
 from svc.timbre_curves import SpeakerMix
 
@@ -41,9 +42,30 @@ def open_converter(hp, model, settings):
     if settings.spk_mix:
         speaker = SpeakerMix(target)
         speaker.check_width(hp.vits.spk_dim)
+    elif settings.spk_is_audio:
+        speaker = speaker_from_audio(settings, hp.vits.spk_dim)
     else:
         speaker = load_speaker(target, hp.vits.spk_dim)
     return SvcConverter(hp, model, settings), speaker
+
+
+def speaker_from_audio(settings, spk_dim):
+    """The d-vector of the singer's audio (settings.spk: a clip, or the mean over a folder of clips),
+    made with settings.speaker_checkpoint and kept in settings.save_spk when given."""
+    from common.atomic import save_npy
+    from speaker.encoder import SpeakerEncoder
+
+    clips = list_inputs([settings.spk])
+    encoder = SpeakerEncoder(settings.speaker_checkpoint, settings.device)
+    vectors = [encoder(load_audio(clip, EXTRACT_RATE))
+               for clip in tqdm(clips, desc="speaker vector", unit="clip", disable=len(clips) < 2 or not settings.progress)]
+    vector = check_speaker(np.mean(vectors, axis=0), spk_dim, f"speaker vector of {settings.spk}")
+    note = f"speaker vector made from {len(clips)} clip{'s' if len(clips) > 1 else ''} ({settings.spk})"
+    if settings.save_spk:
+        save_npy(settings.save_spk, vector)
+        note += f", kept in {settings.save_spk}"
+    print(note, file=sys.stderr)
+    return vector
 
 
 def convert_file(config, model, wave, out=None, settings=None, ppg=None, vec=None, pit=None):

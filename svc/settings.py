@@ -10,7 +10,10 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
-from common.paths import HUBERT_CKPT, WHISPER_CKPT
+import os
+
+from common.audio import is_audio_file
+from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from pitch.extractor import METHODS as PITCH_METHODS
 from svc.protect import PROTECT_OFF, check_protect
 from svc.retrieval import MODES as RETRIEVAL_MODES, RetrievalSettings, check_blend_args
@@ -19,13 +22,18 @@ from svc.timbre_curves import is_mix_file
 PRECISIONS = ("fp32", "bf16", "fp16")
 CREPE_MODELS = ("full", "tiny")
 MAX_SHIFT = 48  # semitones
+TARGET_HINT = ("give the target singer with --spk: a speaker vector (FILE.spk.npy), or the singer's audio (a clip "
+               "or a folder of clips); or a timbre that changes over time with --spk-mix mix.yaml|mix.csv (one of "
+               "the two).")
 
 
 @dataclass
 class ConversionSettings:
     # the target: one speaker vector, or weight curves of several over time
-    spk: Optional[str] = None            # .spk.npy
+    spk: Optional[str] = None            # .spk.npy, or the singer's audio: a clip or a folder of clips
     spk_mix: Optional[str] = None        # .yaml/.csv (svc.timbre_curves)
+    speaker_checkpoint: str = SPEAKER_CKPT  # makes the vector of audio given as spk
+    save_spk: Optional[str] = None       # where to keep that vector (.spk.npy)
     # pitch
     shift: float = 0.0                   # semitones
     auto_shift: bool = False             # whole semitones into the singer's range (<spk>.f0.json) instead
@@ -53,8 +61,10 @@ class ConversionSettings:
 
     def __post_init__(self):
         if self.spk and self.spk_mix:
-            raise ValueError("give the target singer with --spk FILE.spk.npy, or a timbre that changes over time "
-                             "with --spk-mix mix.yaml|mix.csv (one of the two).")
+            raise ValueError(TARGET_HINT)
+        if self.save_spk and not self.spk_is_audio:
+            raise ValueError("--save-spk keeps the speaker vector made from the singer's audio: give --spk a clip "
+                             "or a folder of clips, or leave --save-spk out.")
         if self.spk_mix and not is_mix_file(self.spk_mix):
             raise ValueError(f"--spk-mix {self.spk_mix}: a mix file is .yaml, .yml or .csv; for one speaker "
                              f"vector use --spk.")
@@ -78,11 +88,14 @@ class ConversionSettings:
                              f"loudness, 1 = the source's).")
 
     @property
+    def spk_is_audio(self):
+        return bool(self.spk) and (os.path.isdir(self.spk) or is_audio_file(self.spk))
+
+    @property
     def target(self):
-        """The speaker vector or mix file; one of them must be given."""
+        """The speaker vector, audio or mix file; one of them must be given."""
         if not (self.spk or self.spk_mix):
-            raise ValueError("give the target singer with --spk FILE.spk.npy, or a timbre that changes over time "
-                             "with --spk-mix mix.yaml|mix.csv (one of the two).")
+            raise ValueError(TARGET_HINT)
         return self.spk or self.spk_mix
 
 
@@ -126,7 +139,7 @@ def from_args(args):
         print(f"--shift {args.shift:g} given: it wins over --auto-shift", file=sys.stderr)
     retrieval = retrieval_from_args(args)
     return ConversionSettings(
-        spk=args.spk, spk_mix=args.spk_mix, shift=args.shift or 0.0, auto_shift=auto_shift, pitch_method=method,
+        spk=args.spk, spk_mix=args.spk_mix, speaker_checkpoint=args.speaker_checkpoint, save_spk=args.save_spk, shift=args.shift or 0.0, auto_shift=auto_shift, pitch_method=method,
         crepe_model=args.crepe_model or "full", repair=args.repair,
         pitch_weights=args.fcpe_weights if method == "fcpe" else args.crepe_weights,
         whisper_checkpoint=args.whisper_checkpoint, hubert_checkpoint=args.hubert_checkpoint, fast=args.fast,

@@ -316,3 +316,45 @@ def test_out_with_a_trailing_separator_is_a_new_folder(model_files, feature_file
                                "--out", str(d / "converted") + "/"]) == 0
     assert sf.info(d / "converted" / "in_svc.wav").frames == 40000
     assert f"-> {d / 'converted' / 'in_svc.wav'}" in capsys.readouterr().out
+
+
+def test_spk_may_be_the_singers_audio(model_files, feature_files, tmp_path, monkeypatch, capsys):
+    """--spk CLIP (or a folder of clips): the d-vector is made on the fly with the speaker encoder,
+    --save-spk keeps it, and converting with the kept vector gives the same output."""
+    import svc.conversion_run as cf
+    import svc_inference
+    from common.audio import load_audio
+    from speaker.encoder import SpeakerEncoder
+    from tests import tiny_speaker
+
+    monkeypatch.setattr(cf, "read_pitch_csv", lambda path: np.full(125, 200.0, dtype=np.float32))
+    d = feature_files
+    encoder = tiny_speaker.make_checkpoint(tmp_path / "speaker.pt")
+    clips = tmp_path / "alice"
+    clips.mkdir()
+    for i, hz in enumerate((180, 260)):
+        t = np.arange(16000) / 16000
+        sf.write(clips / f"take{i}.wav", (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32), 16000)
+    base = ["--config", TINY, "--model", str(model_files[0]), "--wave", str(d / "in.wav"), "--ppg", str(d / "in.ppg.npy"),
+            "--vec", str(d / "in.vec.npy"), "--pit", "in.csv", "--device", "cpu", "--seed", "0", "--no-noise",
+            "--speaker-checkpoint", str(encoder)]
+    assert svc_inference.main(base + ["--spk", str(clips / "take0.wav"), "--save-spk", str(d / "one.spk.npy"),
+                                      "--out", str(d / "clip.wav")]) == 0
+    one = np.load(d / "one.spk.npy")
+    np.testing.assert_allclose(one, SpeakerEncoder(encoder, "cpu")(load_audio(clips / "take0.wav", 16000)), atol=1e-6)
+    assert "speaker vector made from 1 clip" in capsys.readouterr().err
+    assert svc_inference.main(base + ["--spk", str(d / "one.spk.npy"), "--out", str(d / "vector.wav")]) == 0
+    assert (d / "clip.wav").read_bytes() == (d / "vector.wav").read_bytes()
+    assert svc_inference.main(base + ["--spk", str(clips) + "/", "--save-spk", str(d / "mean.spk.npy"),
+                                      "--out", str(d / "folder.wav")]) == 0
+    second = SpeakerEncoder(encoder, "cpu")(load_audio(clips / "take1.wav", 16000))
+    np.testing.assert_allclose(np.load(d / "mean.spk.npy"), (one + second) / 2, atol=1e-6)
+    # one consistent message when the singer is missing or misspelled
+    for spk in ([], ["--spk", str(d / "missing.spk.npy")]):
+        with pytest.raises(SystemExit):
+            svc_inference.main(base + spk + ["--out", str(d / "x.wav")])
+        err = capsys.readouterr().err
+        assert "audio" in err and "leave the option out" not in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        svc_inference.main(base + ["--spk", str(d / "one.spk.npy"), "--save-spk", str(d / "y.spk.npy")])
+    assert "--save-spk keeps the speaker vector made from the singer's audio" in capsys.readouterr().err
