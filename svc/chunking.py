@@ -9,7 +9,7 @@ blended instead of cut. Chunk borders fall on frame (hop) boundaries.
 import math
 
 import numpy as np
-from tqdm import tqdm
+from svc.progress import LiveBar
 
 
 def plan_chunks(total_frames, chunk_frames, overlap_frames):
@@ -65,11 +65,13 @@ class Crossfade:
 
     def __iter__(self):
         report = self.progress if callable(self.progress) else None
-        for self.index, chunk in enumerate(tqdm(self.plan, desc="convert", unit="chunk",
-                                                disable=not self.progress or report is not None)):
-            if report:
-                report(self.index, len(self.plan))
-            yield chunk
+        with LiveBar(total=len(self.plan), desc="convert", unit="chunk",
+                     disable=not self.progress or report is not None) as bar:
+            for self.index, chunk in enumerate(self.plan):
+                if report:
+                    report(self.index, len(self.plan))
+                yield chunk
+                bar.update()
 
     def add(self, piece):
         (start, end), hop = self.plan[self.index], self.hop

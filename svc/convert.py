@@ -30,6 +30,7 @@ from svc.chunking import Crossfade
 from svc.feature_files import (check_f0, check_matrix, check_speaker, line_up, ppg_fix, shift_f0,
                                to_model_rate, vec_fix)
 from svc.model_files import load_svc_model
+from svc.progress import LiveBar
 from svc.protect import PROTECT_OFF, protected_retrieval
 from svc.settings import ConversionSettings
 from svc.timbre_curves import SpeakerMix, speaker_track
@@ -163,10 +164,10 @@ class SvcConverter:
         independent jobs on one single-threaded worker per core (fewer thread barriers to wait at
         beside a busy process, and no core idles while one long extractor finishes). In fp32 with
         CREPE full side by side measured slower idle."""
-        jobs = {"f0": lambda: self.source_pitch(wav16k), "ppg": lambda: self.whisper()(wav16k),
-                "vec": lambda: self.hubert()(wav16k)}
-        if len(missing) < 2 or self.device.type != "cpu" or not self.settings.fast or not cpu_has_bf16():
-            return {key: jobs[key]() for key in FEATURES if key in missing}
+        s, shown = self.settings, self.settings.progress is True
+        if len(missing) < 2 or self.device.type != "cpu" or not s.fast or not cpu_has_bf16():
+            return {key: self.extract_one(key, wav16k) for key in FEATURES if key in missing}
+        bar = LiveBar(desc="features (side by side)", unit="job", disable=not shown)
         models = {key: load() for key, load in (("ppg", self.whisper), ("f0", self.pitch), ("vec", self.hubert))
                   if key in missing}
         entries, joins = [], {}  # entries: (feature, job) in the order the workers take them
@@ -177,11 +178,27 @@ class SvcConverter:
         if "f0" in models:
             # FCPE costs less than one content chunk and goes last; the other methods (CREPE full:
             # more than all the chunks together) go first
-            entries.insert(len(entries) if self.settings.pitch_method == "fcpe" else 0, ("f0", jobs["f0"]))
+            at = len(entries) if s.pitch_method == "fcpe" else 0
+            entries.insert(at, ("f0", lambda: self.source_pitch(wav16k)))
+        bar.reset(total=len(entries))
         results = {}
-        for (key, _), result in zip(entries, map_single_threaded([job for _, job in entries])):
+        with bar:
+            done = map_single_threaded([lambda job=job: (job(), bar.update())[0] for _, job in entries])
+        for (key, _), result in zip(entries, done):
             results.setdefault(key, []).append(result)
         return {key: joins[key](parts) if key in joins else parts[0] for key, parts in results.items()}
+
+    def extract_one(self, key, wav16k):
+        """One feature of `wav16k` with its own bar: the content extractors chunk by chunk."""
+        s = self.settings
+        label = {"f0": f"pitch ({s.pitch_method}{' ' + s.crepe_model if s.pitch_method == 'crepe' else ''})",
+                 "ppg": "PPG (Whisper)", "vec": "units (HuBERT)"}[key]
+        with LiveBar(desc=label, unit="chunk", total=1, disable=s.progress is not True) as bar:
+            if key == "f0":
+                return (self.source_pitch(wav16k), bar.update())[0]
+            jobs, join = (self.whisper() if key == "ppg" else self.hubert()).chunk_jobs(wav16k)
+            bar.reset(total=len(jobs))
+            return join([(job(), bar.update())[0] for job in jobs])
 
     def gather(self, wav16k=None, given=None):
         """Features, all three checked: the given ones (pitch repaired as settings.repair says,

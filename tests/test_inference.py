@@ -358,3 +358,29 @@ def test_spk_may_be_the_singers_audio(model_files, feature_files, tmp_path, monk
     with pytest.raises(SystemExit):
         svc_inference.main(base + ["--spk", str(d / "one.spk.npy"), "--save-spk", str(d / "y.spk.npy")])
     assert "--save-spk keeps the speaker vector made from the singer's audio" in capsys.readouterr().err
+
+
+def test_feature_extraction_shows_progress_per_extractor(hp, model_files, tmp_path, capsys):
+    """A bar per extractor, Whisper's and HuBERT's counting chunks, so a long song shows its progress."""
+    from tests import tiny_hubert, tiny_whisper
+
+    settings = Settings(whisper_checkpoint=str(tiny_whisper.make_checkpoint(tmp_path / "whisper.pt")),
+                        hubert_checkpoint=str(tiny_hubert.make_checkpoint(tmp_path / "hubert.pt")),
+                        pitch_method="crepe", crepe_model="tiny", device="cpu")
+    t = np.arange(16000 * 31) / 16000  # Whisper: 3 chunks of 15 s, HuBERT: 2 of 20 s
+    SvcConverter(hp, model_files[0], settings).gather((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
+    err = capsys.readouterr().err
+    for label, chunks in (("pitch (crepe tiny)", "1/1"), ("PPG (Whisper)", "3/3"), ("units (HuBERT)", "2/2")):
+        assert any(line.startswith(f"{label}: 100%") and chunks in line for line in err.split("\r")), (label, err)
+
+
+def test_a_live_bar_moves_while_one_step_runs():
+    import io
+    import time
+
+    from svc.progress import LiveBar
+
+    out = io.StringIO()
+    with LiveBar(total=1, desc="one long step", file=out, every=0.05, mininterval=0):
+        time.sleep(0.6)
+    assert out.getvalue().count("one long step") >= 4  # drawn again and again, not only at start and end
