@@ -57,8 +57,8 @@ def speaker_from_audio(settings, spk_dim):
 
     clips = list_inputs([settings.spk])
     encoder = SpeakerEncoder(settings.speaker_checkpoint, settings.device)
-    vectors = [encoder(load_audio(clip, EXTRACT_RATE))
-               for clip in tqdm(clips, desc="speaker vector", unit="clip", disable=len(clips) < 2 or not settings.progress)]
+    bar = tqdm(clips, desc="speaker vector", unit="clip", disable=len(clips) < 2 or not settings.progress)
+    vectors = [encoder(load_audio(clip, EXTRACT_RATE)) for clip in bar]
     vector = check_speaker(np.mean(vectors, axis=0), spk_dim, f"speaker vector of {settings.spk}")
     note = f"speaker vector made from {len(clips)} clip{'s' if len(clips) > 1 else ''} ({settings.spk})"
     if settings.save_spk:

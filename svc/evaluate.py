@@ -246,10 +246,10 @@ def run_eval(args):
                                   hubert_path=args.hubert_index_path, whisper_path=args.whisper_index_path,
                                   singer=args.retrieval_singer, data_root=args.data_svc,
                                   backend=args.retrieval_backend)
-    conversion = ConversionSettings(pitch_method=args.pitch_method, crepe_model=args.crepe_model,
-                                    whisper_checkpoint=args.whisper_checkpoint, hubert_checkpoint=args.hubert_checkpoint,
-                                    retrieval=retrieval, device=args.device, precision=args.precision, seed=args.seed,
-                                    no_noise=args.no_noise)
+    conversion = ConversionSettings(
+        pitch_method=args.pitch_method, crepe_model=args.crepe_model, whisper_checkpoint=args.whisper_checkpoint,
+        hubert_checkpoint=args.hubert_checkpoint, retrieval=retrieval, device=args.device, precision=args.precision,
+        seed=args.seed, no_noise=args.no_noise)
     settings = [Setting(shift, ratio) for ratio in args.retrieval_ratio for shift in args.shift]
     options = EvalOptions(settings, conversion, args.speaker_checkpoint, args.target_wave or [], args.ge2e,
                           args.dnsmos, args.keep_audio)

@@ -139,7 +139,8 @@ def from_args(args):
         print(f"--shift {args.shift:g} given: it wins over --auto-shift", file=sys.stderr)
     retrieval = retrieval_from_args(args)
     return ConversionSettings(
-        spk=args.spk, spk_mix=args.spk_mix, speaker_checkpoint=args.speaker_checkpoint, save_spk=args.save_spk, shift=args.shift or 0.0, auto_shift=auto_shift, pitch_method=method,
+        spk=args.spk, spk_mix=args.spk_mix, speaker_checkpoint=args.speaker_checkpoint, save_spk=args.save_spk,
+        shift=args.shift or 0.0, auto_shift=auto_shift, pitch_method=method,
         crepe_model=args.crepe_model or "full", repair=args.repair,
         pitch_weights=args.fcpe_weights if method == "fcpe" else args.crepe_weights,
         whisper_checkpoint=args.whisper_checkpoint, hubert_checkpoint=args.hubert_checkpoint, fast=args.fast,
