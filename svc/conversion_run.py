@@ -17,6 +17,7 @@ from common.audio import AUDIO_EXTENSIONS, EXTRACT_RATE, is_audio_file, load_aud
 from common.batch import BatchReport
 from common.config import load_config
 from common.runtime import tune_cpu_runtime
+from pitch.csv_io import read_f0_csv as read_pitch_csv  # F0 [N] Hz at 100 Hz (Excel edits allowed)
 from svc.convert import Features, SvcConverter
 from svc.feature_files import check_speaker, load_ppg, load_speaker, load_vec
 from svc.settings import ConversionSettings, from_args
@@ -25,13 +26,6 @@ from svc.timbre_curves import SpeakerMix
 OUTPUT_SUFFIX = "_svc.wav"
 DEFAULT_OUT_FILE = "svc_out.wav"
 DEFAULT_OUT_DIR = "svc_out"
-
-
-def read_pitch_csv(path):
-    """F0 [N] Hz at 100 Hz from a pitch CSV (pitch/inference.py output, Excel edits allowed)."""
-    from pitch.csv_io import read_f0_csv
-
-    return read_f0_csv(path)
 
 
 def open_converter(hp, model, settings):
