@@ -141,14 +141,14 @@ class SvcConverter:
         return self._ranges[spk]
 
     # -- the steps ----------------------------------------------------------------------------
-    def source_pitch(self, wav16k=None, f0=None):
+    def source_pitch(self, wav16k=None, f0=None, progress=None):
         """(f0 [M] Hz at 100 Hz, voiced [M] bool, notes): the given f0, or the conversion-mode pitch
-        of the audio, through the repair pass as `settings.repair` says."""
+        of the audio (progress(done, total) as CREPE goes), through the repair pass as `settings.repair` says."""
         from pitch.repair import describe, repair_f0
 
         repair = self.settings.repair
         if f0 is None:
-            contour = self.pitch().contour(wav16k, "conversion", repair=repair is not False)
+            contour = self.pitch().contour(wav16k, "conversion", repair=repair is not False, progress=progress)
             return contour.f0, contour.voiced, [describe(contour.repairs)] if repair is not False else []
         f0 = np.asarray(f0, dtype=np.float32)
         if not repair:
@@ -189,13 +189,16 @@ class SvcConverter:
         return {key: joins[key](parts) if key in joins else parts[0] for key, parts in results.items()}
 
     def extract_one(self, key, wav16k):
-        """One feature of `wav16k` with its own bar: the content extractors chunk by chunk."""
+        """One feature of `wav16k` with its own bar: the content extractors chunk by chunk, CREPE batch by batch."""
         s = self.settings
         label = {"f0": f"pitch ({s.pitch_method}{' ' + s.crepe_model if s.pitch_method == 'crepe' else ''})",
                  "ppg": "PPG (Whisper)", "vec": "units (HuBERT)"}[key]
         with LiveBar(desc=label, unit="chunk", total=1, disable=s.progress is not True) as bar:
             if key == "f0":
-                return (self.source_pitch(wav16k), bar.update())[0]
+                def advance(done, total):
+                    bar.total, bar.n = total, done
+                    bar.refresh()
+                return self.source_pitch(wav16k, progress=advance)
             jobs, join = (self.whisper() if key == "ppg" else self.hubert()).chunk_jobs(wav16k)
             bar.reset(total=len(jobs))
             return join([(job(), bar.update())[0] for job in jobs])

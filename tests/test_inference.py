@@ -361,7 +361,8 @@ def test_spk_may_be_the_singers_audio(model_files, feature_files, tmp_path, monk
 
 
 def test_feature_extraction_shows_progress_per_extractor(hp, model_files, tmp_path, capsys):
-    """A bar per extractor, Whisper's and HuBERT's counting chunks, so a long song shows its progress."""
+    """A bar per extractor, Whisper's and HuBERT's counting chunks and CREPE's its batches, so a long
+    song shows its progress."""
     from tests import tiny_hubert, tiny_whisper
 
     settings = Settings(whisper_checkpoint=str(tiny_whisper.make_checkpoint(tmp_path / "whisper.pt")),
@@ -370,7 +371,8 @@ def test_feature_extraction_shows_progress_per_extractor(hp, model_files, tmp_pa
     t = np.arange(16000 * 31) / 16000  # Whisper: 3 chunks of 15 s, HuBERT: 2 of 20 s
     SvcConverter(hp, model_files[0], settings).gather((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
     err = capsys.readouterr().err
-    for label, chunks in (("pitch (crepe tiny)", "1/1"), ("PPG (Whisper)", "3/3"), ("units (HuBERT)", "2/2")):
+    # CREPE: 1 + 31 s / 20 ms frames in batches of 128
+    for label, chunks in (("pitch (crepe tiny)", "13/13"), ("PPG (Whisper)", "3/3"), ("units (HuBERT)", "2/2")):
         assert any(line.startswith(f"{label}: 100%") and chunks in line for line in err.split("\r")), (label, err)
 
 
