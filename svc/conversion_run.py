@@ -76,7 +76,7 @@ def convert_file(config, model, wave, out=None, settings=None, ppg=None, vec=Non
                      names={key: str(path) for key, path in (("ppg", ppg), ("vec", vec), ("f0", pit)) if path})
     converter, speaker = open_converter(hp, model, settings)
     wav = converter.convert(speaker, wav16k, given)
-    print_notes(wave, converter.notes)
+    print_notes(wave, converter.last.notes)
     if out:
         save_audio(out, wav, converter.rate)
     return wav
@@ -159,7 +159,7 @@ def convert_files(config, model, waves, out_dir, settings):
         try:
             wav16k = load_audio(wave, EXTRACT_RATE)
             wav = converter.convert(speaker, wav16k)
-            print_notes(wave, converter.notes)
+            print_notes(wave, converter.last.notes)
             save_audio(out, wav, converter.rate)
         except (ValueError, RuntimeError) as err:  # unreadable audio, too short, out of memory, ...
             reason = str(err)

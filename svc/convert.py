@@ -93,7 +93,7 @@ class SvcConverter:
         # the indexes before the model, so that a missing index fails fast
         self.retrieval = None if s.retrieval is None else load_retrieval(s.retrieval, s.target, hp)
         self.model = load_svc_model(hp, model_path, self.device)
-        self.notes = []  # of the last conversion
+        self.last = None  # ConversionInput of the last conversion (its notes, f0, shift)
 
     # -- extractors, each loaded on first use -------------------------------------------------
     def whisper(self):
@@ -311,14 +311,13 @@ class SvcConverter:
 
     def convert(self, spk, wav16k=None, given=None):
         """Converted audio, float32 at hp.data.sampling_rate, as long as the input audio: gather,
-        prepare, synthesize, then the loudness mix. `given`: Features already at hand. The notes
-        of this conversion (pitch repairs, an auto shift) are left in `self.notes`."""
+        prepare, synthesize, then the loudness mix. `given`: Features already at hand. What the
+        model got, with the notes for the user (pitch repairs, the shift, ...), is left in `self.last`."""
         mix = self.settings.loudness_mix
         if mix and wav16k is None:
             raise LoudnessError("--loudness-mix follows the source's loudness: it needs the source audio.")
-        item = self.prepare(spk, wav16k, self.gather(wav16k, given))
-        self.notes = item.notes
-        wav = self.synthesize(item)
+        self.last = self.prepare(spk, wav16k, self.gather(wav16k, given))
+        wav = self.synthesize(self.last)
         return follow_envelope(wav, self.rate, wav16k, EXTRACT_RATE, mix) if mix else wav
 
 

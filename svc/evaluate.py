@@ -221,16 +221,14 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
             converter.settings = replace(converter.settings, shift=setting.shift)
             for i, source in enumerate(sources):
                 ppg, vec = contents.get((setting.retrieval_ratio, i), (source.ppg, source.vec))
-                given = converter.gather(source.wav16k, Features(ppg, vec, source.f0))
-                item = converter.prepare(target, source.wav16k, given)
-                wav = converter.synthesize(item)
+                wav = converter.convert(target, source.wav16k, Features(ppg, vec, source.f0))
                 if options.keep_audio and out_dir:
                     stem = os.path.splitext(os.path.basename(source.path))[0]
                     save_audio(os.path.join(out_dir, "audio", label, setting.label, stem + ".wav"), wav, converter.rate)
                 row = {"model": label, "setting": setting.label, "shift": setting.shift,
                        "retrieval_ratio": setting.retrieval_ratio, "input": source.path,
                        "seconds": round(len(source.wav16k) / EXTRACT_RATE, 2)}
-                row.update(measurer.output(source, item.f0, wav, converter.rate, target, target_ge2e))
+                row.update(measurer.output(source, converter.last.f0, wav, converter.rate, target, target_ge2e))
                 rows.append(row)
                 steps.update()
         del converter

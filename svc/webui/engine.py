@@ -15,7 +15,6 @@ from typing import List
 import numpy as np
 
 from common.audio import EXTRACT_RATE, AudioError, load_audio
-from common.loudness import follow_envelope
 from common.config import load_config
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from pitch.extractor import METHODS as PITCH_METHODS
@@ -238,13 +237,10 @@ class Engine:
                          names={"f0": converter.pitch_label() if f0 is None else "the edited curve"},
                          notes=[describe(contour.repairs)] if f0 is None and req.repair else [])
         job.update("preparing", 0.05)
-        item = converter.prepare(speaker, audio.wav16k, converter.gather(audio.wav16k, given))
         converter.settings.progress = lambda done, total: job.update(f"converting (chunk {done + 1} of {total})",
                                                                      0.05 + 0.95 * done / total)
-        wav = converter.synthesize(item)
-        if req.loudness_mix:  # as SvcConverter.convert does after synthesize
-            job.update("following the source's loudness", 0.99)
-            wav = follow_envelope(wav, converter.rate, audio.wav16k, EXTRACT_RATE, req.loudness_mix)
+        wav = converter.convert(speaker, audio.wav16k, given)
+        item = converter.last
         session.result = {"wav": wav, "rate": converter.rate, "f0": item.f0, "edited": f0 is not None,
                           "input": audio.name, "request": req, "metrics": None, "notes": item.notes,
                           "shift": item.shift}
