@@ -32,6 +32,7 @@ from svc.feature_files import (check_f0, check_matrix, check_speaker, line_up, p
 from svc.model_files import load_svc_model
 from svc.progress import LiveBar
 from svc.protect import PROTECT_OFF, protected_retrieval
+from svc.retrieval import load_retrieval
 from svc.settings import ConversionSettings
 from svc.timbre_curves import SpeakerMix, speaker_track
 
@@ -74,8 +75,6 @@ class SvcConverter:
     def __init__(self, hp, model_path, settings=None):
         """`settings` (svc.settings.ConversionSettings) is read again at every conversion; those of
         loading (device, precision, chunk sizes, extractors, retrieval indexes) count here only."""
-        from svc.retrieval import load_retrieval
-
         self.hp, self.settings = hp, settings or ConversionSettings()
         s = self.settings
         self.device = pick_device(s.device)
@@ -167,22 +166,20 @@ class SvcConverter:
         s, shown = self.settings, self.settings.progress is True
         if len(missing) < 2 or self.device.type != "cpu" or not s.fast or not cpu_has_bf16():
             return {key: self.extract_one(key, wav16k) for key in FEATURES if key in missing}
-        bar = LiveBar(desc="features (side by side)", unit="job", disable=not shown)
-        models = {key: load() for key, load in (("ppg", self.whisper), ("f0", self.pitch), ("vec", self.hubert))
-                  if key in missing}
-        entries, joins = [], {}  # entries: (feature, job) in the order the workers take them
-        for key in ("ppg", "vec"):
-            if key in models:
-                chunk_jobs, joins[key] = models[key].chunk_jobs(wav16k)
-                entries += [(key, job) for job in chunk_jobs]
-        if "f0" in models:
-            # FCPE costs less than one content chunk and goes last; the other methods (CREPE full:
-            # more than all the chunks together) go first
-            at = len(entries) if s.pitch_method == "fcpe" else 0
-            entries.insert(at, ("f0", lambda: self.source_pitch(wav16k)))
-        bar.reset(total=len(entries))
-        results = {}
-        with bar:
+        entries, joins, results = [], {}, {}  # entries: (feature, job) in the order the workers take them
+        with LiveBar(desc="features (side by side)", unit="job", disable=not shown) as bar:
+            models = {key: load() for key, load in (("ppg", self.whisper), ("f0", self.pitch), ("vec", self.hubert))
+                      if key in missing}
+            for key in ("ppg", "vec"):
+                if key in models:
+                    chunk_jobs, joins[key] = models[key].chunk_jobs(wav16k)
+                    entries += [(key, job) for job in chunk_jobs]
+            if "f0" in models:
+                # FCPE costs less than one content chunk and goes last; the other methods (CREPE full:
+                # more than all the chunks together) go first
+                at = len(entries) if s.pitch_method == "fcpe" else 0
+                entries.insert(at, ("f0", lambda: self.source_pitch(wav16k)))
+            bar.reset(total=len(entries))
             done = map_single_threaded([lambda job=job: (job(), bar.update())[0] for _, job in entries])
         for (key, _), result in zip(entries, done):
             results.setdefault(key, []).append(result)
