@@ -3,6 +3,8 @@
 One file:
   python svc_inference.py --config configs/base.yaml --model sovits5.0.pth --spk data_svc/singer/alice.spk.npy
       --wave test.wav [--ppg test.ppg.npy] [--vec test.vec.npy] [--pit test.csv] [--shift 0] [--out svc_out.wav]
+Sound like a recording (the d-vector of a clip, or of a folder of a singer's clips, made on the fly):
+  python svc_inference.py ... --spk reference.wav [--save-spk reference.spk.npy] --wave test.wav
 Several files or a folder (outputs <out>/<input name>_svc.wav; bad inputs are skipped and listed):
   python svc_inference.py ... --wave songs/ [more.wav ...] --out converted/
 Feature retrieval (pull the content toward alice's training frames; indexes from svc_train_retrieval.py):
@@ -22,7 +24,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common.paths import HUBERT_CKPT, WHISPER_CKPT  # noqa: E402
+from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT  # noqa: E402
 from pitch.extractor import METHODS as PITCH_METHODS  # noqa: E402
 from svc.cli import report_errors  # noqa: E402
 from svc.conversion_run import run_inference  # noqa: E402
@@ -71,7 +73,12 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/base.yaml", help="config the model was trained with")
     parser.add_argument("--model", required=True, help="exported model (sovits5.0.pth) or training checkpoint (.pt)")
-    parser.add_argument("--spk", help="target singer vector (.spk.npy); or use --spk-mix")
+    parser.add_argument("--spk", help="target singer: a speaker vector (.spk.npy), or the singer's audio - one clip or "
+                                      "a folder of clips, whose d-vector is made on the fly; or use --spk-mix")
+    parser.add_argument("--save-spk", metavar="FILE.spk.npy",
+                        help="keep the speaker vector made from the audio given as --spk (use it as --spk next time)")
+    parser.add_argument("--speaker-checkpoint", default=SPEAKER_CKPT,
+                        help="speaker encoder weights, for audio given as --spk")
     parser.add_argument("--wave", required=True, nargs="+",
                         help="input audio (any format and rate): one file, several files, or folders of them")
     parser.add_argument("--ppg", help="Whisper PPG of --wave (.ppg.npy); extracted when left out; one input only")
@@ -81,8 +88,8 @@ def build_parser():
     parser.add_argument("--shift", type=float, default=None,
                         help="transpose by this many semitones (e.g. 12, -5; default 0); wins over --auto-shift")
     parser.add_argument("--out", default=None,
-                        help="output WAV for one input (default svc_out.wav; an existing folder takes "
-                             "<name>_svc.wav), or the output folder for several (default svc_out/)")
+                        help="output WAV for one input (default svc_out.wav; a folder - an existing one, or one "
+                             "ending in / - takes <name>_svc.wav), or the output folder for several (default svc_out/)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--whisper-checkpoint", default=WHISPER_CKPT, help="Whisper weights for PPG extraction")
     parser.add_argument("--hubert-checkpoint", default=HUBERT_CKPT, help="HuBERT-Soft weights for unit extraction")

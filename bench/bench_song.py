@@ -60,19 +60,21 @@ def timed(device, fn, label=None):
 
 def time_setting(converter, spk, clip, song, device):
     """Warm on `clip`, then (stage seconds {name: s}, whole-convert seconds) on `song`."""
-    timed(device, lambda: converter.convert(spk, clip, seed=0), "load + warm-up on the 5 s clip")
+    from svc.convert import Features
+
+    timed(device, lambda: converter.convert(spk, clip), "load + warm-up on the 5 s clip")
     stages = {}
     ppg, stages["whisper"] = timed(device, lambda: converter.whisper()(song), "whisper")
     vec, stages["hubert"] = timed(device, lambda: converter.hubert()(song), "hubert")
     (f0, _, _), stages["pitch"] = timed(device, lambda: converter.source_pitch(song), "pitch")
-    _, stages["generator"] = timed(device, lambda: converter.convert(spk, song, ppg, vec, f0, seed=0), "generator")
-    _, whole = timed(device, lambda: converter.convert(spk, song, seed=0), "whole convert")
+    _, stages["generator"] = timed(device, lambda: converter.convert(spk, song, Features(ppg, vec, f0)), "generator")
+    _, whole = timed(device, lambda: converter.convert(spk, song), "whole convert")
     return stages, whole
 
 
 def run(config, seconds=300.0, device="auto", threads=None, settings=None, full=True):
     from svc.conversion_run import open_converter
-    from svc.convert import ExtractorSettings
+    from svc.settings import ConversionSettings
 
     device = pick_device(device)
     used = set_threads(threads)
@@ -95,13 +97,13 @@ def run(config, seconds=300.0, device="auto", threads=None, settings=None, full=
         rows = []
         for label, (method, precision, bf16) in settings.items():
             print(label, flush=True)
-            extractors = ExtractorSettings(whisper_checkpoint=whisper, hubert_checkpoint=hubert,
-                                           pitch_method=method, whisper_noise=False, bf16=bf16,
-                                           pitch_weights=crepe_path if method == "crepe" else None)
+            conversion = ConversionSettings(spk=spk_path, whisper_checkpoint=whisper, hubert_checkpoint=hubert,
+                                            pitch_method=method, fast=bf16, device=str(device), precision=precision,
+                                            pitch_weights=crepe_path if method == "crepe" else None, seed=0,
+                                            no_noise=True, progress=False)
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
-            converter, _ = open_converter(hp, model, spk_path, device=str(device), extractors=extractors,
-                                          no_noise=True, progress=False, precision=precision)
+            converter, _ = open_converter(hp, model, conversion)
             stages, whole = time_setting(converter, spk, clip, song, device)
             peak = f"{torch.cuda.max_memory_allocated(device) / 2**20:.0f}" if device.type == "cuda" else "-"
             rows.append([label, *(stages[k] for k in ("whisper", "hubert", "pitch", "generator")),

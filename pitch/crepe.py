@@ -98,16 +98,18 @@ class CrepeTracker:
         self.batch_size = batch_size or (512 if self.device.type == "cuda" else 128)
 
     @torch.inference_mode()
-    def activations(self, wav, hop):
-        """[1 + len // hop, 360] sigmoid activations as float32 numpy."""
+    def activations(self, wav, hop, progress=None):
+        """[1 + len // hop, 360] sigmoid activations as float32 numpy; progress(batches done, total)."""
         frames = frame_audio(wav, hop)
         out = []
         for start in range(0, frames.shape[0], self.batch_size):
             batch = frames[start:start + self.batch_size].to(self.device, dtype=torch.float32)
             out.append(self.net(normalise(batch)).float().cpu())
+            if progress:
+                progress(len(out), -(-frames.shape[0] // self.batch_size))
         if not out:
             return np.zeros((0, 360), dtype=np.float32)
         return torch.cat(out).numpy()
 
-    def track(self, wav, hop, fmin=50.0, fmax=1000.0, decoder="viterbi"):
-        return decode(self.activations(wav, hop), fmin, fmax, decoder)
+    def track(self, wav, hop, fmin=50.0, fmax=1000.0, decoder="viterbi", progress=None):
+        return decode(self.activations(wav, hop, progress), fmin, fmax, decoder)

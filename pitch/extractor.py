@@ -67,14 +67,15 @@ class PitchExtractor:
             self.tracker = FcpeTracker(pick_device(device), weights)
             self.decoder = decoder or "local_argmax"
 
-    def contour(self, wav16k, mode="conversion", repair=False):
+    def contour(self, wav16k, mode="conversion", repair=False, progress=None):
         """PitchContour of 16 kHz audio in `mode`, optionally through the repair pass (pitch.repair)
-        before conversion mode bridges the unvoiced stretches."""
+        before conversion mode bridges the unvoiced stretches. `progress(done, total)`: called as
+        CREPE's batches finish."""
         if mode not in MODES:
             raise ValueError(f"pitch mode {mode!r} is unknown: use 'training' or 'conversion'.")
         wav = _check_wav(wav16k)
         frames = len(wav) // HOP
-        f0, voiced = self._track(wav, mode)
+        f0, voiced = self._track(wav, mode, progress)
         repairs = []
         if repair:
             f0, repairs = repair_f0(f0, HOP / EXTRACT_RATE)
@@ -88,18 +89,18 @@ class PitchExtractor:
         return PitchContour(smoothing.fit_length(f0, frames).astype(np.float32),
                             smoothing.fit_length(voiced, frames).astype(bool), repairs)
 
-    def _track(self, wav, mode):
+    def _track(self, wav, mode, progress=None):
         """(f0 Hz with 0 where unvoiced, voiced mask), 10 ms frames, before any gap is bridged."""
         if self.tracker is None:
             f0 = np.asarray(CLASSIC_METHODS[self.method](wav, FMIN, FMAX), dtype=np.float64)
             return f0, f0 > 0
         if mode == "training":
-            f0, periodicity = self.tracker.track(wav, TRAIN_HOP, FMIN, FMAX, self.decoder)
+            f0, periodicity = self.tracker.track(wav, TRAIN_HOP, FMIN, FMAX, self.decoder, progress)
             f0 = smoothing.mean_filter(f0, TRAIN_MEAN)
             voiced = smoothing.median_filter(periodicity, TRAIN_MEDIAN) >= TRAIN_VOICED[self.method]
         else:
             hop = CONVERT_HOP[self.method]
-            f0, periodicity = self.tracker.track(wav, hop, FMIN, FMAX, self.decoder)
+            f0, periodicity = self.tracker.track(wav, hop, FMIN, FMAX, self.decoder, progress)
             voiced = smoothing.median_filter(periodicity, CONVERT_MEDIAN) >= CONVERT_VOICED[self.method]
             f0, voiced = np.repeat(f0, hop // HOP), np.repeat(voiced, hop // HOP)  # back to 10 ms frames
         return np.where(voiced, f0, 0.0), voiced

@@ -120,7 +120,7 @@ class FcpeTracker:
             out.append(acts[0, start - lo:stop - lo].float().cpu())
         return torch.cat(out).numpy()
 
-    def track(self, wav, hop=HOP, fmin=50.0, fmax=1000.0, decoder="local_argmax"):
+    def track(self, wav, hop=HOP, fmin=50.0, fmax=1000.0, decoder="local_argmax", progress=None):  # (one pass)
         if decoder not in DECODERS:
             raise ValueError(f"FCPE decoder {decoder!r} is unknown: use {' or '.join(DECODERS)}.")
         if hop % HOP:

@@ -9,7 +9,7 @@ blended instead of cut. Chunk borders fall on frame (hop) boundaries.
 import math
 
 import numpy as np
-from tqdm import tqdm
+from svc.progress import LiveBar
 
 
 def plan_chunks(total_frames, chunk_frames, overlap_frames):
@@ -52,22 +52,34 @@ def chunk_weights(plan, index, hop):
     return weights
 
 
-def run_chunked(generate, total_frames, hop, chunk_frames, overlap_frames, progress=True):
-    """Call `generate(start, end) -> samples [(end - start) * hop]` per chunk and crossfade-join.
+class Crossfade:
+    """The chunks of `total_frames` and their join: iterating gives each chunk's (start, end) frames,
+    `add(samples [(end - start) * hop])` crossfades that chunk in, `result()` is float32
+    [total_frames * hop]. `progress`: True for a progress bar, or a callable
+    `progress(chunks_done, chunks_total)` (the web app's progress)."""
 
-    `progress`: True for a progress bar, or a callable `progress(chunks_done, chunks_total)` (the web app's
-    progress). Returns float32 [total_frames * hop].
-    """
-    plan = plan_chunks(total_frames, chunk_frames, overlap_frames)
-    out = np.zeros(total_frames * hop, dtype=np.float64)
-    report = progress if callable(progress) else None
-    bar = tqdm(plan, desc="convert", unit="chunk", disable=not progress or report is not None)
-    for index, (start, end) in enumerate(bar):
-        if report:
-            report(index, len(plan))
-        piece = np.asarray(generate(start, end), dtype=np.float64).reshape(-1)
-        expected = (end - start) * hop
-        if piece.shape[0] != expected:
-            raise RuntimeError(f"generator returned {piece.shape[0]} samples for frames {start}:{end}, expected {expected}")
-        out[start * hop:end * hop] += piece * chunk_weights(plan, index, hop)
-    return out.astype(np.float32)
+    def __init__(self, total_frames, hop, chunk_frames, overlap_frames, progress=True):
+        self.plan = plan_chunks(total_frames, chunk_frames, overlap_frames)
+        self.hop, self.progress, self.index = hop, progress, None
+        self.out = np.zeros(total_frames * hop, dtype=np.float64)
+
+    def __iter__(self):
+        report = self.progress if callable(self.progress) else None
+        with LiveBar(total=len(self.plan), desc="convert", unit="chunk",
+                     disable=not self.progress or report is not None) as bar:
+            for self.index, chunk in enumerate(self.plan):
+                if report:
+                    report(self.index, len(self.plan))
+                yield chunk
+                bar.update()
+
+    def add(self, piece):
+        (start, end), hop = self.plan[self.index], self.hop
+        piece = np.asarray(piece, dtype=np.float64).reshape(-1)
+        if piece.shape[0] != (end - start) * hop:
+            raise RuntimeError(f"generator returned {piece.shape[0]} samples for frames {start}:{end}, "
+                               f"expected {(end - start) * hop}")
+        self.out[start * hop:end * hop] += piece * chunk_weights(self.plan, self.index, hop)
+
+    def result(self):
+        return self.out.astype(np.float32)

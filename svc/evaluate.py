@@ -7,7 +7,7 @@ What each figure means: svc.eval_report.METRICS.
 """
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -20,11 +20,12 @@ from common.config import load_config
 from common.loudness import integrated_loudness
 from common.metrics import MetricError, check_measurable, cosine, frame_cosine, pitch_agreement
 from common.paths import SPEAKER_CKPT
-from svc.convert import ExtractorSettings, SvcConverter
+from svc.convert import Features, SvcConverter
 from svc.conversion_run import list_inputs
 from svc.eval_judges import Dnsmos, Ge2eEncoder, wanted
 from svc.feature_files import load_speaker
 from svc.retrieval import RetrievalSettings, load_retrieval, singer_from_speaker_file
+from svc.settings import ConversionSettings
 
 TARGET_FILES = 20  # target-singer files averaged into the GE2E target vector
 
@@ -42,17 +43,13 @@ class Setting:
 @dataclass
 class EvalOptions:
     settings: list = field(default_factory=lambda: [Setting()])
-    extractors: ExtractorSettings = field(default_factory=ExtractorSettings)
+    # extractors, device, seed, noise, precision; retrieval: mode, k, index paths (the ratios come from settings)
+    conversion: ConversionSettings = field(default_factory=lambda: ConversionSettings(seed=0))
     speaker_checkpoint: str = SPEAKER_CKPT
-    retrieval: Optional[RetrievalSettings] = None  # mode, k, index paths; the ratios come from settings
     target_waves: list = field(default_factory=list)  # target singer's audio for the GE2E target vector
     ge2e: str = "auto"            # auto (when resemblyzer is installed), on, off
     dnsmos: str = "auto"          # auto (when speechmos is installed), on, off
-    device: str = "auto"
-    seed: int = 0
-    no_noise: bool = False
     keep_audio: bool = False      # also write each output to <out>/audio/<model>/<setting>/
-    precision: str = "fp32"       # fp32, or bf16/fp16 autocast of the models on CUDA
     progress: bool = True
 
 
@@ -81,9 +78,10 @@ class Measurer:
         from speaker.encoder import SpeakerEncoder
         from whisper.ppg import WhisperPPG
 
-        s, device = options.extractors, options.device
+        s = options.conversion
+        device = s.device
         if whisper is None:
-            whisper = WhisperPPG(s.whisper_checkpoint, device=device, noise=s.whisper_noise and not options.no_noise)
+            whisper = WhisperPPG(s.whisper_checkpoint, device=device, noise=not s.no_noise)
         self.whisper = whisper
         self.hubert = HubertSoft(s.hubert_checkpoint, device=device) if hubert is None else hubert
         if pitch is None:
@@ -187,20 +185,21 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
     hp = load_config(config)
     target = load_speaker(spk, hp.vits.spk_dim)
     inputs = list_inputs(waves)
-    retrieval = None
+    conversion, retrieval = options.conversion, None
+    retrieval_settings = conversion.retrieval or RetrievalSettings()
     if any(s.retrieval_ratio > 0 for s in options.settings):
-        retrieval = load_retrieval(options.retrieval or RetrievalSettings(), spk, hp)
+        retrieval = load_retrieval(retrieval_settings, spk, hp)
     measurer = Measurer(options)
     if options.target_waves:
         target_files = list_inputs(options.target_waves)[:TARGET_FILES]
     else:
-        target_files = default_target_waves(spk, (options.retrieval or RetrievalSettings()).data_root)
+        target_files = default_target_waves(spk, retrieval_settings.data_root)
     target_ge2e = measurer.target_ge2e(target_files)
 
     report, sources = BatchReport("svc evaluation inputs"), []
     for path in tqdm(inputs, desc="features", unit="file", disable=not options.progress):
         try:
-            sources.append(measurer.source(path, options.seed))
+            sources.append(measurer.source(path, conversion.seed or 0))
         except ValueError as err:
             report.fail(path, err)
     if not sources:
@@ -217,22 +216,19 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
     steps = tqdm(total=len(models) * len(options.settings) * len(sources), desc="convert+measure", unit="output",
                  disable=not options.progress)
     for model, label in zip(models, labels):
-        converter = SvcConverter(hp, model, device=options.device, extractors=options.extractors,
-                                 noise_scale=0.0 if options.no_noise else 1.0, progress=False,
-                                 precision=options.precision)
+        converter = SvcConverter(hp, model, replace(conversion, spk=str(spk), retrieval=None, progress=False))
         for setting in options.settings:
+            converter.settings = replace(converter.settings, shift=setting.shift)
             for i, source in enumerate(sources):
                 ppg, vec = contents.get((setting.retrieval_ratio, i), (source.ppg, source.vec))
-                item = converter.prepare(target, source.wav16k, ppg, vec, source.f0,
-                                         shift=setting.shift, names={"spk": str(spk)})
-                wav = converter.synthesize(item, seed=options.seed)
+                wav = converter.convert(target, source.wav16k, Features(ppg, vec, source.f0))
                 if options.keep_audio and out_dir:
                     stem = os.path.splitext(os.path.basename(source.path))[0]
                     save_audio(os.path.join(out_dir, "audio", label, setting.label, stem + ".wav"), wav, converter.rate)
                 row = {"model": label, "setting": setting.label, "shift": setting.shift,
                        "retrieval_ratio": setting.retrieval_ratio, "input": source.path,
                        "seconds": round(len(source.wav16k) / EXTRACT_RATE, 2)}
-                row.update(measurer.output(source, item.f0, wav, converter.rate, target, target_ge2e))
+                row.update(measurer.output(source, converter.last.f0, wav, converter.rate, target, target_ge2e))
                 rows.append(row)
                 steps.update()
         del converter
@@ -244,16 +240,17 @@ def run_eval(args):
     """svc_eval.py: evaluate, write results.csv / summary.json / summary.png, print the table."""
     from svc.eval_report import write_reports
 
-    extractors = ExtractorSettings(args.whisper_checkpoint, args.hubert_checkpoint, args.pitch_method,
-                                   args.crepe_model)
     retrieval = RetrievalSettings(mode=args.retrieval_mode, k=args.n_retrieval_vectors,
                                   hubert_path=args.hubert_index_path, whisper_path=args.whisper_index_path,
                                   singer=args.retrieval_singer, data_root=args.data_svc,
                                   backend=args.retrieval_backend)
+    conversion = ConversionSettings(
+        pitch_method=args.pitch_method, crepe_model=args.crepe_model, whisper_checkpoint=args.whisper_checkpoint,
+        hubert_checkpoint=args.hubert_checkpoint, retrieval=retrieval, device=args.device, precision=args.precision,
+        seed=args.seed, no_noise=args.no_noise)
     settings = [Setting(shift, ratio) for ratio in args.retrieval_ratio for shift in args.shift]
-    options = EvalOptions(settings, extractors, args.speaker_checkpoint, retrieval, args.target_wave or [],
-                          args.ge2e, args.dnsmos, args.device, args.seed, args.no_noise, args.keep_audio,
-                          precision=args.precision)
+    options = EvalOptions(settings, conversion, args.speaker_checkpoint, args.target_wave or [], args.ge2e,
+                          args.dnsmos, args.keep_audio)
     result = evaluate(args.config, args.model, args.spk, args.wave, args.out, options)
     _, table = write_reports(args.out, result)
     print(table)

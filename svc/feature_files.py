@@ -17,10 +17,10 @@ class FeatureError(ValueError):
     """A feature file or array that does not fit the model; the message names it and the fix."""
 
 
-def load_npy(path, kind):
+def load_npy(path, kind, fix="or leave the option out to extract it"):
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FeatureError(f"{kind} file not found: {path}. Check the path, or leave the option out to extract it.")
+        raise FeatureError(f"{kind} file not found: {path}. Check the path, {fix}.")
     try:
         return np.load(path, allow_pickle=False)
     except Exception as e:
@@ -65,7 +65,7 @@ def check_speaker(vector, spk_dim, name):
     if vector.ndim == 2 and vector.shape[0] == 1:
         vector = vector[0]
     fix = ("Use a singer vector from data_svc/singer/<name>.spk.npy (or svc_eva.py output) made by the "
-           "speaker encoder of this model.")
+           "speaker encoder of this model, or give --spk the singer's audio (a clip or a folder of clips).")
     if vector.ndim != 1 or vector.dtype.kind not in "fiu":
         raise FeatureError(f"{name}: expected a speaker vector [{spk_dim}], found shape {vector.shape} {vector.dtype}. {fix}")
     if vector.shape[0] != spk_dim:
@@ -77,7 +77,8 @@ def check_speaker(vector, spk_dim, name):
 
 
 def load_speaker(path, spk_dim):
-    return check_speaker(load_npy(path, "speaker vector"), spk_dim, path)
+    fix = "or give the singer's audio instead (a clip or a folder of clips: the vector is made from it)"
+    return check_speaker(load_npy(path, "speaker vector", fix), spk_dim, path)
 
 
 def check_f0(f0, name):

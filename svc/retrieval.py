@@ -372,7 +372,7 @@ class RetrievalSettings:
 
 def singer_from_speaker_file(path):
     """`data_svc/singer/alice.spk.npy` -> `alice`."""
-    name = os.path.basename(os.fspath(path))
+    name = os.path.basename(os.path.normpath(os.fspath(path)))  # (a folder of clips may end in /)
     for suffix in (".spk.npy", ".npy"):
         if name.endswith(suffix) and len(name) > len(suffix):
             return name[:-len(suffix)]

@@ -5,6 +5,7 @@ Reads `<data>/hubert/<singer>/*.vec.npy` and `<data>/whisper/<singer>/*.ppg.npy`
 Resumable: products that already exist are skipped unless `force`.
 """
 import os
+from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
@@ -110,10 +111,21 @@ def is_complete_index(index_path):
     return os.path.isfile(index_path) and os.path.isfile(frames_path_for(index_path))
 
 
-def build_singer_indexes(data_root="data_svc", out_root=None, singers=None, backend="auto", dtype="float32",
-                         kmeans=False, codebook_size=DEFAULT_CODEBOOK_SIZE, max_frames=0, force=False):
-    """Build indexes for `singers` (default: every singer with features). Returns a BatchReport."""
-    backend = resolve_backend(backend)
+@dataclass
+class BuildOptions:
+    backend: str = "auto"
+    dtype: str = "float32"
+    kmeans: bool = False                       # also a k-means codebook per singer and feature
+    codebook_size: int = DEFAULT_CODEBOOK_SIZE
+    max_frames: int = 0                        # frames kept in an index (0 = all)
+    force: bool = False                        # rebuild what exists
+
+
+def build_singer_indexes(data_root="data_svc", out_root=None, singers=None, **options):
+    """Build indexes for `singers` (default: every singer with features); `options`: the fields of
+    BuildOptions. Returns a BatchReport."""
+    options = BuildOptions(**options)
+    backend = options.backend = resolve_backend(options.backend)
     out_root = os.fspath(out_root) if out_root else os.path.join(os.fspath(data_root), "indexes")
     files = {kind: feature_files_by_singer(data_root, kind) for kind in FEATURE_KINDS}
     known = sorted(set().union(*files.values()))
@@ -128,17 +140,16 @@ def build_singer_indexes(data_root="data_svc", out_root=None, singers=None, back
     report = BatchReport(f"retrieval indexes ({backend})")
     for singer in singers:
         for kind in FEATURE_KINDS:
-            build_one(singer, kind, files[kind].get(singer, []), os.path.join(out_root, singer), report,
-                      backend=backend, dtype=dtype, kmeans=kmeans, codebook_size=codebook_size,
-                      max_frames=max_frames, force=force)
+            build_one(singer, kind, files[kind].get(singer, []), os.path.join(out_root, singer), report, options)
     return report
 
 
-def build_one(singer, kind, paths, folder, report, backend, dtype, kmeans, codebook_size, max_frames, force):
+def build_one(singer, kind, paths, folder, report, options):
+    o = options
     index_path = os.path.join(folder, f"{kind}.index")
     codebook_path = os.path.join(folder, f"{kind}.codebook.npy")
-    need_index = force or not is_complete_index(index_path)
-    need_codebook = kmeans and (force or not os.path.isfile(codebook_path))
+    need_index = o.force or not is_complete_index(index_path)
+    need_codebook = o.kmeans and (o.force or not os.path.isfile(codebook_path))
     if not (need_index or need_codebook):
         report.exists()
         return
@@ -151,9 +162,9 @@ def build_one(singer, kind, paths, folder, report, backend, dtype, kmeans, codeb
         report.fail(f"{singer}/{kind}", "no usable feature files (see the skipped files above)")
         return
     if need_index:
-        write_index(index_path, subsample(frames, max_frames), kind, dtype=dtype,
+        write_index(index_path, subsample(frames, o.max_frames), kind, dtype=o.dtype,
                     extra={"singer": singer, "source_frames": int(frames.shape[0])})
-        self_check(index_path, backend)
+        self_check(index_path, o.backend)
     if need_codebook:
-        write_codebook(codebook_path, train_codebook(frames, codebook_size))
+        write_codebook(codebook_path, train_codebook(frames, o.codebook_size))
     report.ok()

@@ -7,25 +7,38 @@ at most `depth_db`, so the model's noise in pauses drops away without a dead-sil
 The gain is fully open `lookahead_ms` before an onset (fading in over `attack_ms` before that),
 closes over `release_ms`, and glides between frames sample by sample, so no switch clicks.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from svc.vad import FRAME_RATE, frame_level_db, frame_signal
 
 
-def gate_gain_db(ref, ref_sr, range_db=50.0, floor_db=-65.0, ratio=2.0, depth_db=40.0,
-                 lookahead_ms=10.0, attack_ms=20.0, release_ms=80.0):
-    """Gate gain in dB (<= 0) per 10 ms frame of the reference."""
+@dataclass
+class Gate:
+    range_db: float = 50.0
+    floor_db: float = -65.0
+    ratio: float = 2.0
+    depth_db: float = 40.0
+    lookahead_ms: float = 10.0
+    attack_ms: float = 20.0
+    release_ms: float = 80.0
+
+
+def gate_gain_db(ref, ref_sr, **options):
+    """Gate gain in dB (<= 0) per 10 ms frame of the reference; `options`: the fields of Gate."""
+    o = Gate(**options)
     level = frame_level_db(frame_signal(ref, ref_sr))
-    threshold = max(np.percentile(level, 95) - range_db, floor_db)
-    gain = np.clip(ratio * (level - threshold), -depth_db, 0.0)
-    ahead = max(0, int(round(lookahead_ms * FRAME_RATE / 1000.0)))
+    threshold = max(np.percentile(level, 95) - o.range_db, o.floor_db)
+    gain = np.clip(o.ratio * (level - threshold), -o.depth_db, 0.0)
+    ahead = max(0, int(round(o.lookahead_ms * FRAME_RATE / 1000.0)))
     if ahead:  # open early: each frame takes the most open gain of the frames just after it
         padded = np.pad(gain, (0, ahead), mode="edge")
         gain = np.max([padded[i:i + len(gain)] for i in range(ahead + 1)], axis=0)
-    rise = depth_db * 1000.0 / (attack_ms * FRAME_RATE)    # dB a frame may open by
+    rise = o.depth_db * 1000.0 / (o.attack_ms * FRAME_RATE)    # dB a frame may open by
     for i in range(len(gain) - 2, -1, -1):                 # backwards: the fade-in ends at the onset
         gain[i] = max(gain[i], gain[i + 1] - rise)
-    fall = depth_db * 1000.0 / (release_ms * FRAME_RATE)   # dB a frame may close by
+    fall = o.depth_db * 1000.0 / (o.release_ms * FRAME_RATE)   # dB a frame may close by
     for i in range(1, len(gain)):
         gain[i] = max(gain[i], gain[i - 1] - fall)
     return gain

@@ -7,6 +7,8 @@ breaths, clicks and hum that carry energy but no voice. Active stretches are pad
 (pre-roll) and after (hangover), short gaps are bridged, and the gain follows the mask with
 raised-cosine fades so that switching never clicks.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 FRAME_RATE = 100  # frames per second
@@ -49,24 +51,36 @@ def runs(mask):
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
-def voice_mask(wav, sr, range_db=40.0, floor_db=-60.0, periodicity=False, min_periodicity=0.5,
-               min_pitched_ms=30, preroll_ms=30, hangover_ms=150, min_gap_ms=100):
-    """Boolean voice activity per 10 ms frame of `wav` (mono float at `sr`)."""
+@dataclass
+class Vad:
+    range_db: float = 40.0
+    floor_db: float = -60.0
+    periodicity: bool = False
+    min_periodicity: float = 0.5
+    min_pitched_ms: int = 30
+    preroll_ms: int = 30
+    hangover_ms: int = 150
+    min_gap_ms: int = 100
+
+
+def voice_mask(wav, sr, **options):
+    """Boolean voice activity per 10 ms frame of `wav` (mono float at `sr`); `options`: the fields of Vad."""
+    o = Vad(**options)
     frames = frame_signal(wav, sr)
     level = frame_level_db(frames)
     loud = np.percentile(level, 95)
-    active = (level > loud - range_db) & (level > floor_db)
-    if periodicity and active.any():
-        pitched = frame_periodicity(frames, sr) >= min_periodicity
-        need = max(1, min_pitched_ms // 10)
+    active = (level > loud - o.range_db) & (level > o.floor_db)
+    if o.periodicity and active.any():
+        pitched = frame_periodicity(frames, sr) >= o.min_periodicity
+        need = max(1, o.min_pitched_ms // 10)
         for start, end in runs(active):
             if pitched[start:end].sum() < need:
                 active[start:end] = False
     mask = active.copy()
-    pre, post = preroll_ms // 10, hangover_ms // 10
+    pre, post = o.preroll_ms // 10, o.hangover_ms // 10
     for start, end in runs(active):
         mask[max(0, start - pre):min(len(mask), end + post)] = True
-    gap = min_gap_ms // 10
+    gap = o.min_gap_ms // 10
     for start, end in runs(~mask):
         if 0 < start and end < len(mask) and end - start < gap:
             mask[start:end] = True

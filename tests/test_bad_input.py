@@ -56,6 +56,7 @@ def test_feature_extraction_fails_with_the_reason(bad_wavs, tmp_path, capsys):
 
 def test_preprocessing_and_conversion_refuse_them(bad_wavs, tmp_path):
     from svc.conversion_run import convert_file
+    from svc.settings import ConversionSettings
 
     for problem, path in bad_wavs.items():
         out = tmp_path / "out" / f"{path.stem}.wav"
@@ -63,5 +64,6 @@ def test_preprocessing_and_conversion_refuse_them(bad_wavs, tmp_path):
             prepare_wave(str(path), [(str(out), 16000)])
         assert not out.exists()
         with pytest.raises(AudioError, match=problem):
-            convert_file(TINY, str(tmp_path / "no_model.pth"), str(tmp_path / "no.spk.npy"), str(path), str(out))
+            convert_file(TINY, str(tmp_path / "no_model.pth"), str(path), str(out),
+                         ConversionSettings(spk=str(tmp_path / "no.spk.npy")))
         assert not out.exists()

@@ -6,10 +6,11 @@ import pytest
 import soundfile as sf
 
 from svc.conversion_run import convert_file
-from svc.convert import SvcConverter
+from svc.convert import Features, SvcConverter
 from svc.retrieval import (ContentRetrieval, IndexNotFoundError, RetrievalSettings, load_retrieval,
                            singer_from_speaker_file, write_index)
 from svc.retrieval_build import build_singer_indexes, write_codebook
+from svc.settings import ConversionSettings as Settings
 from tests.svc_fixtures import HOP, TINY, hp, model_files, smooth_features  # noqa: F401 (fixtures)
 
 SAMPLES16K = 20000  # 1.25 s: 62 frames at 50 Hz, 125 at 100 Hz
@@ -60,13 +61,15 @@ def test_index_build_and_retrieval_ratio_zero_is_plain_conversion(model_files, d
     spk = data_svc / "singer" / "alice.spk.npy"
     assert (data_svc / "indexes" / "alice" / "hubert.index").is_file()
     assert (data_svc / "indexes" / "alice" / "whisper.frames.npy").is_file()
-    features = dict(ppg=song / "in.ppg.npy", vec=song / "in.vec.npy", pit="in.csv", device="cpu", seed=0,
-                    no_noise=True, progress=False)
-    plain = convert_file(TINY, model_files[0], spk, song / "in.wav", **features)
-    zero = convert_file(TINY, model_files[0], spk, song / "in.wav", **features,
-                        retrieval=RetrievalSettings(ratio=0.0, data_root=str(data_svc)))
-    half = convert_file(TINY, model_files[0], spk, song / "in.wav", **features,
-                        retrieval=RetrievalSettings(ratio=0.5, data_root=str(data_svc)))
+    features = dict(ppg=song / "in.ppg.npy", vec=song / "in.vec.npy", pit="in.csv")
+
+    def convert(retrieval=None):
+        settings = Settings(spk=str(spk), retrieval=retrieval, device="cpu", seed=0, no_noise=True, progress=False)
+        return convert_file(TINY, model_files[0], song / "in.wav", None, settings, **features)
+
+    plain = convert()
+    zero = convert(RetrievalSettings(ratio=0.0, data_root=str(data_svc)))
+    half = convert(RetrievalSettings(ratio=0.5, data_root=str(data_svc)))
     assert plain.dtype == zero.dtype and np.array_equal(plain, zero)  # bit for bit
     assert np.array_equal(fed[0], fed[1]) and np.abs(fed[2] - fed[0]).max() > 0.1  # retrieval reaches the model
     assert half.shape == plain.shape
@@ -81,6 +84,21 @@ def test_index_build_and_retrieval_ratio_zero_is_plain_conversion(model_files, d
     assert len(sf.read(song / "zero.wav")[0]) == 40000
 
 
+def test_conversion_says_what_it_used(model_files, data_svc, song, capsys):
+    import svc_inference
+
+    base = ["--config", TINY, "--model", str(model_files[0]), "--spk", str(data_svc / "singer" / "alice.spk.npy"),
+            "--wave", str(song / "in.wav"), "--ppg", str(song / "in.ppg.npy"), "--vec", str(song / "in.vec.npy"),
+            "--pit", "in.csv", "--device", "cpu", "--out", str(song / "o.wav")]
+    assert svc_inference.main(base + ["--shift", "2", "--enable-retrieval", "--retrieval-ratio", "0.3",
+                                      "--protect", "0.2", "--data-svc", str(data_svc)]) == 0
+    used = [line for line in capsys.readouterr().err.splitlines() if "used:" in line]
+    assert used == [f"{song / 'in.wav'}: used: pitch from in.csv, shift +2 semitones, retrieval index "
+                    f"(ratio 0.3, 3 neighbours, protect 0.2)"]
+    assert svc_inference.main(base) == 0
+    assert "used: pitch from in.csv, shift +0 semitones, no retrieval" in capsys.readouterr().err
+
+
 def nearest_mean(queries, frames, k):
     """Brute-force mean of the k nearest rows of `frames` for each query row."""
     d = ((queries[:, None, :].astype(np.float64) - frames[None, :, :]) ** 2).sum(-1)  # [T, N]
@@ -88,18 +106,7 @@ def nearest_mean(queries, frames, k):
     return frames[ids].mean(axis=1)
 
 
-class Recorder:
-    """content_filter that keeps what it is given: the finalised content the model sees."""
-
-    def __init__(self):
-        self.seen = []
-
-    def __call__(self, ppg, vec):
-        self.seen.append((ppg.copy(), vec.copy()))
-        return ppg, vec
-
-
-def test_ratio_one_feeds_the_model_neighbour_means_searched_at_50hz(hp, model_files, tmp_path):
+def test_ratio_one_feeds_the_model_neighbour_means_searched_at_50hz(hp, model_files, tmp_path, monkeypatch):
     rng = np.random.default_rng(3)
     hubert_frames = rng.standard_normal((9, 256)).astype(np.float32)
     whisper_frames = rng.standard_normal((7, 16)).astype(np.float32)
@@ -114,15 +121,17 @@ def test_ratio_one_feeds_the_model_neighbour_means_searched_at_50hz(hp, model_fi
         searched.append((len(ppg), len(vec)))
         return retrieval(ppg, vec)
 
-    recorder = Recorder()
-    converter = SvcConverter(hp, model_files[0], device="cpu", noise_scale=0.0, progress=False,
-                             retrieval=counting, content_filter=recorder)
+    converter = SvcConverter(hp, model_files[0], Settings(device="cpu", no_noise=True, seed=1, progress=False))
+    converter.retrieval = counting
+    seen = []  # the lined-up content the model gets
+    prepare = converter.prepare
+    monkeypatch.setattr(converter, "prepare", lambda *a: seen.append(prepare(*a)) or seen[-1])
     ppg, vec, spk = smooth_features(80, seed=4)  # 40 frames at 50 Hz
     f0 = np.full(80, 220.0, dtype=np.float32)
-    wav = converter.convert(spk, ppg=ppg, vec=vec, f0=f0, seed=1)
+    wav = converter.convert(spk, given=Features(ppg, vec, f0))
     assert wav.shape == (80 * HOP,)
     assert searched == [(40, 40)]  # one search per 50 Hz frame, before the x2 repeat
-    (seen_ppg, seen_vec), = recorder.seen
+    seen_ppg, seen_vec = seen[0].ppg, seen[0].vec
     np.testing.assert_allclose(seen_ppg, np.repeat(nearest_mean(ppg, whisper_frames, 2), 2, axis=0), atol=1e-6)
     np.testing.assert_allclose(seen_vec, np.repeat(nearest_mean(vec, hubert_frames, 2), 2, axis=0), atol=1e-6)
 
@@ -131,8 +140,8 @@ def test_ratio_one_feeds_the_model_neighbour_means_searched_at_50hz(hp, model_fi
     write_codebook(folder / "whisper.codebook.npy", whisper_frames[:3])
     settings = RetrievalSettings("kmeans", ratio=1.0, k=1, data_root=str(tmp_path), backend="sklearn")
     converter.retrieval = load_retrieval(settings, tmp_path / "toy.spk.npy", hp)
-    converter.convert(spk, ppg=ppg, vec=vec, f0=f0, seed=1)
-    seen_ppg, seen_vec = recorder.seen[-1]
+    converter.convert(spk, given=Features(ppg, vec, f0))
+    seen_ppg, seen_vec = seen[-1].ppg, seen[-1].vec
     np.testing.assert_allclose(seen_ppg[::2], nearest_mean(ppg, whisper_frames[:3], 1), atol=1e-6)
     np.testing.assert_allclose(seen_vec[1::2], nearest_mean(vec, hubert_frames[:4], 1), atol=1e-6)
 

@@ -3,15 +3,16 @@ import numpy as np
 import pytest
 import torch
 
-from svc.convert import SvcConverter
+from svc.convert import Features, SvcConverter
+from svc.settings import ConversionSettings as Settings
 from svc.timbre_curves import SpeakerMix
 from tests.svc_fixtures import HOP, hp, model_files, smooth_features  # noqa: F401
 
 
 @pytest.fixture(scope="module")
 def converter(hp, model_files):  # noqa: F811
-    conv = SvcConverter(hp, model_files[0], device="cpu", noise_scale=0.0, chunk_seconds=1.0,
-                        overlap_seconds=0.2, progress=False)
+    conv = SvcConverter(hp, model_files[0], Settings(device="cpu", no_noise=True, seed=4, chunk_seconds=1.0,
+                                                     overlap_seconds=0.2, progress=False))
     # the random tiny model starts with a speaker-blind adapter and an upsampling path too weak
     # to be heard over the NSF source: give both a say, so that the speaker vector matters
     torch.manual_seed(1)
@@ -43,8 +44,8 @@ def test_constant_dynamic_mix_equals_the_static_vector(converter, singers):
     f0 = (200 + 30 * np.sin(np.arange(frames) / 20)).astype(np.float32)
     (folder / "mix.yaml").write_text("a.spk.npy: 0.3\nb.spk.npy: [[0, 0.7], [5, 0.7]]\n")
     static, _ = mix_timbres([(str(folder / "a.spk.npy"), 0.3), (str(folder / "b.spk.npy"), 0.7)])
-    want = converter.convert(static, ppg=ppg, vec=vec, f0=f0, seed=4)
-    got = converter.convert(SpeakerMix(folder / "mix.yaml"), ppg=ppg, vec=vec, f0=f0, seed=4)
+    want = converter.convert(static, given=Features(ppg, vec, f0))
+    got = converter.convert(SpeakerMix(folder / "mix.yaml"), given=Features(ppg, vec, f0))
     assert np.abs(want).max() > 1e-3
     np.testing.assert_allclose(got, want, atol=1e-5)
 
@@ -55,8 +56,8 @@ def test_timbre_moves_from_one_singer_to_the_other(converter, singers):
     ppg, vec, _ = smooth_features(frames, seed=5)
     f0 = np.full(frames, 220.0, dtype=np.float32)
     (folder / "fade.csv").write_text("time,a.spk.npy,b.spk.npy\n1.1,1,0\n1.3,0,1\n")
-    moving = converter.convert(SpeakerMix(folder / "fade.csv"), ppg=ppg, vec=vec, f0=f0, seed=6)
-    only_a, only_b = (converter.convert(vectors[n], ppg=ppg, vec=vec, f0=f0, seed=6) for n in "ab")
+    moving = converter.convert(SpeakerMix(folder / "fade.csv"), given=Features(ppg, vec, f0))
+    only_a, only_b = (converter.convert(vectors[n], given=Features(ppg, vec, f0)) for n in "ab")
     early, late = slice(0, 80 * HOP), slice(160 * HOP, None)
     apart = np.abs(only_a - only_b)
     assert apart.max() > 0.01 * np.abs(only_a).max()                # the singers do sound different
@@ -71,38 +72,33 @@ def sung_then_breath(seconds_each=0.6, sr=16000):
     return np.concatenate([tone, breath]).astype(np.float32)
 
 
-def test_protect_keeps_the_source_content_of_unvoiced_frames(converter):
+def test_protect_keeps_the_source_content_of_unvoiced_frames(converter, monkeypatch):
     wav16k = sung_then_breath()
     frames = len(wav16k) // 320
-    ppg, vec, _ = smooth_features(2 * frames, seed=7)
-    shifted = lambda p, v: (p + 1.0, v - 1.0)  # noqa: E731  a stand-in retrieval that moves every frame
-    converter.retrieval = shifted
-    try:
-        converter.protect = 0.5
-        off = converter.retrieve_content(ppg, vec, wav16k)
-        converter.protect = 0.0
-        on = converter.retrieve_content(ppg, vec, wav16k)
-    finally:
-        converter.retrieval, converter.protect = None, 0.5
+    ppg, vec, spk = smooth_features(2 * frames, seed=7)
+    given = converter.gather(wav16k, Features(ppg[:frames], vec[:frames], np.full(2 * frames, 220.0, np.float32)))
+    monkeypatch.setattr(converter, "retrieval", lambda p, v: (p + 1.0, v - 1.0))  # moves every frame
+    off = converter.prepare(spk, wav16k, given).ppg[::2]  # (50 Hz frames, repeated x2)
+    monkeypatch.setattr(converter.settings, "protect", 0.0)
+    on = converter.prepare(spk, wav16k, given).ppg[::2]
+    ppg = ppg[:frames]
     sung, breath = slice(3, frames // 2 - 3), slice(frames // 2 + 3, frames - 3)
-    np.testing.assert_array_equal(on[0][sung], off[0][sung])
-    np.testing.assert_allclose(on[0][breath], ppg[breath], atol=1e-3)
-    np.testing.assert_allclose(off[0][breath], ppg[breath] + 1.0)
+    np.testing.assert_array_equal(on[sung], off[sung])
+    np.testing.assert_allclose(on[breath], ppg[breath], atol=1e-3)
+    np.testing.assert_allclose(off[breath], ppg[breath] + 1.0)
 
 
-def test_loudness_mix_follows_the_source_dynamics(converter):
+def test_loudness_mix_follows_the_source_dynamics(converter, monkeypatch):
     from common.loudness import window_levels
 
     wav16k = sung_then_breath()[:9600]
     frames = 2 * (len(wav16k) // 320)
     ppg, vec, spk = smooth_features(frames, seed=8)
     f0 = np.full(frames, 220.0, dtype=np.float32)
-    converter.loudness_mix = 1.0
-    try:
-        out = converter.convert(spk, wav16k, ppg=ppg, vec=vec, f0=f0, seed=1)
-    finally:
-        converter.loudness_mix = 0.0
-    plain = converter.convert(spk, wav16k, ppg=ppg, vec=vec, f0=f0, seed=1)
+    with monkeypatch.context() as patch:
+        patch.setattr(converter.settings, "loudness_mix", 1.0)
+        out = converter.convert(spk, wav16k, Features(ppg, vec, f0))
+    plain = converter.convert(spk, wav16k, Features(ppg, vec, f0))
     want = window_levels(wav16k, 16000)
     assert np.abs(window_levels(plain, converter.rate) - want).max() > 5
     assert np.abs(window_levels(out, converter.rate) - want).max() < 1.0

@@ -12,7 +12,8 @@ import torch
 from omegaconf import OmegaConf
 
 from common.checkpoint import load_checkpoint
-from svc.convert import SvcConverter
+from svc.convert import Features, SvcConverter
+from svc.settings import ConversionSettings
 from tests.svc_fixtures import hp, model_files, smooth_features  # noqa: F401 (fixtures)
 from tests.train_synthetic import FAST, TINY, make_synthetic_dataset, one_clip_config, record_mel_losses
 from vits.train import TrainOptions, train
@@ -90,14 +91,15 @@ def convert_on(device, hp_, model, precision="fp32"):
     frames = 400
     ppg, vec, spk = smooth_features(frames, seed=4)
     f0 = (220.0 + 30.0 * np.sin(np.arange(frames) / 25.0)).astype(np.float32)
-    converter = SvcConverter(hp_, model, device=device, noise_scale=0.0, progress=False, precision=precision)
+    converter = SvcConverter(hp_, model, ConversionSettings(device=device, no_noise=True, seed=7, progress=False,
+                                                            precision=precision))
     # on a GPU: weight norm folded, plain decoder (the CPU fast path is 12-16x slower there)
     assert converter.model.folded and converter.model.dec.fast == (device == "cpu")
     # torch's CPU and CUDA generators give different numbers for one seed: the NSF excitation's
     # random phases and noise are drawn on the CPU for every device, so only the arithmetic differs
     on_cpu = copy.deepcopy(converter.model).cpu()
     converter.model.pitch2source = lambda f0, seed=None: on_cpu.pitch2source(f0.cpu(), seed).to(f0.device)
-    return converter.convert(spk, ppg=ppg, vec=vec, f0=f0, seed=7)
+    return converter.convert(spk, given=Features(ppg, vec, f0))
 
 
 @pytest.mark.cuda

@@ -1,14 +1,12 @@
 """Issue 13 options: bf16 content extractors (kept only within cosine 0.999 of fp32), meta-built
 Whisper encoder taking the checkpoint's tensors, and what svc_inference.py --fast selects."""
-import argparse
-
 import numpy as np
 import pytest
 import torch
 
 from common.extractor import cpu_has_bf16
 from hubert.units import HubertSoft
-from svc.conversion_run import extractor_settings
+from svc.settings import from_args
 from tests.tiny_hubert import make_checkpoint as make_hubert
 from tests.tiny_whisper import make_checkpoint as make_whisper
 from whisper.ppg import WhisperPPG
@@ -46,17 +44,18 @@ def test_bf16_extractors_stay_close_to_fp32(tmp_path, kind):
     assert min_cosine(a, b) >= 0.999
 
 
-def args(**given):
-    base = dict(whisper_checkpoint="w.pt", hubert_checkpoint="h.pt", pitch_method=None, crepe_model=None, fast=False)
-    return argparse.Namespace(**{**base, **given})
+def settings(*flags):
+    import svc_inference
+
+    return from_args(svc_inference.build_parser().parse_args(["--model", "m.pth", "--wave", "in.wav", *flags]))
 
 
 def test_fast_flag_selects_bf16_and_fcpe_unless_told_otherwise():
-    plain = extractor_settings(args())
-    assert (plain.pitch_method, plain.crepe_model, plain.bf16) == ("crepe", "full", False)
-    fast = extractor_settings(args(fast=True))
-    assert (fast.pitch_method, fast.bf16) == ("fcpe", True)
-    tiny = extractor_settings(args(fast=True, crepe_model="tiny"))
+    plain = settings()
+    assert (plain.pitch_method, plain.crepe_model, plain.fast) == ("crepe", "full", False)
+    fast = settings("--fast")
+    assert (fast.pitch_method, fast.fast) == ("fcpe", True)
+    tiny = settings("--fast", "--crepe-model", "tiny")
     assert (tiny.pitch_method, tiny.crepe_model) == ("crepe", "tiny")
-    chosen = extractor_settings(args(fast=True, pitch_method="harvest"))
-    assert (chosen.pitch_method, chosen.bf16) == ("harvest", True)
+    chosen = settings("--fast", "--pitch-method", "harvest")
+    assert (chosen.pitch_method, chosen.fast) == ("harvest", True)

@@ -96,6 +96,7 @@ def test_repaired_spans_and_auto_shift(server, workspace):
     result = converted(client, **form)
     assert result["shift"] == 12 and any(n.startswith("auto-shift: +12") for n in result["notes"])
     assert any(n.startswith("pitch repair: 1 span") for n in result["notes"])
+    assert "used: pitch extracted with fcpe, shift +12 semitones, no retrieval" in result["notes"]
     assert abs(np.median(hz_to_midi(result["f0"])) - hz_to_midi(440)) < 1  # into alice's 430-500 Hz
     job = client.wait(client.call("POST", "/api/convert", {**form, "singer": workspace["singer"].replace("alice", "bob")}))
     assert job["state"] == "error" and "bob.f0.json: the singer's F0 range file is missing" in job["error"], job
@@ -212,11 +213,12 @@ def test_spectrogram_rows_follow_the_note_axis():
 
 
 def test_chunk_progress_reaches_a_callback():
-    from svc.chunking import run_chunked
+    from svc.chunking import Crossfade
 
     seen = []
-    run_chunked(lambda s, e: np.zeros((e - s) * 4), 250, 4, 100, 10,
-                progress=lambda done, total: seen.append((done, total)))
+    joined = Crossfade(250, 4, 100, 10, progress=lambda done, total: seen.append((done, total)))
+    for start, end in joined:
+        joined.add(np.zeros((end - start) * 4))
     assert seen == [(0, 3), (1, 3), (2, 3)]
 
 

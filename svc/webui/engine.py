@@ -9,29 +9,26 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import List
 
 import numpy as np
 
 from common.audio import EXTRACT_RATE, AudioError, load_audio
-from common.loudness import follow_envelope
 from common.config import load_config
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from pitch.extractor import METHODS as PITCH_METHODS
 from pitch.smoothing import fit_length
-from svc.conversion_run import open_converter
 from pitch.repair import describe
-from pitch.singer_range import range_path, read_range
-from svc.convert import PRECISIONS, ExtractorSettings, auto_shift
+from svc.convert import Features, SvcConverter
 from svc.feature_files import LENGTH_TOLERANCE, check_f0, load_speaker
-from svc.protect import PROTECT_OFF, check_protect
+from svc.protect import PROTECT_OFF
 from svc.retrieval import RetrievalSettings
+from svc.settings import CREPE_MODELS, PRECISIONS, ConversionSettings
 from svc.webui.evaluation import Evaluator
 from svc.webui.folders import AllowedFolders
 from svc.webui.session import InputAudio
 
-CREPE_MODELS = ("full", "tiny")
 RETRIEVAL_MODES = ("off", "index", "kmeans")
 MODEL_PATTERNS = ("*.pth", "*.pt")
 SINGER_PATTERNS = ("*.spk.npy",)
@@ -57,23 +54,9 @@ class WebSettings:
 
 
 @dataclass
-class ConvertRequest:
-    """The page's conversion form, checked."""
-    model: str
-    singer: str
-    shift: float = 0.0
-    pitch_method: str = "crepe"
-    crepe_model: str = "full"
-    retrieval: str = "off"
-    retrieval_ratio: float = 0.5
-    retrieval_k: int = 3
-    seed: int = 0
-    no_noise: bool = False
-    precision: str = "fp32"
-    repair: bool = True              # pitch.repair on the extracted pitch (octave errors, glitches)
-    auto_shift: bool = False         # the whole-semitone shift into the singer's range (instead of `shift`)
-    protect: float = PROTECT_OFF     # svc.protect: 0-0.5, unvoiced frames kept from retrieval (0.5 = off)
-    loudness_mix: float = 0.0        # 0-1: the model's loudness envelope .. the source's
+class ConvertRequest(ConversionSettings):
+    """The page's conversion form: the model beside the conversion settings (`spk` is the singer)."""
+    model: str = ""
 
     @classmethod
     def from_json(cls, body):
@@ -84,32 +67,20 @@ class ConvertRequest:
             except (TypeError, ValueError):
                 raise ValueError(f"{key}: {value!r} is not a number.") from None
 
-        req = cls(model=str(body.get("model") or ""), singer=str(body.get("singer") or ""),
-                  shift=number("shift", float, 0.0), pitch_method=str(body.get("pitch_method") or "crepe"),
-                  crepe_model=str(body.get("crepe_model") or "full"), retrieval=str(body.get("retrieval") or "off"),
-                  retrieval_ratio=number("retrieval_ratio", float, 0.5), retrieval_k=number("retrieval_k", int, 3),
-                  seed=number("seed", int, 0), no_noise=bool(body.get("no_noise", False)),
-                  precision=str(body.get("precision") or "fp32"), protect=number("protect", float, PROTECT_OFF),
-                  loudness_mix=number("loudness_mix", float, 0.0), repair=bool(body.get("repair", True)),
-                  auto_shift=bool(body.get("auto_shift", False)))
-        if req.pitch_method not in PITCH_METHODS:
-            raise ValueError(f"pitch method {req.pitch_method!r}: choose one of {', '.join(PITCH_METHODS)}.")
-        if req.crepe_model not in CREPE_MODELS:
-            raise ValueError(f"CREPE size {req.crepe_model!r}: choose one of {', '.join(CREPE_MODELS)}.")
-        if req.precision not in PRECISIONS:
-            raise ValueError(f"precision {req.precision!r}: choose one of {', '.join(PRECISIONS)}.")
-        if req.retrieval not in RETRIEVAL_MODES:
-            raise ValueError(f"retrieval {req.retrieval!r}: choose one of {', '.join(RETRIEVAL_MODES)}.")
-        check_protect(req.protect)
-        if req.protect < PROTECT_OFF and req.retrieval == "off":
-            raise ValueError("protect shields unvoiced frames from retrieval: choose a retrieval, or set protect "
-                             "back to 0.5 (off).")
-        if not 0.0 <= req.loudness_mix <= 1.0:
-            raise ValueError(f"loudness mix {req.loudness_mix:g}: choose a value in [0, 1] (0 = the model's "
-                             f"loudness, 1 = the source's).")
-        if not -48 <= req.shift <= 48:
-            raise ValueError(f"shift {req.shift:g} semitones: keep it within +-48.")
-        return req
+        mode = str(body.get("retrieval") or "off")
+        if mode not in RETRIEVAL_MODES:
+            raise ValueError(f"retrieval {mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}.")
+        retrieval = None
+        if mode != "off":  # k-means: the nearest centre
+            retrieval = RetrievalSettings(mode, number("retrieval_ratio", float, 0.5),
+                                          number("retrieval_k", int, 3) if mode == "index" else 1)
+        return cls(model=str(body.get("model") or ""), spk=str(body.get("singer") or ""),
+                   shift=number("shift", float, 0.0), pitch_method=str(body.get("pitch_method") or "crepe"),
+                   crepe_model=str(body.get("crepe_model") or "full"), retrieval=retrieval,
+                   seed=number("seed", int, 0), no_noise=bool(body.get("no_noise", False)),
+                   precision=str(body.get("precision") or "fp32"), protect=number("protect", float, PROTECT_OFF),
+                   loudness_mix=number("loudness_mix", float, 0.0), repair=bool(body.get("repair", True)),
+                   auto_shift=bool(body.get("auto_shift", False)))
 
 
 class Engine:
@@ -176,21 +147,18 @@ class Engine:
 
     # -- models and extractors, loaded once -------------------------------------------------
     def converter(self, req):
+        """(SvcConverter set to this request, speaker vector); a model is loaded again only for
+        another model, noise or precision setting, or retrieval mode and singer."""
+        s = self.settings
         model = self.models.check(req.model, "--model-dir")
-        singer = self.singers.check(req.singer, "--singer-dir")
-        retrieval = None
-        if req.retrieval != "off":
-            k = req.retrieval_k if req.retrieval == "index" else 1  # k-means: the nearest centre
-            retrieval = RetrievalSettings(req.retrieval, req.retrieval_ratio, k, data_root=self.settings.data_svc)
-        # ratio and k are set per request below: moving a slider must not reload model and indexes
+        singer = self.singers.check(req.spk, "--singer-dir")
+        retrieval = req.retrieval and replace(req.retrieval, data_root=s.data_svc)
+        settings = replace(req, spk=singer, retrieval=retrieval, whisper_checkpoint=s.whisper_checkpoint,
+                           hubert_checkpoint=s.hubert_checkpoint, device=s.device, chunk_seconds=s.chunk_seconds,
+                           overlap_seconds=s.overlap_seconds, progress=False)
         key = (model, req.no_noise, req.precision, retrieval and (retrieval.mode, singer))
-        converter = self._converters.pop(key, None)
-        if converter is None:
-            s = self.settings
-            extractors = ExtractorSettings(s.whisper_checkpoint, s.hubert_checkpoint)
-            converter, _ = open_converter(self.hp, model, singer, s.device, extractors, req.no_noise,
-                                          s.chunk_seconds, s.overlap_seconds, progress=False, retrieval=retrieval,
-                                          precision=req.precision)
+        converter = self._converters.pop(key, None) or SvcConverter(self.hp, model, settings)
+        converter.settings = settings  # ratio, k, protect, shift, ... per request: no reload for a slider
         if retrieval is not None:
             converter.retrieval.ratio, converter.retrieval.k = retrieval.ratio, retrieval.k
         self._converters[key] = converter
@@ -264,24 +232,16 @@ class Engine:
         contour = None  # the extracted pitch: when no edited curve is given, or for the voicing of auto-shift
         if f0 is None or req.auto_shift:
             contour = self.pitch(session, job, req.pitch_method, req.crepe_model, req.repair)
-        pitch = contour.f0 if f0 is None else self.edited_pitch(f0, audio.frames)
-        notes = [describe(contour.repairs)] if f0 is None and req.repair else []
-        shift = req.shift
-        if req.auto_shift:
-            singer_range = read_range(range_path(self.singers.check(req.singer, "--singer-dir")))
-            shift, line = auto_shift(pitch, contour.voiced, singer_range)
-            notes.append(line)
         ppg, vec = self.content(session, job, req.no_noise)
+        given = Features(ppg, vec, contour.f0 if f0 is None else f0, contour.voiced if contour else f0 > 0,
+                         names={"f0": converter.pitch_label() if f0 is None else "the edited curve"},
+                         notes=[describe(contour.repairs)] if f0 is None and req.repair else [])
         job.update("preparing", 0.05)
-        converter.protect = req.protect  # checked in ConvertRequest; no model reload for a new value
-        item = converter.prepare(speaker, audio.wav16k, ppg, vec, pitch, shift=shift,
-                                 names={"spk": os.path.basename(req.singer)})
-        converter.progress = lambda done, total: job.update(f"converting (chunk {done + 1} of {total})",
-                                                            0.05 + 0.95 * done / total)
-        wav = converter.synthesize(item, seed=req.seed)
-        if req.loudness_mix:  # as SvcConverter.convert does after synthesize
-            job.update("following the source's loudness", 0.99)
-            wav = follow_envelope(wav, converter.rate, audio.wav16k, EXTRACT_RATE, req.loudness_mix)
+        converter.settings.progress = lambda done, total: job.update(f"converting (chunk {done + 1} of {total})",
+                                                                     0.05 + 0.95 * done / total)
+        wav = converter.convert(speaker, audio.wav16k, given)
+        item = converter.last
         session.result = {"wav": wav, "rate": converter.rate, "f0": item.f0, "edited": f0 is not None,
-                          "input": audio.name, "request": req, "metrics": None, "notes": notes, "shift": shift}
+                          "input": audio.name, "request": req, "metrics": None, "notes": item.notes,
+                          "shift": item.shift}
         return session.result

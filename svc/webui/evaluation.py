@@ -4,7 +4,8 @@ The Measurer reuses the extractors the conversion loaded (Whisper, HuBERT, the p
 adds the speaker encoder and, when installed and not turned off, the GE2E and DNSMOS judges. The
 output's pitch is compared with the pitch the model was asked to sing: the edited and shifted curve.
 """
-from svc.convert import ExtractorSettings
+from dataclasses import replace
+
 from svc.eval_report import METRICS
 from svc.evaluate import EvalOptions, Measurer, default_target_waves
 from svc.feature_files import load_speaker
@@ -23,10 +24,8 @@ class Evaluator:
         key = (id(whisper), id(hubert), id(pitch))
         if key != self._key:
             s = self.engine.settings
-            options = EvalOptions(extractors=ExtractorSettings(s.whisper_checkpoint, s.hubert_checkpoint,
-                                                               req.pitch_method, req.crepe_model),
-                                  speaker_checkpoint=s.speaker_checkpoint, ge2e=s.eval_judges,
-                                  dnsmos=s.eval_judges, device=s.device, no_noise=req.no_noise)
+            options = EvalOptions(conversion=replace(req, device=s.device), speaker_checkpoint=s.speaker_checkpoint,
+                                  ge2e=s.eval_judges, dnsmos=s.eval_judges)
             self._measurer = Measurer(options, whisper, hubert, pitch)
             self._key = key
             self._targets.clear()
@@ -40,7 +39,7 @@ class Evaluator:
         audio, req = session.require_input(), result["request"]
         job.update("loading the judges", 0.05)
         measurer = self.measurer(req)
-        singer = self.engine.singers.check(req.singer, "--singer-dir")
+        singer = self.engine.singers.check(req.spk, "--singer-dir")
         key = ("eval source", audio.key, id(measurer))
         if key not in session.features:
             job.update("measuring the source (voicing, timbre, words, loudness)", 0.2)
