@@ -90,7 +90,7 @@ def convert_file(config, model, spk, wave, out=None, ppg=None, vec=None, pit=Non
                             names={k: n for k, n in names.items() if n}, singer_range=singer_range)
     print_notes(wave, converter.notes)
     if out:
-        save_audio(out, wav, converter.rate)
+        save_audio(out, wav, converter.rate, source=wav16k)
     return wav
 
 
@@ -178,7 +178,7 @@ def convert_files(config, model, spk, waves, out_dir, shift=0.0, device="auto", 
             wav = converter.convert(speaker, wav16k, shift=shift, seed=seed, names={"spk": str(spk)},
                                     singer_range=singer_range)
             print_notes(wave, converter.notes)
-            save_audio(out, wav, converter.rate)
+            save_audio(out, wav, converter.rate, source=wav16k)
         except (ValueError, RuntimeError) as err:  # unreadable audio, too short, out of memory, ...
             reason = str(err)
             report.fail(wave, reason[len(f"{wave}: "):] if reason.startswith(f"{wave}: ") else reason)

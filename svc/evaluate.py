@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from common.audio import EXTRACT_RATE, load_audio, resample, save_audio
+from common.audio import EXTRACT_RATE, check_output, load_audio, resample, save_audio
 from common.batch import BatchReport
 from common.config import load_config
 from common.loudness import integrated_loudness
@@ -226,9 +226,11 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
                 item = converter.prepare(target, source.wav16k, ppg, vec, source.f0,
                                          shift=setting.shift, names={"spk": str(spk)})
                 wav = converter.synthesize(item, seed=options.seed)
+                check_output(wav, f"{label} ({setting.label}) on {source.path}", source.wav16k)  # never measure NaN
                 if options.keep_audio and out_dir:
                     stem = os.path.splitext(os.path.basename(source.path))[0]
-                    save_audio(os.path.join(out_dir, "audio", label, setting.label, stem + ".wav"), wav, converter.rate)
+                    save_audio(os.path.join(out_dir, "audio", label, setting.label, stem + ".wav"), wav, converter.rate,
+                               source=source.wav16k)
                 row = {"model": label, "setting": setting.label, "shift": setting.shift,
                        "retrieval_ratio": setting.retrieval_ratio, "input": source.path,
                        "seconds": round(len(source.wav16k) / EXTRACT_RATE, 2)}

@@ -9,6 +9,12 @@ import os
 
 import numpy as np
 
+# Largest magnitudes a model ever sees: Whisper PPG and HuBERT units stay within tens (layer-normed
+# encoder outputs), speaker vectors within 1 (unit length). Far beyond is a damaged or foreign file,
+# and the model would turn it into NaN or silence.
+FEATURE_LIMIT = 1e4
+SPEAKER_LIMIT = 100.0
+
 # 100 Hz frames by which a feature may differ from the audio length and still be lined up
 LENGTH_TOLERANCE = 8
 
@@ -39,7 +45,15 @@ def check_matrix(array, width, name, kind, fix):
         raise FeatureError(f"{name}: the {kind} has no frames; the audio is too short or the file is empty.")
     if not np.all(np.isfinite(array)):
         raise FeatureError(f"{name}: the {kind} holds NaN or infinite values. Extract it again.")
+    check_magnitude(array, FEATURE_LIMIT, name, kind, "Extract it again.")
     return array.astype(np.float32)
+
+
+def check_magnitude(array, limit, name, kind, fix):
+    peak = float(np.abs(array).max()) if np.size(array) else 0.0
+    if peak > limit:
+        raise FeatureError(f"{name}: the {kind} holds values up to {peak:.3g}, far beyond the {limit:g} a model ever "
+                           f"sees: the file is damaged or not a {kind}. {fix}")
 
 
 def ppg_fix(ppg_dim):
@@ -73,6 +87,7 @@ def check_speaker(vector, spk_dim, name):
                            f"{spk_dim} (vits.spk_dim). {fix}")
     if not np.all(np.isfinite(vector)):
         raise FeatureError(f"{name}: the speaker vector holds NaN or infinite values. {fix}")
+    check_magnitude(vector, SPEAKER_LIMIT, name, "speaker vector", fix)
     return vector.astype(np.float32)
 
 
