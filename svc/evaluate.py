@@ -130,12 +130,14 @@ class Measurer:
         """{metric: value} of one converted waveform; a figure that cannot be made is nan."""
         out16k = resample(wav, rate, EXTRACT_RATE)
         row = {}
+        self.why = {}  # metric -> why it is nan (the web app shows it beside "n/a")
 
         def measure(keys, fn):
             try:
                 values = fn()
-            except ValueError:  # MetricError, AudioError: a silent or broken output
+            except ValueError as err:  # MetricError, AudioError: a silent or broken output
                 values = [float("nan")] * len(keys)
+                self.why.update(dict.fromkeys(keys, str(err)))
             row.update(zip(keys, values))
 
         def pitch():

@@ -29,9 +29,11 @@ from svc.protect import PROTECT_OFF, check_protect
 from svc.retrieval import RetrievalSettings
 from svc.webui.evaluation import Evaluator
 from svc.webui.folders import AllowedFolders
+from svc.webui.model_scan import is_svc_model
 from svc.webui.session import InputAudio
 
 CREPE_MODELS = ("full", "tiny")
+FAST_HELP = "svc_inference.py --fast: FCPE pitch, Whisper and HuBERT in bfloat16 on CPUs that have it"
 RETRIEVAL_MODES = ("off", "index", "kmeans")
 MODEL_PATTERNS = ("*.pth", "*.pt")
 SINGER_PATTERNS = ("*.spk.npy",)
@@ -74,15 +76,19 @@ class ConvertRequest:
     auto_shift: bool = False         # the whole-semitone shift into the singer's range (instead of `shift`)
     protect: float = PROTECT_OFF     # svc.protect: 0-0.5, unvoiced frames kept from retrieval (0.5 = off)
     loudness_mix: float = 0.0        # 0-1: the model's loudness envelope .. the source's
+    fast: bool = False               # svc_inference.py --fast: Whisper/HuBERT in bfloat16 where the CPU has it
 
     @classmethod
     def from_json(cls, body):
         def number(key, kind, default):
             value = body.get(key, default)
             try:
-                return kind(default if value in (None, "") else value)
-            except (TypeError, ValueError):
+                number = kind(default if value in (None, "") else value)
+            except (TypeError, ValueError, OverflowError):
                 raise ValueError(f"{key}: {value!r} is not a number.") from None
+            if kind is float and not np.isfinite(number):
+                raise ValueError(f"{key}: {value!r} is not a finite number.")
+            return number
 
         req = cls(model=str(body.get("model") or ""), singer=str(body.get("singer") or ""),
                   shift=number("shift", float, 0.0), pitch_method=str(body.get("pitch_method") or "crepe"),
@@ -91,7 +97,11 @@ class ConvertRequest:
                   seed=number("seed", int, 0), no_noise=bool(body.get("no_noise", False)),
                   precision=str(body.get("precision") or "fp32"), protect=number("protect", float, PROTECT_OFF),
                   loudness_mix=number("loudness_mix", float, 0.0), repair=bool(body.get("repair", True)),
-                  auto_shift=bool(body.get("auto_shift", False)))
+                  auto_shift=bool(body.get("auto_shift", False)), fast=bool(body.get("fast", False)))
+        if not 0 <= req.seed < 2 ** 63:
+            raise ValueError(f"seed {body.get('seed')!r}: choose a whole number from 0 to 2^63 - 1.")
+        if not 1 <= req.retrieval_k <= 64:
+            raise ValueError(f"neighbours {req.retrieval_k}: choose 1 to 64.")
         if req.pitch_method not in PITCH_METHODS:
             raise ValueError(f"pitch method {req.pitch_method!r}: choose one of {', '.join(PITCH_METHODS)}.")
         if req.crepe_model not in CREPE_MODELS:
@@ -130,13 +140,13 @@ class Engine:
     def options(self):
         s = self.settings
 
-        def choices(folders, patterns):
-            return [{"path": p, "label": folders.label(p)} for p in folders.list(patterns)]
+        def choices(folders, patterns, keep=None):
+            return [{"path": p, "label": folders.label(p)} for p in folders.list(patterns, keep=keep)]
 
-        return {"models": choices(self.models, MODEL_PATTERNS), "singers": choices(self.singers, SINGER_PATTERNS),
+        return {"models": choices(self.models, MODEL_PATTERNS, is_svc_model), "singers": choices(self.singers, SINGER_PATTERNS),
                 "audio": self.audio.list(AUDIO_PATTERNS), "pitch_methods": list(PITCH_METHODS),
                 "crepe_models": list(CREPE_MODELS), "retrieval_modes": list(RETRIEVAL_MODES),
-                "precisions": list(PRECISIONS),
+                "precisions": list(PRECISIONS), "fast": FAST_HELP,
                 "config": s.config, "folders": {"models": self.models.describe(), "singers": self.singers.describe(),
                                                 "audio": self.audio.describe()},
                 "max_upload_mb": s.max_upload_mb, "hop_seconds": 0.01}
@@ -198,21 +208,22 @@ class Engine:
             self._converters.popitem(last=False)
         return converter, load_speaker(singer, self.hp.vits.spk_dim)
 
-    def whisper(self, no_noise):
-        key = ("whisper", bool(no_noise))
+    def whisper(self, no_noise, bf16=False):
+        key = ("whisper", bool(no_noise), bool(bf16))
         if key not in self._content:
             from whisper.ppg import WhisperPPG
 
             self._content[key] = WhisperPPG(self.settings.whisper_checkpoint, device=self.settings.device,
-                                            noise=not no_noise)
+                                            noise=not no_noise, bf16=bf16)
         return self._content[key]
 
-    def hubert(self):
-        if "hubert" not in self._content:
+    def hubert(self, bf16=False):
+        key = ("hubert", bool(bf16))
+        if key not in self._content:
             from hubert.units import HubertSoft
 
-            self._content["hubert"] = HubertSoft(self.settings.hubert_checkpoint, device=self.settings.device)
-        return self._content["hubert"]
+            self._content[key] = HubertSoft(self.settings.hubert_checkpoint, device=self.settings.device, bf16=bf16)
+        return self._content[key]
 
     def pitch_extractor(self, method, crepe_model):
         key = (method, crepe_model if method == "crepe" else None)
@@ -235,15 +246,15 @@ class Engine:
             session.extractions["pitch"] += 1
         return session.features[key]
 
-    def content(self, session, job, no_noise):
-        """(PPG, units) at 50 Hz, cached per input and dither setting (extractors shared by all models)."""
+    def content(self, session, job, no_noise, fast=False):
+        """(PPG, units) at 50 Hz, cached per input, dither and --fast setting (extractors shared by all models)."""
         audio = session.require_input()
-        key = ("content", audio.key, no_noise)
+        key = ("content", audio.key, no_noise, fast)
         if key not in session.features:
             job.update("extracting PPG (Whisper)")
-            ppg = self.whisper(no_noise)(audio.wav16k)
+            ppg = self.whisper(no_noise, fast)(audio.wav16k)
             job.update("extracting units (HuBERT)")
-            vec = self.hubert()(audio.wav16k)
+            vec = self.hubert(fast)(audio.wav16k)
             session.features[key] = (ppg, vec)
             session.extractions["content"] += 1
         return session.features[key]
@@ -271,7 +282,7 @@ class Engine:
             singer_range = read_range(range_path(self.singers.check(req.singer, "--singer-dir")))
             shift, line = auto_shift(pitch, contour.voiced, singer_range)
             notes.append(line)
-        ppg, vec = self.content(session, job, req.no_noise)
+        ppg, vec = self.content(session, job, req.no_noise, req.fast)
         job.update("preparing", 0.05)
         converter.protect = req.protect  # checked in ConvertRequest; no model reload for a new value
         item = converter.prepare(speaker, audio.wav16k, ppg, vec, pitch, shift=shift,
