@@ -6,10 +6,12 @@ one, `Sec-Fetch-Site: same-origin`), JSON bodies need `Content-Type: application
 `X-SVC-Upload` header no other site can send without asking first (CORS), and every call names
 its server-issued session in the `X-Session` header (never in the URL).
 
-Work is bounded: bodies are refused from their declared length before one byte is read, the
-request head must arrive within HEAD_SECONDS, and connections that send nothing hold no thread
-(a poller hands a connection to one of `handler_threads` threads only once its request arrives).
+Work is bounded: bodies are refused from their declared length before one byte is read, and a
+connection holds no thread until its whole request head has arrived: a poller reads heads without
+blocking and hands complete ones to one of `handler_threads` threads; connections that send
+nothing, or trickle a head, are closed after IDLE_SECONDS.
 """
+import io
 import json
 import os
 import queue
@@ -39,9 +41,9 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 UPLOAD_ROUTES = ("upload", "load_csv")   # raw bytes, marked by the UPLOAD_HEADER
 UPLOAD_HEADER = "X-SVC-Upload"
 READ_TIMEOUT = 10.0    # seconds one socket read may wait
-HEAD_SECONDS = 10.0    # the request line and headers must arrive within this
-IDLE_SECONDS = 20.0    # a connection that sends nothing this long is closed
-MIN_BODY_RATE = 256 * 1024  # bytes/s a body must at least arrive at (after a 30 s grace)
+IDLE_SECONDS = 20.0    # a connection whose request head is not complete by then is closed
+MAX_HEAD = 64 * 1024   # request line + headers
+MIN_BODY_RATE = 256 * 1024  # bytes/s a body must at least arrive at (after a 5 s grace)
 
 
 class HttpError(Exception):
@@ -84,29 +86,22 @@ class Request:
         return data
 
 
-class HeadReader:
-    """The connection's reader, with a deadline for the request head (a trickling client cannot hold
-    a handler thread longer than HEAD_SECONDS before its request is known)."""
+class PrefixedSocket(io.RawIOBase):
+    """A connection's bytes: first those the poller read already (the request head), then the socket's."""
 
-    def __init__(self, raw, sock):
-        self.raw, self.sock = raw, sock
-        self.deadline = time.monotonic() + HEAD_SECONDS
+    def __init__(self, prefix, sock):
+        self.prefix, self.sock = memoryview(prefix), sock
 
-    def readline(self, limit=-1):
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("the request head took too long")
-        self.sock.settimeout(min(READ_TIMEOUT, left))
-        try:
-            return self.raw.readline(limit)
-        finally:
-            self.sock.settimeout(READ_TIMEOUT)
+    def readable(self):
+        return True
 
-    def read(self, n=-1):
-        return self.raw.read(n)
-
-    def close(self):
-        self.raw.close()
+    def readinto(self, buffer):
+        if len(self.prefix):
+            n = min(len(buffer), len(self.prefix))
+            buffer[:n] = self.prefix[:n]
+            self.prefix = self.prefix[n:]
+            return n
+        return self.sock.recv_into(buffer)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -117,7 +112,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
-        self.rfile = HeadReader(self.rfile, self.connection)
+        self.rfile.close()  # the socket's own reader: ours reads the head the poller took first
+        self.rfile = io.BufferedReader(PrefixedSocket(self.server.take_head(self.request), self.connection))
 
     def log_message(self, format, *args):
         if getattr(self.server, "verbose", False):
@@ -192,7 +188,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def read_body(self, length):
         """Exactly `length` bytes, arriving at MIN_BODY_RATE at least (a trickle is cut off)."""
-        deadline = time.monotonic() + 30.0 + length / MIN_BODY_RATE
+        deadline = time.monotonic() + 5.0 + length / MIN_BODY_RATE
         parts, left = [], length
         while left:
             if time.monotonic() > deadline:
@@ -215,7 +211,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send(HTTPStatus.OK, f.read(), STATIC_TYPES[ext])
 
     def dispatch(self):
-        self.rfile.deadline = float("inf")  # the head has arrived
         if self.server.loopback_only and host_name(self.headers.get("Host")) not in LOOPBACK_NAMES:
             # a page of another site that made its name resolve to 127.0.0.1 (DNS rebinding) gets nothing
             return self.send_failure(HTTPStatus.FORBIDDEN, "this server answers only to 127.0.0.1 / localhost; "
@@ -271,6 +266,7 @@ class AppServer(ThreadingHTTPServer):
         self.verbose = False
         self._closed = False
         self._accepted = queue.SimpleQueue()
+        self._heads, self._heads_lock = {}, threading.Lock()
         self._ready = queue.SimpleQueue()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -294,9 +290,9 @@ class AppServer(ThreadingHTTPServer):
             pass
 
     def _poll(self):
-        waiting = {}  # socket -> (address, accepted at)
+        waiting = {}  # socket -> [address, accepted at, head bytes so far]
         while not self._closed:
-            for key, _ in self._selector.select(timeout=1.0):
+            for key, _ in self._selector.select(timeout=0.5):
                 if key.fileobj is self._wake_r:
                     try:
                         self._wake_r.recv(4096)
@@ -304,21 +300,39 @@ class AppServer(ThreadingHTTPServer):
                         pass
                     continue
                 sock = key.fileobj
+                entry = waiting[sock]
+                try:
+                    chunk = sock.recv(MAX_HEAD)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    chunk = b""
+                entry[2] += chunk
+                complete = b"\r\n\r\n" in entry[2] or b"\n\n" in entry[2]
+                if chunk and not complete and len(entry[2]) < MAX_HEAD:
+                    continue  # more of the head to come
                 self._selector.unregister(sock)
-                self._ready.put((sock, waiting.pop(sock)[0]))
+                del waiting[sock]
+                if not chunk:  # closed before a whole request
+                    self.shutdown_request(sock)
+                    continue
+                with self._heads_lock:
+                    self._heads[sock] = bytes(entry[2])
+                self._ready.put((sock, entry[0]))
             while True:
                 try:
                     sock, address = self._accepted.get_nowait()
                 except queue.Empty:
                     break
                 try:
+                    sock.setblocking(False)
                     self._selector.register(sock, selectors.EVENT_READ)
-                    waiting[sock] = (address, time.monotonic())
+                    waiting[sock] = [address, time.monotonic(), b""]
                 except (ValueError, OSError):
                     self.shutdown_request(sock)
             now = time.monotonic()
             over = len(waiting) - self.max_idle
-            for sock, (address, since) in list(waiting.items()):  # insertion order: oldest first
+            for sock, (address, since, _) in list(waiting.items()):  # insertion order: oldest first
                 if over > 0 or now - since > IDLE_SECONDS:
                     over -= 1
                     self._selector.unregister(sock)
@@ -327,17 +341,24 @@ class AppServer(ThreadingHTTPServer):
         for sock in waiting:
             self.shutdown_request(sock)
 
+    def take_head(self, sock):
+        """The request bytes the poller read from `sock` (the handler reads them before the socket's)."""
+        with self._heads_lock:
+            return self._heads.pop(sock, b"")
+
     def _serve_ready(self):
         while True:
             sock, address = self._ready.get()
             if sock is None:
                 return
             try:
+                sock.setblocking(True)
                 sock.settimeout(READ_TIMEOUT)
                 self.finish_request(sock, address)
             except Exception:
                 self.handle_error(sock, address)
             finally:
+                self.take_head(sock)
                 self.shutdown_request(sock)
 
     def handle_error(self, request, client_address):
