@@ -115,6 +115,23 @@ class Handler(BaseHTTPRequestHandler):
         self.rfile.close()  # the socket's own reader: ours reads the head the poller took first
         self.rfile = io.BufferedReader(PrefixedSocket(self.server.take_head(self.request), self.connection))
 
+    unread_body = False
+
+    def finish(self):
+        super().finish()
+        if self.unread_body:  # let the client read the refusal instead of a reset: discard (never keep) a little
+            try:
+                self.connection.shutdown(socket.SHUT_WR)
+                self.connection.settimeout(0.2)
+                until, seen = time.monotonic() + 1.0, 0
+                while time.monotonic() < until and seen < 16 * 2 ** 20:
+                    chunk = self.connection.recv(2 ** 16)
+                    if not chunk:
+                        break
+                    seen += len(chunk)
+            except OSError:
+                pass
+
     def log_message(self, format, *args):
         if getattr(self.server, "verbose", False):
             self.server.log("%s - %s" % (self.address_string(), format % args))
@@ -169,7 +186,7 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"refused: the body must be application/json, not "
                                                                f"{kind or 'untyped'}; reload the page.")
 
-    def declared_length(self, limit):
+    def declared_length(self, limit, what="the request"):
         """The body's length from its header, refused (before reading) when missing, bad or too big."""
         if self.headers.get("Transfer-Encoding"):
             raise HttpError(HTTPStatus.LENGTH_REQUIRED, "refused: send the body with a Content-Length, not chunked.")
@@ -183,7 +200,10 @@ class Handler(BaseHTTPRequestHandler):
         length = int(text)
         if length > limit:
             raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                            f"the request is {length / 2 ** 20:.1f} MB, over the {limit / 2 ** 20:.0f} MB limit.")
+                            f"{what} is {length / 2 ** 20:.1f} MB, over the {limit / 2 ** 20:g} MB "
+                            f"{'upload ' if what == 'the upload' else ''}limit" +
+                            (". Give its path instead (svc_webui.py --audio-dir), or raise --max-upload-mb."
+                             if what != "the request" else "."))
         return length
 
     def read_body(self, length):
@@ -226,14 +246,18 @@ class Handler(BaseHTTPRequestHandler):
                 raise HttpError(HTTPStatus.NOT_FOUND, f"no such API call: {self.command} {url.path}")
             if self.command == "POST":
                 self.check_body_kind(route)
-            upload = self.api.engine.settings.max_upload_mb * 2 ** 20 + 2 ** 20
-            body = self.read_body(self.declared_length(upload if route in UPLOAD_ROUTES else MAX_JSON_BYTES))
+            if route in UPLOAD_ROUTES:
+                limit = self.api.engine.settings.max_upload_mb * 2 ** 20
+                body = self.read_body(self.declared_length(limit, "the upload"))
+            else:
+                body = self.read_body(self.declared_length(MAX_JSON_BYTES))
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             if "session" in query:
                 raise HttpError(HTTPStatus.BAD_REQUEST, "refused: the session id goes in the X-Session header, "
                                                         "never in the URL; reload the page.")
             reply = getattr(self.api, route)(Request(self, query, body))
         except HttpError as err:
+            self.unread_body = err.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
             return self.send_failure(err.status, str(err))
         except Exception as err:
             if not isinstance(err, USER_ERRORS):
