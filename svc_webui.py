@@ -50,11 +50,10 @@ def build_parser():
                         help="GE2E (resemblyzer) and DNSMOS (speechmos) in the evaluation panel: auto = when "
                              "installed")
     parser.add_argument("--max-upload-mb", type=float, default=200.0, help="largest audio upload accepted")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="conversions (and other heavy jobs) run at once; the others wait in line and the page "
-                             "shows their place (default 1: each job gets all cores)")
     parser.add_argument("--max-queued", type=int, default=8,
-                        help="jobs that may wait in line; more are refused with a message (default 8)")
+                        help="heavy jobs (conversions, extractions, evaluations) run one at a time, each on all "
+                             "cores; this many may wait in line, the page showing their place; more are refused "
+                             "with a message (default 8)")
     parser.add_argument("--verbose", action="store_true",
                         help="log every request (failures are always logged, with their message)")
     return parser
@@ -63,8 +62,8 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.jobs < 1 or args.max_queued < 0:
-        parser.error("--jobs needs at least 1 and --max-queued at least 0")
+    if args.max_queued < 0:
+        parser.error("--max-queued needs 0 or more")
     args.model_dir = args.model_dir or [".", "chkpt"]
     args.singer_dir = args.singer_dir or ["data_svc/singer"]
     return report_errors(run_webui, args)

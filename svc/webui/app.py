@@ -46,8 +46,7 @@ def run_webui(args):
     more_open_files()
     engine = Engine(settings_from_args(args))
     try:
-        server = make_server(engine, args.host, args.port, workers=getattr(args, "jobs", 1),
-                             max_waiting=getattr(args, "max_queued", 8), verbose=getattr(args, "verbose", False))
+        server = make_server(engine, args.host, args.port, max_waiting=getattr(args, "max_queued", 8), verbose=getattr(args, "verbose", False))
     except OSError as err:
         raise ValueError(listen_error(args.host, args.port, err)) from None
     host, port = server.server_address[:2]

@@ -2,7 +2,8 @@
 
 One Engine per server: the config, the allowed folders, and the loaded models (kept between
 requests; a model is loaded again only when another model, retrieval or noise setting is chosen).
-Heavy work runs one job at a time (`work_lock`); each job reads and writes only its own session.
+Heavy work runs one job at a time (jobs.JobQueue: the loaded models and their per-request settings
+are shared); each job reads and writes only its own session.
 Features are cached per session and input, so "Convert with this pitch" reuses the PPG and units.
 """
 import os

@@ -412,8 +412,8 @@ def make_server(engine, host="127.0.0.1", port=7860, work_dir=None, workers=1, m
                 verbose=False):
     """An AppServer serving the app (port 0: any free port; see server.server_address).
 
-    `workers` conversions run at once (the rest wait in a line of at most `max_waiting`); `verbose`
-    logs every request (failures are logged always)."""
+    `workers` jobs run at once (keep 1: the Engine's models and their per-request settings are shared);
+    the rest wait in a line of at most `max_waiting`. `verbose` logs every request (failures always)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     handler = type("SvcHandler", (Handler,), {})
     server = AppServer((host, port), handler, family)
