@@ -14,6 +14,7 @@ import numpy as np
 # and the model would turn it into NaN or silence.
 FEATURE_LIMIT = 1e4
 SPEAKER_LIMIT = 100.0
+MAX_F0 = 20000.0   # Hz; no voice (or whistle) reaches it
 
 # 100 Hz frames by which a feature may differ from the audio length and still be lined up
 LENGTH_TOLERANCE = 8
@@ -101,6 +102,9 @@ def check_f0(f0, name):
         raise FeatureError(f"{name}: the pitch curve is empty.")
     if not np.all(np.isfinite(f0)) or (f0 < 0).any():
         raise FeatureError(f"{name}: pitch values must be finite Hz >= 0 (0 = unvoiced).")
+    if f0.max() > MAX_F0:
+        raise FeatureError(f"{name}: pitch values reach {f0.max():.3g} Hz, beyond any voice (at most {MAX_F0:g} Hz): "
+                           f"the column holds something else (e.g. time in ms or a sample index).")
     return f0.astype(np.float32)
 
 

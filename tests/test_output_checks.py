@@ -164,3 +164,16 @@ def test_a_killed_save_leaves_no_pt_and_is_cleaned_at_the_next_save(tmp_path):
     assert AllowedFolders([tmp_path], "model").list(("*.pt", "*.pth")) == []
     save_checkpoint({"step": 1}, tmp_path / "model_100.pt")
     assert os.listdir(tmp_path) == ["model_100.pt"]
+
+
+def test_pitch_far_beyond_any_voice_is_refused(server, workspace):
+    from svc.feature_files import FeatureError, check_f0
+
+    with pytest.raises(FeatureError, match=r"edited: pitch values reach 1e\+30 Hz, beyond any voice"):
+        check_f0(np.full(10, 1e30), "edited")
+    assert check_f0(np.full(10, 1500.0), "edited").max() == 1500.0
+    tab = Client(server[0])
+    status, info = tab.call("POST", "/api/input", {"path": workspace["song"]})
+    status, reply = tab.call("POST", "/api/convert", {"model": workspace["model"], "singer": workspace["singer"],
+                                                      "f0": [1e30] * info["frames"]})
+    assert status == 400 and "beyond any voice" in reply["error"], reply

@@ -40,6 +40,10 @@ async function api(method, path, body, raw) {
   if (!res.ok) {
     let text = `${res.status} ${res.statusText}`;
     try { text = (await res.json()).error || text; } catch (e) { /* not JSON */ }
+    if (res.status === 403 && text.includes("not known to the server") && path !== "/api/session") {
+      await openSession();  // the server was restarted: a new session, so the next action works
+      text += " A new session is open: choose the input again.";
+    }
     throw new Error(text);
   }
   return raw ? res : res.json();
