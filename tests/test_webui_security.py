@@ -412,3 +412,22 @@ def test_host_ipv6_listens_or_says_why(workspace):
         httpd.shutdown()
         httpd.server_close()
         httpd.api.close()
+
+
+def test_a_body_that_stops_midway_is_timed_out_with_a_message(workspace):
+    with own_server(workspace) as (base, httpd, log):
+        httpd.RequestHandlerClass.timeout = 1.0  # the socket read timeout (10 s in use)
+        tab = Client(base)
+        host, port = httpd.server_address[:2]
+        with socket.create_connection((host, port), timeout=10) as sock:
+            sock.sendall((f"POST /api/input HTTP/1.1\r\nHost: {host}:{port}\r\nOrigin: {base}\r\n"
+                          f"X-Session: {tab.session}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                          '{"path": ').encode())
+            reply = read_reply(sock, timeout=10)
+            while not reply.endswith(b"}"):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        assert reply.split(b" ")[1] == b"408" and b"stopped after 9 of 100 bytes" in reply, reply
+        assert any("408" in line for line in log) and not any("Traceback" in line for line in log)

@@ -213,7 +213,11 @@ class Handler(BaseHTTPRequestHandler):
         while left:
             if time.monotonic() > deadline:
                 raise HttpError(HTTPStatus.REQUEST_TIMEOUT, "the request body arrived too slowly.")
-            chunk = self.rfile.read(min(left, 2 ** 20))
+            try:
+                chunk = self.rfile.read(min(left, 2 ** 20))
+            except TimeoutError:
+                raise HttpError(HTTPStatus.REQUEST_TIMEOUT, f"the request body stopped after {length - left} of "
+                                                            f"{length} bytes.") from None
             if not chunk:
                 raise HttpError(HTTPStatus.BAD_REQUEST, f"the request body ended after {length - left} of "
                                                         f"{length} bytes.")
