@@ -214,7 +214,7 @@ class Handler(BaseHTTPRequestHandler):
             if time.monotonic() > deadline:
                 raise HttpError(HTTPStatus.REQUEST_TIMEOUT, "the request body arrived too slowly.")
             try:
-                chunk = self.rfile.read(min(left, 2 ** 20))
+                chunk = self.rfile.read1(min(left, 2 ** 20))
             except TimeoutError:
                 raise HttpError(HTTPStatus.REQUEST_TIMEOUT, f"the request body stopped after {length - left} of "
                                                             f"{length} bytes.") from None
