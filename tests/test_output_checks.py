@@ -177,3 +177,39 @@ def test_pitch_far_beyond_any_voice_is_refused(server, workspace):
     status, reply = tab.call("POST", "/api/convert", {"model": workspace["model"], "singer": workspace["singer"],
                                                       "f0": [1e30] * info["frames"]})
     assert status == 400 and "beyond any voice" in reply["error"], reply
+
+
+def test_batch_and_svc_eval_refuse_a_nan_model(model_files, tmp_path, capsys):
+    import svc_eval
+    from svc.conversion_run import convert_files
+    from svc.convert import ExtractorSettings
+    from tests import tiny_hubert, tiny_speaker, tiny_whisper
+
+    def one_nan(state):
+        state["dec.conv_post.weight"].view(-1)[3] = float("nan")
+
+    model = model_with(model_files[0], tmp_path / "nan.pth", one_nan)
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    t = np.arange(20000) / 16000
+    for name in ("a.wav", "b.wav"):
+        sf.write(songs / name, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    np.save(tmp_path / "alice.spk.npy", smooth_features(10)[2])
+    whisper = str(tiny_whisper.make_checkpoint(tmp_path / "w.pt"))
+    hubert = str(tiny_hubert.make_checkpoint(tmp_path / "h.pt"))
+    report = convert_files(TINY, model, tmp_path / "alice.spk.npy", [str(songs)], str(tmp_path / "out"),
+                           device="cpu", extractors=ExtractorSettings(whisper, hubert, pitch_method="pm"),
+                           progress=False)
+    assert report.done == 0 and len(report.failed) == 2
+    assert all("NaN or infinite samples" in reason for _, reason in report.failed), report.failed
+    assert not [n for n in os.listdir(tmp_path / "out") if n.endswith(".wav")]
+
+    with pytest.raises(SystemExit):
+        svc_eval.main(["--config", TINY, "--model", str(model), "--spk", str(tmp_path / "alice.spk.npy"),
+                       "--wave", str(songs / "a.wav"), "--pitch-method", "pm", "--device", "cpu",
+                       "--out", str(tmp_path / "eval"), "--keep-audio", "--whisper-checkpoint", whisper,
+                       "--hubert-checkpoint", hubert, "--speaker-checkpoint",
+                       str(tiny_speaker.make_checkpoint(tmp_path / "s.pth.tar"))])
+    err = capsys.readouterr().err
+    assert "nan.pth" in err and "NaN or infinite samples" in err, err
+    assert not list((tmp_path / "eval").rglob("*.wav"))
