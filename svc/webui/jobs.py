@@ -5,6 +5,7 @@ A job that does not fit (the line is full) is refused at once with a message, ne
 When the queue runs empty the freed memory goes back to the system (see `release_memory`).
 """
 import ctypes
+import os
 import platform
 import threading
 import traceback
@@ -31,8 +32,9 @@ def release_memory():
 
 
 class JobQueue:
-    def __init__(self, workers=1, max_waiting=8, log=print, user_errors=(ValueError,), message=str):
+    def __init__(self, workers=1, max_waiting=8, log=print, user_errors=(ValueError,), message=str, nice=5):
         self.workers = max(1, int(workers))
+        self.nice = nice
         self.max_waiting = int(max_waiting)
         self.log, self.user_errors, self.message = log, user_errors, message
         self._waiting = deque()   # (job, work), first in line first
@@ -66,7 +68,18 @@ class JobQueue:
         with self._cond:
             return {"running": self._running, "waiting": len(self._waiting), "workers": self.workers}
 
+    def _lower_priority(self):
+        """Jobs run `nice` steps below the server's own threads (Linux: per thread; torch's worker
+        threads, made by the first job, inherit it), so the page answers while a job uses every core."""
+        try:
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + self.nice))
+        except (AttributeError, OSError):  # not Linux, or not allowed: same priority
+            pass
+
     def _serve(self):
+        if self.nice:
+            self._lower_priority()
         while True:
             with self._cond:
                 while not self._waiting:
