@@ -50,11 +50,20 @@ def build_parser():
                         help="GE2E (resemblyzer) and DNSMOS (speechmos) in the evaluation panel: auto = when "
                              "installed")
     parser.add_argument("--max-upload-mb", type=float, default=200.0, help="largest audio upload accepted")
+    parser.add_argument("--max-queued", type=int, default=8,
+                        help="heavy jobs (conversions, extractions, evaluations) run one at a time, each on all "
+                             "cores; this many may wait in line, the page showing their place; more are refused "
+                             "with a message (default 8)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="log every request (failures are always logged, with their message)")
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.max_queued < 0:
+        parser.error("--max-queued needs 0 or more")
     args.model_dir = args.model_dir or [".", "chkpt"]
     args.singer_dir = args.singer_dir or ["data_svc/singer"]
     return report_errors(run_webui, args)

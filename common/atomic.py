@@ -1,15 +1,22 @@
 """Write files atomically: into a temp file beside the target, then rename over it.
 
 A reader (or a resumed batch job) therefore sees either the old file, or the complete new
-one, never a half-written file.
+one, never a half-written file. The temp file is `.<name><ext>.tmp-<pid>-<random>.part`: hidden,
+and ending in none of the extensions a loader lists (a killed save of model.pt never shows up as
+a model). Leftovers of killed writers are removed at the next save of the same file.
 """
 import contextlib
+import glob
 import os
 import tempfile
+import threading
 
 import numpy as np
 
 TMP_MARK = ".tmp-"
+TMP_SUFFIX = ".part"
+_active = set()   # temp files this process is writing now
+_active_lock = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -18,9 +25,12 @@ def atomic_path(path):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    base, ext = os.path.splitext(os.path.basename(path))
-    fd, tmp = tempfile.mkstemp(prefix=f"{base}{TMP_MARK}", suffix=ext, dir=folder)
+    name = os.path.basename(path)
+    remove_leftovers(folder, name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}{TMP_MARK}{os.getpid()}-", suffix=TMP_SUFFIX, dir=folder)
     os.close(fd)
+    with _active_lock:
+        _active.add(tmp)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
     try:
         yield tmp
@@ -29,6 +39,45 @@ def atomic_path(path):
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+    finally:
+        with _active_lock:
+            _active.discard(tmp)
+
+
+def remove_leftovers(folder, name):
+    """Delete temp files of earlier saves of `name` whose writer is gone (killed mid-save)."""
+    base, ext = os.path.splitext(name)
+    prefix = f".{name}{TMP_MARK}"
+    for leftover in glob.glob(os.path.join(glob.escape(folder), glob.escape(prefix) + "*" + TMP_SUFFIX)):
+        pid = os.path.basename(leftover)[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _writing(int(pid), leftover):
+            with contextlib.suppress(OSError):
+                os.remove(leftover)
+    # the older naming, <base>.tmp-<random><ext> (no writer id): gone when an hour old
+    for leftover in glob.glob(os.path.join(glob.escape(folder), glob.escape(base + TMP_MARK) + "*" + glob.escape(ext))):
+        with contextlib.suppress(OSError):
+            if os.path.getmtime(leftover) < _now() - 3600:
+                os.remove(leftover)
+
+
+def _now():
+    import time
+
+    return time.time()
+
+
+def _writing(pid, tmp):
+    """True when process `pid` may still be writing `tmp`."""
+    if pid == os.getpid():
+        with _active_lock:
+            return tmp in _active
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _umask():

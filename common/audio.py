@@ -15,6 +15,11 @@ class AudioError(ValueError):
 # Every extractor (Whisper, HuBERT, CREPE/FCPE, the speaker encoder) reads 16 kHz mono audio.
 EXTRACT_RATE = 16000
 
+# Samples beyond this are no recording: a float file written at the wrong scale, or damaged.
+MAX_SAMPLE = 1000.0
+# Peak (of [-1, 1] audio) below which a conversion result counts as silent; about -100 dBFS.
+SILENT_PEAK = 1e-5
+
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".aiff", ".aif", ".wma")
 
 
@@ -61,6 +66,10 @@ def load_audio(path, sr, allow_empty=False):
         raise AudioError(problem)
     if not np.all(np.isfinite(wav)):
         raise AudioError(f"{path}: the audio holds NaN or infinite samples. Re-export it as 16-bit PCM.")
+    peak = float(np.abs(wav).max()) if wav.size else 0.0
+    if peak > MAX_SAMPLE:
+        raise AudioError(f"{path}: the audio holds samples of {peak:.3g} where recordings stay within [-1, 1]: the "
+                         f"file is damaged or a float WAV written at the wrong scale. Re-export it as 16-bit PCM.")
     if file_sr != sr and wav.size:
         wav = resample(wav, file_sr, sr)
     return np.ascontiguousarray(wav, dtype=np.float32)
@@ -73,16 +82,50 @@ def resample(wav, sr_in, sr_out):
     return soxr.resample(np.asarray(wav, dtype=np.float32), sr_in, sr_out, quality="HQ").astype(np.float32)
 
 
+class OutputError(ValueError):
+    """A result that must not be written: NaN/infinite samples, or silence made from sound."""
+
+
+def check_output(wav, name, source=None):
+    """`wav` itself when it may be written; OutputError naming the cause otherwise.
+
+    NaN or infinite samples are always an error (a 16-bit file would hold them as quiet zeros);
+    silence is one when `source` (the input, float) is not silent itself.
+    """
+    wav = np.asarray(wav)
+    if wav.dtype.kind == "f":
+        bad = int(np.count_nonzero(~np.isfinite(wav)))
+        if bad:
+            raise OutputError(f"{name}: the conversion produced {bad} NaN or infinite samples of {wav.size}, so "
+                              f"nothing was written. The model file or the features hold values out of range "
+                              f"(NaN or huge weights, a damaged feature file): export or train the model again, "
+                              f"or extract the features again.")
+    if source is not None and wav.size:
+        scale = 32768.0 if wav.dtype.kind in "iu" else 1.0
+        source = np.asarray(source, dtype=np.float64)
+        if source.size and np.abs(source).max() > SILENT_PEAK and np.abs(wav).max() / scale <= SILENT_PEAK:
+            raise OutputError(f"{name}: the conversion of sound came out silent (peak below -100 dBFS), so nothing "
+                              f"was written. The model or singer vector is broken (e.g. NaN or zero weights, or a "
+                              f"vector of another speaker encoder): try another model or singer file.")
+    return wav
+
+
 def to_pcm16(wav):
-    """int16 samples of `wav`; float input is clipped to [-1, 1] (NaN -> 0) and scaled by 32767."""
+    """int16 samples of `wav`; float input is clipped to [-1, 1] and scaled by 32767 (NaN/inf: OutputError)."""
     wav = np.asarray(wav)
     if wav.dtype.kind != "f":
         return wav.astype(np.int16)
-    return np.round(np.clip(np.nan_to_num(wav), -1.0, 1.0) * 32767.0).astype(np.int16)
+    check_output(wav, "audio")
+    return np.round(np.clip(wav, -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
-def save_audio(path, wav, sr):
-    """Write mono 16-bit PCM WAV atomically. Float input is clipped to [-1, 1]."""
+def save_audio(path, wav, sr, source=None):
+    """Write mono 16-bit PCM WAV atomically. Float input is clipped to [-1, 1].
+
+    Checked first (check_output): NaN/inf samples, or silence when `source` (the input) is not silent,
+    raise OutputError naming `path`, and nothing is written.
+    """
+    check_output(wav, os.fspath(path), source)
     with atomic_path(path) as tmp:
         sf.write(tmp, to_pcm16(wav), sr, subtype="PCM_16", format="WAV")
 

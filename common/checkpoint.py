@@ -48,11 +48,28 @@ def load_checkpoint(path, map_location="cpu", what="checkpoint", hint=""):
     # the weights-only unpickler meets foreign bytes with IndexError/KeyError/TypeError too
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError,
             IndexError, KeyError, TypeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        detail = unpickler_detail(e)
+        if detail and "global" in detail.lower():
+            raise CheckpointError(
+                f"{what} {path} holds Python objects besides tensors ({detail}), which could run code when "
+                f"loaded: refused. Checkpoints are loaded as data only; use a file of tensors (export or "
+                f"download it again from its source).{hint}") from None
+        first = detail or (str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
         raise CheckpointError(
             f"{what} {path} is not a readable PyTorch checkpoint ({first}). The file is corrupt, "
             f"truncated or of another format: download or export it again.{hint}"
         ) from None
+
+
+def unpickler_detail(err):
+    """What the weights-only unpickler said past PyTorch's hint to set weights_only=False (a hint
+    never passed on), e.g. 'unsupported GLOBAL posix.system ...'; None for other errors."""
+    text = str(err)
+    if not text.startswith("Weights only load failed"):
+        return None
+    lines = [line.strip() for line in text.splitlines()[1:] if line.strip()]
+    detail = next((line for line in lines if not line.startswith("Check the documentation")), "")
+    return detail.replace("Trying to load ", "").replace("WeightsUnpickler error: ", "").rstrip(".") or "refused"
 
 
 def save_checkpoint(obj, path):

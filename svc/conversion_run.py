@@ -78,7 +78,7 @@ def convert_file(config, model, wave, out=None, settings=None, ppg=None, vec=Non
     wav = converter.convert(speaker, wav16k, given)
     print_notes(wave, converter.last.notes)
     if out:
-        save_audio(out, wav, converter.rate)
+        save_audio(out, wav, converter.rate, source=wav16k)
     return wav
 
 
@@ -160,7 +160,7 @@ def convert_files(config, model, waves, out_dir, settings):
             wav16k = load_audio(wave, EXTRACT_RATE)
             wav = converter.convert(speaker, wav16k)
             print_notes(wave, converter.last.notes)
-            save_audio(out, wav, converter.rate)
+            save_audio(out, wav, converter.rate, source=wav16k)
         except (ValueError, RuntimeError) as err:  # unreadable audio, too short, out of memory, ...
             reason = str(err)
             report.fail(wave, reason[len(f"{wave}: "):] if reason.startswith(f"{wave}: ") else reason)

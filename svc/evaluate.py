@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from common.audio import EXTRACT_RATE, load_audio, resample, save_audio
+from common.audio import EXTRACT_RATE, check_output, load_audio, resample, save_audio
 from common.batch import BatchReport
 from common.config import load_config
 from common.loudness import integrated_loudness
@@ -128,12 +128,14 @@ class Measurer:
         """{metric: value} of one converted waveform; a figure that cannot be made is nan."""
         out16k = resample(wav, rate, EXTRACT_RATE)
         row = {}
+        self.why = {}  # metric -> why it is nan (the web app shows it beside "n/a")
 
         def measure(keys, fn):
             try:
                 values = fn()
-            except ValueError:  # MetricError, AudioError: a silent or broken output
+            except ValueError as err:  # MetricError, AudioError: a silent or broken output
                 values = [float("nan")] * len(keys)
+                self.why.update(dict.fromkeys(keys, str(err)))
             row.update(zip(keys, values))
 
         def pitch():
@@ -222,9 +224,11 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
             for i, source in enumerate(sources):
                 ppg, vec = contents.get((setting.retrieval_ratio, i), (source.ppg, source.vec))
                 wav = converter.convert(target, source.wav16k, Features(ppg, vec, source.f0))
+                check_output(wav, f"{label} ({setting.label}) on {source.path}", source.wav16k)  # never measure NaN
                 if options.keep_audio and out_dir:
                     stem = os.path.splitext(os.path.basename(source.path))[0]
-                    save_audio(os.path.join(out_dir, "audio", label, setting.label, stem + ".wav"), wav, converter.rate)
+                    save_audio(os.path.join(out_dir, "audio", label, setting.label, stem + ".wav"), wav, converter.rate,
+                               source=source.wav16k)
                 row = {"model": label, "setting": setting.label, "shift": setting.shift,
                        "retrieval_ratio": setting.retrieval_ratio, "input": source.path,
                        "seconds": round(len(source.wav16k) / EXTRACT_RATE, 2)}

@@ -9,6 +9,13 @@ import os
 
 import numpy as np
 
+# Largest magnitudes a model ever sees: Whisper PPG and HuBERT units stay within tens (layer-normed
+# encoder outputs), speaker vectors within 1 (unit length). Far beyond is a damaged or foreign file,
+# and the model would turn it into NaN or silence.
+FEATURE_LIMIT = 1e4
+SPEAKER_LIMIT = 100.0
+MAX_F0 = 20000.0   # Hz; no voice (or whistle) reaches it
+
 # 100 Hz frames by which a feature may differ from the audio length and still be lined up
 LENGTH_TOLERANCE = 8
 
@@ -39,7 +46,15 @@ def check_matrix(array, width, name, kind, fix):
         raise FeatureError(f"{name}: the {kind} has no frames; the audio is too short or the file is empty.")
     if not np.all(np.isfinite(array)):
         raise FeatureError(f"{name}: the {kind} holds NaN or infinite values. Extract it again.")
+    check_magnitude(array, FEATURE_LIMIT, name, kind, "Extract it again.")
     return array.astype(np.float32)
+
+
+def check_magnitude(array, limit, name, kind, fix):
+    peak = float(np.abs(array).max()) if np.size(array) else 0.0
+    if peak > limit:
+        raise FeatureError(f"{name}: the {kind} holds values up to {peak:.3g}, far beyond the {limit:g} a model ever "
+                           f"sees: the file is damaged or not a {kind}. {fix}")
 
 
 def ppg_fix(ppg_dim):
@@ -73,6 +88,7 @@ def check_speaker(vector, spk_dim, name):
                            f"{spk_dim} (vits.spk_dim). {fix}")
     if not np.all(np.isfinite(vector)):
         raise FeatureError(f"{name}: the speaker vector holds NaN or infinite values. {fix}")
+    check_magnitude(vector, SPEAKER_LIMIT, name, "speaker vector", fix)
     return vector.astype(np.float32)
 
 
@@ -87,6 +103,9 @@ def check_f0(f0, name):
         raise FeatureError(f"{name}: the pitch curve is empty.")
     if not np.all(np.isfinite(f0)) or (f0 < 0).any():
         raise FeatureError(f"{name}: pitch values must be finite Hz >= 0 (0 = unvoiced).")
+    if f0.max() > MAX_F0:
+        raise FeatureError(f"{name}: pitch values reach {f0.max():.3g} Hz, beyond any voice (at most {MAX_F0:g} Hz): "
+                           f"the column holds something else (e.g. time in ms or a sample index).")
     return f0.astype(np.float32)
 
 

@@ -73,6 +73,8 @@ class ConversionSettings:
                                      ("precision", self.precision, PRECISIONS)):
             if value not in allowed:
                 raise ValueError(f"{name} {value!r}: choose one of {', '.join(allowed)}.")
+        if self.seed is not None and not 0 <= self.seed < 2 ** 63:
+            raise ValueError(f"seed {self.seed!r}: choose a whole number from 0 to 2^63 - 1.")
         if not -MAX_SHIFT <= self.shift <= MAX_SHIFT:
             raise ValueError(f"shift {self.shift:g} semitones: keep it within +-{MAX_SHIFT}.")
         if self.retrieval is not None:

@@ -144,7 +144,7 @@ def test_bad_requests_get_one_clear_message(server, workspace, tmp_path):
     ]
     for (method, path, body), expected in cases:
         status, reply = client.call(method, path, body)
-        assert status in (400, 404) and expected in reply["error"], (path, reply)
+        assert status in (400, 404, 413) and expected in reply["error"], (path, reply)
         assert "Traceback" not in reply["error"] and "/work/" not in reply["error"].replace(str(tmp_path), "")
     client.call("POST", "/api/input", {"path": workspace["song"]})
     for changes, expected in [({"model": str(outside)}, "not inside the model folders"),

@@ -4,7 +4,6 @@ import os
 import threading
 import urllib.error
 import urllib.request
-import uuid
 
 import numpy as np
 import pytest
@@ -79,25 +78,34 @@ def server(workspace):
 
 
 class Client:
-    """One browser tab's worth of API calls (its own session id)."""
+    """One browser tab's worth of API calls (its own server-issued session id), sent as the page
+    sends them: same-origin Origin, JSON bodies typed, uploads marked, the session in a header."""
 
-    def __init__(self, base):
+    def __init__(self, base, session=True):
         self.base = base
-        self.session = uuid.uuid4().hex
+        self.session = None
+        if session:
+            status, reply = self.call("POST", "/api/session", {})
+            assert status == 200, reply
+            self.session = reply["session"]
 
-    def call(self, method, path, body=None, raw=False):
-        data, headers = None, {"X-Session": self.session}
+    def call(self, method, path, body=None, raw=False, headers=None):
+        data, sent = None, {"Origin": self.base} if method == "POST" else {}
+        if self.session:
+            sent["X-Session"] = self.session
         if isinstance(body, (bytes, bytearray)):
-            data = bytes(body)
-        elif body is not None:
-            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+            data, sent["X-SVC-Upload"] = bytes(body), "1"
+        elif body is not None or method == "POST":
+            data, sent["Content-Type"] = json.dumps(body or {}).encode(), "application/json"
+        headers = {**sent, **(headers or {})}
         request = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=120) as res:
                 payload = res.read()
                 return (res.status, payload, dict(res.headers)) if raw else (res.status, json.loads(payload))
         except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
+            payload = err.read()
+            return (err.code, payload, dict(err.headers)) if raw else (err.code, json.loads(payload))
 
     def wait(self, start, timeout=120):
         """Poll a job until it ends; returns its final state dict."""

@@ -5,17 +5,18 @@ ValueError-family error whose message the page shows as it is (see server.py).
 """
 import base64
 import os
+import re
 import shutil
 import tempfile
-import threading
-import traceback
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import numpy as np
 
-from common.audio import to_pcm16
+from common.audio import OutputError, check_output, to_pcm16
 from pitch.csv_io import read_f0_csv, write_f0_csv
 from svc.webui.engine import ConvertRequest
+from svc.webui.jobs import JobQueue
 from svc.webui.session import Job, SessionError, SessionStore
 from svc.webui.spectrogram import MIDI_LOW, ROWS_PER_SEMITONE, note_spectrogram
 
@@ -51,13 +52,27 @@ def result_name(input_name):
     return os.path.splitext(os.path.basename(input_name))[0] + "_svc.wav"
 
 
+def safe_name(name):
+    """A file name without control characters (CR/LF would end a header) or path separators."""
+    name = re.sub(r"[\x00-\x1f\x7f-\x9f]", "", str(name or ""))
+    return os.path.basename(name.replace("\\", "/")).strip() or "file"
+
+
+def attachment(name):
+    """Content-Disposition for a download named `name` (RFC 6266/5987: any Unicode name survives)."""
+    name = safe_name(name)
+    fallback = "".join(c if " " <= c < "\x7f" and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 class Api:
-    def __init__(self, engine, work_dir=None, log=print):
+    def __init__(self, engine, work_dir=None, log=print, workers=1, max_waiting=8, max_sessions=16):
         self.engine = engine
-        self.sessions = SessionStore()
+        self.sessions = SessionStore(max_sessions)
         self.own_work_dir = work_dir is None
         self.work_dir = work_dir or tempfile.mkdtemp(prefix="svc_webui_")
         self.log = log
+        self.queue = JobQueue(workers, max_waiting, log=log, user_errors=USER_ERRORS, message=user_message)
 
     def close(self):
         """Remove the scratch folder (uploads and CSVs pass through it) when the Api made it."""
@@ -66,28 +81,25 @@ class Api:
 
     # -- plumbing -----------------------------------------------------------------------------
     def start_job(self, session, kind, work):
-        """Run `work(job)` in a thread, after the jobs of other sessions (one heavy job at a time)."""
+        """Queue `work(job)` (the JobQueue runs a fixed number at once); one job per session at a time."""
         with session.lock:
             if session.job is not None and session.job.busy:
                 raise SessionError(f"a {session.job.kind} job is still running in this tab: wait for it to finish.")
-            job = session.job = Job(kind)
-
-        def run():
-            job.stage = "waiting for another tab's job to finish"
-            try:
-                with self.engine.work_lock:
-                    job.update("starting", 0.0)
-                    work(job)
-                job.fraction, job.stage, job.state = 1.0, "done", "done"
-            except Exception as err:  # the page gets one line; the log gets the traceback of bugs
-                if not isinstance(err, USER_ERRORS):
-                    self.log(traceback.format_exc())
-                job.error, job.state = user_message(err), "error"
-
-        threading.Thread(target=run, name=f"svc-webui-{kind}-{job.id}", daemon=True).start()
+            job = Job(kind)
+            self.queue.submit(job, work)  # QueueFull: refused now, with the line's length
+            session.job = job
         return {"job": job.as_dict()}
 
     # -- routes -------------------------------------------------------------------------------
+    def session(self, req):
+        """The tab's session: the one it names when the server knows it, else a new one."""
+        if req.session:
+            try:
+                return {"session": self.sessions.get(req.session).id, "new": False}
+            except SessionError:
+                pass
+        return {"session": self.sessions.create().id, "new": True}
+
     def options(self, req):
         return self.engine.options()
 
@@ -97,7 +109,7 @@ class Api:
 
     def upload(self, req):
         session = self.sessions.get(req.session)
-        audio = self.engine.open_upload(req.query.get("name"), req.body, os.path.join(self.work_dir, session.id))
+        audio = self.engine.open_upload(safe_name(req.query.get("name") or "upload.wav"), req.body, os.path.join(self.work_dir, session.id))
         return self._set_input(session, audio)
 
     def _set_input(self, session, audio):
@@ -126,7 +138,14 @@ class Api:
         f0 = body.get("f0")
         if f0 is not None:
             f0 = self.engine.edited_pitch(f0, session.input.frames)  # checked now: a bad curve fails at once
-        return self.start_job(session, "convert", lambda job: self.engine.convert(session, job, request, f0))
+        def work(job):
+            result = self.engine.convert(session, job, request, f0)
+            try:  # NaN/inf, or silence from sound: an error, never a "done" with a quiet WAV
+                check_output(result["wav"], result["input"], session.input.wav16k)
+            except OutputError:
+                session.result = None
+                raise
+        return self.start_job(session, "convert", work)
 
     def evaluate(self, req):
         session = self.sessions.get(req.session)
@@ -171,9 +190,7 @@ class Api:
         r = session.result
         if r is None:
             raise SessionError("nothing converted yet in this tab: press Convert first.")
-        headers = {}
-        if req.query.get("download"):
-            headers["Content-Disposition"] = f'attachment; filename="{result_name(r["input"])}"'
+        headers = {"Content-Disposition": attachment(result_name(r["input"]))} if req.query.get("download") else {}
         return Reply(wav_bytes(r["wav"], r["rate"]), "audio/wav", headers)
 
     def save_csv(self, req):
@@ -187,13 +204,13 @@ class Api:
             data = f.read()
         os.remove(path)
         name = os.path.splitext(audio.name)[0] + ".csv"
-        return Reply(data, "text/csv", {"Content-Disposition": f'attachment; filename="{name}"'})
+        return Reply(data, "text/csv", {"Content-Disposition": attachment(name)})
 
     def load_csv(self, req):
         """A pitch CSV (ours, or after an Excel edit) -> the curve, fitted to the input."""
         session = self.sessions.get(req.session)
         audio = session.require_input()
-        name = os.path.basename(req.query.get("name") or "pitch.csv")
+        name = safe_name(req.query.get("name") or "pitch.csv")
         path = os.path.join(self.work_dir, session.id, "loaded.csv")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as f:
@@ -210,7 +227,7 @@ class Api:
             raise ValueError(f"{name}: {err}") from None
         return {"f0": np.round(f0, 3).tolist(), "name": name}
 
-    ROUTES = {("GET", "/api/options"): "options", ("POST", "/api/input"): "open_path",
+    ROUTES = {("POST", "/api/session"): "session", ("GET", "/api/options"): "options", ("POST", "/api/input"): "open_path",
               ("POST", "/api/upload"): "upload", ("POST", "/api/extract_pitch"): "extract_pitch",
               ("POST", "/api/convert"): "convert", ("POST", "/api/evaluate"): "evaluate",
               ("GET", "/api/job"): "job", ("GET", "/api/pitch"): "pitch",

@@ -2,7 +2,8 @@
 
 One Engine per server: the config, the allowed folders, and the loaded models (kept between
 requests; a model is loaded again only when another model, retrieval or noise setting is chosen).
-Heavy work runs one job at a time (`work_lock`); each job reads and writes only its own session.
+Heavy work runs one job at a time (jobs.JobQueue: the loaded models and their per-request settings
+are shared); each job reads and writes only its own session.
 Features are cached per session and input, so "Convert with this pitch" reuses the PPG and units.
 """
 import os
@@ -27,8 +28,10 @@ from svc.retrieval import RetrievalSettings
 from svc.settings import CREPE_MODELS, PRECISIONS, ConversionSettings
 from svc.webui.evaluation import Evaluator
 from svc.webui.folders import AllowedFolders
+from svc.webui.model_scan import is_svc_model
 from svc.webui.session import InputAudio
 
+FAST_HELP = "svc_inference.py --fast: FCPE pitch, Whisper and HuBERT in bfloat16 on CPUs that have it"
 RETRIEVAL_MODES = ("off", "index", "kmeans")
 MODEL_PATTERNS = ("*.pth", "*.pt")
 SINGER_PATTERNS = ("*.spk.npy",)
@@ -63,9 +66,12 @@ class ConvertRequest(ConversionSettings):
         def number(key, kind, default):
             value = body.get(key, default)
             try:
-                return kind(default if value in (None, "") else value)
-            except (TypeError, ValueError):
+                number = kind(default if value in (None, "") else value)
+            except (TypeError, ValueError, OverflowError):
                 raise ValueError(f"{key}: {value!r} is not a number.") from None
+            if kind is float and not np.isfinite(number):
+                raise ValueError(f"{key}: {value!r} is not a finite number.")
+            return number
 
         mode = str(body.get("retrieval") or "off")
         if mode not in RETRIEVAL_MODES:
@@ -80,7 +86,7 @@ class ConvertRequest(ConversionSettings):
                    seed=number("seed", int, 0), no_noise=bool(body.get("no_noise", False)),
                    precision=str(body.get("precision") or "fp32"), protect=number("protect", float, PROTECT_OFF),
                    loudness_mix=number("loudness_mix", float, 0.0), repair=bool(body.get("repair", True)),
-                   auto_shift=bool(body.get("auto_shift", False)))
+                   auto_shift=bool(body.get("auto_shift", False)), fast=bool(body.get("fast", False)))
 
 
 class Engine:
@@ -101,13 +107,13 @@ class Engine:
     def options(self):
         s = self.settings
 
-        def choices(folders, patterns):
-            return [{"path": p, "label": folders.label(p)} for p in folders.list(patterns)]
+        def choices(folders, patterns, keep=None):
+            return [{"path": p, "label": folders.label(p)} for p in folders.list(patterns, keep=keep)]
 
-        return {"models": choices(self.models, MODEL_PATTERNS), "singers": choices(self.singers, SINGER_PATTERNS),
+        return {"models": choices(self.models, MODEL_PATTERNS, is_svc_model), "singers": choices(self.singers, SINGER_PATTERNS),
                 "audio": self.audio.list(AUDIO_PATTERNS), "pitch_methods": list(PITCH_METHODS),
                 "crepe_models": list(CREPE_MODELS), "retrieval_modes": list(RETRIEVAL_MODES),
-                "precisions": list(PRECISIONS),
+                "precisions": list(PRECISIONS), "fast": FAST_HELP,
                 "config": s.config, "folders": {"models": self.models.describe(), "singers": self.singers.describe(),
                                                 "audio": self.audio.describe()},
                 "max_upload_mb": s.max_upload_mb, "hop_seconds": 0.01}
@@ -166,21 +172,22 @@ class Engine:
             self._converters.popitem(last=False)
         return converter, load_speaker(singer, self.hp.vits.spk_dim)
 
-    def whisper(self, no_noise):
-        key = ("whisper", bool(no_noise))
+    def whisper(self, no_noise, bf16=False):
+        key = ("whisper", bool(no_noise), bool(bf16))
         if key not in self._content:
             from whisper.ppg import WhisperPPG
 
             self._content[key] = WhisperPPG(self.settings.whisper_checkpoint, device=self.settings.device,
-                                            noise=not no_noise)
+                                            noise=not no_noise, bf16=bf16)
         return self._content[key]
 
-    def hubert(self):
-        if "hubert" not in self._content:
+    def hubert(self, bf16=False):
+        key = ("hubert", bool(bf16))
+        if key not in self._content:
             from hubert.units import HubertSoft
 
-            self._content["hubert"] = HubertSoft(self.settings.hubert_checkpoint, device=self.settings.device)
-        return self._content["hubert"]
+            self._content[key] = HubertSoft(self.settings.hubert_checkpoint, device=self.settings.device, bf16=bf16)
+        return self._content[key]
 
     def pitch_extractor(self, method, crepe_model):
         key = (method, crepe_model if method == "crepe" else None)
@@ -203,15 +210,15 @@ class Engine:
             session.extractions["pitch"] += 1
         return session.features[key]
 
-    def content(self, session, job, no_noise):
-        """(PPG, units) at 50 Hz, cached per input and dither setting (extractors shared by all models)."""
+    def content(self, session, job, no_noise, fast=False):
+        """(PPG, units) at 50 Hz, cached per input, dither and --fast setting (extractors shared by all models)."""
         audio = session.require_input()
-        key = ("content", audio.key, no_noise)
+        key = ("content", audio.key, no_noise, fast)
         if key not in session.features:
             job.update("extracting PPG (Whisper)")
-            ppg = self.whisper(no_noise)(audio.wav16k)
+            ppg = self.whisper(no_noise, fast)(audio.wav16k)
             job.update("extracting units (HuBERT)")
-            vec = self.hubert()(audio.wav16k)
+            vec = self.hubert(fast)(audio.wav16k)
             session.features[key] = (ppg, vec)
             session.extractions["content"] += 1
         return session.features[key]
@@ -232,7 +239,7 @@ class Engine:
         contour = None  # the extracted pitch: when no edited curve is given, or for the voicing of auto-shift
         if f0 is None or req.auto_shift:
             contour = self.pitch(session, job, req.pitch_method, req.crepe_model, req.repair)
-        ppg, vec = self.content(session, job, req.no_noise)
+        ppg, vec = self.content(session, job, req.no_noise, req.fast)
         given = Features(ppg, vec, contour.f0 if f0 is None else f0, contour.voiced if contour else f0 > 0,
                          names={"f0": converter.pitch_label() if f0 is None else "the edited curve"},
                          notes=[describe(contour.repairs)] if f0 is None and req.repair else [])

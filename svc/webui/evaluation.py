@@ -4,10 +4,13 @@ The Measurer reuses the extractors the conversion loaded (Whisper, HuBERT, the p
 adds the speaker encoder and, when installed and not turned off, the GE2E and DNSMOS judges. The
 output's pitch is compared with the pitch the model was asked to sing: the edited and shifted curve.
 """
+import os
 from dataclasses import replace
 
+import numpy as np
+
 from svc.eval_report import METRICS
-from svc.evaluate import EvalOptions, Measurer, default_target_waves
+from svc.evaluate import EvalOptions, Measurer, default_target_waves, singer_from_speaker_file
 from svc.feature_files import load_speaker
 
 
@@ -51,7 +54,22 @@ class Evaluator:
         target_ge2e = self._targets[target_key]
         row = measurer.output(session.features[key], result["f0"], result["wav"], result["rate"],
                               load_speaker(singer, self.engine.hp.vits.spk_dim), target_ge2e)
+        why = dict(getattr(measurer, "why", {}))
+        if target_ge2e is None:
+            why.setdefault("ge2e_sim", f"no recordings of this singer in "
+                                       f"{os.path.join(self.engine.settings.data_svc, 'waves-16k', singer_from_speaker_file(singer))}"
+                                       f" to compare with (the GE2E judge's target)")
         result["metrics"] = [{"key": m.key, "short": m.short, "better": m.better, "help": m.help,
-                              "value": None if row[m.key] != row[m.key] else float(row[m.key])}  # nan -> null
+                              "value": None if not np.isfinite(row[m.key]) else float(row[m.key]),  # nan -> null
+                              "why": None if np.isfinite(row[m.key]) else why_not(m.key, row[m.key], why)}
                              for m in METRICS if m.key in row]
         return result["metrics"]
+
+
+def why_not(key, value, why):
+    """The reason a measure has no value, in words."""
+    if key in why:
+        return why[key]
+    if key.startswith("lufs") and value == float("-inf"):
+        return "the audio is silent (no loudness to measure)"
+    return "the measure could not be made on this audio"

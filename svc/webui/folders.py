@@ -42,8 +42,9 @@ class AllowedFolders:
                 return os.path.join(os.path.basename(root) or root, os.path.relpath(path, root))
         return path
 
-    def list(self, patterns, max_depth=3, limit=500):
-        """Files matching any of `patterns` (fnmatch on the name) under the folders, sorted, de-duplicated."""
+    def list(self, patterns, max_depth=3, limit=500, keep=None):
+        """Files matching any of `patterns` (fnmatch on the name) under the folders, sorted, de-duplicated;
+        `keep(path)` (when given) filters them before `limit` counts."""
         found = set()
         for root in self.folders:
             if not os.path.isdir(root):
@@ -53,8 +54,9 @@ class AllowedFolders:
                 if depth >= max_depth:
                     dirs[:] = []
                 dirs[:] = [d for d in dirs if not d.startswith(".")]
-                found.update(os.path.join(folder, n) for n in files
-                             if any(fnmatch.fnmatch(n, p) for p in patterns))
+                found.update(p for p in (os.path.join(folder, n) for n in files
+                                         if any(fnmatch.fnmatch(n, pat) for pat in patterns))
+                             if keep is None or keep(p))
                 if len(found) >= limit:
                     break
         return sorted(found)[:limit]

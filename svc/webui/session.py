@@ -1,9 +1,13 @@
 """Per-browser-tab state: the input song, its cached features, the running job and the last result.
 
-Every request names its session (a random id the page makes); sessions never share arrays, so two
-tabs converting at once cannot mix their songs. The store keeps the most recently used sessions only.
+The server issues the session ids (POST /api/session: 128 random bits) and every other call names
+its session in the X-Session header; an id the server did not issue is refused, so no other page
+can make or guess one. Sessions never share arrays, so two tabs converting at once cannot mix their
+songs. The store holds `max_sessions`; to make room it forgets the least recently used tab that has
+neither a result nor a job in flight, and refuses a new tab when every tab holds work.
 """
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -14,6 +18,7 @@ from typing import Optional
 import numpy as np
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+IDLE_SECONDS = 24 * 3600   # a tab unused for a day may be forgotten even with a result
 
 
 class SessionError(ValueError):
@@ -44,6 +49,7 @@ class Job:
         self.error = None
         self.started = time.time()
         self.stages = []         # every stage passed, in order
+        self.queue = None        # the JobQueue holding it (its place in line while queued)
 
     def update(self, stage, fraction=None):
         self.state = "running"
@@ -58,7 +64,11 @@ class Job:
         return self.state in ("queued", "running")
 
     def as_dict(self):
-        return {"id": self.id, "kind": self.kind, "state": self.state, "stage": self.stage,
+        ahead = self.queue.position(self) if self.queue is not None and self.state == "queued" else 0
+        stage = self.stage
+        if self.state == "queued":
+            stage = f"waiting in line: {ahead} job{'s' if ahead != 1 else ''} before this one" if ahead else "starting"
+        return {"id": self.id, "kind": self.kind, "state": self.state, "stage": stage, "position": ahead,
                 "fraction": round(self.fraction, 4), "error": self.error, "stages": self.stages[-50:],
                 "seconds": round(time.time() - self.started, 1)}
 
@@ -73,6 +83,11 @@ class Session:
         self.job: Optional[Job] = None
         self.editor_pitch = None     # dict: f0 (the extracted curve the editor starts from), method
         self.result = None           # dict: wav (float32), rate, f0 (the pitch the model got), settings, metrics
+        self.used = time.time()
+
+    def holds_work(self):
+        """A result or a job in flight: what a tab would lose if the store forgot it."""
+        return self.result is not None or (self.job is not None and self.job.busy)
 
     def set_input(self, audio):
         with self.lock:
@@ -87,18 +102,44 @@ class Session:
         return self.input
 
 
+class SessionFull(SessionError):
+    """Every session holds a result or a running job: a new tab must wait."""
+
+
+class UnknownSession(SessionError):
+    """An id this server did not issue (or forgot): the page asks for a new one."""
+
+
 class SessionStore:
-    def __init__(self, max_sessions=8):
+    def __init__(self, max_sessions=32):
         self.max_sessions = max_sessions
         self.sessions = OrderedDict()
         self.lock = threading.Lock()
+
+    def create(self):
+        """A new session with a fresh unguessable id; makes room by forgetting an idle tab."""
+        with self.lock:
+            while len(self.sessions) >= self.max_sessions:
+                now = time.time()
+                idle = next((sid for sid, s in self.sessions.items()
+                             if not s.holds_work() or (now - s.used > IDLE_SECONDS and not (s.job and s.job.busy))),
+                            None)
+                if idle is None:
+                    raise SessionFull(f"{len(self.sessions)} tabs hold results or running jobs, the most this server "
+                                      f"keeps: close a tab (or wait for its job) and reload this page.")
+                del self.sessions[idle]
+            session = Session(secrets.token_urlsafe(16))
+            self.sessions[session.id] = session
+            return session
 
     def get(self, sid):
         if not sid or not SESSION_ID.match(sid):
             raise SessionError("missing or malformed session id: reload the page.")
         with self.lock:
-            session = self.sessions.pop(sid, None) or Session(sid)
-            self.sessions[sid] = session
-            while len(self.sessions) > self.max_sessions:
-                self.sessions.popitem(last=False)  # forget the least recently used tab
+            session = self.sessions.get(sid)
+            if session is None:
+                raise UnknownSession("this tab's session is not known to the server (it was restarted, or the tab "
+                                     "was idle long enough to be forgotten): reload the page.")
+            self.sessions.move_to_end(sid)
+            session.used = time.time()
             return session

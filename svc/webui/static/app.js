@@ -3,14 +3,15 @@
 
 const $ = (id) => document.getElementById(id);
 
-function newSessionId() {
-  const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+// one session per tab (two tabs never share a song or a result); the server issues its id
+let SESSION = sessionStorage.getItem("svcSession") || "";
+let MAX_UPLOAD_MB = Infinity;
+
+async function openSession() {
+  const r = await api("POST", "/api/session", {});
+  SESSION = r.session;
+  sessionStorage.setItem("svcSession", SESSION);
 }
-// one session per tab: two tabs never share a song or a result
-const SESSION = sessionStorage.getItem("svcSession") || newSessionId();
-sessionStorage.setItem("svcSession", SESSION);
 
 function showMessage(text, ok) {
   const box = $("message");
@@ -20,11 +21,15 @@ function showMessage(text, ok) {
 }
 
 async function api(method, path, body, raw) {
-  const headers = { "X-Session": SESSION };
+  // the session goes in a header, never in the URL; uploads carry a header only this page sends
+  const headers = SESSION ? { "X-Session": SESSION } : {};
   let payload = body;
-  if (body !== undefined && !(body instanceof Blob)) {
+  if (body instanceof Blob) {
+    headers["X-SVC-Upload"] = "1";
+    headers["Content-Type"] = "application/octet-stream";
+  } else if (method === "POST") {
     headers["Content-Type"] = "application/json";
-    payload = JSON.stringify(body);
+    payload = JSON.stringify(body === undefined ? {} : body);
   }
   let res;
   try {
@@ -35,9 +40,21 @@ async function api(method, path, body, raw) {
   if (!res.ok) {
     let text = `${res.status} ${res.statusText}`;
     try { text = (await res.json()).error || text; } catch (e) { /* not JSON */ }
+    if (res.status === 403 && text.includes("not known to the server") && path !== "/api/session") {
+      await openSession();  // the server was restarted: a new session, so the next action works
+      text += " A new session is open: choose the input again.";
+    }
     throw new Error(text);
   }
   return raw ? res : res.json();
+}
+
+// a file name from a Content-Disposition header (the UTF-8 form first: any song name survives)
+function dispositionName(header) {
+  const utf8 = (header || "").match(/filename\*=UTF-8''([^;]+)/i);
+  if (utf8) return decodeURIComponent(utf8[1]);
+  const plain = (header || "").match(/filename="([^"]+)"/);
+  return plain ? plain[1] : null;
 }
 
 // run fn (a new action clears the old message); any error becomes the red message, not a console trace
@@ -74,6 +91,7 @@ async function loadOptions() {
   fill($("crepe-model"), o.crepe_models);
   fill($("retrieval"), o.retrieval_modes);
   fill($("precision"), o.precisions);
+  MAX_UPLOAD_MB = o.max_upload_mb;
   const option = (value) => Object.assign(document.createElement("option"), { value });
   $("audio-files").replaceChildren(...o.audio.map(option));
   $("folders").textContent = `models: ${o.folders.models}; singers: ${o.folders.singers}; audio: ${o.folders.audio}`;
@@ -85,7 +103,7 @@ function form() {
     singer: $("singer-path").value.trim() || $("singer-list").value,
     shift: $("shift").value, pitch_method: $("pitch-method").value, crepe_model: $("crepe-model").value,
     retrieval: $("retrieval").value, retrieval_ratio: $("retrieval-ratio").value, retrieval_k: $("retrieval-k").value,
-    protect: $("protect").value, loudness_mix: $("loudness-mix").value,
+    protect: $("protect").value, loudness_mix: $("loudness-mix").value, fast: $("fast").checked,
     seed: $("seed").value, no_noise: $("no-noise").checked, precision: $("precision").value,
     repair: $("repair").checked, auto_shift: $("auto-shift").checked,
   };
@@ -118,11 +136,15 @@ async function waitForJob(start) {
   return job;
 }
 
+let resultUrl = null;
+
 async function showResult() {
   const r = await api("GET", "/api/result");
-  const url = `/api/result.wav?session=${SESSION}&t=${Date.now()}`;
-  $("result-audio").src = url;
-  $("download").href = url + "&download=1";
+  const wav = await (await api("GET", "/api/result.wav", undefined, true)).blob();
+  if (resultUrl) URL.revokeObjectURL(resultUrl);
+  resultUrl = URL.createObjectURL(wav);
+  $("result-audio").src = resultUrl;
+  $("download").href = resultUrl;
   $("download").setAttribute("download", r.file_name);
   $("result-info").textContent = `${r.file_name}: ${r.seconds.toFixed(2)} s at ${r.rate} Hz` +
     (r.edited ? ", with the edited pitch" : ", with the extracted pitch") +
@@ -137,7 +159,8 @@ function showMetrics(metrics) {
   $("eval-table").hidden = !metrics;
   $("eval-table").querySelector("tbody").replaceChildren(...(metrics || []).map((m) => {
     const row = document.createElement("tr");
-    const value = m.value === null ? "n/a" : Math.abs(m.value) >= 100 ? m.value.toFixed(0) : m.value.toFixed(3);
+    const value = m.value === null ? `n/a: ${m.why || "not measured"}` :
+      Math.abs(m.value) >= 100 ? m.value.toFixed(0) : m.value.toFixed(3);
     for (const text of [m.short, value, m.better > 0 ? "higher" : m.better < 0 ? "lower" : "", m.help]) {
       row.appendChild(Object.assign(document.createElement("td"), { textContent: text }));
     }
@@ -170,10 +193,10 @@ async function openEditor() {
 
 async function saveCsv() {
   const res = await api("POST", "/api/pitch.csv", { f0: Array.from(editor.f0) }, true);
-  const name = (res.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
+  const name = dispositionName(res.headers.get("Content-Disposition"));
   const a = document.createElement("a");
   a.href = URL.createObjectURL(await res.blob());
-  a.download = name ? name[1] : "pitch.csv";
+  a.download = name || "pitch.csv";
   document.body.appendChild(a);
   a.click();
   a.remove();
@@ -193,12 +216,19 @@ function wire() {
   $("upload").addEventListener("change", guarded(async (e) => {
     const file = e.target.files[0];
     if (!file) return;
+    if (file.size > MAX_UPLOAD_MB * 2 ** 20) {
+      throw new Error(`${file.name}: ${(file.size / 2 ** 20).toFixed(0)} MB is over the ${MAX_UPLOAD_MB} MB upload ` +
+                      "limit. Give its path instead (svc_webui.py --audio-dir), or raise --max-upload-mb.");
+    }
     showInput(await api("POST", `/api/upload?name=${encodeURIComponent(file.name)}`, file));
   }));
   $("open-path").addEventListener("click", guarded(async () => {
     showInput(await api("POST", "/api/input", { path: $("audio-path").value }));
   }));
   $("convert").addEventListener("click", guarded(() => convert(null)));
+  $("fast").addEventListener("change", () => {  // svc_inference.py --fast: FCPE pitch, bf16 Whisper/HuBERT
+    if ($("fast").checked) $("pitch-method").value = "fcpe";
+  });
   $("open-editor").addEventListener("click", guarded(openEditor));
   $("evaluate").addEventListener("click", guarded(evaluate));
   $("convert-edited").addEventListener("click", guarded(() => convert(editor.f0)));
@@ -232,4 +262,4 @@ function wire() {
 }
 
 wire();
-guarded(loadOptions)();
+guarded(async () => { await openSession(); await loadOptions(); })();
