@@ -182,7 +182,7 @@ def test_pitch_far_beyond_any_voice_is_refused(server, workspace):
 def test_batch_and_svc_eval_refuse_a_nan_model(model_files, tmp_path, capsys):
     import svc_eval
     from svc.conversion_run import convert_files
-    from svc.convert import ExtractorSettings
+    from svc.settings import ConversionSettings
     from tests import tiny_hubert, tiny_speaker, tiny_whisper
 
     def one_nan(state):
@@ -197,9 +197,9 @@ def test_batch_and_svc_eval_refuse_a_nan_model(model_files, tmp_path, capsys):
     np.save(tmp_path / "alice.spk.npy", smooth_features(10)[2])
     whisper = str(tiny_whisper.make_checkpoint(tmp_path / "w.pt"))
     hubert = str(tiny_hubert.make_checkpoint(tmp_path / "h.pt"))
-    report = convert_files(TINY, model, tmp_path / "alice.spk.npy", [str(songs)], str(tmp_path / "out"),
-                           device="cpu", extractors=ExtractorSettings(whisper, hubert, pitch_method="pm"),
-                           progress=False)
+    settings = ConversionSettings(spk=str(tmp_path / "alice.spk.npy"), whisper_checkpoint=whisper,
+                                  hubert_checkpoint=hubert, pitch_method="pm", device="cpu", progress=False)
+    report = convert_files(TINY, model, [str(songs)], str(tmp_path / "out"), settings)
     assert report.done == 0 and len(report.failed) == 2
     assert all("NaN or infinite samples" in reason for _, reason in report.failed), report.failed
     assert not [n for n in os.listdir(tmp_path / "out") if n.endswith(".wav")]
