@@ -14,7 +14,7 @@ from common.checkpoint import load_checkpoint
 from tests.train_synthetic import FAST, TINY, make_synthetic_dataset, one_clip_config, record_mel_losses
 from vits import train as train_step
 from vits.train import TrainOptions, run_worker, seed_everything, train
-from vits.train_utils import TRAINING_KEYS
+from vits.train_utils import EPOCH_BATCHES_KEY, TRAINING_KEYS
 
 pytestmark = pytest.mark.slow  # subprocesses / whole pipeline runs
 
@@ -54,8 +54,8 @@ def test_three_steps_write_public_checkpoint_and_logs(tmp_path, monkeypatch):
     saved = sorted(os.path.basename(p) for p in glob.glob(str(tmp_path / "chkpt" / "run" / "*.pt")))
     assert saved == ["run_0001.pt", "run_0002.pt"]  # 2 steps per epoch: epoch 1 done, stopped in epoch 2
     state = ckpt(tmp_path, "run", 2)  # weights_only load
-    assert set(state) == set(TRAINING_KEYS)
-    assert (state["step"], state["epoch"]) == (3, 2)
+    assert set(state) == set(TRAINING_KEYS) | {EPOCH_BATCHES_KEY}
+    assert (state["step"], state["epoch"], state[EPOCH_BATCHES_KEY]) == (3, 2, 1)  # stopped after batch 1 of 2
     with open(config, encoding="utf-8") as f:
         assert state["hp_str"] == f.read()
     net_g, net_d = fresh_models(config)

@@ -30,12 +30,15 @@ from common.config import load_config
 from common.device import pick_device
 from common.runtime import keep_freed_memory
 from vits import train_utils
-from vits.data_utils import create_train_loader, create_valid_loader, parse_list
+from common.checkpoint import CheckpointError
+from vits.data_utils import DatasetError, LoadFailure, create_train_loader, create_valid_loader, parse_list
 from vits.losses import kl_loss, speaker_loss
 from vits.models import SynthesizerTrn, slice_frames
 from vits.spectrogram import mel_spectrogram_torch
-from vits.train_utils import (StopRequest, TrainLogger, checkpoint_path, forward_signals_to, load_pretrain,
-                              load_resume_checkpoint, prune_checkpoints, save_training_checkpoint, unwrap)
+from vits.train_utils import (BEST_NAME, EPOCH_BATCHES_KEY, StopRequest, TrainingError, TrainLogger, check_writable,
+                              checkpoint_path, forward_signals_to, free_bytes, list_checkpoints, load_pretrain,
+                              load_resume_checkpoint, newest_good_text, prune_checkpoints, save_training_checkpoint,
+                              unwrap)
 from vits.valid_metrics import ValidMetrics
 from vits_decoder.discriminator import Discriminator
 from vits_decoder.losses import (MultiResolutionSTFTLoss, discriminator_loss, feature_matching_loss,
@@ -185,6 +188,7 @@ class TrainOptions:
     num_procs: Optional[int] = None  # single-node DDP processes (default: all visible GPUs on CUDA, 1 on CPU)
     master_addr: str = "127.0.0.1"
     master_port: Optional[int] = None  # default train.port
+    overwrite: bool = False  # start a new run even though chkpt/<name>/ holds checkpoints
 
 
 def seed_everything(seed):
@@ -214,6 +218,10 @@ class Trainer:
         self.stop_reason = None
         self.voice_metrics = None
         self.d_results = []  # (gradient norm, applied) of the discriminator's micro-batch updates
+        self.step_names, self.bad_names = [], []  # files of this optimizer step's micro-batches / of non-finite ones
+        self.bad_run = []  # files of the consecutive non-finite steps so far
+        self.resume_skip = 0  # batches of start_epoch done before the resumed checkpoint was saved
+        self.epoch_batches = 0  # batches of the current epoch done (0 once it is complete)
 
     # ---- setup ----
     def build_models(self):
@@ -236,6 +244,10 @@ class Trainer:
 
     def build(self):
         hp, t = self.hp, self.hp.train
+        if self.info.is_main:
+            check_writable(self.pth_dir)
+            if not self.options.resume and not self.options.overwrite:
+                self._refuse_to_overwrite()
         self.build_models()
         self.start_epoch = 1
         if self.options.resume:
@@ -245,6 +257,11 @@ class Trainer:
             self.log.info(f"Starting from pretrain {t.pretrain}" + ("" if with_d else " (generator only)"))
         else:
             self.log.info("Starting a new training run" + (f" (no pretrain at {t.pretrain})" if t.pretrain else ""))
+        self.train_loader = create_train_loader(hp, self.info.rank, self.info.world_size, seed=int(t.seed),
+                                                pin_memory=self.device.type == "cuda")
+        self.batches_per_epoch = self.train_loader.batch_sampler.batches_per_epoch()
+        if self.resume_skip >= self.batches_per_epoch:  # the list shrank since: start the next epoch
+            self.start_epoch, self.resume_skip = self.start_epoch + 1, 0
         self.sched_g = self._scheduler(self.optim_g, float(t.learning_rate))
         self.sched_d = self._scheduler(self.optim_d, discriminator_lr(t))
         if self.info.distributed:
@@ -255,19 +272,40 @@ class Trainer:
             self.net_g = DDP(self.net_g, device_ids=ids, find_unused_parameters=True)
             self.net_d = DDP(self.net_d, device_ids=ids)
         self.build_updaters()
-        self.train_loader = create_train_loader(hp, self.info.rank, self.info.world_size, seed=int(t.seed),
-                                                pin_memory=self.device.type == "cuda")
         self.valid_loader = self._valid_loader()
         ds = self.train_loader.dataset
         self.log.info(f"{len(ds)} training items ({ds.dropped} shorter than train.min_seconds dropped), "
-                      f"{len(self.train_loader)} batches per epoch per rank, world size {self.info.world_size}, "
+                      f"{self.batches_per_epoch} batches per epoch per rank, world size {self.info.world_size}, "
                       f"device {self.device}, amp {self.amp}")
+        if self.info.is_main:
+            self._check_disk_space()
+
+    def _refuse_to_overwrite(self):
+        found = list_checkpoints(self.pth_dir, self.options.name)
+        best = os.path.join(self.pth_dir, BEST_NAME)
+        found += [best] if os.path.isfile(best) else []
+        if found:
+            newest = max(found, key=os.path.getmtime)
+            raise TrainingError(f"{self.pth_dir} already holds {len(found)} checkpoint(s) of a run named "
+                                f"'{self.options.name}' (newest {newest}): a new run would overwrite them. "
+                                f"Resume it with -p {newest}, pick another -n name, or pass --overwrite to "
+                                f"start over.")
+
+    def _check_disk_space(self):
+        size = sum(p.numel() * p.element_size() for net in (self.net_g, self.net_d) for p in net.parameters())
+        size *= 3  # weights + AdamW's two moments
+        free = free_bytes(self.pth_dir)
+        if free is not None and free < 2 * size:
+            self.log.warning(f"only {free / 1e9:.2f} GB free in {self.pth_dir}; one checkpoint takes "
+                             f"{size / 1e9:.2f} GB: free some space (or set log.keep_ckpts) before the first save.")
 
     def _resume(self, path):
         ckpt = load_resume_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d)
         self.step, self.epoch = int(ckpt["step"]), int(ckpt["epoch"])
-        self.start_epoch = self.epoch + 1
-        self.log.info(f"Resuming from {path}: epoch {self.epoch}, step {self.step}")
+        done = int(ckpt.get(EPOCH_BATCHES_KEY, 0) or 0)  # saved mid-epoch: continue at its next batch
+        self.start_epoch, self.resume_skip = (self.epoch, done) if done > 0 else (self.epoch + 1, 0)
+        where = f"epoch {self.epoch} batch {done + 1}" if done else f"epoch {self.epoch + 1}"
+        self.log.info(f"Resuming from {path} (step {self.step}) at {where}")
         if ckpt["hp_str"] != self.hp_str:
             self.log.warning(f"The config differs from the one stored in {path}; training goes on with the new one.")
 
@@ -294,57 +332,84 @@ class Trainer:
 
     # ---- training ----
     def fit(self):
-        self.build()
-        with self.stop:
-            for epoch in range(self.start_epoch, int(self.hp.train.epochs) + 1):
-                self.epoch = epoch
-                self.epochs_run += 1
-                completed = self.train_epoch(epoch)
-                if completed and self.info.is_main and epoch % int(self.hp.log.eval_interval) == 0:
-                    self.validate()
-                if self.stop_reason:
-                    break
-                if epoch % int(self.hp.log.save_interval) == 0:
-                    self.save()
-                self.sched_g.step()
-                self.sched_d.step()
-            if self.epochs_run and (self.stop_reason or self.epoch % int(self.hp.log.save_interval) != 0):
-                self.save()
-        self.log.info(f"Training stopped: {self.stop_reason or 'all epochs done'} (epoch {self.epoch}, "
-                      f"step {self.step}, {self.skipped} non-finite steps skipped)")
-        self.log.close()
+        try:
+            self.build()
+            with self.stop:
+                self._epochs()
+        except BaseException as e:
+            if not isinstance(e, (TrainingError, KeyboardInterrupt, CheckpointError, DatasetError)):
+                self.log.exception(f"training failed at epoch {self.epoch}, step {self.step}")
+            raise
+        finally:
+            self.log.close()
         return self
 
+    def _epochs(self):
+        for epoch in range(self.start_epoch, int(self.hp.train.epochs) + 1):
+            self.epoch = epoch
+            self.epochs_run += 1
+            completed = self.train_epoch(epoch)
+            if completed and self.info.is_main and epoch % int(self.hp.log.eval_interval) == 0:
+                self.validate()
+            if self.stop_reason:
+                break
+            if epoch % int(self.hp.log.save_interval) == 0:
+                self.save()
+            self.sched_g.step()
+            self.sched_d.step()
+        if self.epochs_run and (self.stop_reason or self.epoch % int(self.hp.log.save_interval) != 0):
+            self.save()
+        self.log.info(f"Training stopped: {self.stop_reason or 'all epochs done'} (epoch {self.epoch}, "
+                      f"step {self.step}, {self.skipped} non-finite steps skipped)")
+
     def train_epoch(self, epoch):
-        """Train one epoch; False when a stop was requested before it ended."""
-        seed_everything(int(self.hp.train.seed) + 1000 * epoch + self.info.rank)
-        self.train_loader.batch_sampler.set_epoch(epoch)
+        """Train one epoch (from batch resume_skip when resuming mid-epoch); False when a stop was
+        requested before it ended."""
+        skip, self.resume_skip = (self.resume_skip, 0) if epoch == self.start_epoch else (0, 0)
+        seed_everything(int(self.hp.train.seed) + 1000 * epoch + self.info.rank + 7919 * skip)
+        self.train_loader.batch_sampler.set_epoch(epoch, skip)
         self.net_g.train()
         self.net_d.train()
         accum = accum_steps(self.hp.train)
-        total = len(self.train_loader)
-        bar = tqdm(self.train_loader, desc=f"epoch {epoch}", disable=not self.info.is_main, dynamic_ncols=True)
-        for index, batch in enumerate(bar):
-            last_micro = (index + 1) % accum == 0 or index + 1 == total
-            terms, loss_d = self.micro_step(batch.to(self.device, non_blocking=True), accum, last_micro)
-            if not last_micro:
-                continue
-            self.optimizer_step(terms, loss_d)
-            bar.set_postfix_str(f"step {self.step} g {terms['total'].item():.3f} mel {terms['mel'].item():.3f} "
-                                f"d {loss_d.item():.3f}")
-            if self.options.max_steps is not None and self.step >= int(self.options.max_steps):
-                self.stop_reason = f"--max-steps {self.options.max_steps} reached"
-            if train_utils.any_rank(self.stop.requested, self.info) and not self.stop_reason:
-                self.stop_reason = f"{self.stop.signal_name or 'signal'} received"
-            if self.stop_reason:
-                bar.close()
-                return index + 1 == total
-        return True
+        total = self.batches_per_epoch
+        self.epoch_batches = skip
+        iterator = iter(self.train_loader)
+        bar = tqdm(iterator, desc=f"epoch {epoch}", disable=not self.info.is_main, dynamic_ncols=True,
+                   initial=skip, total=total)
+        try:
+            for index, batch in enumerate(bar, start=skip):
+                if isinstance(batch, LoadFailure):  # a loader worker could not read an item
+                    raise DatasetError(batch.message)
+                last_micro = (index + 1) % accum == 0 or index + 1 == total
+                terms, loss_d = self.micro_step(batch.to(self.device, non_blocking=True), accum, last_micro)
+                if not last_micro:
+                    continue
+                self.optimizer_step(terms, loss_d)
+                self.epoch_batches = index + 1
+                bar.set_postfix_str(f"step {self.step} g {terms['total'].item():.3f} mel {terms['mel'].item():.3f} "
+                                    f"d {loss_d.item():.3f}")
+                if self.options.max_steps is not None and self.step >= int(self.options.max_steps):
+                    self.stop_reason = f"--max-steps {self.options.max_steps} reached"
+                if train_utils.any_rank(self.stop.requested, self.info) and not self.stop_reason:
+                    self.stop_reason = f"{self.stop.signal_name or 'signal'} received"
+                if self.stop_reason:
+                    break
+        finally:
+            bar.close()
+            shutdown = getattr(iterator, "_shutdown_workers", None)
+            if shutdown is not None:  # at once, also on an error: never leave workers to hang the exit
+                shutdown()
+        completed = self.epoch_batches >= total
+        if completed:
+            self.epoch_batches = 0
+        return completed
 
     def micro_step(self, batch, accum, sync):
         """One micro-batch: the generator's forward/backward (its gradients summed over `accum`
         micro-batches, synchronised across ranks only on the last), then the discriminator's
         forward, backward and update (every micro-batch, at learning_rate / accum_step)."""
+        names = list(getattr(batch, "names", ()) or ())
+        self.step_names += names
         amp_ctx = autocast_context(self.device, self.amp)
         with train_utils.no_sync_unless(self.net_g, sync):
             terms, fake, real = generator_losses(self.hp, self.net_g, unwrap(self.net_d), self.stft_loss, batch,
@@ -354,6 +419,8 @@ class Trainer:
         loss_d = discriminator_losses(self.net_d, fake, real, amp_ctx)
         self.upd_d.backward(loss_d, 1)
         self.d_results.append(self.upd_d.step())
+        if not (math.isfinite(terms["total"].item()) and math.isfinite(loss_d.item())):
+            self.bad_names += names
         return terms, loss_d
 
     def optimizer_step(self, terms, loss_d):
@@ -361,13 +428,26 @@ class Trainer:
         norms_d = [n for n, _ in self.d_results]
         norm_d = max(norms_d) if all(map(math.isfinite, norms_d)) else float("nan")
         ok_d = all(ok for _, ok in self.d_results)
-        self.d_results = []
+        names = sorted(set(self.bad_names or self.step_names))
+        self.d_results, self.step_names, self.bad_names = [], [], []
         self.step += 1
-        if not (ok_g and ok_d):
+        if ok_g and ok_d:
+            self.bad_run = []
+        else:
             self.skipped += 1
+            self.bad_run.append(names)
             which = " and ".join(n for n, ok in (("generator", ok_g), ("discriminator", ok_d)) if not ok)
             self.log.warning(f"step {self.step}: non-finite loss/gradient (g {terms['total'].item():.4g}, "
-                             f"d {loss_d.item():.4g}); {which} update skipped")
+                             f"d {loss_d.item():.4g}); {which} update skipped. Batch: {', '.join(names) or '?'}")
+            limit = int(self.hp.train.get("nonfinite_limit", 3) or 0)
+            if limit and len(self.bad_run) >= limit:
+                files = sorted({n for step_names in self.bad_run for n in step_names})
+                raise TrainingError(
+                    f"{len(self.bad_run)} training steps in a row had non-finite losses or gradients "
+                    f"(train.nonfinite_limit {limit}); training stopped without saving. Their batches held: "
+                    f"{', '.join(files[:8]) or '?'}{' ...' if len(files) > 8 else ''}. Check them with "
+                    f"prepare/preprocess_zzz.py (or drop them from the list); if they are fine, lower "
+                    f"train.learning_rate. {newest_good_text(self.pth_dir)}")
         if self.info.is_main and self.step % int(self.hp.log.info_interval) == 0:
             values = {k: v.item() for k, v in terms.items()}
             values.update(disc=loss_d.item(), grad_norm_g=norm_g, grad_norm_d=norm_d,
@@ -420,8 +500,9 @@ class Trainer:
             return
         path = checkpoint_path(self.hp.log.pth_dir, self.options.name, self.epoch)
         save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step, self.epoch,
-                                 self.hp_str)
-        self.log.info(f"Saved checkpoint {path}")
+                                 self.hp_str, epoch_batches=self.epoch_batches)
+        self.log.info(f"Saved checkpoint {path}" + (f" (epoch {self.epoch} stopped after batch {self.epoch_batches})"
+                                                     if self.epoch_batches else ""))
         for old in prune_checkpoints(self.pth_dir, self.options.name, self.hp.log.get("keep_ckpts", 0)):
             self.log.info(f"Removed old checkpoint {old} (log.keep_ckpts)")
         train_utils.barrier(self.info)
