@@ -35,11 +35,16 @@ def main(argv=None):
     parser.add_argument("--overwrite", action="store_true",
                         help="start a new run even though <log.pth_dir>/NAME already holds checkpoints (they are "
                              "overwritten); without it such a run refuses and says how to resume")
+    parser.add_argument("--stop-when-done", action="store_true",
+                        help="stop (and save) when the validation score has not improved for train.patience "
+                             "validations while the training mel loss still falls; the best model so far is "
+                             "<log.pth_dir>/NAME/best.pt either way")
     args = parser.parse_args(argv)
     try:
         train(TrainOptions(config=args.config, name=args.name, resume=args.checkpoint, device=args.device,
                            amp=args.amp, max_steps=args.max_steps, num_procs=args.num_gpus,
-                           master_addr=args.master_addr, master_port=args.master_port, overwrite=args.overwrite))
+                           master_addr=args.master_addr, master_port=args.master_port, overwrite=args.overwrite,
+                           stop_when_done=args.stop_when_done))
     except (DatasetError, CheckpointError, TrainingError, FileNotFoundError) as e:
         parser.exit(2, f"svc_trainer.py: error: {e}\n")
     except KeyboardInterrupt:

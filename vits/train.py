@@ -18,6 +18,7 @@ import contextlib
 import math
 import os
 import random
+import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -30,7 +31,7 @@ from common.config import load_config
 from common.device import pick_device
 from common.runtime import keep_freed_memory
 from vits import train_utils
-from common.checkpoint import CheckpointError
+from common.checkpoint import CheckpointError, load_checkpoint
 from vits.data_utils import DatasetError, LoadFailure, create_train_loader, create_valid_loader, parse_list
 from vits.losses import kl_loss, speaker_loss
 from vits.models import SynthesizerTrn, slice_frames
@@ -39,7 +40,7 @@ from vits.train_utils import (BEST_NAME, EPOCH_BATCHES_KEY, StopRequest, Trainin
                               checkpoint_path, forward_signals_to, free_bytes, list_checkpoints, load_pretrain,
                               load_resume_checkpoint, newest_good_text, prune_checkpoints, save_training_checkpoint,
                               unwrap)
-from vits.valid_metrics import ValidMetrics
+from vits.valid_metrics import DoneSignal, ValidMetrics, validation_score
 from vits_decoder.discriminator import Discriminator
 from vits_decoder.losses import (MultiResolutionSTFTLoss, discriminator_loss, feature_matching_loss,
                                  generator_adversarial_loss)
@@ -189,6 +190,32 @@ class TrainOptions:
     master_addr: str = "127.0.0.1"
     master_port: Optional[int] = None  # default train.port
     overwrite: bool = False  # start a new run even though chkpt/<name>/ holds checkpoints
+    stop_when_done: bool = False  # stop (and save) once the validation score says the voice is done
+
+
+class StepPace:
+    """Optimizer steps per second (over the last minute or so) and the time the rest will take."""
+
+    def __init__(self, window=50):
+        self.times = []
+        self.window = window
+
+    def tick(self):
+        self.times = (self.times + [time.monotonic()])[-self.window:]
+
+    def rate(self):
+        if len(self.times) < 2 or self.times[-1] <= self.times[0]:
+            return None
+        return (len(self.times) - 1) / (self.times[-1] - self.times[0])
+
+    def text(self, steps_left):
+        rate = self.rate()
+        if rate is None:
+            return "timing..."
+        seconds = steps_left / rate
+        days, rest = divmod(int(seconds), 86400)
+        left = (f"{days}d " if days else "") + f"{rest // 3600}:{rest % 3600 // 60:02d}"
+        return f"{rate:.2f} steps/s, {left} left to train.epochs"
 
 
 def seed_everything(seed):
@@ -222,6 +249,9 @@ class Trainer:
         self.bad_run = []  # files of the consecutive non-finite steps so far
         self.resume_skip = 0  # batches of start_epoch done before the resumed checkpoint was saved
         self.epoch_batches = 0  # batches of the current epoch done (0 once it is complete)
+        self.done = DoneSignal(hp.train.patience)
+        self.train_mel = []  # training mel losses since the last validation
+        self.pace = StepPace()
 
     # ---- setup ----
     def build_models(self):
@@ -279,6 +309,19 @@ class Trainer:
                       f"device {self.device}, amp {self.amp}")
         if self.info.is_main:
             self._check_disk_space()
+            self._restore_best()
+
+    def _restore_best(self):
+        """A resumed run keeps the best score so far (best.pt is only replaced by a better one)."""
+        best = os.path.join(self.pth_dir, BEST_NAME)
+        if not self.options.resume or not os.path.isfile(best):
+            return
+        try:
+            state = load_checkpoint(best, what="best checkpoint")
+            self.done = DoneSignal(self.hp.train.patience, best=float(state["score"]), best_step=int(state["step"]))
+            self.log.info(f"Best validation score so far {self.done.best:.4f} at step {self.done.best_step} ({best})")
+        except (CheckpointError, KeyError, TypeError, ValueError):
+            self.log.warning(f"{best} is unreadable: it is replaced at the next validation.")
 
     def _refuse_to_overwrite(self):
         found = list_checkpoints(self.pth_dir, self.options.name)
@@ -349,8 +392,10 @@ class Trainer:
             self.epoch = epoch
             self.epochs_run += 1
             completed = self.train_epoch(epoch)
-            if completed and self.info.is_main and epoch % int(self.hp.log.eval_interval) == 0:
-                self.validate()
+            if completed and epoch % int(self.hp.log.eval_interval) == 0:
+                done = self.validate() if self.info.is_main else False
+                if train_utils.any_rank(done, self.info) and self.options.stop_when_done and not self.stop_reason:
+                    self.stop_reason = "the voice is done (--stop-when-done)"
             if self.stop_reason:
                 break
             if epoch % int(self.hp.log.save_interval) == 0:
@@ -386,8 +431,10 @@ class Trainer:
                     continue
                 self.optimizer_step(terms, loss_d)
                 self.epoch_batches = index + 1
+                steps_left = (-(-(total - index - 1) // accum)
+                              + (int(self.hp.train.epochs) - epoch) * -(-total // accum))
                 bar.set_postfix_str(f"step {self.step} g {terms['total'].item():.3f} mel {terms['mel'].item():.3f} "
-                                    f"d {loss_d.item():.3f}")
+                                    f"d {loss_d.item():.3f} | {self.pace.text(steps_left)}")
                 if self.options.max_steps is not None and self.step >= int(self.options.max_steps):
                     self.stop_reason = f"--max-steps {self.options.max_steps} reached"
                 if train_utils.any_rank(self.stop.requested, self.info) and not self.stop_reason:
@@ -431,15 +478,17 @@ class Trainer:
         names = sorted(set(self.bad_names or self.step_names))
         self.d_results, self.step_names, self.bad_names = [], [], []
         self.step += 1
+        self.pace.tick()
         if ok_g and ok_d:
             self.bad_run = []
+            self.train_mel.append(terms["mel"].item())
         else:
             self.skipped += 1
             self.bad_run.append(names)
             which = " and ".join(n for n, ok in (("generator", ok_g), ("discriminator", ok_d)) if not ok)
             self.log.warning(f"step {self.step}: non-finite loss/gradient (g {terms['total'].item():.4g}, "
                              f"d {loss_d.item():.4g}); {which} update skipped. Batch: {', '.join(names) or '?'}")
-            limit = int(self.hp.train.get("nonfinite_limit", 3) or 0)
+            limit = int(self.hp.train.nonfinite_limit or 0)
             if limit and len(self.bad_run) >= limit:
                 files = sorted({n for step_names in self.bad_run for n in step_names})
                 raise TrainingError(
@@ -458,8 +507,11 @@ class Trainer:
     # ---- validation and checkpoints ----
     @torch.no_grad()
     def validate(self):
+        """Convert the validation items as a user converts them (the prior path, each item's own
+        pitch and speaker vector), measure them, fold the figures into the validation score, write
+        best.pt when it improves. True when the score says the voice is done (train.patience)."""
         if self.valid_loader is None:
-            return
+            return False
         net_g = unwrap(self.net_g)
         net_g.eval()
         hp, total, count = self.hp, 0.0, 0
@@ -482,13 +534,39 @@ class Trainer:
                                hp.data.sampling_rate)
                 if self.epoch == self.start_epoch:
                     self.log.audio(f"valid/real_{index}", real[0, 0].cpu().numpy(), self.step, hp.data.sampling_rate)
-        if count:
-            voice = ValidMetrics.mean(voice)  # pitch_cents, voicing, spk_sim (those measured)
-            self.log.scalars({"mel": total / count, **voice}, self.step, prefix="valid/")
-            self.log.info(f"validation epoch {self.epoch} step {self.step}: mel L1 {total / count:.4f}"
-                          + "".join(f", {k} {v:.4g}" for k, v in voice.items()))
-        self.log.flush()
         net_g.train()
+        if not count:
+            return False
+        figures = {"mel": total / count, **ValidMetrics.mean(voice)}  # + pitch_cents, voicing, f0_*, spk_sim
+        score = validation_score(figures, hp.log.score_weights)
+        train_mel = sum(self.train_mel) / len(self.train_mel) if self.train_mel else None
+        self.train_mel = []
+        improved, done = self.done.update(score, self.step, train_mel)
+        self.log.scalars({**figures, "score": score, "best_score": self.done.best, "best_step": self.done.best_step},
+                         self.step, prefix="valid/")
+        self.log.info(f"validation epoch {self.epoch} step {self.step}: score {score:.4f} "
+                      f"({'best so far' if improved else f'best {self.done.best:.4f} at step {self.done.best_step}'}), "
+                      + ", ".join(f"{k} {v:.4g}" for k, v in figures.items()))
+        if improved:
+            self.save_best(score)
+        if done and not self.done.announced:
+            self.done.announced = True
+            best = os.path.join(self.pth_dir, BEST_NAME)
+            self.log.warning(
+                f"The voice looks done: the validation score has not improved for {self.done.since_best} "
+                f"evaluations (train.patience) while the training mel loss still falls "
+                f"({self.done.train_mel_at_best or float('nan'):.4f} at the best, {train_mel:.4f} now). Training "
+                f"further is likely overfitting: use {best} (step {self.done.best_step}, score "
+                f"{self.done.best:.4f}), e.g. python svc_export.py --checkpoint_path {best}."
+                + ("" if self.options.stop_when_done else " (--stop-when-done stops here by itself.)"))
+        self.log.flush()
+        return done
+
+    def save_best(self, score):
+        path = os.path.join(self.pth_dir, BEST_NAME)
+        save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step, self.epoch,
+                                 self.hp_str, epoch_batches=self.epoch_batches, score=float(score))
+        self.log.info(f"Saved {path} (validation score {score:.4f}, step {self.step})")
 
     def generate(self, net_g, batch):
         """Full-length audio [B, 1, T * hop] for validation (the model's inference path)."""
