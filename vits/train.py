@@ -40,6 +40,7 @@ from vits.train_utils import (BEST_NAME, EPOCH_BATCHES_KEY, StopRequest, Trainin
                               checkpoint_path, forward_signals_to, free_bytes, list_checkpoints, load_pretrain,
                               load_resume_checkpoint, newest_good_text, prune_checkpoints, save_training_checkpoint,
                               unwrap)
+from vits.train_memory import available_bytes, memory_advice
 from vits.valid_metrics import DoneSignal, ValidMetrics, validation_score
 from vits_decoder.discriminator import Discriminator
 from vits_decoder.losses import (MultiResolutionSTFTLoss, discriminator_loss, feature_matching_loss,
@@ -309,7 +310,19 @@ class Trainer:
                       f"device {self.device}, amp {self.amp}")
         if self.info.is_main:
             self._check_disk_space()
+            self._check_memory()
             self._restore_best()
+
+    def _check_memory(self):
+        """Say what a CPU run will need, and suggest a batch size when the machine has less."""
+        if self.device.type != "cpu":
+            return
+        params = sum(p.numel() for net in (self.net_g, self.net_d) for p in net.parameters())
+        need, warning = memory_advice(params, self.hp.train, available_bytes())
+        self.log.info(f"This run needs about {need / 1e9:.1f} GB of memory (estimate for batch "
+                      f"{self.hp.train.batch_size}, {self.hp.train.num_workers} loader workers)")
+        if warning:
+            self.log.warning(warning)
 
     def _restore_best(self):
         """A resumed run keeps the best score so far (best.pt is only replaced by a better one)."""
