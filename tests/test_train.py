@@ -66,6 +66,7 @@ def test_three_steps_write_public_checkpoint_and_logs(tmp_path, monkeypatch):
     assert len(state["optim_g"]["state"]) == len(list(net_g.parameters()))
     log = (tmp_path / "logs" / "run" / "train.log").read_text()
     assert "step 3" in log and "validation epoch 1" in log and "Saved checkpoint" in log
+    assert "This run needs about" in log  # the memory estimate, said at start
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

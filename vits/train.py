@@ -215,7 +215,7 @@ class StepPace:
             return "timing..."
         seconds = steps_left / rate
         days, rest = divmod(int(seconds), 86400)
-        left = (f"{days}d " if days else "") + f"{rest // 3600}:{rest % 3600 // 60:02d}"
+        left = (f"{days}d " if days else "") + f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
         return f"{rate:.2f} steps/s, {left} left to train.epochs"
 
 
