@@ -12,11 +12,12 @@ import resource
 import sys
 
 GB = 1e9
-# Measured (bench/bench_train.py --memory, configs/base.yaml, CPU, torch 2.x): see the README table.
-PROCESS_BASE = 0.55 * GB  # torch, the code and the data structures before any model
+# Least-squares fit of bench/bench_train.py --memory (configs/base.yaml, CPU, batches 1-8, 2 and 4 s
+# clips; residuals <= 0.11 GB), rounded up so that the estimate errs on the safe side (+5% at batch 8).
+PROCESS_BASE = 0.50 * GB  # torch, the code and the data structures besides the weights
 PER_PARAMETER = 16  # float32 weight + gradient + AdamW exp_avg + exp_avg_sq
-PER_CLIP = 0.30 * GB  # activations of one clip's decoder window and discriminators
-PER_CLIP_SECOND = 0.05 * GB  # activations of the encoders and flow, per second of clip
+PER_CLIP = 0.75 * GB  # activations of one clip's decoder window and discriminators
+PER_CLIP_SECOND = 0.045 * GB  # activations of the encoders and flow, per second of clip
 PER_WORKER = 0.65 * GB  # one DataLoader worker process (measured on a real dataset, issue 24)
 
 

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from common.atomic import is_temp_file
 from common.checkpoint import (CheckpointError, load_checkpoint, load_state_dict_checked, non_finite_tensors,
                                require_finite, require_keys, save_checkpoint, to_legacy_weight_norm, verify_zip)
 
@@ -100,7 +101,7 @@ def newest_good_checkpoint(folder, skip=(), verify=True):
     """The newest training checkpoint in `folder` (numbered ones and best.pt, by modification time)
     that passes the resume checks (zip CRC, keys, finite tensors); None when there is none."""
     paths = [os.path.join(folder, f) for f in os.listdir(folder)] if os.path.isdir(folder) else []
-    paths = [p for p in paths if p.endswith(".pt") and os.path.isfile(p)
+    paths = [p for p in paths if p.endswith(".pt") and os.path.isfile(p) and not is_temp_file(p)
              and os.path.abspath(p) not in {os.path.abspath(s) for s in skip}]
     for path in sorted(paths, key=os.path.getmtime, reverse=True):
         if not verify:
