@@ -2,8 +2,9 @@
 
 Variants timed interleaved in one run:
   plain        - the trainer's step with plain decoder activations, fp32 (the public model's way; the
-                 trainer's choice on CUDA)
-  polyphase    - the same step with the decoder's polyphase activations (the trainer's choice on CPU)
+                 trainer's path on CPU and CUDA)
+  polyphase    - the same step with the decoder's polyphase activations (not used by the trainer: its
+                 generator gradients differ from the public model's by up to 7e-3, tests/test_public_step.py)
   amp-bf16/fp16 - CUDA only: the plain step under autocast (fp16 with a grad scaler)
 
 --memory: peak memory (RSS) of the main process per batch size and clip length, each measured in a
