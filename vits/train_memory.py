@@ -22,7 +22,15 @@ PER_WORKER = 0.65 * GB  # one DataLoader worker process (measured on a real data
 
 
 def peak_rss_bytes():
-    """Peak resident memory of this process so far."""
+    """Peak resident memory of this process so far: Linux VmHWM (its own; ru_maxrss would start at
+    the parent's size when a large process started it), else ru_maxrss."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
 
