@@ -5,6 +5,8 @@ written out here from their definitions: every loss term within 1e-4, every grad
 Random draws (feature noise, posterior/prior samples, dropout, the window slice, the NSF source)
 are made identical by seeding the generator the same way before our step and before the
 reference forward, so both sides compute the same deterministic function."""
+import os
+
 import librosa
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from vits.models import SynthesizerTrn
 from vits_decoder.discriminator import Discriminator, parse_resolutions
 from vits_decoder.losses import MultiResolutionSTFTLoss
 
+BASE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "base.yaml")
 SEED = 1234
 TERM_TOL = 1e-4
 GRAD_TOL = 1e-3
@@ -176,7 +179,7 @@ def compare_one_step(hp, batch, root):
 @pytest.mark.slow
 def test_one_step_equals_the_public_formulas_at_base_size(tmp_path):
     """configs/base.yaml (the default config), batch 2 of 0.5 s, the models as the trainer builds them."""
-    hp = load_config("configs/base.yaml")
+    hp = load_config(BASE)
     terms, worst_g, worst_d, err_d = compare_one_step(hp, random_batch(hp, 2, 50, "cpu", seed=3), tmp_path)
     print("loss-term errors", {k: f"{v:.1e}" for k, v in terms.items()}, f"G grad {worst_g:.1e} D grad {worst_d:.1e}")
     assert max(terms.values()) < TERM_TOL, terms
@@ -195,7 +198,7 @@ def test_one_step_equals_the_public_formulas_tiny(tmp_path):
 def test_mel_loss_floor_is_the_public_one():
     """Noise at -80 dBFS over a silent target: the public loss (1e-9 floor) scores it ~2.4x what a
     1e-6 floor (the posterior encoder's) would: quiet noise in pauses is not let off."""
-    hp = load_config("configs/base.yaml")
+    hp = load_config(BASE)
     d = hp.data
     gen = torch.Generator().manual_seed(0)
     noise = 1e-4 * torch.randn(1, 1, 8000, generator=gen)
