@@ -8,11 +8,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common.checkpoint import CheckpointError  # noqa: E402
 from vits.data_utils import DatasetError  # noqa: E402
 from vits.train import AMP_CHOICES, TrainOptions, train  # noqa: E402
+from vits.train_utils import TrainingError  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Train the singing-voice-conversion model (so-vits-svc-5.0 layout). "
-                                     "Ctrl-C or SIGTERM saves a checkpoint and exits. For several machines, "
+                                     "Ctrl-C or SIGTERM finishes the step, saves a checkpoint where the epoch stands and "
+                                     "exits (a second Ctrl-C aborts); -p resumes at the next batch. For several machines, "
                                      "start it with torchrun (RANK/WORLD_SIZE/LOCAL_RANK/MASTER_ADDR are read).")
     parser.add_argument("-c", "--config", required=True, help="YAML config, e.g. configs/base.yaml")
     parser.add_argument("-n", "--name", required=True,
@@ -30,13 +32,35 @@ def main(argv=None):
     parser.add_argument("--master-addr", default="127.0.0.1", help="rendezvous address for --num-gpus > 1")
     parser.add_argument("--master-port", type=int, default=None,
                         help="rendezvous port for --num-gpus > 1 (default: train.port of the config)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start a new run even though <log.pth_dir>/NAME already holds checkpoints (they are "
+                             "overwritten); without it such a run refuses and says how to resume")
+    parser.add_argument("--stop-when-done", action="store_true",
+                        help="stop (and save) when the validation score has not improved for train.patience "
+                             "validations while the training mel loss still falls; the best model so far is "
+                             "<log.pth_dir>/NAME/best.pt either way")
     args = parser.parse_args(argv)
     try:
         train(TrainOptions(config=args.config, name=args.name, resume=args.checkpoint, device=args.device,
                            amp=args.amp, max_steps=args.max_steps, num_procs=args.num_gpus,
-                           master_addr=args.master_addr, master_port=args.master_port))
-    except (DatasetError, CheckpointError, FileNotFoundError) as e:
+                           master_addr=args.master_addr, master_port=args.master_port, overwrite=args.overwrite,
+                           stop_when_done=args.stop_when_done))
+    except (DatasetError, CheckpointError, TrainingError, FileNotFoundError) as e:
         parser.exit(2, f"svc_trainer.py: error: {e}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "svc_trainer.py: aborted without saving (second Ctrl-C)\n")
+    except Exception as e:  # one line on the console; the traceback is in train.log
+        parser.exit(1, f"svc_trainer.py: error: {one_line(e)} (details in logs/{args.name}/train.log)\n")
+
+
+def one_line(error):
+    """'Type: message' in one line; for an error re-raised from a DataLoader worker (whose message
+    carries the worker's traceback) its first line and the original error's line."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    text = lines[0] if len(lines) == 1 else f"{lines[0]} {lines[-1]}"
+    return f"{type(error).__name__}: {text}"
 
 
 if __name__ == "__main__":

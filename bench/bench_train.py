@@ -2,9 +2,14 @@
 
 Variants timed interleaved in one run:
   plain        - the trainer's step with plain decoder activations, fp32 (the public model's way; the
-                 trainer's choice on CUDA)
-  polyphase    - the same step with the decoder's polyphase activations (the trainer's choice on CPU)
+                 trainer's path on CPU and CUDA)
+  polyphase    - the same step with the decoder's polyphase activations (not used by the trainer: its
+                 generator gradients differ from the public model's by up to 7e-3, tests/test_public_step.py)
   amp-bf16/fp16 - CUDA only: the plain step under autocast (fp16 with a grad scaler)
+
+--memory: peak memory (RSS) of the main process per batch size and clip length, each measured in a
+fresh process (models, optimizers, two training steps, CPU), beside what vits/train_memory.py
+estimates for it (the estimate the trainer prints at start).
 """
 import argparse
 import os
@@ -103,6 +108,44 @@ def run(config, batches=(2, 8), seconds=4.0, repeats=3, device="auto", threads=N
     return rows
 
 
+def memory_child(config, batch, seconds):
+    """In a fresh process: peak RSS before the models and after two training steps (JSON line)."""
+    import json
+
+    from vits.train_memory import peak_rss_bytes
+
+    hp = load_config(config)
+    start = peak_rss_bytes()
+    runner = StepRunner(hp, torch.device("cpu"))
+    params = sum(p.numel() for net in (runner.net_g, runner.net_d) for p in net.parameters())
+    data = random_batch(hp, batch, int(round(seconds * hp.data.sampling_rate / hp.data.hop_length)), "cpu")
+    for _ in range(2):
+        runner(data)
+    print(json.dumps({"start": start, "peak": peak_rss_bytes(), "params": params}))
+
+
+def memory(config, batches, seconds_list):
+    """Print peak main-process memory per batch size and clip length, and the trainer's estimate."""
+    import json
+    import subprocess
+
+    from vits.train_memory import GB, estimate_bytes
+
+    rows = []
+    for seconds in seconds_list:
+        for size in batches:
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--config", config, "--memory-child",
+                                  str(size), str(seconds)], capture_output=True, text=True, check=True).stdout
+            got = json.loads(out.strip().splitlines()[-1])
+            estimate = estimate_bytes(got["params"], size, seconds, 0)
+            rows.append([size, seconds, got["start"] / GB, got["peak"] / GB, estimate / GB])
+    print(f"training memory bench: {config}, CPU, fp32, one fresh process per row, random weights")
+    print_table(["batch", "clip s", "GB at start", "peak GB (main process)", "trainer's estimate GB"], rows)
+    print("Each DataLoader worker (train.num_workers) adds its own memory on top (~0.65 GB measured on a "
+          "real dataset).")
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default=BASE_CONFIG, help="model config (default: configs/base.yaml)")
@@ -115,8 +158,17 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     parser.add_argument("--no-cpu-rows", action="store_true", help="on CUDA, leave out the CPU rows")
     parser.add_argument("--quick", action="store_true", help="short run: batch 2, 1-second clips, 1 repeat")
+    parser.add_argument("--memory", action="store_true",
+                        help="measure peak memory per batch size (and --memory-seconds) instead of time")
+    parser.add_argument("--memory-seconds", type=float, nargs="+", default=[4.0],
+                        help="clip lengths for --memory (default: 4)")
+    parser.add_argument("--memory-child", nargs=2, type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.quick:
+    if args.memory_child:
+        memory_child(args.config, int(args.memory_child[0]), args.memory_child[1])
+    elif args.memory:
+        memory(args.config, args.batch, args.memory_seconds)
+    elif args.quick:
         run(args.config, [2], 1.0, 1, args.device, args.threads, cpu_too=False)
     else:
         run(args.config, args.batch, args.seconds, args.repeats, args.device, args.threads,

@@ -72,6 +72,49 @@ def unpickler_detail(err):
     return detail.replace("Trying to load ", "").replace("WeightsUnpickler error: ", "").rstrip(".") or "refused"
 
 
+def verify_zip(path, what="checkpoint"):
+    """Read every record of a zip-format torch file and check its CRC-32 (torch.load does not):
+    a file overwritten in the middle fails here instead of loading garbage. Legacy (non-zip)
+    files pass unchecked."""
+    path = os.fspath(path)
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        raise CheckpointError(f"{what} {path} is damaged ({e}).") from None
+    if bad is not None:
+        raise CheckpointError(f"{what} {path} is damaged: its record {bad} fails the zip CRC check "
+                              f"(the file was overwritten or cut).")
+
+
+def non_finite_tensors(obj, prefix=""):
+    """Names ("model_g/dec.conv_pre.weight") of the floating-point tensors in a nested dict/list
+    that hold NaN or infinity."""
+    found = []
+    if torch.is_tensor(obj):
+        if obj.is_floating_point() and not bool(torch.isfinite(obj).all()):
+            found.append(prefix or "<tensor>")
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            found += non_finite_tensors(value, f"{prefix}/{key}" if prefix else str(key))
+    elif isinstance(obj, (list, tuple)):
+        for index, value in enumerate(obj):
+            found += non_finite_tensors(value, f"{prefix}/{index}" if prefix else str(index))
+    return found
+
+
+def require_finite(obj, path, what="checkpoint", hint=""):
+    """CheckpointError naming the file and its first tensors with NaN/inf (a model with one NaN
+    weight converts to silence or noise)."""
+    bad = non_finite_tensors(obj)
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise CheckpointError(f"{what} {path} holds NaN or infinite values in {', '.join(bad[:3])}{more}: the "
+                              f"file is damaged or was saved from a diverged run.{(' ' + hint) if hint else ''}")
+
+
 def save_checkpoint(obj, path):
     """torch.save atomically (temp file then rename), so an interrupt never leaves half a file."""
     with atomic_path(path) as tmp:
@@ -134,5 +177,6 @@ def load_state_dict_checked(module, state_dict, path, what="model", assign=False
     assign=True makes the given tensors the module's own (for a module built on the meta device)."""
     state_dict = to_legacy_weight_norm(state_dict)
     check_state_dict_fits(state_dict, {k: v.shape for k, v in module.state_dict().items()}, path, what)
+    require_finite(state_dict, path, what=f"{what} weights in")
     module.load_state_dict(state_dict, strict=True, assign=assign)
     return module

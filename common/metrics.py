@@ -43,6 +43,8 @@ class PitchScore:
     gross_rate: float            # share of those frames off by more than GROSS_CENTS
     voicing_disagreement: float  # share of all frames voiced in one track and not in the other
     frames: int                  # frames voiced in both
+    f0_corr: float = float("nan")  # Pearson correlation of the two F0 tracks (Hz) on those frames
+    f0_rmse: float = float("nan")  # root mean square of their difference in Hz on those frames
 
     def as_dict(self):
         return asdict(self)
@@ -71,8 +73,22 @@ def pitch_agreement(f0, asked, voiced=None, asked_voiced=None):
     if not both.any():  # e.g. a model that sings nothing: no error figure, full disagreement shows it
         return PitchScore(float("nan"), float("nan"), float("nan"), disagreement, 0)
     error = np.abs(cents(f0[both], asked[both]))
+    corr, rmse = f0_correlation_rmse(f0[both], asked[both])
     return PitchScore(float(np.median(error)), float(np.mean(error)), float(np.mean(error > GROSS_CENTS)),
-                      disagreement, int(both.sum()))
+                      disagreement, int(both.sum()), corr, rmse)
+
+
+def f0_correlation_rmse(f0, reference):
+    """(Pearson correlation, RMSE in Hz) of two F0 tracks over the same voiced frames, the F0CORR
+    and F0RMSE of published SVC evaluations (e.g. Seed-VC's EVAL.md). The correlation follows the
+    melody's shape whatever its offset; it is nan when a track is flat (no shape to follow)."""
+    f0, reference = np.asarray(f0, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if f0.size == 0:
+        return float("nan"), float("nan")
+    rmse = float(np.sqrt(np.mean((f0 - reference) ** 2)))
+    a, b = f0 - f0.mean(), reference - reference.mean()
+    norms = np.sqrt(np.sum(a * a) * np.sum(b * b))
+    return (float(np.sum(a * b) / norms) if norms > 1e-12 else float("nan")), rmse
 
 
 def cosine(a, b):

@@ -1,7 +1,8 @@
 """Step 9: would training break on these lists? Check every item's files, then run the items
 through the training dataset, bucket sampler and collate function (vits.data_utils).
 
-Reported per clip: missing or unreadable files, wrong widths, NaN/inf, features whose lengths
+Reported per clip: missing or unreadable files, wrong widths, NaN/inf, values beyond any
+extractor's range (vits.data_utils.MAX_MAGNITUDE: a PPG of 1e30), features whose lengths
 disagree by more than 2 frames (100 Hz), clips too short for one decoder segment.
 """
 import math

@@ -10,7 +10,7 @@ from prepare import cli_args  # noqa: E402
 
 def build_parser():
     parser = argparse.ArgumentParser(description="Check every item of the training lists (files, widths, "
-                                                 "lengths, NaN/inf, too short), then run them through the "
+                                                 "lengths, NaN/inf, values no extractor produces, too short), then run them through the "
                                                  "training dataset, sampler and collate. Exit 1 when "
                                                  "something would break training.")
     parser.add_argument("lists", nargs="*", default=["files/train.txt", "files/valid.txt"],

@@ -25,6 +25,10 @@ METRICS = [
     Metric("pitch_median_cents", "pitch_med", -1, "pitch kept: median |output F0 - asked F0| in cents on frames voiced "
                                                   "in both (after shift; lower is better)"),
     Metric("pitch_mean_cents", "pitch_mean", -1, "pitch kept: mean of the same error in cents (lower is better)"),
+    Metric("f0_corr", "f0_corr", +1, "pitch shape kept: Pearson correlation of output and asked F0 on frames voiced in "
+                                     "both (-1..1, higher is better; F0CORR of published SVC evaluations)"),
+    Metric("f0_rmse", "f0_rmse", -1, "pitch error in Hz: RMSE of output - asked F0 on the same frames (lower is better; "
+                                     "F0RMSE)"),
     Metric("pitch_gross", "gross", -1, "share of those frames off by more than 50 cents (0..1, lower is better)"),
     Metric("voicing_disagreement", "voicing", -1, "share of frames voiced in the source but not the output, or the "
                                                   "reverse (0..1, lower is better)"),

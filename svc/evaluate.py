@@ -140,9 +140,11 @@ class Measurer:
 
         def pitch():
             score = pitch_agreement(self.pitch.training(out16k), asked_f0, asked_voiced=source.voiced)
-            return score.median_cents, score.mean_cents, score.gross_rate, score.voicing_disagreement
+            return (score.median_cents, score.mean_cents, score.gross_rate, score.voicing_disagreement,
+                    score.f0_corr, score.f0_rmse)
 
-        measure(["pitch_median_cents", "pitch_mean_cents", "pitch_gross", "voicing_disagreement"], pitch)
+        measure(["pitch_median_cents", "pitch_mean_cents", "pitch_gross", "voicing_disagreement", "f0_corr",
+                 "f0_rmse"], pitch)
         measure(["spk_sim", "spk_leak"], lambda: self._similarity(self.speaker(out16k), target_spk, source.spk))
         if self.ge2e is not None:
             measure(["ge2e_sim", "ge2e_leak"], lambda: self._similarity(self.ge2e(out16k), target_ge2e, source.ge2e))

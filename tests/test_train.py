@@ -14,7 +14,7 @@ from common.checkpoint import load_checkpoint
 from tests.train_synthetic import FAST, TINY, make_synthetic_dataset, one_clip_config, record_mel_losses
 from vits import train as train_step
 from vits.train import TrainOptions, run_worker, seed_everything, train
-from vits.train_utils import TRAINING_KEYS
+from vits.train_utils import EPOCH_BATCHES_KEY, TRAINING_KEYS
 
 pytestmark = pytest.mark.slow  # subprocesses / whole pipeline runs
 
@@ -52,10 +52,11 @@ def test_three_steps_write_public_checkpoint_and_logs(tmp_path, monkeypatch):
     trainer = train(TrainOptions(config=config, name="run", device="cpu", max_steps=3))
     assert trainer is None or trainer.step == 3
     saved = sorted(os.path.basename(p) for p in glob.glob(str(tmp_path / "chkpt" / "run" / "*.pt")))
-    assert saved == ["run_0001.pt", "run_0002.pt"]  # 2 steps per epoch: epoch 1 done, stopped in epoch 2
+    # 2 steps per epoch: epoch 1 done, stopped in epoch 2; best.pt from epoch 1's validation
+    assert saved == ["best.pt", "run_0001.pt", "run_0002.pt"]
     state = ckpt(tmp_path, "run", 2)  # weights_only load
-    assert set(state) == set(TRAINING_KEYS)
-    assert (state["step"], state["epoch"]) == (3, 2)
+    assert set(state) == set(TRAINING_KEYS) | {EPOCH_BATCHES_KEY}
+    assert (state["step"], state["epoch"], state[EPOCH_BATCHES_KEY]) == (3, 2, 1)  # stopped after batch 1 of 2
     with open(config, encoding="utf-8") as f:
         assert state["hp_str"] == f.read()
     net_g, net_d = fresh_models(config)
@@ -65,6 +66,7 @@ def test_three_steps_write_public_checkpoint_and_logs(tmp_path, monkeypatch):
     assert len(state["optim_g"]["state"]) == len(list(net_g.parameters()))
     log = (tmp_path / "logs" / "run" / "train.log").read_text()
     assert "step 3" in log and "validation epoch 1" in log and "Saved checkpoint" in log
+    assert "This run needs about" in log  # the memory estimate, said at start
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -72,7 +74,8 @@ def test_three_steps_write_public_checkpoint_and_logs(tmp_path, monkeypatch):
     tags = events.Tags()
     for tag in ("train/mel", "train/stft", "train/adv", "train/fm", "train/kl_f", "train/kl_r", "train/spk",
                 "train/disc", "train/lr", "train/grad_norm_g", "train/grad_norm_d", "valid/mel",
-                "valid/pitch_cents", "valid/voicing", "valid/spk_sim"):  # the voice beside the losses
+                "valid/pitch_cents", "valid/voicing", "valid/spk_sim", "valid/f0_corr", "valid/f0_rmse",
+                "valid/score", "valid/best_step"):  # the voice beside the losses
         assert tag in tags["scalars"], tag
     assert -1.0 <= events.Scalars("valid/spk_sim")[0].value <= 1.0
     assert "valid/mel_0" in tags["images"] and "valid/generated_0" in tags["audio"]

@@ -81,6 +81,14 @@ def _load_npy(path, what, mmap=False):
         raise DatasetError(f"{path}: unreadable {what} file ({type(e).__name__}: {e}). " + REGENERATE) from None
 
 
+# Largest magnitude each feature can hold when an extractor wrote it (generous bounds): a value
+# beyond them (a PPG of 1e30) is a damaged file, and it would wreck training steps one by one.
+MAX_MAGNITUDE = {"spec": 1e4,  # linear STFT magnitude of audio in [-1, 1]: at most sum(window) = 512
+                 "pitch": 5e3,  # F0 in Hz (0 = unvoiced; the trackers stop near 2 kHz)
+                 "hubert": 1e4, "whisper": 1e4,  # network outputs, in the tens at most
+                 "spk": 1e2}  # d-vectors are unit length
+
+
 def _require(cond, path, text):
     if not cond:
         raise DatasetError(f"{path}: {text}. " + REGENERATE)
@@ -116,6 +124,12 @@ def load_item(entry, hp):
     for arr, path in zip(arrays, (entry.pitch, entry.hubert, entry.whisper, entry.spk)):
         _require(np.all(np.isfinite(arr)), path, "holds NaN or infinite values")
     _require(bool(torch.isfinite(spec).all()), entry.spec, "holds NaN or infinite values")
+    for name, arr in (("spec", spec.numpy()), ("pitch", pit), ("hubert", vec), ("whisper", ppg), ("spk", spk)):
+        peak = float(np.abs(arr).max()) if arr.size else 0.0
+        _require(peak <= MAX_MAGNITUDE[name], getattr(entry, name),
+                 f"holds a value of magnitude {peak:.3g}, beyond what its extractor produces "
+                 f"(<= {MAX_MAGNITUDE[name]:g}): the file is damaged")
+    _require(float(pit.min(initial=0.0)) >= 0.0, entry.pitch, "holds negative F0 values")
     return (
         spec.float(),
         torch.from_numpy(wav).unsqueeze(0),
@@ -124,6 +138,25 @@ def load_item(entry, hp):
         torch.from_numpy(pit.astype(np.float32)),
         torch.from_numpy(spk.astype(np.float32)),
     )
+
+
+class SvcItem(tuple):
+    """A dataset item (spec, wav, ppg, vec, pit, spk) that also knows its wave file (`name`), so a
+    batch can say which files a bad training step came from."""
+
+    def __new__(cls, parts, name):
+        item = super().__new__(cls, parts)
+        item.name = name
+        return item
+
+    def __reduce__(self):  # to and from DataLoader workers
+        return SvcItem, (tuple(self), self.name)
+
+
+class LoadFailure(NamedTuple):
+    """What a DataLoader worker hands back instead of an item it could not load: the main process
+    raises DatasetError(message) (one clear line, not the worker's traceback)."""
+    message: str
 
 
 class SvcDataset(torch.utils.data.Dataset):
@@ -164,6 +197,14 @@ class SvcDataset(torch.utils.data.Dataset):
         return len(self.items)
 
     def __getitem__(self, index):
+        if torch.utils.data.get_worker_info() is None:
+            return self.read(index)
+        try:
+            return self.read(index)
+        except DatasetError as e:
+            return LoadFailure(str(e))
+
+    def read(self, index):
         entry = self.items[index]
         spec, wav, ppg, vec, pit, spk = load_item(entry, self.hp)
         frames = min(spec.shape[1], wav.shape[1] // self.hop, ppg.shape[0], vec.shape[0], pit.shape[0])
@@ -175,14 +216,14 @@ class SvcDataset(torch.utils.data.Dataset):
             start = random.randint(0, frames - self.max_frames) if self.random_crop else 0
             frames = self.max_frames
         stop = start + frames
-        return (
+        return SvcItem((
             spec[:, start:stop],  # [513, T]
             wav[:, start * self.hop: stop * self.hop],  # [1, T * hop]
             ppg[start:stop],  # [T, ppg_dim]
             vec[start:stop],  # [T, vec_dim]
             pit[start:stop],  # [T]
             spk,  # [spk_dim]
-        )
+        ), entry.wave)
 
 
 class SvcBatch(NamedTuple):
@@ -195,14 +236,20 @@ class SvcBatch(NamedTuple):
     spec_lengths: torch.Tensor  # [B]
     audio: torch.Tensor  # [B, 1, T * hop]
     audio_lengths: torch.Tensor  # [B]
+    names: tuple = ()  # the items' wave files, in batch order (for messages)
 
     def to(self, device, non_blocking=False):
-        return SvcBatch(*(t.to(device, non_blocking=non_blocking) for t in self))
+        return SvcBatch(*(t.to(device, non_blocking=non_blocking) for t in self[:-1]), self.names)
 
 
 def collate_svc(items):
-    """Zero-pad a list of dataset items (longest first) into an SvcBatch."""
+    """Zero-pad a list of dataset items (longest first) into an SvcBatch; a LoadFailure among them
+    (from a loader worker) is passed on as the batch."""
+    failed = next((item for item in items if isinstance(item, LoadFailure)), None)
+    if failed is not None:
+        return failed
     items = sorted(items, key=lambda item: item[0].shape[1], reverse=True)
+    names = tuple(getattr(item, "name", "?") for item in items)
     batch = len(items)
     frames = max(item[0].shape[1] for item in items)
     samples = max(item[1].shape[1] for item in items)
@@ -224,7 +271,7 @@ def collate_svc(items):
         pit[i, :n] = f0
         spec_lengths[i] = n
         audio_lengths[i] = w.shape[1]
-    return SvcBatch(ppg, spec_lengths.clone(), vec, pit, spk, spec, spec_lengths, audio, audio_lengths)
+    return SvcBatch(ppg, spec_lengths.clone(), vec, pit, spk, spec, spec_lengths, audio, audio_lengths, names)
 
 
 def default_boundaries(lengths, width=100):
@@ -252,6 +299,7 @@ class DistributedBucketSampler(torch.utils.data.Sampler):
         self.shuffle = shuffle
         self.seed = int(seed)
         self.epoch = 0
+        self.skip = 0
         self.boundaries = list(boundaries) if boundaries else default_boundaries(lengths)
         buckets = [[] for _ in range(len(self.boundaries) - 1)]
         for index, length in enumerate(lengths):
@@ -266,8 +314,13 @@ class DistributedBucketSampler(torch.utils.data.Sampler):
                 return i
         return len(self.boundaries) - 2
 
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch, skip=0):
+        """Order the batches for `epoch`; skip its first `skip` batches (a run resumed mid-epoch)."""
         self.epoch = int(epoch)
+        self.skip = int(skip)
+
+    def batches_per_epoch(self):
+        return sum(self.padded_sizes) // (self.num_replicas * self.batch_size)
 
     def __iter__(self):
         g = torch.Generator()
@@ -281,10 +334,10 @@ class DistributedBucketSampler(torch.utils.data.Sampler):
                 batches.append([bucket[k] for k in mine[j: j + self.batch_size]])
         if self.shuffle:
             batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
-        return iter(batches)
+        return iter(batches[self.skip:])
 
     def __len__(self):
-        return sum(self.padded_sizes) // (self.num_replicas * self.batch_size)
+        return max(0, self.batches_per_epoch() - self.skip)
 
 
 def _init_worker(worker_id):

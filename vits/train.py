@@ -1,10 +1,14 @@
 """The SVC training loop (svc_trainer.py): GAN training of SynthesizerTrn against the
 MRD/MPD/MSD discriminator, on one CPU/GPU or several processes with DDP.
 
-One step, top to bottom: generator_losses (forward G, mel + STFT + adversarial + feature
-matching + KL both ways + speaker loss), discriminator_losses (least squares on real and
-detached fake windows), then each model's Updater step (accumulation, fp16 scaler, clipping,
-non-finite guard). Checkpoint/DDP/logging/signal plumbing lives in vits/train_utils.py.
+One step, top to bottom, as the public so-vits-svc-5.0 loop (vits_extend/train.py) computes it:
+generator_losses (forward G, mel + STFT + adversarial + feature matching + KL both ways + speaker
+loss), discriminator_losses (least squares on real and detached fake windows), then each model's
+Updater step (fp16 scaler, optional clipping, non-finite guard). Under train.accum_step = N the
+generator sums the gradients of N micro-batches (each loss / N) and steps once, while the
+discriminator steps on every micro-batch at learning_rate / N, as the public loop does. Gradient
+clipping is off by default (train.grad_clip: 0), as in the public loop; the non-finite guard
+takes its place. Checkpoint/DDP/logging/signal plumbing lives in vits/train_utils.py.
 
 Epochs count from 1. A checkpoint saved at the end of (or during) epoch E resumes at epoch E+1
 with the step count, models and optimizers restored; the learning rate of epoch E is
@@ -14,6 +18,7 @@ import contextlib
 import math
 import os
 import random
+import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -26,13 +31,17 @@ from common.config import load_config
 from common.device import pick_device
 from common.runtime import keep_freed_memory
 from vits import train_utils
-from vits.data_utils import create_train_loader, create_valid_loader, parse_list
+from common.checkpoint import CheckpointError, load_checkpoint
+from vits.data_utils import DatasetError, LoadFailure, create_train_loader, create_valid_loader, parse_list
 from vits.losses import kl_loss, speaker_loss
 from vits.models import SynthesizerTrn, slice_frames
 from vits.spectrogram import mel_spectrogram_torch
-from vits.train_utils import (StopRequest, TrainLogger, checkpoint_path, forward_signals_to, load_pretrain,
-                              load_resume_checkpoint, prune_checkpoints, save_training_checkpoint, unwrap)
-from vits.valid_metrics import ValidMetrics
+from vits.train_utils import (BEST_NAME, EPOCH_BATCHES_KEY, StopRequest, TrainingError, TrainLogger, check_writable,
+                              checkpoint_path, forward_signals_to, free_bytes, list_checkpoints, load_pretrain,
+                              load_resume_checkpoint, newest_good_text, prune_checkpoints, save_training_checkpoint,
+                              unwrap)
+from vits.train_memory import available_bytes, memory_advice
+from vits.valid_metrics import DoneSignal, ValidMetrics, validation_score
 from vits_decoder.discriminator import Discriminator
 from vits_decoder.losses import (MultiResolutionSTFTLoss, discriminator_loss, feature_matching_loss,
                                  generator_adversarial_loss)
@@ -54,10 +63,19 @@ def autocast_context(device, amp):
     return torch.autocast(device_type="cuda", dtype=AMP_DTYPES[amp])
 
 
-def optimizer(params, t):
-    """AdamW with the train section's learning rate, betas and eps."""
-    return torch.optim.AdamW(params, lr=float(t.learning_rate), betas=tuple(float(b) for b in t.betas),
-                             eps=float(t.eps))
+def optimizer(params, t, lr=None):
+    """AdamW with the train section's learning rate (or `lr`), betas and eps."""
+    lr = float(t.learning_rate) if lr is None else float(lr)
+    return torch.optim.AdamW(params, lr=lr, betas=tuple(float(b) for b in t.betas), eps=float(t.eps))
+
+
+def accum_steps(t):
+    return max(1, int(t.accum_step))
+
+
+def discriminator_lr(t):
+    """The public loop steps the discriminator on every micro-batch at learning_rate / accum_step."""
+    return float(t.learning_rate) / accum_steps(t)
 
 
 def grad_scaler(amp, device_type="cuda"):
@@ -172,6 +190,33 @@ class TrainOptions:
     num_procs: Optional[int] = None  # single-node DDP processes (default: all visible GPUs on CUDA, 1 on CPU)
     master_addr: str = "127.0.0.1"
     master_port: Optional[int] = None  # default train.port
+    overwrite: bool = False  # start a new run even though chkpt/<name>/ holds checkpoints
+    stop_when_done: bool = False  # stop (and save) once the validation score says the voice is done
+
+
+class StepPace:
+    """Optimizer steps per second (over the last minute or so) and the time the rest will take."""
+
+    def __init__(self, window=50):
+        self.times = []
+        self.window = window
+
+    def tick(self):
+        self.times = (self.times + [time.monotonic()])[-self.window:]
+
+    def rate(self):
+        if len(self.times) < 2 or self.times[-1] <= self.times[0]:
+            return None
+        return (len(self.times) - 1) / (self.times[-1] - self.times[0])
+
+    def text(self, steps_left):
+        rate = self.rate()
+        if rate is None:
+            return "timing..."
+        seconds = steps_left / rate
+        days, rest = divmod(int(seconds), 86400)
+        left = (f"{days}d " if days else "") + f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+        return f"{rate:.2f} steps/s, {left} left to train.epochs"
 
 
 def seed_everything(seed):
@@ -200,17 +245,41 @@ class Trainer:
         self.stop = StopRequest()
         self.stop_reason = None
         self.voice_metrics = None
+        self.d_results = []  # (gradient norm, applied) of the discriminator's micro-batch updates
+        self.step_names, self.bad_names = [], []  # files of this optimizer step's micro-batches / of non-finite ones
+        self.bad_run = []  # files of the consecutive non-finite steps so far
+        self.resume_skip = 0  # batches of start_epoch done before the resumed checkpoint was saved
+        self.epoch_batches = 0  # batches of the current epoch done (0 once it is complete)
+        self.done = DoneSignal(hp.train.patience)
+        self.train_mel = []  # training mel losses since the last validation
+        self.pace = StepPace()
 
     # ---- setup ----
-    def build(self):
+    def build_models(self):
+        """Generator, discriminator, their optimizers and the STFT loss (no data, no checkpoint)."""
         hp, t = self.hp, self.hp.train
         seed_everything(int(t.seed))  # same initial weights on every rank
+        # The plain decoder path, as the public model: the polyphase activations' generator gradients
+        # differ from it by up to 7e-3 (relative, tests/test_public_step.py); a faster path goes in
+        # here once it passes that test.
         self.net_g = SynthesizerTrn.from_hparams(hp).to(self.device)
-        if self.device.type == "cpu":  # polyphase activations: same values and gradients, fewer FLOPs;
-            self.net_g.dec.use_fast_path(True)  # on CUDA the plain path stays until it is measured there
         self.net_d = Discriminator(hp).to(self.device)
         self.optim_g = optimizer(self.net_g.parameters(), t)
-        self.optim_d = optimizer(self.net_d.parameters(), t)
+        self.optim_d = optimizer(self.net_d.parameters(), t, lr=discriminator_lr(t))
+        self.stft_loss = MultiResolutionSTFTLoss(hp.mrd.resolutions).to(self.device)
+
+    def build_updaters(self):
+        t = self.hp.train
+        self.upd_g = Updater(self.net_g, self.optim_g, t.grad_clip, grad_scaler(self.amp))
+        self.upd_d = Updater(self.net_d, self.optim_d, t.grad_clip, grad_scaler(self.amp))
+
+    def build(self):
+        hp, t = self.hp, self.hp.train
+        if self.info.is_main:
+            check_writable(self.pth_dir)
+            if not self.options.resume and not self.options.overwrite:
+                self._refuse_to_overwrite()
+        self.build_models()
         self.start_epoch = 1
         if self.options.resume:
             self._resume(self.options.resume)
@@ -219,8 +288,13 @@ class Trainer:
             self.log.info(f"Starting from pretrain {t.pretrain}" + ("" if with_d else " (generator only)"))
         else:
             self.log.info("Starting a new training run" + (f" (no pretrain at {t.pretrain})" if t.pretrain else ""))
-        self.sched_g = self._scheduler(self.optim_g)
-        self.sched_d = self._scheduler(self.optim_d)
+        self.train_loader = create_train_loader(hp, self.info.rank, self.info.world_size, seed=int(t.seed),
+                                                pin_memory=self.device.type == "cuda")
+        self.batches_per_epoch = self.train_loader.batch_sampler.batches_per_epoch()
+        if self.resume_skip >= self.batches_per_epoch:  # the list shrank since: start the next epoch
+            self.start_epoch, self.resume_skip = self.start_epoch + 1, 0
+        self.sched_g = self._scheduler(self.optim_g, float(t.learning_rate))
+        self.sched_d = self._scheduler(self.optim_d, discriminator_lr(t))
         if self.info.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -228,28 +302,72 @@ class Trainer:
             # find_unused_parameters: inference-only submodules of the generator get no gradient
             self.net_g = DDP(self.net_g, device_ids=ids, find_unused_parameters=True)
             self.net_d = DDP(self.net_d, device_ids=ids)
-        self.upd_g = Updater(self.net_g, self.optim_g, t.grad_clip, grad_scaler(self.amp))
-        self.upd_d = Updater(self.net_d, self.optim_d, t.grad_clip, grad_scaler(self.amp))
-        self.stft_loss = MultiResolutionSTFTLoss(self.hp.mrd.resolutions).to(self.device)
-        self.train_loader = create_train_loader(hp, self.info.rank, self.info.world_size, seed=int(t.seed),
-                                                pin_memory=self.device.type == "cuda")
+        self.build_updaters()
         self.valid_loader = self._valid_loader()
         ds = self.train_loader.dataset
         self.log.info(f"{len(ds)} training items ({ds.dropped} shorter than train.min_seconds dropped), "
-                      f"{len(self.train_loader)} batches per epoch per rank, world size {self.info.world_size}, "
+                      f"{self.batches_per_epoch} batches per epoch per rank, world size {self.info.world_size}, "
                       f"device {self.device}, amp {self.amp}")
+        if self.info.is_main:
+            self._check_disk_space()
+            self._check_memory()
+            self._restore_best()
+
+    def _check_memory(self):
+        """Say what a CPU run will need, and suggest a batch size when the machine has less."""
+        if self.device.type != "cpu":
+            return
+        params = sum(p.numel() for net in (self.net_g, self.net_d) for p in net.parameters())
+        need, warning = memory_advice(params, self.hp.train, available_bytes())
+        self.log.info(f"This run needs about {need / 1e9:.1f} GB of memory (estimate for batch "
+                      f"{self.hp.train.batch_size}, {self.hp.train.num_workers} loader workers)")
+        if warning:
+            self.log.warning(warning)
+
+    def _restore_best(self):
+        """A resumed run keeps the best score so far (best.pt is only replaced by a better one)."""
+        best = os.path.join(self.pth_dir, BEST_NAME)
+        if not self.options.resume or not os.path.isfile(best):
+            return
+        try:
+            state = load_checkpoint(best, what="best checkpoint")
+            self.done = DoneSignal(self.hp.train.patience, best=float(state["score"]), best_step=int(state["step"]))
+            self.log.info(f"Best validation score so far {self.done.best:.4f} at step {self.done.best_step} ({best})")
+        except (CheckpointError, KeyError, TypeError, ValueError):
+            self.log.warning(f"{best} is unreadable: it is replaced at the next validation.")
+
+    def _refuse_to_overwrite(self):
+        found = list_checkpoints(self.pth_dir, self.options.name)
+        best = os.path.join(self.pth_dir, BEST_NAME)
+        found += [best] if os.path.isfile(best) else []
+        if found:
+            newest = max(found, key=os.path.getmtime)
+            raise TrainingError(f"{self.pth_dir} already holds {len(found)} checkpoint(s) of a run named "
+                                f"'{self.options.name}' (newest {newest}): a new run would overwrite them. "
+                                f"Resume it with -p {newest}, pick another -n name, or pass --overwrite to "
+                                f"start over.")
+
+    def _check_disk_space(self):
+        size = sum(p.numel() * p.element_size() for net in (self.net_g, self.net_d) for p in net.parameters())
+        size *= 3  # weights + AdamW's two moments
+        free = free_bytes(self.pth_dir)
+        if free is not None and free < 2 * size:
+            self.log.warning(f"only {free / 1e9:.2f} GB free in {self.pth_dir}; one checkpoint takes "
+                             f"{size / 1e9:.2f} GB: free some space (or set log.keep_ckpts) before the first save.")
 
     def _resume(self, path):
         ckpt = load_resume_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d)
         self.step, self.epoch = int(ckpt["step"]), int(ckpt["epoch"])
-        self.start_epoch = self.epoch + 1
-        self.log.info(f"Resuming from {path}: epoch {self.epoch}, step {self.step}")
+        done = int(ckpt.get(EPOCH_BATCHES_KEY, 0) or 0)  # saved mid-epoch: continue at its next batch
+        self.start_epoch, self.resume_skip = (self.epoch, done) if done > 0 else (self.epoch + 1, 0)
+        where = f"epoch {self.epoch} batch {done + 1}" if done else f"epoch {self.epoch + 1}"
+        self.log.info(f"Resuming from {path} (step {self.step}) at {where}")
         if ckpt["hp_str"] != self.hp_str:
             self.log.warning(f"The config differs from the one stored in {path}; training goes on with the new one.")
 
-    def _scheduler(self, optim):
+    def _scheduler(self, optim, base):
         """ExponentialLR positioned at the start of start_epoch (lr = base * decay^(epoch-1))."""
-        base = lr = float(self.hp.train.learning_rate)
+        lr = base
         for _ in range(self.start_epoch - 1):
             lr *= float(self.hp.train.lr_decay)  # the scheduler's own recursion, bit for bit
         for group in optim.param_groups:
@@ -270,75 +388,128 @@ class Trainer:
 
     # ---- training ----
     def fit(self):
-        self.build()
-        with self.stop:
-            for epoch in range(self.start_epoch, int(self.hp.train.epochs) + 1):
-                self.epoch = epoch
-                self.epochs_run += 1
-                completed = self.train_epoch(epoch)
-                if completed and self.info.is_main and epoch % int(self.hp.log.eval_interval) == 0:
-                    self.validate()
-                if self.stop_reason:
-                    break
-                if epoch % int(self.hp.log.save_interval) == 0:
-                    self.save()
-                self.sched_g.step()
-                self.sched_d.step()
-            if self.epochs_run and (self.stop_reason or self.epoch % int(self.hp.log.save_interval) != 0):
-                self.save()
-        self.log.info(f"Training stopped: {self.stop_reason or 'all epochs done'} (epoch {self.epoch}, "
-                      f"step {self.step}, {self.skipped} non-finite steps skipped)")
-        self.log.close()
+        try:
+            self.build()
+            with self.stop:
+                self._epochs()
+        except BaseException as e:
+            if not isinstance(e, (TrainingError, KeyboardInterrupt, CheckpointError, DatasetError)):
+                self.log.exception(f"training failed at epoch {self.epoch}, step {self.step}")
+            raise
+        finally:
+            self.log.close()
         return self
 
+    def _epochs(self):
+        for epoch in range(self.start_epoch, int(self.hp.train.epochs) + 1):
+            self.epoch = epoch
+            self.epochs_run += 1
+            completed = self.train_epoch(epoch)
+            if completed and epoch % int(self.hp.log.eval_interval) == 0:
+                done = self.validate() if self.info.is_main else False
+                if train_utils.any_rank(done, self.info) and self.options.stop_when_done and not self.stop_reason:
+                    self.stop_reason = "the voice is done (--stop-when-done)"
+            if self.stop_reason:
+                break
+            if epoch % int(self.hp.log.save_interval) == 0:
+                self.save()
+            self.sched_g.step()
+            self.sched_d.step()
+        if self.epochs_run and (self.stop_reason or self.epoch % int(self.hp.log.save_interval) != 0):
+            self.save()
+        self.log.info(f"Training stopped: {self.stop_reason or 'all epochs done'} (epoch {self.epoch}, "
+                      f"step {self.step}, {self.skipped} non-finite steps skipped)")
+
     def train_epoch(self, epoch):
-        """Train one epoch; False when a stop was requested before it ended."""
-        seed_everything(int(self.hp.train.seed) + 1000 * epoch + self.info.rank)
-        self.train_loader.batch_sampler.set_epoch(epoch)
+        """Train one epoch (from batch resume_skip when resuming mid-epoch); False when a stop was
+        requested before it ended."""
+        skip, self.resume_skip = (self.resume_skip, 0) if epoch == self.start_epoch else (0, 0)
+        seed_everything(int(self.hp.train.seed) + 1000 * epoch + self.info.rank + 7919 * skip)
+        self.train_loader.batch_sampler.set_epoch(epoch, skip)
         self.net_g.train()
         self.net_d.train()
-        accum = max(1, int(self.hp.train.accum_step))
-        total = len(self.train_loader)
-        bar = tqdm(self.train_loader, desc=f"epoch {epoch}", disable=not self.info.is_main, dynamic_ncols=True)
-        for index, batch in enumerate(bar):
-            last_micro = (index + 1) % accum == 0 or index + 1 == total
-            terms, loss_d = self.micro_step(batch.to(self.device, non_blocking=True), accum, last_micro)
-            if not last_micro:
-                continue
-            self.optimizer_step(terms, loss_d)
-            bar.set_postfix_str(f"step {self.step} g {terms['total'].item():.3f} mel {terms['mel'].item():.3f} "
-                                f"d {loss_d.item():.3f}")
-            if self.options.max_steps is not None and self.step >= int(self.options.max_steps):
-                self.stop_reason = f"--max-steps {self.options.max_steps} reached"
-            if train_utils.any_rank(self.stop.requested, self.info) and not self.stop_reason:
-                self.stop_reason = f"{self.stop.signal_name or 'signal'} received"
-            if self.stop_reason:
-                bar.close()
-                return index + 1 == total
-        return True
+        accum = accum_steps(self.hp.train)
+        total = self.batches_per_epoch
+        self.epoch_batches = skip
+        iterator = iter(self.train_loader)
+        bar = tqdm(iterator, desc=f"epoch {epoch}", disable=not self.info.is_main, dynamic_ncols=True,
+                   initial=skip, total=total)
+        try:
+            for index, batch in enumerate(bar, start=skip):
+                if isinstance(batch, LoadFailure):  # a loader worker could not read an item
+                    raise DatasetError(batch.message)
+                last_micro = (index + 1) % accum == 0 or index + 1 == total
+                terms, loss_d = self.micro_step(batch.to(self.device, non_blocking=True), accum, last_micro)
+                if not last_micro:
+                    continue
+                self.optimizer_step(terms, loss_d)
+                self.epoch_batches = index + 1
+                steps_left = (-(-(total - index - 1) // accum)
+                              + (int(self.hp.train.epochs) - epoch) * -(-total // accum))
+                bar.set_postfix_str(f"step {self.step} g {terms['total'].item():.3f} mel {terms['mel'].item():.3f} "
+                                    f"d {loss_d.item():.3f} | {self.pace.text(steps_left)}")
+                if self.options.max_steps is not None and self.step >= int(self.options.max_steps):
+                    self.stop_reason = f"--max-steps {self.options.max_steps} reached"
+                if train_utils.any_rank(self.stop.requested, self.info) and not self.stop_reason:
+                    self.stop_reason = f"{self.stop.signal_name or 'signal'} received"
+                if self.stop_reason:
+                    break
+        finally:
+            bar.close()
+            shutdown = getattr(iterator, "_shutdown_workers", None)
+            if shutdown is not None:  # at once, also on an error: never leave workers to hang the exit
+                shutdown()
+        completed = self.epoch_batches >= total
+        if completed:
+            self.epoch_batches = 0
+        return completed
 
     def micro_step(self, batch, accum, sync):
-        """Forward/backward of one micro-batch for both models (gradients summed over `accum`)."""
+        """One micro-batch: the generator's forward/backward (its gradients summed over `accum`
+        micro-batches, synchronised across ranks only on the last), then the discriminator's
+        forward, backward and update (every micro-batch, at learning_rate / accum_step)."""
+        names = list(getattr(batch, "names", ()) or ())
+        self.step_names += names
         amp_ctx = autocast_context(self.device, self.amp)
         with train_utils.no_sync_unless(self.net_g, sync):
             terms, fake, real = generator_losses(self.hp, self.net_g, unwrap(self.net_d), self.stft_loss, batch,
                                                  amp_ctx)
             self.upd_g.backward(terms["total"], accum)
         amp_ctx = autocast_context(self.device, self.amp)
-        with train_utils.no_sync_unless(self.net_d, sync):
-            loss_d = discriminator_losses(self.net_d, fake, real, amp_ctx)
-            self.upd_d.backward(loss_d, accum)
+        loss_d = discriminator_losses(self.net_d, fake, real, amp_ctx)
+        self.upd_d.backward(loss_d, 1)
+        self.d_results.append(self.upd_d.step())
+        if not (math.isfinite(terms["total"].item()) and math.isfinite(loss_d.item())):
+            self.bad_names += names
         return terms, loss_d
 
     def optimizer_step(self, terms, loss_d):
         norm_g, ok_g = self.upd_g.step()
-        norm_d, ok_d = self.upd_d.step()
+        norms_d = [n for n, _ in self.d_results]
+        norm_d = max(norms_d) if all(map(math.isfinite, norms_d)) else float("nan")
+        ok_d = all(ok for _, ok in self.d_results)
+        names = sorted(set(self.bad_names or self.step_names))
+        self.d_results, self.step_names, self.bad_names = [], [], []
         self.step += 1
-        if not (ok_g and ok_d):
+        self.pace.tick()
+        if ok_g and ok_d:
+            self.bad_run = []
+            self.train_mel.append(terms["mel"].item())
+        else:
             self.skipped += 1
+            self.bad_run.append(names)
             which = " and ".join(n for n, ok in (("generator", ok_g), ("discriminator", ok_d)) if not ok)
             self.log.warning(f"step {self.step}: non-finite loss/gradient (g {terms['total'].item():.4g}, "
-                             f"d {loss_d.item():.4g}); {which} update skipped")
+                             f"d {loss_d.item():.4g}); {which} update skipped. Batch: {', '.join(names) or '?'}")
+            limit = int(self.hp.train.nonfinite_limit or 0)
+            if limit and len(self.bad_run) >= limit:
+                files = sorted({n for step_names in self.bad_run for n in step_names})
+                raise TrainingError(
+                    f"{len(self.bad_run)} training steps in a row had non-finite losses or gradients "
+                    f"(train.nonfinite_limit {limit}); training stopped without saving. Their batches held: "
+                    f"{', '.join(files[:8]) or '?'}{' ...' if len(files) > 8 else ''}. Check them with "
+                    f"prepare/preprocess_zzz.py (or drop them from the list); if they are fine, lower "
+                    f"train.learning_rate. {newest_good_text(self.pth_dir)}")
         if self.info.is_main and self.step % int(self.hp.log.info_interval) == 0:
             values = {k: v.item() for k, v in terms.items()}
             values.update(disc=loss_d.item(), grad_norm_g=norm_g, grad_norm_d=norm_d,
@@ -349,8 +520,11 @@ class Trainer:
     # ---- validation and checkpoints ----
     @torch.no_grad()
     def validate(self):
+        """Convert the validation items as a user converts them (the prior path, each item's own
+        pitch and speaker vector), measure them, fold the figures into the validation score, write
+        best.pt when it improves. True when the score says the voice is done (train.patience)."""
         if self.valid_loader is None:
-            return
+            return False
         net_g = unwrap(self.net_g)
         net_g.eval()
         hp, total, count = self.hp, 0.0, 0
@@ -373,13 +547,39 @@ class Trainer:
                                hp.data.sampling_rate)
                 if self.epoch == self.start_epoch:
                     self.log.audio(f"valid/real_{index}", real[0, 0].cpu().numpy(), self.step, hp.data.sampling_rate)
-        if count:
-            voice = ValidMetrics.mean(voice)  # pitch_cents, voicing, spk_sim (those measured)
-            self.log.scalars({"mel": total / count, **voice}, self.step, prefix="valid/")
-            self.log.info(f"validation epoch {self.epoch} step {self.step}: mel L1 {total / count:.4f}"
-                          + "".join(f", {k} {v:.4g}" for k, v in voice.items()))
-        self.log.flush()
         net_g.train()
+        if not count:
+            return False
+        figures = {"mel": total / count, **ValidMetrics.mean(voice)}  # + pitch_cents, voicing, f0_*, spk_sim
+        score = validation_score(figures, hp.log.score_weights)
+        train_mel = sum(self.train_mel) / len(self.train_mel) if self.train_mel else None
+        self.train_mel = []
+        improved, done = self.done.update(score, self.step, train_mel)
+        self.log.scalars({**figures, "score": score, "best_score": self.done.best, "best_step": self.done.best_step},
+                         self.step, prefix="valid/")
+        self.log.info(f"validation epoch {self.epoch} step {self.step}: score {score:.4f} "
+                      f"({'best so far' if improved else f'best {self.done.best:.4f} at step {self.done.best_step}'}), "
+                      + ", ".join(f"{k} {v:.4g}" for k, v in figures.items()))
+        if improved:
+            self.save_best(score)
+        if done and not self.done.announced:
+            self.done.announced = True
+            best = os.path.join(self.pth_dir, BEST_NAME)
+            self.log.warning(
+                f"The voice looks done: the validation score has not improved for {self.done.since_best} "
+                f"evaluations (train.patience) while the training mel loss still falls "
+                f"({self.done.train_mel_at_best or float('nan'):.4f} at the best, {train_mel:.4f} now). Training "
+                f"further is likely overfitting: use {best} (step {self.done.best_step}, score "
+                f"{self.done.best:.4f}), e.g. python svc_export.py --checkpoint_path {best}."
+                + ("" if self.options.stop_when_done else " (--stop-when-done stops here by itself.)"))
+        self.log.flush()
+        return done
+
+    def save_best(self, score):
+        path = os.path.join(self.pth_dir, BEST_NAME)
+        save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step, self.epoch,
+                                 self.hp_str, epoch_batches=self.epoch_batches, score=float(score))
+        self.log.info(f"Saved {path} (validation score {score:.4f}, step {self.step})")
 
     def generate(self, net_g, batch):
         """Full-length audio [B, 1, T * hop] for validation (the model's inference path)."""
@@ -391,8 +591,9 @@ class Trainer:
             return
         path = checkpoint_path(self.hp.log.pth_dir, self.options.name, self.epoch)
         save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step, self.epoch,
-                                 self.hp_str)
-        self.log.info(f"Saved checkpoint {path}")
+                                 self.hp_str, epoch_batches=self.epoch_batches)
+        self.log.info(f"Saved checkpoint {path}" + (f" (epoch {self.epoch} stopped after batch {self.epoch_batches})"
+                                                     if self.epoch_batches else ""))
         for old in prune_checkpoints(self.pth_dir, self.options.name, self.hp.log.get("keep_ckpts", 0)):
             self.log.info(f"Removed old checkpoint {old} (log.keep_ckpts)")
         train_utils.barrier(self.info)

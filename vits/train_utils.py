@@ -15,8 +15,9 @@ Backend: nccl on CUDA (gloo when more processes than GPUs share a machine), gloo
 Logs on rank 0: a plain text file logs/<name>/train.log (+ stderr) and TensorBoard scalars, mel
 images and audio in logs/<name>/. Other ranks get a logger that writes nothing.
 
-Ctrl-C / SIGTERM: the first signal asks the trainer to finish the current step, save a
-checkpoint and exit; a second one aborts at once (KeyboardInterrupt).
+Ctrl-C / SIGTERM: the first signal prints "stopping after this step (press again to abort)" and
+asks the trainer to finish the current step, save a checkpoint where the epoch stands (resuming
+continues at the next batch) and exit; a second one aborts at once (KeyboardInterrupt).
 """
 import contextlib
 import datetime
@@ -24,7 +25,9 @@ import glob
 import logging
 import os
 import re
+import shutil
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -32,13 +35,22 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from common.checkpoint import (CheckpointError, load_checkpoint, load_state_dict_checked, require_keys,
-                               save_checkpoint, to_legacy_weight_norm)
+from common.atomic import is_temp_file
+from common.checkpoint import (CheckpointError, load_checkpoint, load_state_dict_checked, non_finite_tensors,
+                               require_finite, require_keys, save_checkpoint, to_legacy_weight_norm, verify_zip)
 
 
 # ---- checkpoints ----
 
 TRAINING_KEYS = ("model_g", "model_d", "optim_g", "optim_d", "step", "epoch", "hp_str")
+# Beside the public keys: how many batches of `epoch` were trained when it was saved (0: the whole
+# epoch), so that a run stopped mid-epoch resumes at the next batch. Public loaders ignore it.
+EPOCH_BATCHES_KEY = "epoch_batches"
+BEST_NAME = "best.pt"
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says why, names the files, and what to do."""
 PRETRAIN_HINT = ("The public pretrain is sovits5.0.pretrain.pth from the so-vits-svc-5.0 release "
                  "(a dict with model_g and model_d); set train.pretrain to \"\" to train from scratch.")
 
@@ -52,8 +64,8 @@ def checkpoint_path(pth_dir, name, epoch):
     return os.path.join(pth_dir, name, f"{name}_{int(epoch):04d}.pt")
 
 
-def save_training_checkpoint(path, model_g, model_d, optim_g, optim_d, step, epoch, hp_str):
-    state = {
+def training_state(model_g, model_d, optim_g, optim_d, step, epoch, hp_str, epoch_batches=0, **extra):
+    return {
         "model_g": to_legacy_weight_norm(unwrap(model_g).state_dict()),
         "model_d": to_legacy_weight_norm(unwrap(model_d).state_dict()),
         "optim_g": optim_g.state_dict(),
@@ -61,18 +73,76 @@ def save_training_checkpoint(path, model_g, model_d, optim_g, optim_d, step, epo
         "step": int(step),
         "epoch": int(epoch),
         "hp_str": str(hp_str),
+        EPOCH_BATCHES_KEY: int(epoch_batches),
+        **extra,
     }
-    save_checkpoint(state, path)
+
+
+def save_training_checkpoint(path, model_g, model_d, optim_g, optim_d, step, epoch, hp_str, epoch_batches=0,
+                             **extra):
+    """Write a training checkpoint atomically. Never writes one with NaN/inf weights or optimizer
+    state; a failed write (full disk, no permission) leaves the previous files intact. Both raise
+    TrainingError naming the folder and the newest checkpoint kept there."""
+    state = training_state(model_g, model_d, optim_g, optim_d, step, epoch, hp_str, epoch_batches, **extra)
+    folder = os.path.dirname(os.path.abspath(path))
+    bad = non_finite_tensors({k: state[k] for k in ("model_g", "model_d", "optim_g", "optim_d")})
+    if bad:
+        raise TrainingError(f"not saving {path}: NaN/inf in {', '.join(bad[:3])}. {newest_good_text(folder)}")
+    try:
+        save_checkpoint(state, path)
+    except (OSError, RuntimeError) as e:  # torch reports a full disk as RuntimeError (inline_container.cc)
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise TrainingError(f"could not write {path} in {folder} ({reason}): free disk space or make the folder "
+                            f"writable, then resume. {newest_good_text(folder, verify=False)}") from None
     return path
 
 
-def load_resume_checkpoint(path, model_g, model_d, optim_g, optim_d):
-    """Restore models and optimizers from a training checkpoint; return it (for step/epoch/hp_str)."""
-    ckpt = load_checkpoint(path, what="training checkpoint",
+def newest_good_checkpoint(folder, skip=(), verify=True):
+    """The newest training checkpoint in `folder` (numbered ones and best.pt, by modification time)
+    that passes the resume checks (zip CRC, keys, finite tensors); None when there is none."""
+    paths = [os.path.join(folder, f) for f in os.listdir(folder)] if os.path.isdir(folder) else []
+    paths = [p for p in paths if p.endswith(".pt") and os.path.isfile(p) and not is_temp_file(p)
+             and os.path.abspath(p) not in {os.path.abspath(s) for s in skip}]
+    for path in sorted(paths, key=os.path.getmtime, reverse=True):
+        if not verify:
+            return path
+        try:
+            read_training_checkpoint(path)
+            return path
+        except CheckpointError:
+            continue
+    return None
+
+
+def newest_good_text(folder, skip=(), verify=True):
+    good = newest_good_checkpoint(folder, skip, verify)
+    return (f"The newest good checkpoint is {good} (resume with -p {good})." if good
+            else f"There is no good checkpoint in {folder} yet.")
+
+
+def read_training_checkpoint(path):
+    """Load and check a training checkpoint: zip CRC, the training keys, finite tensors."""
+    what = "training checkpoint"
+    verify_zip(path, what=what)
+    ckpt = load_checkpoint(path, what=what,
                            hint="Pass a chkpt/<name>/<name>_XXXX.pt file written by svc_trainer.py.")
-    require_keys(ckpt, TRAINING_KEYS, path, what="training checkpoint",
+    require_keys(ckpt, TRAINING_KEYS, path, what=what,
                  hint="Exported or pretrain files (model_g only / model_g + model_d) cannot be resumed: "
                       "use them as train.pretrain instead.")
+    require_finite({k: ckpt[k] for k in ("model_g", "model_d", "optim_g", "optim_d")}, path, what=what)
+    return ckpt
+
+
+def load_resume_checkpoint(path, model_g, model_d, optim_g, optim_d):
+    """Restore models and optimizers from a training checkpoint; return it (for step/epoch/hp_str).
+    A damaged file (CRC, NaN/inf) raises CheckpointError naming it and the newest good one beside it."""
+    try:
+        ckpt = read_training_checkpoint(path)
+    except CheckpointError as e:
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.isfile(path) and os.path.isdir(folder):
+            raise CheckpointError(f"{e} {newest_good_text(folder, skip=(path,))}") from None
+        raise
     load_state_dict_checked(unwrap(model_g), ckpt["model_g"], path, what="generator (model_g)")
     load_state_dict_checked(unwrap(model_d), ckpt["model_d"], path, what="discriminator (model_d)")
     for optim, key in ((optim_g, "optim_g"), (optim_d, "optim_d")):
@@ -93,6 +163,26 @@ def load_pretrain(path, model_g, model_d):
     if loaded_d:
         load_state_dict_checked(unwrap(model_d), ckpt["model_d"], path, what="pretrain discriminator (model_d)")
     return loaded_d
+
+
+def check_writable(folder):
+    """Create `folder` and write/delete a probe file in it; TrainingError if that fails."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, f".write-test-{os.getpid()}")
+        with open(probe, "wb") as f:
+            f.write(b"ok")
+        os.remove(probe)
+    except OSError as e:
+        raise TrainingError(f"the checkpoint folder {folder} is not writable ({e.strerror or e}): fix its "
+                            f"permissions or set log.pth_dir to another folder.") from None
+
+
+def free_bytes(folder):
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
 
 
 def list_checkpoints(folder, name):
@@ -263,6 +353,14 @@ class TrainLogger:
     def warning(self, message):
         self.logger.warning(message)
 
+    def exception(self, message):
+        """The current exception's traceback into train.log only (the console gets one line from
+        svc_trainer.py)."""
+        for handler in self.logger.handlers:
+            if isinstance(handler, logging.FileHandler):
+                handler.handle(self.logger.makeRecord(self.logger.name, logging.ERROR, __file__, 0, message, None,
+                                                      sys.exc_info()))
+
     def scalars(self, values, step, prefix="train/"):
         if self.writer is not None:
             for key, value in values.items():
@@ -305,6 +403,9 @@ class StopRequest:
             raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: aborting without saving")
         self.requested = True
         self.signal_name = signal.Signals(signum).name
+        with contextlib.suppress(OSError):  # at once, from the handler: os.write is safe there
+            os.write(sys.stderr.fileno(), f"\n{self.signal_name}: stopping after this step "
+                                          f"(press again to abort)\n".encode())
 
     def install(self):
         """Handle SIGINT and SIGTERM (main thread only; elsewhere nothing is installed)."""

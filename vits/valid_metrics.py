@@ -1,8 +1,22 @@
 """Validation figures beside the losses: does the generated audio sing the asked pitch, in the voice
-of the item's speaker vector? (The full evaluation of finished models is svc_eval.py.)
+of the item's speaker vector? And, folded into one score, is the voice still getting better?
+(The full evaluation of finished models is svc_eval.py.)
 
 Config (log.*): eval_pitch_method names the pitch tracker ("" skips the pitch figures),
-eval_speaker_checkpoint the speaker encoder ("" or a missing file skips the similarity).
+eval_speaker_checkpoint the speaker encoder ("" or a missing file skips the similarity),
+score_weights the weight of each figure in the validation score.
+
+The validation score (lower is better) of one evaluation, over its validation items:
+
+    score = w_mel * mel                  validation mel L1 (the public loss's log-mel)
+          + w_pitch_cents * cents        median pitch error in cents (100 = a semitone)
+          + w_f0_corr * (1 - f0_corr)    F0 correlation with the asked pitch (1 = same shape)
+          + w_f0_rmse * f0_rmse          F0 RMSE in Hz
+          + w_spk_sim * (1 - spk_sim)    cosine of the output's d-vector to the item's speaker
+
+Defaults 1, 0.01, 1, 0.01, 2: a semitone off costs as much as a mel L1 of 1, a voice half-way to
+another speaker's (cosine 0.5) as much as that too. A figure that is not measured (no pitch
+tracker or speaker encoder configured) is left out, the same way at every evaluation of a run.
 """
 import math
 import os
@@ -45,7 +59,8 @@ class ValidMetrics:
         if self.pitch is not None:
             try:
                 score = pitch_agreement(self.pitch.training(wav16k), asked_f0)
-                values.update(pitch_cents=score.median_cents, voicing=score.voicing_disagreement)
+                values.update(pitch_cents=score.median_cents, voicing=score.voicing_disagreement,
+                              f0_corr=score.f0_corr, f0_rmse=score.f0_rmse)
             except ValueError:  # MetricError: an item with no voiced frame
                 pass
         if self.speaker is not None:
@@ -61,3 +76,46 @@ class ValidMetrics:
         names = {k for m in measures for k in m}
         return {k: float(np.mean([m[k] for m in measures if k in m])) for k in sorted(names)}
 
+
+
+SCORE_TERMS = {  # figure -> its contribution to the score for weight w
+    "mel": lambda v, w: w * v,
+    "pitch_cents": lambda v, w: w * v,
+    "f0_corr": lambda v, w: w * (1.0 - v),
+    "f0_rmse": lambda v, w: w * v,
+    "spk_sim": lambda v, w: w * (1.0 - v),
+}
+
+
+def validation_score(figures, weights):
+    """The documented score (module docstring) of one evaluation's mean figures; lower is better."""
+    total = 0.0
+    for name, term in SCORE_TERMS.items():
+        weight = float(weights[name]) if name in weights else 0.0
+        if weight and name in figures and math.isfinite(figures[name]):
+            total += term(float(figures[name]), weight)
+    return total
+
+
+class DoneSignal:
+    """Tracks the validation score: has it improved (write best.pt), and has it stopped improving
+    for `patience` evaluations while the training mel loss still falls (likely overfitting)?"""
+
+    def __init__(self, patience, best=None, best_step=None):
+        self.patience = int(patience or 0)
+        self.best, self.best_step = best, best_step
+        self.since_best = 0
+        self.train_mel_at_best = None
+        self.announced = False
+
+    def update(self, score, step, train_mel):
+        """(improved, done) after an evaluation with `score` at `step`; `train_mel` is the mean
+        training mel loss since the previous evaluation (None when unknown)."""
+        improved = self.best is None or score < self.best
+        if improved:
+            self.best, self.best_step, self.since_best = float(score), int(step), 0
+            self.train_mel_at_best = train_mel
+            return True, False
+        self.since_best += 1
+        falling = train_mel is not None and (self.train_mel_at_best is None or train_mel < self.train_mel_at_best)
+        return False, bool(self.patience) and self.since_best >= self.patience and falling
