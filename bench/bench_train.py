@@ -1,9 +1,9 @@
 """Training step time at configs/base.yaml sizes (random weights): the trainer's step vs variants.
 
 Variants timed interleaved in one run:
-  plain        - the trainer's step with plain decoder activations, fp32 (the public model's way; the
-                 trainer's choice on CUDA)
-  polyphase    - the same step with the decoder's polyphase activations (the trainer's choice on CPU)
+  plain        - the step on the plain reference modules, fp32 (the public model's arithmetic)
+  fast         - the trainer's step: the models through vits_decoder.fast.accelerate(training=True)
+  fast, torch activations - the same with the torch polyphase activation instead of the compiled one
   amp-bf16/fp16 - CUDA only: the plain step under autocast (fp16 with a grad scaler)
 """
 import argparse
@@ -40,18 +40,20 @@ def random_batch(hp, batch, frames, device, seed=0):
 class StepRunner:
     """The trainer's micro-step + optimizer step (vits.train) on fresh random-weight models."""
 
-    def __init__(self, hp, device, amp="none", polyphase=False):
+    def __init__(self, hp, device, amp="none", fast=None):
         from vits import train as train_step
         from vits.models import SynthesizerTrn
         from vits_decoder.discriminator import Discriminator
+        from vits_decoder.fast import accelerate
         from vits_decoder.losses import MultiResolutionSTFTLoss
 
         torch.manual_seed(0)
         t = hp.train
         self.hp, self.device, self.amp, self.ts = hp, device, amp, train_step
         self.net_g = SynthesizerTrn.from_hparams(hp).to(device).train()
-        self.net_g.dec.use_fast_path(polyphase)
         self.net_d = Discriminator(hp).to(device).train()
+        if fast is not None:
+            accelerate(self.net_g, device, training=True, **fast)
         self.upd_g, self.upd_d = (train_step.Updater(net, train_step.optimizer(net.parameters(), t), t.grad_clip,
                                                      train_step.grad_scaler(amp)) for net in (self.net_g, self.net_d))
         self.stft_loss = MultiResolutionSTFTLoss(hp.mrd.resolutions).to(device)
@@ -68,7 +70,7 @@ class StepRunner:
 
 
 def variants(device):
-    rows = {"plain": dict(), "polyphase": dict(polyphase=True)}
+    rows = {"plain": dict(), "fast": dict(fast={}), "fast, torch activations": dict(fast={"compiled": False})}
     if device.type == "cuda":
         rows["amp-bf16"] = dict(amp="bf16")
         rows["amp-fp16"] = dict(amp="fp16")

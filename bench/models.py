@@ -23,11 +23,12 @@ def random_generator_state(hp, seed=0, spread=0.02):
     return out
 
 
-def conversion_models(hp, device, seed=0):
-    """(plain, fast) SynthesizerInfer with the same random weights, eval mode, on `device`."""
+def conversion_models(hp, device, seed=0, **fast_options):
+    """(plain, fast) SynthesizerInfer with the same random weights, eval mode, on `device`; the fast
+    one through vits_decoder.fast.accelerate(model, device, **fast_options)."""
     from vits.models import SynthesizerInfer
+    from vits_decoder.fast import accelerate
 
     state = random_generator_state(hp, seed)
-    plain = SynthesizerInfer.from_hparams(hp).load_exported(state, fold=False).eval().to(device)
-    fast = SynthesizerInfer.from_hparams(hp).load_exported(state, fold=True).eval().to(device)
-    return plain, fast
+    plain, fast = (SynthesizerInfer.from_hparams(hp).load_exported(state).eval().to(device) for _ in range(2))
+    return plain, accelerate(fast, device, **fast_options)

@@ -1,5 +1,6 @@
 """Process-wide CPU settings for long tensor work (conversion, preprocessing, training, benches)."""
 import ctypes
+import functools
 import os
 import platform
 import threading
@@ -50,12 +51,6 @@ def tune_cpu_runtime(threads=None):
     return torch.get_num_threads()
 
 
-def exporting():
-    """True while TorchScript traces or ONNX exports: the fast paths then step aside, since their
-    block counts and row loops depend on the input length and would be frozen into the graph."""
-    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export()
-
-
 def _single_threaded(fn, grad, inference):
     """fn() on a pool thread: grad and inference mode are per thread, so the caller's are set
     again here, and torch ops run single-threaded (the thread count is per thread too)."""
@@ -64,6 +59,14 @@ def _single_threaded(fn, grad, inference):
         _worker.single = True
     with torch.set_grad_enabled(grad), torch.inference_mode(inference):
         return fn()
+
+
+@functools.lru_cache(maxsize=None)
+def _pool(workers, pid):
+    """One lasting pool per worker count and process (a forked child has none of its parent's
+    threads): starting threads on every call (the activations split their rows per call) cost more
+    than the split saved."""
+    return ThreadPoolExecutor(workers, thread_name_prefix="single-threaded")
 
 
 def map_single_threaded(functions, workers=None):
@@ -79,7 +82,6 @@ def map_single_threaded(functions, workers=None):
         return [f() for f in functions]
     grad, inference, threads = torch.is_grad_enabled(), torch.is_inference_mode_enabled(), torch.get_num_threads()
     try:
-        with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(lambda f: _single_threaded(f, grad, inference), functions))
+        return list(_pool(workers, os.getpid()).map(lambda f: _single_threaded(f, grad, inference), functions))
     finally:
         torch.set_num_threads(threads)  # MKL's thread count is process-wide: restore it

@@ -34,6 +34,7 @@ from vits.train_utils import (StopRequest, TrainLogger, checkpoint_path, forward
                               load_resume_checkpoint, prune_checkpoints, save_training_checkpoint, unwrap)
 from vits.valid_metrics import ValidMetrics
 from vits_decoder.discriminator import Discriminator
+from vits_decoder.fast import accelerate
 from vits_decoder.losses import (MultiResolutionSTFTLoss, discriminator_loss, feature_matching_loss,
                                  generator_adversarial_loss)
 
@@ -206,8 +207,7 @@ class Trainer:
         hp, t = self.hp, self.hp.train
         seed_everything(int(t.seed))  # same initial weights on every rank
         self.net_g = SynthesizerTrn.from_hparams(hp).to(self.device)
-        if self.device.type == "cpu":  # polyphase activations: same values and gradients, fewer FLOPs;
-            self.net_g.dec.use_fast_path(True)  # on CUDA the plain path stays until it is measured there
+        accelerate(self.net_g, self.device, training=True)  # same values and gradients, less time
         self.net_d = Discriminator(hp).to(self.device)
         self.optim_g = optimizer(self.net_g.parameters(), t)
         self.optim_d = optimizer(self.net_d.parameters(), t)
