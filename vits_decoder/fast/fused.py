@@ -71,28 +71,65 @@ def constants(alpha, beta, up_filter, down_filter):
     return tuple(t.detach().cpu().reshape(-1).contiguous().numpy() for t in (scale, inv_b, up, down))
 
 
+def _split_rows(run, arrays, per_channel):
+    """run(*row ranges of arrays, *per_channel constants) over torch's threads when called outside
+    the decoder's tiles (inside them, one thread each); contiguous row ranges, the per-channel
+    constants rolled so that row n stays on channel n % C."""
+    n, t = arrays[0].shape
+    workers = 1 if n * t < (1 << 16) else min(torch.get_num_threads(), n)
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+    map_single_threaded([lambda lo=lo, hi=hi: run(*(a[lo:hi] for a in arrays), *(np.roll(c, -lo) for c in per_channel))
+                         for lo, hi in zip(bounds[:-1], bounds[1:])], workers)
+
+
 def snake_alias_fused(x, scale, inv_b, up, down):
-    """x [B, C, T] float32 -> [B, C, T]; the other arguments from `constants`. Rows are split over
-    torch's threads when called outside the decoder's tiles (inside them, one thread each)."""
+    """x [B, C, T] float32 -> [B, C, T]; the other arguments from `constants`."""
     b, c, t = x.shape
     rows = x.detach().reshape(b * c, t).contiguous()
     out = torch.empty_like(rows)
     run = kernel()
-    source, dest = rows.numpy(), out.numpy()
-    workers = 1 if b * c * t < (1 << 16) else min(torch.get_num_threads(), b * c)
-    # contiguous row ranges; rolling the per-channel constants keeps row n on channel n % C
-    bounds = np.linspace(0, b * c, workers + 1).astype(int)
-    map_single_threaded([lambda lo=lo, hi=hi: run(source[lo:hi], np.roll(scale, -lo), np.roll(inv_b, -lo), up, down,
-                                                  dest[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])], workers)
+    _split_rows(lambda x, out, scale, inv_b: run(x, scale, inv_b, up, down, out), (rows.numpy(), out.numpy()),
+                (scale, inv_b))
     return out.view(b, c, t)
 
 
+class SnakeFunction(torch.autograd.Function):
+    """snake_alias_fused with its gradient (compiled too): dL/dx, dL/dalpha, dL/dbeta."""
+
+    @staticmethod
+    def forward(ctx, x, alpha, beta, consts):
+        ctx.save_for_backward(x, alpha, beta)
+        ctx.consts = consts
+        return snake_alias_fused(x, *consts)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from vits_decoder.fast.snake_kernel import snake_alias_rows_backward
+
+        x, alpha, beta = ctx.saved_tensors
+        scale, inv_b, up, down = ctx.consts
+        b, c, t = x.shape
+        rows, grad = x.detach().reshape(b * c, t).contiguous(), grad.reshape(b * c, t).contiguous()
+        grad_x = torch.empty_like(rows)
+        sums = torch.empty(2, b * c, dtype=torch.float64)
+        _split_rows(lambda x, g, gx, sa, sb, scale, inv_b: snake_alias_rows_backward(x, g, scale, inv_b, up, down, gx,
+                                                                                    sa, sb),
+                    (rows.numpy(), grad.numpy(), grad_x.numpy(), sums[0].numpy(), sums[1].numpy()), (scale, inv_b))
+        sum_a, sum_b = sums.view(2, b, c).sum(1).to(alpha.dtype)
+        # a = exp(alpha): da/dalpha = a; 1/b = 1 / (exp(beta) + eps): d(1/b)/dbeta = -exp(beta) / b^2
+        a, exp_beta = torch.exp(alpha), torch.exp(beta)
+        inv = 1.0 / (exp_beta + 1e-9)
+        return grad_x.view(b, c, t), sum_a * inv * a, -sum_b * inv * inv * exp_beta, None
+
+
 class CompiledSnake(PolyphaseSnake):
-    """SnakeAlias as the compiled kernel for float32 on a CPU without autograd; the polyphase form
-    otherwise (and where numba is missing), the plain one while tracing."""
+    """SnakeAlias as the compiled kernel (with its compiled gradient) for float32 on a CPU; the
+    polyphase form otherwise (and where numba is missing), the plain one while tracing."""
 
     def forward(self, x):
-        if x.device.type != "cpu" or x.dtype != torch.float32 or tracing() or kernel() is None or (
-                torch.is_grad_enabled() and (x.requires_grad or self.act.alpha.requires_grad)):
+        if x.device.type != "cpu" or x.dtype != torch.float32 or tracing() or kernel() is None:
             return super().forward(x)
-        return snake_alias_fused(x, *self.constants("fused", constants))
+        consts = self.constants("fused", constants)
+        if torch.is_grad_enabled() and (x.requires_grad or self.act.alpha.requires_grad):
+            return SnakeFunction.apply(x, self.act.alpha, self.act.beta, consts)
+        return snake_alias_fused(x, *consts)
