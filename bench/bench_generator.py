@@ -95,8 +95,8 @@ def run(config, seconds=(10.0, 60.0), repeats=3, device="auto", threads=None, ba
     plain, fast = conversion_models(hp, device)
     print(f"generator bench: {config}, device {device}, {used} threads, random weights, paths "
           f"interleaved, busy = one CPU-bound process beside the bench; {load_caveat()}")
+    paths = gpu_paths(hp, plain, fast) if torch.device(device).type == "cuda" else torch_paths(hp, plain, fast)
     with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
-        paths = gpu_paths(hp, plain, fast) if torch.device(device).type == "cuda" else torch_paths(hp, plain, fast)
         if backends and torch.device(device).type == "cpu":
             paths.update(onnx_paths(fast, hp, folder, used))
         warm = [t.to(device) for t in example_inputs(fast, hp, FRAMES_PER_SECOND)]

@@ -3,7 +3,6 @@ import ctypes
 import functools
 import os
 import platform
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
@@ -11,7 +10,6 @@ import torch
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _tuned = False
-_worker = threading.local()
 
 
 def keep_freed_memory():
@@ -53,10 +51,9 @@ def tune_cpu_runtime(threads=None):
 
 def _single_threaded(fn, grad, inference):
     """fn() on a pool thread: grad and inference mode are per thread, so the caller's are set
-    again here, and torch ops run single-threaded (the thread count is per thread too)."""
-    if not getattr(_worker, "single", False):
-        torch.set_num_threads(1)
-        _worker.single = True
+    again here, and torch ops run single-threaded (set on every call: the pool's threads last, and
+    the caller restores MKL's process-wide count after each map)."""
+    torch.set_num_threads(1)
     with torch.set_grad_enabled(grad), torch.inference_mode(inference):
         return fn()
 

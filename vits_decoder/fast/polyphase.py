@@ -165,7 +165,7 @@ class PolyphaseSnake(SnakeAlias):
         tensors = self.act.alpha, self.act.beta, self.upsample.filter, self.downsample.lowpass.filter
         if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
             return compute(*tensors)
-        key = (form,) + tuple((t.data_ptr(), t._version) for t in tensors)
+        key = tuple((t.data_ptr(), 0 if t.is_inference() else t._version) for t in tensors)
         cache = self.__dict__.setdefault("_constants", {})
         if cache.get(form, (None,))[0] != key:
             with torch.no_grad():
