@@ -12,13 +12,13 @@ from bench.timing import CONDITIONS, cpu_cores, load_caveat, print_table, under 
 
 
 # svc_inference.py with the public code's arithmetic, for the "separate programs" baseline: the
-# plain generator (fold=False: weight norm kept, plain convolutions, relative attention through
+# plain generator (fast=False: weight norm kept, plain convolutions, relative attention through
 # the public [L, 2L-1] offset tables)
 PLAIN_GENERATOR = """
 import sys
 sys.path.insert(0, {root!r})
 from svc import convert, model_files
-convert.load_svc_model = lambda hp, path, device='cpu': model_files.load_svc_model(hp, path, device, fold=False)
+convert.load_svc_model = lambda hp, path, device='cpu': model_files.load_svc_model(hp, path, device, fast=False)
 import svc_inference
 sys.exit(svc_inference.main(sys.argv[1:]))
 """

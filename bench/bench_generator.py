@@ -15,7 +15,7 @@ from bench.models import BASE_CONFIG, conversion_models  # noqa: E402
 from bench.timing import CONDITIONS, load_caveat, print_table, set_threads, time_idle_busy  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.device import pick_device  # noqa: E402
-import vits_decoder.alias.fused as fused  # noqa: E402
+from vits_decoder.generator import Generator  # noqa: E402
 from svc.onnx_export import TRACE_FRAMES, INPUT_NAMES, OnnxGenerator, example_inputs, trace_to_onnx, traceable_copy  # noqa: E402
 import torch  # noqa: E402  (after the bench package: common sets the OpenMP wait policy first)
 
@@ -23,12 +23,11 @@ FRAMES_PER_SECOND = 100
 TOLERANCE = 1e-4
 
 
-def gpu_paths(plain, fast):
-    """CUDA paths: plain, the CPU fast path, and what conversion runs on a GPU (weight norm
-    folded, plain decoder: svc.model_files.load_svc_model) in fp32 and under bf16/fp16 autocast."""
-    folded = copy.deepcopy(fast)
-    folded.dec.use_fast_path(False)
-    folded = OnnxGenerator(folded)
+def gpu_paths(hp, plain, fast):
+    """CUDA paths: plain, the CPU fast path, and what conversion runs on a GPU (`fast`: weight norm
+    folded, plain decoder: vits_decoder.fast.accelerate) in fp32 and under bf16/fp16 autocast."""
+    folded = OnnxGenerator(fast)
+    cpu_path = conversion_models(hp, "cpu")[1].to(fast.dec.conv_pre.weight.device)  # on CUDA: its polyphase form
 
     def autocast(dtype):
         def run(*inputs):
@@ -36,28 +35,18 @@ def gpu_paths(plain, fast):
                 return folded(*inputs).float()
         return run
 
-    return {"plain": OnnxGenerator(plain), "fast (CPU path)": OnnxGenerator(fast), "folded": folded,
+    return {"plain": OnnxGenerator(plain), "fast (CPU path)": OnnxGenerator(cpu_path), "folded": folded,
             "folded bf16": autocast(torch.bfloat16), "folded fp16": autocast(torch.float16)}
 
 
-def torch_paths(plain, fast):
+def torch_paths(hp, plain, fast):
     """{name: module(inputs)} for the PyTorch paths; inputs carry the prior noise explicitly, so
     every path computes the same function."""
-    tiled = OnnxGenerator(fast)
-
-    def fast_untiled(*inputs):
-        fast.dec.tiled = False
-        try:
-            return tiled(*inputs)
-        finally:
-            fast.dec.tiled = True
-
-    def fast_torch_activations(*inputs):
-        with fused.switched_off():
-            return tiled(*inputs)
-
-    return {"plain": OnnxGenerator(plain), "fast": tiled, "fast, one tile": fast_untiled,
-            "fast, torch activations": fast_torch_activations}
+    one_tile = copy.deepcopy(fast)
+    one_tile.dec.__class__ = Generator  # the same fast layers, the decoder's plain (untiled) inference
+    torch_activations = conversion_models(hp, "cpu", compiled=False)[1]
+    return {"plain": OnnxGenerator(plain), "fast": OnnxGenerator(fast), "fast, one tile": OnnxGenerator(one_tile),
+            "fast, torch activations": OnnxGenerator(torch_activations)}
 
 
 def onnx_paths(fast, hp, folder, threads):
@@ -106,8 +95,8 @@ def run(config, seconds=(10.0, 60.0), repeats=3, device="auto", threads=None, ba
     plain, fast = conversion_models(hp, device)
     print(f"generator bench: {config}, device {device}, {used} threads, random weights, paths "
           f"interleaved, busy = one CPU-bound process beside the bench; {load_caveat()}")
+    paths = gpu_paths(hp, plain, fast) if torch.device(device).type == "cuda" else torch_paths(hp, plain, fast)
     with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
-        paths = gpu_paths(plain, fast) if torch.device(device).type == "cuda" else torch_paths(plain, fast)
         if backends and torch.device(device).type == "cpu":
             paths.update(onnx_paths(fast, hp, folder, used))
         warm = [t.to(device) for t in example_inputs(fast, hp, FRAMES_PER_SECOND)]

@@ -23,11 +23,23 @@ def random_generator_state(hp, seed=0, spread=0.02):
     return out
 
 
-def conversion_models(hp, device, seed=0):
-    """(plain, fast) SynthesizerInfer with the same random weights, eval mode, on `device`."""
+def training_models(hp, device, fast=None):
+    """(SynthesizerTrn, Discriminator) of random weights in training mode on `device`; fast: None
+    for the plain reference, else the options of vits_decoder.fast.accelerate(..., training=True)."""
+    from vits.models import SynthesizerTrn
+    from vits_decoder.discriminator import Discriminator
+    from vits_decoder.fast import accelerate
+
+    net_g, net_d = SynthesizerTrn.from_hparams(hp).to(device).train(), Discriminator(hp).to(device).train()
+    return (net_g if fast is None else accelerate(net_g, device, training=True, **fast)), net_d
+
+
+def conversion_models(hp, device, seed=0, **fast_options):
+    """(plain, fast) SynthesizerInfer with the same random weights, eval mode, on `device`; the fast
+    one through vits_decoder.fast.accelerate(model, device, **fast_options)."""
     from vits.models import SynthesizerInfer
+    from vits_decoder.fast import accelerate
 
     state = random_generator_state(hp, seed)
-    plain = SynthesizerInfer.from_hparams(hp).load_exported(state, fold=False).eval().to(device)
-    fast = SynthesizerInfer.from_hparams(hp).load_exported(state, fold=True).eval().to(device)
-    return plain, fast
+    plain, fast = (SynthesizerInfer.from_hparams(hp).load_exported(state).eval().to(device) for _ in range(2))
+    return plain, accelerate(fast, device, **fast_options)

@@ -1,8 +1,8 @@
 """Process-wide CPU settings for long tensor work (conversion, preprocessing, training, benches)."""
 import ctypes
+import functools
 import os
 import platform
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
@@ -10,7 +10,6 @@ import torch
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _tuned = False
-_worker = threading.local()
 
 
 def keep_freed_memory():
@@ -50,20 +49,21 @@ def tune_cpu_runtime(threads=None):
     return torch.get_num_threads()
 
 
-def exporting():
-    """True while TorchScript traces or ONNX exports: the fast paths then step aside, since their
-    block counts and row loops depend on the input length and would be frozen into the graph."""
-    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export()
-
-
 def _single_threaded(fn, grad, inference):
     """fn() on a pool thread: grad and inference mode are per thread, so the caller's are set
-    again here, and torch ops run single-threaded (the thread count is per thread too)."""
-    if not getattr(_worker, "single", False):
-        torch.set_num_threads(1)
-        _worker.single = True
+    again here, and torch ops run single-threaded (set on every call: the pool's threads last, and
+    the caller restores MKL's process-wide count after each map)."""
+    torch.set_num_threads(1)
     with torch.set_grad_enabled(grad), torch.inference_mode(inference):
         return fn()
+
+
+@functools.lru_cache(maxsize=None)
+def _pool(workers, pid):
+    """One lasting pool per worker count and process (a forked child has none of its parent's
+    threads): starting threads on every call (the activations split their rows per call) cost more
+    than the split saved."""
+    return ThreadPoolExecutor(workers, thread_name_prefix="single-threaded")
 
 
 def map_single_threaded(functions, workers=None):
@@ -79,7 +79,6 @@ def map_single_threaded(functions, workers=None):
         return [f() for f in functions]
     grad, inference, threads = torch.is_grad_enabled(), torch.is_inference_mode_enabled(), torch.get_num_threads()
     try:
-        with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(lambda f: _single_threaded(f, grad, inference), functions))
+        return list(_pool(workers, os.getpid()).map(lambda f: _single_threaded(f, grad, inference), functions))
     finally:
         torch.set_num_threads(threads)  # MKL's thread count is process-wide: restore it

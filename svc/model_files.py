@@ -18,6 +18,7 @@ import torch
 from common.checkpoint import (CheckpointError, check_state_dict_fits, load_checkpoint, require_keys,
                                save_checkpoint, to_legacy_weight_norm)
 from vits.models import TRAINING_ONLY_PREFIXES, SynthesizerInfer
+from vits_decoder.fast import accelerate
 
 MODEL_HINT = ("Give an exported model (svc_export.py output, e.g. sovits5.0.pth) or a training "
               "checkpoint chkpt/<name>/<name>_<epoch>.pt.")
@@ -61,16 +62,13 @@ def read_generator(path):
     return read_model_file(path)["model_g"]
 
 
-def load_svc_model(hp, model_path, device="cpu", fold=True):
+def load_svc_model(hp, model_path, device="cpu", fast=True):
     """SynthesizerInfer with the weights of an exported model or a training checkpoint, in eval
-    mode on `device`; fold=True: weight norm folded and the decoder's fast path, as conversion runs it."""
-    model = SynthesizerInfer.from_hparams(hp)
-    model.load_exported(read_generator(model_path), str(model_path), fold=fold)
-    if torch.device(device).type != "cpu":
-        # the fast path (polyphase activations, per-tap GEMMs, time tiles) is for CPUs; on a GPU it
-        # is slower (bench_generator.py --device cuda): weight norm stays folded, the decoder plain
-        model.dec.use_fast_path(False)
-    return model.eval().to(device)
+    mode on `device`; fast=True: accelerated for `device` as conversion runs it (vits_decoder.fast),
+    fast=False: the plain reference (the public arithmetic)."""
+    model = SynthesizerInfer.from_hparams(hp).load_exported(read_generator(model_path), str(model_path))
+    model = model.eval().to(device)
+    return accelerate(model, device) if fast else model
 
 
 def exported_generator(hp, generator, path="<state dict>"):

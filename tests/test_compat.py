@@ -8,6 +8,7 @@ from omegaconf import OmegaConf
 from common.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked, save_checkpoint
 from vits.models import SynthesizerInfer, SynthesizerTrn
 from vits_decoder.discriminator import Discriminator
+from vits_decoder.fast import accelerate
 from tests.compat_manifest import load_manifest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -80,13 +81,13 @@ def test_exported_and_training_layouts_load_into_infer_model(layout, models, tmp
     torch.save({"model_g": exported}, path)
 
     infer = models["model_g_exported"]
-    infer.load_exported(load_checkpoint(path)["model_g"], path, fold=False)
+    infer.load_exported(load_checkpoint(path)["model_g"], path)
     state = infer.state_dict()
     assert list(state) == list(exported)
     assert all(torch.equal(state[k], v) for k, v in exported.items())
 
     # the training layout loads too (its extra keys are ignored) and folds weight norm once
-    infer.load_exported(training, "training dict", fold=True)
+    accelerate(infer.load_exported(training, "training dict"), "cpu")
     assert infer.folded
     folded = infer.state_dict()
     assert not any(k.endswith(("weight_g", "weight_v")) for k in folded)

@@ -1,4 +1,5 @@
 """Behaviour of the SVC network on the tiny config: training step, inference, flow, NSF, pitch bins."""
+import copy
 import os
 
 import numpy as np
@@ -12,6 +13,8 @@ from vits.modules import GradientReversal, ResidualCouplingBlock, sequence_mask
 from vits_decoder.alias import SnakeAlias
 from vits_decoder.alias.resample import DownSample1d, UpSample1d
 from vits_decoder.discriminator import Discriminator, parse_resolutions
+from vits_decoder.fast import accelerate, fold_weight_norm
+from vits_decoder.fast.attention import BandedAttention
 from vits_decoder.nsf import SourceModuleHnNSF
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -83,8 +86,8 @@ def test_inference_length_and_folded_equals_unfolded(hp):
         for p in trained.parameters():
             p.add_(0.05 * torch.randn_like(p))
     state = trained.state_dict()
-    plain = SynthesizerInfer(spec_channels(hp), 4, hp).load_exported(state, fold=False).eval()
-    folded = SynthesizerInfer(spec_channels(hp), 4, hp).load_exported(state).eval()
+    plain = SynthesizerInfer(spec_channels(hp), 4, hp).load_exported(state).eval()
+    folded = fold_weight_norm(SynthesizerInfer(spec_channels(hp), 4, hp).load_exported(state).eval())
     assert not plain.folded and folded.folded
 
     ppg, vec, pit, spk, _, lengths = features(hp, batch=1, frames=11, seed=3)
@@ -121,7 +124,7 @@ def test_load_exported_accepts_modern_weight_norm_keys_and_rejects_other_sizes(h
             if k.endswith(old):
                 k = k[: -len(old)] + new
         modern[k] = v.clone() + 1.0
-    other = SynthesizerInfer(spec_channels(hp), 4, hp).load_exported(modern, fold=False)
+    other = SynthesizerInfer(spec_channels(hp), 4, hp).load_exported(modern)
     assert torch.equal(other.state_dict()["dec.ups.0.weight_g"], modern["dec.ups.0.parametrizations.weight.original0"])
 
     bigger = OmegaConf.merge(hp, {"vits": {"hidden_channels": 16}})
@@ -239,9 +242,9 @@ def test_mrd_resolutions_parse_safely():
 
 
 @pytest.mark.parametrize("length", [1, 2, 3, 5, 9, 40])
-def test_relative_attention_diagonals_equal_offset_tables(length, monkeypatch):
-    """The diagonal form (used everywhere but in tracing) computes what the [L, 2L-1] offset
-    tables of the public code compute, values and gradients, short inputs included."""
+def test_relative_attention_diagonals_equal_offset_tables(length):
+    """The diagonal form (vits_decoder.fast, used everywhere but in tracing) computes what the
+    [L, 2L-1] offset tables of the public code compute, values and gradients, short inputs included."""
     from vits import attentions
 
     torch.manual_seed(length)
@@ -249,16 +252,16 @@ def test_relative_attention_diagonals_equal_offset_tables(length, monkeypatch):
     x = torch.randn(2, 16, length)
     mask = torch.ones(2, 1, length, length)
     mask[1, :, :, length // 2 + 1:] = 0  # a padded second item
+    banded = copy.deepcopy(layer)
+    assert isinstance(accelerate(banded, "cpu"), BandedAttention)
 
-    def run():
-        layer.zero_grad()
+    def run(layer):
         xi = x.clone().requires_grad_(True)
         y = layer(xi, mask)
         y.square().sum().backward()
         return [y.detach(), xi.grad, layer.emb_rel_k.grad, layer.emb_rel_v.grad]
 
-    diagonals = run()
-    monkeypatch.setattr(attentions, "exporting", lambda: True)
-    tables = run()
+    diagonals = run(banded)
+    tables = run(layer)
     for ours, theirs in zip(diagonals, tables):
         torch.testing.assert_close(ours, theirs, rtol=0, atol=2e-6)

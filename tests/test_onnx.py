@@ -11,6 +11,7 @@ from common.checkpoint import save_checkpoint
 from common.config import load_config
 from svc import onnx_export
 from svc.model_files import load_svc_model
+from vits_decoder.fast import accelerate
 from svc.onnx_export import (INPUT_NAMES, OUTPUT_NAMES, OnnxGenerator, OnnxMismatchError, OnnxUnavailableError,
                              TraceableSnakeAlias, example_inputs, export_onnx)
 
@@ -115,7 +116,7 @@ def test_traceable_activation_equals_the_plain_and_fast_paths():
     with torch.no_grad():
         plain = alias(x)
         assert torch.allclose(traced(x), plain, atol=1e-6)
-        assert torch.allclose(traced(x), alias.use_polyphase(True)(x), atol=1e-5)
+        assert torch.allclose(traced(x), accelerate(alias, "cpu")(x), atol=1e-5)
 
 
 def test_cli_flag_writes_onnx_from_an_exported_model(hp, training_ckpt, tmp_path, capsys):

@@ -100,14 +100,13 @@ def public_discriminator_loss(net_d, fake, real):
 
 # ---- helpers ----
 
-def models(hp, fast_decoder, like=None):
-    """Fresh generator and discriminator (seeded), or copies of the pair `like`."""
+def models(hp, like=None):
+    """Fresh plain generator and discriminator (seeded), or plain copies of the pair `like`."""
     torch.manual_seed(0)
     net_g, net_d = SynthesizerTrn.from_hparams(hp).train(), Discriminator(hp).train()
     if like is not None:
         net_g.load_state_dict(like[0].state_dict())
         net_d.load_state_dict(like[1].state_dict())
-    net_g.dec.use_fast_path(fast_decoder)
     return net_g, net_d
 
 
@@ -152,7 +151,7 @@ def compare_one_step(hp, batch, root):
     """({term: relative error}, worst G gradient error, worst D gradient error, D loss error)."""
     trainer = trainer_models(hp, root)
     net_g, net_d = trainer.net_g.train(), trainer.net_d.train()
-    ref_g, ref_d = models(hp, False, like=(net_g, net_d))  # the same weights, the public model's plain path
+    ref_g, ref_d = models(hp, like=(net_g, net_d))  # the same weights, the public model's plain path
     stft = trainer.stft_loss
 
     torch.manual_seed(SEED)
@@ -225,13 +224,13 @@ def test_accumulation_steps_the_discriminator_every_micro_batch(tmp_path, monkey
     trainer.build_models()
     trainer.build_updaters()
     net_g, net_d = trainer.net_g, trainer.net_d
-    ref_g, ref_d = models(hp, False, like=(net_g, net_d))
+    ref_g, ref_d = models(hp, like=(net_g, net_d))
     t = hp.train
     optim_g = torch.optim.AdamW(ref_g.parameters(), lr=t.learning_rate, betas=t.betas, eps=t.eps)
     optim_d = torch.optim.AdamW(ref_d.parameters(), lr=t.learning_rate / t.accum_step, betas=t.betas, eps=t.eps)
     batches = [random_batch(hp, 2, 30, "cpu", seed=s) for s in (1, 2)]
 
-    init_g, init_d = models(hp, False, like=(net_g, net_d))
+    init_g, init_d = models(hp, like=(net_g, net_d))
     for index, batch in enumerate(batches):
         torch.manual_seed(SEED + index)
         terms, loss_d = trainer.micro_step(batch, 2, index == 1)

@@ -5,8 +5,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from common.runtime import exporting
-
 
 class ChannelLayerNorm(nn.Module):
     """LayerNorm over the channel axis of [B, C, T] (parameters `gamma`, `beta`)."""
@@ -27,7 +25,8 @@ class RelativeSelfAttention(nn.Module):
     """Multi-head self-attention with learned relative-position embeddings shared by all heads.
 
     Keys and values get an extra term from embeddings of the offset j - i, clipped to
-    [-window, window] (offsets further apart get zero embeddings).
+    [-window, window] (offsets further apart get zero embeddings). This is the public form, with
+    [L, 2L-1] offset tables; vits_decoder.fast swaps in a faster one on the diagonals.
     """
 
     def __init__(self, channels, n_heads, window_size=4, p_dropout=0.0):
@@ -36,7 +35,6 @@ class RelativeSelfAttention(nn.Module):
         self.n_heads = n_heads
         self.head_dim = channels // n_heads
         self.window_size = window_size
-        self.banded = True  # relative terms on the diagonals; False: the public [L, 2L-1] tables
         scale = self.head_dim ** -0.5
         # registered before the convolutions: the public state-dict order
         self.emb_rel_k = nn.Parameter(torch.randn(1, 2 * window_size + 1, self.head_dim) * scale)
@@ -50,7 +48,7 @@ class RelativeSelfAttention(nn.Module):
             nn.init.xavier_uniform_(conv.weight)
 
     def _offset_table(self, table, length):
-        """[1, 2w+1, D] -> [1, 2L-1, D]: embeddings for offsets -(L-1)..(L-1) (export form)."""
+        """[1, 2w+1, D] -> [1, 2L-1, D]: embeddings for offsets -(L-1)..(L-1)."""
         w = self.window_size
         extra = max(length - 1 - w, 0)
         if extra:
@@ -74,11 +72,6 @@ class RelativeSelfAttention(nn.Module):
         x = F.pad(x, (length, 0)).reshape(b, h, length, 2 * length)
         return x[:, :, :, 1:]
 
-    def _offsets(self, length):
-        """(offset o, its embedding row w + o) for every offset inside the window and the input."""
-        reach = min(self.window_size, length - 1)
-        return [(o, self.window_size + o) for o in range(-reach, reach + 1)]
-
     def forward(self, x, attn_mask):
         b, c, length = x.shape
 
@@ -86,38 +79,17 @@ class RelativeSelfAttention(nn.Module):
             return t.view(b, self.n_heads, self.head_dim, length).transpose(2, 3)
 
         q = heads(self.conv_q(x)) / math.sqrt(self.head_dim)
-        k, v = heads(self.conv_k(x)), heads(self.conv_v(x))
+        out = self.attend(q, heads(self.conv_k(x)), heads(self.conv_v(x)), attn_mask)  # [B, H, L, D]
+        return self.conv_o(out.transpose(2, 3).reshape(b, c, length))
 
-        # Offsets j - i beyond the window have zero embeddings, so the relative terms live on the
-        # 2w+1 diagonals around the main one and are added there (3x faster at 2500 frames than
-        # the [L, 2L-1] offset tables, which tracing still records: their shapes follow L).
-        tables = exporting() or not self.banded
-        scores = q @ k.transpose(-2, -1)                        # [B, H, L, L]
-        if tables:
-            rel_k = self._offset_table(self.emb_rel_k, length)  # [1, 2L-1, D]
-            scores = scores + self._relative_to_absolute(q @ rel_k.unsqueeze(0).transpose(-2, -1))
-        else:
-            rel_logits = q @ self.emb_rel_k[0].transpose(0, 1)  # [B, H, L, 2w+1], column w + (j - i)
-            for o, col in self._offsets(length):
-                rows = slice(max(0, -o), length - max(0, o))
-                torch.diagonal(scores, o, -2, -1).add_(rel_logits[..., rows, col])
-        scores = scores.masked_fill(attn_mask == 0, -1e4)
-        weights = self.drop(F.softmax(scores, dim=-1))
-
-        out = weights @ v  # [B, H, L, D]
-        if tables:
-            rel_v = self._offset_table(self.emb_rel_v, length)
-            return self._output(out + self._absolute_to_relative(weights) @ rel_v.unsqueeze(0))
-        band = weights.new_zeros(b, self.n_heads, length, self.emb_rel_v.size(1))  # [B, H, L, 2w+1]
-        for o, col in self._offsets(length):
-            rows = slice(max(0, -o), length - max(0, o))
-            band[..., rows, col] = torch.diagonal(weights, o, -2, -1)
-        return self._output(out + band @ self.emb_rel_v[0])
-
-    def _output(self, out):
-        b, _, length, _ = out.shape  # [B, H, L, D]
-        out = out.transpose(2, 3).reshape(b, self.n_heads * self.head_dim, length)
-        return self.conv_o(out)
+    def attend(self, q, k, v, attn_mask):
+        """q, k, v [B, H, L, D], attn_mask [B, 1, L, L] -> [B, H, L, D]."""
+        length = q.size(2)
+        rel_k = self._offset_table(self.emb_rel_k, length)      # [1, 2L-1, D]
+        scores = q @ k.transpose(-2, -1) + self._relative_to_absolute(q @ rel_k.unsqueeze(0).transpose(-2, -1))
+        weights = self.drop(F.softmax(scores.masked_fill(attn_mask == 0, -1e4), dim=-1))  # [B, H, L, L]
+        rel_v = self._offset_table(self.emb_rel_v, length)
+        return weights @ v + self._absolute_to_relative(weights) @ rel_v.unsqueeze(0)
 
 
 class ConvFeedForward(nn.Module):

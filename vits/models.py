@@ -13,9 +13,8 @@ from torch.nn import functional as F
 from common.checkpoint import CheckpointError, load_state_dict_checked, to_legacy_weight_norm
 from vits import attentions
 from vits.modules import WN, ResidualCouplingBlock, SpeakerClassifier, sequence_mask
-import vits_decoder.alias.fused as fused_activation
 from vits_decoder.generator import Generator
-from vits_decoder.nn_utils import fold_weight_norm, fold_weight_norm_state, has_weight_norm
+from vits_decoder.nn_utils import fold_weight_norm_state, has_weight_norm
 
 # Training-time input perturbations of the public model (noise std).
 TRAIN_PPG_NOISE = 1.0
@@ -238,36 +237,12 @@ class SynthesizerInfer(nn.Module):
     def folded(self):
         return not any(has_weight_norm(m) for m in self.modules())
 
-    @property
-    def fast(self):
-        """True when weight norm is folded and the decoder runs its fast path."""
-        return self.folded and self.dec.fast
-
-    def use_fast_path(self, enabled=True):
-        """enabled: fold weight norm (for good) and switch the decoder to its fast path (polyphase
-        activations, per-tap GEMM convolutions on CPU); disabled: the plain decoder (weight norm
-        stays as it is, and the content encoder's attention uses the public offset tables instead
-        of its diagonals). Outputs agree within ~1e-5."""
-        if enabled:
-            self.fold_weight_norm()
-            fused_activation.prepare()  # compile the activation kernel while the rest loads
-        self.dec.use_fast_path(enabled)
-        for layer in self.enc_p.modules():
-            if isinstance(layer, attentions.RelativeSelfAttention):
-                layer.banded = bool(enabled)
-        return self
-
-    def fold_weight_norm(self):
-        """Fold weight norm into plain weights (faster, same output). Returns layers folded."""
-        return fold_weight_norm(self)
-
-    def load_exported(self, state_dict, path="<state dict>", fold=True):
+    def load_exported(self, state_dict, path="<state dict>"):
         """Load an exported ({'model_g'} value) or a training generator state dict.
 
         Training-only keys (emb_g, speaker_classifier, enc_q) are ignored, modern weight-norm
-        keys are renamed; anything else must match exactly or CheckpointError names the
-        difference. fold=True (the conversion default) then takes the fast path: weight norm
-        folded once and the decoder's fast path; fold=False keeps the plain reference path.
+        keys are renamed (and folded when this model's weight norm is: see vits_decoder.fast);
+        anything else must match exactly or CheckpointError names the difference.
         """
         if not isinstance(state_dict, dict):
             raise CheckpointError(f"generator weights in {path} are a {type(state_dict).__name__}, not a state dict.")
@@ -276,7 +251,6 @@ class SynthesizerInfer(nn.Module):
         if self.folded:
             state = fold_weight_norm_state(state)
         load_state_dict_checked(self, state, path, what="so-vits-svc-5.0 generator")
-        self.use_fast_path(fold)
         return self
 
     @torch.inference_mode()

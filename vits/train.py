@@ -43,6 +43,7 @@ from vits.train_utils import (BEST_NAME, EPOCH_BATCHES_KEY, StopRequest, Trainin
 from vits.train_memory import available_bytes, memory_advice
 from vits.valid_metrics import DoneSignal, ValidMetrics, validation_score
 from vits_decoder.discriminator import Discriminator
+from vits_decoder.fast import accelerate
 from vits_decoder.losses import (MultiResolutionSTFTLoss, discriminator_loss, feature_matching_loss,
                                  generator_adversarial_loss)
 
@@ -259,10 +260,9 @@ class Trainer:
         """Generator, discriminator, their optimizers and the STFT loss (no data, no checkpoint)."""
         hp, t = self.hp, self.hp.train
         seed_everything(int(t.seed))  # same initial weights on every rank
-        # The plain decoder path, as the public model: the polyphase activations' generator gradients
-        # differ from it by up to 7e-3 (relative, tests/test_public_step.py); a faster path goes in
-        # here once it passes that test.
         self.net_g = SynthesizerTrn.from_hparams(hp).to(self.device)
+        if t.fast_path:  # opt-in: same function, other float32 rounding (README "Training on a CPU")
+            accelerate(self.net_g, self.device, training=True)
         self.net_d = Discriminator(hp).to(self.device)
         self.optim_g = optimizer(self.net_g.parameters(), t)
         self.optim_d = optimizer(self.net_d.parameters(), t, lr=discriminator_lr(t))

@@ -5,10 +5,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from vits_decoder.alias import SnakeAlias
-from vits_decoder.fastconv import conv1d_fast
 from vits_decoder.nn_utils import get_padding, init_conv_normal, weight_norm
 from vits_decoder.nsf import SourceModuleHnNSF
-from vits_decoder.tiled import decode_tiled, tiles_apply
 
 # std of the Gaussian noise added to the decoder input in training (public perturbation)
 TRAIN_INPUT_NOISE = 1.0
@@ -58,14 +56,10 @@ class AMPBlock(nn.Module):
         self.convs2 = nn.ModuleList(_amp_conv(channels, kernel_size, 1) for _ in dilations)
         # two activations per dilation: even ones before convs1, odd ones before convs2
         self.activations = nn.ModuleList(SnakeAlias(channels) for _ in range(2 * len(dilations)))
-        self.fast = False  # per-tap GEMM convolutions where faster (inference on CPU, folded weights)
 
     def forward(self, x):
-        conv = conv1d_fast if self.fast else (lambda c, v: c(v))
         for i, (c1, c2) in enumerate(zip(self.convs1, self.convs2)):
-            y = conv(c1, self.activations[2 * i](x))
-            y = conv(c2, self.activations[2 * i + 1](y))
-            x = x + y
+            x = x + c2(self.activations[2 * i + 1](c1(self.activations[2 * i](x))))
         return x
 
 
@@ -107,63 +101,34 @@ class Generator(nn.Module):
             for k, d in zip(gen.resblock_kernel_sizes, gen.resblock_dilation_sizes))
         self.activation_post = SnakeAlias(channels[-1])
         self.conv_post = nn.Conv1d(channels[-1], 1, 7, 1, padding=3, bias=False)
-        self.tiled = False  # CPU inference as parallel time tiles (set by use_fast_path)
-
-    def use_fast_path(self, enabled=True, tiled=True):
-        """Fast path (same output within float rounding): polyphase anti-aliased activations and,
-        for inference on CPU with folded weights, per-tap GEMM residual convolutions, run as
-        independent time tiles on one thread per core when `tiled` (see tiled.py)."""
-        self.tiled = bool(enabled and tiled)
-        for module in self.modules():
-            if isinstance(module, SnakeAlias):
-                module.use_polyphase(enabled)
-            elif isinstance(module, AMPBlock):
-                module.fast = bool(enabled)
-        return self
-
-    @property
-    def fast(self):
-        return all(m.polyphase for m in self.modules() if isinstance(m, SnakeAlias)) and \
-            all(m.fast for m in self.modules() if isinstance(m, AMPBlock))
 
     def pitch2source(self, f0):
         """f0 [B, T] Hz per frame -> NSF excitation [B, 1, T * hop] (random: seed the RNG)."""
         f0_audio = f0.float().repeat_interleave(self.hop, dim=1).unsqueeze(-1)  # [B, T*hop, 1]
         return self.m_source(f0_audio).transpose(1, 2)
 
-    def pre(self, spk, x):
-        """Speaker-adapted input layer: x [B, C, T] frames -> [B, C0, T]."""
-        return mish(self.conv_pre(self.adapter(x, spk)))
-
-    def upsample(self, i, x, source):
-        """Up-sampling layer of stage i plus its share of the source: x [B, Ci, L] ->
-        [B, Ci+1, L * rate_i]; source [B, 1, samples] at audio rate."""
-        return self.ups[i](x) + self.noise_convs[i](source)
-
-    def refine(self, i, x):
-        """Stage i's AMP blocks, averaged: [B, C, L] -> [B, C, L]."""
-        blocks = self.resblocks[i * self.num_kernels:(i + 1) * self.num_kernels]
-        return sum(block(x) for block in blocks) / self.num_kernels
-
-    def post(self, x):
-        """Last activation and output layer: [B, C, samples] -> waveform [B, 1, samples]."""
-        return torch.tanh(self.conv_post(self.activation_post(x)))
-
-    def _synthesise(self, spk, x, source):
-        x = self.pre(spk, x)
+    def synthesise(self, spk, x, source, crop=None):
+        """spk [B, spk_dim] (or [B, T, spk_dim]), x [B, C, T] frames, source [B, 1, T * hop] ->
+        waveform [B, 1, T * hop]. crop(stage, refined, x, source) -> (x, source), when given, runs
+        after each stage's up-sampling and after its AMP blocks (the time tiles of fast/tiled.py)."""
+        x = mish(self.conv_pre(self.adapter(x, spk)))              # [B, C0, T]
         source = source.to(x.dtype)
-        for i in range(self.num_upsamples):
-            x = self.refine(i, self.upsample(i, x, source))
-        return self.post(x)
+        for i, (up, noise) in enumerate(zip(self.ups, self.noise_convs)):
+            x = up(x) + noise(source)                              # [B, Ci+1, L * rate_i]
+            if crop:
+                x, source = crop(i, False, x, source)
+            blocks = self.resblocks[i * self.num_kernels:(i + 1) * self.num_kernels]
+            x = sum(block(x) for block in blocks) / self.num_kernels  # AMP blocks, averaged
+            if crop:
+                x, source = crop(i, True, x, source)
+        return torch.tanh(self.conv_post(self.activation_post(x)))
 
     def forward(self, spk, x, f0, perturb=True):
         """Training path: spk [B, spk_dim], x [B, C, T], f0 [B, T] Hz -> [B, 1, T * hop]."""
         if perturb:
             x = x + torch.randn_like(x) * TRAIN_INPUT_NOISE
-        return self._synthesise(spk, x, self.pitch2source(f0))
+        return self.synthesise(spk, x, self.pitch2source(f0))
 
     def inference(self, spk, x, source):
         """Conversion path with a precomputed source [B, 1, T * hop]."""
-        if self.tiled and tiles_apply(x):
-            return decode_tiled(self, spk, x, source)
-        return self._synthesise(spk, x, source)
+        return self.synthesise(spk, x, source)

@@ -4,48 +4,29 @@ Legacy weight normalisation (`weight_g` / `weight_v` keys) without the deprecati
 `torch.nn.utils.weight_norm`, so the network keeps using it; the FutureWarning it raises is
 silenced here, in one place.
 """
+import contextlib
 import warnings
 
 import torch
 from torch.nn.utils.weight_norm import WeightNorm
 
 
-def _quiet():
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.filterwarnings("ignore", category=FutureWarning, message=r".*weight_norm.*")
-    return ctx
+@contextlib.contextmanager
+def quiet_weight_norm():
+    """Legacy weight norm's FutureWarning silenced inside (the one place it is)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, message=r".*weight_norm.*")
+        yield
 
 
 def weight_norm(module, name="weight"):
     """Wrap `module` with legacy weight norm (state-dict keys `<name>_g`, `<name>_v`)."""
-    ctx = _quiet()
-    try:
+    with quiet_weight_norm():
         return torch.nn.utils.weight_norm(module, name)
-    finally:
-        ctx.__exit__(None, None, None)
 
 
 def has_weight_norm(module):
     return any(isinstance(hook, WeightNorm) for hook in module._forward_pre_hooks.values())
-
-
-def fold_weight_norm(root):
-    """Replace every legacy weight norm under `root` by the plain weight it computes.
-
-    Returns how many layers were folded. Folding changes no output: weight = g * v / |v|.
-    """
-    folded = 0
-    ctx = _quiet()
-    try:
-        for module in root.modules():
-            hooks = [h for h in module._forward_pre_hooks.values() if isinstance(h, WeightNorm)]
-            for hook in hooks:
-                torch.nn.utils.remove_weight_norm(module, hook.name)
-                folded += 1
-    finally:
-        ctx.__exit__(None, None, None)
-    return folded
 
 
 def fold_weight_norm_state(state_dict):

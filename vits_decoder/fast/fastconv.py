@@ -6,10 +6,10 @@ is several times faster there (each product is a well-shaped GEMM). Same arithme
 of the sums. Used only without autograd, on CPU, for plain (folded) stride-1 convolutions.
 """
 import torch
-from torch.nn import functional as F
+from torch import nn
 
+from vits_decoder.fast import tracing
 from vits_decoder.nn_utils import has_weight_norm
-from common.runtime import exporting
 
 # Where the per-tap products win, measured one thread per layer shape of the base decoder:
 # 20 and 40 channels 1.1-3.8x; 10 channels 0.8-1.0x and 80 / 160 channels 0.85-1.0x (oneDNN wins).
@@ -18,18 +18,12 @@ MAX_CHANNELS = 64
 TILE_ELEMENTS = 1 << 18  # input elements per time tile (~1 MB): every tap re-reads it from cache
 
 
-def taps_apply(conv, x):
-    """True when `conv` on `x` should take the per-tap GEMM path."""
-    if x.device.type != "cpu" or not MIN_CHANNELS <= conv.in_channels <= MAX_CHANNELS or conv.groups != 1 \
-            or exporting():
-        return False
-    if conv.stride != (1,) or conv.padding_mode != "zeros" or not isinstance(conv.padding, tuple):
-        return False
-    if conv.kernel_size[0] % 2 == 0 or 2 * conv.padding[0] != conv.dilation[0] * (conv.kernel_size[0] - 1):
-        return False  # only odd 'same' convolutions: the centre tap covers every output
-    if has_weight_norm(conv):
-        return False
-    return not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
+def suits(conv):
+    """True for the convolutions the per-tap products are for: 16-64 input channels, folded,
+    stride 1, odd 'same' padding (the centre tap covers every output)."""
+    return (MIN_CHANNELS <= conv.in_channels <= MAX_CHANNELS and conv.groups == 1 and conv.stride == (1,)
+            and conv.padding_mode == "zeros" and isinstance(conv.padding, tuple) and conv.kernel_size[0] % 2 == 1
+            and 2 * conv.padding[0] == conv.dilation[0] * (conv.kernel_size[0] - 1) and not has_weight_norm(conv))
 
 
 def _tap_weights(conv, dtype):
@@ -73,6 +67,11 @@ def conv1d_by_taps(conv, x):
     return out
 
 
-def conv1d_fast(conv, x):
-    """conv(x), through the per-tap GEMM path where that is faster (see taps_apply)."""
-    return conv1d_by_taps(conv, x) if taps_apply(conv, x) else conv(x)
+class TapConv1d(nn.Conv1d):
+    """A Conv1d that runs as per-tap products on a CPU without autograd (the plain one otherwise)."""
+
+    def forward(self, x):
+        if x.device.type != "cpu" or tracing() or (torch.is_grad_enabled() and (
+                x.requires_grad or self.weight.requires_grad)):
+            return super().forward(x)
+        return conv1d_by_taps(self, x)

@@ -21,6 +21,8 @@ x2 signal the same way before the down-sampling filter; the same padding is done
 """
 import torch
 
+from vits_decoder.alias import SnakeAlias
+
 RATIO = 2
 TAPS = 12
 BLOCK = 32                         # input samples per matrix row (a speed knob; any value >= 8 works)
@@ -31,11 +33,10 @@ DOWN_HALO = TAPS - RATIO           # 10 samples of the next block each down-samp
 CHUNK_ROWS = 1024                  # up-sampled rows activated at a time (stays in cache)
 
 
-def check_supported(up_filter, down_filter, ratio):
-    if ratio != RATIO or up_filter.numel() != TAPS or down_filter.numel() != TAPS:
-        raise ValueError(f"the polyphase activation handles ratio {RATIO} with {TAPS}-tap filters, "
-                         f"got ratio {ratio} with {up_filter.numel()}/{down_filter.numel()} taps: "
-                         f"use the plain path")
+def suits(alias):
+    """True for the anti-aliased activations this form handles: ratio 2, 12-tap filters."""
+    return alias.upsample.ratio == RATIO and alias.upsample.filter.numel() == TAPS == \
+        alias.downsample.lowpass.filter.numel()
 
 
 def _banded(taps, block, in_per_out):
@@ -153,3 +154,27 @@ def snake_alias_polyphase(x, scale, inv_b, up, down):
     else:
         padded = _upsample_activate(x, scale, inv_b, up, blocks)
     return _blocked_filter(padded, *down)[:, :t].reshape(b, c, t)
+
+
+class PolyphaseSnake(SnakeAlias):
+    """SnakeAlias in the polyphase form (autograd or not; the plain form while tracing)."""
+
+    def constants(self, form, compute):
+        """compute(alpha, beta, up filter, down filter), kept while no gradient is wanted, until a
+        parameter or buffer changes (in place, by load_state_dict, or by moving the module)."""
+        tensors = self.act.alpha, self.act.beta, self.upsample.filter, self.downsample.lowpass.filter
+        if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+            return compute(*tensors)
+        key = tuple((t.data_ptr(), 0 if t.is_inference() else t._version) for t in tensors)
+        cache = self.__dict__.setdefault("_constants", {})
+        if cache.get(form, (None,))[0] != key:
+            with torch.no_grad():
+                cache[form] = (key, compute(*tensors))
+        return cache[form][1]
+
+    def forward(self, x):
+        from vits_decoder.fast import tracing
+        if tracing():
+            return super().forward(x)
+        return snake_alias_polyphase(x, *self.constants("polyphase", lambda alpha, beta, up, down: snake_constants(
+            alpha, beta) + (upsample_matrices(up), downsample_matrices(down))))
