@@ -5,8 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common.checkpoint import CheckpointError  # noqa: E402
-from vits.data_utils import DatasetError  # noqa: E402
+from common.cli import add_config_argument, add_device_argument, report_errors  # noqa: E402
 from vits.train import AMP_CHOICES, TrainOptions, train  # noqa: E402
 
 
@@ -14,12 +13,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Train the singing-voice-conversion model (so-vits-svc-5.0 layout). "
                                      "Ctrl-C or SIGTERM saves a checkpoint and exits. For several machines, "
                                      "start it with torchrun (RANK/WORLD_SIZE/LOCAL_RANK/MASTER_ADDR are read).")
-    parser.add_argument("-c", "--config", required=True, help="YAML config, e.g. configs/base.yaml")
+    add_config_argument(parser, help="YAML config, e.g. configs/base.yaml", required=True)
     parser.add_argument("-n", "--name", required=True,
                         help="run name: checkpoints go to <log.pth_dir>/NAME, logs to <log.log_dir>/NAME")
     parser.add_argument("-p", "--checkpoint", default=None,
                         help="training checkpoint to resume (models, optimizers, step, epoch), e.g. chkpt/NAME/NAME_0010.pt")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    add_device_argument(parser)
     parser.add_argument("--amp", choices=AMP_CHOICES, default=None,
                         help="mixed precision on CUDA (overrides train.amp): none, bf16, or fp16 with a grad scaler")
     parser.add_argument("--max-steps", type=int, default=None,
@@ -31,12 +30,9 @@ def main(argv=None):
     parser.add_argument("--master-port", type=int, default=None,
                         help="rendezvous port for --num-gpus > 1 (default: train.port of the config)")
     args = parser.parse_args(argv)
-    try:
-        train(TrainOptions(config=args.config, name=args.name, resume=args.checkpoint, device=args.device,
-                           amp=args.amp, max_steps=args.max_steps, num_procs=args.num_gpus,
-                           master_addr=args.master_addr, master_port=args.master_port))
-    except (DatasetError, CheckpointError, FileNotFoundError) as e:
-        parser.exit(2, f"svc_trainer.py: error: {e}\n")
+    report_errors(train, TrainOptions(config=args.config, name=args.name, resume=args.checkpoint, device=args.device,
+                                      amp=args.amp, max_steps=args.max_steps, num_procs=args.num_gpus,
+                                      master_addr=args.master_addr, master_port=args.master_port))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from common.cli import report_errors  # noqa: E402
+from common.config import load_config  # noqa: E402
 from prepare import cli_args  # noqa: E402
 from prepare.specs import spec_dataset  # noqa: E402
 
@@ -22,11 +24,9 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    hp = cli_args.read_config(args.config)
-    if hp is None:
-        return 1
+    hp = load_config(args.config)
     return cli_args.run_in_pool(lambda pool: spec_dataset(args.wav, args.spe, hp.data, pool=pool), args.workers)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_errors(main))

@@ -5,6 +5,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from common.cli import report_errors  # noqa: E402
+from common.config import load_config  # noqa: E402
 from prepare import cli_args  # noqa: E402
 
 
@@ -25,13 +27,11 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from prepare.check import check_lists
 
-    hp = cli_args.read_config(args.config)
-    if hp is None:
-        return 1
+    hp = load_config(args.config)
     result = check_lists(args.lists, hp, with_dataset=not args.files_only)
     print(result.summary(), file=sys.stderr)
     return 0 if result.ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_errors(main))

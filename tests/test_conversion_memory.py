@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from svc.convert import MIN_CHUNK_SECONDS, SvcConverter
-from tests.svc_fixtures import hp, model_files, smooth_features  # noqa: F401 (fixtures)
+from tests.svc_fixtures import smooth_features
 
 
 def limit_piece_frames(converter, limit, calls):

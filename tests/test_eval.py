@@ -10,7 +10,7 @@ import torch
 
 from common.loudness import integrated_loudness
 from common.metrics import MetricError, check_measurable, cosine, frame_cosine, pitch_agreement
-from tests.svc_fixtures import TINY, hp, model_files, smooth_features  # noqa: F401 (fixtures)
+from tests.svc_fixtures import TINY, smooth_features  # noqa: F401 (fixtures)
 
 RATE = 16000
 VOICE_A = dict(f0=220.0, formants=((700, 110), (1220, 90), (2600, 160)), tilt=1.0)    # an "ah", brighter

@@ -9,7 +9,7 @@ from svc.chunking import chunk_weights, plan_chunks, run_chunked
 from svc.conversion_run import convert_file
 from svc.convert import SvcConverter
 from svc.feature_files import FeatureError
-from tests.svc_fixtures import HOP, TINY, hp, model_files, smooth_features  # noqa: F401 (fixtures)
+from tests.svc_fixtures import HOP, TINY, smooth_features  # noqa: F401 (fixtures)
 
 
 # -- the joiner ------------------------------------------------------------------------------

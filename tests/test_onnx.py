@@ -8,7 +8,6 @@ import torch
 
 from common.atomic import is_temp_file
 from common.checkpoint import save_checkpoint
-from common.config import load_config
 from svc import onnx_export
 from svc.model_files import load_svc_model
 from svc.onnx_export import (INPUT_NAMES, OUTPUT_NAMES, OnnxGenerator, OnnxMismatchError, OnnxUnavailableError,
@@ -16,11 +15,6 @@ from svc.onnx_export import (INPUT_NAMES, OUTPUT_NAMES, OnnxGenerator, OnnxMisma
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "tiny.yaml")
-
-
-@pytest.fixture(scope="module")
-def hp():
-    return load_config(TINY)
 
 
 @pytest.fixture(scope="module")
