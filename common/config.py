@@ -36,8 +36,8 @@ def load_config(path):
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"{path}: not a YAML config: {problem}{where}. Use configs/base.yaml or the config "
-                          f"the model was trained with.") from None
+        raise ConfigError(f"{path}: not a YAML file: {problem}{where}. --config takes a model config such as "
+                          f"configs/base.yaml.") from None
     return config_from(data, path)
 
 

@@ -46,7 +46,7 @@ def test_speaker_loss_is_one_minus_cosine():
 
 def test_stft_loss_zero_for_identical_and_grows_with_error():
     torch.manual_seed(0)
-    loss = MultiResolutionSTFTLoss("[(512, 50, 240), (1024, 120, 600)]")
+    loss = MultiResolutionSTFTLoss([(512, 50, 240), (1024, 120, 600)])
     real = torch.randn(2, 4000)
     sc, mag = loss(real, real)
     assert sc.item() == pytest.approx(0.0, abs=1e-6) and mag.item() == pytest.approx(0.0, abs=1e-6)
