@@ -46,11 +46,10 @@ def test_public_base_yaml_loads_unchanged_with_the_public_values():
     assert hp.mpd.channels == [64, 128, 256, 512, 1024] and hp.mrd.channels == 32 and hp.train.amp == "none"
 
 
-def test_base_yaml_lists_every_key_with_the_schema_defaults():
-    listed = {f"{s}.{k}" for s, keys in raw(BASE).items() for k in keys}
-    assert listed == set(KEYS)
-    assert {f"{s}.{k}" for s, keys in raw(os.path.join(ROOT, "tests", "tiny.yaml")).items() for k in keys} == listed
+def test_base_yaml_holds_the_schema_defaults():
+    # a new key needs only its line in the schema; configs/base.yaml may show it, with the same value
     assert OmegaConf.to_container(load_config(BASE)) == OmegaConf.to_container(OmegaConf.structured(SvcConfig))
+    assert load_config(os.path.join(ROOT, "tests", "tiny.yaml")).vits.hidden_channels == 8
 
 
 def test_types_are_the_schemas():
