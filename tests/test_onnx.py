@@ -112,6 +112,7 @@ def test_traceable_activation_equals_the_plain_and_fast_paths():
         assert torch.allclose(traced(x), alias.use_polyphase(True)(x), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_flag_writes_onnx_from_an_exported_model(hp, training_ckpt, tmp_path, capsys):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
@@ -125,6 +126,7 @@ def test_cli_flag_writes_onnx_from_an_exported_model(hp, training_ckpt, tmp_path
     assert printed.count("onnxruntime vs PyTorch") == 2
 
 
+@pytest.mark.slow
 def test_mismatch_leaves_no_file(hp, training_ckpt, tmp_path, monkeypatch):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
