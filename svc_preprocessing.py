@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common.cli import add_device_argument, fail, report_errors  # noqa: E402
+from common.cli import add_config_argument, add_device_argument, fail, report_errors  # noqa: E402
 from prepare import cli_args  # noqa: E402
 from prepare.pipeline import STEPS, Options, parse_steps, run_pipeline  # noqa: E402
 
@@ -26,7 +26,7 @@ def build_parser():
     parser.add_argument("--files", default="./files", help="folder of train.txt and valid.txt (default ./files)")
     cli_args.add_workers(parser)
     add_device_argument(parser)
-    cli_args.add_config(parser)
+    add_config_argument(parser)
     parser.add_argument("--steps", default="1-9",
                         help="steps to run, by number or name, e.g. '1-5', '7,8' or 'spec,filelist' (default 1-9)")
     parser.add_argument("--skip", default="", help="steps to leave out, same form as --steps (e.g. '9' or 'check')")

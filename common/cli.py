@@ -11,8 +11,8 @@ def add_device_argument(parser, default="auto", help=None):
                         "available, else CPU), cpu, cuda or cuda:N (default auto)")
 
 
-def add_config_argument(parser, help="model config (default configs/base.yaml; keys: common/config_schema.py)",
-                        required=False):
+def add_config_argument(parser, help="model config: spectrogram settings, feature widths, clip lengths, model "
+                        "sizes (default configs/base.yaml; every key: common/config_schema.py)", required=False):
     parser.add_argument("-c", "--config", required=required, default=None if required else "configs/base.yaml",
                         help=help)
 

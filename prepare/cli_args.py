@@ -2,7 +2,7 @@
 running a step with a worker pool, and turning its report into an exit status."""
 import os
 
-from common.cli import add_config_argument, fail
+from common.cli import fail
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 
 
@@ -38,11 +38,6 @@ def add_hubert(parser):
 def add_speaker(parser):
     parser.add_argument("--speaker-checkpoint", default=SPEAKER_CKPT,
                         help=f"LSTM speaker-encoder weights (default {SPEAKER_CKPT})")
-
-
-def add_config(parser):
-    add_config_argument(parser, help="model config: spectrogram settings, feature widths and clip lengths "
-                                     "(default configs/base.yaml)")
 
 
 def add_clip_options(parser):

@@ -5,9 +5,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common.cli import report_errors  # noqa: E402
+from common.cli import add_config_argument, report_errors  # noqa: E402
 from common.config import load_config  # noqa: E402
-from prepare import cli_args  # noqa: E402
 
 
 def build_parser():
@@ -17,7 +16,7 @@ def build_parser():
                                                  "something would break training.")
     parser.add_argument("lists", nargs="*", default=["files/train.txt", "files/valid.txt"],
                         help="list files to check (default files/train.txt files/valid.txt)")
-    cli_args.add_config(parser)
+    add_config_argument(parser)
     parser.add_argument("--files-only", action="store_true",
                         help="only check the files directly; skip the pass through vits.data_utils")
     return parser
