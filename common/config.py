@@ -36,7 +36,7 @@ def load_config(path):
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"{path}: not a YAML file: {problem}{where}. --config takes a model config such as "
+        raise ConfigError(f"{path}: not valid YAML: {problem}{where}. --config takes a model config such as "
                           f"configs/base.yaml.") from None
     return config_from(data, path)
 
@@ -71,6 +71,10 @@ def config_from(data, source="config"):
             except OmegaConfBaseException:
                 kind = describe(KEYS[f"{name}.{key}"].type)
                 raise ConfigError(f"{source}: {name}.{key}: expected {kind}, got {value!r}") from None
+    try:
+        OmegaConf.resolve(config)  # ${section.key} references
+    except OmegaConfBaseException as e:
+        raise ConfigError(f"{source}: {e.full_key}: {str(e).splitlines()[0]}") from None
     return config
 
 

@@ -74,6 +74,7 @@ def test_types_are_the_schemas():
     (lambda d: d.pop("dist_config"), "missing section dist_config (see configs/base.yaml)"),
     (lambda d: d["mrd"].update(resolutions="[(512, 50)]"), "mrd.resolutions: expected a list of (n_fft, hop, win)"),
     (lambda d: d["mrd"].update(resolutions="__import__('os').getcwd()"), "mrd.resolutions: expected a list"),
+    (lambda d: d["gen"].update(upsample_input="${vits.nothing}"), "gen.upsample_input: Interpolation key 'vits.no"),
 ])
 def test_a_bad_key_or_value_is_one_line_naming_file_and_key(tmp_path, change, message):
     path = write(tmp_path, edited(change))
@@ -85,7 +86,7 @@ def test_a_bad_key_or_value_is_one_line_naming_file_and_key(tmp_path, change, me
 def test_files_that_are_no_model_config(tmp_path):
     # a speaker encoder's config.json: JSON with comments, which YAML cannot read
     speaker_json = write(tmp_path, '{\n  "model": "lstm",\n  // audio\n  "audio": {"fft_size": 512}\n}\n', "config.json")
-    with pytest.raises(ConfigError, match=r"config\.json: not a YAML file: .*\(line 4\)\. --config takes"):
+    with pytest.raises(ConfigError, match=r"config\.json: not valid YAML: .*\(line 4\)\. --config takes"):
         load_config(speaker_json)
     with pytest.raises(ConfigError, match="other.yaml: not a model config: it has none of the sections train, data"):
         load_config(write(tmp_path, {"audio": {"fft_size": 512}}, "other.yaml"))
@@ -98,6 +99,7 @@ def test_resolutions_string_or_list_and_empty_sections():
             for r in ("[(512, 50, 240), (1024, 120, 600)]", [[512, 50, 240], (1024, 120, 600)])]
     assert both[0] == both[1] == [[512, 50, 240], [1024, 120, 600]]
     assert config_from(edited(lambda d: d.update(log=None))).log.save_interval == 5  # `log:` alone: defaults
+    assert config_from(edited(lambda d: d["gen"].update(upsample_input="${vits.inter_channels}"))).gen.upsample_input == 192
 
 
 def test_unused_keys_are_not_read_and_the_others_are():
