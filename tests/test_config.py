@@ -85,7 +85,7 @@ def test_a_bad_key_or_value_is_one_line_naming_file_and_key(tmp_path, change, me
 
 def test_files_that_are_no_model_config(tmp_path):
     # a speaker encoder's config.json: JSON with comments, which YAML cannot read
-    speaker_json = write(tmp_path, '{\n  "model": "lstm",\n  // audio\n  "audio": {"fft_size": 512}\n}\n', "config.json")
+    speaker_json = write(tmp_path, '{\n  "model": "lstm",\n  // audio\n  "audio": {"fft": 512}\n}\n', "config.json")
     with pytest.raises(ConfigError, match=r"config\.json: not valid YAML: .*\(line 4\)\. --config takes"):
         load_config(speaker_json)
     with pytest.raises(ConfigError, match="other.yaml: not a model config: it has none of the sections train, data"):
@@ -99,7 +99,8 @@ def test_resolutions_string_or_list_and_empty_sections():
             for r in ("[(512, 50, 240), (1024, 120, 600)]", [[512, 50, 240], (1024, 120, 600)])]
     assert both[0] == both[1] == [[512, 50, 240], [1024, 120, 600]]
     assert config_from(edited(lambda d: d.update(log=None))).log.save_interval == 5  # `log:` alone: defaults
-    assert config_from(edited(lambda d: d["gen"].update(upsample_input="${vits.inter_channels}"))).gen.upsample_input == 192
+    linked = config_from(edited(lambda d: d["gen"].update(upsample_input="${vits.inter_channels}")))
+    assert linked.gen.upsample_input == 192
 
 
 def test_unused_keys_are_not_read_and_the_others_are():
@@ -130,7 +131,8 @@ def test_scripts_stop_on_a_misspelled_key_before_anything_runs(tmp_path, monkeyp
         with pytest.raises(SystemExit) as stop:
             run()
         err = capsys.readouterr().err
-        assert stop.value.code == 1 and err == f"error: {bad}: train.batchsize: unknown key (did you mean train.batch_size?)\n"
+        assert stop.value.code == 1
+        assert err == f"error: {bad}: train.batchsize: unknown key (did you mean train.batch_size?)\n"
     assert os.listdir(tmp_path) == ["config.yaml"]  # no chkpt/, logs/, specs/
 
 
