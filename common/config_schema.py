@@ -103,7 +103,7 @@ class Mrd:
 class Log:
     info_interval: int = 100  # steps between loss lines in the log file and TensorBoard scalars
     eval_interval: int = 1  # epochs between validation runs (mel loss, images, audio, the two below)
-    eval_pitch_method: str = "crepe"  # tracker of valid/pitch_cents, valid/voicing (crepe, harvest, dio, pm, pyin; ""=off)
+    eval_pitch_method: str = "crepe"  # valid/pitch_cents, valid/voicing tracker (crepe, harvest, dio, pm, pyin; "" = off)
     eval_speaker_checkpoint: str = "speaker_pretrain/best_model.pth.tar"  # encoder of valid/spk_sim ("" = off)
     save_interval: int = 5  # epochs between checkpoints
     num_audio: int = 6  # validation clips written to TensorBoard
