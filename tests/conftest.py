@@ -12,9 +12,9 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import pytest  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
 
 from common.config import load_config  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
 TINY = os.path.join(ROOT, "tests", "tiny.yaml")
 BASE = os.path.join(ROOT, "configs", "base.yaml")
