@@ -10,7 +10,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from common.cli import add_device_argument, report_errors
-from common.config import KEYS, UNUSED, ConfigError, config_from, load_config
+from common.config import KEYS, SECTIONS, UNUSED, ConfigError, config_from, load_config
 from common.config_schema import SvcConfig
 from tests.compat_manifest import load_manifest
 
@@ -110,6 +110,8 @@ def test_unused_keys_are_not_read_and_the_others_are():
         if not rel.startswith(("tests", "common" + os.sep + "config")):
             code += open(path, encoding="utf-8").read()
     assert sorted(UNUSED) == ["data.max_wav_value", "dist_config.dist_url", "dist_config.world_size", "train.model"]
+    # defaults live in the schema only: no `hp.train.get("key", default)`, no OmegaConf.select(..., default=)
+    assert not re.search(rf"\.({'|'.join(SECTIONS)})\.get\(|OmegaConf\.select\(", code)
     for key in KEYS:
         section, leaf = key.split(".")
         if key in UNUSED:
