@@ -9,6 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from common.cli import report_errors  # noqa: E402
 from common.download import WEIGHTS, download_weights  # noqa: E402
 
 
@@ -24,7 +25,7 @@ def main(argv=None):
                              "http://host/weights -> http://host/weights/whisper_pretrain/large-v2.pt")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
     args = parser.parse_args(argv)
-    return download_weights(args.only, args.dest, args.mirror, progress=not args.no_progress)
+    return report_errors(download_weights, args.only, args.dest, args.mirror, progress=not args.no_progress)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from svc.cli import report_errors  # noqa: E402
+from common.cli import report_errors  # noqa: E402
 from svc.timbre_mix import parse_weighted_items, read_weight_yaml, write_mix  # noqa: E402
 
 

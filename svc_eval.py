@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT  # noqa: E402
-from svc.cli import report_errors  # noqa: E402
+from common.cli import add_device_argument, report_errors  # noqa: E402
 from svc.eval_report import metrics_help  # noqa: E402
 from svc.evaluate import run_eval  # noqa: E402
 from svc.retrieval import BACKENDS  # noqa: E402
@@ -42,7 +42,7 @@ def build_parser():
                         help="GE2E timbre judge (resemblyzer): auto = when installed")
     parser.add_argument("--dnsmos", choices=("auto", "on", "off"), default="auto",
                         help="DNSMOS quality judge (speechmos): auto = when installed")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_device_argument(parser)
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
                         help="model arithmetic: fp32, or bf16/fp16 autocast on CUDA (compare runs to see what it costs)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise (dither, NSF source, prior)")

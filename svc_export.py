@@ -9,15 +9,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from common.cli import add_config_argument, report_errors  # noqa: E402
 from common.config import load_config  # noqa: E402
-from svc.cli import report_errors  # noqa: E402
 from svc.model_files import export_checkpoint  # noqa: E402
 from svc.onnx_export import export_onnx  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-c", "--config", default="configs/base.yaml", help="config the model was trained with")
+    add_config_argument(parser, help="config the model was trained with (default configs/base.yaml)")
     parser.add_argument("-p", "--checkpoint_path", required=True, help="training checkpoint chkpt/<name>/<name>_<epoch>.pt")
     parser.add_argument("--out", default="sovits5.0.pth", help="exported model file (written atomically)")
     parser.add_argument("--pretrain_out", default=None,

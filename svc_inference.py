@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT  # noqa: E402
 from pitch.extractor import METHODS as PITCH_METHODS  # noqa: E402
-from svc.cli import report_errors  # noqa: E402
+from common.cli import add_device_argument, report_errors  # noqa: E402
 from svc.conversion_run import run_inference  # noqa: E402
 from svc.retrieval import BACKENDS  # noqa: E402
 
@@ -90,7 +90,7 @@ def build_parser():
     parser.add_argument("--out", default=None,
                         help="output WAV for one input (default svc_out.wav; a folder - an existing one, or one "
                              "ending in / - takes <name>_svc.wav), or the output folder for several (default svc_out/)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_device_argument(parser)
     parser.add_argument("--whisper-checkpoint", default=WHISPER_CKPT, help="Whisper weights for PPG extraction")
     parser.add_argument("--hubert-checkpoint", default=HUBERT_CKPT, help="HuBERT-Soft weights for unit extraction")
     parser.add_argument("--pitch-method", default=None, choices=PITCH_METHODS,

@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from svc.cli import report_errors  # noqa: E402
+from common.cli import report_errors  # noqa: E402
 from svc.post_process import post_process_files  # noqa: E402
 
 HARD_ONLY = ("periodicity", "hangover_ms", "fade_ms")

@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from svc.cli import report_errors  # noqa: E402
+from common.cli import report_errors  # noqa: E402
 from svc.merge import merge_models  # noqa: E402
 
 

@@ -8,6 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from common.cli import add_config_argument, add_device_argument, fail, report_errors  # noqa: E402
 from prepare import cli_args  # noqa: E402
 from prepare.pipeline import STEPS, Options, parse_steps, run_pipeline  # noqa: E402
 
@@ -24,8 +25,8 @@ def build_parser():
                              "specs (default ./data_svc)")
     parser.add_argument("--files", default="./files", help="folder of train.txt and valid.txt (default ./files)")
     cli_args.add_workers(parser)
-    cli_args.add_device(parser)
-    cli_args.add_config(parser)
+    add_device_argument(parser)
+    add_config_argument(parser)
     parser.add_argument("--steps", default="1-9",
                         help="steps to run, by number or name, e.g. '1-5', '7,8' or 'spec,filelist' (default 1-9)")
     parser.add_argument("--skip", default="", help="steps to leave out, same form as --steps (e.g. '9' or 'check')")
@@ -54,11 +55,11 @@ def main(argv=None):
     try:
         steps = parse_steps(args.steps, args.skip)
     except ValueError as e:
-        return cli_args.fail(f"--steps/--skip: {e}")
+        return fail(f"--steps/--skip: {e}")
     try:
         clip = cli_args.clip_options(args)
     except ValueError as e:
-        return cli_args.fail(e)
+        return fail(e)
     opts = Options(dataset=args.dataset, data_svc=args.data_svc, files=args.files,
                    workers=cli_args.resolve_workers(args.workers), device=args.device, config=args.config,
                    pitch_method=args.pitch_method, crepe_model=args.crepe_model,
@@ -70,4 +71,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_errors(main))

@@ -5,7 +5,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from svc.retrieval import BACKENDS, RetrievalError  # noqa: E402
+from common.cli import report_errors  # noqa: E402
+from svc.retrieval import BACKENDS  # noqa: E402
 from svc.retrieval_build import DEFAULT_CODEBOOK_SIZE, build_singer_indexes  # noqa: E402
 
 
@@ -32,13 +33,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        report = build_singer_indexes(args.data, args.out, singers=args.singer, backend=args.backend,
-                                      dtype="float16" if args.float16 else "float32", kmeans=args.kmeans,
-                                      codebook_size=args.codebook_size, max_frames=args.max_frames,
-                                      force=args.force)
-    except RetrievalError as err:
-        sys.exit(f"error: {err}")
+    report = report_errors(build_singer_indexes, args.data, args.out, singers=args.singer, backend=args.backend,
+                           dtype="float16" if args.float16 else "float32", kmeans=args.kmeans,
+                           codebook_size=args.codebook_size, max_frames=args.max_frames, force=args.force)
     report.print_summary()
 
 

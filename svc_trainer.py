@@ -6,6 +6,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.checkpoint import CheckpointError  # noqa: E402
+from common.cli import add_config_argument, add_device_argument  # noqa: E402
 from vits.data_utils import DatasetError  # noqa: E402
 from vits.train import AMP_CHOICES, TrainOptions, train  # noqa: E402
 from vits.train_utils import TrainingError  # noqa: E402
@@ -16,12 +17,12 @@ def main(argv=None):
                                      "Ctrl-C or SIGTERM finishes the step, saves a checkpoint where the epoch stands and "
                                      "exits (a second Ctrl-C aborts); -p resumes at the next batch. For several machines, "
                                      "start it with torchrun (RANK/WORLD_SIZE/LOCAL_RANK/MASTER_ADDR are read).")
-    parser.add_argument("-c", "--config", required=True, help="YAML config, e.g. configs/base.yaml")
+    add_config_argument(parser, help="YAML config, e.g. configs/base.yaml", required=True)
     parser.add_argument("-n", "--name", required=True,
                         help="run name: checkpoints go to <log.pth_dir>/NAME, logs to <log.log_dir>/NAME")
     parser.add_argument("-p", "--checkpoint", default=None,
                         help="training checkpoint to resume (models, optimizers, step, epoch), e.g. chkpt/NAME/NAME_0010.pt")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    add_device_argument(parser)
     parser.add_argument("--amp", choices=AMP_CHOICES, default=None,
                         help="mixed precision on CUDA (overrides train.amp): none, bf16, or fp16 with a grad scaler")
     parser.add_argument("--max-steps", type=int, default=None,
@@ -45,7 +46,7 @@ def main(argv=None):
                            amp=args.amp, max_steps=args.max_steps, num_procs=args.num_gpus,
                            master_addr=args.master_addr, master_port=args.master_port, overwrite=args.overwrite,
                            stop_when_done=args.stop_when_done))
-    except (DatasetError, CheckpointError, TrainingError, FileNotFoundError) as e:
+    except (DatasetError, CheckpointError, TrainingError, FileNotFoundError, ValueError) as e:
         parser.exit(2, f"svc_trainer.py: error: {e}\n")
     except KeyboardInterrupt:
         parser.exit(130, "svc_trainer.py: aborted without saving (second Ctrl-C)\n")

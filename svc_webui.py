@@ -18,7 +18,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT  # noqa: E402
-from svc.cli import report_errors  # noqa: E402
+from common.cli import add_device_argument, report_errors  # noqa: E402
 from svc.webui.app import run_webui  # noqa: E402
 
 
@@ -39,7 +39,7 @@ def build_parser():
                         help="folder whose audio files the page may open by path (repeatable; default none: "
                              "upload files instead)")
     parser.add_argument("--data-svc", default="data_svc", help="prepared data folder holding indexes/ for retrieval")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_device_argument(parser)
     parser.add_argument("--whisper-checkpoint", default=WHISPER_CKPT, help="Whisper weights for PPG extraction")
     parser.add_argument("--hubert-checkpoint", default=HUBERT_CKPT, help="HuBERT-Soft weights for unit extraction")
     parser.add_argument("--chunk-seconds", type=float, default=25.0, help="longest piece converted at once")

@@ -15,6 +15,7 @@ from bench import fixtures  # noqa: E402
 from bench.models import BASE_CONFIG  # noqa: E402
 from bench.timing import CONDITIONS, load_caveat, print_table, under  # noqa: E402
 from common.audio import EXTRACT_RATE  # noqa: E402
+from common.cli import add_device_argument  # noqa: E402
 
 
 LIMIT_MIB = 3 * 1024
@@ -60,7 +61,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default=BASE_CONFIG, help="model config (default: configs/base.yaml)")
     parser.add_argument("--seconds", type=float, default=300.0, help="input length in seconds (default: 300)")
-    parser.add_argument("--device", default="cpu", help="device passed to svc_inference.py (default: cpu)")
+    add_device_argument(parser, "cpu", help="device passed to svc_inference.py (default: cpu)")
     parser.add_argument("--tmp", default=None, help="folder for the temporary files (default: system temp)")
     parser.add_argument("--quick", action="store_true", help="short run: 30 s input")
     args = parser.parse_args(argv)

@@ -9,6 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench import fixtures  # noqa: E402
 from bench.models import BASE_CONFIG, ROOT  # noqa: E402
 from bench.timing import CONDITIONS, load_caveat, print_table, under  # noqa: E402
+from common.cli import add_device_argument  # noqa: E402
 
 
 TINY_CONFIG = os.path.join(ROOT, "tests", "tiny.yaml")
@@ -72,7 +73,7 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each clip (default: 4)")
     parser.add_argument("--full", action="store_true",
                         help="full-size random checkpoints, base config and CREPE full (default: tiny ones)")
-    parser.add_argument("--device", default="cpu", help="--device for svc_preprocessing.py (default: cpu)")
+    add_device_argument(parser, "cpu", help="--device for svc_preprocessing.py (default: cpu)")
     parser.add_argument("--tmp", default=None, help="folder for the temporary dataset (default: system temp)")
     parser.add_argument("--quick", action="store_true", help="short run: 2 speakers x 2 clips of 2 s, tiny")
     args = parser.parse_args(argv)

@@ -17,6 +17,7 @@ from bench import fixtures  # noqa: E402
 from bench.models import BASE_CONFIG  # noqa: E402
 from bench.timing import load_caveat, print_table, set_threads, synchronize  # noqa: E402
 from common.audio import EXTRACT_RATE, load_audio  # noqa: E402
+from common.cli import add_device_argument  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.device import pick_device  # noqa: E402
 import numpy as np  # noqa: E402
@@ -123,7 +124,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default=BASE_CONFIG, help="model config (default: configs/base.yaml)")
     parser.add_argument("--seconds", type=float, default=300.0, help="song length in seconds (default: 300)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_device_argument(parser)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     parser.add_argument("--quick", action="store_true",
                         help="short run: 10 s song, 2-layer Whisper and tiny HuBERT")

@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.models import BASE_CONFIG, training_models  # noqa: E402
 from bench.timing import load_caveat, print_table, set_threads, time_idle_busy  # noqa: E402
+from common.cli import add_device_argument  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.device import pick_device  # noqa: E402
 import torch  # noqa: E402  (after the bench package: common sets the OpenMP wait policy first)
@@ -150,8 +151,7 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=4.0,
                         help="clip length in seconds (default: 4, train.max_seconds)")
     parser.add_argument("--repeats", type=int, default=3, help="timed steps per variant, median taken (default: 3)")
-    parser.add_argument("--device", default="auto",
-                        help="auto, cpu, cuda or cuda:N (default: auto; CUDA adds CPU rows)")
+    add_device_argument(parser, help="auto, cpu, cuda or cuda:N (default: auto; CUDA adds CPU rows)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     parser.add_argument("--no-cpu-rows", action="store_true", help="on CUDA, leave out the CPU rows")
     parser.add_argument("--quick", action="store_true", help="short run: batch 2, 1-second clips, 1 repeat")

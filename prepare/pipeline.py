@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass, field
 
 from common.audio import EXTRACT_RATE
+from common.config import load_config
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from common.runtime import tune_cpu_runtime
 from prepare.clip_pieces import ClipOptions
@@ -76,15 +77,8 @@ class Pipeline:
         self.failed_steps = []
         self.filelist_items = None
         self.check_ok = True
-        self._hp = None
-
-    @property
-    def hp(self):
-        if self._hp is None:
-            from common.config import load_config
-
-            self._hp = load_config(self.opts.config)
-        return self._hp
+        # read before the first step, so a bad config stops the run at once; steps 1-6 need none
+        self.hp = load_config(opts.config) if {"spec", "check"} & set(opts.steps) else None
 
     def run(self):
         self.pool = make_pool(self.opts.workers)

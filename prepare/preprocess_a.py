@@ -5,6 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from common.cli import fail, report_errors  # noqa: E402
 from prepare import cli_args  # noqa: E402
 from prepare.clip_pieces import DEFAULT_PEAK  # noqa: E402
 from prepare.resample import resample_dataset  # noqa: E402
@@ -32,15 +33,15 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.sr <= 0 or not 0 < args.peak <= 1:
-        return cli_args.fail("-s must be a positive rate and --peak in (0, 1]")
+        return fail("-s must be a positive rate and --peak in (0, 1]")
     try:
         clip = cli_args.clip_options(args, args.peak)
     except ValueError as e:
-        return cli_args.fail(e)
+        return fail(e)
     return cli_args.run_in_pool(lambda pool: resample_dataset(
         args.wav, [(args.out, args.sr)], pool=pool, min_seconds=args.min_seconds, max_seconds=args.max_seconds,
         clip=clip), args.workers)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_errors(main))

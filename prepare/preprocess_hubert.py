@@ -5,6 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from common.cli import add_device_argument, report_errors  # noqa: E402
 from prepare import cli_args  # noqa: E402
 from prepare.features import hubert_step  # noqa: E402
 
@@ -16,7 +17,7 @@ def build_parser():
                         help="folder of 16 kHz waves <folder>/<speaker>/<name>.wav (default ./data_svc/waves-16k)")
     parser.add_argument("-v", "--vec", default="./data_svc/hubert", help="output folder (default ./data_svc/hubert)")
     cli_args.add_hubert(parser)
-    cli_args.add_device(parser)
+    add_device_argument(parser)
     cli_args.add_workers(parser)
     return parser
 
@@ -28,4 +29,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_errors(main))

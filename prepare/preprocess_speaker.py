@@ -5,6 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from common.cli import add_device_argument, report_errors  # noqa: E402
 from prepare import cli_args  # noqa: E402
 from prepare.features import speaker_step  # noqa: E402
 
@@ -15,7 +16,7 @@ def build_parser():
     parser.add_argument("dataset_path", help="folder of 16 kHz waves <folder>/<speaker>/<name>.wav")
     parser.add_argument("output_path", help="output folder of <speaker>/<name>.spk.npy")
     cli_args.add_speaker(parser)
-    cli_args.add_device(parser)
+    add_device_argument(parser)
     cli_args.add_workers(parser)
     return parser
 
@@ -27,4 +28,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_errors(main))

@@ -5,6 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from common.cli import fail, report_errors  # noqa: E402
 from prepare import cli_args  # noqa: E402
 from prepare.jobs import StepError  # noqa: E402
 from prepare.singer import singer_ranges, speaker_means  # noqa: E402
@@ -30,9 +31,9 @@ def main(argv=None):
         if args.pitch or os.path.isdir(pitch):
             singer_ranges(pitch, args.dataset_singer).print_summary()
     except StepError as e:
-        return cli_args.fail(e)
+        return fail(e)
     return cli_args.finish(report)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_errors(main))

@@ -5,6 +5,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from common.cli import add_config_argument, report_errors  # noqa: E402
+from common.config import load_config  # noqa: E402
 from prepare import cli_args  # noqa: E402
 from prepare.specs import spec_dataset  # noqa: E402
 
@@ -15,18 +17,16 @@ def build_parser():
     parser.add_argument("-w", "--wav", default="./data_svc/waves-32k",
                         help="folder of 32 kHz waves <folder>/<speaker>/<name>.wav (default ./data_svc/waves-32k)")
     parser.add_argument("-s", "--spe", default="./data_svc/specs", help="output folder (default ./data_svc/specs)")
-    cli_args.add_config(parser)
+    add_config_argument(parser)
     cli_args.add_workers(parser)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    hp = cli_args.read_config(args.config)
-    if hp is None:
-        return 1
+    hp = load_config(args.config)
     return cli_args.run_in_pool(lambda pool: spec_dataset(args.wav, args.spe, hp.data, pool=pool), args.workers)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_errors(main))

@@ -5,6 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from common.cli import fail, report_errors  # noqa: E402
 from prepare import cli_args  # noqa: E402
 from prepare.filelist import write_filelists  # noqa: E402
 from prepare.jobs import StepError  # noqa: E402
@@ -33,11 +34,11 @@ def main(argv=None):
         report = write_filelists(args.data_svc, args.out, singer_mean=args.singer_mean, wanted_valid=args.valid,
                                  seed=args.seed)
     except StepError as e:
-        return cli_args.fail(e)
+        return fail(e)
     report.print_summary()
     print(f"{report.n_train} train, {report.n_valid} valid in {args.out}", file=sys.stderr)
     return 0 if report.n_train + report.n_valid else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_errors(main))

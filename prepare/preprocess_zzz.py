@@ -5,7 +5,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from prepare import cli_args  # noqa: E402
+from common.cli import add_config_argument, report_errors  # noqa: E402
+from common.config import load_config  # noqa: E402
 
 
 def build_parser():
@@ -15,7 +16,7 @@ def build_parser():
                                                  "something would break training.")
     parser.add_argument("lists", nargs="*", default=["files/train.txt", "files/valid.txt"],
                         help="list files to check (default files/train.txt files/valid.txt)")
-    cli_args.add_config(parser)
+    add_config_argument(parser)
     parser.add_argument("--files-only", action="store_true",
                         help="only check the files directly; skip the pass through vits.data_utils")
     return parser
@@ -25,13 +26,11 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from prepare.check import check_lists
 
-    hp = cli_args.read_config(args.config)
-    if hp is None:
-        return 1
+    hp = load_config(args.config)
     result = check_lists(args.lists, hp, with_dataset=not args.files_only)
     print(result.summary(), file=sys.stderr)
     return 0 if result.ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_errors(main))

@@ -11,6 +11,7 @@ __all__ = ["SpeakerEncoder", "main"]
 
 
 def main(argv=None):
+    from common.cli import add_device_argument, report_errors
     from common.extractor import run_one_file
     from common.paths import SPEAKER_CKPT
     from speaker.audio import load_mel
@@ -19,10 +20,10 @@ def main(argv=None):
     parser.add_argument("-w", "--wav", required=True, help="input audio file (any rate; resampled to 16 kHz)")
     parser.add_argument("-s", "--spk", required=True, help="output .spk.npy path")
     parser.add_argument("--checkpoint", default=SPEAKER_CKPT, help=f"speaker encoder weights (default {SPEAKER_CKPT})")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    add_device_argument(parser)
     args = parser.parse_args(argv)
-    return run_one_file(lambda: SpeakerEncoder(args.checkpoint, args.device).embed_mel, args.wav, args.spk,
-                        "speaker d-vectors", ndim=1, front=load_mel)
+    return report_errors(run_one_file, lambda: SpeakerEncoder(args.checkpoint, args.device).embed_mel, args.wav,
+                         args.spk, "speaker d-vectors", ndim=1, front=load_mel)
 
 
 if __name__ == "__main__":

@@ -10,3 +10,49 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+import pytest  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+from common.config import load_config  # noqa: E402
+
+TINY = os.path.join(ROOT, "tests", "tiny.yaml")
+BASE = os.path.join(ROOT, "configs", "base.yaml")
+
+
+def _frozen(path):
+    hp = load_config(path)
+    OmegaConf.set_readonly(hp, True)  # shared by every test: change a copy (OmegaConf.merge(hp, {...}))
+    return hp
+
+
+@pytest.fixture(scope="session")
+def hp():
+    """The tiny test config (tests/tiny.yaml): models small enough for CPU tests."""
+    return _frozen(TINY)
+
+
+@pytest.fixture(scope="session")
+def base_hp():
+    """configs/base.yaml: the public model sizes (so-vits-svc-5.0 checkpoints)."""
+    return _frozen(BASE)
+
+
+@pytest.fixture(scope="session")
+def model_files(hp, tmp_path_factory):
+    """(exported .pth, training .pt) of one tiny random model (seeded; the global RNG is left alone)."""
+    import torch
+
+    from common.checkpoint import save_checkpoint
+    from svc.model_files import export_checkpoint
+    from vits.models import SynthesizerTrn
+
+    folder = tmp_path_factory.mktemp("model")
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net_g = SynthesizerTrn.from_hparams(hp)
+    training = folder / "tiny_1.pt"
+    save_checkpoint({"model_g": net_g.state_dict(), "model_d": {}, "optim_g": {}, "optim_d": {}, "step": 1,
+                     "epoch": 1, "hp_str": ""}, training)
+    export_checkpoint(hp, training, folder / "sovits5.0.pth")
+    return folder / "sovits5.0.pth", training

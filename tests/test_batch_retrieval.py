@@ -11,7 +11,7 @@ from svc.retrieval import (ContentRetrieval, IndexNotFoundError, RetrievalSettin
                            singer_from_speaker_file, write_index)
 from svc.retrieval_build import build_singer_indexes, write_codebook
 from svc.settings import ConversionSettings as Settings
-from tests.svc_fixtures import HOP, TINY, hp, model_files, smooth_features  # noqa: F401 (fixtures)
+from tests.svc_fixtures import HOP, TINY, smooth_features  # noqa: F401 (fixtures)
 
 SAMPLES16K = 20000  # 1.25 s: 62 frames at 50 Hz, 125 at 100 Hz
 

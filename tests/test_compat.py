@@ -1,17 +1,13 @@
 """State-dict compatibility with the public so-vits-svc-5.0 checkpoints (configs/base.yaml sizes)."""
-import os
-
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from common.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked, save_checkpoint
+from common.config import config_from
 from vits.models import SynthesizerInfer, SynthesizerTrn
 from vits_decoder.discriminator import Discriminator
 from vits_decoder.fast import accelerate
 from tests.compat_manifest import load_manifest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
@@ -20,18 +16,11 @@ def layout():
 
 
 @pytest.fixture(scope="module")
-def hp():
-    return OmegaConf.load(os.path.join(ROOT, "configs", "base.yaml"))
-
-
-@pytest.fixture(scope="module")
-def models(hp):
-    spec_channels = hp.data.filter_length // 2 + 1
-    frames = hp.data.segment_size // hp.data.hop_length
+def models(base_hp):
     return {
-        "model_g_training": SynthesizerTrn(spec_channels, frames, hp),
-        "model_d": Discriminator(hp),
-        "model_g_exported": SynthesizerInfer(spec_channels, frames, hp),
+        "model_g_training": SynthesizerTrn.from_hparams(base_hp),
+        "model_d": Discriminator(base_hp),
+        "model_g_exported": SynthesizerInfer.from_hparams(base_hp),
     }
 
 
@@ -40,11 +29,11 @@ def public_state(entries, generator):
     return {name: torch.randn(shape, generator=generator) for name, shape in entries}
 
 
-def test_base_config_matches_public_hyper_parameters(layout, hp):
+def test_base_config_matches_public_hyper_parameters(layout, base_hp):
+    public = config_from(layout["hyper_parameters"], "public base.yaml")
     for section in ("data", "vits", "gen", "mpd", "mrd"):
-        public = layout["hyper_parameters"][section]
-        ours = OmegaConf.to_container(hp[section])
-        assert {k: ours[k] for k in public} == public, section
+        names = layout["hyper_parameters"][section]
+        assert {k: base_hp[section][k] for k in names} == {k: public[section][k] for k in names}, section
 
 
 @pytest.mark.parametrize("name", ["model_g_training", "model_d", "model_g_exported"])
@@ -108,6 +97,6 @@ def test_missing_or_foreign_keys_are_one_clear_error(layout, models):
 
 def test_public_config_without_width_keys_builds_the_public_discriminator(layout):
     # The public base.yaml has no mpd.channels / mrd.channels: the public widths are the default.
-    public_hp = OmegaConf.create(layout["hyper_parameters"])
+    public_hp = config_from(layout["hyper_parameters"], "public base.yaml")
     names = [(k, list(v.shape)) for k, v in Discriminator(public_hp).state_dict().items()]
     assert names == [(n, list(s)) for n, s in layout["model_d"]]

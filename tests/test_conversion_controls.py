@@ -6,7 +6,7 @@ import torch
 from svc.convert import Features, SvcConverter
 from svc.settings import ConversionSettings as Settings
 from svc.timbre_curves import SpeakerMix
-from tests.svc_fixtures import HOP, hp, model_files, smooth_features  # noqa: F401
+from tests.svc_fixtures import HOP, smooth_features
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import torch
 
 from svc.convert import MIN_CHUNK_SECONDS, Features, SvcConverter
 from svc.settings import ConversionSettings as Settings
-from tests.svc_fixtures import hp, model_files, smooth_features  # noqa: F401 (fixtures)
+from tests.svc_fixtures import smooth_features
 
 
 def limit_piece_frames(converter, limit, calls):

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from common.checkpoint import load_checkpoint
 from svc.convert import Features, SvcConverter
 from svc.settings import ConversionSettings
-from tests.svc_fixtures import hp, model_files, smooth_features  # noqa: F401 (fixtures)
+from tests.svc_fixtures import smooth_features
 from tests.train_synthetic import FAST, TINY, make_synthetic_dataset, one_clip_config, record_mel_losses
 from vits.train import TrainOptions, train
 from vits.train_utils import process_group_backend, worker_device

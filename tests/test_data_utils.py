@@ -10,13 +10,6 @@ from common.atomic import save_npy
 from vits.data_utils import (DatasetError, DistributedBucketSampler, SvcDataset, collate_svc, read_file_list)
 from tests.train_synthetic import make_synthetic_dataset, write_item
 
-TINY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny.yaml")
-
-
-@pytest.fixture(scope="module")
-def hp():
-    return OmegaConf.load(TINY)
-
 
 @pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory, hp):

@@ -10,7 +10,7 @@ import torch
 
 from common.loudness import integrated_loudness
 from common.metrics import MetricError, check_measurable, cosine, frame_cosine, pitch_agreement
-from tests.svc_fixtures import TINY, hp, model_files, smooth_features  # noqa: F401 (fixtures)
+from tests.svc_fixtures import TINY, smooth_features  # noqa: F401 (fixtures)
 
 RATE = 16000
 VOICE_A = dict(f0=220.0, formants=((700, 110), (1220, 90), (2600, 160)), tilt=1.0)    # an "ah", brighter
@@ -124,6 +124,7 @@ def train_tiny_speaker_encoder(path, steps=10, crop=40):
     return path
 
 
+@pytest.mark.slow
 def test_our_encoder_same_voice_scores_higher(voices, tmp_path):
     from speaker.encoder import SpeakerEncoder
 
@@ -224,6 +225,7 @@ def save_tiny_model(hp, path, seed):
     return path
 
 
+@pytest.mark.slow
 def test_cli_two_models_two_settings(hp, model_files, tmp_path, capsys):
     import svc_eval
     from svc.eval_report import ID_COLUMNS, METRICS

@@ -5,18 +5,12 @@ import pytest
 import torch
 
 from common.checkpoint import CheckpointError, save_checkpoint
-from common.config import load_config
 from svc.model_files import export_checkpoint
 from vits.models import TRAINING_ONLY_PREFIXES, SynthesizerInfer
 from tests.compat_manifest import load_manifest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "tiny.yaml")
-
-
-@pytest.fixture(scope="module")
-def hp():
-    return load_config(TINY)
 
 
 def save_tiny_training(hp, path, seed=0):
@@ -55,7 +49,7 @@ def test_compat_exported_layout_is_training_minus_training_only_parts():
     assert [k for k, _ in compat["model_g_exported"]] == [k for k in training if not k.startswith(TRAINING_ONLY_PREFIXES)]
 
 
-def test_export_errors(hp, tmp_path):
+def test_export_errors(hp, base_hp, tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         export_checkpoint(hp, tmp_path / "missing.pt", tmp_path / "o.pth")
     save_checkpoint({"state_dict": {"a": torch.zeros(1)}}, tmp_path / "foreign.pt")
@@ -65,9 +59,8 @@ def test_export_errors(hp, tmp_path):
     with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
         export_checkpoint(hp, tmp_path / "text.pt", tmp_path / "o.pth")
     save_tiny_training(hp, tmp_path / "tiny_1.pt")
-    base = load_config(os.path.join(ROOT, "configs", "base.yaml"))
     with pytest.raises(CheckpointError, match="--config"):
-        export_checkpoint(base, tmp_path / "tiny_1.pt", tmp_path / "o.pth")
+        export_checkpoint(base_hp, tmp_path / "tiny_1.pt", tmp_path / "o.pth")
     assert not (tmp_path / "o.pth").exists()
 
 

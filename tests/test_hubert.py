@@ -172,9 +172,10 @@ def test_cli_writes_units(tmp_path, ckpt):
 
 
 @pytest.mark.slow
-def test_cli_missing_checkpoint_exits_with_message(tmp_path):
+def test_cli_missing_checkpoint_exits_with_message(tmp_path, capsys):
     from hubert.inference import main
 
     with pytest.raises(SystemExit) as err:
         main(["-w", str(tmp_path / "a.wav"), "-v", str(tmp_path / "a.npy"), "--checkpoint", str(tmp_path / "no.pt")])
-    assert "no.pt" in str(err.value.code) and "svc_download.py" in str(err.value.code)
+    message = capsys.readouterr().err
+    assert err.value.code == 1 and "no.pt" in message and "svc_download.py" in message

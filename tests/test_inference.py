@@ -12,7 +12,7 @@ from svc.conversion_run import convert_file
 from svc.convert import Features, SvcConverter
 from svc.feature_files import FeatureError
 from svc.settings import ConversionSettings as Settings
-from tests.svc_fixtures import HOP, TINY, hp, model_files, smooth_features  # noqa: F401 (fixtures)
+from tests.svc_fixtures import HOP, TINY, smooth_features  # noqa: F401 (fixtures)
 
 
 # -- the joiner ------------------------------------------------------------------------------

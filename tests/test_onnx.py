@@ -8,7 +8,6 @@ import torch
 
 from common.atomic import is_temp_file
 from common.checkpoint import save_checkpoint
-from common.config import load_config
 from svc import onnx_export
 from svc.model_files import load_svc_model
 from vits_decoder.fast import accelerate
@@ -17,11 +16,6 @@ from svc.onnx_export import (INPUT_NAMES, OUTPUT_NAMES, OnnxGenerator, OnnxMisma
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "tiny.yaml")
-
-
-@pytest.fixture(scope="module")
-def hp():
-    return load_config(TINY)
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +113,7 @@ def test_traceable_activation_equals_the_plain_and_fast_paths():
         assert torch.allclose(traced(x), accelerate(alias, "cpu")(x), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_flag_writes_onnx_from_an_exported_model(hp, training_ckpt, tmp_path, capsys):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
@@ -132,6 +127,7 @@ def test_cli_flag_writes_onnx_from_an_exported_model(hp, training_ckpt, tmp_path
     assert printed.count("onnxruntime vs PyTorch") == 2
 
 
+@pytest.mark.slow
 def test_mismatch_leaves_no_file(hp, training_ckpt, tmp_path, monkeypatch):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")

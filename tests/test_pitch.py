@@ -58,6 +58,7 @@ def test_tiny_glide_and_vibrato(tiny):
     _check_accuracy(tiny, 330.0 * 2 ** (0.5 / 12 * np.sin(2 * np.pi * 5.5 * t)))  # +-50 cents vibrato
 
 
+@pytest.mark.slow
 def test_full_model_vibrato():
     t = np.arange(SR) / SR
     full = PitchExtractor(model="full", device="cpu", batch_size=40)

@@ -5,7 +5,7 @@ import soundfile as sf
 
 from pitch.crepe import package_dir
 from pitch.singer_range import write_range
-from tests.svc_fixtures import TINY, hp, model_files, smooth_features  # noqa: F401 (fixtures)
+from tests.svc_fixtures import TINY, smooth_features  # noqa: F401 (fixtures)
 from tests.test_pitch import SR, harmonic
 
 pytestmark = pytest.mark.skipif(package_dir("torchfcpe") is None, reason="torchfcpe (FCPE weights) is not installed")

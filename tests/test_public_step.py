@@ -18,7 +18,7 @@ from common.config import load_config
 from tests.train_synthetic import TINY
 from vits import train as train_step
 from vits.models import SynthesizerTrn
-from vits_decoder.discriminator import Discriminator, parse_resolutions
+from vits_decoder.discriminator import Discriminator
 from vits_decoder.losses import MultiResolutionSTFTLoss
 
 BASE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "base.yaml")
@@ -74,7 +74,7 @@ def public_generator_step(hp, net_g, net_d, batch):
     real = torch.stack([batch.audio[i, :, int(s) * hop: int(s) * hop + seg] for i, s in enumerate(ids.tolist())])
     spk = torch.nn.CosineEmbeddingLoss()(batch.spk, spk_preds, torch.ones(spk_preds.size(0)))
     mel = torch.nn.functional.l1_loss(public_mel(fake.squeeze(1), d), public_mel(real.squeeze(1), d)) * float(t.c_mel)
-    sc, mag = public_stft_loss(fake.squeeze(1), real.squeeze(1), parse_resolutions(hp.mrd.resolutions))
+    sc, mag = public_stft_loss(fake.squeeze(1), real.squeeze(1), hp.mrd.resolutions)
     disc_fake, disc_real = net_d(fake), net_d(real)  # two calls, as the public loop
     adv = sum(torch.mean((score - 1.0) ** 2) for _, score in disc_fake) / len(disc_fake)
     fm = 0.0

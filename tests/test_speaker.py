@@ -197,7 +197,7 @@ def test_cli_writes_vector(tiny_ckpt, tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_missing_weights_exits_with_the_fix(tmp_path):
+def test_cli_missing_weights_exits_with_the_fix(tmp_path, capsys):
     from speaker.inference import main
 
     wav = tmp_path / "in.wav"
@@ -205,5 +205,5 @@ def test_cli_missing_weights_exits_with_the_fix(tmp_path):
     missing = tmp_path / "speaker_pretrain" / "best_model.pth.tar"
     with pytest.raises(SystemExit) as stop:
         main(["-w", str(wav), "-s", str(tmp_path / "o.spk.npy"), "--checkpoint", str(missing)])
-    message = str(stop.value.code)
-    assert message.startswith("error:") and str(missing) in message and "svc_download.py" in message
+    message = capsys.readouterr().err
+    assert stop.value.code == 1 and message.startswith("error:") and str(missing) in message and "svc_download.py" in message

@@ -11,6 +11,7 @@ import torch
 from omegaconf import OmegaConf
 
 from common.checkpoint import load_checkpoint
+from common.config import load_config
 from tests.train_synthetic import FAST, TINY, make_synthetic_dataset, one_clip_config, record_mel_losses
 from vits import train as train_step
 from vits.train import TrainOptions, run_worker, seed_everything, train
@@ -33,7 +34,7 @@ def fresh_models(config):
     from vits.models import SynthesizerTrn
     from vits_decoder.discriminator import Discriminator
 
-    hp = OmegaConf.load(config)
+    hp = load_config(config)
     seed_everything(int(hp.train.seed))
     return SynthesizerTrn(513, hp.data.segment_size // hp.data.hop_length, hp), Discriminator(hp)
 
@@ -218,7 +219,7 @@ def test_starts_from_pretrain_file(tmp_path, monkeypatch):
             p.add_(0.5)
     save_checkpoint({"model_g": net_g.state_dict(), "model_d": net_d.state_dict()}, tmp_path / "pre.pth")
     save_checkpoint({"weights": net_g.state_dict()}, tmp_path / "bad.pth")
-    hp = OmegaConf.load(config)
+    hp = load_config(config)
     hp.train.pretrain = str(tmp_path / "pre.pth")
     trainer = Trainer(hp, "", TrainOptions(config=config, name="pre", device="cpu"), DistInfo())
     trainer.build()

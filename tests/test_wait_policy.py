@@ -39,6 +39,7 @@ def probe(module, env_policy=None):
     return out.stdout.strip()
 
 
+@pytest.mark.slow
 def test_torch_loads_with_a_short_spin_and_the_users_setting_wins():
     assert probe("svc.merge") == "torch loads with None 2000"
     assert probe("svc.merge", env_policy="PASSIVE") == "torch loads with PASSIVE None"

@@ -9,7 +9,7 @@ import soundfile as sf
 
 from svc.webui.folders import AllowedFolders, PathNotAllowed
 from svc.webui.spectrogram import hz_to_midi, note_spectrogram, row_notes
-from tests.webui_fixtures import SONG_SECONDS, Client, hp, model_files, server, workspace, write_song  # noqa: F401
+from tests.webui_fixtures import SONG_SECONDS, Client, server, workspace, write_song  # noqa: F401
 
 FORM = {"pitch_method": "crepe", "crepe_model": "tiny", "seed": 1, "no_noise": True}
 

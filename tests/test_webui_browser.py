@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.webui_fixtures import SONG_SECONDS, hp, model_files, server, workspace  # noqa: F401 (fixtures)
+from tests.webui_fixtures import SONG_SECONDS, server, workspace  # noqa: F401 (fixtures)
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402

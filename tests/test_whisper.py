@@ -148,9 +148,10 @@ def test_cli_writes_ppg(tmp_path, ckpt):
 
 
 @pytest.mark.slow
-def test_cli_missing_checkpoint_exits_with_message(tmp_path):
+def test_cli_missing_checkpoint_exits_with_message(tmp_path, capsys):
     from whisper.inference import main
 
     with pytest.raises(SystemExit) as err:
         main(["-w", str(tmp_path / "a.wav"), "-p", str(tmp_path / "a.npy"), "--checkpoint", str(tmp_path / "none.pt")])
-    assert "none.pt" in str(err.value.code) and "svc_download.py" in str(err.value.code)
+    message = capsys.readouterr().err
+    assert err.value.code == 1 and "none.pt" in message and "svc_download.py" in message

@@ -14,7 +14,7 @@ from vits.spectrogram import spectrogram_torch
 
 TINY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny.yaml")
 # the trainer tests' discriminator trimmed further, logging every step, no pretrain file
-FAST = {"mpd": {"periods": [2]}, "mrd": {"resolutions": "[(512, 50, 240)]"},
+FAST = {"mpd": {"periods": [2]}, "mrd": {"resolutions": [[512, 50, 240]]},
         "log": {"eval_interval": 1000, "save_interval": 1000, "info_interval": 1}, "train": {"pretrain": ""}}
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.svc_fixtures import TINY, hp, model_files, smooth_features  # noqa: F401 (fixtures)
+from tests.svc_fixtures import TINY, smooth_features  # noqa: F401 (fixtures)
 
 SONG_SECONDS = 1.5
 

@@ -227,7 +227,7 @@ def seed_everything(seed):
 
 
 def resolve_amp(hp, amp):
-    amp = amp if amp is not None else str(hp.train.get("amp", "none"))
+    amp = amp if amp is not None else hp.train.amp
     if amp not in AMP_CHOICES:
         raise ValueError(f"amp '{amp}' is not one of {', '.join(AMP_CHOICES)} (--amp or train.amp).")
     return amp
@@ -594,7 +594,7 @@ class Trainer:
                                  self.hp_str, epoch_batches=self.epoch_batches)
         self.log.info(f"Saved checkpoint {path}" + (f" (epoch {self.epoch} stopped after batch {self.epoch_batches})"
                                                      if self.epoch_batches else ""))
-        for old in prune_checkpoints(self.pth_dir, self.options.name, self.hp.log.get("keep_ckpts", 0)):
+        for old in prune_checkpoints(self.pth_dir, self.options.name, self.hp.log.keep_ckpts):
             self.log.info(f"Removed old checkpoint {old} (log.keep_ckpts)")
         train_utils.barrier(self.info)
 
@@ -604,7 +604,7 @@ def run_worker(rank, world_size, local_rank, options, device_name, master_addr, 
     with open(options.config, encoding="utf-8") as f:
         hp_str = f.read()  # stored verbatim in checkpoints
     info = train_utils.init_process_group(rank, world_size, local_rank, device_name, master_addr, master_port,
-                                         cuda_backend=str(hp.dist_config.get("dist_backend", "nccl")),
+                                         cuda_backend=hp.dist_config.dist_backend,
                                          init_method=init_method)
     try:
         return Trainer(hp, hp_str, options, info).fit()

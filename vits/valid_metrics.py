@@ -31,9 +31,7 @@ class ValidMetrics:
     """Loaded once per training run; `measure()` per validation item, `mean()` over them."""
 
     def __init__(self, hp, device, warn=print):
-        log = hp.log
-        method = str(log.get("eval_pitch_method", "") or "")
-        checkpoint = str(log.get("eval_speaker_checkpoint", "") or "")
+        method, checkpoint = hp.log.eval_pitch_method, hp.log.eval_speaker_checkpoint
         self.pitch = self.speaker = None
         if method:
             from pitch.extractor import PitchExtractor

@@ -4,17 +4,12 @@ Every sub-discriminator is a conv stack with leaky ReLUs and a scoring conv; eac
 (feature maps of every layer, scores flattened to [B, -1]). The feature maps feed the
 feature-matching loss.
 """
-import ast
-
 import torch
-from omegaconf import OmegaConf
 from torch import nn
 from torch.nn import functional as F
 
 from vits_decoder.nn_utils import norm_layer, weight_norm
 
-MPD_PUBLIC_CHANNELS = [64, 128, 256, 512, 1024]  # used when a config (e.g. the public one) has no mpd.channels
-MRD_PUBLIC_CHANNELS = 32  # used when a config (e.g. the public one) has no mrd.channels
 MSD_SLOPE = 0.1
 # (in, out, kernel, stride, groups) per MSD layer, padding keeps 'same' length before striding
 MSD_LAYERS = [
@@ -25,18 +20,6 @@ MSD_LAYERS = [
     (1024, 1024, 41, 4, 256),
     (1024, 1024, 5, 1, 1),
 ]
-
-
-def parse_resolutions(text):
-    """Config string "[(n_fft, hop, win), ...]" (or a list) -> list of int triples, parsed safely."""
-    value = ast.literal_eval(text) if isinstance(text, str) else [tuple(r) for r in text]
-    try:
-        out = [tuple(int(v) for v in r) for r in value]
-    except (TypeError, ValueError):
-        out = []
-    if not out or any(len(r) != 3 for r in out):
-        raise ValueError(f"resolutions must be a list of (n_fft, hop, win) triples, got {text!r}")
-    return out
 
 
 def score(convs, conv_post, x, slope):
@@ -59,7 +42,7 @@ class DiscriminatorP(nn.Module):
         self.slope = hp.mpd.lReLU_slope
         norm = norm_layer(hp.mpd.use_spectral_norm)
         k, s = hp.mpd.kernel_size, hp.mpd.stride
-        channels = [1] + [int(c) for c in OmegaConf.select(hp, "mpd.channels", default=MPD_PUBLIC_CHANNELS)]
+        channels = [1] + list(hp.mpd.channels)
         last = len(channels) - 2
         self.convs = nn.ModuleList(
             norm(nn.Conv2d(cin, cout, (k, 1), (s if i < last else 1, 1), padding=(k // 2, 0)))
@@ -94,7 +77,7 @@ class DiscriminatorR(nn.Module):
         self.n_fft, self.hop, self.win = resolution
         self.slope = hp.mrd.lReLU_slope
         norm = norm_layer(hp.mrd.use_spectral_norm)
-        c = int(OmegaConf.select(hp, "mrd.channels", default=MRD_PUBLIC_CHANNELS))
+        c = hp.mrd.channels
         self.convs = nn.ModuleList([
             norm(nn.Conv2d(1, c, (3, 9), padding=(1, 4))),
             norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4))),
@@ -122,8 +105,7 @@ class DiscriminatorR(nn.Module):
 class MultiResolutionDiscriminator(nn.Module):
     def __init__(self, hp):
         super().__init__()
-        self.resolutions = parse_resolutions(hp.mrd.resolutions)
-        self.discriminators = nn.ModuleList(DiscriminatorR(hp, r) for r in self.resolutions)
+        self.discriminators = nn.ModuleList(DiscriminatorR(hp, r) for r in hp.mrd.resolutions)
 
     def forward(self, x):
         return [d(x) for d in self.discriminators]

@@ -6,8 +6,6 @@ Discriminator outputs follow vits_decoder.discriminator.Discriminator: a list of
 import torch
 import torch.nn.functional as F
 
-from vits_decoder.discriminator import parse_resolutions
-
 
 def stft_magnitude(x, n_fft, hop, win, window):
     """x [B, T] -> magnitude [B, frames, n_fft // 2 + 1], floored at sqrt(1e-7) for the log."""
@@ -21,8 +19,9 @@ class MultiResolutionSTFTLoss(torch.nn.Module):
     of log magnitudes. forward(fake [B, T], real [B, T]) -> (sc_loss, mag_loss)."""
 
     def __init__(self, resolutions):
+        """resolutions: [(n_fft, hop, win), ...], e.g. hp.mrd.resolutions."""
         super().__init__()
-        self.resolutions = parse_resolutions(resolutions)
+        self.resolutions = [tuple(r) for r in resolutions]
         for n_fft, hop, win in self.resolutions:
             self.register_buffer(f"window_{n_fft}_{hop}_{win}", torch.hann_window(win), persistent=False)
 

@@ -11,6 +11,7 @@ __all__ = ["WhisperPPG", "main"]
 
 
 def main(argv=None):
+    from common.cli import add_device_argument, report_errors
     from common.extractor import run_one_file
     from common.paths import WHISPER_CKPT
 
@@ -18,12 +19,12 @@ def main(argv=None):
     parser.add_argument("-w", "--wav", required=True, help="input audio file (any rate; resampled to 16 kHz)")
     parser.add_argument("-p", "--ppg", required=True, help="output .ppg.npy path")
     parser.add_argument("--checkpoint", default=WHISPER_CKPT, help=f"Whisper weights (default {WHISPER_CKPT})")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    add_device_argument(parser)
     parser.add_argument("--no-noise", action="store_true",
                         help="do not add the 0.1-std Gaussian noise to the log-mel (deterministic output)")
     args = parser.parse_args(argv)
-    return run_one_file(lambda: WhisperPPG(args.checkpoint, args.device, noise=not args.no_noise), args.wav, args.ppg,
-                        "whisper ppg", ndim=2)
+    load = lambda: WhisperPPG(args.checkpoint, args.device, noise=not args.no_noise)  # noqa: E731
+    return report_errors(run_one_file, load, args.wav, args.ppg, "whisper ppg", ndim=2)
 
 
 if __name__ == "__main__":
