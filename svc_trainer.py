@@ -6,7 +6,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.checkpoint import CheckpointError  # noqa: E402
-from common.cli import add_config_argument, add_device_argument  # noqa: E402
+from common.cli import add_config_argument, add_device_argument, fail  # noqa: E402
 from vits.data_utils import DatasetError  # noqa: E402
 from vits.train import AMP_CHOICES, TrainOptions, train  # noqa: E402
 from vits.train_utils import TrainingError  # noqa: E402
@@ -47,11 +47,12 @@ def main(argv=None):
                            master_addr=args.master_addr, master_port=args.master_port, overwrite=args.overwrite,
                            stop_when_done=args.stop_when_done))
     except (DatasetError, CheckpointError, TrainingError, FileNotFoundError, ValueError) as e:
-        parser.exit(2, f"svc_trainer.py: error: {e}\n")
+        sys.exit(fail(e))
     except KeyboardInterrupt:
-        parser.exit(130, "svc_trainer.py: aborted without saving (second Ctrl-C)\n")
+        print("stopped: aborted without saving (second Ctrl-C)", file=sys.stderr)
+        sys.exit(130)
     except Exception as e:  # one line on the console; the traceback is in train.log
-        parser.exit(1, f"svc_trainer.py: error: {one_line(e)} (details in logs/{args.name}/train.log)\n")
+        sys.exit(fail(f"{one_line(e)} (details in logs/{args.name}/train.log)"))
 
 
 def one_line(error):

@@ -67,7 +67,7 @@ def config_from(data, source="config"):
             if f"{name}.{key}" == "mrd.resolutions":
                 value = parse_resolutions(value, source)
             try:
-                OmegaConf.update(config, f"{name}.{key}", value, merge=False)
+                OmegaConf.update(config, f"{name}.{key}", value, merge=isinstance(value, dict))
             except OmegaConfBaseException:
                 kind = describe(KEYS[f"{name}.{key}"].type)
                 raise ConfigError(f"{source}: {name}.{key}: expected {kind}, got {value!r}") from None
@@ -104,6 +104,8 @@ def describe(kind, plural=False):
     """A schema type in words, for error messages."""
     if typing.get_origin(kind) is list:
         return ("lists" if plural else "a list") + " of " + describe(typing.get_args(kind)[0], plural=True)
+    if dataclasses.is_dataclass(kind):  # a nested group of numbers, e.g. log.score_weights
+        return "a mapping of " + ", ".join(f.name for f in dataclasses.fields(kind))
     names = {int: ("an integer", "integers"), float: ("a number", "numbers"), bool: ("true or false", "booleans"),
              str: ("a string", "strings")}
     return names[kind][plural]

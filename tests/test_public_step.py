@@ -187,7 +187,7 @@ def test_one_step_equals_the_public_formulas_at_base_size(tmp_path):
 
 
 def test_one_step_equals_the_public_formulas_tiny(tmp_path):
-    hp = OmegaConf.load(TINY)
+    hp = load_config(TINY)
     terms, worst_g, worst_d, err_d = compare_one_step(hp, random_batch(hp, 2, 30, "cpu", seed=5), tmp_path)
     assert max(terms.values()) < TERM_TOL, terms
     assert err_d < TERM_TOL
@@ -219,7 +219,7 @@ def test_accumulation_steps_the_discriminator_every_micro_batch(tmp_path, monkey
     from vits.train_utils import DistInfo
 
     monkeypatch.chdir(tmp_path)
-    hp = OmegaConf.merge(OmegaConf.load(TINY), {"train": {"accum_step": 2, "learning_rate": 1e-3}})
+    hp = OmegaConf.merge(load_config(TINY), {"train": {"accum_step": 2, "learning_rate": 1e-3}})
     trainer = Trainer(hp, "", TrainOptions(config="", name="acc", device="cpu"), DistInfo())
     trainer.build_models()
     trainer.build_updaters()
