@@ -344,3 +344,11 @@ def test_a_singer_vector_without_checksum_must_be_float32_256_and_finite(tmp_pat
     assert "not a NumPy .npy file" in dl.verify(weight, str(path))
     path.write_bytes(npy_bytes(np.ones(256, np.float32)))
     assert dl.verify(weight, str(path)) is None
+
+
+def test_gitignore_covers_what_the_tools_write_at_the_root():
+    ignore = subprocess.run(["git", "check-ignore", "--no-index", "sovits5.0.pth", "eval_out/results.csv",
+                             "configs/singers/singer0001.npy", "crepe/assets/full.pth"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert ignore.stdout.split() == ["sovits5.0.pth", "eval_out/results.csv", "configs/singers/singer0001.npy",
+                                     "crepe/assets/full.pth"]
