@@ -13,7 +13,7 @@ from common.audio import EXTRACT_RATE
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from common.runtime import tune_cpu_runtime
 from prepare.clip_pieces import ClipOptions
-from prepare.jobs import StepError, make_pool
+from prepare.jobs import StepError, make_pool, remove_temp_files, stop_pool
 
 STEPS = ("resample", "pitch", "ppg", "hubert", "speaker", "singer", "spec", "filelist", "check")
 
@@ -87,21 +87,49 @@ class Pipeline:
         return self._hp
 
     def run(self):
+        """Run the chosen steps; returns the exit status (130 after Ctrl-C, which prints one line)."""
         self.pool = make_pool(self.opts.workers)
+        step = None
         try:
             for number, name in enumerate(STEPS, start=1):
                 if name not in self.opts.steps:
                     continue
+                step = (number, name)
                 print(f"== step {number}: {name}", file=sys.stderr, flush=True)
                 try:
                     getattr(self, "step_" + name)()
                 except (StepError, FileNotFoundError) as e:
+                    if name == "resample":  # e.g. a wrong -w: every later step would only repeat it
+                        print(f"error: step 1 (resample) could not run: {e}", file=sys.stderr, flush=True)
+                        return 1
                     self.failed_steps.append(name)
                     print(f"step {number} ({name}) could not run: {e}", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:
+            stop_pool(self.pool, interrupted=True)
+            self.pool = None
+            print(self.interrupted_line(step), file=sys.stderr, flush=True)
+            return 130
         finally:
-            if self.pool is not None:
-                self.pool.shutdown(cancel_futures=True)
+            stop_pool(self.pool)
         return self.exit_status()
+
+    def step_outputs(self, name):
+        """The folders step `name` writes into."""
+        lay = self.layout
+        return {"resample": (lay.waves16, lay.waves32), "pitch": (lay.pitch,), "ppg": (lay.whisper,),
+                "hubert": (lay.hubert,), "speaker": (lay.speaker,), "singer": (lay.singer,),
+                "spec": (lay.specs,), "filelist": (self.opts.files,)}.get(name, ())
+
+    def interrupted_line(self, step):
+        """One line after Ctrl-C: where it stopped and what was kept (half-written files removed)."""
+        if step is None:
+            return "interrupted before the first step: nothing was written."
+        number, name = step
+        folders = self.step_outputs(name)
+        remove_temp_files(*folders)
+        kept = ", ".join(f"{folder}: {_count_files(folder)} files" for folder in folders)
+        return (f"interrupted in step {number} ({name}): the files it finished are kept ({kept or 'nothing to keep'}), "
+                f"half-written ones removed; run the same command again to go on.")
 
     def exit_status(self):
         if self.failed_steps:
@@ -175,6 +203,10 @@ class Pipeline:
         result = check_lists(lists, self.hp)
         print(result.summary(), file=sys.stderr, flush=True)
         self.check_ok = result.ok
+
+
+def _count_files(folder):
+    return sum(len([n for n in files if not n.startswith(".")]) for _, _, files in os.walk(folder))
 
 
 def run_pipeline(opts):
