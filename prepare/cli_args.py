@@ -110,16 +110,21 @@ def read_config(path):
 
 def run_in_pool(work, workers):
     """Run `work(pool)`, a step returning its StepReport, with `workers` processes; returns the exit status."""
-    from prepare.jobs import StepError, make_pool
+    from prepare.jobs import StepError, make_pool, stop_pool
 
     pool = make_pool(resolve_workers(workers))
     try:
         report = work(pool)
     except StepError as e:
         return fail(e)
+    except KeyboardInterrupt:
+        stop_pool(pool, interrupted=True)
+        pool = None
+        print("interrupted: the files finished so far are kept, half-written ones are removed on the next run; "
+              "run the same command again to go on.", file=sys.stderr, flush=True)
+        return 130
     finally:
-        if pool is not None:
-            pool.shutdown()
+        stop_pool(pool)
     return finish(report)
 
 
