@@ -402,6 +402,17 @@ def _present_or_fetch(weight, dest, mirror, progress, say):
     return "downloaded", None
 
 
+def _report_one(weight, outcome, dest, say):
+    target = os.path.join(dest, weight.target)
+    if outcome == "present":
+        say(f"{weight.name}: {target} already present ({how_checked(weight)})")
+    elif outcome == "bundled":
+        say(f"{weight.name}: found in the installed {weight.bundled[0]} package ({bundled_copy(weight)}, "
+            f"{how_checked(weight)}); nothing to download")
+    elif outcome == "downloaded":
+        say(f"{weight.name}: downloaded {target} ({how_checked(weight)})")
+
+
 def download_weights(only=None, dest=".", mirror=None, progress=True, out=sys.stderr):
     """Check or fetch the chosen weights, print one line per weight (per group); return 0 when all
     are present and sound, else 1 (2 for an unknown name)."""
@@ -419,30 +430,30 @@ def download_weights(only=None, dest=".", mirror=None, progress=True, out=sys.st
     failed, offline = [], True
     for name, files in selection:
         grouped = name in GROUPS
-        outcomes = {}
+        outcomes, no_connection = {}, False
         for weight in tqdm(files, desc=name, unit="file", disable=not (progress and grouped), leave=False):
+            target = os.path.join(dest, weight.target)
+            if no_connection:  # the group's other missing files would fail alike, one line each
+                sound = os.path.isfile(target) and verify(weight, target) is None
+                outcomes[weight.name] = "present" if sound else "failed"
+                failed += [] if sound else [weight]
+                continue
             outcome, error = _present_or_fetch(weight, dest, mirror, progress and not grouped, say)
             outcomes[weight.name] = outcome
-            target = os.path.join(dest, weight.target)
             if error is not None:
                 say(f"{weight.name}: FAILED: {error}")
                 failed.append(weight)
                 offline = offline and getattr(error, "offline", False)
-            elif grouped:
-                continue
-            elif outcome == "present":
-                say(f"{weight.name}: {target} already present ({how_checked(weight)})")
-            elif outcome == "bundled":
-                say(f"{weight.name}: found in the installed {weight.bundled[0]} package ({bundled_copy(weight)}, "
-                    f"{how_checked(weight)}); nothing to download")
-            else:
-                say(f"{weight.name}: downloaded {target} ({how_checked(weight)})")
+                no_connection = grouped and getattr(error, "offline", False)
+            elif not grouped:
+                _report_one(weight, outcome, dest, say)
         if grouped:
             counts = {k: sum(1 for o in outcomes.values() if o == k) for k in ("present", "downloaded", "failed")}
             folder = os.path.dirname(os.path.join(dest, files[0].target))
+            untried = " (no connection: the other missing files were not tried)" if no_connection else ""
             say(f"{name}: {counts['present'] + counts['downloaded']} of {len(files)} in {folder} "
                 f"({counts['present']} already present, {counts['downloaded']} downloaded, "
-                f"{counts['failed']} failed; {how_checked(files[0])})")
+                f"{counts['failed']} failed{untried}; {how_checked(files[0])})")
     if failed:
         why = "No connection to the download servers (offline?)." if offline else "Some downloads failed."
         print(f"\n{why} Partial downloads are kept as .part files and resume on the next run.\n"

@@ -352,3 +352,14 @@ def test_gitignore_covers_what_the_tools_write_at_the_root():
                             cwd=ROOT, capture_output=True, text=True)
     assert ignore.stdout.split() == ["sovits5.0.pth", "eval_out/results.csv", "configs/singers/singer0001.npy",
                                      "crepe/assets/full.pth"]
+
+
+def test_singers_offline_is_one_failure_line_and_one_manual_entry(tmp_path, capsys, monkeypatch):
+    files = tuple(dl._singer_file(i, sha(bytes([i]))) for i in (1, 2, 3))
+    monkeypatch.setitem(dl.GROUPS, "singers", files)
+    code = dl.download_weights("singers", str(tmp_path), mirror=f"http://127.0.0.1:{closed_port()}",
+                               progress=False, out=sys.stdout)
+    text = capsys.readouterr().out
+    assert code == 1
+    assert text.count("FAILED") == 1 and "3 failed (no connection" in text
+    assert "singers: 3 files (singer0001.npy, singer0002.npy, singer0003.npy) from" in text
