@@ -13,6 +13,7 @@ from common.audio import EXTRACT_RATE
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from common.runtime import tune_cpu_runtime
 from prepare.clip_pieces import ClipOptions
+from prepare.features import DEFAULT_PITCH_METHOD
 from prepare.jobs import StepError, make_pool, remove_temp_files, stop_pool
 
 STEPS = ("resample", "pitch", "ppg", "hubert", "speaker", "singer", "spec", "filelist", "check")
@@ -26,7 +27,7 @@ class Options:
     workers: int = 1
     device: str = "auto"
     config: str = "configs/base.yaml"
-    pitch_method: str = "crepe"
+    pitch_method: str = DEFAULT_PITCH_METHOD
     crepe_model: str = "full"
     whisper_checkpoint: str = WHISPER_CKPT
     whisper_noise: bool = True

@@ -70,3 +70,20 @@ def test_readme_answers_the_first_hour_questions():
     mix = [line for line in readme.splitlines() if "--spk-mix" in line and "|" in line][0]
     assert "relative to the mix file's own folder" in mix
     assert "NUMBA_CACHE_DIR" in readme
+
+
+def test_preprocessing_pitch_default_is_fcpe_and_the_readme_says_why():
+    import svc_preprocessing
+    from prepare.cli_args import add_pitch
+    from prepare.pipeline import Options
+
+    assert Options().pitch_method == "fcpe"
+    assert svc_preprocessing.build_parser().parse_args([]).pitch_method == "fcpe"
+    import argparse
+
+    step_tool = argparse.ArgumentParser()
+    add_pitch(step_tool)  # prepare/preprocess_crepe.py's flags: the same default
+    assert step_tool.parse_args([]).pitch_method == "fcpe"
+    pitch = section(read("README.md"), "### Pitch: which method")
+    assert "bench/bench_pitch_default.py" in pitch and "default of the preprocessing" in pitch
+    assert "--pitch-method crepe" in pitch
