@@ -347,11 +347,12 @@ def mirror_url(mirror, weight):
     return mirror.rstrip("/") + "/" + weight.target.replace(os.sep, "/")
 
 
-def fetch_weight(weight, dest=".", mirror=None, progress=True):
+def fetch_weight(weight, dest=".", mirror=None, progress=True, check_existing=True):
     """Fetch one WeightFile into `dest`; returns its path. A target already there is kept when it
-    passes `verify`, else fetched again (the bad file stays until a good one replaces it)."""
+    passes `verify` (`check_existing`), else fetched again (the bad file stays until a good one
+    replaces it)."""
     target = os.path.join(os.fspath(dest), weight.target)
-    if os.path.isfile(target) and verify(weight, target, progress) is None:
+    if check_existing and os.path.isfile(target) and verify(weight, target, progress) is None:
         return target
     urls = (mirror_url(mirror, weight),) if mirror else weight.urls
     errors = []
@@ -396,7 +397,7 @@ def _present_or_fetch(weight, dest, mirror, progress, say):
         if shipped and verify(weight, shipped, progress) is None:
             return "bundled", None
     try:
-        fetch_weight(weight, dest, mirror, progress)
+        fetch_weight(weight, dest, mirror, progress, check_existing=False)  # checked just above
     except DownloadError as err:
         return "failed", err
     return "downloaded", None
