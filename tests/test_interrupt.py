@@ -2,6 +2,8 @@
 import os
 import time
 
+import pytest
+
 from prepare import cli_args, jobs
 
 
@@ -24,7 +26,10 @@ def test_interrupted_step_tool_prints_one_line_and_stops_its_busy_workers(capsys
         raise KeyboardInterrupt
 
     start = time.time()
-    code = cli_args.run_in_pool(work, 2)
+    try:
+        code = cli_args.run_in_pool(work, 2)
+    except KeyboardInterrupt:
+        pytest.fail("the interrupt escaped run_in_pool: a traceback instead of one line")
     err = capsys.readouterr().err
     assert code == 130
     assert err.strip().count("\n") == 0 and err.startswith("interrupted: ") and "kept" in err
