@@ -2,8 +2,10 @@
 
 Each model is loaded once (and only when one of its outputs is missing); one pool of worker
 processes serves every CPU-bound step. A step that cannot run is reported and the run goes on
-with the steps that do not need it; the exit status is 1 when a step could not run, when the
-check finds broken items, or when no usable clip remains.
+with the steps that do not need it, except step 1 (resample): without its waves (a wrong -w, no
+usable clip) every later step would fail alike, so the run stops with that one error. The exit
+status is 1 when a step could not run, when the check finds broken items, or when no usable clip
+remains; 130 after Ctrl-C, which prints one line saying what was kept.
 """
 import os
 import sys
