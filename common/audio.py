@@ -1,5 +1,6 @@
 """Audio loading and saving. Everything else in the toolkit reads and writes audio through here."""
 import os
+import warnings
 
 import numpy as np
 import soundfile as sf
@@ -32,7 +33,12 @@ def _read_any(path):
         try:
             import librosa
 
-            data, sr = librosa.load(path, sr=None, mono=False)
+            # librosa and audioread warn (UserWarning "PySoundFile failed. Trying audioread instead",
+            # FutureWarning/DeprecationWarnings of audioread) before they succeed or fail; the outcome,
+            # or our own message below, is what matters.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                data, sr = librosa.load(path, sr=None, mono=False)
         except Exception:
             raise AudioError(
                 f"{path}: cannot read this audio file ({sf_error}). Convert it to WAV or FLAC "

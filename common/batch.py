@@ -98,18 +98,22 @@ def extract_files(load_model, pairs, report, front, ndim, pool=None, skip_existi
     with tqdm(total=len(todo), desc=report.title, unit="file", file=sys.stderr, dynamic_ncols=True,
               disable=not progress) as bar:
         for (src, dst), (ok, value) in zip(todo, results):
-            bar.update(1)
-            if not ok:
-                report.fail(src, value)
-                continue
-            try:
-                array = np.asarray(model(value), dtype=np.float32)
-                _check_features(array, ndim)
-            except (KeyboardInterrupt, MemoryError):
-                raise
-            except Exception as e:  # one bad clip must not stop the batch
-                report.fail(src, f"{type(e).__name__}: {e}")
-                continue
-            save_npy(dst, array)
-            report.ok()
+            _extract_one(model, src, dst, ok, value, report, ndim)
+            bar.update(1)  # after the work: the bar counts finished files, not started ones
     return report
+
+
+def _extract_one(model, src, dst, ok, value, report, ndim):
+    if not ok:
+        report.fail(src, value)
+        return
+    try:
+        array = np.asarray(model(value), dtype=np.float32)
+        _check_features(array, ndim)
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as e:  # one bad clip must not stop the batch
+        report.fail(src, f"{type(e).__name__}: {e}")
+        return
+    save_npy(dst, array)
+    report.ok()

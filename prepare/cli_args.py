@@ -13,10 +13,14 @@ def add_workers(parser):
 
 
 def add_pitch(parser):
-    parser.add_argument("--pitch-method", "--method", dest="pitch_method", default="crepe",
-                        help="F0 estimator: crepe (default, as so-vits-svc-5.0); fcpe (torchfcpe's network, "
-                             "10-25x faster than crepe on a CPU at similar accuracy); harvest or dio (need pyworld), "
-                             "pm (needs parselmouth) or pyin (librosa)")
+    from prepare.features import DEFAULT_PITCH_METHOD
+
+    parser.add_argument("--pitch-method", "--method", dest="pitch_method", default=DEFAULT_PITCH_METHOD,
+                        help=f"F0 estimator of the training data (default {DEFAULT_PITCH_METHOD}): fcpe (torchfcpe's "
+                             "network: as accurate as CREPE full on sung test signals, 10-25x faster on a CPU); crepe "
+                             "(CREPE, what so-vits-svc-5.0 used: choose it to match the public models' training data "
+                             "exactly); harvest or dio (need pyworld), pm (needs parselmouth) or pyin (librosa). "
+                             "Convert with the method the model was trained with.")
     parser.add_argument("--crepe-model", "--model", dest="crepe_model", default="full", choices=("full", "tiny"),
                         help="CREPE network size when --pitch-method crepe: full (default, as the public tool) "
                              "or tiny (about 10x faster, a little less accurate)")
@@ -82,16 +86,21 @@ def finish(report, usable_needed=True):
 
 def run_in_pool(work, workers):
     """Run `work(pool)`, a step returning its StepReport, with `workers` processes; returns the exit status."""
-    from prepare.jobs import StepError, make_pool
+    from prepare.jobs import StepError, make_pool, stop_pool
 
     pool = make_pool(resolve_workers(workers))
     try:
         report = work(pool)
     except StepError as e:
         return fail(e)
+    except KeyboardInterrupt:
+        stop_pool(pool, interrupted=True)
+        pool = None
+        print("interrupted: the files finished so far are kept, half-written ones are removed on the next run; "
+              "run the same command again to go on.", file=sys.stderr, flush=True)
+        return 130
     finally:
-        if pool is not None:
-            pool.shutdown()
+        stop_pool(pool)
     return finish(report)
 
 

@@ -14,6 +14,11 @@ from common.extractor import load_wav16k
 from prepare.jobs import StepError, StepReport, remove_temp_files
 from prepare.layout import PITCH_SUFFIX, PPG_SUFFIX, SPK_SUFFIX, VEC_SUFFIX, is_wav
 
+# The pitch tracker of the training data. FCPE: on sung test signals (bench/bench_pitch_default.py) it is
+# as accurate as CREPE full (median error 2.5 vs 4.8 cents, no gross errors for either) at a small
+# fraction of its CPU time; CREPE full, what so-vits-svc-5.0 used, stays one flag away (--pitch-method crepe).
+DEFAULT_PITCH_METHOD = "fcpe"
+
 
 class FeatureStep:
     """One model step: which inputs, which outputs, how to load the model, how to run it."""
@@ -44,7 +49,7 @@ class FeatureStep:
             raise StepError(f"{self.title}: cannot load the model: {e}") from None
 
 
-def pitch_step(method="crepe", model="full", device="auto"):
+def pitch_step(method=DEFAULT_PITCH_METHOD, model="full", device="auto"):
     def load():
         from pitch.extractor import PitchExtractor
 

@@ -5,6 +5,7 @@ there, or skipped the input (with the reason). The caller's `StepReport` counts 
 """
 import multiprocessing
 import os
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -70,6 +71,9 @@ def call_job(func, args):
 
 
 def _init_worker():
+    # Ctrl-C reaches every process of the terminal's process group: a worker leaves it to the main
+    # process, which stops the workers (stop_pool) and prints one line instead of one traceback each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # one BLAS/torch thread per worker process: the workers themselves are the parallelism
     os.environ["OMP_NUM_THREADS"] = "1"
     torch = sys.modules.get("torch")
@@ -97,10 +101,27 @@ def make_pool(workers):
     return ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker)
 
 
+def stop_pool(pool, interrupted=False):
+    """Shut `pool` down (None: nothing to do). After an interrupt its workers are terminated rather
+    than waited for: a job they are in the middle of leaves at most a temp file (remove_temp_files)."""
+    if pool is None:
+        return
+    if not interrupted:
+        pool.shutdown(cancel_futures=True)
+        return
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join(timeout=5)
+
+
 def run_jobs(func, jobs, report, desc, pool=None):
     """Apply `func(*job)` to every job, adding each Outcome to `report`. Returns `report`.
 
-    `func` must be a module-level function (picklable) when `pool` is given.
+    `func` must be a module-level function (picklable) when `pool` is given. The bar counts finished
+    jobs.
     """
     jobs = list(jobs)
     if not jobs:

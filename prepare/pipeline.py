@@ -2,8 +2,10 @@
 
 Each model is loaded once (and only when one of its outputs is missing); one pool of worker
 processes serves every CPU-bound step. A step that cannot run is reported and the run goes on
-with the steps that do not need it; the exit status is 1 when a step could not run, when the
-check finds broken items, or when no usable clip remains.
+with the steps that do not need it, except step 1 (resample): without its waves (a wrong -w, no
+usable clip) every later step would fail alike, so the run stops with that one error. The exit
+status is 1 when a step could not run, when the check finds broken items, or when no usable clip
+remains; 130 after Ctrl-C, which prints one line saying what was kept.
 """
 import os
 import sys
@@ -14,7 +16,8 @@ from common.config import load_config
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from common.runtime import tune_cpu_runtime
 from prepare.clip_pieces import ClipOptions
-from prepare.jobs import StepError, make_pool
+from prepare.features import DEFAULT_PITCH_METHOD
+from prepare.jobs import StepError, make_pool, remove_temp_files, stop_pool
 
 STEPS = ("resample", "pitch", "ppg", "hubert", "speaker", "singer", "spec", "filelist", "check")
 
@@ -27,7 +30,7 @@ class Options:
     workers: int = 1
     device: str = "auto"
     config: str = "configs/base.yaml"
-    pitch_method: str = "crepe"
+    pitch_method: str = DEFAULT_PITCH_METHOD
     crepe_model: str = "full"
     whisper_checkpoint: str = WHISPER_CKPT
     whisper_noise: bool = True
@@ -81,21 +84,49 @@ class Pipeline:
         self.hp = load_config(opts.config) if {"spec", "check"} & set(opts.steps) else None
 
     def run(self):
+        """Run the chosen steps; returns the exit status (130 after Ctrl-C, which prints one line)."""
         self.pool = make_pool(self.opts.workers)
+        step = None
         try:
             for number, name in enumerate(STEPS, start=1):
                 if name not in self.opts.steps:
                     continue
+                step = (number, name)
                 print(f"== step {number}: {name}", file=sys.stderr, flush=True)
                 try:
                     getattr(self, "step_" + name)()
                 except (StepError, FileNotFoundError) as e:
+                    if name == "resample":  # e.g. a wrong -w: every later step would only repeat it
+                        print(f"error: step 1 (resample) could not run: {e}", file=sys.stderr, flush=True)
+                        return 1
                     self.failed_steps.append(name)
                     print(f"step {number} ({name}) could not run: {e}", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:
+            stop_pool(self.pool, interrupted=True)
+            self.pool = None
+            print(self.interrupted_line(step), file=sys.stderr, flush=True)
+            return 130
         finally:
-            if self.pool is not None:
-                self.pool.shutdown(cancel_futures=True)
+            stop_pool(self.pool)
         return self.exit_status()
+
+    def step_outputs(self, name):
+        """The folders step `name` writes into."""
+        lay = self.layout
+        return {"resample": (lay.waves16, lay.waves32), "pitch": (lay.pitch,), "ppg": (lay.whisper,),
+                "hubert": (lay.hubert,), "speaker": (lay.speaker,), "singer": (lay.singer,),
+                "spec": (lay.specs,), "filelist": (self.opts.files,)}.get(name, ())
+
+    def interrupted_line(self, step):
+        """One line after Ctrl-C: where it stopped and what was kept (half-written files removed)."""
+        if step is None:
+            return "interrupted before the first step: nothing was written."
+        number, name = step
+        folders = self.step_outputs(name)
+        remove_temp_files(*folders)
+        kept = ", ".join(f"{folder}: {_count_files(folder)} files" for folder in folders)
+        return (f"interrupted in step {number} ({name}): the files it finished are kept ({kept or 'nothing to keep'}), "
+                f"half-written ones removed; run the same command again to go on.")
 
     def exit_status(self):
         if self.failed_steps:
@@ -169,6 +200,10 @@ class Pipeline:
         result = check_lists(lists, self.hp)
         print(result.summary(), file=sys.stderr, flush=True)
         self.check_ok = result.ok
+
+
+def _count_files(folder):
+    return sum(len([n for n in files if not n.startswith(".")]) for _, _, files in os.walk(folder))
 
 
 def run_pipeline(opts):

@@ -5,6 +5,7 @@ Reads `<data>/hubert/<singer>/*.vec.npy` and `<data>/whisper/<singer>/*.ppg.npy`
 Resumable: products that already exist are skipped unless `force`.
 """
 import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,21 +19,61 @@ from svc.retrieval import FEATURE_KINDS, FeatureIndex, RetrievalError, frames_pa
 FEATURE_SUFFIX = {"hubert": ".vec.npy", "whisper": ".ppg.npy"}
 SELF_CHECK_FRAMES = 64
 DEFAULT_CODEBOOK_SIZE = 2048
+FRAMES_PER_CENTRE = 10  # a codebook never has more centres than a tenth of its frames
+KMEANS_EPOCHS = 10  # passes over the frames (measured against MiniBatchKMeans.fit: see train_codebook)
 
 
-def train_codebook(frames, size=DEFAULT_CODEBOOK_SIZE, seed=0):
-    """MiniBatchKMeans centres, float32 [min(size, N), D]."""
+def codebook_size_for(n_frames, size=DEFAULT_CODEBOOK_SIZE):
+    """Centres a codebook of `n_frames` frames gets: `size`, but at most one per FRAMES_PER_CENTRE
+    frames (a codebook as large as the data compresses nothing), and at least one."""
+    if size < 1:
+        raise RetrievalError(f"codebook size {size} must be >= 1.")
+    return max(1, min(int(size), int(n_frames) // FRAMES_PER_CENTRE))
+
+
+def train_codebook(frames, size=DEFAULT_CODEBOOK_SIZE, seed=0, epochs=KMEANS_EPOCHS, desc="k-means", progress=False):
+    """MiniBatchKMeans centres, float32 [codebook_size_for(N, size), D].
+
+    Trained batch by batch (`partial_fit`, k-means++ on the first batch, then `epochs` shuffled passes)
+    so a bar can count the batches: a codebook of a large dataset takes minutes.
+    """
     from sklearn.cluster import MiniBatchKMeans
     frames = np.asarray(frames, dtype=np.float32)
     if frames.ndim != 2 or frames.shape[0] == 0:
         raise RetrievalError(f"k-means needs a non-empty [N, D] frame array, got shape {frames.shape}.")
-    if size < 1:
-        raise RetrievalError(f"codebook size {size} must be >= 1.")
-    n_clusters = min(int(size), frames.shape[0])
-    kmeans = MiniBatchKMeans(n_clusters=n_clusters, batch_size=max(1024, 2 * n_clusters), n_init=1,
-                             random_state=seed)
-    kmeans.fit(frames)
+    n_frames = frames.shape[0]
+    n_clusters = codebook_size_for(n_frames, size)
+    batch = min(n_frames, max(1024, 3 * n_clusters))
+    kmeans = MiniBatchKMeans(n_clusters=n_clusters, batch_size=batch, n_init=1, random_state=seed)
+    rng = np.random.default_rng(seed)
+    per_epoch = -(-n_frames // batch)
+    with tqdm(total=epochs * per_epoch, desc=desc, unit="batch", file=sys.stderr, dynamic_ncols=True,
+              disable=not progress) as bar:
+        for _ in range(epochs):
+            order = rng.permutation(n_frames)
+            for start in range(0, n_frames, batch):
+                rows = order[start:start + batch]
+                if not hasattr(kmeans, "cluster_centers_") and rows.size < n_clusters:
+                    rows = order[:batch]  # the first call sets the centres: it needs n_clusters frames
+                kmeans.partial_fit(frames[np.sort(rows)])
+                bar.update(1)
     return kmeans.cluster_centers_.astype(np.float32)
+
+
+class IndexReport(BatchReport):
+    """BatchReport that also lists every file written and what it holds."""
+
+    def __init__(self, title):
+        super().__init__(title)
+        self.written = []  # (path, description)
+
+    def wrote(self, path, description):
+        self.written.append((os.fspath(path), description))
+
+    def summary(self):
+        lines = [super().summary()]
+        lines += [f"  wrote {path}: {description}" for path, description in self.written]
+        return "\n".join(lines)
 
 
 def write_codebook(path, centres):
@@ -119,6 +160,7 @@ class BuildOptions:
     codebook_size: int = DEFAULT_CODEBOOK_SIZE
     max_frames: int = 0                        # frames kept in an index (0 = all)
     force: bool = False                        # rebuild what exists
+    progress: bool = True                      # a bar over k-means batches
 
 
 def build_singer_indexes(data_root="data_svc", out_root=None, singers=None, **options):
@@ -137,7 +179,7 @@ def build_singer_indexes(data_root="data_svc", out_root=None, singers=None, **op
     if unknown:
         raise RetrievalError(f"singer(s) {', '.join(unknown)} have no features in {data_root}/hubert or "
                              f"{data_root}/whisper. Known singers: {', '.join(known)}.")
-    report = BatchReport(f"retrieval indexes ({backend})")
+    report = IndexReport(f"retrieval indexes ({backend})")
     for singer in singers:
         for kind in FEATURE_KINDS:
             build_one(singer, kind, files[kind].get(singer, []), os.path.join(out_root, singer), report, options)
@@ -161,10 +203,17 @@ def build_one(singer, kind, paths, folder, report, options):
     if frames is None:
         report.fail(f"{singer}/{kind}", "no usable feature files (see the skipped files above)")
         return
+    n_frames = int(frames.shape[0])
     if need_index:
-        write_index(index_path, subsample(frames, o.max_frames), kind, dtype=o.dtype,
-                    extra={"singer": singer, "source_frames": int(frames.shape[0])})
+        kept = subsample(frames, o.max_frames)
+        write_index(index_path, kept, kind, dtype=o.dtype, extra={"singer": singer, "source_frames": n_frames})
         self_check(index_path, o.backend)
+        report.wrote(index_path, f"{kept.shape[0]} frames x {kept.shape[1]} ({o.dtype}"
+                                 f"{f', sampled from {n_frames}' if kept.shape[0] < n_frames else ''})")
     if need_codebook:
-        write_codebook(codebook_path, train_codebook(frames, o.codebook_size))
+        centres = train_codebook(frames, o.codebook_size, desc=f"{singer} {kind} k-means", progress=o.progress)
+        write_codebook(codebook_path, centres)
+        capped = "" if centres.shape[0] == o.codebook_size else \
+            f"; --codebook-size {o.codebook_size} capped at one centre per {FRAMES_PER_CENTRE} frames"
+        report.wrote(codebook_path, f"k-means codebook, {centres.shape[0]} centres from {n_frames} frames{capped}")
     report.ok()

@@ -67,3 +67,17 @@ def test_preprocessing_and_conversion_refuse_them(bad_wavs, tmp_path):
             convert_file(TINY, str(tmp_path / "no_model.pth"), str(path), str(out),
                          ConversionSettings(spk=str(tmp_path / "no.spk.npy")))
         assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["song.mp3", "take.wav", "voice.m4a"])
+def test_unreadable_file_gives_our_error_without_library_warnings_first(tmp_path, name):
+    import warnings
+
+    path = tmp_path / name
+    path.write_bytes(b"this is no audio at all " * 40)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(AudioError, match="cannot read this audio file") as err:
+            load_audio(path, 16000)
+    assert str(path) in str(err.value)
+    assert [str(w.message) for w in caught] == []  # before: librosa's UserWarning and FutureWarning

@@ -147,3 +147,22 @@ def test_mel_filters_equal_librosas(sr, n_fft, n_mels, fmin, fmax):
     theirs = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
     assert ours.shape == theirs.shape and ours.dtype == np.float32
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-7)
+
+
+def test_numba_cache_lives_in_a_user_cache_folder_per_environment(tmp_path):
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    show = "import common, os; from numba.core import config; print(os.environ['NUMBA_CACHE_DIR']); print(config.CACHE_DIR)"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    out = subprocess.run([sys.executable, "-c", show], cwd=root, env=env, capture_output=True, text=True,
+                         timeout=120).stdout.split()
+    assert len(out) == 2 and out[0] == out[1], out  # numba, imported after common, uses it
+    assert out[0].startswith(os.path.join(str(tmp_path / "cache"), "svc-toolkit", "numba", "py"))
+    assert not out[0].startswith(root)
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "mine")
+    mine = subprocess.run([sys.executable, "-c", show], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120).stdout.split()
+    assert mine == [str(tmp_path / "mine")] * 2  # a user's own setting wins

@@ -200,3 +200,43 @@ def test_killed_run_restarts_to_identical_results(setup, full_run):
             assert a == b, rel
         else:
             assert a.shape == b.shape and np.array_equal(a, b), rel
+
+
+def test_ctrl_c_stops_with_one_line_and_no_traceback(setup):
+    """Ctrl-C in a terminal signals the whole process group: the run, its fork server and its workers."""
+    base, raw, args = setup
+    folder = workdir(base, raw, "ctrl_c")
+    proc = subprocess.Popen(command(args), cwd=folder, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    pitch_dir = os.path.join(folder, "data_svc", "pitch")
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if any(files for _, _, files in os.walk(pitch_dir)):
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
+    lines = [line for line in err.splitlines() if "interrupted" in line]
+    assert len(lines) == 1 and "step 2 (pitch)" in lines[0] and "kept" in lines[0], err[-3000:]
+    assert "run the same command again" in lines[0]
+    with pytest.raises(ProcessLookupError):  # no worker or fork server left behind
+        for _ in range(50):
+            os.killpg(proc.pid, 0)
+            time.sleep(0.1)
+
+
+def test_wrong_dataset_folder_is_one_error(setup, tmp_path):
+    _, _, args = setup
+    (tmp_path / "dataset_raw").mkdir()
+    (tmp_path / "dataset_raw" / "notes.txt").write_text("no audio here")
+    proc = run(tmp_path, args + ["-w", str(tmp_path / "dataset_raw")])
+    assert proc.returncode == 1
+    problems = [line for line in proc.stderr.splitlines() if "could not run" in line or "error" in line.lower()]
+    assert len(problems) == 1, proc.stderr
+    assert "no audio files in <speaker> folders" in problems[0] and "Run step 1 first" not in proc.stderr
+    missing = run(tmp_path, args + ["-w", str(tmp_path / "nowhere")])
+    assert missing.returncode == 1 and "dataset folder not found" in missing.stderr
+    assert "Run step 1 first" not in missing.stderr and missing.stderr.count("could not run") == 1

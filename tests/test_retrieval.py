@@ -163,7 +163,7 @@ def test_kmeans_codebook_builds_and_blends(tmp_path):
     frames = (centres_true[rng.integers(0, 4, 400)] + 0.01 * rng.standard_normal((400, 5))).astype(np.float32)
     centres = train_codebook(frames, size=4)
     assert centres.shape == (4, 5)
-    assert train_codebook(frames[:3], size=2048).shape == (3, 5)  # fewer frames than the requested size
+    assert train_codebook(frames[:3], size=2048).shape == (1, 5)  # far fewer frames than the requested size
     path = write_codebook(tmp_path / "hubert.codebook.npy", centres)
     codebook = Codebook.load(path, backend="sklearn")
     queries = frames[:20]
@@ -176,9 +176,35 @@ def test_kmeans_codebook_builds_and_blends(tmp_path):
         Codebook.load(tmp_path / "none.codebook.npy")
 
 
+def test_codebook_never_has_more_centres_than_a_tenth_of_the_frames(tmp_path, capsys):
+    frames = np.random.default_rng(11).standard_normal((1160, 6)).astype(np.float32)
+    centres = train_codebook(frames, size=2048, progress=True, desc="alto hubert k-means")
+    assert centres.shape == (116, 6)  # not 1160 centres for 1160 frames
+    assert len({tuple(c) for c in centres}) == 116 and np.all(np.isfinite(centres))
+    bar = capsys.readouterr().err
+    assert "alto hubert k-means" in bar and "100%" in bar  # the bar counts the k-means batches
+
+
+def test_build_summary_lists_what_was_written(tmp_path):
+    rng = np.random.default_rng(12)
+    for i in range(4):
+        for kind, suffix, dim in (("hubert", ".vec.npy", 256), ("whisper", ".ppg.npy", PPG_DIM)):
+            folder = tmp_path / "data_svc" / kind / "alto"
+            folder.mkdir(parents=True, exist_ok=True)
+            np.save(folder / f"s{i}{suffix}", rng.standard_normal((290, dim)).astype(np.float32))
+    report = build_singer_indexes(tmp_path / "data_svc", backend="sklearn", kmeans=True, max_frames=1000,
+                                  progress=False)
+    text = report.summary()
+    folder = os.path.join(str(tmp_path / "data_svc"), "indexes", "alto")
+    assert f"wrote {os.path.join(folder, 'hubert.index')}: 1000 frames x 256 (float32, sampled from 1160)" in text
+    assert (f"wrote {os.path.join(folder, 'whisper.codebook.npy')}: k-means codebook, 116 centres from 1160 "
+            f"frames; --codebook-size 2048 capped at one centre per 10 frames") in text
+    assert np.load(os.path.join(folder, "whisper.codebook.npy")).shape == (116, PPG_DIM)
+
+
 def test_content_retrieval_wires_both_indexes(tmp_path):
     data = make_dataset(tmp_path / "data_svc", np.random.default_rng(7))
-    build_singer_indexes(data, singers=["bass"], backend="sklearn", kmeans=True, codebook_size=8)
+    build_singer_indexes(data, singers=["bass"], backend="sklearn", kmeans=True, codebook_size=4)
     hubert_path, whisper_path = default_index_paths(data, "bass")
     retrieval = ContentRetrieval.from_paths(hubert_path, whisper_path, ratio=1.0, k=2, backend="sklearn")
     rng = np.random.default_rng(8)
@@ -191,7 +217,7 @@ def test_content_retrieval_wires_both_indexes(tmp_path):
     only_ppg = ContentRetrieval.from_paths(None, whisper_path, ratio=0.5, backend="sklearn")
     assert only_ppg(ppg, vec)[1] is vec
     cluster = ContentRetrieval.from_paths(*default_codebook_paths(data, "bass"), ratio=1.0, k=1, backend="sklearn")
-    assert cluster.hubert_index.size == 8 and cluster(ppg, vec)[0].shape == ppg.shape
+    assert cluster.hubert_index.size == 4 and cluster(ppg, vec)[0].shape == ppg.shape
 
 
 def test_faiss_and_sklearn_agree(toy_index, tmp_path):
@@ -225,7 +251,9 @@ def test_cli_builds_with_progress_bar_then_skips(tmp_path):
     first = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert first.returncode == 0, first.stderr
     assert "alto hubert" in first.stderr and "100%" in first.stderr
+    assert "alto hubert k-means" in first.stderr and "alto whisper k-means" in first.stderr
     assert "2 written, 0 already done, 0 skipped" in first.stderr
+    assert "hubert.codebook.npy: k-means codebook, 4 centres from" in first.stderr
     for path in default_index_paths(data, "alto") + default_codebook_paths(data, "alto"):
         assert os.path.isfile(path)
     assert not os.path.exists(os.path.join(data, "indexes", "bass"))
