@@ -21,7 +21,8 @@ def add_device(parser):
 def add_pitch(parser):
     parser.add_argument("--pitch-method", "--method", dest="pitch_method", default="crepe",
                         help="F0 estimator: crepe (default, as so-vits-svc-5.0); fcpe (torchfcpe's network, "
-                             "10-25x faster than crepe on a CPU at similar accuracy); harvest or dio (need pyworld), "
+                             "10-25x faster than crepe on a CPU at similar accuracy); rmvpe (rmvpe_pretrain/rmvpe.pt, best "
+                             "with a backing, see the README); harvest or dio (need pyworld), "
                              "pm (needs parselmouth) or pyin (librosa)")
     parser.add_argument("--crepe-model", "--model", dest="crepe_model", default="full", choices=("full", "tiny"),
                         help="CREPE network size when --pitch-method crepe: full (default, as the public tool) "

@@ -251,7 +251,7 @@ def extractor_settings(args):
     has it) and FCPE pitch, unless --pitch-method or --crepe-model choose the pitch."""
     fast = getattr(args, "fast", False)
     method = args.pitch_method or ("fcpe" if fast and not args.crepe_model else "crepe")
-    weights = getattr(args, "fcpe_weights" if method == "fcpe" else "crepe_weights", None)
+    weights = getattr(args, f"{method}_weights", None)
     return ExtractorSettings(args.whisper_checkpoint, args.hubert_checkpoint, method, args.crepe_model or "full",
                              pitch_repair=getattr(args, "repair", None), bf16=fast, pitch_weights=weights)
 
