@@ -261,3 +261,18 @@ def test_every_entry_point_offers_rmvpe_from_the_default_place(tmp_path, monkeyp
     assert svc_eval.build_parser().parse_args(["--model", "m.pth", "--spk", "s.npy", "--wave", "w.wav",
                                                "--pitch-method", "rmvpe"]).pitch_method == "rmvpe"
     assert ConvertRequest.from_json({"pitch_method": "rmvpe"}).pitch_method == "rmvpe"
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_matches_cpu(tmp_path):
+    path = small_file(tmp_path / "rmvpe.pt", bias=-1.0)  # clearly voiced, so only the pitch is compared
+    wav = song(3.0)
+    cpu = RmvpeTracker("cpu", path, chunk_frames=128, context_frames=64)
+    gpu = RmvpeTracker("cuda", path, chunk_frames=128, context_frames=64)
+    a, b = cpu.salience(wav), gpu.salience(wav)
+    assert a.shape == b.shape and np.abs(a - b).max() < 1e-3  # cuDNN may use TF32 convolutions
+    f_cpu = PitchExtractor(method="rmvpe", device="cpu", weights=path).conversion(wav)
+    f_gpu = PitchExtractor(method="rmvpe", device="cuda", weights=path).conversion(wav)
+    assert f_cpu.shape == f_gpu.shape and np.all(f_gpu > 0)
+    assert np.median(np.abs(1200 * np.log2(f_gpu / f_cpu))) < 1.0
