@@ -2,9 +2,9 @@
 pitch, dry and with a backing (chords in the voice's range, bass, drum-like bursts) at -12 / -6 / 0 dB,
 in conversion mode with the repair pass (what svc_inference.py does with an extracted pitch).
 
-    flock -x /tmp/cpu.lock python bench/bench_pitch_robust.py [--seconds 8] [--rmvpe-weights rmvpe.pt]
+    flock -x /tmp/cpu.lock python bench/bench_pitch_robust.py [--songs 3 --seconds 8] [--rmvpe-weights rmvpe.pt]
 
-Per method and backing level: gross error (share of voiced frames more than 50 cents from the known
+Per method and backing level, averaged over the songs: gross error (share of voiced frames more than 50 cents from the known
 pitch), voicing misses (voiced frames the tracker called unvoiced) and false alarms (unvoiced frames
 it called voiced); then seconds per second of audio on the CPU, idle and beside one CPU-bound process,
 as ratios to CREPE full timed in the same run. Without a real rmvpe.pt (default place
@@ -82,23 +82,22 @@ def load_extractors(rmvpe_weights, folder):
     return extractors, real is not None, notes
 
 
-def run(seconds=8.0, repeats=1, rmvpe_weights=None, threads=None, seed=0):
+def run(seconds=8.0, repeats=1, rmvpe_weights=None, threads=None, seed=0, speed=True, songs=3):
     used = set_threads(threads)
-    print(f"pitch robustness bench: {seconds:g} s of synthetic singing (seed {seed}), CPU, {used} threads; "
-          f"{load_caveat()}")
-    material = make_material(seconds, seed)
-    mixes = {level: material.mix(level) for level in LEVELS}
+    print(f"pitch robustness bench: {songs} synthetic songs of {seconds:g} s (seeds {seed}-{seed + songs - 1}), "
+          f"CPU, {used} threads; {load_caveat()}")
+    materials = [make_material(seconds, seed + i) for i in range(songs)]
     with tempfile.TemporaryDirectory() as folder:
         extractors, real_rmvpe, notes = load_extractors(rmvpe_weights, folder)
         accuracy = {}
         for label, extractor in extractors.items():
             if label == "rmvpe" and not real_rmvpe:
                 continue
-            accuracy[label] = {level: score(extractor.contour(mixes[level], "conversion", repair=True), material)
-                               for level in LEVELS}
-        wav = mixes[0]
+            accuracy[label] = {level: np.mean([score(extractor.contour(m.mix(level), "conversion", repair=True), m)
+                                               for m in materials], axis=0) for level in LEVELS}
+        wav = materials[0].mix(0)
         times = time_idle_busy({k: (lambda e=e: e.contour(wav, "conversion", repair=True))
-                                for k, e in extractors.items()}, repeats, "cpu", warmup=0)
+                                for k, e in extractors.items()}, repeats, "cpu", warmup=0) if speed else None
     name = lambda level: "dry" if level is None else f"{level} dB"  # noqa: E731
     headers = ["method"] + [f"gross {name(lv)}" for lv in LEVELS] + [f"miss/false {name(lv)}" for lv in LEVELS]
     rows = []
@@ -112,28 +111,33 @@ def run(seconds=8.0, repeats=1, rmvpe_weights=None, threads=None, seed=0):
     print("\naccuracy (conversion mode + repair; gross = > 50 cents off the known pitch, on voiced frames; miss = "
           "voiced frames heard unvoiced; false = unvoiced frames heard voiced):")
     print_table(headers, rows)
+    for note in notes:
+        print("not run: " + note)
+    if times is None:
+        return accuracy, times
     base = times["idle"].get("crepe full"), times["busy"].get("crepe full")
     speed = [[label, times["idle"][label] / seconds, times["busy"][label] / seconds,
               f"{base[0] / times['idle'][label]:.2f}x" if base[0] else "-",
               f"{base[1] / times['busy'][label]:.2f}x" if base[1] else "-"] for label in extractors]
     print(f"\nspeed ({seconds:g} s clip with the 0 dB backing, conversion mode; busy = one CPU-bound process beside it):")
     print_table(["method", "s per s idle", "s per s busy", "vs crepe full idle", "vs crepe full busy"], speed)
-    for note in notes:
-        print("not run: " + note)
     return accuracy, times
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=8.0, help="length of the synthetic song (default 8)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each synthetic song (default 8)")
+    parser.add_argument("--songs", type=int, default=3, help="songs (seeds) averaged for the accuracy (default 3)")
     parser.add_argument("--repeats", type=int, default=1, help="timed rounds per condition, median taken (default 1)")
     parser.add_argument("--rmvpe-weights", default=None,
                         help="a real rmvpe.pt (default rmvpe_pretrain/rmvpe.pt when present; else random weights, "
                              "timed only)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic material (default 0)")
+    parser.add_argument("--no-speed", dest="speed", action="store_false",
+                        help="accuracy only (needs no quiet machine: `flock -s` is enough)")
     args = parser.parse_args(argv)
-    run(args.seconds, args.repeats, args.rmvpe_weights, args.threads, args.seed)
+    run(args.seconds, args.repeats, args.rmvpe_weights, args.threads, args.seed, args.speed, args.songs)
 
 
 if __name__ == "__main__":

@@ -46,9 +46,11 @@ def _note_hz(degree, octave=0):
 
 
 def _formant_gain(freq, formants, widths):
-    gain = np.full_like(freq, 0.02)
+    """Magnitude of a cascade of two-pole resonators (a Klatt-style vowel filter): gain 1 at 0 Hz,
+    ~F/B at each formant, falling above the last."""
+    gain = np.ones_like(freq)
     for f, b in zip(formants, widths):
-        gain += 1.0 / (1.0 + ((freq - f) / (b / 2)) ** 2)
+        gain /= np.sqrt((1 - (freq / f) ** 2) ** 2 + (freq * b / f ** 2) ** 2)
     return gain
 
 
@@ -65,6 +67,8 @@ def _melody(seconds, rng):
         for _ in range(notes):
             length = float(rng.uniform(0.35, 0.8))
             a, b = int(t * SR), min(int((t + length) * SR), n)
+            if b - a < SR // 10:  # the song ends here
+                break
             hz = _note_hz(degree)
             local = np.arange(b - a) / SR
             depth = 0.45 * np.clip((local - 0.2) / 0.2, 0, 1)  # vibrato sets in after the attack (semitones)
