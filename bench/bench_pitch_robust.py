@@ -121,6 +121,13 @@ def run(seconds=8.0, repeats=1, rmvpe_weights=None, threads=None, seed=0, speed=
               f"{base[1] / times['busy'][label]:.2f}x" if base[1] else "-"] for label in extractors]
     print(f"\nspeed ({seconds:g} s clip with the 0 dB backing, conversion mode; busy = one CPU-bound process beside it):")
     print_table(["method", "s per s idle", "s per s busy", "vs crepe full idle", "vs crepe full busy"], speed)
+    print("\nREADME rows (method | gross dry, -12, -6, 0 dB | miss/false -12 dB, 0 dB | s per s idle / busy):")
+    for label in extractors:
+        by = accuracy.get(label)
+        cells = ([f"{100 * by[lv][0]:.1f}%" for lv in LEVELS] + [f"{100 * by[lv][1]:.0f}% / {100 * by[lv][2]:.0f}%"
+                                                                  for lv in (-12, 0)]) if by else ["-"] * 6
+        speed_cell = f"{times['idle'][label] / seconds:.3f} / {times['busy'][label] / seconds:.3f}"
+        print(f"| `{label}`{' (random weights)' if by is None else ''} | " + " | ".join(cells + [speed_cell]) + " |")
     return accuracy, times
 
 
@@ -128,7 +135,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each synthetic song (default 8)")
     parser.add_argument("--songs", type=int, default=3, help="songs (seeds) averaged for the accuracy (default 3)")
-    parser.add_argument("--repeats", type=int, default=1, help="timed rounds per condition, median taken (default 1)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed rounds per condition, median taken (default 2)")
     parser.add_argument("--rmvpe-weights", default=None,
                         help="a real rmvpe.pt (default rmvpe_pretrain/rmvpe.pt when present; else random weights, "
                              "timed only)")
