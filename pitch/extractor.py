@@ -16,19 +16,26 @@ from pitch.repair import repair_f0
 
 HOP = 160  # samples at 16 kHz per output frame (10 ms)
 FMIN, FMAX = 50.0, 1000.0
-NEURAL_METHODS = ("crepe", "fcpe")
+NEURAL_METHODS = ("crepe", "fcpe", "rmvpe")
 METHODS = NEURAL_METHODS + tuple(CLASSIC_METHODS)
 
-TRAIN_HOP, TRAIN_MEAN, TRAIN_MEDIAN = 160, 5, 7
-CONVERT_MEAN = 5
+TRAIN_HOP = 160
+# Per network: (mean filter width on f0, median filter width on the confidence) in training mode, and
+# the mean filter width on the bridged conversion contour. CREPE and FCPE are smoothed as
+# so-vits-svc-5.0 smooths CREPE; RMVPE's contour is used as the public code decodes it (RVC and
+# so-vits-svc 4.1 do not smooth it; a 5-frame mean would flatten 6 Hz vibrato by ~14%).
+TRAIN_FILTERS = {"crepe": (5, 7), "fcpe": (5, 7), "rmvpe": (1, 1)}
+CONVERT_MEAN = {"crepe": 5, "fcpe": 5, "rmvpe": 1}
 # Per network: hop of the conversion pass (CREPE runs at 20 ms there to halve its cost; FCPE
 # computes every 10 ms frame anyway), and the confidence (median-filtered over 7 frames) below which
 # a frame counts as unvoiced: 0 in training mode, bridged from its voiced neighbours in conversion
 # mode, so breaths and silences glide between notes instead of wandering. CREPE's confidence is
-# its periodicity; FCPE's is its strongest bin, ~0.9 on sung notes and < 0.02 on noise.
-CONVERT_HOP = {"crepe": 320, "fcpe": 160}
-TRAIN_VOICED = {"crepe": 0.5, "fcpe": 0.05}
-CONVERT_VOICED = {"crepe": 0.3, "fcpe": 0.05}
+# its periodicity; FCPE's and RMVPE's are their strongest bin (RMVPE: voiced strictly above 0.03,
+# as the public decoder).
+CONVERT_HOP = {"crepe": 320, "fcpe": 160, "rmvpe": 160}
+_RMVPE_VOICED = float(np.nextafter(0.03, 1.0))
+TRAIN_VOICED = {"crepe": 0.5, "fcpe": 0.05, "rmvpe": _RMVPE_VOICED}
+CONVERT_VOICED = {"crepe": 0.3, "fcpe": 0.05, "rmvpe": _RMVPE_VOICED}
 CONVERT_MEDIAN = 7
 MODES = ("training", "conversion")
 
@@ -66,6 +73,11 @@ class PitchExtractor:
 
             self.tracker = FcpeTracker(pick_device(device), weights)
             self.decoder = decoder or "local_argmax"
+        elif method == "rmvpe":
+            from pitch.rmvpe import RmvpeTracker
+
+            self.tracker = RmvpeTracker(pick_device(device), weights)
+            self.decoder = None
 
     def contour(self, wav16k, mode="conversion", repair=False, progress=None):
         """PitchContour of 16 kHz audio in `mode`, optionally through the repair pass (pitch.repair)
@@ -85,7 +97,7 @@ class PitchExtractor:
             else:
                 f0 = smoothing.interpolate_gaps(f0, voiced)
                 if self.tracker is not None:
-                    f0 = smoothing.mean_filter(f0, CONVERT_MEAN)
+                    f0 = smoothing.mean_filter(f0, CONVERT_MEAN[self.method])
         return PitchContour(smoothing.fit_length(f0, frames).astype(np.float32),
                             smoothing.fit_length(voiced, frames).astype(bool), repairs)
 
@@ -96,8 +108,9 @@ class PitchExtractor:
             return f0, f0 > 0
         if mode == "training":
             f0, periodicity = self.tracker.track(wav, TRAIN_HOP, FMIN, FMAX, self.decoder, progress)
-            f0 = smoothing.mean_filter(f0, TRAIN_MEAN)
-            voiced = smoothing.median_filter(periodicity, TRAIN_MEDIAN) >= TRAIN_VOICED[self.method]
+            mean, median = TRAIN_FILTERS[self.method]
+            f0 = smoothing.mean_filter(f0, mean)
+            voiced = smoothing.median_filter(periodicity, median) >= TRAIN_VOICED[self.method]
         else:
             hop = CONVERT_HOP[self.method]
             f0, periodicity = self.tracker.track(wav, hop, FMIN, FMAX, self.decoder, progress)

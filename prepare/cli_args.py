@@ -19,7 +19,7 @@ def add_pitch(parser):
                         help=f"F0 estimator of the training data (default {DEFAULT_PITCH_METHOD}): fcpe (torchfcpe's "
                              "network: as accurate as CREPE full on sung test signals, 10-25x faster on a CPU); crepe "
                              "(CREPE, what so-vits-svc-5.0 used: choose it to match the public models' training data "
-                             "exactly); harvest or dio (need pyworld), pm (needs parselmouth) or pyin (librosa). "
+                             "exactly); rmvpe (rmvpe_pretrain/rmvpe.pt: best with a backing, see the README); harvest or dio (need pyworld), pm (needs parselmouth) or pyin (librosa). "
                              "Convert with the method the model was trained with.")
     parser.add_argument("--crepe-model", "--model", dest="crepe_model", default="full", choices=("full", "tiny"),
                         help="CREPE network size when --pitch-method crepe: full (default, as the public tool) "

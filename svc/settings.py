@@ -144,7 +144,7 @@ def from_args(args):
         spk=args.spk, spk_mix=args.spk_mix, speaker_checkpoint=args.speaker_checkpoint, save_spk=args.save_spk,
         shift=args.shift or 0.0, auto_shift=auto_shift, pitch_method=method,
         crepe_model=args.crepe_model or "full", repair=args.repair,
-        pitch_weights=args.fcpe_weights if method == "fcpe" else args.crepe_weights,
+        pitch_weights={"fcpe": args.fcpe_weights, "rmvpe": args.rmvpe_weights}.get(method, args.crepe_weights),
         whisper_checkpoint=args.whisper_checkpoint, hubert_checkpoint=args.hubert_checkpoint, fast=args.fast,
         retrieval=retrieval, protect=PROTECT_OFF if args.protect is None else args.protect,
         loudness_mix=args.loudness_mix, device=args.device, precision=args.precision,
