@@ -139,23 +139,25 @@ class RmvpeTracker:
         return self.net(padded[None])[0, :frames]
 
     @torch.inference_mode()
-    def salience(self, wav):
-        """[1 + len // 160, 360] float32 numpy."""
+    def salience(self, wav, progress=None):
+        """[1 + len // 160, 360] float32 numpy; progress(chunks done, total)."""
         wav = torch.as_tensor(np.asarray(wav, dtype=np.float32), device=self.device)
         mel = self.mel(wav)  # [T, 128]
         total = mel.shape[0]
         if total <= self.chunk_frames + 2 * self.context_frames:
             return self._run(mel).float().cpu().numpy()
-        out = []
+        out, chunks = [], -(-total // self.chunk_frames)
         for start in range(0, total, self.chunk_frames):
             stop = min(start + self.chunk_frames, total)
             lo, hi = max(start - self.context_frames, 0), min(stop + self.context_frames, total)
             out.append(self._run(mel[lo:hi])[start - lo:stop - lo].float().cpu())
+            if progress:
+                progress(len(out), chunks)
         return torch.cat(out).numpy()
 
-    def track(self, wav, hop=HOP, fmin=None, fmax=None, decoder=None, threshold=VOICED_THRESHOLD):
+    def track(self, wav, hop=HOP, fmin=None, fmax=None, decoder=None, progress=None, threshold=VOICED_THRESHOLD):
         """fmin/fmax/decoder are accepted for the tracker interface; RMVPE decodes over its whole
         range with its own local average, as the public code does."""
         if hop % HOP:
             raise ValueError(f"RMVPE works on a {HOP}-sample hop; hop {hop} is not a multiple of it.")
-        return decode(self.salience(wav)[:: hop // HOP], threshold)
+        return decode(self.salience(wav, progress)[:: hop // HOP], threshold)

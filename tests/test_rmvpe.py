@@ -243,7 +243,7 @@ def test_every_entry_point_offers_rmvpe_from_the_default_place(tmp_path, monkeyp
     import svc_inference
     import svc_preprocessing
     from prepare.features import pitch_step
-    from svc.conversion_run import extractor_settings
+    from svc.settings import from_args
     from svc.webui.engine import ConvertRequest
 
     monkeypatch.chdir(tmp_path)
@@ -255,7 +255,7 @@ def test_every_entry_point_offers_rmvpe_from_the_default_place(tmp_path, monkeyp
     args = svc_inference.build_parser().parse_args(
         ["--config", "c.yaml", "--model", "m.pth", "--spk", "s.npy", "--wave", "w.wav", "--pitch-method", "rmvpe",
          "--rmvpe-weights", "elsewhere.pt"])
-    settings = extractor_settings(args)
+    settings = from_args(args)
     assert settings.pitch_method == "rmvpe" and settings.pitch_weights == "elsewhere.pt"
     assert svc_preprocessing.build_parser().parse_args(["--pitch-method", "rmvpe"]).pitch_method == "rmvpe"
     assert svc_eval.build_parser().parse_args(["--model", "m.pth", "--spk", "s.npy", "--wave", "w.wav",
