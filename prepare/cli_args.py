@@ -1,6 +1,7 @@
 """What the preprocessing CLIs share: argparse flags (so every script words them the same way),
 running a step with a worker pool, and turning its report into an exit status."""
 import os
+import sys
 
 from common.cli import fail
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT

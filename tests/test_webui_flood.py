@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from tests.webui_fixtures import Client, hp, model_files, workspace, write_song  # noqa: F401 (fixtures)
+from tests.webui_fixtures import Client, workspace, write_song  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from svc.webui.api import Api
-from tests.webui_fixtures import Client, hp, model_files, server, workspace, write_song  # noqa: F401 (fixtures)
+from tests.webui_fixtures import Client, server, workspace, write_song  # noqa: F401 (fixtures)
 
 FORM = {"pitch_method": "fcpe", "seed": 1, "no_noise": True}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
