@@ -94,8 +94,9 @@ def build_parser():
     parser.add_argument("--whisper-checkpoint", default=WHISPER_CKPT, help="Whisper weights for PPG extraction")
     parser.add_argument("--hubert-checkpoint", default=HUBERT_CKPT, help="HuBERT-Soft weights for unit extraction")
     parser.add_argument("--pitch-method", default=None, choices=PITCH_METHODS,
-                        help="pitch extractor when --pit is left out (default crepe, fcpe with --fast; fcpe is "
-                             "much faster on a CPU)")
+                        help="pitch extractor when --pit is left out (default fcpe: as accurate as CREPE full on sung "
+                             "test signals and ~17x faster on a CPU; crepe to match the public models exactly, or when "
+                             "--crepe-model is given)")
     # -- pitch repair and automatic transposition (issue 14) --
     parser.add_argument("--repair", action=argparse.BooleanOptionalAction, default=None,
                         help="fix isolated octave jumps and short pitch glitches, printing the repaired time spans "

@@ -18,6 +18,11 @@ HOP = 160  # samples at 16 kHz per output frame (10 ms)
 FMIN, FMAX = 50.0, 1000.0
 NEURAL_METHODS = ("crepe", "fcpe", "rmvpe")
 METHODS = NEURAL_METHODS + tuple(CLASSIC_METHODS)
+# The default tracker of preprocessing and conversion (train and convert with the same one). FCPE: on
+# sung test signals (bench/bench_pitch_default.py) as accurate as CREPE full (median error 2.5 vs 4.8
+# cents, no gross errors for either) at ~1/17 of its CPU time; CREPE full, what so-vits-svc-5.0 used,
+# stays one flag away (--pitch-method crepe). With a backing, see bench/bench_pitch_robust.py.
+DEFAULT_PITCH_METHOD = "fcpe"
 
 TRAIN_HOP = 160
 # Per network: (mean filter width on f0, median filter width on the confidence) in training mode, and

@@ -12,12 +12,9 @@ from common.checkpoint import CheckpointError
 from common.dataset import iter_dataset, output_path
 from common.extractor import load_wav16k
 from prepare.jobs import StepError, StepReport, remove_temp_files
+from pitch.extractor import DEFAULT_PITCH_METHOD  # noqa: F401 (prepare's default too)
 from prepare.layout import PITCH_SUFFIX, PPG_SUFFIX, SPK_SUFFIX, VEC_SUFFIX, is_wav
 
-# The pitch tracker of the training data. FCPE: on sung test signals (bench/bench_pitch_default.py) it is
-# as accurate as CREPE full (median error 2.5 vs 4.8 cents, no gross errors for either) at a small
-# fraction of its CPU time; CREPE full, what so-vits-svc-5.0 used, stays one flag away (--pitch-method crepe).
-DEFAULT_PITCH_METHOD = "fcpe"
 
 
 class FeatureStep:

@@ -51,8 +51,9 @@ def settings(*flags):
 
 
 def test_fast_flag_selects_bf16_and_fcpe_unless_told_otherwise():
-    plain = settings()
-    assert (plain.pitch_method, plain.crepe_model, plain.fast) == ("crepe", "full", False)
+    plain = settings()  # FCPE is the conversion default too (as the preprocessing's); --crepe-model picks CREPE
+    assert (plain.pitch_method, plain.crepe_model, plain.fast) == ("fcpe", "full", False)
+    assert settings("--crepe-model", "full").pitch_method == "crepe"
     fast = settings("--fast")
     assert (fast.pitch_method, fast.fast) == ("fcpe", True)
     tiny = settings("--fast", "--crepe-model", "tiny")

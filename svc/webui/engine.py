@@ -18,7 +18,7 @@ import numpy as np
 from common.audio import EXTRACT_RATE, AudioError, load_audio
 from common.config import load_config
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
-from pitch.extractor import METHODS as PITCH_METHODS
+from pitch.extractor import DEFAULT_PITCH_METHOD, METHODS as PITCH_METHODS
 from pitch.smoothing import fit_length
 from pitch.repair import describe
 from svc.convert import Features, SvcConverter
@@ -81,7 +81,7 @@ class ConvertRequest(ConversionSettings):
             retrieval = RetrievalSettings(mode, number("retrieval_ratio", float, 0.5),
                                           number("retrieval_k", int, 3) if mode == "index" else 1)
         return cls(model=str(body.get("model") or ""), spk=str(body.get("singer") or ""),
-                   shift=number("shift", float, 0.0), pitch_method=str(body.get("pitch_method") or "crepe"),
+                   shift=number("shift", float, 0.0), pitch_method=str(body.get("pitch_method") or DEFAULT_PITCH_METHOD),
                    crepe_model=str(body.get("crepe_model") or "full"), retrieval=retrieval,
                    seed=number("seed", int, 0), no_noise=bool(body.get("no_noise", False)),
                    precision=str(body.get("precision") or "fp32"), protect=number("protect", float, PROTECT_OFF),
@@ -111,7 +111,7 @@ class Engine:
             return [{"path": p, "label": folders.label(p)} for p in folders.list(patterns, keep=keep)]
 
         return {"models": choices(self.models, MODEL_PATTERNS, is_svc_model), "singers": choices(self.singers, SINGER_PATTERNS),
-                "audio": self.audio.list(AUDIO_PATTERNS), "pitch_methods": list(PITCH_METHODS),
+                "audio": self.audio.list(AUDIO_PATTERNS), "pitch_methods": list(PITCH_METHODS), "pitch_method": DEFAULT_PITCH_METHOD,
                 "crepe_models": list(CREPE_MODELS), "retrieval_modes": list(RETRIEVAL_MODES),
                 "precisions": list(PRECISIONS), "fast": FAST_HELP,
                 "config": s.config, "folders": {"models": self.models.describe(), "singers": self.singers.describe(),

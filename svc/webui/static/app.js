@@ -88,6 +88,7 @@ async function loadOptions() {
     if (files.length === 1) $(id).value = files[0].path;
   }
   fill($("pitch-method"), o.pitch_methods);
+  $("pitch-method").value = o.pitch_method;
   fill($("crepe-model"), o.crepe_models);
   fill($("retrieval"), o.retrieval_modes);
   fill($("precision"), o.precisions);
