@@ -267,6 +267,7 @@ def test_bad_csv_row_names_file_and_line(hp, model_files, feature_files):
     assert "3" in str(error.value)
 
 
+@pytest.mark.slow  # a subprocess or a server: not in the quick loop
 def test_side_by_side_extraction_equals_one_after_another(hp, model_files, tmp_path, monkeypatch):
     """With --fast on a CPU the missing features are extracted on separate single-threaded
     workers, Whisper's and HuBERT's chunks as separate jobs; they are the same features the

@@ -12,6 +12,7 @@ def sleeper(seconds):
     return os.getpid()
 
 
+@pytest.mark.slow  # a subprocess or a server: not in the quick loop
 def test_interrupted_step_tool_prints_one_line_and_stops_its_busy_workers(capsys):
     seen = {}
 

@@ -14,6 +14,8 @@ from vits_decoder.fast import accelerate
 from svc.onnx_export import (INPUT_NAMES, OUTPUT_NAMES, OnnxGenerator, OnnxMismatchError, OnnxUnavailableError,
                              TraceableSnakeAlias, example_inputs, export_onnx)
 
+pytestmark = pytest.mark.slow  # full ONNX exports: not in the quick loop
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "tiny.yaml")
 

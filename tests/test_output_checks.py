@@ -49,6 +49,7 @@ def model_with(path, out, change):
     return out
 
 
+@pytest.mark.slow  # a subprocess or a server: not in the quick loop
 def test_cli_refuses_features_no_model_ever_sees(model_files, inputs):
     d = inputs
     np.save(d / "huge.ppg.npy", np.load(d / "in.ppg.npy") * 1e30)
@@ -61,6 +62,7 @@ def test_cli_refuses_features_no_model_ever_sees(model_files, inputs):
     assert run_cli(model_files[0], d)[0] == 0 and (d / "out.wav").exists()  # the good inputs convert
 
 
+@pytest.mark.slow  # a subprocess or a server: not in the quick loop
 def test_one_nan_in_the_model_is_an_error_not_a_silent_wav(model_files, inputs):
     d = inputs
 
@@ -74,6 +76,7 @@ def test_one_nan_in_the_model_is_an_error_not_a_silent_wav(model_files, inputs):
     assert not (d / "out.wav").exists()
 
 
+@pytest.mark.slow  # a subprocess or a server: not in the quick loop
 def test_silence_from_sound_is_an_error(model_files, inputs):
     d = inputs
 

@@ -20,6 +20,7 @@ def song_with_octave_error(path, hz=200.0, seconds=1.25):
     return path
 
 
+@pytest.mark.slow  # a subprocess or a server: not in the quick loop
 def test_pitch_cli_prints_and_plots_the_repair(tmp_path, capsys):
     from pitch.csv_io import read_f0_csv
     from pitch.inference import main

@@ -212,6 +212,7 @@ def test_extractor_modes(tmp_path):
     assert len(repaired.f0) == frames and np.all(repaired.f0 > 0)
 
 
+@pytest.mark.slow  # a subprocess or a server: not in the quick loop
 def test_cli_writes_the_training_contour(tmp_path):
     import soundfile as sf
 

@@ -231,6 +231,7 @@ def test_deep_json_and_huge_numbers_get_a_clear_message(server, workspace):
     assert status == 400 and "shift" in reply["error"]
 
 
+@pytest.mark.slow  # a subprocess or a server: not in the quick loop
 def test_silent_connections_hold_no_thread_and_the_page_still_answers(server):
     host, port = server[1].server_address[:2]
     before = threading.active_count()
@@ -367,6 +368,7 @@ def start_cli(args, tmp_path):
     return process, line
 
 
+@pytest.mark.slow  # a subprocess or a server: not in the quick loop
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_stop_signals_remove_the_work_folder(tmp_path, stop):
     from tests.svc_fixtures import TINY
@@ -414,6 +416,7 @@ def test_host_ipv6_listens_or_says_why(workspace):
         httpd.api.close()
 
 
+@pytest.mark.slow  # a subprocess or a server: not in the quick loop
 def test_a_body_that_stops_midway_is_timed_out_with_a_message(workspace):
     with own_server(workspace) as (base, httpd, log):
         httpd.RequestHandlerClass.timeout = 1.0  # the socket read timeout (10 s in use)
