@@ -15,7 +15,7 @@ from typing import List
 
 import numpy as np
 
-from common.audio import EXTRACT_RATE, AudioError, load_audio
+from common.audio import EXTRACT_RATE, AudioError, OutputError, check_output, load_audio
 from common.config import load_config
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from pitch.extractor import DEFAULT_PITCH_METHOD, METHODS as PITCH_METHODS
@@ -247,6 +247,11 @@ class Engine:
         converter.settings.progress = lambda done, total: job.update(f"converting (chunk {done + 1} of {total})",
                                                                      0.05 + 0.95 * done / total)
         wav = converter.convert(speaker, audio.wav16k, given)
+        try:  # NaN/inf, or silence from sound: an error, never a "done" with a quiet WAV
+            check_output(wav, audio.name, audio.wav16k)
+        except OutputError:
+            session.result = None  # nothing to play or download
+            raise
         item = converter.last
         session.result = {"wav": wav, "rate": converter.rate, "f0": item.f0, "edited": f0 is not None,
                           "input": audio.name, "request": req, "metrics": None, "notes": item.notes,
