@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT  # noqa: E402
-from common.cli import add_device_argument, report_errors  # noqa: E402
+from common.cli import add_device_argument, cli_main  # noqa: E402
 from svc.eval_report import metrics_help  # noqa: E402
 from svc.evaluate import run_eval  # noqa: E402
 from svc.retrieval import BACKENDS  # noqa: E402
@@ -66,8 +66,9 @@ def build_parser():
     return parser
 
 
+@cli_main
 def main(argv=None):
-    return report_errors(run_eval, build_parser().parse_args(argv))
+    return run_eval(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

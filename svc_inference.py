@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT  # noqa: E402
 from pitch.extractor import METHODS as PITCH_METHODS  # noqa: E402
-from common.cli import add_device_argument, report_errors  # noqa: E402
+from common.cli import add_device_argument, cli_main  # noqa: E402
 from svc.conversion_run import run_inference  # noqa: E402
 from svc.retrieval import BACKENDS  # noqa: E402
 
@@ -129,9 +129,10 @@ def build_parser():
     return parser
 
 
+@cli_main
 def main(argv=None):
     """Returns the exit status: 0 when something was converted (in a batch: at least one file)."""
-    return report_errors(run_inference, build_parser().parse_args(argv))
+    return run_inference(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """What every command-line script shares: flags worded once, and one error line instead of a traceback."""
+import functools
 import sys
 
 # CheckpointError, AudioError, ConfigError, DatasetError, F0CsvError, ... are ValueErrors;
@@ -32,3 +33,12 @@ def report_errors(main, *args, **kwargs):
     except KeyboardInterrupt as e:
         print(f"stopped: {str(e) or 'Ctrl-C'}", file=sys.stderr)
         sys.exit(130)
+
+
+def cli_main(main):
+    """Decorator form of report_errors for a script's `main(argv=None)`: the error handling wraps main
+    instead of standing between main and the work."""
+    @functools.wraps(main)
+    def reported(*args, **kwargs):
+        return report_errors(main, *args, **kwargs)
+    return reported

@@ -4,6 +4,7 @@ import functools
 import os
 import platform
 from concurrent.futures import ThreadPoolExecutor
+from itertools import repeat
 
 import torch
 
@@ -79,6 +80,6 @@ def map_single_threaded(functions, workers=None):
         return [f() for f in functions]
     grad, inference, threads = torch.is_grad_enabled(), torch.is_inference_mode_enabled(), torch.get_num_threads()
     try:
-        return list(_pool(workers, os.getpid()).map(lambda f: _single_threaded(f, grad, inference), functions))
+        return list(_pool(workers, os.getpid()).map(_single_threaded, functions, repeat(grad), repeat(inference)))
     finally:
         torch.set_num_threads(threads)  # MKL's thread count is process-wide: restore it

@@ -9,8 +9,8 @@ svc.settings.ConversionSettings at each conversion. One conversion, in order:
     prepare()     retrieval (svc.retrieval, on the 50 Hz content before the x2 repeat: half the
                   searches, same result, since it works frame by frame), alignment to 100 Hz, the
                   pitch shift, the speaker track -> ConversionInput
-    synthesize()  NSF source over the whole input once, then the model in overlapping chunks
-                  joined with a crossfade (svc.chunking)
+    then          NSF source over the whole input once, then the model in overlapping chunks
+                  joined with a crossfade (svc.chunking), all inside convert()
 """
 import contextlib
 import math
@@ -266,12 +266,19 @@ class SvcConverter:
         return torch.autocast(device_type="cuda", dtype=AUTOCAST[self.settings.precision])
 
     @torch.inference_mode()
-    def synthesize(self, item):
-        """ConversionInput -> float32 waveform [item.samples] at the model's rate: the NSF source
-        over the whole input once, then the model chunk by chunk (svc.chunking.Crossfade).
+    def convert(self, spk, wav16k=None, given=None):
+        """Converted audio, float32 at hp.data.sampling_rate, as long as the input audio, in one pass:
+        gather the features, prepare them (retrieval, alignment, shift, speaker track), then the NSF
+        source over the whole input once and the model chunk by chunk (svc.chunking.Crossfade), then
+        the loudness mix. `given`: Features already at hand. What the model got, with the notes for
+        the user (pitch repairs, the shift, ...), is left in `self.last`.
 
         Out of GPU memory, the song is converted again in pieces half as long (down to
         MIN_CHUNK_SECONDS), with a note on stderr; the chunk size that worked is kept."""
+        mix = self.settings.loudness_mix
+        if mix and wav16k is None:
+            raise LoudnessError("--loudness-mix follows the source's loudness: it needs the source audio.")
+        item = self.last = self.prepare(spk, wav16k, self.gather(wav16k, given))
         device, hop, seed = self.device, self.hop, self.settings.seed
         noise_scale = 0.0 if self.settings.no_noise else 1.0
         spk = torch.from_numpy(item.spk)[None].to(device)                  # [1, spk_dim] or [1, T, spk_dim]
@@ -292,31 +299,25 @@ class SvcConverter:
                             seed=None if seed is None else seed + 1 + start,
                             noise_scale=noise_scale)                       # [1, 1, (end - start) * hop]
                     joined.add(audio[0, 0].float().cpu().numpy())
-                return joined.result()[:item.samples]
+                break
             except torch.OutOfMemoryError:
-                seconds = self.chunk_frames * hop / self.rate
-                if seconds / 2 < MIN_CHUNK_SECONDS:
-                    raise RuntimeError(
-                        f"out of {device} memory even in {seconds:.1f} s pieces: close other programs "
-                        f"using the GPU, or convert on the CPU (--device cpu).") from None
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
-                self.chunk_frames //= 2
-                self.overlap_frames = min(self.overlap_frames, self.chunk_frames // 4)
-                print(f"out of {device} memory in {seconds:.1f} s pieces: converting again in "
-                      f"{seconds / 2:.1f} s pieces (--chunk-seconds sets the start)", file=sys.stderr)
-
-    def convert(self, spk, wav16k=None, given=None):
-        """Converted audio, float32 at hp.data.sampling_rate, as long as the input audio: gather,
-        prepare, synthesize, then the loudness mix. `given`: Features already at hand. What the
-        model got, with the notes for the user (pitch repairs, the shift, ...), is left in `self.last`."""
-        mix = self.settings.loudness_mix
-        if mix and wav16k is None:
-            raise LoudnessError("--loudness-mix follows the source's loudness: it needs the source audio.")
-        self.last = self.prepare(spk, wav16k, self.gather(wav16k, given))
-        wav = self.synthesize(self.last)
+                self.halve_chunks()
+        wav = joined.result()[:item.samples]
         return follow_envelope(wav, self.rate, wav16k, EXTRACT_RATE, mix) if mix else wav
 
+    def halve_chunks(self):
+        """After running out of GPU memory: pieces half as long from now on, or an error below MIN_CHUNK_SECONDS."""
+        device, seconds = self.device, self.chunk_frames * self.hop / self.rate
+        if seconds / 2 < MIN_CHUNK_SECONDS:
+            raise RuntimeError(
+                f"out of {device} memory even in {seconds:.1f} s pieces: close other programs "
+                f"using the GPU, or convert on the CPU (--device cpu).") from None
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        self.chunk_frames //= 2
+        self.overlap_frames = min(self.overlap_frames, self.chunk_frames // 4)
+        print(f"out of {device} memory in {seconds:.1f} s pieces: converting again in "
+              f"{seconds / 2:.1f} s pieces (--chunk-seconds sets the start)", file=sys.stderr)
 
 def auto_shift(f0, voiced, singer_range):
     """(semitones, a line saying why) for --auto-shift: the source's median voiced pitch into the range."""
