@@ -71,7 +71,7 @@ def run(config, seconds=30.0, full=True, device="cpu", keep=None):
                                            ["--device", device, "--seed", "0"])
         ways = {"separate programs, plain generator (public way)":
                 separate_programs(config, model, spk, wave, folder, whisper, hubert, device),
-                "svc_inference.py (CREPE full)": [ours],
+                "svc_inference.py (default: FCPE pitch)": [ours],
                 "svc_inference.py --fast": [ours + ["--fast"]]}
         rows = []
         for condition in CONDITIONS:
