@@ -35,11 +35,14 @@ def test_screen_log_counts_changes_not_writes():
 
 
 def slowed(monkeypatch, owner, name):
-    """`owner.name` (a function or method) made DELAY seconds slower."""
-    original = getattr(owner, name)
+    """`owner.name` (a function or method) made DELAY seconds slower on its first call (the same step
+    again runs the same code; the test stays short)."""
+    original, calls = getattr(owner, name), []
 
     def slow(*args, **kwargs):
-        time.sleep(DELAY)
+        if not calls:
+            time.sleep(DELAY)
+        calls.append(1)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(owner, name, slow)
