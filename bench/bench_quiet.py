@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench import fixtures  # noqa: E402
 from bench.models import BASE_CONFIG  # noqa: E402
 from bench.screen_gaps import watch  # noqa: E402
-from bench.timing import cpu_cores, load_caveat  # noqa: E402
+from bench.timing import CONDITIONS, cpu_cores, load_caveat, under  # noqa: E402
 
 LIMIT_SECONDS = 5.0  # the issue's bound
 
@@ -68,22 +68,26 @@ def report(name, code, log, wall, top):
     return gaps[0]
 
 
-def run(minutes, short_seconds, full, keep, top, echo):
+def run(minutes, short_seconds, full, keep, top, echo, conditions=("idle",)):
     seconds = minutes * 60
     sizes = "full-size" if full else "SMALL (2-layer Whisper, tiny HuBERT and speaker encoder)"
     print(f"quiet bench: {seconds:g} s song, {sizes} random weights, base.yaml generator, FCPE pitch, "
-          f"{cpu_cores()} cores; {load_caveat()}", flush=True)
+          f"{cpu_cores()} cores, {' and '.join(conditions)} (busy = one CPU-bound process beside the run); "
+          f"{load_caveat()}", flush=True)
     with tempfile.TemporaryDirectory(dir=keep) as scratch:
         folder = os.path.join(keep or scratch, "full" if full else "small")
         os.makedirs(folder, exist_ok=True)
         files = make_files(folder, seconds, short_seconds, full)
         worst = {}
-        for name, argv in runs(files, scratch).items():
-            start = time.perf_counter()
-            code, log = watch(argv, cwd=fixtures.ROOT, echo=(lambda t: sys.stdout.write(t)) if echo else None)
-            worst[name] = report(name, code, log, time.perf_counter() - start, top)
-            if code != 0:
-                print(log.output()[-3000:])
+        for condition in conditions:
+            for name, argv in runs(files, scratch).items():
+                name = f"{name}, {condition}"
+                start = time.perf_counter()
+                with under(condition):
+                    code, log = watch(argv, cwd=fixtures.ROOT, echo=(lambda t: sys.stdout.write(t)) if echo else None)
+                worst[name] = report(name, code, log, time.perf_counter() - start, top)
+                if code != 0:
+                    print(log.output()[-3000:])
         print("\nlongest unchanged screen per run:")
         for name, gap in worst.items():
             print(f"  {name}: {gap.seconds:.1f} s ({gap.phase[:90]})")
@@ -99,10 +103,13 @@ def main(argv=None):
     parser.add_argument("--keep", help="folder for the checkpoints and songs, kept and reused (default: a temp folder)")
     parser.add_argument("--top", type=int, default=8, help="gaps listed per run (default 8)")
     parser.add_argument("--echo", action="store_true", help="also show the commands' output as it comes")
+    parser.add_argument("--conditions", nargs="+", default=["idle"], choices=CONDITIONS,
+                        help="run idle and/or beside one CPU-bound process (default: idle; the full-size "
+                             "10-minute run takes about 6 minutes per run and condition on 2 cores)")
     args = parser.parse_args(argv)
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
-    run(args.minutes, args.short_seconds, not args.small, args.keep, args.top, args.echo)
+    run(args.minutes, args.short_seconds, not args.small, args.keep, args.top, args.echo, args.conditions)
 
 
 if __name__ == "__main__":
