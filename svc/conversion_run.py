@@ -7,10 +7,8 @@ being overwritten when the output folder is the input folder), written atomicall
 """
 import os
 import sys
-from dataclasses import replace
 
 import numpy as np
-from tqdm import tqdm
 
 from common.atomic import is_temp_file
 from common.audio import AUDIO_EXTENSIONS, EXTRACT_RATE, is_audio_file, load_audio, save_audio
@@ -20,6 +18,7 @@ from common.runtime import tune_cpu_runtime
 from pitch.csv_io import read_f0_csv as read_pitch_csv  # F0 [N] Hz at 100 Hz (Excel edits allowed)
 from svc.convert import Features, SvcConverter
 from svc.feature_files import check_speaker, load_ppg, load_speaker, load_vec
+from svc.progress import LiveBar, announce, step
 from svc.settings import ConversionSettings, from_args
 from svc.timbre_curves import SpeakerMix
 
@@ -49,10 +48,11 @@ def speaker_from_audio(settings, spk_dim):
     from common.atomic import save_npy
     from speaker.encoder import SpeakerEncoder
 
-    clips = list_inputs([settings.spk])
-    encoder = SpeakerEncoder(settings.speaker_checkpoint, settings.device)
-    bar = tqdm(clips, desc="speaker vector", unit="clip", disable=len(clips) < 2 or not settings.progress)
-    vectors = [encoder(load_audio(clip, EXTRACT_RATE)) for clip in bar]
+    clips, shown = list_inputs([settings.spk]), settings.progress is True
+    with step(f"loading the speaker encoder {settings.speaker_checkpoint}", shown):
+        encoder = SpeakerEncoder(settings.speaker_checkpoint, settings.device)
+    with LiveBar(total=len(clips), desc="speaker vector", unit="clip", disable=not shown) as bar:
+        vectors = [(encoder(load_audio(clip, EXTRACT_RATE)), bar.update())[0] for clip in clips]
     vector = check_speaker(np.mean(vectors, axis=0), spk_dim, f"speaker vector of {settings.spk}")
     note = f"speaker vector made from {len(clips)} clip{'s' if len(clips) > 1 else ''} ({settings.spk})"
     if settings.save_spk:
@@ -69,7 +69,7 @@ def convert_file(config, model, wave, out=None, settings=None, ppg=None, vec=Non
     printed to stderr. Returns the float32 waveform."""
     settings = settings or ConversionSettings()
     hp = load_config(config)
-    wav16k = load_audio(wave, EXTRACT_RATE)
+    wav16k = read_input(wave, settings)
     v = hp.vits
     given = Features(load_ppg(ppg, v.ppg_dim) if ppg else None, load_vec(vec, v.vec_dim) if vec else None,
                      read_pitch_csv(pit) if pit else None,
@@ -78,8 +78,20 @@ def convert_file(config, model, wave, out=None, settings=None, ppg=None, vec=Non
     wav = converter.convert(speaker, wav16k, given)
     print_notes(wave, converter.last.notes)
     if out:
-        save_audio(out, wav, converter.rate, source=wav16k)
+        write_output(out, wav, converter.rate, wav16k, settings)
     return wav
+
+
+def read_input(wave, settings):
+    """The input at the extractors' rate (16 kHz), with a live line while it is decoded."""
+    with step(f"reading {wave}", settings.progress is True):
+        return load_audio(wave, EXTRACT_RATE)
+
+
+def write_output(out, wav, rate, wav16k, settings):
+    """Check and write one output (common.audio.save_audio), with a live line."""
+    with step(f"writing {out}", settings.progress is True):
+        save_audio(out, wav, rate, source=wav16k)
 
 
 def print_notes(wave, notes):
@@ -146,21 +158,24 @@ def check_out_dir(out_dir):
 def convert_files(config, model, waves, out_dir, settings):
     """Convert every input of `waves` (files and/or folders) into `out_dir`, as `settings` say.
     Returns a BatchReport; an input that cannot be read or converted is recorded in it with its
-    reason and skipped.
+    reason and skipped. Each file gets a header line (`file 2/5: name`) and then the same live
+    lines and bars as one conversion (extractors, synthesis chunks), so a long song in a batch
+    shows its progress too.
     """
     check_out_dir(out_dir)
     plan = plan_outputs(list_inputs(waves), out_dir)
     hp = load_config(config)
-    converter, speaker = open_converter(hp, model, replace(settings, progress=False))
+    converter, speaker = open_converter(hp, model, settings)
     converter.load_extractors()
     os.makedirs(out_dir, exist_ok=True)
     report = BatchReport("svc conversion")
-    for wave, out in tqdm(plan.items(), desc="convert", unit="file", disable=not settings.progress):
+    for number, (wave, out) in enumerate(plan.items(), start=1):
+        announce(f"file {number}/{len(plan)}: {wave}", settings.progress is True)
         try:
-            wav16k = load_audio(wave, EXTRACT_RATE)
+            wav16k = read_input(wave, settings)
             wav = converter.convert(speaker, wav16k)
             print_notes(wave, converter.last.notes)
-            save_audio(out, wav, converter.rate, source=wav16k)
+            write_output(out, wav, converter.rate, wav16k, settings)
         except (ValueError, RuntimeError) as err:  # unreadable audio, too short, out of memory, ...
             reason = str(err)
             report.fail(wave, reason[len(f"{wave}: "):] if reason.startswith(f"{wave}: ") else reason)

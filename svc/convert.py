@@ -30,7 +30,7 @@ from svc.chunking import Crossfade
 from svc.feature_files import (check_f0, check_matrix, check_speaker, line_up, ppg_fix, shift_f0,
                                to_model_rate, vec_fix)
 from svc.model_files import load_svc_model
-from svc.progress import LiveBar
+from svc.progress import LiveBar, step
 from svc.protect import PROTECT_OFF, protected_retrieval
 from svc.retrieval import load_retrieval
 from svc.settings import ConversionSettings
@@ -90,9 +90,17 @@ class SvcConverter:
         if s.auto_shift:
             self.singer_range()  # a missing range file fails before the work
         # the indexes before the model, so that a missing index fails fast
-        self.retrieval = None if s.retrieval is None else load_retrieval(s.retrieval, s.target, hp)
-        self.model = load_svc_model(hp, model_path, self.device)
+        self.retrieval = None
+        if s.retrieval is not None:
+            with self.step("loading retrieval indexes"):
+                self.retrieval = load_retrieval(s.retrieval, s.target, hp)
+        with self.step(f"loading model {model_path}"):
+            self.model = load_svc_model(hp, model_path, self.device)
         self.last = None  # ConversionInput of the last conversion (its notes, f0, shift)
+
+    def step(self, label):
+        """A live line for one step without a count (svc.progress.step), shown when settings.progress is True."""
+        return step(label, self.settings.progress is True)
 
     # -- extractors, each loaded on first use -------------------------------------------------
     def whisper(self):
@@ -100,15 +108,18 @@ class SvcConverter:
             from whisper.ppg import WhisperPPG
 
             s = self.settings
-            self._whisper = WhisperPPG(s.whisper_checkpoint, device=str(self.device), noise=not s.no_noise,
-                                       bf16=s.fast)
+            with self.step(f"loading Whisper {s.whisper_checkpoint}"):
+                self._whisper = WhisperPPG(s.whisper_checkpoint, device=str(self.device), noise=not s.no_noise,
+                                           bf16=s.fast)
         return self._whisper
 
     def hubert(self):
         if self._hubert is None:
             from hubert.units import HubertSoft
 
-            self._hubert = HubertSoft(self.settings.hubert_checkpoint, device=str(self.device), bf16=self.settings.fast)
+            s = self.settings
+            with self.step(f"loading HuBERT-Soft {s.hubert_checkpoint}"):
+                self._hubert = HubertSoft(s.hubert_checkpoint, device=str(self.device), bf16=s.fast)
         return self._hubert
 
     def pitch(self):
@@ -116,8 +127,9 @@ class SvcConverter:
             from pitch.extractor import PitchExtractor
 
             s = self.settings
-            self._pitch = PitchExtractor(method=s.pitch_method, model=s.crepe_model, device=str(self.device),
-                                         weights=s.pitch_weights)
+            with self.step(f"loading the pitch tracker ({self.pitch_method_label()})"):
+                self._pitch = PitchExtractor(method=s.pitch_method, model=s.crepe_model, device=str(self.device),
+                                             weights=s.pitch_weights)
         return self._pitch
 
     def load_extractors(self):
@@ -167,9 +179,9 @@ class SvcConverter:
         if len(missing) < 2 or self.device.type != "cpu" or not s.fast or not cpu_has_bf16():
             return {key: self.extract_one(key, wav16k) for key in FEATURES if key in missing}
         entries, joins, results = [], {}, {}  # entries: (feature, job) in the order the workers take them
+        models = {key: load() for key, load in (("ppg", self.whisper), ("f0", self.pitch), ("vec", self.hubert))
+                  if key in missing}  # each load with its own line, before the bar
         with LiveBar(desc="features (side by side)", unit="job", disable=not shown) as bar:
-            models = {key: load() for key, load in (("ppg", self.whisper), ("f0", self.pitch), ("vec", self.hubert))
-                      if key in missing}
             for key in ("ppg", "vec"):
                 if key in models:
                     chunk_jobs, joins[key] = models[key].chunk_jobs(wav16k)
@@ -186,17 +198,20 @@ class SvcConverter:
         return {key: joins[key](parts) if key in joins else parts[0] for key, parts in results.items()}
 
     def extract_one(self, key, wav16k):
-        """One feature of `wav16k` with its own bar: the content extractors chunk by chunk, CREPE batch by batch."""
+        """One feature of `wav16k` with its own bar: the content extractors chunk by chunk, CREPE batch by
+        batch; the extractor loads first (its own line)."""
         s = self.settings
-        label = {"f0": f"pitch ({s.pitch_method}{' ' + s.crepe_model if s.pitch_method == 'crepe' else ''})",
-                 "ppg": "PPG (Whisper)", "vec": "units (HuBERT)"}[key]
+        label = {"f0": f"pitch ({self.pitch_method_label()})", "ppg": "PPG (Whisper)", "vec": "units (HuBERT)"}[key]
+        model = {"f0": self.pitch, "ppg": self.whisper, "vec": self.hubert}[key]()
         with LiveBar(desc=label, unit="chunk", total=1, disable=s.progress is not True) as bar:
             if key == "f0":
                 def advance(done, total):
                     bar.total, bar.n = total, done
                     bar.refresh()
-                return self.source_pitch(wav16k, progress=advance)
-            jobs, join = (self.whisper() if key == "ppg" else self.hubert()).chunk_jobs(wav16k)
+                result = self.source_pitch(wav16k, progress=advance)
+                bar.update(bar.total - bar.n)  # a tracker that reports no batches ends at 1/1 too
+                return result
+            jobs, join = model.chunk_jobs(wav16k)
             bar.reset(total=len(jobs))
             return join([(job(), bar.update())[0] for job in jobs])
 
@@ -223,9 +238,12 @@ class SvcConverter:
         f.f0 = check_f0(f.f0, f.names.get("f0", "pitch"))
         return f
 
-    def pitch_label(self):
+    def pitch_method_label(self):
         s = self.settings
-        return f"pitch extracted with {s.pitch_method}" + (f" {s.crepe_model}" if s.pitch_method == "crepe" else "")
+        return s.pitch_method + (f" {s.crepe_model}" if s.pitch_method == "crepe" else "")
+
+    def pitch_label(self):
+        return f"pitch extracted with {self.pitch_method_label()}"
 
     def used(self, features, shift):
         """The line saying what a conversion used: pitch, shift, retrieval."""
@@ -250,7 +268,8 @@ class SvcConverter:
             shift, line = auto_shift(f.f0, f.voiced, self.singer_range())
             notes.append(line)
         if self.retrieval is not None:
-            ppg, vec = protected_retrieval(self.retrieval, ppg, vec, s.protect, wav16k, f.f0)
+            with self.step("retrieval"):
+                ppg, vec = protected_retrieval(self.retrieval, ppg, vec, s.protect, wav16k, f.f0)
         notes.append(self.used(f, shift))
         samples = None if wav16k is None else int(round(len(wav16k) * self.rate / EXTRACT_RATE))
         frames = None if samples is None else math.ceil(samples / self.hop)
@@ -284,7 +303,8 @@ class SvcConverter:
         spk = torch.from_numpy(item.spk)[None].to(device)                  # [1, spk_dim] or [1, T, spk_dim]
         per_frame = spk.dim() == 3
         f0 = torch.from_numpy(item.f0)[None].to(device)                    # [1, T]
-        source = self.model.pitch2source(f0, seed=seed)                    # [1, 1, T * hop]
+        with self.step("NSF source"):
+            source = self.model.pitch2source(f0, seed=seed)                # [1, 1, T * hop]
         ppg = torch.from_numpy(item.ppg).to(device)                        # [T, ppg_dim]
         vec = torch.from_numpy(item.vec).to(device)                        # [T, vec_dim]
         while True:
@@ -303,7 +323,10 @@ class SvcConverter:
             except torch.OutOfMemoryError:
                 self.halve_chunks()
         wav = joined.result()[:item.samples]
-        return follow_envelope(wav, self.rate, wav16k, EXTRACT_RATE, mix) if mix else wav
+        if not mix:
+            return wav
+        with self.step("loudness mix"):
+            return follow_envelope(wav, self.rate, wav16k, EXTRACT_RATE, mix)
 
     def halve_chunks(self):
         """After running out of GPU memory: pieces half as long from now on, or an error below MIN_CHUNK_SECONDS."""
