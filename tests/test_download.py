@@ -60,7 +60,7 @@ def server(monkeypatch):
     srv.files, srv.requests, srv.bytes_served = {}, [], 0
     srv.ignore_range, srv.cut_after, srv.content_type = False, None, "application/octet-stream"
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)  # quick shutdown
     thread.start()
     yield srv
     srv.shutdown()
