@@ -5,6 +5,7 @@ written out here from their definitions: every loss term within 1e-4, every grad
 Random draws (feature noise, posterior/prior samples, dropout, the window slice, the NSF source)
 are made identical by seeding the generator the same way before our step and before the
 reference forward, so both sides compute the same deterministic function."""
+import contextlib
 import os
 
 import librosa
@@ -35,11 +36,11 @@ def public_mel(y, d):
     n_fft, hop, win = int(d.filter_length), int(d.hop_length), int(d.win_length)
     pad = (n_fft - hop) // 2
     y = torch.nn.functional.pad(y.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
-    ri = torch.view_as_real(torch.stft(y, n_fft, hop_length=hop, win_length=win, window=torch.hann_window(win),
+    ri = torch.view_as_real(torch.stft(y, n_fft, hop_length=hop, win_length=win, window=torch.hann_window(win, dtype=y.dtype),
                                        center=False, return_complex=True))
     mag = torch.sqrt(ri.pow(2).sum(-1) + 1e-9)
     basis = torch.from_numpy(librosa.filters.mel(sr=int(d.sampling_rate), n_fft=n_fft, n_mels=int(d.mel_channels),
-                                                 fmin=float(d.mel_fmin), fmax=float(d.mel_fmax))).float()
+                                                 fmin=float(d.mel_fmin), fmax=float(d.mel_fmax))).to(y.dtype)
     return torch.log(torch.clamp(basis @ mag, min=1e-5))
 
 
@@ -48,7 +49,7 @@ def public_stft_loss(x, y, resolutions):
     (centered STFT, reflect padding: torch.stft's defaults)."""
     sc, mag = 0.0, 0.0
     for n_fft, hop, win in resolutions:
-        window = torch.hann_window(win)
+        window = torch.hann_window(win, dtype=x.dtype)
 
         def magnitude(s):
             ri = torch.view_as_real(torch.stft(s, n_fft, hop, win, window, return_complex=True))
@@ -260,3 +261,103 @@ def test_accumulation_steps_the_discriminator_every_micro_batch(tmp_path, monkey
     # D took two Adam steps of lr / 2 each (a step moves a weight by at most about its lr)
     shift = max(float((a - b).detach().abs().max()) for a, b in zip(net_d.parameters(), init_d.parameters()))
     assert 0.5 * lr < shift <= 1.01 * lr
+
+
+# ---- the fast path's training step: the same function, told apart from float32 noise ----
+#
+# Its float32 gradients miss GRAD_TOL in a few decoder tensors (dec.conv_pre, dec.ups.0,
+# dec.noise_convs.0, dec.adapter: gradients ~1e-5 of the model's largest, sums of large terms that
+# cancel). So does the plain path against itself when only the float32 summation order changes:
+# at base size, batch 2, torch.set_num_threads(1) against 2 moves those tensors by 2.0e-2 (the
+# fast path against plain: 1.9e-2), and against a float64 run of the same draws the plain float32
+# step is off by 0.8e-2 (2 threads) to 2.7e-2 (1 thread), the fast one by 1.4e-2 to 2.2e-2
+# (bench/bench_grad_noise.py prints these). Per-tensor 1e-3 is below float32's own noise there.
+# What tells a different function from rounding is float64, where rounding is ~1e-9 smaller:
+# run in float64, the fast path's gradients equal the plain path's within FLOAT64_TOL. (In float64
+# the activation takes its torch polyphase form; the compiled kernel's own gradients are checked
+# against the plain ones in tests/test_fastpath.py.)
+
+FLOAT64_TOL = 1e-9
+
+
+@contextlib.contextmanager
+def float32_draws():
+    """Random draws made in float32 and cast, dropout masks from float32 draws: a float64 model
+    then draws the same numbers as the float32 one (torch draws other values per dtype)."""
+    rand, randn, rand_like, randn_like, dropout = (torch.rand, torch.randn, torch.rand_like, torch.randn_like,
+                                                   torch.nn.functional.dropout)
+
+    def drawn(fn):
+        def draw(*args, dtype=None, **kwargs):
+            return fn(*args, dtype=torch.float32, **kwargs).to(dtype or torch.get_default_dtype())
+        return draw
+
+    def drawn_like(fn):
+        def draw(x, **kwargs):
+            return fn(x, dtype=torch.float32, **kwargs).to(x.dtype)
+        return draw
+
+    def masked(x, p=0.5, training=True, inplace=False):
+        if not training or p == 0:
+            return x
+        return x * (rand(x.shape, dtype=torch.float32) >= p).to(x.dtype) / (1.0 - p)
+
+    torch.rand, torch.randn = drawn(rand), drawn(randn)
+    torch.rand_like, torch.randn_like = drawn_like(rand_like), drawn_like(randn_like)
+    torch.nn.functional.dropout = masked
+    try:
+        yield
+    finally:
+        torch.rand, torch.randn, torch.rand_like, torch.randn_like = rand, randn, rand_like, randn_like
+        torch.nn.functional.dropout = dropout
+
+
+def public_gradients(hp, like, batch, fast, dtype):
+    """Generator gradients of the public step on a copy of the pair `like`, plain or through
+    accelerate(training=True), in `dtype`."""
+    from vits_decoder.fast import accelerate
+
+    net_g, net_d = models(hp, like=like)
+    if fast:
+        accelerate(net_g, "cpu", training=True)
+    net_g, net_d = net_g.to(dtype), net_d.to(dtype)
+    batch = type(batch)(*(t.to(dtype) if t.is_floating_point() else t for t in batch[:-1]), batch.names)
+    with float32_draws():
+        torch.manual_seed(SEED)
+        terms, _, _ = public_generator_step(hp, net_g, net_d, batch)
+        terms["total"].backward()
+    return grads(net_g)
+
+
+def fast_against_plain_in_float64(hp, batch):
+    like = models(hp)
+    plain = public_gradients(hp, like, batch, False, torch.float64)
+    fast = public_gradients(hp, like, batch, True, torch.float64)
+    return worst_grad_error(fast, plain)
+
+
+def test_fast_path_step_is_the_plain_function_in_float64_tiny():
+    hp = load_config(TINY)
+    worst = fast_against_plain_in_float64(hp, random_batch(hp, 2, 30, "cpu", seed=5))
+    assert worst < FLOAT64_TOL, worst
+
+
+@pytest.mark.slow
+def test_fast_path_step_is_the_plain_function_in_float64_at_base_size():
+    hp = load_config(BASE)
+    worst = fast_against_plain_in_float64(hp, random_batch(hp, 2, 50, "cpu", seed=3))
+    print(f"fast vs plain, float64: {worst:.1e}")
+    assert worst < FLOAT64_TOL, worst
+
+
+def test_float64_check_tells_a_changed_function():
+    """The float64 comparison fails on a fast path that computes something else (one activation's
+    log-beta moved by 1e-4): the gradients move by more than 1e-7, far less than float32 rounding moves them."""
+    hp = load_config(TINY)
+    batch = random_batch(hp, 2, 30, "cpu", seed=5)
+    like = models(hp)
+    plain = public_gradients(hp, like, batch, False, torch.float64)
+    with torch.no_grad():
+        like[0].dec.resblocks[0].activations[0].act.beta.add_(1e-4)
+    changed = public_gradients(hp, like, batch, True, torch.float64)
+    assert worst_grad_error(changed, plain) > 100 * FLOAT64_TOL

@@ -144,3 +144,31 @@ def test_first_fp16_step_has_finite_gradients(hp):
     with torch.autocast("cpu", dtype=torch.float16):  # only the decoder runs in half precision
         net_g(batch.ppg, batch.vec, batch.pit, batch.spec, batch.spk, batch.ppg_lengths, batch.spec_lengths)
     assert out_dtypes == {"enc_p.proj": torch.float32, "enc_q.proj": torch.float32, "dec.conv_post": torch.float16}
+
+
+def test_generator_pass_scores_real_windows_without_a_graph(hp):
+    """generator_losses calls D on the fake windows (graph into G, D frozen) and on the real ones
+    with no graph at all: their features are the feature loss's targets, so a backward through
+    them (what one call on torch.cat([fake, real]) paid for) would be thrown away."""
+    from omegaconf import OmegaConf
+
+    from bench.bench_train import random_batch
+    from tests.train_synthetic import FAST
+    from vits.models import SynthesizerTrn
+    from vits.train import autocast_context, generator_losses
+    from vits_decoder.discriminator import Discriminator
+
+    hp = OmegaConf.merge(hp, FAST)
+    torch.manual_seed(0)
+    net_g, net_d = SynthesizerTrn.from_hparams(hp).train(), Discriminator(hp).train()
+    batch = random_batch(hp, 2, 40, "cpu")
+    calls = []
+    net_d.register_forward_hook(lambda module, inputs, output: calls.append(
+        (inputs[0].size(0), inputs[0].requires_grad, torch.is_grad_enabled(), output[0][1].requires_grad)))
+    terms, fake, real = generator_losses(hp, net_g, net_d, MultiResolutionSTFTLoss(hp.mrd.resolutions), batch,
+                                         autocast_context(torch.device("cpu"), "none"))
+    # (batch rows, input needs grad, grad mode, scores carry a graph): fake first, then real
+    assert calls == [(2, True, True, True), (2, False, False, False)]
+    terms["total"].backward()
+    assert all(p.grad is None for p in net_d.parameters())  # D stayed frozen
+    assert all(p.requires_grad for p in net_d.parameters())  # and was unfrozen after

@@ -131,7 +131,9 @@ def generator_losses(hp, net_g, net_d, stft_loss, batch, amp_ctx):
     sc, mag = stft_loss(fake.squeeze(1), real.squeeze(1))
     terms["stft"] = (sc + mag) * float(t.c_stft)
     with frozen(net_d), amp_ctx:
-        fake_out, real_out = split_batch_outputs(net_d(torch.cat([fake, real])), fake.size(0))
+        fake_out = net_d(fake)
+        with torch.no_grad():  # real features are the feature loss's targets: no graph, no backward
+            real_out = net_d(real)
     terms["adv"] = generator_adversarial_loss(fake_out)
     terms["fm"] = feature_matching_loss(real_out, fake_out)
     terms["kl_f"] = kl_loss(z_f, logs_q, m_p, logs_p, logdet_f, z_mask) * float(t.c_kl)
