@@ -1,4 +1,5 @@
 import os
+import signal
 import sys
 
 # Tests run tiny models, where OpenMP threads cost more than they give, and many tests start
@@ -6,6 +7,11 @@ import sys
 # (measured: a tiny discriminator step took 3.5 s with 2 contended threads, 0.16 s with 1).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+# Started as a shell's background job (`cmd &` without job control), a process inherits SIGINT
+# ignored, and so would every script the tests start: the Ctrl-C tests need it delivered.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
