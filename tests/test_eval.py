@@ -165,6 +165,7 @@ def test_loudness_agrees_with_pyloudnorm():
         assert ours == pytest.approx(pyloudnorm.Meter(rate).integrated_loudness(wav), abs=0.15)
 
 
+@pytest.mark.slow  # the DNSMOS ONNX model
 def test_dnsmos_prefers_the_clean_take():
     pytest.importorskip("speechmos")
     from svc.eval_judges import Dnsmos

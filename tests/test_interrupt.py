@@ -38,6 +38,7 @@ def test_interrupted_step_tool_prints_one_line_and_stops_its_busy_workers(capsys
     assert seen["workers"] and not any(p.is_alive() for p in seen["workers"])
 
 
+@pytest.mark.slow  # a process pool
 def test_workers_ignore_sigint_so_only_the_main_process_reports():
     import signal
 

@@ -95,7 +95,7 @@ def test_lengths(tiny, samples):
         assert f0.dtype == np.float32 and f0.shape == (samples // 160,)
 
 
-@pytest.mark.parametrize("model", ["tiny", "full"])
+@pytest.mark.parametrize("model", ["tiny", pytest.param("full", marks=pytest.mark.slow)])
 def test_fast_forward_matches_plain_network(model):
     net = load_crepe(model)
     frames = torch.randn(6, 1024)
