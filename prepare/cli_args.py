@@ -119,10 +119,10 @@ def wave_folders(out_flags, out_default):
             (out_flags, dict(default=out_default, help=f"output folder (default {out_default})"))]
 
 
-def feature_script(description, folders, add_model, make_step):
-    """(build_parser, main) of a steps 2-5 script: the input and output folder (`folders`: two
-    (flags, add_argument kwargs)), the model's flags (`add_model(parser)`), --device and -t;
-    `make_step(args)` -> the prepare.features.FeatureStep to run."""
+def feature_script(step, description, folders, add_model):
+    """(build_parser, main) of the script of `step` (pitch, ppg, hubert or speaker; steps 2-5): the input
+    and output folder (`folders`: two (flags, add_argument kwargs)), the model's flags
+    (`add_model(parser)`), --device and -t."""
     def build_parser():
         parser = argparse.ArgumentParser(description=description)
         for flags, kwargs in folders:
@@ -133,9 +133,11 @@ def feature_script(description, folders, add_model, make_step):
         return parser
 
     def main(argv=None):
+        from prepare.features import step_from
+
         args = build_parser().parse_args(argv)
         # argparse's dest: the long flag (last in `flags`) or the positional name
         wave_root, out_root = (getattr(args, flags[-1].lstrip("-").replace("-", "_")) for flags, _ in folders)
-        return run_feature_step(make_step(args), wave_root, out_root, args.workers)
+        return run_feature_step(step_from(step, args), wave_root, out_root, args.workers)
 
     return build_parser, main

@@ -6,12 +6,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from common.cli import report_errors  # noqa: E402
 from prepare import cli_args  # noqa: E402
-from prepare.features import hubert_step  # noqa: E402
 
 build_parser, main = cli_args.feature_script(
-    "HuBERT-Soft units ([frames, 256] float32, 50 Hz) of every 16 kHz wave, as <name>.vec.npy.",
-    cli_args.wave_folders(("-v", "--vec"), "./data_svc/hubert"), cli_args.add_hubert,
-    lambda args: hubert_step(args.hubert_checkpoint, args.device))
+    "hubert", "HuBERT-Soft units ([frames, 256] float32, 50 Hz) of every 16 kHz wave, as <name>.vec.npy.",
+    cli_args.wave_folders(("-v", "--vec"), "./data_svc/hubert"), cli_args.add_hubert)
 
 if __name__ == "__main__":
     sys.exit(report_errors(main))

@@ -6,12 +6,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from common.cli import report_errors  # noqa: E402
 from prepare import cli_args  # noqa: E402
-from prepare.features import ppg_step  # noqa: E402
 
 build_parser, main = cli_args.feature_script(
-    "Whisper PPG ([frames, dim] float32, 50 Hz) of every 16 kHz wave, as <name>.ppg.npy.",
-    cli_args.wave_folders(("-p", "--ppg"), "./data_svc/whisper"), cli_args.add_whisper,
-    lambda args: ppg_step(args.whisper_checkpoint, args.device, args.whisper_noise))
+    "ppg", "Whisper PPG ([frames, dim] float32, 50 Hz) of every 16 kHz wave, as <name>.ppg.npy.",
+    cli_args.wave_folders(("-p", "--ppg"), "./data_svc/whisper"), cli_args.add_whisper)
 
 if __name__ == "__main__":
     sys.exit(report_errors(main))
