@@ -16,6 +16,17 @@ FULL_SIZES = (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer
               dict(conv=512, width=768, ffn=3072, layers=12, pos_kernel=128, pos_groups=16))  # HuBERT-Soft
 # quick runs: the real PPG width (the base-size generator needs it) but 2 Whisper layers, tiny HuBERT
 SMALL_SIZES = (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer=2), dict())
+# the pitch benches' methods: (row label, PitchExtractor options, the optional package it needs)
+PITCH_ROWS = [
+    ("crepe full", dict(method="crepe", model="full"), None),
+    ("crepe tiny", dict(method="crepe", model="tiny"), None),
+    ("fcpe", dict(method="fcpe"), None),
+    ("rmvpe", dict(method="rmvpe"), None),
+    ("harvest", dict(method="harvest"), "pyworld"),
+    ("dio", dict(method="dio"), "pyworld"),
+    ("pm", dict(method="pm"), "parselmouth"),
+    ("pyin", dict(method="pyin"), "librosa"),
+]
 
 
 def tests_module(name):
