@@ -110,8 +110,9 @@ def _peak_of(pid):
     return None
 
 
-def run_measured(argv, env=None, poll_s=0.05):
-    """Run a command; returns (exit code, wall seconds, peak RSS MiB of that process, output tail).
+def run_measured(argv, what, env=None, poll_s=0.05):
+    """Run a command; returns (wall seconds, peak RSS MiB of that process). A failure prints the
+    command's output tail and stops the bench with "`what` failed with exit code N".
 
     Peak memory is the child's VmHWM, polled while it runs: the rusage maximum that os.wait4
     reports also counts the bench's own peak, which the child inherits through vfork + exec."""
@@ -129,7 +130,10 @@ def run_measured(argv, env=None, poll_s=0.05):
         time.sleep(poll_s)
     reader.join()
     wall = time.perf_counter() - start
-    return proc.returncode, wall, peak, "".join(chunks)[-2000:]
+    if proc.returncode != 0:
+        print("".join(chunks)[-2000:])
+        raise SystemExit(f"{what} failed with exit code {proc.returncode}")
+    return wall, peak
 
 
 def svc_inference_argv(config, model, spk, wave, out, whisper=None, hubert=None, extra=()):
