@@ -106,11 +106,6 @@ def run_in_pool(work, workers):
     return finish(report)
 
 
-def run_feature_step(step, wave_root, out_root, workers):
-    """Run one prepare.features.FeatureStep from a CLI; returns the exit status."""
-    return run_in_pool(lambda pool: step.run(wave_root, out_root, pool=pool), workers)
-
-
 def wave_folders(out_flags, out_default):
     """The folder flags of steps 2-4 for feature_script: -w 16 kHz waves in, `out_flags` out."""
     waves = "./data_svc/waves-16k"
@@ -138,6 +133,7 @@ def feature_script(step, description, folders, add_model):
         args = build_parser().parse_args(argv)
         # argparse's dest: the long flag (last in `flags`) or the positional name
         wave_root, out_root = (getattr(args, flags[-1].lstrip("-").replace("-", "_")) for flags, _ in folders)
-        return run_feature_step(step_from(step, args), wave_root, out_root, args.workers)
+        feature_step = step_from(step, args)
+        return run_in_pool(lambda pool: feature_step.run(wave_root, out_root, pool=pool), args.workers)
 
     return build_parser, main
