@@ -9,12 +9,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common.cli import add_config_argument, report_errors  # noqa: E402
+from common.cli import add_config_argument, cli_main  # noqa: E402
 from common.config import load_config  # noqa: E402
 from svc.model_files import export_checkpoint  # noqa: E402
 from svc.onnx_export import export_onnx  # noqa: E402
 
 
+@cli_main
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_argument(parser, help="config the model was trained with (default configs/base.yaml)")
@@ -26,16 +27,12 @@ def main(argv=None):
                         help="also write the conversion generator here as ONNX (opset 17, dynamic length), "
                              "checked against PyTorch with onnxruntime; needs onnx and onnxruntime")
     args = parser.parse_args(argv)
-
-    def run():
-        hp = load_config(args.config)
-        for note in export_checkpoint(hp, args.checkpoint_path, args.out, args.pretrain_out):
-            print(f"note: {note}")
-        print(f"exported {args.checkpoint_path} -> {args.out}")
-        if args.onnx:
-            print("\n".join(export_onnx(hp, args.checkpoint_path, args.onnx).lines()))
-
-    report_errors(run)
+    hp = load_config(args.config)
+    for note in export_checkpoint(hp, args.checkpoint_path, args.out, args.pretrain_out):
+        print(f"note: {note}")
+    print(f"exported {args.checkpoint_path} -> {args.out}")
+    if args.onnx:
+        print("\n".join(export_onnx(hp, args.checkpoint_path, args.onnx).lines()))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 import argparse
 import os
 import sys
+from dataclasses import fields
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -60,14 +61,10 @@ def main(argv=None):
         clip = cli_args.clip_options(args)
     except ValueError as e:
         return fail(e)
-    opts = Options(dataset=args.dataset, data_svc=args.data_svc, files=args.files,
-                   workers=cli_args.resolve_workers(args.workers), device=args.device, config=args.config,
-                   pitch_method=args.pitch_method, crepe_model=args.crepe_model,
-                   whisper_checkpoint=args.whisper_checkpoint, whisper_noise=args.whisper_noise,
-                   hubert_checkpoint=args.hubert_checkpoint, speaker_checkpoint=args.speaker_checkpoint,
-                   singer_mean=args.singer_mean, min_seconds=args.min_seconds, max_seconds=args.max_seconds,
-                   clip=clip, valid=args.valid, seed=args.seed, steps=steps)
-    return run_pipeline(opts)
+    given = {"workers": cli_args.resolve_workers(args.workers), "clip": clip, "steps": steps}
+    # every other Options field is the flag of the same name
+    flags = {f.name: getattr(args, f.name) for f in fields(Options) if f.name not in given}
+    return run_pipeline(Options(**flags, **given))
 
 
 if __name__ == "__main__":

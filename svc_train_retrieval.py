@@ -6,7 +6,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import report_errors  # noqa: E402
-from svc.retrieval import BACKENDS, RetrievalError  # noqa: E402
+from svc.retrieval import BACKENDS  # noqa: E402
 from svc.retrieval_build import DEFAULT_CODEBOOK_SIZE, FRAMES_PER_CENTRE, build_singer_indexes  # noqa: E402
 
 

@@ -9,20 +9,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench.fixtures import PITCH_ROWS  # noqa: E402
 from bench.timing import load_caveat, print_table, set_threads, time_idle_busy, warm_up  # noqa: E402
 from common.audio import EXTRACT_RATE  # noqa: E402
 from common.metrics import pitch_agreement  # noqa: E402
 
-# (row label, PitchExtractor options, the optional package it needs)
-METHOD_ROWS = [
-    ("crepe full", dict(method="crepe", model="full"), None),
-    ("crepe tiny", dict(method="crepe", model="tiny"), None),
-    ("fcpe", dict(method="fcpe"), None),
-    ("harvest", dict(method="harvest"), "pyworld"),
-    ("dio", dict(method="dio"), "pyworld"),
-    ("pm", dict(method="pm"), "parselmouth"),
-    ("pyin", dict(method="pyin"), "librosa"),
-]
+METHOD_ROWS = [row for row in PITCH_ROWS if row[0] != "rmvpe"]  # rmvpe: bench_pitch_robust.py
 
 
 def tone_f0(seconds):

@@ -31,11 +31,7 @@ def convert(config, model, spk, folder, seconds, device, condition="idle"):
                                        extra=["--ppg", ppg, "--vec", vec, "--pit", pit, "--device", device,
                                               "--seed", "0"])
     with under(condition):
-        code, wall, peak, tail = fixtures.run_measured(argv)
-    if code != 0:
-        print(tail)
-        raise SystemExit(f"svc_inference.py failed on the {seconds:g} s input with exit code {code}")
-    return wall, peak
+        return fixtures.run_measured(argv, f"svc_inference.py on the {seconds:g} s input")
 
 
 def run(config, seconds=300.0, device="cpu", keep=None):

@@ -20,22 +20,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench.fixtures import PITCH_ROWS  # noqa: E402
 from bench.robust_material import make_material  # noqa: E402
 from bench.timing import load_caveat, print_table, set_threads, time_idle_busy  # noqa: E402
 
 LEVELS = (None, -12, -6, 0)
 GROSS_CENTS = 50.0
-# (row label, PitchExtractor options, optional package it needs)
-METHOD_ROWS = [
-    ("crepe full", dict(method="crepe", model="full"), None),
-    ("crepe tiny", dict(method="crepe", model="tiny"), None),
-    ("fcpe", dict(method="fcpe"), None),
-    ("rmvpe", dict(method="rmvpe"), None),
-    ("harvest", dict(method="harvest"), "pyworld"),
-    ("dio", dict(method="dio"), "pyworld"),
-    ("pm", dict(method="pm"), "parselmouth"),
-    ("pyin", dict(method="pyin"), "librosa"),
-]
 
 
 def score(contour, material):
@@ -69,7 +59,7 @@ def load_extractors(rmvpe_weights, folder):
 
     real = rmvpe_weights or (RMVPE_CKPT if os.path.isfile(RMVPE_CKPT) else None)
     extractors, notes = {}, []
-    for label, options, package in METHOD_ROWS:
+    for label, options, package in PITCH_ROWS:
         if package and importlib.util.find_spec(package) is None:
             notes.append(f"{label}: not installed (needs {package})")
             continue

@@ -51,10 +51,7 @@ def run(workers=(1, 2), speakers=2, clips=4, seconds=4.0, full=False, device="cp
                     "--crepe-model", "full" if full else "tiny", "--whisper-checkpoint", whisper,
                     "--hubert-checkpoint", hubert, "--speaker-checkpoint", speaker]
             with under(condition):
-                code, wall, peak, tail = fixtures.run_measured(argv)
-            if code != 0:
-                print(tail)
-                raise SystemExit(f"svc_preprocessing.py -t {n} failed with exit code {code}")
+                wall, peak = fixtures.run_measured(argv, f"svc_preprocessing.py -t {n}")
             rows.append([condition, n, wall, total / (wall / 60.0), f"{peak:.0f}"])
     base = {row[0]: row[3] for row in reversed(rows)}  # the first worker count of each condition
     for row in rows:

@@ -16,6 +16,17 @@ FULL_SIZES = (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer
               dict(conv=512, width=768, ffn=3072, layers=12, pos_kernel=128, pos_groups=16))  # HuBERT-Soft
 # quick runs: the real PPG width (the base-size generator needs it) but 2 Whisper layers, tiny HuBERT
 SMALL_SIZES = (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer=2), dict())
+# the pitch benches' methods: (row label, PitchExtractor options, the optional package it needs)
+PITCH_ROWS = [
+    ("crepe full", dict(method="crepe", model="full"), None),
+    ("crepe tiny", dict(method="crepe", model="tiny"), None),
+    ("fcpe", dict(method="fcpe"), None),
+    ("rmvpe", dict(method="rmvpe"), None),
+    ("harvest", dict(method="harvest"), "pyworld"),
+    ("dio", dict(method="dio"), "pyworld"),
+    ("pm", dict(method="pm"), "parselmouth"),
+    ("pyin", dict(method="pyin"), "librosa"),
+]
 
 
 def tests_module(name):
@@ -99,8 +110,9 @@ def _peak_of(pid):
     return None
 
 
-def run_measured(argv, env=None, poll_s=0.05):
-    """Run a command; returns (exit code, wall seconds, peak RSS MiB of that process, output tail).
+def run_measured(argv, what, env=None, poll_s=0.05):
+    """Run a command; returns (wall seconds, peak RSS MiB of that process). A failure prints the
+    command's output tail and stops the bench with "`what` failed with exit code N".
 
     Peak memory is the child's VmHWM, polled while it runs: the rusage maximum that os.wait4
     reports also counts the bench's own peak, which the child inherits through vfork + exec."""
@@ -118,7 +130,10 @@ def run_measured(argv, env=None, poll_s=0.05):
         time.sleep(poll_s)
     reader.join()
     wall = time.perf_counter() - start
-    return proc.returncode, wall, peak, "".join(chunks)[-2000:]
+    if proc.returncode != 0:
+        print("".join(chunks)[-2000:])
+        raise SystemExit(f"{what} failed with exit code {proc.returncode}")
+    return wall, peak
 
 
 def svc_inference_argv(config, model, spk, wave, out, whisper=None, hubert=None, extra=()):

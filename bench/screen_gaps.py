@@ -106,23 +106,6 @@ class ScreenLog:
         return gaps[0] if gaps else Gap(0.0, 0.0, "")
 
 
-class TimedStream:
-    """A text stream (stand-in for sys.stderr / sys.stdout) that feeds every write to a ScreenLog."""
-
-    def __init__(self, log, clock=time.monotonic):
-        self.log, self.clock = log, clock
-
-    def write(self, text):
-        self.log.feed(self.clock(), text)
-        return len(text)
-
-    def flush(self):
-        pass
-
-    def isatty(self):
-        return True
-
-
 def watch(argv, cwd=None, env=None, columns=120, echo=None, timeout=None):
     """Run `argv` on a pseudo-terminal (stdout and stderr), reading its output in small pieces as it
     comes. Returns (exit code, ScreenLog); log.output() is everything it wrote. `echo(text)` sees each piece."""

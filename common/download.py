@@ -7,7 +7,6 @@ check before it counts as present; a bad one is named and fetched again.
 """
 import hashlib
 import http.client
-import importlib.util
 import os
 import sys
 import urllib.error
@@ -310,14 +309,9 @@ def bundled_copy(weight):
     if not weight.bundled:
         return None
     package, inner = weight.bundled
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = os.path.join(list(spec.submodule_search_locations)[0], inner)
-    return path if os.path.isfile(path) else None
+    folder = paths.package_dir(package)
+    path = os.path.join(folder, inner) if folder else None
+    return path if path and os.path.isfile(path) else None
 
 
 def download(url, dest, sha256=None, min_bytes=0, check=None, label="", progress=True):

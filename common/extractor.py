@@ -3,6 +3,7 @@
 Whisper PPG, HuBERT-Soft units (and the pitch/speaker extractors) all read 16 kHz mono audio,
 run a pretrained network on it in bounded chunks and write one `.npy` per file.
 """
+import argparse
 import contextlib
 import functools
 import os
@@ -14,6 +15,7 @@ import torch
 from common.audio import EXTRACT_RATE, load_audio
 from common.batch import BatchReport, extract_files
 from common.checkpoint import load_checkpoint
+from common.cli import add_device_argument, report_errors
 from common.device import pick_device
 from common.paths import REPO_ROOT
 
@@ -156,3 +158,19 @@ def run_one_file(load_model, wav, out, title, ndim, front=load_wav16k):
                            progress=False)
     report.print_summary()
     return 1 if report.failed else 0
+
+
+def one_file_main(argv, description, out_flags, weights, load_model, title, ndim, front=load_wav16k, add_flags=None):
+    """main() of the single-file extractor CLIs: -w in, `out_flags` out (e.g. ("-p", "--ppg")),
+    --checkpoint (`weights`: (what, default path)), --device, `add_flags(parser)`; `load_model(args)`
+    -> the extractor. Returns the exit status; bad input prints one error line."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("-w", "--wav", required=True, help="input audio file (any rate; resampled to 16 kHz)")
+    parser.add_argument(*out_flags, dest="out", metavar=out_flags[-1][2:].upper(), required=True,
+                         help=f"output .{out_flags[-1][2:]}.npy path")
+    parser.add_argument("--checkpoint", default=weights[1], help=f"{weights[0]} weights (default {weights[1]})")
+    add_device_argument(parser)
+    if add_flags:
+        add_flags(parser)
+    args = parser.parse_args(argv)
+    return report_errors(run_one_file, lambda: load_model(args), args.wav, args.out, title, ndim, front)

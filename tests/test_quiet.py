@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 import svc_inference
-from bench.screen_gaps import ScreenLog, TimedStream
+from bench.screen_gaps import ScreenLog
 from svc import progress
 from tests.svc_fixtures import TINY, smooth_features
 
@@ -85,6 +85,23 @@ def workspace(tmp_path, model_files):
                       "--whisper-checkpoint", str(tiny_whisper.make_checkpoint(tmp_path / "whisper.pt")),
                       "--hubert-checkpoint", str(tiny_hubert.make_checkpoint(tmp_path / "hubert.pt")),
                       "--speaker-checkpoint", str(tiny_speaker.make_checkpoint(tmp_path / "speaker.pt"))]
+
+
+class TimedStream:
+    """A text stream (stand-in for sys.stderr / sys.stdout) that feeds every write to a ScreenLog."""
+
+    def __init__(self, log, clock=time.monotonic):
+        self.log, self.clock = log, clock
+
+    def write(self, text):
+        self.log.feed(self.clock(), text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
 
 
 def watched(monkeypatch, argv):

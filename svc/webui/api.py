@@ -142,8 +142,7 @@ class Api:
 
     def evaluate(self, req):
         session = self.sessions.get(req.session)
-        if session.result is None:
-            raise SessionError("nothing converted yet in this tab: press Convert first.")
+        session.require_result()
         return self.start_job(session, "evaluate", lambda job: self.engine.evaluator.evaluate(session, job))
 
     def job(self, req):
@@ -170,9 +169,7 @@ class Api:
 
     def result(self, req):
         session = self.sessions.get(req.session)
-        r = session.result
-        if r is None:
-            raise SessionError("nothing converted yet in this tab: press Convert first.")
+        r = session.require_result()
         return {"input": r["input"], "seconds": round(len(r["wav"]) / r["rate"], 3), "rate": r["rate"],
                 "edited": r["edited"], "f0": np.round(r["f0"], 3).tolist(), "metrics": r["metrics"],
                 "file_name": result_name(r["input"]), "extractions": dict(session.extractions),
@@ -180,9 +177,7 @@ class Api:
 
     def result_wav(self, req):
         session = self.sessions.get(req.session)
-        r = session.result
-        if r is None:
-            raise SessionError("nothing converted yet in this tab: press Convert first.")
+        r = session.require_result()
         headers = {"Content-Disposition": attachment(result_name(r["input"]))} if req.query.get("download") else {}
         return Reply(wav_bytes(r["wav"], r["rate"]), "audio/wav", headers)
 

@@ -36,9 +36,7 @@ class Evaluator:
 
     def evaluate(self, session, job):
         """Metrics of the session's last conversion: [{key, short, better, help, value}] (svc.eval_report)."""
-        result = session.result
-        if result is None:
-            raise ValueError("nothing converted yet in this tab: press Convert first.")
+        result = session.require_result()
         audio, req = session.require_input(), result["request"]
         job.update("loading the judges", 0.05)
         measurer = self.measurer(req)

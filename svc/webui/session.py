@@ -101,6 +101,11 @@ class Session:
             raise SessionError("no input audio yet: upload a file or give its path first.")
         return self.input
 
+    def require_result(self):
+        if self.result is None:
+            raise SessionError("nothing converted yet in this tab: press Convert first.")
+        return self.result
+
 
 class SessionFull(SessionError):
     """Every session holds a result or a running job: a new tab must wait."""

@@ -28,8 +28,6 @@ TAPS = 12
 BLOCK = 32                         # input samples per matrix row (a speed knob; any value >= 8 works)
 UP_HALF = TAPS // RATIO // 2       # 3: input samples of context on each side of an up-sampled pair
 DOWN_LEFT = TAPS // 2 - 1          # 5: x2-rate samples before the first kept output's window
-UP_HALO = 2 * UP_HALF              # 6 samples of the next block each up-sampling row also reads
-DOWN_HALO = TAPS - RATIO           # 10 samples of the next block each down-sampling row also reads
 CHUNK_ROWS = 1024                  # up-sampled rows activated at a time (stays in cache)
 
 
