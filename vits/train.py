@@ -19,6 +19,7 @@ import math
 import os
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
@@ -415,8 +416,12 @@ class Trainer:
                 break
             if epoch % int(self.hp.log.save_interval) == 0:
                 self.save()
-            self.sched_g.step()
-            self.sched_d.step()
+            with warnings.catch_warnings():  # an epoch whose steps were all skipped as non-finite (each
+                # reported) still advances the schedule, as the public loop does: torch's "scheduler before
+                # optimizer" warning would only confuse
+                warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+                self.sched_g.step()
+                self.sched_d.step()
         if self.epochs_run and (self.stop_reason or self.epoch % int(self.hp.log.save_interval) != 0):
             self.save()
         self.log.info(f"Training stopped: {self.stop_reason or 'all epochs done'} (epoch {self.epoch}, "
