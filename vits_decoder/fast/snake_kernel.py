@@ -38,6 +38,33 @@ def sin_squared(u):
     return s * s
 
 
+@njit(inline="always")
+def twelve(taps):
+    """The 12 taps of a filter as scalars (kept in registers across a row)."""
+    return (taps[0], taps[1], taps[2], taps[3], taps[4], taps[5], taps[6], taps[7], taps[8], taps[9],
+            taps[10], taps[11])
+
+
+@njit(inline="always")
+def edge_padded(row, padded):
+    """padded[PAD:PAD + t] = row [t], the PAD samples on each side copies of the end samples; returns padded."""
+    t = row.shape[0]
+    for j in range(t):
+        padded[j + PAD] = row[j]
+    for j in range(PAD):
+        padded[j] = row[0]
+        padded[t + PAD + j] = row[t - 1]
+    return padded
+
+
+@njit(inline="always", fastmath=_FASTMATH)
+def upsampled(p, j, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11):
+    """The x2 up-sampler's even and odd outputs z at j (6 taps each) from the edge-padded row p."""
+    ze = h0 * p[j] + h2 * p[j + 1] + h4 * p[j + 2] + h6 * p[j + 3] + h8 * p[j + 4] + h10 * p[j + 5]
+    zo = h1 * p[j + 1] + h3 * p[j + 2] + h5 * p[j + 3] + h7 * p[j + 4] + h9 * p[j + 5] + h11 * p[j + 6]
+    return ze, zo
+
+
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
 def snake_alias_rows(x, scale, inv_b, up, down, out):
     """x, out [N, T] float32 rows (row n is channel n % C); scale, inv_b [C]; up, down [12] taps."""
@@ -46,26 +73,14 @@ def snake_alias_rows(x, scale, inv_b, up, down, out):
     padded = np.empty(t + 2 * PAD, np.float32)
     even = np.empty(t + 2 * PAD, np.float32)
     odd = np.empty(t + 2 * PAD, np.float32)
-    h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11 = (up[0], up[1], up[2], up[3], up[4], up[5],
-                                                        up[6], up[7], up[8], up[9], up[10], up[11])
-    g0, g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11 = (down[0], down[1], down[2], down[3], down[4],
-                                                        down[5], down[6], down[7], down[8], down[9],
-                                                        down[10], down[11])
+    h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11 = twelve(up)
+    g0, g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11 = twelve(down)
     for n in range(rows):
         a = scale[n % channels]
         ib = inv_b[n % channels]
-        row = x[n]
+        p = edge_padded(x[n], padded)
         for j in range(t):
-            padded[j + PAD] = row[j]
-        for j in range(PAD):
-            padded[j] = row[0]
-            padded[t + PAD + j] = row[t - 1]
-        p = padded
-        for j in range(t):
-            ze = (h0 * p[j] + h2 * p[j + 1] + h4 * p[j + 2] + h6 * p[j + 3] + h8 * p[j + 4]
-                  + h10 * p[j + 5])
-            zo = (h1 * p[j + 1] + h3 * p[j + 2] + h5 * p[j + 3] + h7 * p[j + 4] + h9 * p[j + 5]
-                  + h11 * p[j + 6])
+            ze, zo = upsampled(p, j, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11)
             even[j + PAD] = ze + sin_squared(a * ze) * ib
             odd[j + PAD] = zo + sin_squared(a * zo) * ib
         first, last = even[PAD], odd[t + PAD - 1]
@@ -112,21 +127,14 @@ def snake_alias_rows_backward(x, grad, scale, inv_b, up, down, grad_x, sum_a, su
     gze = np.zeros(t + 4 * PAD, np.float32)     # gradient of z per phase, 2 PAD zeros on each side
     gzo = np.zeros(t + 4 * PAD, np.float32)
     q = 2 * PAD
-    h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11 = (up[0], up[1], up[2], up[3], up[4], up[5],
-                                                        up[6], up[7], up[8], up[9], up[10], up[11])
-    g0, g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11 = (down[0], down[1], down[2], down[3], down[4],
-                                                        down[5], down[6], down[7], down[8], down[9],
-                                                        down[10], down[11])
+    h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11 = twelve(up)
+    g0, g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11 = twelve(down)
     for n in range(rows):
         a = scale[n % channels]
         ib = inv_b[n % channels]
-        row = x[n]
+        edge_padded(x[n], p)
         for j in range(t):
-            p[j + PAD] = row[j]
             gq[j + q] = grad[n, j]
-        for j in range(PAD):
-            p[j] = row[0]
-            p[t + PAD + j] = row[t - 1]
         # out[j] reads even[j + s] with g[2s - 1] (s = 1..6) and odd[j + s] with g[2s] (s = 0..5)
         for m in range(t + 2 * PAD):
             ge[m] = (g1 * gq[m - 1 + q] + g3 * gq[m - 2 + q] + g5 * gq[m - 3 + q] + g7 * gq[m - 4 + q]
@@ -139,10 +147,7 @@ def snake_alias_rows_backward(x, grad, scale, inv_b, up, down, grad_x, sum_a, su
         acc_a = 0.0
         acc_b = 0.0
         for j in range(t):
-            ze = (h0 * p[j] + h2 * p[j + 1] + h4 * p[j + 2] + h6 * p[j + 3] + h8 * p[j + 4]
-                  + h10 * p[j + 5])
-            zo = (h1 * p[j + 1] + h3 * p[j + 2] + h5 * p[j + 3] + h7 * p[j + 4] + h9 * p[j + 5]
-                  + h11 * p[j + 6])
+            ze, zo = upsampled(p, j, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11)
             gwe = ge[j + PAD]
             gwo = gd[j + PAD]
             se, ce = sin_cos_reduced(a * ze)
