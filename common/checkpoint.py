@@ -151,6 +151,16 @@ def to_legacy_weight_norm(state_dict):
     return out
 
 
+def sizes_of_layout(read_sizes, state, path, what, hint=""):
+    """read_sizes(state): a network's sizes read from its tensor shapes; a state dict of another
+    layout (a tensor missing or of the wrong rank) is one CheckpointError naming the file."""
+    try:
+        return read_sizes(state)
+    except (KeyError, IndexError, AttributeError, ValueError) as e:
+        raise CheckpointError(f"{what} weights {path} do not have the {what} layout ({type(e).__name__}: {e}); "
+                              f"it is not an {what} file. {hint}") from None
+
+
 def check_state_dict_fits(state_dict, expected, path, what="model", allow_extra=False):
     """One CheckpointError naming every key of `expected` (name -> shape) that `state_dict` lacks or
     holds in another shape, and (unless allow_extra) every key it holds beyond `expected`."""

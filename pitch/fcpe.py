@@ -10,7 +10,7 @@ import os
 import numpy as np
 import torch
 
-from common.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked
+from common.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked, sizes_of_layout
 from pitch.crepe import package_dir
 from pitch.crepe_decode import REFINE_HALF_WIDTH, cents_to_hz, hz_to_cents
 from pitch.fcpe_mel import HOP, SAMPLE_RATE, LogMel
@@ -53,11 +53,7 @@ def load_fcpe(weights=None, device="cpu", package="torchfcpe"):
     config = ckpt.get("config_dict") or {}
     if not isinstance(state, dict):
         raise CheckpointError(f"FCPE weights {path}: 'model' holds a {type(state).__name__}, not a state dict. {FCPE_HINT}")
-    try:
-        sizes = FcpeSizes.from_state_dict(state)
-    except (KeyError, IndexError, AttributeError, ValueError) as e:
-        raise CheckpointError(f"FCPE weights {path} do not have the FCPE layout ({type(e).__name__}: {e}); "
-                              f"it is not an FCPE file. {FCPE_HINT}") from None
+    sizes = sizes_of_layout(FcpeSizes.from_state_dict, state, path, "FCPE", FCPE_HINT)
     net = FcpeNet(sizes)
     load_state_dict_checked(net, state, path, what="FCPE")
     return net.eval().to(torch.device(device)), _mel_settings(dict(config.get("mel") or {}), sizes.mels, path)

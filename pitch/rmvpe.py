@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from common.audio import EXTRACT_RATE
-from common.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked
+from common.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked, sizes_of_layout
 from common.extractor import resolve_weights
 from common.mel_filters import mel_filters
 from common.paths import RMVPE_CKPT
@@ -109,12 +109,7 @@ def load_rmvpe(weights=None, device="cpu"):
     state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else ckpt
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise CheckpointError(f"RMVPE weights {path} hold no state dict of tensors; it is not an RMVPE file. {hint}")
-    try:
-        sizes = RmvpeSizes.from_state_dict(state)
-    except (KeyError, IndexError, AttributeError, ValueError) as e:
-        raise CheckpointError(f"RMVPE weights {path} do not have the RMVPE layout ({type(e).__name__}: {e}); "
-                              f"it is not an RMVPE file. {hint}") from None
-    net = RmvpeNet(sizes)
+    net = RmvpeNet(sizes_of_layout(RmvpeSizes.from_state_dict, state, path, "RMVPE", hint))
     # the published file stores fp16 tensors; the network runs in fp32 (load_state_dict casts)
     load_state_dict_checked(net, state, path, what="RMVPE")
     return net.eval().to(torch.device(device))
