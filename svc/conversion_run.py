@@ -18,7 +18,7 @@ from common.runtime import tune_cpu_runtime
 from pitch.csv_io import read_f0_csv as read_pitch_csv  # F0 [N] Hz at 100 Hz (Excel edits allowed)
 from svc.convert import Features, SvcConverter
 from svc.feature_files import check_speaker, load_ppg, load_speaker, load_vec
-from svc.progress import LiveBar, announce, step
+from svc.progress import LiveBar, Step, announce
 from svc.settings import ConversionSettings, from_args
 from svc.timbre_curves import SpeakerMix
 
@@ -49,7 +49,7 @@ def speaker_from_audio(settings, spk_dim):
     from speaker.encoder import SpeakerEncoder
 
     clips, shown = list_inputs([settings.spk]), settings.progress is True
-    with step(f"loading the speaker encoder {settings.speaker_checkpoint}", shown):
+    with Step(f"loading the speaker encoder {settings.speaker_checkpoint}", shown):
         encoder = SpeakerEncoder(settings.speaker_checkpoint, settings.device)
     with LiveBar(total=len(clips), desc="speaker vector", unit="clip", disable=not shown) as bar:
         vectors = [(encoder(load_audio(clip, EXTRACT_RATE)), bar.update())[0] for clip in clips]
@@ -84,13 +84,13 @@ def convert_file(config, model, wave, out=None, settings=None, ppg=None, vec=Non
 
 def read_input(wave, settings):
     """The input at the extractors' rate (16 kHz), with a live line while it is decoded."""
-    with step(f"reading {wave}", settings.progress is True):
+    with Step(f"reading {wave}", settings.progress is True):
         return load_audio(wave, EXTRACT_RATE)
 
 
 def write_output(out, wav, rate, wav16k, settings):
     """Check and write one output (common.audio.save_audio), with a live line."""
-    with step(f"writing {out}", settings.progress is True):
+    with Step(f"writing {out}", settings.progress is True):
         save_audio(out, wav, rate, source=wav16k)
 
 

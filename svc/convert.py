@@ -30,7 +30,7 @@ from svc.chunking import Crossfade
 from svc.feature_files import (check_f0, check_matrix, check_speaker, line_up, ppg_fix, shift_f0,
                                to_model_rate, vec_fix)
 from svc.model_files import load_svc_model
-from svc.progress import LiveBar, step
+from svc.progress import LiveBar, Step
 from svc.protect import PROTECT_OFF, protected_retrieval
 from svc.retrieval import load_retrieval
 from svc.settings import ConversionSettings
@@ -99,8 +99,8 @@ class SvcConverter:
         self.last = None  # ConversionInput of the last conversion (its notes, f0, shift)
 
     def step(self, label):
-        """A live line for one step without a count (svc.progress.step), shown when settings.progress is True."""
-        return step(label, self.settings.progress is True)
+        """A live line for one step without a count (svc.progress.Step), shown when settings.progress is True."""
+        return Step(label, self.settings.progress is True)
 
     # -- extractors, each loaded on first use -------------------------------------------------
     def whisper(self):

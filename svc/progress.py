@@ -29,7 +29,7 @@ class LiveBar(tqdm):
 
 
 class Step(LiveBar):
-    """One line for a step that has no count: `label (00:07)`, its clock running until the step
+    """`with Step("loading model m.pth"):` - one line for a step that has no count: `label (00:07)`, its clock running until the step
     ends. A step that took KEEP_STEP_SECONDS or more stays on screen with its time; a quick one goes."""
 
     def __init__(self, label, enabled=True, **kwargs):
@@ -40,11 +40,6 @@ class Step(LiveBar):
         if not self.disable:
             self.leave = self.format_dict["elapsed"] >= KEEP_STEP_SECONDS
         super().close()
-
-
-def step(label, enabled=True, **kwargs):
-    """`with step("loading model m.pth"):` - a live line while the block runs (Step)."""
-    return Step(label, enabled, **kwargs)
 
 
 def announce(line, enabled=True):
