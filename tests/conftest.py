@@ -62,3 +62,23 @@ def model_files(hp, tmp_path_factory):
                      "epoch": 1, "hp_str": ""}, training)
     export_checkpoint(hp, training, folder / "sovits5.0.pth")
     return folder / "sovits5.0.pth", training
+
+
+@pytest.fixture()
+def feature_files(tmp_path):
+    """A 1.25 s song (in.wav, 16 kHz) with its in.ppg.npy / in.vec.npy, an in.csv pitch of 200 Hz
+    and a singer.spk.npy: a conversion with every feature given."""
+    import numpy as np
+    import soundfile as sf
+
+    from pitch.csv_io import write_f0_csv
+    from tests.svc_fixtures import smooth_features
+
+    samples16k = 20000
+    t = np.arange(samples16k) / 16000
+    sf.write(tmp_path / "in.wav", (0.4 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), 16000)
+    ppg, vec, spk = smooth_features(2 * (samples16k // 320))
+    for name, array in (("in.ppg.npy", ppg), ("in.vec.npy", vec), ("singer.spk.npy", spk)):
+        np.save(tmp_path / name, array)
+    write_f0_csv(tmp_path / "in.csv", np.full(125, 200.0))
+    return tmp_path

@@ -4,11 +4,9 @@ import os
 import sys
 import threading
 
-import numpy as np
-import soundfile as sf
 import torch
 
-from tests.test_inference import TINY, smooth_features
+from tests.svc_fixtures import TINY
 from vits_decoder.generator import Generator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,16 +26,9 @@ def project_frames(frame):
     return names[::-1]
 
 
-def test_cpu_conversion_reaches_the_stage_loop_in_eight_calls(model_files, tmp_path, monkeypatch):
-    import svc.conversion_run as cf
+def test_cpu_conversion_reaches_the_stage_loop_in_eight_calls(model_files, feature_files, monkeypatch):
+    import common.runtime
     import svc_inference
-
-    t = np.arange(20000) / 16000
-    sf.write(tmp_path / "in.wav", (0.4 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), 16000)
-    ppg, vec, spk = smooth_features(2 * (20000 // 320))
-    for name, array in (("in.ppg.npy", ppg), ("in.vec.npy", vec), ("singer.spk.npy", spk)):
-        np.save(tmp_path / name, array)
-    monkeypatch.setattr(cf, "read_pitch_csv", lambda path: np.full(125, 200.0, dtype=np.float32))
 
     chains = []
     plain = Generator.synthesise
@@ -51,17 +42,15 @@ def test_cpu_conversion_reaches_the_stage_loop_in_eight_calls(model_files, tmp_p
         return plain(self, *args, **kwargs)
 
     monkeypatch.setattr(Generator, "synthesise", recording)
-    import common.runtime
-
     monkeypatch.setattr(common.runtime, "cpu_cores", lambda: 2)  # the tiles go through the pool, as on any
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)          # multi-core CPU
     threads = torch.get_num_threads()
     try:
         assert svc_inference.main(["--config", TINY, "--model", str(model_files[0]), "--spk",
-                                   str(tmp_path / "singer.spk.npy"), "--wave", str(tmp_path / "in.wav"),
-                                   "--ppg", str(tmp_path / "in.ppg.npy"), "--vec", str(tmp_path / "in.vec.npy"),
-                                   "--pit", "in.csv", "--device", "cpu",
-                                   "--out", str(tmp_path / "out.wav")]) == 0
+                                   str(feature_files / "singer.spk.npy"), "--wave", str(feature_files / "in.wav"),
+                                   "--ppg", str(feature_files / "in.ppg.npy"), "--vec", str(feature_files / "in.vec.npy"),
+                                   "--pit", str(feature_files / "in.csv"), "--device", "cpu",
+                                   "--out", str(feature_files / "out.wav")]) == 0
     finally:
         torch.set_num_threads(threads)
     assert chains, "the generator's stage loop was never reached"

@@ -119,18 +119,6 @@ def test_training_checkpoint_converts_like_exported(hp, model_files):
 
 # -- file-level conversion and its errors ----------------------------------------------------
 
-@pytest.fixture()
-def feature_files(tmp_path):
-    """A 1.25 s wav and matching .ppg.npy / .vec.npy / .spk.npy files."""
-    samples16k = 20000
-    t = np.arange(samples16k) / 16000
-    sf.write(tmp_path / "in.wav", (0.4 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), 16000)
-    ppg, vec, spk = smooth_features(2 * (samples16k // 320))
-    for name, array in (("in.ppg.npy", ppg), ("in.vec.npy", vec), ("singer.spk.npy", spk)):
-        np.save(tmp_path / name, array)
-    return tmp_path
-
-
 def test_output_is_as_long_as_the_input(hp, model_files, feature_files, monkeypatch):
     import svc.conversion_run as cf
 

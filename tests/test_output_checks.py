@@ -19,20 +19,6 @@ from tests.webui_fixtures import Client, server, workspace  # noqa: F401 (fixtur
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture()
-def inputs(tmp_path):
-    """A 1.25 s song with its PPG, units, pitch CSV and a singer vector."""
-    samples = 20000
-    t = np.arange(samples) / 16000
-    sf.write(tmp_path / "in.wav", (0.4 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), 16000)
-    ppg, vec, spk = smooth_features(2 * (samples // 320))
-    np.save(tmp_path / "in.ppg.npy", ppg)
-    np.save(tmp_path / "in.vec.npy", vec)
-    np.save(tmp_path / "singer.spk.npy", spk)
-    write_f0_csv(tmp_path / "in.csv", np.full(125, 200.0))
-    return tmp_path
-
-
 def run_cli(model, d, spk="singer.spk.npy", ppg="in.ppg.npy", wave="in.wav"):
     """svc_inference.py in a subprocess: (exit status, stderr)."""
     args = [sys.executable, os.path.join(ROOT, "svc_inference.py"), "--config", TINY, "--model", str(model),
@@ -50,8 +36,8 @@ def model_with(path, out, change):
 
 
 @pytest.mark.slow  # a subprocess or a server: not in the quick loop
-def test_cli_refuses_features_no_model_ever_sees(model_files, inputs):
-    d = inputs
+def test_cli_refuses_features_no_model_ever_sees(model_files, feature_files):
+    d = feature_files
     np.save(d / "huge.ppg.npy", np.load(d / "in.ppg.npy") * 1e30)
     np.save(d / "huge.spk.npy", np.load(d / "singer.spk.npy") * 1e30)
     code, err = run_cli(model_files[0], d, ppg="huge.ppg.npy")
@@ -63,8 +49,8 @@ def test_cli_refuses_features_no_model_ever_sees(model_files, inputs):
 
 
 @pytest.mark.slow  # a subprocess or a server: not in the quick loop
-def test_one_nan_in_the_model_is_an_error_not_a_silent_wav(model_files, inputs):
-    d = inputs
+def test_one_nan_in_the_model_is_an_error_not_a_silent_wav(model_files, feature_files):
+    d = feature_files
 
     def one_nan(state):
         state["dec.conv_post.weight"].view(-1)[3] = float("nan")
@@ -77,8 +63,8 @@ def test_one_nan_in_the_model_is_an_error_not_a_silent_wav(model_files, inputs):
 
 
 @pytest.mark.slow  # a subprocess or a server: not in the quick loop
-def test_silence_from_sound_is_an_error(model_files, inputs):
-    d = inputs
+def test_silence_from_sound_is_an_error(model_files, feature_files):
+    d = feature_files
 
     def mute(state):
         state["dec.conv_post.weight"].zero_()
