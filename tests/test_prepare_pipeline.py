@@ -165,6 +165,16 @@ def test_second_run_does_nothing(setup, full_run):
     assert " 0 written" in proc.stderr and "6 already done" in proc.stderr
 
 
+def wait_for_first_pitch(proc, folder, timeout=300):
+    """Until the run has written its first pitch file (step 2 under way) or has ended."""
+    pitch_dir = os.path.join(folder, "data_svc", "pitch")
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if any(files for _, _, files in os.walk(pitch_dir)):
+            return
+        time.sleep(0.02)
+
+
 def test_killed_run_restarts_to_identical_results(setup, full_run):
     base, raw, args = setup
     reference, first = full_run
@@ -172,12 +182,7 @@ def test_killed_run_restarts_to_identical_results(setup, full_run):
     folder = workdir(base, raw, "killed")
     proc = subprocess.Popen(command(args), cwd=folder, env=env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    pitch_dir = os.path.join(folder, "data_svc", "pitch")
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if any(files for _, _, files in os.walk(pitch_dir)):
-            break
-        time.sleep(0.02)
+    wait_for_first_pitch(proc, folder)
     assert proc.poll() is None, "the run ended before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)  # the run, its fork server and its workers
     proc.wait()
@@ -208,12 +213,7 @@ def test_ctrl_c_stops_with_one_line_and_no_traceback(setup):
     folder = workdir(base, raw, "ctrl_c")
     proc = subprocess.Popen(command(args), cwd=folder, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
-    pitch_dir = os.path.join(folder, "data_svc", "pitch")
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if any(files for _, _, files in os.walk(pitch_dir)):
-            break
-        time.sleep(0.02)
+    wait_for_first_pitch(proc, folder)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
