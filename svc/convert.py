@@ -284,7 +284,6 @@ class SvcConverter:
             return contextlib.nullcontext()
         return torch.autocast(device_type="cuda", dtype=AUTOCAST[self.settings.precision])
 
-    @torch.inference_mode()
     def convert(self, spk, wav16k=None, given=None):
         """Converted audio, float32 at hp.data.sampling_rate, as long as the input audio, in one pass:
         gather the features, prepare them (retrieval, alignment, shift, speaker track), then the NSF
@@ -298,31 +297,32 @@ class SvcConverter:
         if mix and wav16k is None:
             raise LoudnessError("--loudness-mix follows the source's loudness: it needs the source audio.")
         item = self.last = self.prepare(spk, wav16k, self.gather(wav16k, given))
-        device, hop, seed = self.device, self.hop, self.settings.seed
-        noise_scale = 0.0 if self.settings.no_noise else 1.0
-        spk = torch.from_numpy(item.spk)[None].to(device)                  # [1, spk_dim] or [1, T, spk_dim]
-        per_frame = spk.dim() == 3
-        f0 = torch.from_numpy(item.f0)[None].to(device)                    # [1, T]
-        with self.step("NSF source"):
-            source = self.model.pitch2source(f0, seed=seed)                # [1, 1, T * hop]
-        ppg = torch.from_numpy(item.ppg).to(device)                        # [T, ppg_dim]
-        vec = torch.from_numpy(item.vec).to(device)                        # [T, vec_dim]
-        while True:
-            joined = Crossfade(item.frames, hop, self.chunk_frames, self.overlap_frames, self.settings.progress)
-            try:
-                for start, end in joined:
-                    with self.autocast():
-                        audio = self.model.inference(
-                            ppg[None, start:end], vec[None, start:end], f0[:, start:end],
-                            spk[:, start:end] if per_frame else spk,
-                            torch.tensor([end - start], device=device), source[:, :, start * hop:end * hop],
-                            seed=None if seed is None else seed + 1 + start,
-                            noise_scale=noise_scale)                       # [1, 1, (end - start) * hop]
-                    joined.add(audio[0, 0].float().cpu().numpy())
-                break
-            except torch.OutOfMemoryError:
-                self.halve_chunks()
-        wav = joined.result()[:item.samples]
+        with torch.inference_mode():  # the synthesis (the extractors run in their own modes)
+            device, hop, seed = self.device, self.hop, self.settings.seed
+            noise_scale = 0.0 if self.settings.no_noise else 1.0
+            spk = torch.from_numpy(item.spk)[None].to(device)                  # [1, spk_dim] or [1, T, spk_dim]
+            per_frame = spk.dim() == 3
+            f0 = torch.from_numpy(item.f0)[None].to(device)                    # [1, T]
+            with self.step("NSF source"):
+                source = self.model.pitch2source(f0, seed=seed)                # [1, 1, T * hop]
+            ppg = torch.from_numpy(item.ppg).to(device)                        # [T, ppg_dim]
+            vec = torch.from_numpy(item.vec).to(device)                        # [T, vec_dim]
+            while True:
+                joined = Crossfade(item.frames, hop, self.chunk_frames, self.overlap_frames, self.settings.progress)
+                try:
+                    for start, end in joined:
+                        with self.autocast():
+                            audio = self.model.inference(
+                                ppg[None, start:end], vec[None, start:end], f0[:, start:end],
+                                spk[:, start:end] if per_frame else spk,
+                                torch.tensor([end - start], device=device), source[:, :, start * hop:end * hop],
+                                seed=None if seed is None else seed + 1 + start,
+                                noise_scale=noise_scale)                       # [1, 1, (end - start) * hop]
+                        joined.add(audio[0, 0].float().cpu().numpy())
+                    break
+                except torch.OutOfMemoryError:
+                    self.halve_chunks()
+            wav = joined.result()[:item.samples]
         if not mix:
             return wav
         with self.step("loudness mix"):
