@@ -13,9 +13,9 @@ from bench.screen_gaps import ScreenLog
 from svc import progress
 from tests.svc_fixtures import TINY, smooth_features
 
-DELAY = 0.3    # each slowed step takes this long
-REDRAW = 0.05  # the live lines' redraw interval in these tests (1 s in use)
-BOUND = 0.25   # no unchanged screen this long: a silent slowed step would show as >= DELAY
+DELAY = 0.5    # each slowed step takes this long
+REDRAW = 0.1   # the live lines' redraw interval in these tests (1 s in use)
+BOUND = 0.45   # no unchanged screen this long: a silent slowed step would show as >= DELAY
 
 
 def test_screen_log_counts_changes_not_writes():
