@@ -1,15 +1,9 @@
-"""The HTTP side: a stdlib HTTP server serving the page (static/) and the JSON API (api.py).
+"""The HTTP side: the page (static/) and the JSON API (api.py) on a stdlib HTTP server.
 
-Every error reaches the page as `{"error": "<one line>"}` and the log as one line; tracebacks go to
-the log only. Only the page itself can act: a POST needs an Origin of this very server (or, without
-one, `Sec-Fetch-Site: same-origin`), JSON bodies need `Content-Type: application/json`, uploads the
-`X-SVC-Upload` header no other site can send without asking first (CORS), and every call names
-its server-issued session in the `X-Session` header (never in the URL).
-
-Work is bounded: bodies are refused from their declared length before one byte is read, and a
-connection holds no thread until its whole request head has arrived: a poller reads heads without
-blocking and hands complete ones to one of `handler_threads` threads; connections that send
-nothing, or trickle a head, are closed after IDLE_SECONDS.
+Errors reach the page as `{"error": "<one line>"}`, tracebacks only the log. Only the page itself
+can act: a POST needs this server's Origin (or `Sec-Fetch-Site: same-origin`), JSON a JSON type,
+uploads the X-SVC-Upload header (CORS), every call its session in X-Session (never the URL).
+Bodies are refused from their declared length; a poller holds connections until their head arrives.
 """
 import io
 import json
@@ -44,6 +38,8 @@ READ_TIMEOUT = 10.0    # seconds one socket read may wait
 IDLE_SECONDS = 20.0    # a connection whose request head is not complete by then is closed
 MAX_HEAD = 64 * 1024   # request line + headers
 MIN_BODY_RATE = 256 * 1024  # bytes/s a body must at least arrive at (after a 5 s grace)
+ERROR_STATUS = (((QueueFull, SessionFull), HTTPStatus.SERVICE_UNAVAILABLE),  # first match; else a bug: 500
+                (UnknownSession, HTTPStatus.FORBIDDEN), (USER_ERRORS, HTTPStatus.BAD_REQUEST))
 
 
 class HttpError(Exception):
@@ -105,15 +101,15 @@ class PrefixedSocket(io.RawIOBase):
 
 
 class Handler(BaseHTTPRequestHandler):
-    api: Api = None               # set by make_server
     server_version = "svc-webui"
     protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT
 
     def setup(self):
+        self.request, head = self.request  # the socket, and the request head the poller read from it
         super().setup()
-        self.rfile.close()  # the socket's own reader: ours reads the head the poller took first
-        self.rfile = io.BufferedReader(PrefixedSocket(self.server.take_head(self.request), self.connection))
+        self.rfile.close()  # the socket's own reader: ours reads the head first
+        self.rfile = io.BufferedReader(PrefixedSocket(head, self.connection))
 
     unread_body = False
 
@@ -133,13 +129,8 @@ class Handler(BaseHTTPRequestHandler):
                 pass
 
     def log_message(self, format, *args):
-        if getattr(self.server, "verbose", False):
+        if self.server.verbose:
             self.server.log("%s - %s" % (self.address_string(), format % args))
-
-    def log_failure(self, status, message):
-        """Every refused or failed call, with its message: one line, verbose or not."""
-        path = urlparse(self.path).path if getattr(self, "path", None) else "?"
-        self.server.log(f"{self.command} {path} -> {int(status)}: {message}")
 
     def send(self, status, body, content_type, headers=None):
         self.send_response(status)
@@ -159,7 +150,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send(status, json.dumps(data).encode("utf-8"), "application/json")
 
     def send_failure(self, status, message):
-        self.log_failure(status, message)
+        """Every refused or failed call is logged with its message: one line, verbose or not."""
+        self.server.log(f"{self.command} {urlparse(self.path).path} -> {int(status)}: {message}")
         self.send_json(status, {"error": message})
 
     # -- what a request must carry ------------------------------------------------------------
@@ -186,7 +178,7 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"refused: the body must be application/json, not "
                                                                f"{kind or 'untyped'}; reload the page.")
 
-    def declared_length(self, limit, what="the request"):
+    def declared_length(self, upload):
         """The body's length from its header, refused (before reading) when missing, bad or too big."""
         if self.headers.get("Transfer-Encoding"):
             raise HttpError(HTTPStatus.LENGTH_REQUIRED, "refused: send the body with a Content-Length, not chunked.")
@@ -198,12 +190,12 @@ class Handler(BaseHTTPRequestHandler):
         if not text.strip().isdigit():
             raise HttpError(HTTPStatus.BAD_REQUEST, f"refused: Content-Length {text[:40]!r} is not a byte count.")
         length = int(text)
+        limit = self.server.api.engine.settings.max_upload_mb * 2 ** 20 if upload else MAX_JSON_BYTES
         if length > limit:
-            raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                            f"{what} is {length / 2 ** 20:.1f} MB, over the {limit / 2 ** 20:g} MB "
-                            f"{'upload ' if what == 'the upload' else ''}limit" +
-                            (". Give its path instead (svc_webui.py --audio-dir), or raise --max-upload-mb."
-                             if what != "the request" else "."))
+            size = f"is {length / 2 ** 20:.1f} MB, over the {limit / 2 ** 20:g} MB"
+            raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the upload {size} upload limit. Give its "
+                            f"path instead (svc_webui.py --audio-dir), or raise --max-upload-mb." if upload
+                            else f"the request {size} limit.")
         return length
 
     def read_body(self, length):
@@ -250,26 +242,20 @@ class Handler(BaseHTTPRequestHandler):
                 raise HttpError(HTTPStatus.NOT_FOUND, f"no such API call: {self.command} {url.path}")
             if self.command == "POST":
                 self.check_body_kind(route)
-            if route in UPLOAD_ROUTES:
-                limit = self.api.engine.settings.max_upload_mb * 2 ** 20
-                body = self.read_body(self.declared_length(limit, "the upload"))
-            else:
-                body = self.read_body(self.declared_length(MAX_JSON_BYTES))
+            body = self.read_body(self.declared_length(route in UPLOAD_ROUTES))
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             if "session" in query:
                 raise HttpError(HTTPStatus.BAD_REQUEST, "refused: the session id goes in the X-Session header, "
                                                         "never in the URL; reload the page.")
-            reply = getattr(self.api, route)(Request(self, query, body))
+            reply = getattr(self.server.api, route)(Request(self, query, body))
         except HttpError as err:
             self.unread_body = err.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
             return self.send_failure(err.status, str(err))
         except Exception as err:
             if not isinstance(err, USER_ERRORS):
                 self.server.log(traceback.format_exc())
-            status = (HTTPStatus.SERVICE_UNAVAILABLE if isinstance(err, (QueueFull, SessionFull))
-                      else HTTPStatus.FORBIDDEN if isinstance(err, UnknownSession)
-                      else HTTPStatus.BAD_REQUEST if isinstance(err, USER_ERRORS)
-                      else HTTPStatus.INTERNAL_SERVER_ERROR)
+            status = next((s for kinds, s in ERROR_STATUS if isinstance(err, kinds)),
+                          HTTPStatus.INTERNAL_SERVER_ERROR)
             return self.send_failure(status, user_message(err))
         if isinstance(reply, Reply):
             return self.send(HTTPStatus.OK, reply.body, reply.content_type, reply.headers)
@@ -287,14 +273,13 @@ class AppServer(ThreadingHTTPServer):
     handler_threads = 16
     max_idle = 4096
 
-    def __init__(self, address, handler, family=socket.AF_INET):
-        self.address_family = family
+    def __init__(self, address, handler):
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, handler)
         self.log = lambda text: None if os.environ.get("SVC_WEBUI_QUIET") == "1" else sys.stderr.write(text + "\n")
         self.verbose = False
         self._closed = False
         self._accepted = queue.SimpleQueue()
-        self._heads, self._heads_lock = {}, threading.Lock()
         self._ready = queue.SimpleQueue()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -344,9 +329,7 @@ class AppServer(ThreadingHTTPServer):
                 if not chunk:  # closed before a whole request
                     self.shutdown_request(sock)
                     continue
-                with self._heads_lock:
-                    self._heads[sock] = bytes(entry[2])
-                self._ready.put((sock, entry[0]))
+                self._ready.put((sock, bytes(entry[2]), entry[0]))
             while True:
                 try:
                     sock, address = self._accepted.get_nowait()
@@ -369,24 +352,18 @@ class AppServer(ThreadingHTTPServer):
         for sock in waiting:
             self.shutdown_request(sock)
 
-    def take_head(self, sock):
-        """The request bytes the poller read from `sock` (the handler reads them before the socket's)."""
-        with self._heads_lock:
-            return self._heads.pop(sock, b"")
-
     def _serve_ready(self):
         while True:
-            sock, address = self._ready.get()
+            sock, head, address = self._ready.get()
             if sock is None:
                 return
             try:
                 sock.setblocking(True)
                 sock.settimeout(READ_TIMEOUT)
-                self.finish_request(sock, address)
+                self.finish_request((sock, head), address)  # Handler.setup unpacks it
             except Exception:
                 self.handle_error(sock, address)
             finally:
-                self.take_head(sock)
                 self.shutdown_request(sock)
 
     def handle_error(self, request, client_address):
@@ -398,7 +375,7 @@ class AppServer(ThreadingHTTPServer):
         self._closed = True
         self._wake()
         for _ in range(self.handler_threads):
-            self._ready.put((None, None))
+            self._ready.put((None, None, None))
         super().server_close()
 
 
@@ -418,12 +395,9 @@ def make_server(engine, host="127.0.0.1", port=7860, work_dir=None, workers=1, m
 
     `workers` jobs run at once (keep 1: the Engine's models and their per-request settings are shared);
     the rest wait in a line of at most `max_waiting`. `verbose` logs every request (failures always)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    handler = type("SvcHandler", (Handler,), {})
-    server = AppServer((host, port), handler, family)
-    api = Api(engine, work_dir, log=server.log, workers=workers, max_waiting=max_waiting, max_sessions=max_sessions)
-    handler.api = api
+    server = AppServer((host, port), type("SvcHandler", (Handler,), {}))  # a class of its own (its timeout)
+    server.api = Api(engine, work_dir, log=server.log, workers=workers, max_waiting=max_waiting,
+                     max_sessions=max_sessions)
     server.verbose = verbose
     server.loopback_only = host in ("127.0.0.1", "localhost", "::1")
-    server.api = api
     return server
