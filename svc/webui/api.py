@@ -1,9 +1,7 @@
-"""The JSON API behind the page: one method per route, each reading and writing one session.
-
-Handlers return a dict (sent as JSON) or a `Reply` (bytes: the WAV, the CSV). Bad input raises a
-ValueError-family error whose message the page shows as it is (see server.py).
-"""
+"""The JSON API behind the page: one method per route, each reading and writing one session and
+returning a dict (sent as JSON) or a `Reply` (bytes: the WAV, the CSV)."""
 import base64
+import io
 import os
 import re
 import shutil
@@ -12,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import numpy as np
+import soundfile as sf
 
 from common.audio import to_pcm16
 from pitch.csv_io import read_f0_csv, write_f0_csv
@@ -39,10 +38,6 @@ def user_message(err):
 
 
 def wav_bytes(wav, rate):
-    import io
-
-    import soundfile as sf
-
     buf = io.BytesIO()
     sf.write(buf, to_pcm16(wav), rate, subtype="PCM_16", format="WAV")
     return buf.getvalue()
@@ -71,7 +66,6 @@ class Api:
         self.sessions = SessionStore(max_sessions)
         self.own_work_dir = work_dir is None
         self.work_dir = work_dir or tempfile.mkdtemp(prefix="svc_webui_")
-        self.log = log
         self.queue = JobQueue(workers, max_waiting, log=log, user_errors=USER_ERRORS, message=user_message)
 
     def close(self):
@@ -122,8 +116,7 @@ class Api:
     def extract_pitch(self, req):
         session = self.sessions.get(req.session)
         session.require_input()
-        body = req.json()
-        checked = ConvertRequest.from_json(body)  # the pitch method, CREPE size and repair switch
+        checked = ConvertRequest.from_json(req.json())  # the pitch method, CREPE size and repair switch
 
         def work(job):
             contour = self.engine.pitch(session, job, checked.pitch_method, checked.crepe_model, checked.repair)

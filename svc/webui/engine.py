@@ -1,11 +1,6 @@
-"""What the page's buttons do, on top of the same library calls as svc_inference.py.
-
-One Engine per server: the config, the allowed folders, and the loaded models (kept between
-requests; a model is loaded again only when another model, retrieval or noise setting is chosen).
-Heavy work runs one job at a time (jobs.JobQueue: the loaded models and their per-request settings
-are shared); each job reads and writes only its own session.
-Features are cached per session and input, so "Convert with this pitch" reuses the PPG and units.
-"""
+"""What the page's buttons do, on top of the same library calls as svc_inference.py: one Engine per
+server keeps the loaded models between requests (shared, so jobs run one at a time) and each
+session's features, so "Convert with this pitch" reuses the PPG and units."""
 import os
 import tempfile
 import threading
@@ -132,7 +127,6 @@ class Engine:
 
     def open_upload(self, name, data, folder):
         """Decode uploaded bytes (saved to `folder` first: the decoders read files); errors name the upload."""
-        name = os.path.basename(name or "upload.wav")
         if not data:
             raise AudioError(f"{name}: the upload is empty. Choose the file again.")
         if len(data) > self.settings.max_upload_mb * 2 ** 20:

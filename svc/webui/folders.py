@@ -14,10 +14,6 @@ class AllowedFolders:
         self.what = what
         self.folders = [os.path.realpath(os.fspath(f)) for f in folders]
 
-    def __contains__(self, path):
-        real = os.path.realpath(os.fspath(path))
-        return any(real == f or real.startswith(f + os.sep) for f in self.folders)
-
     def describe(self):
         return ", ".join(self.folders) if self.folders else "(none)"
 
@@ -27,7 +23,7 @@ class AllowedFolders:
             raise PathNotAllowed(f"no {self.what} chosen: pick one from the list or type its path.")
         path = os.path.expanduser(str(path).strip())
         real = os.path.realpath(path)
-        if real not in self:
+        if not any(real == f or real.startswith(f + os.sep) for f in self.folders):
             raise PathNotAllowed(f"{path}: not inside the {self.what} folders this server may read "
                                  f"({self.describe()}). Move the file there, or restart svc_webui.py with "
                                  f"{option} pointing at its folder.")
