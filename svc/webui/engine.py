@@ -3,7 +3,6 @@ server keeps the loaded models between requests (shared, so jobs run one at a ti
 session's features, so "Convert with this pitch" reuses the PPG and units."""
 import os
 import tempfile
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import List
@@ -31,6 +30,7 @@ RETRIEVAL_MODES = ("off", "index", "kmeans")
 MODEL_PATTERNS = ("*.pth", "*.pt")
 SINGER_PATTERNS = ("*.spk.npy",)
 AUDIO_PATTERNS = ("*.wav", "*.flac", "*.ogg", "*.mp3", "*.m4a", "*.aiff")
+MAX_MODELS = 2   # converters kept loaded (the least recently used goes first)
 
 
 @dataclass
@@ -85,14 +85,12 @@ class ConvertRequest(ConversionSettings):
 
 
 class Engine:
-    def __init__(self, settings: WebSettings, max_models=2):
+    def __init__(self, settings: WebSettings):
         self.settings = settings
         self.hp = load_config(settings.config)
         self.models = AllowedFolders(settings.model_dirs, "model")
         self.singers = AllowedFolders(settings.singer_dirs + settings.audio_dirs + settings.model_dirs, "singer")
         self.audio = AllowedFolders(settings.audio_dirs, "audio")
-        self.work_lock = threading.Lock()
-        self.max_models = max_models
         self._converters = OrderedDict()
         self._pitch = {}
         self._content = {}  # Whisper (per dither setting) and HuBERT, shared by every model
@@ -162,7 +160,7 @@ class Engine:
         if retrieval is not None:
             converter.retrieval.ratio, converter.retrieval.k = retrieval.ratio, retrieval.k
         self._converters[key] = converter
-        while len(self._converters) > self.max_models:
+        while len(self._converters) > MAX_MODELS:
             self._converters.popitem(last=False)
         return converter, load_speaker(singer, self.hp.vits.spk_dim)
 

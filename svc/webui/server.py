@@ -247,7 +247,7 @@ class Handler(BaseHTTPRequestHandler):
             if "session" in query:
                 raise HttpError(HTTPStatus.BAD_REQUEST, "refused: the session id goes in the X-Session header, "
                                                         "never in the URL; reload the page.")
-            reply = getattr(self.server.api, route)(Request(self, query, body))
+            reply = self.server.api.call(route, Request(self, query, body))
         except HttpError as err:
             self.unread_body = err.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
             return self.send_failure(err.status, str(err))
@@ -269,7 +269,6 @@ class AppServer(ThreadingHTTPServer):
     until their request arrives, then one of `handler_threads` threads serves it; silent ones are
     closed after IDLE_SECONDS, and at most `max_idle` wait at once (the oldest go first)."""
     request_queue_size = 128   # the listen backlog: a burst of page loads is not reset
-    daemon_threads = True
     handler_threads = 16
     max_idle = 4096
 
@@ -285,11 +284,9 @@ class AppServer(ThreadingHTTPServer):
         self._wake_r.setblocking(False)
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._wake_r, selectors.EVENT_READ)
-        self._workers = [threading.Thread(target=self._serve_ready, daemon=True, name=f"svc-webui-http-{i}")
-                         for i in range(self.handler_threads)]
-        self._workers.append(threading.Thread(target=self._poll, daemon=True, name="svc-webui-poller"))
-        for thread in self._workers:
-            thread.start()
+        for i in range(self.handler_threads):
+            threading.Thread(target=self._serve_ready, daemon=True, name=f"svc-webui-http-{i}").start()
+        threading.Thread(target=self._poll, daemon=True, name="svc-webui-poller").start()
 
     def process_request(self, request, client_address):
         """Called for each accepted connection: park it in the poller until it speaks."""
