@@ -43,13 +43,9 @@ class AllowedFolders:
         `keep(path)` (when given) filters them before `limit` counts."""
         found = set()
         for root in self.folders:
-            if not os.path.isdir(root):
-                continue
-            for folder, dirs, files in os.walk(root):
-                depth = folder[len(root):].count(os.sep)
-                if depth >= max_depth:
-                    dirs[:] = []
-                dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for folder, dirs, files in os.walk(root):  # a missing folder yields nothing
+                deeper = folder[len(root):].count(os.sep) < max_depth
+                dirs[:] = [d for d in dirs if deeper and not d.startswith(".")]
                 found.update(p for p in (os.path.join(folder, n) for n in files
                                          if any(fnmatch.fnmatch(n, pat) for pat in patterns))
                              if keep is None or keep(p))

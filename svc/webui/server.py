@@ -146,13 +146,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def send_json(self, status, data):
-        self.send(status, json.dumps(data).encode("utf-8"), "application/json")
-
     def send_failure(self, status, message):
         """Every refused or failed call is logged with its message: one line, verbose or not."""
         self.server.log(f"{self.command} {urlparse(self.path).path} -> {int(status)}: {message}")
-        self.send_json(status, {"error": message})
+        self.send(status, json.dumps({"error": message}).encode("utf-8"), "application/json")
 
     # -- what a request must carry ------------------------------------------------------------
     def check_same_origin(self):
@@ -257,9 +254,9 @@ class Handler(BaseHTTPRequestHandler):
             status = next((s for kinds, s in ERROR_STATUS if isinstance(err, kinds)),
                           HTTPStatus.INTERNAL_SERVER_ERROR)
             return self.send_failure(status, user_message(err))
-        if isinstance(reply, Reply):
-            return self.send(HTTPStatus.OK, reply.body, reply.content_type, reply.headers)
-        self.send_json(HTTPStatus.OK, reply)
+        if not isinstance(reply, Reply):
+            reply = Reply(json.dumps(reply).encode("utf-8"), "application/json")
+        self.send(HTTPStatus.OK, reply.body, reply.content_type, reply.headers)
 
     do_GET = do_POST = do_HEAD = dispatch
 
@@ -274,7 +271,6 @@ class AppServer(ThreadingHTTPServer):
 
     def __init__(self, address, handler):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        super().__init__(address, handler)
         self.log = lambda text: None if os.environ.get("SVC_WEBUI_QUIET") == "1" else sys.stderr.write(text + "\n")
         self.verbose = False
         self._closed = False
@@ -287,6 +283,7 @@ class AppServer(ThreadingHTTPServer):
         for i in range(self.handler_threads):
             threading.Thread(target=self._serve_ready, daemon=True, name=f"svc-webui-http-{i}").start()
         threading.Thread(target=self._poll, daemon=True, name="svc-webui-poller").start()
+        super().__init__(address, handler)  # a failed bind calls server_close, which stops the threads
 
     def process_request(self, request, client_address):
         """Called for each accepted connection: park it in the poller until it speaks."""
@@ -367,8 +364,6 @@ class AppServer(ThreadingHTTPServer):
         self.log(f"connection from {client_address[0]} failed: {traceback.format_exc().strip().splitlines()[-1]}")
 
     def server_close(self):
-        if not hasattr(self, "_wake_w"):  # the bind failed: no threads were started
-            return super().server_close()
         self._closed = True
         self._wake()
         for _ in range(self.handler_threads):
