@@ -1,6 +1,7 @@
 """The JSON API behind the page: one method per route, each reading and writing one session and
 returning a dict (sent as JSON) or a `Reply` (bytes: the WAV, the CSV)."""
 import base64
+from contextlib import suppress
 import io
 import os
 import re
@@ -88,10 +89,8 @@ class Api:
     def session(self, req):
         """The tab's session: the one it names when the server knows it, else a new one."""
         if req.session:
-            try:
+            with suppress(SessionError):
                 return {"session": self.sessions.get(req.session).id, "new": False}
-            except SessionError:
-                pass
         return {"session": self.sessions.create().id, "new": True}
 
     def options(self, req):

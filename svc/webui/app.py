@@ -3,6 +3,7 @@ import errno
 import signal
 import socket
 import sys
+from contextlib import suppress
 
 from common.runtime import tune_cpu_runtime
 from svc.webui.engine import Engine, WebSettings
@@ -36,10 +37,9 @@ def run_webui(args):
     except OSError as err:
         raise ValueError(listen_error(args.host, args.port, err)) from None
     host, port = server.server_address[:2]
-    try:  # SIGTERM (kill, systemd, docker stop) ends the server as Ctrl+C does, so the work folder goes
+    # SIGTERM (kill, systemd, docker stop) ends the server as Ctrl+C does, so the work folder goes
+    with suppress(ValueError):  # not the main thread (tests calling run_webui from a thread)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
-    except ValueError:  # not the main thread (tests calling run_webui from a thread)
-        pass
     try:
         shown = f"[{host}]" if ":" in host else host
         print(f"SVC web app on http://{shown}:{port}/  (Ctrl+C stops it)", file=sys.stderr, flush=True)

@@ -5,6 +5,7 @@ import os
 import threading
 import traceback
 from collections import deque
+from contextlib import suppress
 
 NICE = 5
 
@@ -17,10 +18,8 @@ def release_memory():
     """Hand freed heap memory back to the OS (glibc malloc_trim) when the queue runs empty:
     common.runtime.keep_freed_memory raises glibc's trim threshold to 2 GiB so long conversions do
     not page-fault on every tensor, which would keep a burst of jobs' memory after they end."""
-    try:
+    with suppress(OSError, AttributeError):  # not Linux with glibc
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not Linux with glibc
-        pass
 
 
 class JobQueue:
@@ -54,11 +53,9 @@ class JobQueue:
     def _serve(self):
         # jobs run NICE steps below the server's own threads (Linux: per thread; torch's worker threads,
         # made by the first job, inherit it), so the page answers while a job uses every core
-        try:
+        with suppress(AttributeError, OSError):  # not Linux, or not allowed: same priority
             tid = threading.get_native_id()
             os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + NICE))
-        except (AttributeError, OSError):  # not Linux, or not allowed: same priority
-            pass
         while True:
             with self._cond:
                 while not self._waiting:

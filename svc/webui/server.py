@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import traceback
+from contextlib import suppress
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -116,7 +117,7 @@ class Handler(BaseHTTPRequestHandler):
     def finish(self):
         super().finish()
         if self.unread_body:  # let the client read the refusal instead of a reset: discard (never keep) a little
-            try:
+            with suppress(OSError):
                 self.connection.shutdown(socket.SHUT_WR)
                 self.connection.settimeout(0.2)
                 until, seen = time.monotonic() + 1.0, 0
@@ -125,8 +126,6 @@ class Handler(BaseHTTPRequestHandler):
                     if not chunk:
                         break
                     seen += len(chunk)
-            except OSError:
-                pass
 
     def log_message(self, format, *args):
         if self.server.verbose:
@@ -134,13 +133,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def send(self, status, body, content_type, headers=None):
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Connection", "close")  # each request its own connection: none holds a thread idle
-        self.close_connection = True
-        for key, value in (headers or {}).items():
+        self.close_connection = True  # each request its own connection: none holds a thread idle
+        fixed = {"Content-Type": content_type, "Content-Length": str(len(body)), "Cache-Control": "no-store",
+                 "X-Content-Type-Options": "nosniff", "Connection": "close"}
+        for key, value in {**fixed, **(headers or {})}.items():
             self.send_header(key, value)
         self.end_headers()
         if self.command != "HEAD":
@@ -291,20 +287,16 @@ class AppServer(ThreadingHTTPServer):
         self._wake()
 
     def _wake(self):
-        try:
+        with suppress(OSError):
             self._wake_w.send(b"x")
-        except OSError:
-            pass
 
     def _poll(self):
         waiting = {}  # socket -> [address, accepted at, head bytes so far]
         while not self._closed:
             for key, _ in self._selector.select(timeout=0.5):
                 if key.fileobj is self._wake_r:
-                    try:
+                    with suppress(OSError):
                         self._wake_r.recv(4096)
-                    except OSError:
-                        pass
                     continue
                 sock = key.fileobj
                 entry = waiting[sock]
@@ -324,11 +316,8 @@ class AppServer(ThreadingHTTPServer):
                     self.shutdown_request(sock)
                     continue
                 self._ready.put((sock, bytes(entry[2]), entry[0]))
-            while True:
-                try:
-                    sock, address = self._accepted.get_nowait()
-                except queue.Empty:
-                    break
+            while not self._accepted.empty():  # the poller is its only reader: get() will not wait
+                sock, address = self._accepted.get()
                 try:
                     sock.setblocking(False)
                     self._selector.register(sock, selectors.EVENT_READ)
@@ -373,12 +362,10 @@ class AppServer(ThreadingHTTPServer):
 
 def more_open_files():
     """Raise the soft limit of open files to the hard one: every parked connection is one."""
-    try:
+    with suppress(ValueError, OSError):
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if hard == resource.RLIM_INFINITY or soft < hard:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
-    except (ValueError, OSError):
-        pass
 
 
 def make_server(engine, host="127.0.0.1", port=7860, work_dir=None, workers=1, max_waiting=8, max_sessions=16,
