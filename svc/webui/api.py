@@ -1,12 +1,12 @@
 """The JSON API behind the page: one method per route, each reading and writing one session and
 returning a dict (sent as JSON) or a `Reply` (bytes: the WAV, the CSV)."""
 import base64
-from contextlib import suppress
 import io
 import os
 import re
 import shutil
 import tempfile
+from contextlib import suppress
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -120,12 +120,11 @@ class Api:
         return self.start_job(session, "pitch", work)
 
     def convert(self, req, session):
-        session.require_input()
+        audio = session.require_input()
         body = req.json()
         request = ConvertRequest.from_json(body)
-        f0 = body.get("f0")
-        if f0 is not None:
-            f0 = self.engine.edited_pitch(f0, session.input.frames)  # checked now: a bad curve fails at once
+        f0 = body.get("f0")  # an edited curve is checked now: a bad one fails at once
+        f0 = None if f0 is None else self.engine.edited_pitch(f0, audio.frames)
         return self.start_job(session, "convert", lambda job: self.engine.convert(session, job, request, f0))
 
     def evaluate(self, req, session):

@@ -145,8 +145,7 @@ class Engine:
 
     # -- models and extractors, loaded once -------------------------------------------------
     def converter(self, req):
-        """(SvcConverter set to this request, speaker vector); a model is loaded again only for
-        another model, noise or precision setting, or retrieval mode and singer."""
+        """(SvcConverter set to this request, speaker vector); loaded again only when its key changes."""
         s = self.settings
         model = self.models.check(req.model, "--model-dir")
         singer = self.singers.check(req.spk, "--singer-dir")
@@ -191,8 +190,7 @@ class Engine:
 
     # -- the jobs ---------------------------------------------------------------------------
     def pitch(self, session, job, method, crepe_model, repair):
-        """The input's conversion pitch.extractor.PitchContour: f0 [frames] Hz, voiced, repaired spans
-        (cached per input, method and repair)."""
+        """The input's PitchContour (f0 [frames] Hz, voiced, repaired spans), cached per input and method."""
         audio = session.require_input()
         key = ("f0", audio.key, method, crepe_model if method == "crepe" else None, repair)
         if key not in session.features:

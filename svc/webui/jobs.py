@@ -45,10 +45,7 @@ class JobQueue:
     def position(self, job):
         """How many jobs run or wait before `job` (0 when it runs, or is not queued)."""
         with self._cond:
-            for i, (waiting, _) in enumerate(self._waiting):
-                if waiting is job:
-                    return self._running + i
-            return 0
+            return next((self._running + i for i, (j, _) in enumerate(self._waiting) if j is job), 0)
 
     def _serve(self):
         # jobs run NICE steps below the server's own threads (Linux: per thread; torch's worker threads,
