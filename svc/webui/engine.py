@@ -190,7 +190,7 @@ class Engine:
 
     # -- the jobs ---------------------------------------------------------------------------
     def pitch(self, session, job, method, crepe_model, repair):
-        """The input's PitchContour (f0 [frames] Hz, voiced, repaired spans), cached per input and method."""
+        """The input's PitchContour (f0 [frames] Hz, voiced, repairs), cached per input, method and repair."""
         audio = session.require_input()
         key = ("f0", audio.key, method, crepe_model if method == "crepe" else None, repair)
         if key not in session.features:

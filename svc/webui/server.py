@@ -87,18 +87,13 @@ class PrefixedSocket(io.RawIOBase):
     """A connection's bytes: first those the poller read already (the request head), then the socket's."""
 
     def __init__(self, prefix, sock):
-        self.prefix, self.sock = memoryview(prefix), sock
+        self.prefix, self.sock = io.BytesIO(prefix), sock
 
     def readable(self):
         return True
 
     def readinto(self, buffer):
-        if len(self.prefix):
-            n = min(len(buffer), len(self.prefix))
-            buffer[:n] = self.prefix[:n]
-            self.prefix = self.prefix[n:]
-            return n
-        return self.sock.recv_into(buffer)
+        return self.prefix.readinto(buffer) or self.sock.recv_into(buffer)
 
 
 class Handler(BaseHTTPRequestHandler):
