@@ -1,8 +1,5 @@
 """Local web app: convert a song to a singer and fix its pitch in the browser.
 
-  python svc_webui.py [--host 127.0.0.1] [--port 7860] [--config configs/base.yaml]
-      [--model-dir . --model-dir chkpt] [--singer-dir data_svc/singer] [--audio-dir songs/]
-
 Open http://127.0.0.1:7860/ : choose a model (exported .pth or training .pt), a singer (.spk.npy)
 and a song (upload, or a path inside --audio-dir), convert, listen and download. The pitch editor
 shows the song's spectrogram with its pitch curve: move, draw, snap or silence spans, save and
@@ -28,7 +25,8 @@ def build_parser():
                         help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it "
                              "to the network)")
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 = any free port)")
-    parser.add_argument("--config", default="configs/base.yaml", help="config the models were trained with")
+    parser.add_argument("--config", default="configs/base.yaml",
+                        help="config the models were trained with (default configs/base.yaml)")
     parser.add_argument("--model-dir", action="append", default=None,
                         help="folder of models the page may use, searched 3 levels deep for .pth/.pt "
                              "(repeatable; default: . and chkpt)")

@@ -1,17 +1,17 @@
-"""The JSON API behind the page: one method per route, each reading and writing one session.
-
-Handlers return a dict (sent as JSON) or a `Reply` (bytes: the WAV, the CSV). Bad input raises a
-ValueError-family error whose message the page shows as it is (see server.py).
-"""
+"""The JSON API behind the page: one method per route, each reading and writing one session and
+returning a dict (sent as JSON) or a `Reply` (bytes: the WAV, the CSV)."""
 import base64
+import io
 import os
 import re
 import shutil
 import tempfile
+from contextlib import suppress
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import numpy as np
+import soundfile as sf
 
 from common.audio import to_pcm16
 from pitch.csv_io import read_f0_csv, write_f0_csv
@@ -38,16 +38,6 @@ def user_message(err):
     return f"internal error ({type(err).__name__}: {err}); the server log has the details."
 
 
-def wav_bytes(wav, rate):
-    import io
-
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, to_pcm16(wav), rate, subtype="PCM_16", format="WAV")
-    return buf.getvalue()
-
-
 def result_name(input_name):
     return os.path.splitext(os.path.basename(input_name))[0] + "_svc.wav"
 
@@ -71,7 +61,6 @@ class Api:
         self.sessions = SessionStore(max_sessions)
         self.own_work_dir = work_dir is None
         self.work_dir = work_dir or tempfile.mkdtemp(prefix="svc_webui_")
-        self.log = log
         self.queue = JobQueue(workers, max_waiting, log=log, user_errors=USER_ERRORS, message=user_message)
 
     def close(self):
@@ -91,24 +80,26 @@ class Api:
         return {"job": job.as_dict()}
 
     # -- routes -------------------------------------------------------------------------------
+    def call(self, route, req):
+        """Run the route named in ROUTES; all but session and options act on the tab's session."""
+        if route in ("session", "options"):
+            return getattr(self, route)(req)
+        return getattr(self, route)(req, self.sessions.get(req.session))
+
     def session(self, req):
         """The tab's session: the one it names when the server knows it, else a new one."""
         if req.session:
-            try:
+            with suppress(SessionError):
                 return {"session": self.sessions.get(req.session).id, "new": False}
-            except SessionError:
-                pass
         return {"session": self.sessions.create().id, "new": True}
 
     def options(self, req):
         return self.engine.options()
 
-    def open_path(self, req):
-        session = self.sessions.get(req.session)
+    def open_path(self, req, session):
         return self._set_input(session, self.engine.open_path(req.json().get("path")))
 
-    def upload(self, req):
-        session = self.sessions.get(req.session)
+    def upload(self, req, session):
         audio = self.engine.open_upload(safe_name(req.query.get("name") or "upload.wav"), req.body, os.path.join(self.work_dir, session.id))
         return self._set_input(session, audio)
 
@@ -119,39 +110,32 @@ class Api:
             session.set_input(audio)
         return {"name": audio.name, "seconds": round(len(audio.wav16k) / 16000, 3), "frames": audio.frames}
 
-    def extract_pitch(self, req):
-        session = self.sessions.get(req.session)
+    def extract_pitch(self, req, session):
         session.require_input()
-        body = req.json()
-        checked = ConvertRequest.from_json(body)  # the pitch method, CREPE size and repair switch
+        checked = ConvertRequest.from_json(req.json())  # the pitch method, CREPE size and repair switch
 
         def work(job):
             contour = self.engine.pitch(session, job, checked.pitch_method, checked.crepe_model, checked.repair)
             session.editor_pitch = {"f0": contour.f0, "method": checked.pitch_method, "repairs": contour.repairs}
         return self.start_job(session, "pitch", work)
 
-    def convert(self, req):
-        session = self.sessions.get(req.session)
-        session.require_input()
+    def convert(self, req, session):
+        audio = session.require_input()
         body = req.json()
         request = ConvertRequest.from_json(body)
-        f0 = body.get("f0")
-        if f0 is not None:
-            f0 = self.engine.edited_pitch(f0, session.input.frames)  # checked now: a bad curve fails at once
+        f0 = body.get("f0")  # an edited curve is checked now: a bad one fails at once
+        f0 = None if f0 is None else self.engine.edited_pitch(f0, audio.frames)
         return self.start_job(session, "convert", lambda job: self.engine.convert(session, job, request, f0))
 
-    def evaluate(self, req):
-        session = self.sessions.get(req.session)
+    def evaluate(self, req, session):
         session.require_result()
         return self.start_job(session, "evaluate", lambda job: self.engine.evaluator.evaluate(session, job))
 
-    def job(self, req):
-        session = self.sessions.get(req.session)
+    def job(self, req, session):
         return {"job": session.job.as_dict() if session.job else None,
                 "extractions": dict(session.extractions)}
 
-    def pitch(self, req):
-        session = self.sessions.get(req.session)
+    def pitch(self, req, session):
         audio = session.require_input()
         editor = session.editor_pitch
         if editor is None:
@@ -167,23 +151,22 @@ class Api:
                                                     "midi_low": MIDI_LOW, "rows_per_semitone": ROWS_PER_SEMITONE,
                                                     "data": base64.b64encode(image.tobytes()).decode("ascii")}}
 
-    def result(self, req):
-        session = self.sessions.get(req.session)
+    def result(self, req, session):
         r = session.require_result()
         return {"input": r["input"], "seconds": round(len(r["wav"]) / r["rate"], 3), "rate": r["rate"],
                 "edited": r["edited"], "f0": np.round(r["f0"], 3).tolist(), "metrics": r["metrics"],
                 "file_name": result_name(r["input"]), "extractions": dict(session.extractions),
                 "notes": r["notes"], "shift": r["shift"]}
 
-    def result_wav(self, req):
-        session = self.sessions.get(req.session)
+    def result_wav(self, req, session):
         r = session.require_result()
         headers = {"Content-Disposition": attachment(result_name(r["input"]))} if req.query.get("download") else {}
-        return Reply(wav_bytes(r["wav"], r["rate"]), "audio/wav", headers)
+        wav = io.BytesIO()
+        sf.write(wav, to_pcm16(r["wav"]), r["rate"], subtype="PCM_16", format="WAV")
+        return Reply(wav.getvalue(), "audio/wav", headers)
 
-    def save_csv(self, req):
+    def save_csv(self, req, session):
         """The edited curve as the pitch CSV that Excel edits and svc_inference.py --pit reads."""
-        session = self.sessions.get(req.session)
         audio = session.require_input()
         f0 = self.engine.edited_pitch(req.json().get("f0"), audio.frames)
         path = os.path.join(self.work_dir, session.id, "pitch.csv")
@@ -194,9 +177,8 @@ class Api:
         name = os.path.splitext(audio.name)[0] + ".csv"
         return Reply(data, "text/csv", {"Content-Disposition": attachment(name)})
 
-    def load_csv(self, req):
+    def load_csv(self, req, session):
         """A pitch CSV (ours, or after an Excel edit) -> the curve, fitted to the input."""
-        session = self.sessions.get(req.session)
         audio = session.require_input()
         name = safe_name(req.query.get("name") or "pitch.csv")
         path = os.path.join(self.work_dir, session.id, "loaded.csv")

@@ -3,19 +3,11 @@ import errno
 import signal
 import socket
 import sys
+from contextlib import suppress
 
 from common.runtime import tune_cpu_runtime
 from svc.webui.engine import Engine, WebSettings
 from svc.webui.server import make_server, more_open_files
-
-
-def settings_from_args(args):
-    return WebSettings(config=args.config, model_dirs=args.model_dir, singer_dirs=args.singer_dir,
-                       audio_dirs=args.audio_dir, data_svc=args.data_svc, device=args.device,
-                       whisper_checkpoint=args.whisper_checkpoint, hubert_checkpoint=args.hubert_checkpoint,
-                       chunk_seconds=args.chunk_seconds, overlap_seconds=args.overlap_seconds,
-                       max_upload_mb=args.max_upload_mb, speaker_checkpoint=args.speaker_checkpoint,
-                       eval_judges=args.eval_judges)
 
 
 def listen_error(host, port, err):
@@ -31,26 +23,23 @@ def listen_error(host, port, err):
     return f"cannot listen on {where}: {err.strerror or err}."
 
 
-def stop_on_sigterm():
-    """SIGTERM (kill, systemd, docker stop) ends the server as Ctrl+C does, so the work folder goes."""
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-    try:
-        signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread (tests calling run_webui from a thread)
-        pass
-
-
 def run_webui(args):
     tune_cpu_runtime()
     more_open_files()
-    engine = Engine(settings_from_args(args))
+    engine = Engine(WebSettings(config=args.config, model_dirs=args.model_dir, singer_dirs=args.singer_dir,
+                                audio_dirs=args.audio_dir, data_svc=args.data_svc, device=args.device,
+                                whisper_checkpoint=args.whisper_checkpoint,
+                                hubert_checkpoint=args.hubert_checkpoint, chunk_seconds=args.chunk_seconds,
+                                overlap_seconds=args.overlap_seconds, max_upload_mb=args.max_upload_mb,
+                                speaker_checkpoint=args.speaker_checkpoint, eval_judges=args.eval_judges))
     try:
-        server = make_server(engine, args.host, args.port, max_waiting=getattr(args, "max_queued", 8), verbose=getattr(args, "verbose", False))
+        server = make_server(engine, args.host, args.port, max_waiting=args.max_queued, verbose=args.verbose)
     except OSError as err:
         raise ValueError(listen_error(args.host, args.port, err)) from None
     host, port = server.server_address[:2]
-    stop_on_sigterm()
+    # SIGTERM (kill, systemd, docker stop) ends the server as Ctrl+C does, so the work folder goes
+    with suppress(ValueError):  # not the main thread (tests calling run_webui from a thread)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         shown = f"[{host}]" if ":" in host else host
         print(f"SVC web app on http://{shown}:{port}/  (Ctrl+C stops it)", file=sys.stderr, flush=True)

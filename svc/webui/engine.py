@@ -1,14 +1,8 @@
-"""What the page's buttons do, on top of the same library calls as svc_inference.py.
-
-One Engine per server: the config, the allowed folders, and the loaded models (kept between
-requests; a model is loaded again only when another model, retrieval or noise setting is chosen).
-Heavy work runs one job at a time (jobs.JobQueue: the loaded models and their per-request settings
-are shared); each job reads and writes only its own session.
-Features are cached per session and input, so "Convert with this pitch" reuses the PPG and units.
-"""
+"""What the page's buttons do, on top of the same library calls as svc_inference.py: one Engine per
+server keeps the loaded models between requests (shared, so jobs run one at a time) and each
+session's features, so "Convert with this pitch" reuses the PPG and units."""
 import os
 import tempfile
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import List
@@ -36,6 +30,7 @@ RETRIEVAL_MODES = ("off", "index", "kmeans")
 MODEL_PATTERNS = ("*.pth", "*.pt")
 SINGER_PATTERNS = ("*.spk.npy",)
 AUDIO_PATTERNS = ("*.wav", "*.flac", "*.ogg", "*.mp3", "*.m4a", "*.aiff")
+MAX_MODELS = 2   # converters kept loaded (the least recently used goes first)
 
 
 @dataclass
@@ -90,14 +85,12 @@ class ConvertRequest(ConversionSettings):
 
 
 class Engine:
-    def __init__(self, settings: WebSettings, max_models=2):
+    def __init__(self, settings: WebSettings):
         self.settings = settings
         self.hp = load_config(settings.config)
         self.models = AllowedFolders(settings.model_dirs, "model")
         self.singers = AllowedFolders(settings.singer_dirs + settings.audio_dirs + settings.model_dirs, "singer")
         self.audio = AllowedFolders(settings.audio_dirs, "audio")
-        self.work_lock = threading.Lock()
-        self.max_models = max_models
         self._converters = OrderedDict()
         self._pitch = {}
         self._content = {}  # Whisper (per dither setting) and HuBERT, shared by every model
@@ -132,7 +125,6 @@ class Engine:
 
     def open_upload(self, name, data, folder):
         """Decode uploaded bytes (saved to `folder` first: the decoders read files); errors name the upload."""
-        name = os.path.basename(name or "upload.wav")
         if not data:
             raise AudioError(f"{name}: the upload is empty. Choose the file again.")
         if len(data) > self.settings.max_upload_mb * 2 ** 20:
@@ -153,8 +145,7 @@ class Engine:
 
     # -- models and extractors, loaded once -------------------------------------------------
     def converter(self, req):
-        """(SvcConverter set to this request, speaker vector); a model is loaded again only for
-        another model, noise or precision setting, or retrieval mode and singer."""
+        """(SvcConverter set to this request, speaker vector); loaded again only when its key changes."""
         s = self.settings
         model = self.models.check(req.model, "--model-dir")
         singer = self.singers.check(req.spk, "--singer-dir")
@@ -168,7 +159,7 @@ class Engine:
         if retrieval is not None:
             converter.retrieval.ratio, converter.retrieval.k = retrieval.ratio, retrieval.k
         self._converters[key] = converter
-        while len(self._converters) > self.max_models:
+        while len(self._converters) > MAX_MODELS:
             self._converters.popitem(last=False)
         return converter, load_speaker(singer, self.hp.vits.spk_dim)
 
@@ -199,8 +190,7 @@ class Engine:
 
     # -- the jobs ---------------------------------------------------------------------------
     def pitch(self, session, job, method, crepe_model, repair):
-        """The input's conversion pitch.extractor.PitchContour: f0 [frames] Hz, voiced, repaired spans
-        (cached per input, method and repair)."""
+        """The input's PitchContour (f0 [frames] Hz, voiced, repairs), cached per input, method and repair."""
         audio = session.require_input()
         key = ("f0", audio.key, method, crepe_model if method == "crepe" else None, repair)
         if key not in session.features:

@@ -1,9 +1,5 @@
-"""The evaluation panel: svc_eval.py's measures (svc.evaluate.Measurer) of a tab's last conversion.
-
-The Measurer reuses the extractors the conversion loaded (Whisper, HuBERT, the pitch tracker) and
-adds the speaker encoder and, when installed and not turned off, the GE2E and DNSMOS judges. The
-output's pitch is compared with the pitch the model was asked to sing: the edited and shifted curve.
-"""
+"""The evaluation panel: svc_eval.py's measures (svc.evaluate.Measurer, reusing the conversion's
+extractors) of a tab's last conversion; its pitch is compared with the edited and shifted curve."""
 import os
 from dataclasses import replace
 
@@ -52,7 +48,7 @@ class Evaluator:
         target_ge2e = self._targets[target_key]
         row = measurer.output(session.features[key], result["f0"], result["wav"], result["rate"],
                               load_speaker(singer, self.engine.hp.vits.spk_dim), target_ge2e)
-        why = dict(getattr(measurer, "why", {}))
+        why = dict(measurer.why)
         if target_ge2e is None:
             why.setdefault("ge2e_sim", f"no recordings of this singer in "
                                        f"{os.path.join(self.engine.settings.data_svc, 'waves-16k', singer_from_speaker_file(singer))}"

@@ -14,10 +14,6 @@ class AllowedFolders:
         self.what = what
         self.folders = [os.path.realpath(os.fspath(f)) for f in folders]
 
-    def __contains__(self, path):
-        real = os.path.realpath(os.fspath(path))
-        return any(real == f or real.startswith(f + os.sep) for f in self.folders)
-
     def describe(self):
         return ", ".join(self.folders) if self.folders else "(none)"
 
@@ -27,7 +23,7 @@ class AllowedFolders:
             raise PathNotAllowed(f"no {self.what} chosen: pick one from the list or type its path.")
         path = os.path.expanduser(str(path).strip())
         real = os.path.realpath(path)
-        if real not in self:
+        if not any(real == f or real.startswith(f + os.sep) for f in self.folders):
             raise PathNotAllowed(f"{path}: not inside the {self.what} folders this server may read "
                                  f"({self.describe()}). Move the file there, or restart svc_webui.py with "
                                  f"{option} pointing at its folder.")
@@ -47,13 +43,9 @@ class AllowedFolders:
         `keep(path)` (when given) filters them before `limit` counts."""
         found = set()
         for root in self.folders:
-            if not os.path.isdir(root):
-                continue
-            for folder, dirs, files in os.walk(root):
-                depth = folder[len(root):].count(os.sep)
-                if depth >= max_depth:
-                    dirs[:] = []
-                dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for folder, dirs, files in os.walk(root):  # a missing folder yields nothing
+                deeper = folder[len(root):].count(os.sep) < max_depth
+                dirs[:] = [d for d in dirs if deeper and not d.startswith(".")]
                 found.update(p for p in (os.path.join(folder, n) for n in files
                                          if any(fnmatch.fnmatch(n, pat) for pat in patterns))
                              if keep is None or keep(p))

@@ -1,12 +1,6 @@
-"""Which files under the model folders are SVC models: told by their content, not their name.
-
-A `.pt` may be a spectrogram (data_svc/specs), Whisper or HuBERT weights, or the temp file of a
-killed save. An SVC model file holds `model_g` with the content encoder (`enc_p.*`). That is read
-from the pickle of the file alone (no tensor is loaded; the pickle names every key), and cached
-per (path, size, mtime), so listing hundreds of files costs one look each.
-"""
+"""Which files under the model folders are SVC models (a `.pt` may be a spectrogram, Whisper or
+HuBERT weights): those whose pickle names `model_g` and `enc_p.` keys; no tensor is loaded."""
 import os
-import threading
 import zipfile
 
 from common.atomic import is_temp_file
@@ -14,7 +8,6 @@ from common.atomic import is_temp_file
 MARKERS = (b"model_g", b"enc_p.")
 LEGACY_HEAD = 8 * 2 ** 20   # a pre-zip torch file: the pickle (with the keys) comes before the tensors
 _cache = {}
-_lock = threading.Lock()
 
 
 def _pickle_bytes(path):
@@ -37,15 +30,11 @@ def is_svc_model(path):
         st = os.stat(path)
     except OSError:
         return False
-    key = (path, st.st_size, st.st_mtime_ns)
-    with _lock:
-        if key in _cache:
-            return _cache[key]
-    try:
-        data = _pickle_bytes(path)
-        found = all(marker in data for marker in MARKERS)
-    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError):
-        found = False
-    with _lock:
-        _cache[key] = found
-    return found
+    key = (path, st.st_size, st.st_mtime_ns)  # listing hundreds of files costs one look each
+    if key not in _cache:  # a plain dict: two threads may look at one file twice, never read a torn entry
+        try:
+            data = _pickle_bytes(path)
+            _cache[key] = all(marker in data for marker in MARKERS)
+        except (OSError, zipfile.BadZipFile, RuntimeError, ValueError):
+            _cache[key] = False
+    return _cache[key]

@@ -1,15 +1,9 @@
-"""The HTTP side: a stdlib HTTP server serving the page (static/) and the JSON API (api.py).
+"""The HTTP side: the page (static/) and the JSON API (api.py) on a stdlib HTTP server.
 
-Every error reaches the page as `{"error": "<one line>"}` and the log as one line; tracebacks go to
-the log only. Only the page itself can act: a POST needs an Origin of this very server (or, without
-one, `Sec-Fetch-Site: same-origin`), JSON bodies need `Content-Type: application/json`, uploads the
-`X-SVC-Upload` header no other site can send without asking first (CORS), and every call names
-its server-issued session in the `X-Session` header (never in the URL).
-
-Work is bounded: bodies are refused from their declared length before one byte is read, and a
-connection holds no thread until its whole request head has arrived: a poller reads heads without
-blocking and hands complete ones to one of `handler_threads` threads; connections that send
-nothing, or trickle a head, are closed after IDLE_SECONDS.
+Errors reach the page as `{"error": "<one line>"}`, tracebacks only the log. Only the page itself
+can act: a POST needs this server's Origin (or `Sec-Fetch-Site: same-origin`), JSON a JSON type,
+uploads the X-SVC-Upload header (CORS), every call its session in X-Session (never the URL).
+Bodies are refused from their declared length; a poller holds connections until their head arrives.
 """
 import io
 import json
@@ -22,6 +16,7 @@ import sys
 import threading
 import time
 import traceback
+from contextlib import suppress
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -44,6 +39,8 @@ READ_TIMEOUT = 10.0    # seconds one socket read may wait
 IDLE_SECONDS = 20.0    # a connection whose request head is not complete by then is closed
 MAX_HEAD = 64 * 1024   # request line + headers
 MIN_BODY_RATE = 256 * 1024  # bytes/s a body must at least arrive at (after a 5 s grace)
+ERROR_STATUS = (((QueueFull, SessionFull), HTTPStatus.SERVICE_UNAVAILABLE),  # first match; else a bug: 500
+                (UnknownSession, HTTPStatus.FORBIDDEN), (USER_ERRORS, HTTPStatus.BAD_REQUEST))
 
 
 class HttpError(Exception):
@@ -90,37 +87,32 @@ class PrefixedSocket(io.RawIOBase):
     """A connection's bytes: first those the poller read already (the request head), then the socket's."""
 
     def __init__(self, prefix, sock):
-        self.prefix, self.sock = memoryview(prefix), sock
+        self.prefix, self.sock = io.BytesIO(prefix), sock
 
     def readable(self):
         return True
 
     def readinto(self, buffer):
-        if len(self.prefix):
-            n = min(len(buffer), len(self.prefix))
-            buffer[:n] = self.prefix[:n]
-            self.prefix = self.prefix[n:]
-            return n
-        return self.sock.recv_into(buffer)
+        return self.prefix.readinto(buffer) or self.sock.recv_into(buffer)
 
 
 class Handler(BaseHTTPRequestHandler):
-    api: Api = None               # set by make_server
     server_version = "svc-webui"
     protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT
 
     def setup(self):
+        self.request, head = self.request  # the socket, and the request head the poller read from it
         super().setup()
-        self.rfile.close()  # the socket's own reader: ours reads the head the poller took first
-        self.rfile = io.BufferedReader(PrefixedSocket(self.server.take_head(self.request), self.connection))
+        self.rfile.close()  # the socket's own reader: ours reads the head first
+        self.rfile = io.BufferedReader(PrefixedSocket(head, self.connection))
 
     unread_body = False
 
     def finish(self):
         super().finish()
         if self.unread_body:  # let the client read the refusal instead of a reset: discard (never keep) a little
-            try:
+            with suppress(OSError):
                 self.connection.shutdown(socket.SHUT_WR)
                 self.connection.settimeout(0.2)
                 until, seen = time.monotonic() + 1.0, 0
@@ -129,38 +121,26 @@ class Handler(BaseHTTPRequestHandler):
                     if not chunk:
                         break
                     seen += len(chunk)
-            except OSError:
-                pass
 
     def log_message(self, format, *args):
-        if getattr(self.server, "verbose", False):
+        if self.server.verbose:
             self.server.log("%s - %s" % (self.address_string(), format % args))
-
-    def log_failure(self, status, message):
-        """Every refused or failed call, with its message: one line, verbose or not."""
-        path = urlparse(self.path).path if getattr(self, "path", None) else "?"
-        self.server.log(f"{self.command} {path} -> {int(status)}: {message}")
 
     def send(self, status, body, content_type, headers=None):
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Connection", "close")  # each request its own connection: none holds a thread idle
-        self.close_connection = True
-        for key, value in (headers or {}).items():
+        self.close_connection = True  # each request its own connection: none holds a thread idle
+        fixed = {"Content-Type": content_type, "Content-Length": str(len(body)), "Cache-Control": "no-store",
+                 "X-Content-Type-Options": "nosniff", "Connection": "close"}
+        for key, value in {**fixed, **(headers or {})}.items():
             self.send_header(key, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def send_json(self, status, data):
-        self.send(status, json.dumps(data).encode("utf-8"), "application/json")
-
     def send_failure(self, status, message):
-        self.log_failure(status, message)
-        self.send_json(status, {"error": message})
+        """Every refused or failed call is logged with its message: one line, verbose or not."""
+        self.server.log(f"{self.command} {urlparse(self.path).path} -> {int(status)}: {message}")
+        self.send(status, json.dumps({"error": message}).encode("utf-8"), "application/json")
 
     # -- what a request must carry ------------------------------------------------------------
     def check_same_origin(self):
@@ -186,7 +166,7 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"refused: the body must be application/json, not "
                                                                f"{kind or 'untyped'}; reload the page.")
 
-    def declared_length(self, limit, what="the request"):
+    def declared_length(self, upload):
         """The body's length from its header, refused (before reading) when missing, bad or too big."""
         if self.headers.get("Transfer-Encoding"):
             raise HttpError(HTTPStatus.LENGTH_REQUIRED, "refused: send the body with a Content-Length, not chunked.")
@@ -198,12 +178,12 @@ class Handler(BaseHTTPRequestHandler):
         if not text.strip().isdigit():
             raise HttpError(HTTPStatus.BAD_REQUEST, f"refused: Content-Length {text[:40]!r} is not a byte count.")
         length = int(text)
+        limit = self.server.api.engine.settings.max_upload_mb * 2 ** 20 if upload else MAX_JSON_BYTES
         if length > limit:
-            raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                            f"{what} is {length / 2 ** 20:.1f} MB, over the {limit / 2 ** 20:g} MB "
-                            f"{'upload ' if what == 'the upload' else ''}limit" +
-                            (". Give its path instead (svc_webui.py --audio-dir), or raise --max-upload-mb."
-                             if what != "the request" else "."))
+            size = f"is {length / 2 ** 20:.1f} MB, over the {limit / 2 ** 20:g} MB"
+            raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the upload {size} upload limit. Give its "
+                            f"path instead (svc_webui.py --audio-dir), or raise --max-upload-mb." if upload
+                            else f"the request {size} limit.")
         return length
 
     def read_body(self, length):
@@ -250,30 +230,24 @@ class Handler(BaseHTTPRequestHandler):
                 raise HttpError(HTTPStatus.NOT_FOUND, f"no such API call: {self.command} {url.path}")
             if self.command == "POST":
                 self.check_body_kind(route)
-            if route in UPLOAD_ROUTES:
-                limit = self.api.engine.settings.max_upload_mb * 2 ** 20
-                body = self.read_body(self.declared_length(limit, "the upload"))
-            else:
-                body = self.read_body(self.declared_length(MAX_JSON_BYTES))
+            body = self.read_body(self.declared_length(route in UPLOAD_ROUTES))
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             if "session" in query:
                 raise HttpError(HTTPStatus.BAD_REQUEST, "refused: the session id goes in the X-Session header, "
                                                         "never in the URL; reload the page.")
-            reply = getattr(self.api, route)(Request(self, query, body))
+            reply = self.server.api.call(route, Request(self, query, body))
         except HttpError as err:
             self.unread_body = err.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
             return self.send_failure(err.status, str(err))
         except Exception as err:
             if not isinstance(err, USER_ERRORS):
                 self.server.log(traceback.format_exc())
-            status = (HTTPStatus.SERVICE_UNAVAILABLE if isinstance(err, (QueueFull, SessionFull))
-                      else HTTPStatus.FORBIDDEN if isinstance(err, UnknownSession)
-                      else HTTPStatus.BAD_REQUEST if isinstance(err, USER_ERRORS)
-                      else HTTPStatus.INTERNAL_SERVER_ERROR)
+            status = next((s for kinds, s in ERROR_STATUS if isinstance(err, kinds)),
+                          HTTPStatus.INTERNAL_SERVER_ERROR)
             return self.send_failure(status, user_message(err))
-        if isinstance(reply, Reply):
-            return self.send(HTTPStatus.OK, reply.body, reply.content_type, reply.headers)
-        self.send_json(HTTPStatus.OK, reply)
+        if not isinstance(reply, Reply):
+            reply = Reply(json.dumps(reply).encode("utf-8"), "application/json")
+        self.send(HTTPStatus.OK, reply.body, reply.content_type, reply.headers)
 
     do_GET = do_POST = do_HEAD = dispatch
 
@@ -283,28 +257,24 @@ class AppServer(ThreadingHTTPServer):
     until their request arrives, then one of `handler_threads` threads serves it; silent ones are
     closed after IDLE_SECONDS, and at most `max_idle` wait at once (the oldest go first)."""
     request_queue_size = 128   # the listen backlog: a burst of page loads is not reset
-    daemon_threads = True
     handler_threads = 16
     max_idle = 4096
 
-    def __init__(self, address, handler, family=socket.AF_INET):
-        self.address_family = family
-        super().__init__(address, handler)
+    def __init__(self, address, handler):
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.log = lambda text: None if os.environ.get("SVC_WEBUI_QUIET") == "1" else sys.stderr.write(text + "\n")
         self.verbose = False
         self._closed = False
         self._accepted = queue.SimpleQueue()
-        self._heads, self._heads_lock = {}, threading.Lock()
         self._ready = queue.SimpleQueue()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._wake_r, selectors.EVENT_READ)
-        self._workers = [threading.Thread(target=self._serve_ready, daemon=True, name=f"svc-webui-http-{i}")
-                         for i in range(self.handler_threads)]
-        self._workers.append(threading.Thread(target=self._poll, daemon=True, name="svc-webui-poller"))
-        for thread in self._workers:
-            thread.start()
+        for i in range(self.handler_threads):
+            threading.Thread(target=self._serve_ready, daemon=True, name=f"svc-webui-http-{i}").start()
+        threading.Thread(target=self._poll, daemon=True, name="svc-webui-poller").start()
+        super().__init__(address, handler)  # a failed bind calls server_close, which stops the threads
 
     def process_request(self, request, client_address):
         """Called for each accepted connection: park it in the poller until it speaks."""
@@ -312,20 +282,16 @@ class AppServer(ThreadingHTTPServer):
         self._wake()
 
     def _wake(self):
-        try:
+        with suppress(OSError):
             self._wake_w.send(b"x")
-        except OSError:
-            pass
 
     def _poll(self):
         waiting = {}  # socket -> [address, accepted at, head bytes so far]
         while not self._closed:
             for key, _ in self._selector.select(timeout=0.5):
                 if key.fileobj is self._wake_r:
-                    try:
+                    with suppress(OSError):
                         self._wake_r.recv(4096)
-                    except OSError:
-                        pass
                     continue
                 sock = key.fileobj
                 entry = waiting[sock]
@@ -344,14 +310,9 @@ class AppServer(ThreadingHTTPServer):
                 if not chunk:  # closed before a whole request
                     self.shutdown_request(sock)
                     continue
-                with self._heads_lock:
-                    self._heads[sock] = bytes(entry[2])
-                self._ready.put((sock, entry[0]))
-            while True:
-                try:
-                    sock, address = self._accepted.get_nowait()
-                except queue.Empty:
-                    break
+                self._ready.put((sock, bytes(entry[2]), entry[0]))
+            while not self._accepted.empty():  # the poller is its only reader: get() will not wait
+                sock, address = self._accepted.get()
                 try:
                     sock.setblocking(False)
                     self._selector.register(sock, selectors.EVENT_READ)
@@ -369,47 +330,37 @@ class AppServer(ThreadingHTTPServer):
         for sock in waiting:
             self.shutdown_request(sock)
 
-    def take_head(self, sock):
-        """The request bytes the poller read from `sock` (the handler reads them before the socket's)."""
-        with self._heads_lock:
-            return self._heads.pop(sock, b"")
-
     def _serve_ready(self):
         while True:
-            sock, address = self._ready.get()
+            sock, head, address = self._ready.get()
             if sock is None:
                 return
             try:
                 sock.setblocking(True)
                 sock.settimeout(READ_TIMEOUT)
-                self.finish_request(sock, address)
+                self.finish_request((sock, head), address)  # Handler.setup unpacks it
             except Exception:
                 self.handle_error(sock, address)
             finally:
-                self.take_head(sock)
                 self.shutdown_request(sock)
 
     def handle_error(self, request, client_address):
         self.log(f"connection from {client_address[0]} failed: {traceback.format_exc().strip().splitlines()[-1]}")
 
     def server_close(self):
-        if not hasattr(self, "_wake_w"):  # the bind failed: no threads were started
-            return super().server_close()
         self._closed = True
         self._wake()
         for _ in range(self.handler_threads):
-            self._ready.put((None, None))
+            self._ready.put((None, None, None))
         super().server_close()
 
 
 def more_open_files():
     """Raise the soft limit of open files to the hard one: every parked connection is one."""
-    try:
+    with suppress(ValueError, OSError):
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if hard == resource.RLIM_INFINITY or soft < hard:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
-    except (ValueError, OSError):
-        pass
 
 
 def make_server(engine, host="127.0.0.1", port=7860, work_dir=None, workers=1, max_waiting=8, max_sessions=16,
@@ -418,12 +369,9 @@ def make_server(engine, host="127.0.0.1", port=7860, work_dir=None, workers=1, m
 
     `workers` jobs run at once (keep 1: the Engine's models and their per-request settings are shared);
     the rest wait in a line of at most `max_waiting`. `verbose` logs every request (failures always)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    handler = type("SvcHandler", (Handler,), {})
-    server = AppServer((host, port), handler, family)
-    api = Api(engine, work_dir, log=server.log, workers=workers, max_waiting=max_waiting, max_sessions=max_sessions)
-    handler.api = api
+    server = AppServer((host, port), type("SvcHandler", (Handler,), {}))  # a class of its own (its timeout)
+    server.api = Api(engine, work_dir, log=server.log, workers=workers, max_waiting=max_waiting,
+                     max_sessions=max_sessions)
     server.verbose = verbose
     server.loopback_only = host in ("127.0.0.1", "localhost", "::1")
-    server.api = api
     return server

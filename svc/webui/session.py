@@ -1,11 +1,6 @@
 """Per-browser-tab state: the input song, its cached features, the running job and the last result.
-
-The server issues the session ids (POST /api/session: 128 random bits) and every other call names
-its session in the X-Session header; an id the server did not issue is refused, so no other page
-can make or guess one. Sessions never share arrays, so two tabs converting at once cannot mix their
-songs. The store holds `max_sessions`; to make room it forgets the least recently used tab that has
-neither a result nor a job in flight, and refuses a new tab when every tab holds work.
-"""
+Only the server issues session ids (128 random bits); a full store forgets the least recently used
+tab without a result or a job in flight, and refuses a new tab when every tab holds work."""
 import re
 import secrets
 import threading
@@ -85,16 +80,11 @@ class Session:
         self.result = None           # dict: wav (float32), rate, f0 (the pitch the model got), settings, metrics
         self.used = time.time()
 
-    def holds_work(self):
-        """A result or a job in flight: what a tab would lose if the store forgot it."""
-        return self.result is not None or (self.job is not None and self.job.busy)
-
-    def set_input(self, audio):
-        with self.lock:
-            self.input = audio
-            self.features.clear()
-            self.editor_pitch = None
-            self.result = None
+    def set_input(self, audio):  # the caller holds self.lock
+        self.input = audio
+        self.features.clear()
+        self.editor_pitch = None
+        self.result = None
 
     def require_input(self):
         if self.input is None:
@@ -125,10 +115,9 @@ class SessionStore:
         """A new session with a fresh unguessable id; makes room by forgetting an idle tab."""
         with self.lock:
             while len(self.sessions) >= self.max_sessions:
-                now = time.time()
-                idle = next((sid for sid, s in self.sessions.items()
-                             if not s.holds_work() or (now - s.used > IDLE_SECONDS and not (s.job and s.job.busy))),
-                            None)
+                now = time.time()  # never a tab with a job in flight; one with a result only after a day idle
+                idle = next((sid for sid, s in self.sessions.items() if not (s.job and s.job.busy)
+                             and (s.result is None or now - s.used > IDLE_SECONDS)), None)
                 if idle is None:
                     raise SessionFull(f"{len(self.sessions)} tabs hold results or running jobs, the most this server "
                                       f"keeps: close a tab (or wait for its job) and reload this page.")

@@ -14,10 +14,6 @@ def hz_to_midi(hz):
     return 69.0 + 12.0 * np.log2(np.asarray(hz, dtype=np.float64) / 440.0)
 
 
-def midi_to_hz(midi):
-    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
-
-
 def row_notes():
     """MIDI note at the centre of each row, bottom (row 0) to top."""
     rows = (MIDI_HIGH - MIDI_LOW) * ROWS_PER_SEMITONE
@@ -30,7 +26,7 @@ def note_spectrogram(wav16k, frames=None):
     frames = len(wav) // HOP if frames is None else frames
     padded = np.pad(wav, (N_FFT // 2, N_FFT // 2 + frames * HOP))
     window = np.hanning(N_FFT).astype(np.float32)
-    bin_of_row = midi_to_hz(row_notes()) * N_FFT / 16000.0      # fractional FFT bin of each row
+    bin_of_row = 440.0 * 2.0 ** ((row_notes() - 69.0) / 12.0) * N_FFT / 16000.0  # each row's FFT bin
     low = np.floor(bin_of_row).astype(int)
     frac = (bin_of_row - low).astype(np.float32)
     columns = np.empty((len(bin_of_row), frames), dtype=np.float32)
