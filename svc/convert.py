@@ -1,16 +1,8 @@
 """Singing voice conversion: audio (or its features) + a singer vector -> 32 kHz audio.
 
-`SvcConverter(hp, model_path, settings)` loads the model (and the retrieval indexes) once, each
-extractor the first time it is needed, and converts any number of inputs, reading its
-svc.settings.ConversionSettings at each conversion. One conversion, in order:
-
-    gather()      PPG and units (50 Hz) and pitch (100 Hz): given arrays, the others extracted from the
-                  16 kHz audio, one after another or side by side (extract()) -> Features
-    prepare()     retrieval (svc.retrieval, on the 50 Hz content before the x2 repeat: half the
-                  searches, same result, since it works frame by frame), alignment to 100 Hz, the
-                  pitch shift, the speaker track -> ConversionInput
-    then          NSF source over the whole input once, then the model in overlapping chunks
-                  joined with a crossfade (svc.chunking), all inside convert()
+`SvcConverter` loads the model once and converts any number of inputs: gather() the features
+(given or extracted), prepare() them (retrieval on the 50 Hz content, then alignment to 100 Hz, shift,
+speaker track), then convert() runs the NSF source once and the model in crossfaded chunks.
 """
 import contextlib
 import math
@@ -27,14 +19,13 @@ from common.extractor import cpu_has_bf16
 from common.loudness import LoudnessError, follow_envelope
 from common.runtime import map_single_threaded
 from svc.chunking import Crossfade
-from svc.feature_files import (check_f0, check_matrix, check_speaker, line_up, ppg_fix, shift_f0,
-                               to_model_rate, vec_fix)
+from svc.feature_files import check_f0, check_matrix, check_speaker, line_up, ppg_fix, vec_fix
 from svc.model_files import load_svc_model
 from svc.progress import LiveBar, Step
 from svc.protect import PROTECT_OFF, protected_retrieval
 from svc.retrieval import load_retrieval
 from svc.settings import ConversionSettings
-from svc.timbre_curves import SpeakerMix, speaker_track
+from svc.timbre_curves import SpeakerMix
 
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # the shortest piece an out-of-memory retry goes down to, in seconds
@@ -73,8 +64,7 @@ class SvcConverter:
     """Loads the model once; `convert()` turns one input (audio and/or features) into audio."""
 
     def __init__(self, hp, model_path, settings=None):
-        """`settings` (svc.settings.ConversionSettings) is read again at every conversion; those of
-        loading (device, precision, chunk sizes, extractors, retrieval indexes) count here only."""
+        """`settings` is read again at every conversion; those of loading count here only."""
         self.hp, self.settings = hp, settings or ConversionSettings()
         s = self.settings
         self.device = pick_device(s.device)
@@ -99,7 +89,6 @@ class SvcConverter:
         self.last = None  # ConversionInput of the last conversion (its notes, f0, shift)
 
     def step(self, label):
-        """A live line for one step without a count (svc.progress.Step), shown when settings.progress is True."""
         return Step(label, self.settings.progress is True)
 
     # -- extractors, each loaded on first use -------------------------------------------------
@@ -133,8 +122,7 @@ class SvcConverter:
         return self._pitch
 
     def load_extractors(self):
-        """Load all three extractors now, e.g. before a batch, so that a bad weight file fails
-        once instead of once per input."""
+        """Load all three now (before a batch: a bad weight file fails once, not once per input)."""
         self.whisper()
         self.hubert()
         self.pitch()
@@ -170,11 +158,9 @@ class SvcConverter:
     def extract(self, wav16k, missing):
         """{feature: result} for the `missing` of "f0" (a source_pitch() result), "ppg", "vec".
 
-        One after another, except with --fast on a CPU that has bf16 and two or more missing: then
-        the extractors load (on every core) and Whisper's and HuBERT's chunks and the pitch run as
-        independent jobs on one single-threaded worker per core (fewer thread barriers to wait at
-        beside a busy process, and no core idles while one long extractor finishes). In fp32 with
-        CREPE full side by side measured slower idle."""
+        One after another, except with --fast on a bf16 CPU and two or more missing: then Whisper's
+        and HuBERT's chunks and the pitch run as jobs on one single-threaded worker per core (fewer
+        thread barriers beside a busy process). In fp32 with CREPE full this measured slower idle."""
         s, shown = self.settings, self.settings.progress is True
         if len(missing) < 2 or self.device.type != "cpu" or not s.fast or not cpu_has_bf16():
             return {key: self.extract_one(key, wav16k) for key in FEATURES if key in missing}
@@ -198,8 +184,7 @@ class SvcConverter:
         return {key: joins[key](parts) if key in joins else parts[0] for key, parts in results.items()}
 
     def extract_one(self, key, wav16k):
-        """One feature of `wav16k` with its own bar: the content extractors chunk by chunk, CREPE batch by
-        batch; the extractor loads first (its own line)."""
+        """One feature of `wav16k` with its own bar (chunks, or CREPE batches)."""
         s = self.settings
         label = {"f0": f"pitch ({self.pitch_method_label()})", "ppg": "PPG (Whisper)", "vec": "units (HuBERT)"}[key]
         model = {"f0": self.pitch, "ppg": self.whisper, "vec": self.hubert}[key]()
@@ -216,8 +201,8 @@ class SvcConverter:
             return join([(job(), bar.update())[0] for job in jobs])
 
     def gather(self, wav16k=None, given=None):
-        """Features, all three checked: the given ones (pitch repaired as settings.repair says,
-        unless its voicing is given too), the missing ones extracted from `wav16k`."""
+        """Features, all three checked: the given ones (pitch repaired as settings.repair says unless its
+        voicing is given too), the missing ones extracted from `wav16k`."""
         s, v = self.settings, self.hp.vits
         given = given or Features()
         f = replace(given, names=dict(given.names), notes=list(given.notes))
@@ -257,12 +242,12 @@ class SvcConverter:
         return f"used: {pitch}, shift {shift:+g} semitones, {retrieval}"
 
     def prepare(self, spk, wav16k=None, features=None):
-        """Everything the model gets, lined up at 100 Hz (ConversionInput), from gathered Features:
-        retrieval, alignment, shift (--auto-shift: into the singer's range), speaker track. `spk` is
-        a vector [spk_dim] or a svc.timbre_curves.SpeakerMix (one vector per frame)."""
-        s, f = self.settings, features
-        if not isinstance(spk, SpeakerMix):
-            spk = check_speaker(spk, self.hp.vits.spk_dim, s.spk or "speaker vector")
+        """The ConversionInput of gathered Features. `spk`: a vector [spk_dim] or a SpeakerMix."""
+        s, f, spk_dim = self.settings, features, self.hp.vits.spk_dim
+        if isinstance(spk, SpeakerMix):
+            spk.check_width(spk_dim)
+        else:
+            spk = check_speaker(spk, spk_dim, s.spk or "speaker vector")
         notes, shift, ppg, vec = list(f.notes), s.shift, f.ppg, f.vec
         if s.auto_shift:
             shift, line = auto_shift(f.f0, f.voiced, self.singer_range())
@@ -273,11 +258,13 @@ class SvcConverter:
         notes.append(self.used(f, shift))
         samples = None if wav16k is None else int(round(len(wav16k) * self.rate / EXTRACT_RATE))
         frames = None if samples is None else math.ceil(samples / self.hop)
-        lined = line_up({f.names.get("ppg", "PPG"): to_model_rate(ppg), f.names.get("vec", "units"):
-                         to_model_rate(vec), f.names.get("f0", "pitch"): f.f0}, frames)
+        lined = line_up({f.names.get("ppg", "PPG"): np.repeat(ppg, 2, axis=0), f.names.get("vec", "units"):
+                         np.repeat(vec, 2, axis=0), f.names.get("f0", "pitch"): f.f0}, frames)  # 50 -> 100 Hz
         ppg, vec, f0 = lined.values()
-        spk = speaker_track(spk, len(f0), self.rate / self.hop, self.hp.vits.spk_dim)
-        return ConversionInput(ppg, vec, shift_f0(f0, shift), spk, samples or len(f0) * self.hop, shift, notes)
+        if isinstance(spk, SpeakerMix):
+            spk = spk.frames(len(f0), self.rate / self.hop)
+        f0 = (f0.astype(np.float64) * 2.0 ** (float(shift) / 12.0)).astype(np.float32)  # 0 Hz stays unvoiced
+        return ConversionInput(ppg, vec, f0, spk, samples or len(f0) * self.hop, shift, notes)
 
     def autocast(self):
         if self.settings.precision == "fp32":
@@ -285,14 +272,9 @@ class SvcConverter:
         return torch.autocast(device_type="cuda", dtype=AUTOCAST[self.settings.precision])
 
     def convert(self, spk, wav16k=None, given=None):
-        """Converted audio, float32 at hp.data.sampling_rate, as long as the input audio, in one pass:
-        gather the features, prepare them (retrieval, alignment, shift, speaker track), then the NSF
-        source over the whole input once and the model chunk by chunk (svc.chunking.Crossfade), then
-        the loudness mix. `given`: Features already at hand. What the model got, with the notes for
-        the user (pitch repairs, the shift, ...), is left in `self.last`.
-
-        Out of GPU memory, the song is converted again in pieces half as long (down to
-        MIN_CHUNK_SECONDS), with a note on stderr; the chunk size that worked is kept."""
+        """Converted audio, float32 at hp.data.sampling_rate, as long as the input; `given`: Features
+        at hand. What the model got, with the notes for the user, is left in `self.last`. Out of GPU
+        memory, the song is converted again in pieces half as long (halve_chunks)."""
         mix = self.settings.loudness_mix
         if mix and wav16k is None:
             raise LoudnessError("--loudness-mix follows the source's loudness: it needs the source audio.")

@@ -1,10 +1,4 @@
-"""Feature inputs of a conversion: read, check and line up PPG, units, pitch and speaker vector.
-
-PPG and units come at 50 Hz ([N, dim]); they are repeated x2 to the model's 100 Hz frame rate.
-Pitch is 100 Hz already. Lengths that differ by a few frames (rounding of the extractors) are
-trimmed, and the last frame repeated where the audio needs one more; larger differences mean
-the feature was made from another audio file and are an error.
-"""
+"""Feature inputs of a conversion: read, check and line up PPG, units, pitch and speaker vector."""
 import os
 
 import numpy as np
@@ -109,26 +103,14 @@ def check_f0(f0, name):
     return f0.astype(np.float32)
 
 
-def shift_f0(f0, semitones):
-    """Transpose by `semitones` (f0 * 2 ** (semitones / 12)); 0 Hz stays unvoiced."""
-    return (np.asarray(f0, dtype=np.float64) * 2.0 ** (float(semitones) / 12.0)).astype(np.float32)
-
-
-def to_model_rate(features_50hz):
-    """[N, D] at 50 Hz -> [2N, D] at 100 Hz (each frame repeated)."""
-    return np.repeat(features_50hz, 2, axis=0)
-
-
-def line_up(features, frames=None, tolerance=LENGTH_TOLERANCE):
-    """Trim / edge-pad every array of {name: array [T, ...]} to `frames` (default: the shortest).
-
-    A feature more than `tolerance` frames away from the target is a FeatureError naming it.
-    """
+def line_up(features, frames=None):
+    """Trim / edge-pad every array of {name: array [T, ...]} to `frames` (default: the shortest): lengths
+    that differ by a few frames (the extractors' rounding) are fine, more means another audio file."""
     if frames is None:
         frames = min(len(a) for a in features.values())
     out = {}
     for name, array in features.items():
-        if abs(len(array) - frames) > tolerance:
+        if abs(len(array) - frames) > LENGTH_TOLERANCE:
             raise FeatureError(
                 f"{name}: {len(array)} frames at 100 Hz ({len(array) / 100:.2f} s) but the input needs "
                 f"{frames} ({frames / 100:.2f} s): it was made from another audio file. Extract it again "

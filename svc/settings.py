@@ -1,16 +1,9 @@
-"""Every option of a conversion in one object, checked once (ConversionSettings.__post_init__).
-
-svc_inference.py builds it from its options (`from_args`), the web app from its form
-(svc.webui.engine.ConvertRequest), svc_eval.py once per point of its grid; svc.convert.SvcConverter
-reads it. Options that only say which flags contradict each other (--enable-retrieval beside
---cluster-ratio, a --hubert-index-path without retrieval) are the command line's and stay in
-`from_args`.
-"""
+"""Every option of a conversion in one object, checked once (ConversionSettings.__post_init__);
+the checks of which command-line flags contradict each other stay in `from_args`."""
+import os
 import sys
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
-
-import os
 
 from common.audio import is_audio_file
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
@@ -95,7 +88,6 @@ class ConversionSettings:
 
     @property
     def target(self):
-        """The speaker vector, audio or mix file; one of them must be given."""
         if not (self.spk or self.spk_mix):
             raise ValueError(TARGET_HINT)
         return self.spk or self.spk_mix
@@ -139,14 +131,13 @@ def from_args(args):
     auto_shift = args.auto_shift and args.shift is None
     if args.auto_shift and not auto_shift:
         print(f"--shift {args.shift:g} given: it wins over --auto-shift", file=sys.stderr)
-    retrieval = retrieval_from_args(args)
     return ConversionSettings(
         spk=args.spk, spk_mix=args.spk_mix, speaker_checkpoint=args.speaker_checkpoint, save_spk=args.save_spk,
         shift=args.shift or 0.0, auto_shift=auto_shift, pitch_method=method,
         crepe_model=args.crepe_model or "full", repair=args.repair,
         pitch_weights={"fcpe": args.fcpe_weights, "rmvpe": args.rmvpe_weights}.get(method, args.crepe_weights),
         whisper_checkpoint=args.whisper_checkpoint, hubert_checkpoint=args.hubert_checkpoint, fast=args.fast,
-        retrieval=retrieval, protect=PROTECT_OFF if args.protect is None else args.protect,
+        retrieval=retrieval_from_args(args), protect=PROTECT_OFF if args.protect is None else args.protect,
         loudness_mix=args.loudness_mix, device=args.device, precision=args.precision,
         chunk_seconds=args.chunk_seconds, overlap_seconds=args.overlap_seconds, seed=args.seed,
         no_noise=args.no_noise)

@@ -44,14 +44,9 @@ def gate_gain_db(ref, ref_sr, **options):
     return gain
 
 
-def frame_gain_to_samples(gain_db, sr, length):
-    """Per-frame dB gain -> linear gain per sample [length], linear in dB between frame centres."""
-    hop = sr / FRAME_RATE
-    centres = np.arange(len(gain_db)) * hop
-    return 10.0 ** (np.interp(np.arange(length), centres, gain_db) / 20.0)
-
-
 def soft_gate(ref, ref_sr, svc, svc_sr, **options):
     """`svc` turned down where the reference is silent (float32, len(svc))."""
-    gain = frame_gain_to_samples(gate_gain_db(ref, ref_sr, **options), svc_sr, len(svc))
+    gain_db = gate_gain_db(ref, ref_sr, **options)
+    centres = np.arange(len(gain_db)) * (svc_sr / FRAME_RATE)
+    gain = 10.0 ** (np.interp(np.arange(len(svc)), centres, gain_db) / 20.0)  # linear in dB between frames
     return (np.asarray(svc, dtype=np.float64) * gain).astype(np.float32)

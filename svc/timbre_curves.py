@@ -50,11 +50,6 @@ def _resolve(folder, name):
     return name if os.path.isabs(name) else os.path.join(folder, name)
 
 
-def read_yaml_curves(path):
-    data, folder = read_yaml_mapping(path, "singerA.spk.npy: [[0, 1.0], [10, 0.0]]")
-    return [(_resolve(folder, name), _check_points(path, name, points)) for name, points in data.items()]
-
-
 def read_csv_curves(path):
     with open(path, newline="", encoding="utf-8") as f:
         rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
@@ -79,24 +74,8 @@ def read_mix_curves(path):
         raise TimbreMixError(f"{path}: speaker mix file not found.")
     if path.lower().endswith(".csv"):
         return read_csv_curves(path)
-    return read_yaml_curves(path)
-
-
-def frame_weights(curves, frames, frame_rate, source="speaker mix"):
-    """Convex weights [frames, speakers]: each curve sampled at frame starts, then normalised."""
-    times = np.arange(frames) / float(frame_rate)
-    weights = np.stack([np.interp(times, points[:, 0], points[:, 1]) for _, points in curves], axis=1)
-    total = weights.sum(axis=1, keepdims=True)                  # [frames, 1]
-    empty = np.flatnonzero(total[:, 0] <= 0)
-    if len(empty):
-        raise TimbreMixError(f"{source}: every weight is 0 at {times[empty[0]]:.2f} s; give some speaker a "
-                             f"positive weight there.")
-    return weights / total
-
-
-def load_curve_vectors(curves):
-    """Speaker vectors [speakers, spk_dim] (float64) of the curves, checked to share one shape."""
-    return load_vectors([path for path, _ in curves])
+    data, folder = read_yaml_mapping(path, "singerA.spk.npy: [[0, 1.0], [10, 0.0]]")
+    return [(_resolve(folder, name), _check_points(path, name, points)) for name, points in data.items()]
 
 
 class SpeakerMix:
@@ -105,28 +84,24 @@ class SpeakerMix:
     def __init__(self, path):
         self.path = os.fspath(path)
         self.curves = read_mix_curves(self.path)
-        self.vectors = load_curve_vectors(self.curves)           # [S, spk_dim]
-
-    @property
-    def dim(self):
-        return self.vectors.shape[1]
+        self.vectors = load_vectors([path for path, _ in self.curves])   # [S, spk_dim]
 
     def check_width(self, spk_dim):
-        if self.dim != spk_dim:
-            raise TimbreMixError(f"{self.path}: its speaker vectors are {self.dim}-wide but the model's are "
+        width = self.vectors.shape[1]
+        if width != spk_dim:
+            raise TimbreMixError(f"{self.path}: its speaker vectors are {width}-wide but the model's are "
                                  f"{spk_dim}-wide (vits.spk_dim); mix vectors of this model's speaker encoder.")
 
     def frames(self, count, frame_rate):
-        weights = frame_weights(self.curves, count, frame_rate, self.path)   # [count, S]
-        return (weights @ self.vectors).astype(np.float32)                   # [count, spk_dim]
-
-
-def speaker_track(spk, frames, frame_rate, spk_dim, name="speaker mix"):
-    """A SpeakerMix -> its per-frame vectors [frames, spk_dim]; anything else is returned as it is."""
-    if not isinstance(spk, SpeakerMix):
-        return spk
-    spk.check_width(spk_dim)
-    return spk.frames(frames, frame_rate)
+        """Each curve sampled at frame starts, made convex, times the vectors: [count, spk_dim]."""
+        times = np.arange(count) / float(frame_rate)
+        weights = np.stack([np.interp(times, p[:, 0], p[:, 1]) for _, p in self.curves], axis=1)  # [count, S]
+        total = weights.sum(axis=1, keepdims=True)                           # [count, 1]
+        empty = np.flatnonzero(total[:, 0] <= 0)
+        if len(empty):
+            raise TimbreMixError(f"{self.path}: every weight is 0 at {times[empty[0]]:.2f} s; give some "
+                                 f"speaker a positive weight there.")
+        return (weights / total @ self.vectors).astype(np.float32)           # [count, spk_dim]
 
 
 def is_mix_file(path):

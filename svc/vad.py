@@ -101,6 +101,5 @@ def mask_to_gain(mask, sr, length, fade_ms=10.0):
 
 def silence_unvoiced(ref, ref_sr, svc, svc_sr, fade_ms=10.0, **vad_options):
     """Zero `svc` where the reference `ref` has no voice. Returns float32 of len(svc)."""
-    mask = voice_mask(ref, ref_sr, **vad_options)
-    gain = mask_to_gain(mask, svc_sr, len(svc), fade_ms=fade_ms)
+    gain = mask_to_gain(voice_mask(ref, ref_sr, **vad_options), svc_sr, len(svc), fade_ms=fade_ms)
     return (np.asarray(svc, dtype=np.float64) * gain).astype(np.float32)
