@@ -14,7 +14,7 @@ from common.config import load_config
 from common.runtime import tune_cpu_runtime
 from pitch.csv_io import read_f0_csv as read_pitch_csv  # F0 [N] Hz at 100 Hz (Excel edits allowed)
 from svc.convert import Features, SvcConverter
-from svc.feature_files import check_speaker, load_ppg, load_speaker, load_vec
+from svc.feature_files import check_content, check_speaker, load_npy, load_speaker
 from svc.progress import LiveBar, Step, announce
 from svc.settings import ConversionSettings, from_args
 from svc.timbre_curves import SpeakerMix
@@ -63,7 +63,8 @@ def convert_file(config, model, wave, out=None, settings=None, ppg=None, vec=Non
     hp = load_config(config)
     wav16k = read_input(wave, settings)
     v = hp.vits
-    given = Features(load_ppg(ppg, v.ppg_dim) if ppg else None, load_vec(vec, v.vec_dim) if vec else None,
+    given = Features(check_content(load_npy(ppg, "PPG"), "ppg", v.ppg_dim, ppg) if ppg else None,
+                     check_content(load_npy(vec, "HuBERT units"), "vec", v.vec_dim, vec) if vec else None,
                      read_pitch_csv(pit) if pit else None,
                      names={key: str(path) for key, path in (("ppg", ppg), ("vec", vec), ("f0", pit)) if path})
     converter, speaker = open_converter(hp, model, settings)

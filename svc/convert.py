@@ -19,7 +19,7 @@ from common.extractor import cpu_has_bf16
 from common.loudness import LoudnessError, follow_envelope
 from common.runtime import map_single_threaded
 from svc.chunking import Crossfade
-from svc.feature_files import check_f0, check_matrix, check_speaker, line_up, ppg_fix, vec_fix
+from svc.feature_files import check_content, check_f0, check_speaker, line_up
 from svc.model_files import load_svc_model
 from svc.progress import LiveBar, Step
 from svc.protect import PROTECT_OFF, protected_retrieval
@@ -216,10 +216,8 @@ class SvcConverter:
         if "f0" in extracted or f.voiced is None:
             f.f0, f.voiced, notes = extracted["f0"] if "f0" in extracted else self.source_pitch(f0=f.f0)
             f.notes += notes
-        f.ppg = check_matrix(extracted.get("ppg", f.ppg), v.ppg_dim, f.names.get("ppg", "PPG"), "PPG",
-                             ppg_fix(v.ppg_dim))
-        f.vec = check_matrix(extracted.get("vec", f.vec), v.vec_dim, f.names.get("vec", "units"), "HuBERT units",
-                             vec_fix(v.vec_dim))
+        f.ppg = check_content(extracted.get("ppg", f.ppg), "ppg", v.ppg_dim, f.names.get("ppg", "PPG"))
+        f.vec = check_content(extracted.get("vec", f.vec), "vec", v.vec_dim, f.names.get("vec", "units"))
         f.f0 = check_f0(f.f0, f.names.get("f0", "pitch"))
         return f
 

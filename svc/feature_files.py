@@ -12,6 +12,10 @@ MAX_F0 = 20000.0   # Hz; no voice (or whistle) reaches it
 
 # 100 Hz frames by which a feature may differ from the audio length and still be lined up
 LENGTH_TOLERANCE = 8
+# content feature -> (what messages call it, how to make a fitting one)
+CONTENT = {"ppg": ("PPG", "It was made with another Whisper size (large-v2 gives 1280): extract it again with the "
+                          "matching Whisper checkpoint"),
+           "vec": ("HuBERT units", "Extract it again with HuBERT-Soft (hubert/inference.py)")}
 
 
 class FeatureError(ValueError):
@@ -28,8 +32,10 @@ def load_npy(path, kind, fix="or leave the option out to extract it"):
         raise FeatureError(f"{path}: not a readable .npy {kind} ({e}). Extract it again.") from None
 
 
-def check_matrix(array, width, name, kind, fix):
-    """float32 [N, width] with finite values, else FeatureError naming `name`."""
+def check_content(array, key, width, name):
+    """PPG ("ppg") or units ("vec") as float32 [N, width] with finite values, else FeatureError naming `name`."""
+    kind, fix = CONTENT[key]
+    fix += f", or use the config the model was trained with (vits.{key}_dim = {width})."
     array = np.asarray(array)
     if array.ndim != 2 or array.dtype.kind not in "fiu":
         raise FeatureError(f"{name}: expected a {kind} matrix [frames, {width}], found shape {array.shape} "
@@ -49,24 +55,6 @@ def check_magnitude(array, limit, name, kind, fix):
     if peak > limit:
         raise FeatureError(f"{name}: the {kind} holds values up to {peak:.3g}, far beyond the {limit:g} a model ever "
                            f"sees: the file is damaged or not a {kind}. {fix}")
-
-
-def ppg_fix(ppg_dim):
-    return (f"It was made with another Whisper size (large-v2 gives 1280): extract it again with the "
-            f"matching Whisper checkpoint, or use the config the model was trained with (vits.ppg_dim = {ppg_dim}).")
-
-
-def vec_fix(vec_dim):
-    return (f"Extract it again with HuBERT-Soft (hubert/inference.py), or use the config the model was "
-            f"trained with (vits.vec_dim = {vec_dim}).")
-
-
-def load_ppg(path, ppg_dim):
-    return check_matrix(load_npy(path, "PPG"), ppg_dim, path, "PPG", ppg_fix(ppg_dim))
-
-
-def load_vec(path, vec_dim):
-    return check_matrix(load_npy(path, "HuBERT units"), vec_dim, path, "HuBERT units", vec_fix(vec_dim))
 
 
 def check_speaker(vector, spk_dim, name):
