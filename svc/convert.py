@@ -55,10 +55,6 @@ class ConversionInput:
     shift: float = 0.0     # semitones the pitch was moved by
     notes: list = field(default_factory=list)  # lines for the user: pitch repairs, the auto shift
 
-    @property
-    def frames(self):
-        return len(self.f0)
-
 
 class SvcConverter:
     """Loads the model once; `convert()` turns one input (audio and/or features) into audio."""
@@ -264,11 +260,6 @@ class SvcConverter:
         f0 = (f0.astype(np.float64) * 2.0 ** (float(shift) / 12.0)).astype(np.float32)  # 0 Hz stays unvoiced
         return ConversionInput(ppg, vec, f0, spk, samples or len(f0) * self.hop, shift, notes)
 
-    def autocast(self):
-        if self.settings.precision == "fp32":
-            return contextlib.nullcontext()
-        return torch.autocast(device_type="cuda", dtype=AUTOCAST[self.settings.precision])
-
     def convert(self, spk, wav16k=None, given=None):
         """Converted audio, float32 at hp.data.sampling_rate, as long as the input; `given`: Features
         at hand. What the model got, with the notes for the user, is left in `self.last`. Out of GPU
@@ -278,8 +269,10 @@ class SvcConverter:
             raise LoudnessError("--loudness-mix follows the source's loudness: it needs the source audio.")
         item = self.last = self.prepare(spk, wav16k, self.gather(wav16k, given))
         with torch.inference_mode():  # the synthesis (the extractors run in their own modes)
-            device, hop, seed = self.device, self.hop, self.settings.seed
+            device, hop, seed, precision = self.device, self.hop, self.settings.seed, self.settings.precision
             noise_scale = 0.0 if self.settings.no_noise else 1.0
+            autocast = (contextlib.nullcontext() if precision == "fp32" else
+                        torch.autocast(device_type="cuda", dtype=AUTOCAST[precision]))
             spk = torch.from_numpy(item.spk)[None].to(device)                  # [1, spk_dim] or [1, T, spk_dim]
             per_frame = spk.dim() == 3
             f0 = torch.from_numpy(item.f0)[None].to(device)                    # [1, T]
@@ -288,10 +281,10 @@ class SvcConverter:
             ppg = torch.from_numpy(item.ppg).to(device)                        # [T, ppg_dim]
             vec = torch.from_numpy(item.vec).to(device)                        # [T, vec_dim]
             while True:
-                joined = Crossfade(item.frames, hop, self.chunk_frames, self.overlap_frames, self.settings.progress)
+                joined = Crossfade(len(item.f0), hop, self.chunk_frames, self.overlap_frames, self.settings.progress)
                 try:
                     for start, end in joined:
-                        with self.autocast():
+                        with autocast:
                             audio = self.model.inference(
                                 ppg[None, start:end], vec[None, start:end], f0[:, start:end],
                                 spk[:, start:end] if per_frame else spk,
@@ -321,6 +314,7 @@ class SvcConverter:
         self.overlap_frames = min(self.overlap_frames, self.chunk_frames // 4)
         print(f"out of {device} memory in {seconds:.1f} s pieces: converting again in "
               f"{seconds / 2:.1f} s pieces (--chunk-seconds sets the start)", file=sys.stderr)
+
 
 def auto_shift(f0, voiced, singer_range):
     """(semitones, a line saying why) for --auto-shift: the source's median voiced pitch into the range."""

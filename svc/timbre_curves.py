@@ -1,8 +1,5 @@
-"""Timbre that changes over time: weight curves per speaker vector -> one speaker vector per frame.
-
-The static mix of svc/timbre_mix.py made dynamic (as so-vits-svc 4.1's dynamic voice mixing).
-A mix file gives, for each speaker vector, its weight as (time in seconds, weight) points; the
-weight is linear between points and held before the first and after the last. YAML:
+"""Timbre that changes over time (so-vits-svc 4.1's dynamic voice mixing): a mix file gives, per
+speaker vector, its weight as (seconds, weight) points, linear between them and held outside. YAML:
 
     singerA.spk.npy: [[0, 1.0], [12.5, 0.0]]    # fades out between 0 and 12.5 s
     singerB.spk.npy: [[0, 0.0], [12.5, 1.0]]    # fades in
@@ -14,9 +11,8 @@ or CSV, one column per speaker file after a `time` column:
     0,1,0
     12.5,0,1
 
-Frame by frame the weights are made convex (non-negative, summing to 1), so every frame's vector
-is a weighted mean of singer vectors, on the scale the model was trained on. Relative file names
-are taken from the mix file's folder.
+Each frame's weights are made convex, so its vector is a weighted mean of singer vectors, on the scale
+the model was trained on. Relative file names are taken from the mix file's folder.
 """
 import csv
 import os

@@ -1,8 +1,5 @@
-"""A new timbre as the weighted mean of existing speaker vectors (.spk.npy).
-
-The singer files of prepare/ are plain means of per-file d-vectors, so a mix with weights
-summing to 1 lives on the same scale as a singer file. Weights that do not sum to 1 are
-normalised (with a note), which keeps that scale.
+"""A new timbre as the weighted mean of speaker vectors (.spk.npy): singer files are plain means of
+d-vectors, so weights summing to 1 (others are normalised, with a note) keep a singer file's scale.
 """
 import os
 
