@@ -31,44 +31,6 @@ from svc.conversion_run import run_inference  # noqa: E402
 from svc.retrieval import BACKENDS  # noqa: E402
 
 
-def add_retrieval_options(parser):
-    group = parser.add_argument_group("feature retrieval (timbre-leak control)")
-    group.add_argument("--enable-retrieval", action="store_true",
-                       help="blend each content frame with the mean of its nearest training frames of the singer")
-    group.add_argument("--retrieval-ratio", type=float, default=None,
-                       help="0 = own features only (plain conversion), 1 = retrieved frames only (default 0.5)")
-    group.add_argument("--n-retrieval-vectors", type=int, default=None,
-                       help="nearest training frames averaged per frame (default 3)")
-    group.add_argument("--hubert-index-path", help="HuBERT index (default <data-svc>/indexes/<singer>/hubert.index)")
-    group.add_argument("--whisper-index-path",
-                       help="Whisper PPG index (default <data-svc>/indexes/<singer>/whisper.index)")
-    group.add_argument("--cluster-ratio", type=float, default=None,
-                       help="instead of --enable-retrieval: blend toward the nearest k-means centre by this ratio")
-    group.add_argument("--hubert-codebook-path",
-                       help="HuBERT k-means codebook (default <data-svc>/indexes/<singer>/hubert.codebook.npy)")
-    group.add_argument("--whisper-codebook-path",
-                       help="PPG k-means codebook (default <data-svc>/indexes/<singer>/whisper.codebook.npy)")
-    group.add_argument("--retrieval-singer",
-                       help="singer whose indexes are used (default: the --spk file name, alice.spk.npy -> alice)")
-    group.add_argument("--data-svc", default="data_svc",
-                       help="prepared data folder holding indexes/ (default data_svc)")
-    group.add_argument("--retrieval-backend", default="auto", choices=BACKENDS,
-                       help="nearest-neighbour search: faiss when installed, else sklearn (auto); same neighbours")
-
-
-def add_control_options(parser):
-    group = parser.add_argument_group("conversion controls")
-    group.add_argument("--protect", type=float, default=None, metavar="P",
-                       help="0-0.5, with retrieval: unvoiced and breathy frames keep 1-P of their own content "
-                            "features, so consonants and breaths stay crisp (as RVC's protect; 0.5 = off, the default)")
-    group.add_argument("--loudness-mix", type=float, default=0.0, metavar="R",
-                       help="0-1: loudness envelope of the output on 50 ms windows: 0 = the model's (default), "
-                            "1 = the source's, in between a blend")
-    group.add_argument("--spk-mix", metavar="FILE",
-                       help="instead of --spk: weight curves of several speaker vectors over time (.yaml or .csv, "
-                            "see svc/timbre_curves.py); the model gets a speaker vector per frame")
-
-
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/base.yaml", help="config the model was trained with")
@@ -124,8 +86,38 @@ def build_parser():
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
                         help="model arithmetic on CUDA: fp32 (default), or bf16/fp16 autocast (faster, "
                              "slightly different output); CPU conversion is always fp32")
-    add_retrieval_options(parser)
-    add_control_options(parser)
+    group = parser.add_argument_group("feature retrieval (timbre-leak control)")
+    group.add_argument("--enable-retrieval", action="store_true",
+                       help="blend each content frame with the mean of its nearest training frames of the singer")
+    group.add_argument("--retrieval-ratio", type=float, default=None,
+                       help="0 = own features only (plain conversion), 1 = retrieved frames only (default 0.5)")
+    group.add_argument("--n-retrieval-vectors", type=int, default=None,
+                       help="nearest training frames averaged per frame (default 3)")
+    group.add_argument("--hubert-index-path", help="HuBERT index (default <data-svc>/indexes/<singer>/hubert.index)")
+    group.add_argument("--whisper-index-path",
+                       help="Whisper PPG index (default <data-svc>/indexes/<singer>/whisper.index)")
+    group.add_argument("--cluster-ratio", type=float, default=None,
+                       help="instead of --enable-retrieval: blend toward the nearest k-means centre by this ratio")
+    group.add_argument("--hubert-codebook-path",
+                       help="HuBERT k-means codebook (default <data-svc>/indexes/<singer>/hubert.codebook.npy)")
+    group.add_argument("--whisper-codebook-path",
+                       help="PPG k-means codebook (default <data-svc>/indexes/<singer>/whisper.codebook.npy)")
+    group.add_argument("--retrieval-singer",
+                       help="singer whose indexes are used (default: the --spk file name, alice.spk.npy -> alice)")
+    group.add_argument("--data-svc", default="data_svc",
+                       help="prepared data folder holding indexes/ (default data_svc)")
+    group.add_argument("--retrieval-backend", default="auto", choices=BACKENDS,
+                       help="nearest-neighbour search: faiss when installed, else sklearn (auto); same neighbours")
+    group = parser.add_argument_group("conversion controls")
+    group.add_argument("--protect", type=float, default=None, metavar="P",
+                       help="0-0.5, with retrieval: unvoiced and breathy frames keep 1-P of their own content "
+                            "features, so consonants and breaths stay crisp (as RVC's protect; 0.5 = off, the default)")
+    group.add_argument("--loudness-mix", type=float, default=0.0, metavar="R",
+                       help="0-1: loudness envelope of the output on 50 ms windows: 0 = the model's (default), "
+                            "1 = the source's, in between a blend")
+    group.add_argument("--spk-mix", metavar="FILE",
+                       help="instead of --spk: weight curves of several speaker vectors over time (.yaml or .csv, "
+                            "see svc/timbre_curves.py); the model gets a speaker vector per frame")
     return parser
 
 

@@ -119,9 +119,8 @@ class SvcConverter:
 
     def load_extractors(self):
         """Load all three now (before a batch: a bad weight file fails once, not once per input)."""
-        self.whisper()
-        self.hubert()
-        self.pitch()
+        for load in (self.whisper, self.hubert, self.pitch):
+            load()
 
     def singer_range(self):
         """The singer's F0 range (pitch.singer_range) beside the --spk file, read once, for --auto-shift."""
@@ -181,10 +180,9 @@ class SvcConverter:
 
     def extract_one(self, key, wav16k):
         """One feature of `wav16k` with its own bar (chunks, or CREPE batches)."""
-        s = self.settings
         label = {"f0": f"pitch ({self.pitch_method_label()})", "ppg": "PPG (Whisper)", "vec": "units (HuBERT)"}[key]
         model = {"f0": self.pitch, "ppg": self.whisper, "vec": self.hubert}[key]()
-        with LiveBar(desc=label, unit="chunk", total=1, disable=s.progress is not True) as bar:
+        with LiveBar(desc=label, unit="chunk", total=1, disable=self.settings.progress is not True) as bar:
             if key == "f0":
                 def advance(done, total):
                     bar.total, bar.n = total, done
@@ -281,7 +279,8 @@ class SvcConverter:
             ppg = torch.from_numpy(item.ppg).to(device)                        # [T, ppg_dim]
             vec = torch.from_numpy(item.vec).to(device)                        # [T, vec_dim]
             while True:
-                joined = Crossfade(len(item.f0), hop, self.chunk_frames, self.overlap_frames, self.settings.progress)
+                joined = Crossfade(f0.shape[1], hop, self.chunk_frames, self.overlap_frames,
+                                   self.settings.progress)
                 try:
                     for start, end in joined:
                         with autocast:
@@ -321,9 +320,9 @@ def auto_shift(f0, voiced, singer_range):
     from pitch.singer_range import choose_shift, median_voiced
 
     median = median_voiced(f0, voiced)
-    shift = choose_shift(median, singer_range)
-    low, high = float(singer_range["low_hz"]), float(singer_range["high_hz"])
     if median is None:
         return 0, "auto-shift: no voiced pitch in the source, shift 0"
+    shift = choose_shift(median, singer_range)
+    low, high = float(singer_range["low_hz"]), float(singer_range["high_hz"])
     return shift, (f"auto-shift: {shift:+d} semitones (source median {median:.0f} Hz -> "
                    f"{median * 2 ** (shift / 12):.0f} Hz; singer range {low:.0f}-{high:.0f} Hz)")

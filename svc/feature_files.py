@@ -13,8 +13,8 @@ MAX_F0 = 20000.0   # Hz; no voice (or whistle) reaches it
 # 100 Hz frames by which a feature may differ from the audio length and still be lined up
 LENGTH_TOLERANCE = 8
 # content feature -> (what messages call it, how to make a fitting one)
-CONTENT = {"ppg": ("PPG", "It was made with another Whisper size (large-v2 gives 1280): extract it again with the "
-                          "matching Whisper checkpoint"),
+CONTENT = {"ppg": ("PPG", "It was made with another Whisper size (large-v2 gives 1280): extract it again "
+                          "with the matching Whisper checkpoint"),
            "vec": ("HuBERT units", "Extract it again with HuBERT-Soft (hubert/inference.py)")}
 
 
@@ -33,7 +33,7 @@ def load_npy(path, kind, fix="or leave the option out to extract it"):
 
 
 def check_content(array, key, width, name):
-    """PPG ("ppg") or units ("vec") as float32 [N, width] with finite values, else FeatureError naming `name`."""
+    """PPG ("ppg") or units ("vec") as float32 [N, width] with finite values, else FeatureError."""
     kind, fix = CONTENT[key]
     fix += f", or use the config the model was trained with (vits.{key}_dim = {width})."
     array = np.asarray(array)

@@ -83,7 +83,8 @@ def load_vectors(paths):
             raise TimbreMixError(f"{path}: not a .npy speaker vector ({e}). Use a .spk.npy from prepare/ "
                                  f"(speaker/ or singer/ folder).") from None
         if vec.dtype.kind not in "fiu" or vec.ndim != 1 or vec.size == 0:
-            raise TimbreMixError(f"{path}: expected a 1-D vector of numbers, found shape {vec.shape} {vec.dtype}.")
+            raise TimbreMixError(f"{path}: expected a 1-D vector of numbers, found shape {vec.shape} "
+                                 f"{vec.dtype}.")
         if not np.all(np.isfinite(vec)):
             raise TimbreMixError(f"{path}: holds NaN or infinite values; extract it again.")
         if vectors and vec.shape != vectors[0].shape:
