@@ -16,7 +16,7 @@ from pitch.csv_io import read_f0_csv as read_pitch_csv  # F0 [N] Hz at 100 Hz (E
 from svc.convert import Features, SvcConverter
 from svc.feature_files import check_content, check_speaker, load_npy, load_speaker
 from svc.progress import LiveBar, Step, announce
-from svc.settings import ConversionSettings, from_args
+from svc.settings import from_args
 from svc.timbre_curves import SpeakerMix
 
 OUTPUT_SUFFIX = "_svc.wav"
@@ -56,10 +56,9 @@ def speaker_from_audio(settings, spk_dim):
     return vector
 
 
-def convert_file(config, model, wave, out=None, settings=None, ppg=None, vec=None, pit=None):
+def convert_file(config, model, wave, out, settings, ppg=None, vec=None, pit=None):
     """Convert `wave` as `settings` say, writing `out` when given; features given as files (ppg/vec .npy
     at 50 Hz, pit CSV at 100 Hz) are used, the others extracted. Returns the float32 waveform."""
-    settings = settings or ConversionSettings()
     hp = load_config(config)
     wav16k = read_input(wave, settings)
     v = hp.vits

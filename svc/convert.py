@@ -24,7 +24,6 @@ from svc.model_files import load_svc_model
 from svc.progress import LiveBar, Step
 from svc.protect import PROTECT_OFF, protected_retrieval
 from svc.retrieval import load_retrieval
-from svc.settings import ConversionSettings
 from svc.timbre_curves import SpeakerMix
 
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -59,10 +58,10 @@ class ConversionInput:
 class SvcConverter:
     """Loads the model once; `convert()` turns one input (audio and/or features) into audio."""
 
-    def __init__(self, hp, model_path, settings=None):
-        """`settings` is read again at every conversion; those of loading count here only."""
-        self.hp, self.settings = hp, settings or ConversionSettings()
-        s = self.settings
+    def __init__(self, hp, model_path, settings):
+        """`settings` (ConversionSettings) is read at every conversion; those of loading here only."""
+        s = self.settings = settings
+        self.hp = hp
         self.device = pick_device(s.device)
         if s.precision != "fp32" and self.device.type != "cuda":
             raise ValueError(f"--precision {s.precision} needs a CUDA device (this run uses {self.device}): "
@@ -156,13 +155,13 @@ class SvcConverter:
         One after another, except with --fast on a bf16 CPU and two or more missing: then Whisper's
         and HuBERT's chunks and the pitch run as jobs on one single-threaded worker per core (fewer
         thread barriers beside a busy process). In fp32 with CREPE full this measured slower idle."""
-        s, shown = self.settings, self.settings.progress is True
+        s = self.settings
         if len(missing) < 2 or self.device.type != "cpu" or not s.fast or not cpu_has_bf16():
             return {key: self.extract_one(key, wav16k) for key in FEATURES if key in missing}
-        entries, joins, results = [], {}, {}  # entries: (feature, job) in the order the workers take them
         models = {key: load() for key, load in (("ppg", self.whisper), ("f0", self.pitch), ("vec", self.hubert))
                   if key in missing}  # each load with its own line, before the bar
-        with LiveBar(desc="features (side by side)", unit="job", disable=not shown) as bar:
+        entries, joins = [], {"f0": lambda parts: parts[0]}  # entries: (feature, job) in the workers' order
+        with LiveBar(desc="features (side by side)", unit="job", disable=s.progress is not True) as bar:
             for key in ("ppg", "vec"):
                 if key in models:
                     chunk_jobs, joins[key] = models[key].chunk_jobs(wav16k)
@@ -174,9 +173,7 @@ class SvcConverter:
                 entries.insert(at, ("f0", lambda: self.source_pitch(wav16k)))
             bar.reset(total=len(entries))
             done = map_single_threaded([lambda job=job: (job(), bar.update())[0] for _, job in entries])
-        for (key, _), result in zip(entries, done):
-            results.setdefault(key, []).append(result)
-        return {key: joins[key](parts) if key in joins else parts[0] for key, parts in results.items()}
+        return {key: joins[key]([r for (k, _), r in zip(entries, done) if k == key]) for key in models}
 
     def extract_one(self, key, wav16k):
         """One feature of `wav16k` with its own bar (chunks, or CREPE batches)."""

@@ -103,8 +103,6 @@ def line_up(features, frames=None):
                 f"{name}: {len(array)} frames at 100 Hz ({len(array) / 100:.2f} s) but the input needs "
                 f"{frames} ({frames / 100:.2f} s): it was made from another audio file. Extract it again "
                 f"from the same audio, or leave the option out to extract it in-process.")
-        array = array[:frames]
-        if len(array) < frames:
-            array = np.concatenate([array, np.repeat(array[-1:], frames - len(array), axis=0)], axis=0)
-        out[name] = array
+        pad = [(0, max(0, frames - len(array)))] + [(0, 0)] * (array.ndim - 1)
+        out[name] = np.pad(array[:frames], pad, mode="edge")
     return out
