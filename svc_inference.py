@@ -59,7 +59,6 @@ def build_parser():
                         help="pitch extractor when --pit is left out (default fcpe: as accurate as CREPE full on sung "
                              "test signals and ~17x faster on a CPU; crepe to match the public models exactly, or when "
                              "--crepe-model is given)")
-    # -- pitch repair and automatic transposition (issue 14) --
     parser.add_argument("--repair", action=argparse.BooleanOptionalAction, default=None,
                         help="fix isolated octave jumps and short pitch glitches, printing the repaired time spans "
                              "(default: on for extracted pitch, off for a --pit file; --no-repair: never)")
@@ -73,7 +72,6 @@ def build_parser():
     parser.add_argument("--fcpe-weights", default=None,
                         help="FCPE weight file (default: assets/fcpe_c_v001.pt of the installed torchfcpe package)")
     parser.add_argument("--rmvpe-weights", default=None, help="RMVPE weight file (default rmvpe_pretrain/rmvpe.pt)")
-    # -- issue 13: one switch for the fastest options whose output stays close to the default --
     parser.add_argument("--fast", action="store_true",
                         help="faster extraction: Whisper and HuBERT in bfloat16 on CPUs that have it "
                              "(AVX512-BF16/AMX; features within cosine 0.999 of fp32) and FCPE pitch unless "

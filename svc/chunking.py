@@ -55,12 +55,11 @@ class Crossfade:
         self.out = np.zeros(total_frames * hop, dtype=np.float64)
 
     def __iter__(self):
-        report = self.progress if callable(self.progress) else None
-        with LiveBar(total=len(self.plan), desc="convert", unit="chunk",
-                     disable=not self.progress or report is not None) as bar:
+        shown = self.progress is True  # else a callable (the web app's progress) or none
+        with LiveBar(total=len(self.plan), desc="convert", unit="chunk", disable=not shown) as bar:
             for self.index, chunk in enumerate(self.plan):
-                if report:
-                    report(self.index, len(self.plan))
+                if callable(self.progress):
+                    self.progress(self.index, len(self.plan))
                 yield chunk
                 bar.update()
 

@@ -16,6 +16,4 @@ def post_process_files(ref_path, svc_path, out_path, hard=False, **options):
     ref = load_audio(ref_path, EXTRACT_RATE)
     svc = load_audio(svc_path, svc_sr)
     gate = silence_unvoiced if hard else soft_gate
-    out = gate(ref, EXTRACT_RATE, svc, svc_sr, **options)
-    save_audio(out_path, out, svc_sr)
-    return out
+    save_audio(out_path, gate(ref, EXTRACT_RATE, svc, svc_sr, **options), svc_sr)

@@ -1,11 +1,7 @@
-"""A soft noise gate for converted audio, keyed by the reference (the source singing).
-
-Instead of zeroing whatever the voice detector calls silence, each 10 ms frame gets a gain from
-the reference's level: frames within `range_db` of the loud frames (singing, and breaths above
-that floor) pass at unity; quieter frames are turned down by `ratio` dB per dB below the floor,
-at most `depth_db`, so the model's noise in pauses drops away without a dead-silent hole.
-The gain is fully open `lookahead_ms` before an onset (fading in over `attack_ms` before that),
-closes over `release_ms`, and glides between frames sample by sample, so no switch clicks.
+"""A soft noise gate for converted audio, keyed by the reference (the source singing): per 10 ms frame,
+unity gain within `range_db` of the loud frames, below that `ratio` dB down per dB (at most `depth_db`),
+so pauses drop away without a dead-silent hole. The gain opens `lookahead_ms` before an onset (over
+`attack_ms`), closes over `release_ms`, and glides sample by sample, so no switch clicks.
 """
 from dataclasses import dataclass
 
