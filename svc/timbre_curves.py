@@ -63,23 +63,20 @@ def read_csv_curves(path):
             for col, name in enumerate(rows[0][1:], start=1)]
 
 
-def read_mix_curves(path):
-    """[(speaker file, points [K, 2] of (seconds, weight))] from a .yaml/.yml or .csv mix file."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise TimbreMixError(f"{path}: speaker mix file not found.")
-    if path.lower().endswith(".csv"):
-        return read_csv_curves(path)
-    data, folder = read_yaml_mapping(path, "singerA.spk.npy: [[0, 1.0], [10, 0.0]]")
-    return [(_resolve(folder, name), _check_points(path, name, points)) for name, points in data.items()]
-
-
 class SpeakerMix:
-    """A mix file loaded once; `frames(n, frame_rate)` gives the per-frame vectors [n, spk_dim]."""
+    """A .yaml/.yml or .csv mix file loaded once: `curves` [(speaker file, points [K, 2] of (seconds,
+    weight))] and their `vectors`; `frames(n, frame_rate)` gives the per-frame vectors [n, spk_dim]."""
 
     def __init__(self, path):
-        self.path = os.fspath(path)
-        self.curves = read_mix_curves(self.path)
+        self.path = path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise TimbreMixError(f"{path}: speaker mix file not found.")
+        if path.lower().endswith(".csv"):
+            self.curves = read_csv_curves(path)
+        else:
+            data, folder = read_yaml_mapping(path, "singerA.spk.npy: [[0, 1.0], [10, 0.0]]")
+            self.curves = [(_resolve(folder, name), _check_points(path, name, points))
+                           for name, points in data.items()]
         self.vectors = load_vectors([path for path, _ in self.curves])   # [S, spk_dim]
 
     def check_width(self, spk_dim):
