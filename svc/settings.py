@@ -10,7 +10,6 @@ from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from pitch.extractor import DEFAULT_PITCH_METHOD, METHODS as PITCH_METHODS
 from svc.protect import PROTECT_OFF, check_protect
 from svc.retrieval import MODES as RETRIEVAL_MODES, RetrievalSettings, check_blend_args
-from svc.timbre_curves import is_mix_file
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 CREPE_MODELS = ("full", "tiny")
@@ -58,7 +57,7 @@ class ConversionSettings:
         if self.save_spk and not self.spk_is_audio:
             raise ValueError("--save-spk keeps the speaker vector made from the singer's audio: give --spk a clip "
                              "or a folder of clips, or leave --save-spk out.")
-        if self.spk_mix and not is_mix_file(self.spk_mix):
+        if self.spk_mix and not os.fspath(self.spk_mix).lower().endswith((".yaml", ".yml", ".csv")):
             raise ValueError(f"--spk-mix {self.spk_mix}: a mix file is .yaml, .yml or .csv; for one speaker "
                              f"vector use --spk.")
         for name, value, allowed in (("pitch method", self.pitch_method, PITCH_METHODS),

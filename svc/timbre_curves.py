@@ -95,8 +95,3 @@ class SpeakerMix:
             raise TimbreMixError(f"{self.path}: every weight is 0 at {times[empty[0]]:.2f} s; give some "
                                  f"speaker a positive weight there.")
         return (weights / total @ self.vectors).astype(np.float32)           # [count, spk_dim]
-
-
-def is_mix_file(path):
-    """A speaker mix file (.yaml, .yml, .csv) rather than one speaker vector (.npy)."""
-    return os.fspath(path).lower().endswith((".yaml", ".yml", ".csv"))
