@@ -125,7 +125,8 @@ def plan_outputs(waves, out_dir):
         if out in owner:
             raise ValueError(f"{owner[out]} and {wave} would both be written to {out}: rename one of them, "
                              f"or convert them in separate runs.")
-        owner[out], plan[wave] = wave, out
+        owner[out] = wave
+        plan[wave] = out
     return plan
 
 
@@ -146,8 +147,7 @@ def convert_files(config, model, waves, out_dir, settings):
             print_notes(wave, converter.last.notes)
             write_output(out, wav, converter.rate, wav16k, settings)
         except (ValueError, RuntimeError) as err:  # unreadable audio, too short, out of memory, ...
-            reason = str(err)
-            report.fail(wave, reason[len(f"{wave}: "):] if reason.startswith(f"{wave}: ") else reason)
+            report.fail(wave, str(err).removeprefix(f"{wave}: "))
         else:
             report.ok()
     return report

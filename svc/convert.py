@@ -154,7 +154,8 @@ class SvcConverter:
 
         One after another, except with --fast on a bf16 CPU and two or more missing: then Whisper's
         and HuBERT's chunks and the pitch run as jobs on one single-threaded worker per core (fewer
-        thread barriers beside a busy process). In fp32 with CREPE full this measured slower idle."""
+        thread barriers beside a busy process, no core idle while one long extractor finishes). In
+        fp32 with CREPE full this measured slower idle."""
         s = self.settings
         if len(missing) < 2 or self.device.type != "cpu" or not s.fast or not cpu_has_bf16():
             return {key: self.extract_one(key, wav16k) for key in FEATURES if key in missing}
@@ -241,7 +242,7 @@ class SvcConverter:
         if s.auto_shift:
             shift, line = auto_shift(f.f0, f.voiced, self.singer_range())
             notes.append(line)
-        if self.retrieval is not None:
+        if self.retrieval is not None:  # on the 50 Hz content: half the searches, same result per frame
             with self.step("retrieval"):
                 ppg, vec = protected_retrieval(self.retrieval, ppg, vec, s.protect, wav16k, f.f0)
         notes.append(self.used(f, shift))
