@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from common.atomic import is_temp_file
+from common.atomic import is_temp_file, save_npy
 from common.audio import AUDIO_EXTENSIONS, EXTRACT_RATE, is_audio_file, load_audio, save_audio
 from common.batch import BatchReport
 from common.config import load_config
@@ -39,7 +39,6 @@ def open_converter(hp, model, settings):
 
 def speaker_from_audio(settings, spk_dim):
     """The d-vector of settings.spk (a clip, or the mean over a folder of clips), kept in save_spk."""
-    from common.atomic import save_npy
     from speaker.encoder import SpeakerEncoder
 
     clips, shown = list_inputs([settings.spk]), settings.progress is True
