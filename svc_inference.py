@@ -31,44 +31,6 @@ from svc.conversion_run import run_inference  # noqa: E402
 from svc.retrieval import BACKENDS  # noqa: E402
 
 
-def add_retrieval_options(parser):
-    group = parser.add_argument_group("feature retrieval (timbre-leak control)")
-    group.add_argument("--enable-retrieval", action="store_true",
-                       help="blend each content frame with the mean of its nearest training frames of the singer")
-    group.add_argument("--retrieval-ratio", type=float, default=None,
-                       help="0 = own features only (plain conversion), 1 = retrieved frames only (default 0.5)")
-    group.add_argument("--n-retrieval-vectors", type=int, default=None,
-                       help="nearest training frames averaged per frame (default 3)")
-    group.add_argument("--hubert-index-path", help="HuBERT index (default <data-svc>/indexes/<singer>/hubert.index)")
-    group.add_argument("--whisper-index-path",
-                       help="Whisper PPG index (default <data-svc>/indexes/<singer>/whisper.index)")
-    group.add_argument("--cluster-ratio", type=float, default=None,
-                       help="instead of --enable-retrieval: blend toward the nearest k-means centre by this ratio")
-    group.add_argument("--hubert-codebook-path",
-                       help="HuBERT k-means codebook (default <data-svc>/indexes/<singer>/hubert.codebook.npy)")
-    group.add_argument("--whisper-codebook-path",
-                       help="PPG k-means codebook (default <data-svc>/indexes/<singer>/whisper.codebook.npy)")
-    group.add_argument("--retrieval-singer",
-                       help="singer whose indexes are used (default: the --spk file name, alice.spk.npy -> alice)")
-    group.add_argument("--data-svc", default="data_svc",
-                       help="prepared data folder holding indexes/ (default data_svc)")
-    group.add_argument("--retrieval-backend", default="auto", choices=BACKENDS,
-                       help="nearest-neighbour search: faiss when installed, else sklearn (auto); same neighbours")
-
-
-def add_control_options(parser):
-    group = parser.add_argument_group("conversion controls")
-    group.add_argument("--protect", type=float, default=None, metavar="P",
-                       help="0-0.5, with retrieval: unvoiced and breathy frames keep 1-P of their own content "
-                            "features, so consonants and breaths stay crisp (as RVC's protect; 0.5 = off, the default)")
-    group.add_argument("--loudness-mix", type=float, default=0.0, metavar="R",
-                       help="0-1: loudness envelope of the output on 50 ms windows: 0 = the model's (default), "
-                            "1 = the source's, in between a blend")
-    group.add_argument("--spk-mix", metavar="FILE",
-                       help="instead of --spk: weight curves of several speaker vectors over time (.yaml or .csv, "
-                            "see svc/timbre_curves.py); the model gets a speaker vector per frame")
-
-
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/base.yaml", help="config the model was trained with")
@@ -97,7 +59,6 @@ def build_parser():
                         help="pitch extractor when --pit is left out (default fcpe: as accurate as CREPE full on sung "
                              "test signals and ~17x faster on a CPU; crepe to match the public models exactly, or when "
                              "--crepe-model is given)")
-    # -- pitch repair and automatic transposition (issue 14) --
     parser.add_argument("--repair", action=argparse.BooleanOptionalAction, default=None,
                         help="fix isolated octave jumps and short pitch glitches, printing the repaired time spans "
                              "(default: on for extracted pitch, off for a --pit file; --no-repair: never)")
@@ -111,7 +72,6 @@ def build_parser():
     parser.add_argument("--fcpe-weights", default=None,
                         help="FCPE weight file (default: assets/fcpe_c_v001.pt of the installed torchfcpe package)")
     parser.add_argument("--rmvpe-weights", default=None, help="RMVPE weight file (default rmvpe_pretrain/rmvpe.pt)")
-    # -- issue 13: one switch for the fastest options whose output stays close to the default --
     parser.add_argument("--fast", action="store_true",
                         help="faster extraction: Whisper and HuBERT in bfloat16 on CPUs that have it "
                              "(AVX512-BF16/AMX; features within cosine 0.999 of fp32) and FCPE pitch unless "
@@ -124,8 +84,38 @@ def build_parser():
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
                         help="model arithmetic on CUDA: fp32 (default), or bf16/fp16 autocast (faster, "
                              "slightly different output); CPU conversion is always fp32")
-    add_retrieval_options(parser)
-    add_control_options(parser)
+    group = parser.add_argument_group("feature retrieval (timbre-leak control)")
+    group.add_argument("--enable-retrieval", action="store_true",
+                       help="blend each content frame with the mean of its nearest training frames of the singer")
+    group.add_argument("--retrieval-ratio", type=float, default=None,
+                       help="0 = own features only (plain conversion), 1 = retrieved frames only (default 0.5)")
+    group.add_argument("--n-retrieval-vectors", type=int, default=None,
+                       help="nearest training frames averaged per frame (default 3)")
+    group.add_argument("--hubert-index-path", help="HuBERT index (default <data-svc>/indexes/<singer>/hubert.index)")
+    group.add_argument("--whisper-index-path",
+                       help="Whisper PPG index (default <data-svc>/indexes/<singer>/whisper.index)")
+    group.add_argument("--cluster-ratio", type=float, default=None,
+                       help="instead of --enable-retrieval: blend toward the nearest k-means centre by this ratio")
+    group.add_argument("--hubert-codebook-path",
+                       help="HuBERT k-means codebook (default <data-svc>/indexes/<singer>/hubert.codebook.npy)")
+    group.add_argument("--whisper-codebook-path",
+                       help="PPG k-means codebook (default <data-svc>/indexes/<singer>/whisper.codebook.npy)")
+    group.add_argument("--retrieval-singer",
+                       help="singer whose indexes are used (default: the --spk file name, alice.spk.npy -> alice)")
+    group.add_argument("--data-svc", default="data_svc",
+                       help="prepared data folder holding indexes/ (default data_svc)")
+    group.add_argument("--retrieval-backend", default="auto", choices=BACKENDS,
+                       help="nearest-neighbour search: faiss when installed, else sklearn (auto); same neighbours")
+    group = parser.add_argument_group("conversion controls")
+    group.add_argument("--protect", type=float, default=None, metavar="P",
+                       help="0-0.5, with retrieval: unvoiced and breathy frames keep 1-P of their own content "
+                            "features, so consonants and breaths stay crisp (as RVC's protect; 0.5 = off, the default)")
+    group.add_argument("--loudness-mix", type=float, default=0.0, metavar="R",
+                       help="0-1: loudness envelope of the output on 50 ms windows: 0 = the model's (default), "
+                            "1 = the source's, in between a blend")
+    group.add_argument("--spk-mix", metavar="FILE",
+                       help="instead of --spk: weight curves of several speaker vectors over time (.yaml or .csv, "
+                            "see svc/timbre_curves.py); the model gets a speaker vector per frame")
     return parser
 
 

@@ -1,10 +1,8 @@
 """Convert long inputs in overlapping chunks and join them with a crossfade.
 
-The model sees at most `chunk_frames` frames at once. Neighbouring chunks share
-`overlap_frames` frames; across the shared part the earlier chunk fades out while the later
-one fades in with complementary raised-cosine weights (they sum to 1 at every sample), so a
-signal that both chunks agree on passes through unchanged and small disagreements are
-blended instead of cut. Chunk borders fall on frame (hop) boundaries.
+Neighbouring chunks share `overlap_frames` frames, across which the earlier chunk fades out while the
+later fades in with complementary raised-cosine weights (they sum to 1 at every sample): a signal both
+chunks agree on passes unchanged, small disagreements are blended instead of cut.
 """
 import math
 
@@ -24,12 +22,7 @@ def plan_chunks(total_frames, chunk_frames, overlap_frames):
     # spread the frames evenly instead of leaving a short last chunk
     length = math.ceil((total_frames + (count - 1) * overlap_frames) / count)
     step = length - overlap_frames
-    plan = []
-    for k in range(count):
-        start = k * step
-        end = total_frames if k == count - 1 else start + length
-        plan.append((start, end))
-    return plan
+    return [(k * step, total_frames if k == count - 1 else k * step + length) for k in range(count)]
 
 
 def fade_in(n):
@@ -53,10 +46,8 @@ def chunk_weights(plan, index, hop):
 
 
 class Crossfade:
-    """The chunks of `total_frames` and their join: iterating gives each chunk's (start, end) frames,
-    `add(samples [(end - start) * hop])` crossfades that chunk in, `result()` is float32
-    [total_frames * hop]. `progress`: True for a progress bar, or a callable
-    `progress(chunks_done, chunks_total)` (the web app's progress)."""
+    """Iterating gives each chunk's (start, end) frames, `add(samples [(end - start) * hop])` crossfades
+    it in, `result()` is float32 [total_frames * hop]. `progress`: a bar, or progress(done, total)."""
 
     def __init__(self, total_frames, hop, chunk_frames, overlap_frames, progress=True):
         self.plan = plan_chunks(total_frames, chunk_frames, overlap_frames)
@@ -64,12 +55,11 @@ class Crossfade:
         self.out = np.zeros(total_frames * hop, dtype=np.float64)
 
     def __iter__(self):
-        report = self.progress if callable(self.progress) else None
-        with LiveBar(total=len(self.plan), desc="convert", unit="chunk",
-                     disable=not self.progress or report is not None) as bar:
+        shown = self.progress is True  # else a callable (the web app's progress) or none
+        with LiveBar(total=len(self.plan), desc="convert", unit="chunk", disable=not shown) as bar:
             for self.index, chunk in enumerate(self.plan):
-                if report:
-                    report(self.index, len(self.plan))
+                if callable(self.progress):
+                    self.progress(self.index, len(self.plan))
                 yield chunk
                 bar.update()
 

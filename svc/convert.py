@@ -1,16 +1,8 @@
 """Singing voice conversion: audio (or its features) + a singer vector -> 32 kHz audio.
 
-`SvcConverter(hp, model_path, settings)` loads the model (and the retrieval indexes) once, each
-extractor the first time it is needed, and converts any number of inputs, reading its
-svc.settings.ConversionSettings at each conversion. One conversion, in order:
-
-    gather()      PPG and units (50 Hz) and pitch (100 Hz): given arrays, the others extracted from the
-                  16 kHz audio, one after another or side by side (extract()) -> Features
-    prepare()     retrieval (svc.retrieval, on the 50 Hz content before the x2 repeat: half the
-                  searches, same result, since it works frame by frame), alignment to 100 Hz, the
-                  pitch shift, the speaker track -> ConversionInput
-    then          NSF source over the whole input once, then the model in overlapping chunks
-                  joined with a crossfade (svc.chunking), all inside convert()
+`SvcConverter` loads the model once and converts any number of inputs: gather() the features
+(given or extracted), prepare() them (retrieval on the 50 Hz content, then alignment to 100 Hz, shift,
+speaker track), then convert() runs the NSF source once and the model in crossfaded chunks.
 """
 import contextlib
 import math
@@ -27,14 +19,12 @@ from common.extractor import cpu_has_bf16
 from common.loudness import LoudnessError, follow_envelope
 from common.runtime import map_single_threaded
 from svc.chunking import Crossfade
-from svc.feature_files import (check_f0, check_matrix, check_speaker, line_up, ppg_fix, shift_f0,
-                               to_model_rate, vec_fix)
+from svc.feature_files import check_content, check_f0, check_speaker, line_up
 from svc.model_files import load_svc_model
 from svc.progress import LiveBar, Step
 from svc.protect import PROTECT_OFF, protected_retrieval
 from svc.retrieval import load_retrieval
-from svc.settings import ConversionSettings
-from svc.timbre_curves import SpeakerMix, speaker_track
+from svc.timbre_curves import SpeakerMix
 
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # the shortest piece an out-of-memory retry goes down to, in seconds
@@ -64,19 +54,14 @@ class ConversionInput:
     shift: float = 0.0     # semitones the pitch was moved by
     notes: list = field(default_factory=list)  # lines for the user: pitch repairs, the auto shift
 
-    @property
-    def frames(self):
-        return len(self.f0)
-
 
 class SvcConverter:
     """Loads the model once; `convert()` turns one input (audio and/or features) into audio."""
 
-    def __init__(self, hp, model_path, settings=None):
-        """`settings` (svc.settings.ConversionSettings) is read again at every conversion; those of
-        loading (device, precision, chunk sizes, extractors, retrieval indexes) count here only."""
-        self.hp, self.settings = hp, settings or ConversionSettings()
-        s = self.settings
+    def __init__(self, hp, model_path, settings):
+        """`settings` (ConversionSettings) is read at every conversion; those of loading here only."""
+        s = self.settings = settings
+        self.hp = hp
         self.device = pick_device(s.device)
         if s.precision != "fp32" and self.device.type != "cuda":
             raise ValueError(f"--precision {s.precision} needs a CUDA device (this run uses {self.device}): "
@@ -99,7 +84,6 @@ class SvcConverter:
         self.last = None  # ConversionInput of the last conversion (its notes, f0, shift)
 
     def step(self, label):
-        """A live line for one step without a count (svc.progress.Step), shown when settings.progress is True."""
         return Step(label, self.settings.progress is True)
 
     # -- extractors, each loaded on first use -------------------------------------------------
@@ -133,11 +117,9 @@ class SvcConverter:
         return self._pitch
 
     def load_extractors(self):
-        """Load all three extractors now, e.g. before a batch, so that a bad weight file fails
-        once instead of once per input."""
-        self.whisper()
-        self.hubert()
-        self.pitch()
+        """Load all three now (before a batch: a bad weight file fails once, not once per input)."""
+        for load in (self.whisper, self.hubert, self.pitch):
+            load()
 
     def singer_range(self):
         """The singer's F0 range (pitch.singer_range) beside the --spk file, read once, for --auto-shift."""
@@ -170,18 +152,17 @@ class SvcConverter:
     def extract(self, wav16k, missing):
         """{feature: result} for the `missing` of "f0" (a source_pitch() result), "ppg", "vec".
 
-        One after another, except with --fast on a CPU that has bf16 and two or more missing: then
-        the extractors load (on every core) and Whisper's and HuBERT's chunks and the pitch run as
-        independent jobs on one single-threaded worker per core (fewer thread barriers to wait at
-        beside a busy process, and no core idles while one long extractor finishes). In fp32 with
-        CREPE full side by side measured slower idle."""
-        s, shown = self.settings, self.settings.progress is True
+        One after another, except with --fast on a bf16 CPU and two or more missing: then Whisper's
+        and HuBERT's chunks and the pitch run as jobs on one single-threaded worker per core (fewer
+        thread barriers beside a busy process, no core idle while one long extractor finishes). In
+        fp32 with CREPE full this measured slower idle."""
+        s = self.settings
         if len(missing) < 2 or self.device.type != "cpu" or not s.fast or not cpu_has_bf16():
             return {key: self.extract_one(key, wav16k) for key in FEATURES if key in missing}
-        entries, joins, results = [], {}, {}  # entries: (feature, job) in the order the workers take them
         models = {key: load() for key, load in (("ppg", self.whisper), ("f0", self.pitch), ("vec", self.hubert))
                   if key in missing}  # each load with its own line, before the bar
-        with LiveBar(desc="features (side by side)", unit="job", disable=not shown) as bar:
+        entries, joins = [], {"f0": lambda parts: parts[0]}  # entries: (feature, job) in the workers' order
+        with LiveBar(desc="features (side by side)", unit="job", disable=s.progress is not True) as bar:
             for key in ("ppg", "vec"):
                 if key in models:
                     chunk_jobs, joins[key] = models[key].chunk_jobs(wav16k)
@@ -193,17 +174,13 @@ class SvcConverter:
                 entries.insert(at, ("f0", lambda: self.source_pitch(wav16k)))
             bar.reset(total=len(entries))
             done = map_single_threaded([lambda job=job: (job(), bar.update())[0] for _, job in entries])
-        for (key, _), result in zip(entries, done):
-            results.setdefault(key, []).append(result)
-        return {key: joins[key](parts) if key in joins else parts[0] for key, parts in results.items()}
+        return {key: joins[key]([r for (k, _), r in zip(entries, done) if k == key]) for key in models}
 
     def extract_one(self, key, wav16k):
-        """One feature of `wav16k` with its own bar: the content extractors chunk by chunk, CREPE batch by
-        batch; the extractor loads first (its own line)."""
-        s = self.settings
+        """One feature of `wav16k` with its own bar (chunks, or CREPE batches)."""
         label = {"f0": f"pitch ({self.pitch_method_label()})", "ppg": "PPG (Whisper)", "vec": "units (HuBERT)"}[key]
         model = {"f0": self.pitch, "ppg": self.whisper, "vec": self.hubert}[key]()
-        with LiveBar(desc=label, unit="chunk", total=1, disable=s.progress is not True) as bar:
+        with LiveBar(desc=label, unit="chunk", total=1, disable=self.settings.progress is not True) as bar:
             if key == "f0":
                 def advance(done, total):
                     bar.total, bar.n = total, done
@@ -216,8 +193,8 @@ class SvcConverter:
             return join([(job(), bar.update())[0] for job in jobs])
 
     def gather(self, wav16k=None, given=None):
-        """Features, all three checked: the given ones (pitch repaired as settings.repair says,
-        unless its voicing is given too), the missing ones extracted from `wav16k`."""
+        """Features, all three checked: the given ones (pitch repaired as settings.repair says unless its
+        voicing is given too), the missing ones extracted from `wav16k`."""
         s, v = self.settings, self.hp.vits
         given = given or Features()
         f = replace(given, names=dict(given.names), notes=list(given.notes))
@@ -231,10 +208,8 @@ class SvcConverter:
         if "f0" in extracted or f.voiced is None:
             f.f0, f.voiced, notes = extracted["f0"] if "f0" in extracted else self.source_pitch(f0=f.f0)
             f.notes += notes
-        f.ppg = check_matrix(extracted.get("ppg", f.ppg), v.ppg_dim, f.names.get("ppg", "PPG"), "PPG",
-                             ppg_fix(v.ppg_dim))
-        f.vec = check_matrix(extracted.get("vec", f.vec), v.vec_dim, f.names.get("vec", "units"), "HuBERT units",
-                             vec_fix(v.vec_dim))
+        f.ppg = check_content(extracted.get("ppg", f.ppg), "ppg", v.ppg_dim, f.names.get("ppg", "PPG"))
+        f.vec = check_content(extracted.get("vec", f.vec), "vec", v.vec_dim, f.names.get("vec", "units"))
         f.f0 = check_f0(f.f0, f.names.get("f0", "pitch"))
         return f
 
@@ -257,49 +232,43 @@ class SvcConverter:
         return f"used: {pitch}, shift {shift:+g} semitones, {retrieval}"
 
     def prepare(self, spk, wav16k=None, features=None):
-        """Everything the model gets, lined up at 100 Hz (ConversionInput), from gathered Features:
-        retrieval, alignment, shift (--auto-shift: into the singer's range), speaker track. `spk` is
-        a vector [spk_dim] or a svc.timbre_curves.SpeakerMix (one vector per frame)."""
-        s, f = self.settings, features
-        if not isinstance(spk, SpeakerMix):
-            spk = check_speaker(spk, self.hp.vits.spk_dim, s.spk or "speaker vector")
+        """The ConversionInput of gathered Features. `spk`: a vector [spk_dim] or a SpeakerMix."""
+        s, f, spk_dim = self.settings, features, self.hp.vits.spk_dim
+        if isinstance(spk, SpeakerMix):
+            spk.check_width(spk_dim)
+        else:
+            spk = check_speaker(spk, spk_dim, s.spk or "speaker vector")
         notes, shift, ppg, vec = list(f.notes), s.shift, f.ppg, f.vec
         if s.auto_shift:
             shift, line = auto_shift(f.f0, f.voiced, self.singer_range())
             notes.append(line)
-        if self.retrieval is not None:
+        if self.retrieval is not None:  # on the 50 Hz content: half the searches, same result per frame
             with self.step("retrieval"):
                 ppg, vec = protected_retrieval(self.retrieval, ppg, vec, s.protect, wav16k, f.f0)
         notes.append(self.used(f, shift))
         samples = None if wav16k is None else int(round(len(wav16k) * self.rate / EXTRACT_RATE))
         frames = None if samples is None else math.ceil(samples / self.hop)
-        lined = line_up({f.names.get("ppg", "PPG"): to_model_rate(ppg), f.names.get("vec", "units"):
-                         to_model_rate(vec), f.names.get("f0", "pitch"): f.f0}, frames)
+        lined = line_up({f.names.get("ppg", "PPG"): np.repeat(ppg, 2, axis=0), f.names.get("vec", "units"):
+                         np.repeat(vec, 2, axis=0), f.names.get("f0", "pitch"): f.f0}, frames)  # 50 -> 100 Hz
         ppg, vec, f0 = lined.values()
-        spk = speaker_track(spk, len(f0), self.rate / self.hop, self.hp.vits.spk_dim)
-        return ConversionInput(ppg, vec, shift_f0(f0, shift), spk, samples or len(f0) * self.hop, shift, notes)
-
-    def autocast(self):
-        if self.settings.precision == "fp32":
-            return contextlib.nullcontext()
-        return torch.autocast(device_type="cuda", dtype=AUTOCAST[self.settings.precision])
+        if isinstance(spk, SpeakerMix):
+            spk = spk.frames(len(f0), self.rate / self.hop)
+        f0 = (f0.astype(np.float64) * 2.0 ** (float(shift) / 12.0)).astype(np.float32)  # 0 Hz stays unvoiced
+        return ConversionInput(ppg, vec, f0, spk, samples or len(f0) * self.hop, shift, notes)
 
     def convert(self, spk, wav16k=None, given=None):
-        """Converted audio, float32 at hp.data.sampling_rate, as long as the input audio, in one pass:
-        gather the features, prepare them (retrieval, alignment, shift, speaker track), then the NSF
-        source over the whole input once and the model chunk by chunk (svc.chunking.Crossfade), then
-        the loudness mix. `given`: Features already at hand. What the model got, with the notes for
-        the user (pitch repairs, the shift, ...), is left in `self.last`.
-
-        Out of GPU memory, the song is converted again in pieces half as long (down to
-        MIN_CHUNK_SECONDS), with a note on stderr; the chunk size that worked is kept."""
+        """Converted audio, float32 at hp.data.sampling_rate, as long as the input; `given`: Features
+        at hand. What the model got, with the notes for the user, is left in `self.last`. Out of GPU
+        memory, the song is converted again in pieces half as long (halve_chunks)."""
         mix = self.settings.loudness_mix
         if mix and wav16k is None:
             raise LoudnessError("--loudness-mix follows the source's loudness: it needs the source audio.")
         item = self.last = self.prepare(spk, wav16k, self.gather(wav16k, given))
         with torch.inference_mode():  # the synthesis (the extractors run in their own modes)
-            device, hop, seed = self.device, self.hop, self.settings.seed
+            device, hop, seed, precision = self.device, self.hop, self.settings.seed, self.settings.precision
             noise_scale = 0.0 if self.settings.no_noise else 1.0
+            autocast = (contextlib.nullcontext() if precision == "fp32" else
+                        torch.autocast(device_type="cuda", dtype=AUTOCAST[precision]))
             spk = torch.from_numpy(item.spk)[None].to(device)                  # [1, spk_dim] or [1, T, spk_dim]
             per_frame = spk.dim() == 3
             f0 = torch.from_numpy(item.f0)[None].to(device)                    # [1, T]
@@ -308,10 +277,11 @@ class SvcConverter:
             ppg = torch.from_numpy(item.ppg).to(device)                        # [T, ppg_dim]
             vec = torch.from_numpy(item.vec).to(device)                        # [T, vec_dim]
             while True:
-                joined = Crossfade(item.frames, hop, self.chunk_frames, self.overlap_frames, self.settings.progress)
+                joined = Crossfade(f0.shape[1], hop, self.chunk_frames, self.overlap_frames,
+                                   self.settings.progress)
                 try:
                     for start, end in joined:
-                        with self.autocast():
+                        with autocast:
                             audio = self.model.inference(
                                 ppg[None, start:end], vec[None, start:end], f0[:, start:end],
                                 spk[:, start:end] if per_frame else spk,
@@ -342,14 +312,15 @@ class SvcConverter:
         print(f"out of {device} memory in {seconds:.1f} s pieces: converting again in "
               f"{seconds / 2:.1f} s pieces (--chunk-seconds sets the start)", file=sys.stderr)
 
+
 def auto_shift(f0, voiced, singer_range):
     """(semitones, a line saying why) for --auto-shift: the source's median voiced pitch into the range."""
     from pitch.singer_range import choose_shift, median_voiced
 
     median = median_voiced(f0, voiced)
-    shift = choose_shift(median, singer_range)
-    low, high = float(singer_range["low_hz"]), float(singer_range["high_hz"])
     if median is None:
         return 0, "auto-shift: no voiced pitch in the source, shift 0"
+    shift = choose_shift(median, singer_range)
+    low, high = float(singer_range["low_hz"]), float(singer_range["high_hz"])
     return shift, (f"auto-shift: {shift:+d} semitones (source median {median:.0f} Hz -> "
                    f"{median * 2 ** (shift / 12):.0f} Hz; singer range {low:.0f}-{high:.0f} Hz)")

@@ -1,10 +1,4 @@
-"""Feature inputs of a conversion: read, check and line up PPG, units, pitch and speaker vector.
-
-PPG and units come at 50 Hz ([N, dim]); they are repeated x2 to the model's 100 Hz frame rate.
-Pitch is 100 Hz already. Lengths that differ by a few frames (rounding of the extractors) are
-trimmed, and the last frame repeated where the audio needs one more; larger differences mean
-the feature was made from another audio file and are an error.
-"""
+"""Feature inputs of a conversion: read, check and line up PPG, units, pitch and speaker vector."""
 import os
 
 import numpy as np
@@ -18,6 +12,10 @@ MAX_F0 = 20000.0   # Hz; no voice (or whistle) reaches it
 
 # 100 Hz frames by which a feature may differ from the audio length and still be lined up
 LENGTH_TOLERANCE = 8
+# content feature -> (what messages call it, how to make a fitting one)
+CONTENT = {"ppg": ("PPG", "It was made with another Whisper size (large-v2 gives 1280): extract it again "
+                          "with the matching Whisper checkpoint"),
+           "vec": ("HuBERT units", "Extract it again with HuBERT-Soft (hubert/inference.py)")}
 
 
 class FeatureError(ValueError):
@@ -34,8 +32,10 @@ def load_npy(path, kind, fix="or leave the option out to extract it"):
         raise FeatureError(f"{path}: not a readable .npy {kind} ({e}). Extract it again.") from None
 
 
-def check_matrix(array, width, name, kind, fix):
-    """float32 [N, width] with finite values, else FeatureError naming `name`."""
+def check_content(array, key, width, name):
+    """PPG ("ppg") or units ("vec") as float32 [N, width] with finite values, else FeatureError."""
+    kind, fix = CONTENT[key]
+    fix += f", or use the config the model was trained with (vits.{key}_dim = {width})."
     array = np.asarray(array)
     if array.ndim != 2 or array.dtype.kind not in "fiu":
         raise FeatureError(f"{name}: expected a {kind} matrix [frames, {width}], found shape {array.shape} "
@@ -55,24 +55,6 @@ def check_magnitude(array, limit, name, kind, fix):
     if peak > limit:
         raise FeatureError(f"{name}: the {kind} holds values up to {peak:.3g}, far beyond the {limit:g} a model ever "
                            f"sees: the file is damaged or not a {kind}. {fix}")
-
-
-def ppg_fix(ppg_dim):
-    return (f"It was made with another Whisper size (large-v2 gives 1280): extract it again with the "
-            f"matching Whisper checkpoint, or use the config the model was trained with (vits.ppg_dim = {ppg_dim}).")
-
-
-def vec_fix(vec_dim):
-    return (f"Extract it again with HuBERT-Soft (hubert/inference.py), or use the config the model was "
-            f"trained with (vits.vec_dim = {vec_dim}).")
-
-
-def load_ppg(path, ppg_dim):
-    return check_matrix(load_npy(path, "PPG"), ppg_dim, path, "PPG", ppg_fix(ppg_dim))
-
-
-def load_vec(path, vec_dim):
-    return check_matrix(load_npy(path, "HuBERT units"), vec_dim, path, "HuBERT units", vec_fix(vec_dim))
 
 
 def check_speaker(vector, spk_dim, name):
@@ -109,32 +91,18 @@ def check_f0(f0, name):
     return f0.astype(np.float32)
 
 
-def shift_f0(f0, semitones):
-    """Transpose by `semitones` (f0 * 2 ** (semitones / 12)); 0 Hz stays unvoiced."""
-    return (np.asarray(f0, dtype=np.float64) * 2.0 ** (float(semitones) / 12.0)).astype(np.float32)
-
-
-def to_model_rate(features_50hz):
-    """[N, D] at 50 Hz -> [2N, D] at 100 Hz (each frame repeated)."""
-    return np.repeat(features_50hz, 2, axis=0)
-
-
-def line_up(features, frames=None, tolerance=LENGTH_TOLERANCE):
-    """Trim / edge-pad every array of {name: array [T, ...]} to `frames` (default: the shortest).
-
-    A feature more than `tolerance` frames away from the target is a FeatureError naming it.
-    """
+def line_up(features, frames=None):
+    """Trim / edge-pad every array of {name: array [T, ...]} to `frames` (default: the shortest): lengths
+    that differ by a few frames (the extractors' rounding) are fine, more means another audio file."""
     if frames is None:
         frames = min(len(a) for a in features.values())
     out = {}
     for name, array in features.items():
-        if abs(len(array) - frames) > tolerance:
+        if abs(len(array) - frames) > LENGTH_TOLERANCE:
             raise FeatureError(
                 f"{name}: {len(array)} frames at 100 Hz ({len(array) / 100:.2f} s) but the input needs "
                 f"{frames} ({frames / 100:.2f} s): it was made from another audio file. Extract it again "
                 f"from the same audio, or leave the option out to extract it in-process.")
-        array = array[:frames]
-        if len(array) < frames:
-            array = np.concatenate([array, np.repeat(array[-1:], frames - len(array), axis=0)], axis=0)
-        out[name] = array
+        pad = [(0, max(0, frames - len(array)))] + [(0, 0)] * (array.ndim - 1)
+        out[name] = np.pad(array[:frames], pad, mode="edge")
     return out

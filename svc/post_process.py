@@ -7,10 +7,8 @@ from svc.vad import silence_unvoiced
 
 
 def post_process_files(ref_path, svc_path, out_path, hard=False, **options):
-    """Read both files, turn the converted one down where the reference is silent, save it.
-
-    Default: the soft gate of svc.soft_gate (options of gate_gain_db); hard=True: the old
-    behaviour, zero where voice_mask finds no voice (options of silence_unvoiced)."""
+    """Turn `svc_path` down where the reference is silent and save it: the soft gate (options of
+    gate_gain_db), or with hard=True zero where voice_mask finds no voice (options of silence_unvoiced)."""
     try:
         svc_sr = sf.info(svc_path).samplerate
     except Exception:
@@ -18,6 +16,4 @@ def post_process_files(ref_path, svc_path, out_path, hard=False, **options):
     ref = load_audio(ref_path, EXTRACT_RATE)
     svc = load_audio(svc_path, svc_sr)
     gate = silence_unvoiced if hard else soft_gate
-    out = gate(ref, EXTRACT_RATE, svc, svc_sr, **options)
-    save_audio(out_path, out, svc_sr)
-    return out
+    save_audio(out_path, gate(ref, EXTRACT_RATE, svc, svc_sr, **options), svc_sr)

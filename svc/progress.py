@@ -10,8 +10,7 @@ KEEP_STEP_SECONDS = 1.0  # a step line that took at least this long stays on scr
 
 
 class LiveBar(tqdm):
-    """A tqdm bar redrawn every `every` seconds (its clock moves) until it is closed, so one long
-    step - a CREPE pass, a model load, one chunk on a slow CPU - never leaves the screen unchanged."""
+    """A tqdm bar redrawn every `every` seconds (its clock moves) until it is closed."""
 
     def __init__(self, *args, every=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -29,8 +28,8 @@ class LiveBar(tqdm):
 
 
 class Step(LiveBar):
-    """`with Step("loading model m.pth"):` - one line for a step that has no count: `label (00:07)`, its clock running until the step
-    ends. A step that took KEEP_STEP_SECONDS or more stays on screen with its time; a quick one goes."""
+    """`with Step("loading model m.pth"):` - `label (00:07)`, its clock running until the step ends; a
+    step that took KEEP_STEP_SECONDS or more stays on screen with its time."""
 
     def __init__(self, label, enabled=True, **kwargs):
         super().__init__(desc=label, total=None, bar_format="{desc} ({elapsed})", leave=True,

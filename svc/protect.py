@@ -1,8 +1,7 @@
 """Protect consonants and breaths from feature retrieval (RVC's `protect`).
 
-Retrieval (or k-means blending) replaces content frames with a singer's training frames, which
-smears unvoiced consonants and breaths: the training set holds few of them. With protect P < 0.5
-each frame takes the retrieved features in proportion to how voiced it is:
+Retrieval smears unvoiced consonants and breaths (the training set holds few of them). With protect
+P < 0.5 each frame takes the retrieved features in proportion to how voiced it is:
 
     share = v + (1 - v) * P          v in [0, 1]: 1 on clearly pitched frames, 0 on unvoiced ones
     out   = share * retrieved + (1 - share) * own

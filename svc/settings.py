@@ -1,23 +1,15 @@
-"""Every option of a conversion in one object, checked once (ConversionSettings.__post_init__).
-
-svc_inference.py builds it from its options (`from_args`), the web app from its form
-(svc.webui.engine.ConvertRequest), svc_eval.py once per point of its grid; svc.convert.SvcConverter
-reads it. Options that only say which flags contradict each other (--enable-retrieval beside
---cluster-ratio, a --hubert-index-path without retrieval) are the command line's and stay in
-`from_args`.
-"""
+"""Every option of a conversion in one object, checked once (ConversionSettings.__post_init__);
+the checks of which command-line flags contradict each other stay in `from_args`."""
+import os
 import sys
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
-
-import os
 
 from common.audio import is_audio_file
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from pitch.extractor import DEFAULT_PITCH_METHOD, METHODS as PITCH_METHODS
 from svc.protect import PROTECT_OFF, check_protect
 from svc.retrieval import MODES as RETRIEVAL_MODES, RetrievalSettings, check_blend_args
-from svc.timbre_curves import is_mix_file
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 CREPE_MODELS = ("full", "tiny")
@@ -65,7 +57,7 @@ class ConversionSettings:
         if self.save_spk and not self.spk_is_audio:
             raise ValueError("--save-spk keeps the speaker vector made from the singer's audio: give --spk a clip "
                              "or a folder of clips, or leave --save-spk out.")
-        if self.spk_mix and not is_mix_file(self.spk_mix):
+        if self.spk_mix and not os.fspath(self.spk_mix).lower().endswith((".yaml", ".yml", ".csv")):
             raise ValueError(f"--spk-mix {self.spk_mix}: a mix file is .yaml, .yml or .csv; for one speaker "
                              f"vector use --spk.")
         for name, value, allowed in (("pitch method", self.pitch_method, PITCH_METHODS),
@@ -95,7 +87,6 @@ class ConversionSettings:
 
     @property
     def target(self):
-        """The speaker vector, audio or mix file; one of them must be given."""
         if not (self.spk or self.spk_mix):
             raise ValueError(TARGET_HINT)
         return self.spk or self.spk_mix
@@ -139,14 +130,13 @@ def from_args(args):
     auto_shift = args.auto_shift and args.shift is None
     if args.auto_shift and not auto_shift:
         print(f"--shift {args.shift:g} given: it wins over --auto-shift", file=sys.stderr)
-    retrieval = retrieval_from_args(args)
     return ConversionSettings(
         spk=args.spk, spk_mix=args.spk_mix, speaker_checkpoint=args.speaker_checkpoint, save_spk=args.save_spk,
         shift=args.shift or 0.0, auto_shift=auto_shift, pitch_method=method,
         crepe_model=args.crepe_model or "full", repair=args.repair,
         pitch_weights={"fcpe": args.fcpe_weights, "rmvpe": args.rmvpe_weights}.get(method, args.crepe_weights),
         whisper_checkpoint=args.whisper_checkpoint, hubert_checkpoint=args.hubert_checkpoint, fast=args.fast,
-        retrieval=retrieval, protect=PROTECT_OFF if args.protect is None else args.protect,
+        retrieval=retrieval_from_args(args), protect=PROTECT_OFF if args.protect is None else args.protect,
         loudness_mix=args.loudness_mix, device=args.device, precision=args.precision,
         chunk_seconds=args.chunk_seconds, overlap_seconds=args.overlap_seconds, seed=args.seed,
         no_noise=args.no_noise)

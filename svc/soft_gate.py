@@ -1,11 +1,7 @@
-"""A soft noise gate for converted audio, keyed by the reference (the source singing).
-
-Instead of zeroing whatever the voice detector calls silence, each 10 ms frame gets a gain from
-the reference's level: frames within `range_db` of the loud frames (singing, and breaths above
-that floor) pass at unity; quieter frames are turned down by `ratio` dB per dB below the floor,
-at most `depth_db`, so the model's noise in pauses drops away without a dead-silent hole.
-The gain is fully open `lookahead_ms` before an onset (fading in over `attack_ms` before that),
-closes over `release_ms`, and glides between frames sample by sample, so no switch clicks.
+"""A soft noise gate for converted audio, keyed by the reference (the source singing): per 10 ms frame,
+unity gain within `range_db` of the loud frames, below that `ratio` dB down per dB (at most `depth_db`),
+so pauses drop away without a dead-silent hole. The gain opens `lookahead_ms` before an onset (over
+`attack_ms`), closes over `release_ms`, and glides sample by sample, so no switch clicks.
 """
 from dataclasses import dataclass
 
@@ -44,14 +40,9 @@ def gate_gain_db(ref, ref_sr, **options):
     return gain
 
 
-def frame_gain_to_samples(gain_db, sr, length):
-    """Per-frame dB gain -> linear gain per sample [length], linear in dB between frame centres."""
-    hop = sr / FRAME_RATE
-    centres = np.arange(len(gain_db)) * hop
-    return 10.0 ** (np.interp(np.arange(length), centres, gain_db) / 20.0)
-
-
 def soft_gate(ref, ref_sr, svc, svc_sr, **options):
     """`svc` turned down where the reference is silent (float32, len(svc))."""
-    gain = frame_gain_to_samples(gate_gain_db(ref, ref_sr, **options), svc_sr, len(svc))
+    gain_db = gate_gain_db(ref, ref_sr, **options)
+    centres = np.arange(len(gain_db)) * (svc_sr / FRAME_RATE)
+    gain = 10.0 ** (np.interp(np.arange(len(svc)), centres, gain_db) / 20.0)  # linear in dB between frames
     return (np.asarray(svc, dtype=np.float64) * gain).astype(np.float32)

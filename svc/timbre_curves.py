@@ -1,8 +1,5 @@
-"""Timbre that changes over time: weight curves per speaker vector -> one speaker vector per frame.
-
-The static mix of svc/timbre_mix.py made dynamic (as so-vits-svc 4.1's dynamic voice mixing).
-A mix file gives, for each speaker vector, its weight as (time in seconds, weight) points; the
-weight is linear between points and held before the first and after the last. YAML:
+"""Timbre that changes over time (so-vits-svc 4.1's dynamic voice mixing): a mix file gives, per
+speaker vector, its weight as (seconds, weight) points, linear between them and held outside. YAML:
 
     singerA.spk.npy: [[0, 1.0], [12.5, 0.0]]    # fades out between 0 and 12.5 s
     singerB.spk.npy: [[0, 0.0], [12.5, 1.0]]    # fades in
@@ -14,9 +11,8 @@ or CSV, one column per speaker file after a `time` column:
     0,1,0
     12.5,0,1
 
-Frame by frame the weights are made convex (non-negative, summing to 1), so every frame's vector
-is a weighted mean of singer vectors, on the scale the model was trained on. Relative file names
-are taken from the mix file's folder.
+Each frame's weights are made convex, so its vector is a weighted mean of singer vectors, on the scale
+the model was trained on. Relative file names are taken from the mix file's folder.
 """
 import csv
 import os
@@ -50,11 +46,6 @@ def _resolve(folder, name):
     return name if os.path.isabs(name) else os.path.join(folder, name)
 
 
-def read_yaml_curves(path):
-    data, folder = read_yaml_mapping(path, "singerA.spk.npy: [[0, 1.0], [10, 0.0]]")
-    return [(_resolve(folder, name), _check_points(path, name, points)) for name, points in data.items()]
-
-
 def read_csv_curves(path):
     with open(path, newline="", encoding="utf-8") as f:
         rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
@@ -72,63 +63,35 @@ def read_csv_curves(path):
             for col, name in enumerate(rows[0][1:], start=1)]
 
 
-def read_mix_curves(path):
-    """[(speaker file, points [K, 2] of (seconds, weight))] from a .yaml/.yml or .csv mix file."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise TimbreMixError(f"{path}: speaker mix file not found.")
-    if path.lower().endswith(".csv"):
-        return read_csv_curves(path)
-    return read_yaml_curves(path)
-
-
-def frame_weights(curves, frames, frame_rate, source="speaker mix"):
-    """Convex weights [frames, speakers]: each curve sampled at frame starts, then normalised."""
-    times = np.arange(frames) / float(frame_rate)
-    weights = np.stack([np.interp(times, points[:, 0], points[:, 1]) for _, points in curves], axis=1)
-    total = weights.sum(axis=1, keepdims=True)                  # [frames, 1]
-    empty = np.flatnonzero(total[:, 0] <= 0)
-    if len(empty):
-        raise TimbreMixError(f"{source}: every weight is 0 at {times[empty[0]]:.2f} s; give some speaker a "
-                             f"positive weight there.")
-    return weights / total
-
-
-def load_curve_vectors(curves):
-    """Speaker vectors [speakers, spk_dim] (float64) of the curves, checked to share one shape."""
-    return load_vectors([path for path, _ in curves])
-
-
 class SpeakerMix:
-    """A mix file loaded once; `frames(n, frame_rate)` gives the per-frame vectors [n, spk_dim]."""
+    """A .yaml/.yml or .csv mix file loaded once: `curves` [(speaker file, points [K, 2] of (seconds,
+    weight))] and their `vectors`; `frames(n, frame_rate)` gives the per-frame vectors [n, spk_dim]."""
 
     def __init__(self, path):
-        self.path = os.fspath(path)
-        self.curves = read_mix_curves(self.path)
-        self.vectors = load_curve_vectors(self.curves)           # [S, spk_dim]
-
-    @property
-    def dim(self):
-        return self.vectors.shape[1]
+        self.path = path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise TimbreMixError(f"{path}: speaker mix file not found.")
+        if path.lower().endswith(".csv"):
+            self.curves = read_csv_curves(path)
+        else:
+            data, folder = read_yaml_mapping(path, "singerA.spk.npy: [[0, 1.0], [10, 0.0]]")
+            self.curves = [(_resolve(folder, name), _check_points(path, name, points))
+                           for name, points in data.items()]
+        self.vectors = load_vectors([path for path, _ in self.curves])   # [S, spk_dim]
 
     def check_width(self, spk_dim):
-        if self.dim != spk_dim:
-            raise TimbreMixError(f"{self.path}: its speaker vectors are {self.dim}-wide but the model's are "
+        width = self.vectors.shape[1]
+        if width != spk_dim:
+            raise TimbreMixError(f"{self.path}: its speaker vectors are {width}-wide but the model's are "
                                  f"{spk_dim}-wide (vits.spk_dim); mix vectors of this model's speaker encoder.")
 
     def frames(self, count, frame_rate):
-        weights = frame_weights(self.curves, count, frame_rate, self.path)   # [count, S]
-        return (weights @ self.vectors).astype(np.float32)                   # [count, spk_dim]
-
-
-def speaker_track(spk, frames, frame_rate, spk_dim, name="speaker mix"):
-    """A SpeakerMix -> its per-frame vectors [frames, spk_dim]; anything else is returned as it is."""
-    if not isinstance(spk, SpeakerMix):
-        return spk
-    spk.check_width(spk_dim)
-    return spk.frames(frames, frame_rate)
-
-
-def is_mix_file(path):
-    """A speaker mix file (.yaml, .yml, .csv) rather than one speaker vector (.npy)."""
-    return os.fspath(path).lower().endswith((".yaml", ".yml", ".csv"))
+        """Each curve sampled at frame starts, made convex, times the vectors: [count, spk_dim]."""
+        times = np.arange(count) / float(frame_rate)
+        weights = np.stack([np.interp(times, p[:, 0], p[:, 1]) for _, p in self.curves], axis=1)  # [count, S]
+        total = weights.sum(axis=1, keepdims=True)                           # [count, 1]
+        empty = np.flatnonzero(total[:, 0] <= 0)
+        if len(empty):
+            raise TimbreMixError(f"{self.path}: every weight is 0 at {times[empty[0]]:.2f} s; give some "
+                                 f"speaker a positive weight there.")
+        return (weights / total @ self.vectors).astype(np.float32)           # [count, spk_dim]

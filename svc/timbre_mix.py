@@ -1,8 +1,5 @@
-"""A new timbre as the weighted mean of existing speaker vectors (.spk.npy).
-
-The singer files of prepare/ are plain means of per-file d-vectors, so a mix with weights
-summing to 1 lives on the same scale as a singer file. Weights that do not sum to 1 are
-normalised (with a note), which keeps that scale.
+"""A new timbre as the weighted mean of speaker vectors (.spk.npy): singer files are plain means of
+d-vectors, so weights summing to 1 (others are normalised, with a note) keep a singer file's scale.
 """
 import os
 
@@ -55,8 +52,8 @@ def read_weight_yaml(path):
     return pairs
 
 
-def check_weights(pairs):
-    """Validate weights; returns (normalised weights, notes)."""
+def mix_timbres(pairs):
+    """Weighted mean of the speaker vectors, weights normalised. Returns (float32 vector, notes)."""
     if not pairs:
         raise TimbreMixError("no speaker given: list FILE:WEIGHT pairs or --yaml weights.yaml")
     weights = np.array([w for _, w in pairs], dtype=np.float64)
@@ -70,41 +67,31 @@ def check_weights(pairs):
     if abs(total - 1.0) > 1e-6:
         notes.append(f"weights sum to {total:g}, not 1: normalised to " +
                      ", ".join(f"{w / total:.4g}" for w in weights))
-    return weights / total, notes
-
-
-def load_speaker_vector(path):
-    if not os.path.isfile(path):
-        raise TimbreMixError(f"{path}: speaker file not found.")
-    try:
-        vec = np.load(path, allow_pickle=False)
-    except Exception as e:
-        raise TimbreMixError(f"{path}: not a .npy speaker vector ({e}). Use a .spk.npy from prepare/ "
-                             f"(speaker/ or singer/ folder).") from None
-    vec = np.asarray(vec)
-    if vec.dtype.kind not in "fiu" or vec.ndim != 1 or vec.size == 0:
-        raise TimbreMixError(f"{path}: expected a 1-D vector of numbers, found shape {vec.shape} {vec.dtype}.")
-    if not np.all(np.isfinite(vec)):
-        raise TimbreMixError(f"{path}: holds NaN or infinite values; extract it again.")
-    return vec.astype(np.float64)
+    vectors = load_vectors([path for path, _ in pairs])
+    return sum(w / total * v for w, v in zip(weights, vectors)).astype(np.float32), notes
 
 
 def load_vectors(paths):
     """Speaker vectors [len(paths), spk_dim] (float64), checked to share one shape."""
-    vectors = [load_speaker_vector(path) for path in paths]
-    for path, vec in zip(paths, vectors):
-        if vec.shape != vectors[0].shape:
+    vectors = []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise TimbreMixError(f"{path}: speaker file not found.")
+        try:
+            vec = np.asarray(np.load(path, allow_pickle=False))
+        except Exception as e:
+            raise TimbreMixError(f"{path}: not a .npy speaker vector ({e}). Use a .spk.npy from prepare/ "
+                                 f"(speaker/ or singer/ folder).") from None
+        if vec.dtype.kind not in "fiu" or vec.ndim != 1 or vec.size == 0:
+            raise TimbreMixError(f"{path}: expected a 1-D vector of numbers, found shape {vec.shape} "
+                                 f"{vec.dtype}.")
+        if not np.all(np.isfinite(vec)):
+            raise TimbreMixError(f"{path}: holds NaN or infinite values; extract it again.")
+        if vectors and vec.shape != vectors[0].shape:
             raise TimbreMixError(f"{path}: shape {vec.shape} differs from {paths[0]} {vectors[0].shape}; "
                                  f"mix vectors made by the same speaker encoder.")
+        vectors.append(vec.astype(np.float64))
     return np.stack(vectors)
-
-
-def mix_timbres(pairs):
-    """Weighted mean of the speaker vectors. Returns (float32 vector, notes)."""
-    weights, notes = check_weights(pairs)
-    vectors = load_vectors([path for path, _ in pairs])
-    mixed = sum(w * v for w, v in zip(weights, vectors))
-    return mixed.astype(np.float32), notes
 
 
 def write_mix(pairs, out_path):

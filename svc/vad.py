@@ -1,11 +1,8 @@
 """Voice-activity detection without a downloaded model, and silencing converted audio with it.
 
-A 10 ms frame is active when its level is within `range_db` of the file's loud frames and
-above an absolute floor. With `periodicity=True` an active stretch is kept only when it
-holds some pitched frames (normalised autocorrelation peak in the singing range), which drops
-breaths, clicks and hum that carry energy but no voice. Active stretches are padded before
-(pre-roll) and after (hangover), short gaps are bridged, and the gain follows the mask with
-raised-cosine fades so that switching never clicks.
+A 10 ms frame is active when its level is within `range_db` of the file's loud frames and above a
+floor; with `periodicity=True` an active stretch also needs some pitched frames (no breaths, clicks,
+hum). Stretches are padded (pre-roll, hangover), short gaps bridged, and the gain fades in and out.
 """
 from dataclasses import dataclass
 
@@ -68,8 +65,7 @@ def voice_mask(wav, sr, **options):
     o = Vad(**options)
     frames = frame_signal(wav, sr)
     level = frame_level_db(frames)
-    loud = np.percentile(level, 95)
-    active = (level > loud - o.range_db) & (level > o.floor_db)
+    active = (level > np.percentile(level, 95) - o.range_db) & (level > o.floor_db)
     if o.periodicity and active.any():
         pitched = frame_periodicity(frames, sr) >= o.min_periodicity
         need = max(1, o.min_pitched_ms // 10)
@@ -101,6 +97,5 @@ def mask_to_gain(mask, sr, length, fade_ms=10.0):
 
 def silence_unvoiced(ref, ref_sr, svc, svc_sr, fade_ms=10.0, **vad_options):
     """Zero `svc` where the reference `ref` has no voice. Returns float32 of len(svc)."""
-    mask = voice_mask(ref, ref_sr, **vad_options)
-    gain = mask_to_gain(mask, svc_sr, len(svc), fade_ms=fade_ms)
+    gain = mask_to_gain(voice_mask(ref, ref_sr, **vad_options), svc_sr, len(svc), fade_ms=fade_ms)
     return (np.asarray(svc, dtype=np.float64) * gain).astype(np.float32)
