@@ -6,9 +6,10 @@ import sys
 import numpy as np
 import pytest
 
+from common.atomic import save_npy
 from svc.retrieval import (Codebook, ContentRetrieval, FeatureIndex, IndexNotFoundError, RetrievalError,
                            default_codebook_paths, default_index_paths, frames_path_for, write_index)
-from svc.retrieval_build import build_singer_indexes, train_codebook, write_codebook
+from svc.retrieval_build import build_singer_indexes, train_codebook
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PPG_DIM = 24
@@ -164,7 +165,8 @@ def test_kmeans_codebook_builds_and_blends(tmp_path):
     centres = train_codebook(frames, size=4)
     assert centres.shape == (4, 5)
     assert train_codebook(frames[:3], size=2048).shape == (1, 5)  # far fewer frames than the requested size
-    path = write_codebook(tmp_path / "hubert.codebook.npy", centres)
+    path = tmp_path / "hubert.codebook.npy"
+    save_npy(path, centres)
     codebook = Codebook.load(path, backend="sklearn")
     queries = frames[:20]
     nearest = centres[np.argmin(((queries[:, None] - centres[None]) ** 2).sum(-1), axis=1)]
