@@ -1,6 +1,5 @@
-"""What svc_eval.py reports: the metrics and their meaning, means per model/setting, a ranking,
-and the four outputs (aligned table, CSV one row per output, JSON summary, PNG).
-"""
+"""What svc_eval.py reports: the metrics, means per model/setting, a ranking, and the outputs
+(aligned table, CSV one row per output, JSON summary, PNG)."""
 import csv
 import io
 import json
@@ -139,16 +138,6 @@ def write_csv(path, rows):
     write_text(path, buffer.getvalue())
 
 
-def _json_safe(value):
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def write_json(path, summary, rows, skipped, target_files):
     metrics = present_metrics(rows)
     document = {
@@ -160,7 +149,8 @@ def write_json(path, summary, rows, skipped, target_files):
         "ge2e_target_files": target_files,
         "metrics": {m.key: {"better": {1: "higher", -1: "lower", 0: None}[m.better], "help": m.help} for m in metrics},
     }
-    write_text(path, json.dumps(_json_safe(document), indent=2) + "\n")
+    safe = json.loads(json.dumps(document), parse_constant=lambda _: None)  # NaN and +-Infinity -> null
+    write_text(path, json.dumps(safe, indent=2) + "\n")
 
 
 def _best(summary, metric):

@@ -1,9 +1,7 @@
 """Convert every input with every model and setting, and measure each output (svc_eval.py).
 
-Loaded once: the extractors and judges (Measurer), each model (its SvcConverter), the retrieval
-indexes. Extracted once per input: its features (PPG, units, pitch) and its reference measures
-(voicing, speaker vectors, clean PPG, loudness), reused by every model and setting.
-What each figure means: svc.eval_report.METRICS.
+Each input's features and reference measures are extracted once and reused by every model and
+setting. What each figure means: svc.eval_report.METRICS.
 """
 import os
 import sys
@@ -79,15 +77,10 @@ class Measurer:
         from whisper.ppg import WhisperPPG
 
         s = options.conversion
-        device = s.device
-        if whisper is None:
-            whisper = WhisperPPG(s.whisper_checkpoint, device=device, noise=not s.no_noise)
-        self.whisper = whisper
-        self.hubert = HubertSoft(s.hubert_checkpoint, device=device) if hubert is None else hubert
-        if pitch is None:
-            pitch = PitchExtractor(method=s.pitch_method, model=s.crepe_model, device=device, weights=s.pitch_weights)
-        self.pitch = pitch
-        self.speaker = SpeakerEncoder(options.speaker_checkpoint, device=device)
+        self.whisper = whisper or WhisperPPG(s.whisper_checkpoint, s.device, noise=not s.no_noise)
+        self.hubert = hubert or HubertSoft(s.hubert_checkpoint, device=s.device)
+        self.pitch = pitch or PitchExtractor(s.pitch_method, s.crepe_model, s.device, weights=s.pitch_weights)
+        self.speaker = SpeakerEncoder(options.speaker_checkpoint, device=s.device)
         self.ge2e = Ge2eEncoder(self.speaker.device) if wanted(options.ge2e, "resemblyzer", "--ge2e") else None
         self.dnsmos = Dnsmos() if wanted(options.dnsmos, "speechmos", "--dnsmos") else None
 
@@ -97,9 +90,6 @@ class Measurer:
             return self.whisper(wav16k)
         finally:
             self.whisper.noise = noise
-
-    def source(self, path, seed=0):
-        return self.source_audio(path, load_audio(path, EXTRACT_RATE), seed)
 
     def source_audio(self, path, wav16k, seed=0, content=True):
         """Source of 16 kHz audio already loaded (`path` names it in messages). content=False: only
@@ -194,16 +184,14 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
     if any(s.retrieval_ratio > 0 for s in options.settings):
         retrieval = load_retrieval(retrieval_settings, spk, hp)
     measurer = Measurer(options)
-    if options.target_waves:
-        target_files = list_inputs(options.target_waves)[:TARGET_FILES]
-    else:
-        target_files = default_target_waves(spk, retrieval_settings.data_root)
+    target_files = (list_inputs(options.target_waves)[:TARGET_FILES] if options.target_waves
+                    else default_target_waves(spk, retrieval_settings.data_root))
     target_ge2e = measurer.target_ge2e(target_files)
 
     report, sources = BatchReport("svc evaluation inputs"), []
     for path in tqdm(inputs, desc="features", unit="file", disable=not options.progress):
         try:
-            sources.append(measurer.source(path, conversion.seed or 0))
+            sources.append(measurer.source_audio(path, load_audio(path, EXTRACT_RATE), conversion.seed or 0))
         except ValueError as err:
             report.fail(path, err)
     if not sources:

@@ -118,12 +118,10 @@ def traceable_copy(infer):
 @dataclasses.dataclass
 class OnnxExportReport:
     path: str
-    opset: int
-    exporter: str
     checks: list  # (batch, frames, max |onnxruntime - PyTorch|) per checked input set
 
     def lines(self):
-        out = [f"ONNX model written: {self.path} (opset {self.opset}, {self.exporter})",
+        out = [f"ONNX model written: {self.path} (opset {OPSET}, {EXPORTER})",
                f"inputs: {', '.join(INPUT_NAMES)}; output: {', '.join(OUTPUT_NAMES)}"]
         out += [f"onnxruntime vs PyTorch, batch {b}, {t} frames: max abs diff {d:.2e} (<= {TOLERANCE:g})"
                 for b, t, d in self.checks]
@@ -146,60 +144,50 @@ def example_inputs(infer, hp, frames, batch=1, seed=0):
     return ppg, vec, pit, spk, noise, source
 
 
-def _dynamic_axes():
-    frames = {0: "batch", 1: "frames"}
-    return {"ppg": frames, "vec": frames, "pit": frames, "spk": {0: "batch"},
-            "noise": {0: "batch", 2: "frames"}, "source": {0: "batch", 2: "samples"},
-            "audio": {0: "batch", 2: "samples"}}
-
-
-def trace_to_onnx(model, inputs, path, opset=OPSET):
+def trace_to_onnx(model, inputs, path):
     """Write `model` (an OnnxGenerator) traced on `inputs` to `path` (not atomic: a temp path)."""
+    frames, samples = {0: "batch", 1: "frames"}, {0: "batch", 2: "samples"}
+    axes = {"ppg": frames, "vec": frames, "pit": frames, "spk": {0: "batch"},
+            "noise": {0: "batch", 2: "frames"}, "source": samples, "audio": samples}
     with warnings.catch_warnings():
         # shape arithmetic on traced sizes stays symbolic; the tracer warns about it regardless
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
         with torch.no_grad():
-            torch.onnx.export(model, inputs, path, dynamo=False, opset_version=opset,
+            torch.onnx.export(model, inputs, path, dynamo=False, opset_version=OPSET,
                               input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
-                              dynamic_axes=_dynamic_axes(), do_constant_folding=True)
+                              dynamic_axes=axes, do_constant_folding=True)
 
 
-def compare_with_torch(model, onnx_path, input_sets):
-    """Run onnxruntime and PyTorch on each input set -> [(batch, frames, max abs diff)]."""
-    _, ort = require_onnx()
-    session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
-    results = []
-    for inputs in input_sets:
-        with torch.no_grad():
-            expected = model(*inputs).numpy()
-        feeds = {name: t.numpy() for name, t in zip(INPUT_NAMES, inputs)}
-        (got,) = session.run(list(OUTPUT_NAMES), feeds)
-        if got.shape != expected.shape:
-            raise OnnxMismatchError(f"ONNX model {onnx_path} returned audio {got.shape}, PyTorch {expected.shape}.")
-        results.append((inputs[0].size(0), inputs[0].size(1), float(np.abs(got - expected).max())))
-    return results
-
-
-def export_onnx(hp, checkpoint_path, onnx_path, check_frames=CHECK_FRAMES, opset=OPSET):
+def export_onnx(hp, checkpoint_path, onnx_path, check_frames=CHECK_FRAMES):
     """Export the generator of `checkpoint_path` (training or exported file) as ONNX.
 
     The file is written atomically and only after onnx.checker accepted it and onnxruntime
     matched PyTorch within TOLERANCE at every length in `check_frames` (OnnxMismatchError if not).
     """
-    onnx, _ = require_onnx()
+    onnx, ort = require_onnx()
     infer = load_svc_model(hp, checkpoint_path)  # as conversion runs it, on the CPU
     reference = OnnxGenerator(infer).eval()  # the model conversion runs, the check's yardstick
     traced = OnnxGenerator(traceable_copy(infer)).eval()
-    input_sets = [example_inputs(infer, hp, t, seed=i) for i, t in enumerate(check_frames)]
+    checks = []
     with atomic_path(onnx_path) as tmp:
-        trace_to_onnx(traced, example_inputs(infer, hp, TRACE_FRAMES, seed=99), tmp, opset)
+        trace_to_onnx(traced, example_inputs(infer, hp, TRACE_FRAMES, seed=99), tmp)
         onnx.checker.check_model(tmp)
-        checks = compare_with_torch(reference, tmp, input_sets)
+        session = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"])
+        for seed, frames in enumerate(check_frames):
+            inputs = example_inputs(infer, hp, frames, seed=seed)
+            with torch.no_grad():
+                expected = reference(*inputs).numpy()
+            feeds = {name: t.numpy() for name, t in zip(INPUT_NAMES, inputs)}
+            (got,) = session.run(list(OUTPUT_NAMES), feeds)
+            if got.shape != expected.shape:
+                raise OnnxMismatchError(f"ONNX model {tmp} returned audio {got.shape}, "
+                                        f"PyTorch {expected.shape}.")
+            checks.append((inputs[0].size(0), frames, float(np.abs(got - expected).max())))
         worst = max(d for _, _, d in checks)
         if not worst <= TOLERANCE:
             raise OnnxMismatchError(
                 f"ONNX export of {checkpoint_path}: onnxruntime differs from PyTorch by {worst:.3g} "
                 f"(> {TOLERANCE:g}); {onnx_path} was not written. Report this with your torch/onnxruntime versions.")
-    return OnnxExportReport(str(onnx_path), opset, EXPORTER, checks)
+    return OnnxExportReport(str(onnx_path), checks)
