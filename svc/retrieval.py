@@ -33,17 +33,9 @@ class IndexNotFoundError(RetrievalError, FileNotFoundError):
     """The index (or codebook) file does not exist."""
 
 
-def default_index_paths(data_root, singer):
-    """(hubert_index_path, whisper_index_path) for a singer under `<data_root>/indexes/<singer>/`."""
-    return singer_files(data_root, singer, ".index")
-
-
-def default_codebook_paths(data_root, singer):
-    """(hubert_codebook_path, whisper_codebook_path) under `<data_root>/indexes/<singer>/`."""
-    return singer_files(data_root, singer, ".codebook.npy")
-
-
-def singer_files(data_root, singer, suffix):
+def default_index_paths(data_root, singer, suffix=".index"):
+    """(hubert path, whisper path) of a singer's indexes (or, suffix ".codebook.npy", k-means codebooks)
+    under `<data_root>/indexes/<singer>/`."""
     folder = os.path.join(os.fspath(data_root), "indexes", singer)
     return tuple(os.path.join(folder, kind + suffix) for kind in FEATURE_KINDS)
 
@@ -325,7 +317,7 @@ def resolve_paths(settings, spk_path):
         singer = singer_from_speaker_file(spk_path)
         note = f"singer '{singer}', taken from the speaker file name {os.fspath(spk_path)}"
     suffix = ".index" if settings.mode == "index" else ".codebook.npy"
-    defaults = singer_files(settings.data_root, singer, suffix)
+    defaults = default_index_paths(settings.data_root, singer, suffix)
     return settings.hubert_path or defaults[0], settings.whisper_path or defaults[1], note
 
 

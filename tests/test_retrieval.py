@@ -8,7 +8,7 @@ import pytest
 
 from common.atomic import save_npy
 from svc.retrieval import (Codebook, ContentRetrieval, FeatureIndex, IndexNotFoundError, RetrievalError,
-                           default_codebook_paths, default_index_paths, frames_path_for, write_index)
+                           default_index_paths, frames_path_for, write_index)
 from svc.retrieval_build import build_singer_indexes, train_codebook
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -218,7 +218,8 @@ def test_content_retrieval_wires_both_indexes(tmp_path):
                                rtol=1e-5, atol=1e-6)
     only_ppg = ContentRetrieval.from_paths(None, whisper_path, ratio=0.5, backend="sklearn")
     assert only_ppg(ppg, vec)[1] is vec
-    cluster = ContentRetrieval.from_paths(*default_codebook_paths(data, "bass"), ratio=1.0, k=1, backend="sklearn")
+    cluster = ContentRetrieval.from_paths(*default_index_paths(data, "bass", ".codebook.npy"), ratio=1.0, k=1,
+                                          backend="sklearn")
     assert cluster.hubert_index.size == 4 and cluster(ppg, vec)[0].shape == ppg.shape
 
 
@@ -256,7 +257,7 @@ def test_cli_builds_with_progress_bar_then_skips(tmp_path):
     assert "alto hubert k-means" in first.stderr and "alto whisper k-means" in first.stderr
     assert "2 written, 0 already done, 0 skipped" in first.stderr
     assert "hubert.codebook.npy: k-means codebook, 4 centres from" in first.stderr
-    for path in default_index_paths(data, "alto") + default_codebook_paths(data, "alto"):
+    for path in default_index_paths(data, "alto") + default_index_paths(data, "alto", ".codebook.npy"):
         assert os.path.isfile(path)
     assert not os.path.exists(os.path.join(data, "indexes", "bass"))
     second = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
