@@ -97,13 +97,11 @@ def check_blend_args(ratio, k):
 def as_numpy_frames(features):
     """(float32 numpy [T, D], function mapping a numpy result back to the input's type)."""
     if hasattr(features, "detach"):  # torch tensor: hand back a tensor on the same device and dtype
-        tensor = features
-        array = tensor.detach().float().cpu().numpy()
-
         def restore(result):
             import torch
-            return torch.from_numpy(np.ascontiguousarray(result)).to(device=tensor.device, dtype=tensor.dtype)
-        return array, restore
+            tensor = torch.from_numpy(np.ascontiguousarray(result))
+            return tensor.to(device=features.device, dtype=features.dtype)
+        return features.detach().float().cpu().numpy(), restore
     return np.asarray(features, dtype=np.float32), lambda result: result
 
 
@@ -116,17 +114,10 @@ class FeatureIndex:
             raise RetrievalError(f"{source}: index frames must be a non-empty [N, D] array, got shape "
                                  f"{frames.shape}. Rebuild with: {build_command(source, ' --force')}")
         self.frames = np.ascontiguousarray(frames, dtype=np.float32)  # [N, D]
+        self.size, self.dim = self.frames.shape
         self.source = os.fspath(source)
         self.backend = resolve_backend(backend)
         self.search = make_search(self.frames, self.backend)
-
-    @property
-    def dim(self):
-        return self.frames.shape[1]
-
-    @property
-    def size(self):
-        return self.frames.shape[0]
 
     @classmethod
     def load(cls, path, backend="auto"):
@@ -307,8 +298,10 @@ def singer_from_speaker_file(path):
     return os.path.splitext(name)[0]
 
 
-def resolve_paths(settings, spk_path):
-    """(hubert_path, whisper_path, singer note for error messages)."""
+def load_retrieval(settings, spk_path, hp):
+    """ContentRetrieval for the settings (indexes loaded once), checked against the model's widths."""
+    check_blend_args(settings.ratio, settings.k)
+    resolve_backend(settings.backend)
     if settings.mode not in MODES:
         raise RetrievalError(f"retrieval mode {settings.mode!r}: choose one of {', '.join(MODES)}.")
     if settings.singer:
@@ -318,14 +311,7 @@ def resolve_paths(settings, spk_path):
         note = f"singer '{singer}', taken from the speaker file name {os.fspath(spk_path)}"
     suffix = ".index" if settings.mode == "index" else ".codebook.npy"
     defaults = default_index_paths(settings.data_root, singer, suffix)
-    return settings.hubert_path or defaults[0], settings.whisper_path or defaults[1], note
-
-
-def load_retrieval(settings, spk_path, hp):
-    """ContentRetrieval for the settings (indexes loaded once), checked against the model's widths."""
-    check_blend_args(settings.ratio, settings.k)
-    resolve_backend(settings.backend)
-    hubert_path, whisper_path, note = resolve_paths(settings, spk_path)
+    hubert_path, whisper_path = settings.hubert_path or defaults[0], settings.whisper_path or defaults[1]
     try:
         retrieval = ContentRetrieval.from_paths(hubert_path, whisper_path, settings.ratio, settings.k, settings.backend)
     except IndexNotFoundError as err:
