@@ -48,7 +48,6 @@ class EvalOptions:
     ge2e: str = "auto"            # auto (when resemblyzer is installed), on, off
     dnsmos: str = "auto"          # auto (when speechmos is installed), on, off
     keep_audio: bool = False      # also write each output to <out>/audio/<model>/<setting>/
-    progress: bool = True
 
 
 @dataclass
@@ -156,12 +155,6 @@ def default_target_waves(spk_path, data_root="data_svc"):
     return list_inputs([folder])[:TARGET_FILES] if os.path.isdir(folder) else []
 
 
-def model_labels(models):
-    """Short unique names: file names, or paths where two file names collide."""
-    names = [os.path.basename(os.fspath(m)) for m in models]
-    return [os.fspath(m) if names.count(n) > 1 else n for m, n in zip(models, names)]
-
-
 @dataclass
 class EvalResult:
     rows: list          # one dict per output: model, setting, shift, retrieval_ratio, input, seconds, metrics
@@ -169,9 +162,8 @@ class EvalResult:
     target_files: list
 
 
-def evaluate(config, models, spk, waves, out_dir=None, options=None):
+def evaluate(config, models, spk, waves, out_dir, options):
     """Convert and measure; returns EvalResult. Outputs go to `out_dir`/audio only with keep_audio."""
-    options = options or EvalOptions()
     for model in models:  # fail before the long feature pass, not after it
         if not os.path.isfile(model):
             raise FileNotFoundError(f"{model}: model not found. Give exported models (.pth) or training "
@@ -189,7 +181,7 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
     target_ge2e = measurer.target_ge2e(target_files)
 
     report, sources = BatchReport("svc evaluation inputs"), []
-    for path in tqdm(inputs, desc="features", unit="file", disable=not options.progress):
+    for path in tqdm(inputs, desc="features", unit="file"):
         try:
             sources.append(measurer.source_audio(path, load_audio(path, EXTRACT_RATE), conversion.seed or 0))
         except ValueError as err:
@@ -204,9 +196,11 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
         for i, source in enumerate(sources):
             contents[ratio, i] = retrieval(source.ppg, source.vec)
 
-    rows, labels = [], model_labels(models)
-    steps = tqdm(total=len(models) * len(options.settings) * len(sources), desc="convert+measure", unit="output",
-                 disable=not options.progress)
+    names = [os.path.basename(os.fspath(m)) for m in models]  # labels: file names, paths where names collide
+    labels = [os.fspath(m) if names.count(n) > 1 else n for m, n in zip(models, names)]
+    rows = []
+    steps = tqdm(total=len(models) * len(options.settings) * len(sources), desc="convert+measure",
+                 unit="output")
     for model, label in zip(models, labels):
         converter = SvcConverter(hp, model, replace(conversion, spk=str(spk), retrieval=None, progress=False))
         for setting in options.settings:
@@ -215,7 +209,7 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
                 ppg, vec = contents.get((setting.retrieval_ratio, i), (source.ppg, source.vec))
                 wav = converter.convert(target, source.wav16k, Features(ppg, vec, source.f0))
                 check_output(wav, f"{label} ({setting.label}) on {source.path}", source.wav16k)  # never measure NaN
-                if options.keep_audio and out_dir:
+                if options.keep_audio:
                     stem = os.path.splitext(os.path.basename(source.path))[0]
                     save_audio(os.path.join(out_dir, "audio", label, setting.label, stem + ".wav"), wav, converter.rate,
                                source=source.wav16k)

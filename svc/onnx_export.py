@@ -34,7 +34,6 @@ OUTPUT_NAMES = ("audio",)
 TOLERANCE = 1e-3          # max |onnxruntime - PyTorch| accepted by the check
 TRACE_FRAMES = 16         # length of the example inputs the graph is traced with
 CHECK_FRAMES = (16, 37)   # two lengths, so the check proves the frame axis is dynamic
-INSTALL_HINT = "pip install onnx onnxruntime"
 
 
 class OnnxUnavailableError(RuntimeError):
@@ -53,7 +52,7 @@ def require_onnx():
     except ImportError as e:
         raise OnnxUnavailableError(
             f"ONNX export needs the optional packages onnx and onnxruntime ({e}). "
-            f"Install them with: {INSTALL_HINT}") from None
+            f"Install them with: pip install onnx onnxruntime") from None
     return onnx, onnxruntime
 
 
