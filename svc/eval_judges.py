@@ -1,10 +1,8 @@
 """Independent pretrained judges whose wheels ship their weights (so they work offline), both optional:
-
 - resemblyzer: a GE2E speaker encoder (Wan et al. 2018), trained apart from ours, so a timbre score
   that both encoders agree on is not an artefact of the encoder the model was conditioned on.
   It imports torch, librosa and webrtcvad, not torchaudio.
 - speechmos: Microsoft's DNSMOS (overall quality, P.808 MOS) as ONNX models run by onnxruntime.
-  It reads 16 kHz audio in [-1, 1] in 9.01 s windows.
 """
 import importlib.util
 import warnings

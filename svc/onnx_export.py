@@ -57,11 +57,8 @@ def require_onnx():
 
 
 class OnnxGenerator(nn.Module):
-    """Export-time view of a SynthesizerInfer with the prior noise as an input.
-
-    The content encoder's, flow's and decoder's own modules on full-length (unpadded) items, but
-    the prior sample is m + noise * exp(logs) with `noise` given, so no random op enters the graph.
-    """
+    """Export-time view of a SynthesizerInfer on full-length (unpadded) items with the prior noise as
+    an input: the prior sample is m + noise * exp(logs), so no random op enters the graph."""
 
     def __init__(self, infer):
         super().__init__()
@@ -83,24 +80,20 @@ class TraceableSnakeAlias(nn.Module):
 
     def __init__(self, alias):
         super().__init__()
-        channels = alias.act.alpha.numel()
-        up, low = alias.upsample, alias.downsample.lowpass
-        self.act = alias.act
-        self.channels = channels
-        self.ratio, self.up_pad = up.ratio, up.pad
-        self.crop_left, self.crop_right = up.crop_left, up.crop_right
-        self.down_pad, self.down_stride = low.pad, low.stride
-        self.register_buffer("up_taps", up.filter.expand(channels, -1, -1).clone())
-        self.register_buffer("down_taps", low.filter.expand(channels, -1, -1).clone())
+        self.act, self.up, self.low = alias.act, alias.upsample, alias.downsample.lowpass
+        self.channels = alias.act.alpha.numel()
+        self.register_buffer("up_taps", self.up.filter.expand(self.channels, -1, -1).clone())
+        self.register_buffer("down_taps", self.low.filter.expand(self.channels, -1, -1).clone())
 
     def forward(self, x):
+        up, low = self.up, self.low
         # x [B, C, T] -> [B, C, T * ratio] (zero-stuffing transposed conv, x ratio gain)
-        x = F.pad(x, (self.up_pad, self.up_pad), mode="replicate")
-        x = self.ratio * F.conv_transpose1d(x, self.up_taps, stride=self.ratio, groups=self.channels)
-        x = self.act(x[..., self.crop_left: x.size(-1) - self.crop_right])
+        x = F.pad(x, (up.pad, up.pad), mode="replicate")
+        x = up.ratio * F.conv_transpose1d(x, self.up_taps, stride=up.ratio, groups=self.channels)
+        x = self.act(x[..., up.crop_left: x.size(-1) - up.crop_right])
         # [B, C, T * ratio] -> [B, C, T]
-        x = F.pad(x, self.down_pad, mode="replicate")
-        return F.conv1d(x, self.down_taps, stride=self.down_stride, groups=self.channels)
+        x = F.pad(x, low.pad, mode="replicate")
+        return F.conv1d(x, self.down_taps, stride=low.stride, groups=self.channels)
 
 
 def traceable_copy(infer):
@@ -160,11 +153,9 @@ def trace_to_onnx(model, inputs, path):
 
 
 def export_onnx(hp, checkpoint_path, onnx_path, check_frames=CHECK_FRAMES):
-    """Export the generator of `checkpoint_path` (training or exported file) as ONNX.
-
-    The file is written atomically and only after onnx.checker accepted it and onnxruntime
-    matched PyTorch within TOLERANCE at every length in `check_frames` (OnnxMismatchError if not).
-    """
+    """Export the generator of `checkpoint_path` (training or exported file) as ONNX, written atomically
+    once onnx.checker accepts it and onnxruntime matches PyTorch within TOLERANCE at every length in
+    `check_frames` (OnnxMismatchError if not)."""
     onnx, ort = require_onnx()
     infer = load_svc_model(hp, checkpoint_path)  # as conversion runs it, on the CPU
     reference = OnnxGenerator(infer).eval()  # the model conversion runs, the check's yardstick

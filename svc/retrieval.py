@@ -149,10 +149,8 @@ class FeatureIndex:
         return out
 
     def blend(self, features, ratio=0.5, k=3):
-        """(1 - ratio) * own + ratio * mean of the k nearest training frames, [T, D] -> [T, D].
-
-        ratio 0 returns `features` itself, untouched. numpy in -> numpy out; torch tensor in -> tensor out.
-        """
+        """(1 - ratio) * own + ratio * mean of the k nearest training frames, [T, D] -> [T, D]; ratio 0
+        returns `features` itself. numpy in -> numpy out; torch tensor in -> tensor out."""
         check_blend_args(ratio, k)
         if ratio == 0:
             return features

@@ -26,11 +26,9 @@ KMEANS_EPOCHS = 10  # passes over the frames (measured against MiniBatchKMeans.f
 
 def train_codebook(frames, size=DEFAULT_CODEBOOK_SIZE, desc="k-means", progress=False):
     """MiniBatchKMeans centres, float32 [K, D]: K = `size`, but at most one per FRAMES_PER_CENTRE frames
-    (a codebook as large as the data compresses nothing), and at least one.
-
-    Trained batch by batch (`partial_fit`, k-means++ on the first batch, then KMEANS_EPOCHS shuffled passes)
-    so a bar can count the batches: a codebook of a large dataset takes minutes.
-    """
+    (a codebook as large as the data compresses nothing), and at least one. Trained batch by batch
+    (k-means++ on the first, then KMEANS_EPOCHS shuffled passes) so a bar can count the batches: a
+    codebook of a large dataset takes minutes."""
     from sklearn.cluster import MiniBatchKMeans
     frames = np.asarray(frames, dtype=np.float32)
     if frames.ndim != 2 or frames.shape[0] == 0:
@@ -93,10 +91,8 @@ def load_feature_file(path):
 
 
 def collect_frames(paths, report, desc):
-    """Concatenated frames [N, D] of all usable files (bad ones go to `report`), or None if none.
-
-    Files whose width differs from the singer's dominant width (the one holding most frames) are skipped.
-    """
+    """Concatenated frames [N, D] of all usable files, or None if none. Bad files, and files whose width
+    differs from the singer's dominant width (the one holding most frames), go to `report`."""
     arrays = {}
     for path in tqdm(paths, desc=desc, unit="file"):
         try:
