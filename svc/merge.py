@@ -1,9 +1,7 @@
 """Merge two SVC models: rate * A + (1 - rate) * B for every weight.
 
-Both exported and training files merge; the result keeps the inputs' layout. When one input
-is exported and the other a training file, the training file is reduced to the exported
-weights first and the result is an exported model. Discriminators (`model_d`) are merged too
-when both files hold them, so a merged training pair can serve as a pretrain file.
+The result keeps the inputs' layout; an exported and a training file merge into an exported model.
+Discriminators (`model_d`) merge too when both hold them, so a merged training pair can be a pretrain file.
 """
 from collections import OrderedDict
 

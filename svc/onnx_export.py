@@ -44,18 +44,6 @@ class OnnxMismatchError(RuntimeError):
     """onnxruntime's output differs from PyTorch's beyond TOLERANCE."""
 
 
-def require_onnx():
-    """Import onnx and onnxruntime lazily; one clear error when either is missing."""
-    try:
-        import onnx
-        import onnxruntime
-    except ImportError as e:
-        raise OnnxUnavailableError(
-            f"ONNX export needs the optional packages onnx and onnxruntime ({e}). "
-            f"Install them with: pip install onnx onnxruntime") from None
-    return onnx, onnxruntime
-
-
 class OnnxGenerator(nn.Module):
     """Export-time view of a SynthesizerInfer on full-length (unpadded) items with the prior noise as
     an input: the prior sample is m + noise * exp(logs), so no random op enters the graph."""
@@ -156,7 +144,13 @@ def export_onnx(hp, checkpoint_path, onnx_path, check_frames=CHECK_FRAMES):
     """Export the generator of `checkpoint_path` (training or exported file) as ONNX, written atomically
     once onnx.checker accepts it and onnxruntime matches PyTorch within TOLERANCE at every length in
     `check_frames` (OnnxMismatchError if not)."""
-    onnx, ort = require_onnx()
+    try:
+        import onnx
+        import onnxruntime as ort
+    except ImportError as e:
+        raise OnnxUnavailableError(
+            f"ONNX export needs the optional packages onnx and onnxruntime ({e}). "
+            f"Install them with: pip install onnx onnxruntime") from None
     infer = load_svc_model(hp, checkpoint_path)  # as conversion runs it, on the CPU
     reference = OnnxGenerator(infer).eval()  # the model conversion runs, the check's yardstick
     traced = OnnxGenerator(traceable_copy(infer)).eval()

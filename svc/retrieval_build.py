@@ -70,9 +70,8 @@ def feature_files_by_singer(data_root, kind):
     root = os.path.join(os.fspath(data_root), kind)
     if not os.path.isdir(root):
         return {}
-    suffix = FEATURE_SUFFIX[kind]
     files = {}
-    for singer, _, path in iter_dataset(root, accept=lambda fname: fname.endswith(suffix)):
+    for singer, _, path in iter_dataset(root, accept=lambda fname: fname.endswith(FEATURE_SUFFIX[kind])):
         files.setdefault(singer, []).append(path)
     return files
 
