@@ -129,9 +129,8 @@ def csv_columns(rows):
 
 
 def write_csv(path, rows):
-    columns = csv_columns(rows)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, csv_columns(rows), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})

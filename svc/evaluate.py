@@ -171,10 +171,10 @@ def evaluate(config, models, spk, waves, out_dir, options):
     hp = load_config(config)
     target = load_speaker(spk, hp.vits.spk_dim)
     inputs = list_inputs(waves)
-    conversion, retrieval = options.conversion, None
+    conversion = options.conversion
     retrieval_settings = conversion.retrieval or RetrievalSettings()
-    if any(s.retrieval_ratio > 0 for s in options.settings):
-        retrieval = load_retrieval(retrieval_settings, spk, hp)
+    ratios = sorted({s.retrieval_ratio for s in options.settings if s.retrieval_ratio > 0})
+    retrieval = load_retrieval(retrieval_settings, spk, hp) if ratios else None
     measurer = Measurer(options)
     target_files = (list_inputs(options.target_waves)[:TARGET_FILES] if options.target_waves
                     else default_target_waves(spk, retrieval_settings.data_root))
@@ -191,7 +191,7 @@ def evaluate(config, models, spk, waves, out_dir, options):
 
     # the neighbour search depends on the source and the ratio only: once here, not per model and shift
     contents = {}
-    for ratio in sorted({s.retrieval_ratio for s in options.settings if s.retrieval_ratio > 0}):
+    for ratio in ratios:
         retrieval.ratio = ratio
         for i, source in enumerate(sources):
             contents[ratio, i] = retrieval(source.ppg, source.vec)

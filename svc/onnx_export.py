@@ -1,8 +1,6 @@
-"""ONNX export of the conversion generator (content encoder, inverse flow, NSF decoder).
-
-The graph is deterministic: the NSF excitation (`SynthesizerInfer.pitch2source`) and the prior
-noise are computed outside it and passed in. Exporter: torch.onnx.export(dynamo=False), the
-TorchScript tracer, at opset 17, with the frame axis (and the batch axis) dynamic.
+"""ONNX export of the conversion generator (content encoder, inverse flow, NSF decoder), traced at
+opset 17 with the frame and batch axes dynamic. The graph is deterministic: the NSF excitation
+(`SynthesizerInfer.pitch2source`) and the prior noise are computed outside it and passed in.
 
 Graph inputs (float32 unless noted), T frames at 100 Hz, hop = 320 samples at 32 kHz:
     ppg    [B, T, ppg_dim]   Whisper PPG, already repeated x2 to 100 Hz
