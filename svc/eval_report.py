@@ -65,11 +65,9 @@ def _mean(values):
 
 
 def summarise(rows):
-    """[{model, setting, outputs, means {key: value}, rank}] sorted best first.
-
-    Rank: the mean, over the metrics with a better direction, of each group's place (1 = best)
-    among the groups that measured it; groups equal to the table's precision share their places.
-    """
+    """[{model, setting, outputs, means {key: value}, rank}] sorted best first. Rank: the mean, over the
+    metrics with a better direction, of each group's place (1 = best) among the groups that measured
+    it; groups equal to the table's precision share their places."""
     metrics = present_metrics(rows)
     groups = {}
     for row in rows:
