@@ -10,7 +10,7 @@ from svc.retrieval import BACKENDS  # noqa: E402
 from svc.retrieval_build import DEFAULT_CODEBOOK_SIZE, FRAMES_PER_CENTRE, build_singer_indexes  # noqa: E402
 
 
-def parse_args(argv=None):
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-s", "--singer", action="append",
                         help="singer (speaker folder name) to index; repeat for several; default: every singer")
@@ -29,11 +29,7 @@ def parse_args(argv=None):
                         help=f"k-means centres per codebook, but never more than one per {FRAMES_PER_CENTRE} frames "
                              f"(default: {DEFAULT_CODEBOOK_SIZE}; the summary says how many were written)")
     parser.add_argument("--force", action="store_true", help="rebuild indexes and codebooks that already exist")
-    return parser.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
+    args = parser.parse_args(argv)
     report = report_errors(build_singer_indexes, args.data, args.out, singers=args.singer, backend=args.backend,
                            dtype="float16" if args.float16 else "float32", kmeans=args.kmeans,
                            codebook_size=args.codebook_size, max_frames=args.max_frames, force=args.force)

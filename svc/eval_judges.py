@@ -1,10 +1,8 @@
 """Independent pretrained judges whose wheels ship their weights (so they work offline), both optional:
-
 - resemblyzer: a GE2E speaker encoder (Wan et al. 2018), trained apart from ours, so a timbre score
   that both encoders agree on is not an artefact of the encoder the model was conditioned on.
   It imports torch, librosa and webrtcvad, not torchaudio.
 - speechmos: Microsoft's DNSMOS (overall quality, P.808 MOS) as ONNX models run by onnxruntime.
-  It reads 16 kHz audio in [-1, 1] in 9.01 s windows.
 """
 import importlib.util
 import warnings
@@ -35,11 +33,8 @@ GATE_DB = 40.0                          # frames this far below the loudest fram
 
 
 def drop_pauses(wav):
-    """`wav` without its 30 ms frames more than GATE_DB below the loudest one.
-
-    resemblyzer's own preprocessing cuts pauses with webrtcvad, a speech detector that also cuts
-    sustained sung notes; an energy gate keeps them.
-    """
+    """`wav` without its 30 ms frames more than GATE_DB below the loudest one. (resemblyzer's own
+    preprocessing cuts pauses with webrtcvad, a speech detector that also cuts sustained sung notes.)"""
     frames = wav[:len(wav) // GATE_FRAME * GATE_FRAME].reshape(-1, GATE_FRAME)
     energy = np.mean(frames.astype(np.float64) ** 2, axis=1)
     if energy.size == 0 or energy.max() == 0:
@@ -65,12 +60,10 @@ class Ge2eEncoder:
 
 
 class Dnsmos:
-    """16 kHz wave -> (overall MOS, P.808 MOS), each about 1 (bad) to 5 (excellent).
-
-    speechmos scores 9.01 s windows at a 1 s hop (9 windows per 9 s of audio); here each window
-    starts where the last ended (the final one ends with the audio), 9 times less work for the
-    same kind of average. Shorter audio is repeated to one window, as speechmos does.
-    """
+    """16 kHz wave -> (overall MOS, P.808 MOS), each about 1 (bad) to 5 (excellent). speechmos scores
+    9.01 s windows at a 1 s hop (9 windows per 9 s of audio); here each window starts where the last
+    ended (the final one ends with the audio), 9 times less work for the same kind of average.
+    Shorter audio is repeated to one window, as speechmos does."""
 
     def __init__(self):
         from speechmos import dnsmos

@@ -1,6 +1,5 @@
-"""What svc_eval.py reports: the metrics and their meaning, means per model/setting, a ranking,
-and the four outputs (aligned table, CSV one row per output, JSON summary, PNG).
-"""
+"""What svc_eval.py reports: the metrics, means per model/setting, a ranking, and the outputs
+(aligned table, CSV one row per output, JSON summary, PNG)."""
 import csv
 import io
 import json
@@ -66,11 +65,9 @@ def _mean(values):
 
 
 def summarise(rows):
-    """[{model, setting, outputs, means {key: value}, rank}] sorted best first.
-
-    Rank: the mean, over the metrics with a better direction, of each group's place (1 = best)
-    among the groups that measured it; groups equal to the table's precision share their places.
-    """
+    """[{model, setting, outputs, means {key: value}, rank}] sorted best first. Rank: the mean, over the
+    metrics with a better direction, of each group's place (1 = best) among the groups that measured
+    it; groups equal to the table's precision share their places."""
     metrics = present_metrics(rows)
     groups = {}
     for row in rows:
@@ -130,23 +127,12 @@ def csv_columns(rows):
 
 
 def write_csv(path, rows):
-    columns = csv_columns(rows)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, csv_columns(rows), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
     write_text(path, buffer.getvalue())
-
-
-def _json_safe(value):
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def write_json(path, summary, rows, skipped, target_files):
@@ -160,7 +146,8 @@ def write_json(path, summary, rows, skipped, target_files):
         "ge2e_target_files": target_files,
         "metrics": {m.key: {"better": {1: "higher", -1: "lower", 0: None}[m.better], "help": m.help} for m in metrics},
     }
-    write_text(path, json.dumps(_json_safe(document), indent=2) + "\n")
+    safe = json.loads(json.dumps(document), parse_constant=lambda _: None)  # NaN and +-Infinity -> null
+    write_text(path, json.dumps(safe, indent=2) + "\n")
 
 
 def _best(summary, metric):

@@ -1,9 +1,7 @@
 """Convert every input with every model and setting, and measure each output (svc_eval.py).
 
-Loaded once: the extractors and judges (Measurer), each model (its SvcConverter), the retrieval
-indexes. Extracted once per input: its features (PPG, units, pitch) and its reference measures
-(voicing, speaker vectors, clean PPG, loudness), reused by every model and setting.
-What each figure means: svc.eval_report.METRICS.
+Each input's features and reference measures are extracted once and reused by every model and
+setting. What each figure means: svc.eval_report.METRICS.
 """
 import os
 import sys
@@ -50,7 +48,6 @@ class EvalOptions:
     ge2e: str = "auto"            # auto (when resemblyzer is installed), on, off
     dnsmos: str = "auto"          # auto (when speechmos is installed), on, off
     keep_audio: bool = False      # also write each output to <out>/audio/<model>/<setting>/
-    progress: bool = True
 
 
 @dataclass
@@ -79,15 +76,10 @@ class Measurer:
         from whisper.ppg import WhisperPPG
 
         s = options.conversion
-        device = s.device
-        if whisper is None:
-            whisper = WhisperPPG(s.whisper_checkpoint, device=device, noise=not s.no_noise)
-        self.whisper = whisper
-        self.hubert = HubertSoft(s.hubert_checkpoint, device=device) if hubert is None else hubert
-        if pitch is None:
-            pitch = PitchExtractor(method=s.pitch_method, model=s.crepe_model, device=device, weights=s.pitch_weights)
-        self.pitch = pitch
-        self.speaker = SpeakerEncoder(options.speaker_checkpoint, device=device)
+        self.whisper = whisper or WhisperPPG(s.whisper_checkpoint, s.device, noise=not s.no_noise)
+        self.hubert = hubert or HubertSoft(s.hubert_checkpoint, device=s.device)
+        self.pitch = pitch or PitchExtractor(s.pitch_method, s.crepe_model, s.device, weights=s.pitch_weights)
+        self.speaker = SpeakerEncoder(options.speaker_checkpoint, device=s.device)
         self.ge2e = Ge2eEncoder(self.speaker.device) if wanted(options.ge2e, "resemblyzer", "--ge2e") else None
         self.dnsmos = Dnsmos() if wanted(options.dnsmos, "speechmos", "--dnsmos") else None
 
@@ -97,9 +89,6 @@ class Measurer:
             return self.whisper(wav16k)
         finally:
             self.whisper.noise = noise
-
-    def source(self, path, seed=0):
-        return self.source_audio(path, load_audio(path, EXTRACT_RATE), seed)
 
     def source_audio(self, path, wav16k, seed=0, content=True):
         """Source of 16 kHz audio already loaded (`path` names it in messages). content=False: only
@@ -166,12 +155,6 @@ def default_target_waves(spk_path, data_root="data_svc"):
     return list_inputs([folder])[:TARGET_FILES] if os.path.isdir(folder) else []
 
 
-def model_labels(models):
-    """Short unique names: file names, or paths where two file names collide."""
-    names = [os.path.basename(os.fspath(m)) for m in models]
-    return [os.fspath(m) if names.count(n) > 1 else n for m, n in zip(models, names)]
-
-
 @dataclass
 class EvalResult:
     rows: list          # one dict per output: model, setting, shift, retrieval_ratio, input, seconds, metrics
@@ -179,9 +162,8 @@ class EvalResult:
     target_files: list
 
 
-def evaluate(config, models, spk, waves, out_dir=None, options=None):
+def evaluate(config, models, spk, waves, out_dir, options):
     """Convert and measure; returns EvalResult. Outputs go to `out_dir`/audio only with keep_audio."""
-    options = options or EvalOptions()
     for model in models:  # fail before the long feature pass, not after it
         if not os.path.isfile(model):
             raise FileNotFoundError(f"{model}: model not found. Give exported models (.pth) or training "
@@ -189,21 +171,19 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
     hp = load_config(config)
     target = load_speaker(spk, hp.vits.spk_dim)
     inputs = list_inputs(waves)
-    conversion, retrieval = options.conversion, None
+    conversion = options.conversion
     retrieval_settings = conversion.retrieval or RetrievalSettings()
-    if any(s.retrieval_ratio > 0 for s in options.settings):
-        retrieval = load_retrieval(retrieval_settings, spk, hp)
+    ratios = sorted({s.retrieval_ratio for s in options.settings if s.retrieval_ratio > 0})
+    retrieval = load_retrieval(retrieval_settings, spk, hp) if ratios else None
     measurer = Measurer(options)
-    if options.target_waves:
-        target_files = list_inputs(options.target_waves)[:TARGET_FILES]
-    else:
-        target_files = default_target_waves(spk, retrieval_settings.data_root)
+    target_files = (list_inputs(options.target_waves)[:TARGET_FILES] if options.target_waves
+                    else default_target_waves(spk, retrieval_settings.data_root))
     target_ge2e = measurer.target_ge2e(target_files)
 
     report, sources = BatchReport("svc evaluation inputs"), []
-    for path in tqdm(inputs, desc="features", unit="file", disable=not options.progress):
+    for path in tqdm(inputs, desc="features", unit="file"):
         try:
-            sources.append(measurer.source(path, conversion.seed or 0))
+            sources.append(measurer.source_audio(path, load_audio(path, EXTRACT_RATE), conversion.seed or 0))
         except ValueError as err:
             report.fail(path, err)
     if not sources:
@@ -211,14 +191,16 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
 
     # the neighbour search depends on the source and the ratio only: once here, not per model and shift
     contents = {}
-    for ratio in sorted({s.retrieval_ratio for s in options.settings if s.retrieval_ratio > 0}):
+    for ratio in ratios:
         retrieval.ratio = ratio
         for i, source in enumerate(sources):
             contents[ratio, i] = retrieval(source.ppg, source.vec)
 
-    rows, labels = [], model_labels(models)
-    steps = tqdm(total=len(models) * len(options.settings) * len(sources), desc="convert+measure", unit="output",
-                 disable=not options.progress)
+    names = [os.path.basename(os.fspath(m)) for m in models]  # labels: file names, paths where names collide
+    labels = [os.fspath(m) if names.count(n) > 1 else n for m, n in zip(models, names)]
+    rows = []
+    steps = tqdm(total=len(models) * len(options.settings) * len(sources), desc="convert+measure",
+                 unit="output")
     for model, label in zip(models, labels):
         converter = SvcConverter(hp, model, replace(conversion, spk=str(spk), retrieval=None, progress=False))
         for setting in options.settings:
@@ -227,7 +209,7 @@ def evaluate(config, models, spk, waves, out_dir=None, options=None):
                 ppg, vec = contents.get((setting.retrieval_ratio, i), (source.ppg, source.vec))
                 wav = converter.convert(target, source.wav16k, Features(ppg, vec, source.f0))
                 check_output(wav, f"{label} ({setting.label}) on {source.path}", source.wav16k)  # never measure NaN
-                if options.keep_audio and out_dir:
+                if options.keep_audio:
                     stem = os.path.splitext(os.path.basename(source.path))[0]
                     save_audio(os.path.join(out_dir, "audio", label, setting.label, stem + ".wav"), wav, converter.rate,
                                source=source.wav16k)

@@ -1,9 +1,7 @@
 """Merge two SVC models: rate * A + (1 - rate) * B for every weight.
 
-Both exported and training files merge; the result keeps the inputs' layout. When one input
-is exported and the other a training file, the training file is reduced to the exported
-weights first and the result is an exported model. Discriminators (`model_d`) are merged too
-when both files hold them, so a merged training pair can serve as a pretrain file.
+The result keeps the inputs' layout; an exported and a training file merge into an exported model.
+Discriminators (`model_d`) merge too when both hold them, so a merged training pair can be a pretrain file.
 """
 from collections import OrderedDict
 
@@ -22,14 +20,9 @@ def check_rate(rate):
 
 def merge_state_dicts(a, b, rate, name_a="model1", name_b="model2"):
     """OrderedDict in a's key order; float tensors interpolated, other tensors must be equal."""
-    only_a = [k for k in a if k not in b]
-    only_b = [k for k in b if k not in a]
-    if only_a or only_b:
-        parts = []
-        if only_a:
-            parts.append(f"{len(only_a)} only in {name_a} (e.g. {', '.join(only_a[:3])})")
-        if only_b:
-            parts.append(f"{len(only_b)} only in {name_b} (e.g. {', '.join(only_b[:3])})")
+    only = [(name, [k for k in x if k not in y]) for name, x, y in ((name_a, a, b), (name_b, b, a))]
+    parts = [f"{len(keys)} only in {name} (e.g. {', '.join(keys[:3])})" for name, keys in only if keys]
+    if parts:
         raise CheckpointError(f"cannot merge {name_a} and {name_b}: their weights differ: {'; '.join(parts)}. "
                               f"Merge models of the same architecture and config.")
     wrong = [f"{k} {tuple(a[k].shape)} vs {tuple(b[k].shape)}" for k in a if a[k].shape != b[k].shape]

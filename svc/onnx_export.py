@@ -1,8 +1,6 @@
-"""ONNX export of the conversion generator (content encoder, inverse flow, NSF decoder).
-
-The graph is deterministic: the NSF excitation (`SynthesizerInfer.pitch2source`) and the prior
-noise are computed outside it and passed in. Exporter: torch.onnx.export(dynamo=False), the
-TorchScript tracer, at opset 17, with the frame axis (and the batch axis) dynamic.
+"""ONNX export of the conversion generator (content encoder, inverse flow, NSF decoder), traced at
+opset 17 with the frame and batch axes dynamic. The graph is deterministic: the NSF excitation
+(`SynthesizerInfer.pitch2source`) and the prior noise are computed outside it and passed in.
 
 Graph inputs (float32 unless noted), T frames at 100 Hz, hop = 320 samples at 32 kHz:
     ppg    [B, T, ppg_dim]   Whisper PPG, already repeated x2 to 100 Hz
@@ -34,7 +32,6 @@ OUTPUT_NAMES = ("audio",)
 TOLERANCE = 1e-3          # max |onnxruntime - PyTorch| accepted by the check
 TRACE_FRAMES = 16         # length of the example inputs the graph is traced with
 CHECK_FRAMES = (16, 37)   # two lengths, so the check proves the frame axis is dynamic
-INSTALL_HINT = "pip install onnx onnxruntime"
 
 
 class OnnxUnavailableError(RuntimeError):
@@ -45,24 +42,9 @@ class OnnxMismatchError(RuntimeError):
     """onnxruntime's output differs from PyTorch's beyond TOLERANCE."""
 
 
-def require_onnx():
-    """Import onnx and onnxruntime lazily; one clear error when either is missing."""
-    try:
-        import onnx
-        import onnxruntime
-    except ImportError as e:
-        raise OnnxUnavailableError(
-            f"ONNX export needs the optional packages onnx and onnxruntime ({e}). "
-            f"Install them with: {INSTALL_HINT}") from None
-    return onnx, onnxruntime
-
-
 class OnnxGenerator(nn.Module):
-    """Export-time view of a SynthesizerInfer with the prior noise as an input.
-
-    The content encoder's, flow's and decoder's own modules on full-length (unpadded) items, but
-    the prior sample is m + noise * exp(logs) with `noise` given, so no random op enters the graph.
-    """
+    """Export-time view of a SynthesizerInfer on full-length (unpadded) items with the prior noise as
+    an input: the prior sample is m + noise * exp(logs), so no random op enters the graph."""
 
     def __init__(self, infer):
         super().__init__()
@@ -84,24 +66,20 @@ class TraceableSnakeAlias(nn.Module):
 
     def __init__(self, alias):
         super().__init__()
-        channels = alias.act.alpha.numel()
-        up, low = alias.upsample, alias.downsample.lowpass
-        self.act = alias.act
-        self.channels = channels
-        self.ratio, self.up_pad = up.ratio, up.pad
-        self.crop_left, self.crop_right = up.crop_left, up.crop_right
-        self.down_pad, self.down_stride = low.pad, low.stride
-        self.register_buffer("up_taps", up.filter.expand(channels, -1, -1).clone())
-        self.register_buffer("down_taps", low.filter.expand(channels, -1, -1).clone())
+        self.act, self.up, self.low = alias.act, alias.upsample, alias.downsample.lowpass
+        self.channels = alias.act.alpha.numel()
+        self.register_buffer("up_taps", self.up.filter.expand(self.channels, -1, -1).clone())
+        self.register_buffer("down_taps", self.low.filter.expand(self.channels, -1, -1).clone())
 
     def forward(self, x):
+        up, low = self.up, self.low
         # x [B, C, T] -> [B, C, T * ratio] (zero-stuffing transposed conv, x ratio gain)
-        x = F.pad(x, (self.up_pad, self.up_pad), mode="replicate")
-        x = self.ratio * F.conv_transpose1d(x, self.up_taps, stride=self.ratio, groups=self.channels)
-        x = self.act(x[..., self.crop_left: x.size(-1) - self.crop_right])
+        x = F.pad(x, (up.pad, up.pad), mode="replicate")
+        x = up.ratio * F.conv_transpose1d(x, self.up_taps, stride=up.ratio, groups=self.channels)
+        x = self.act(x[..., up.crop_left: x.size(-1) - up.crop_right])
         # [B, C, T * ratio] -> [B, C, T]
-        x = F.pad(x, self.down_pad, mode="replicate")
-        return F.conv1d(x, self.down_taps, stride=self.down_stride, groups=self.channels)
+        x = F.pad(x, low.pad, mode="replicate")
+        return F.conv1d(x, self.down_taps, stride=low.stride, groups=self.channels)
 
 
 def traceable_copy(infer):
@@ -118,12 +96,10 @@ def traceable_copy(infer):
 @dataclasses.dataclass
 class OnnxExportReport:
     path: str
-    opset: int
-    exporter: str
     checks: list  # (batch, frames, max |onnxruntime - PyTorch|) per checked input set
 
     def lines(self):
-        out = [f"ONNX model written: {self.path} (opset {self.opset}, {self.exporter})",
+        out = [f"ONNX model written: {self.path} (opset {OPSET}, {EXPORTER})",
                f"inputs: {', '.join(INPUT_NAMES)}; output: {', '.join(OUTPUT_NAMES)}"]
         out += [f"onnxruntime vs PyTorch, batch {b}, {t} frames: max abs diff {d:.2e} (<= {TOLERANCE:g})"
                 for b, t, d in self.checks]
@@ -146,60 +122,54 @@ def example_inputs(infer, hp, frames, batch=1, seed=0):
     return ppg, vec, pit, spk, noise, source
 
 
-def _dynamic_axes():
-    frames = {0: "batch", 1: "frames"}
-    return {"ppg": frames, "vec": frames, "pit": frames, "spk": {0: "batch"},
-            "noise": {0: "batch", 2: "frames"}, "source": {0: "batch", 2: "samples"},
-            "audio": {0: "batch", 2: "samples"}}
-
-
-def trace_to_onnx(model, inputs, path, opset=OPSET):
+def trace_to_onnx(model, inputs, path):
     """Write `model` (an OnnxGenerator) traced on `inputs` to `path` (not atomic: a temp path)."""
+    frames, samples = {0: "batch", 1: "frames"}, {0: "batch", 2: "samples"}
+    axes = {"ppg": frames, "vec": frames, "pit": frames, "spk": {0: "batch"},
+            "noise": {0: "batch", 2: "frames"}, "source": samples, "audio": samples}
     with warnings.catch_warnings():
         # shape arithmetic on traced sizes stays symbolic; the tracer warns about it regardless
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
         with torch.no_grad():
-            torch.onnx.export(model, inputs, path, dynamo=False, opset_version=opset,
+            torch.onnx.export(model, inputs, path, dynamo=False, opset_version=OPSET,
                               input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
-                              dynamic_axes=_dynamic_axes(), do_constant_folding=True)
+                              dynamic_axes=axes, do_constant_folding=True)
 
 
-def compare_with_torch(model, onnx_path, input_sets):
-    """Run onnxruntime and PyTorch on each input set -> [(batch, frames, max abs diff)]."""
-    _, ort = require_onnx()
-    session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
-    results = []
-    for inputs in input_sets:
-        with torch.no_grad():
-            expected = model(*inputs).numpy()
-        feeds = {name: t.numpy() for name, t in zip(INPUT_NAMES, inputs)}
-        (got,) = session.run(list(OUTPUT_NAMES), feeds)
-        if got.shape != expected.shape:
-            raise OnnxMismatchError(f"ONNX model {onnx_path} returned audio {got.shape}, PyTorch {expected.shape}.")
-        results.append((inputs[0].size(0), inputs[0].size(1), float(np.abs(got - expected).max())))
-    return results
-
-
-def export_onnx(hp, checkpoint_path, onnx_path, check_frames=CHECK_FRAMES, opset=OPSET):
-    """Export the generator of `checkpoint_path` (training or exported file) as ONNX.
-
-    The file is written atomically and only after onnx.checker accepted it and onnxruntime
-    matched PyTorch within TOLERANCE at every length in `check_frames` (OnnxMismatchError if not).
-    """
-    onnx, _ = require_onnx()
+def export_onnx(hp, checkpoint_path, onnx_path, check_frames=CHECK_FRAMES):
+    """Export the generator of `checkpoint_path` (training or exported file) as ONNX, written atomically
+    once onnx.checker accepts it and onnxruntime matches PyTorch within TOLERANCE at every length in
+    `check_frames` (OnnxMismatchError if not)."""
+    try:
+        import onnx
+        import onnxruntime as ort
+    except ImportError as e:
+        raise OnnxUnavailableError(
+            f"ONNX export needs the optional packages onnx and onnxruntime ({e}). "
+            f"Install them with: pip install onnx onnxruntime") from None
     infer = load_svc_model(hp, checkpoint_path)  # as conversion runs it, on the CPU
     reference = OnnxGenerator(infer).eval()  # the model conversion runs, the check's yardstick
     traced = OnnxGenerator(traceable_copy(infer)).eval()
-    input_sets = [example_inputs(infer, hp, t, seed=i) for i, t in enumerate(check_frames)]
+    checks = []
     with atomic_path(onnx_path) as tmp:
-        trace_to_onnx(traced, example_inputs(infer, hp, TRACE_FRAMES, seed=99), tmp, opset)
+        trace_to_onnx(traced, example_inputs(infer, hp, TRACE_FRAMES, seed=99), tmp)
         onnx.checker.check_model(tmp)
-        checks = compare_with_torch(reference, tmp, input_sets)
+        session = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"])
+        for seed, frames in enumerate(check_frames):
+            inputs = example_inputs(infer, hp, frames, seed=seed)
+            with torch.no_grad():
+                expected = reference(*inputs).numpy()
+            feeds = {name: t.numpy() for name, t in zip(INPUT_NAMES, inputs)}
+            (got,) = session.run(list(OUTPUT_NAMES), feeds)
+            if got.shape != expected.shape:
+                raise OnnxMismatchError(f"ONNX model {tmp} returned audio {got.shape}, "
+                                        f"PyTorch {expected.shape}.")
+            checks.append((inputs[0].size(0), frames, float(np.abs(got - expected).max())))
         worst = max(d for _, _, d in checks)
         if not worst <= TOLERANCE:
             raise OnnxMismatchError(
                 f"ONNX export of {checkpoint_path}: onnxruntime differs from PyTorch by {worst:.3g} "
                 f"(> {TOLERANCE:g}); {onnx_path} was not written. Report this with your torch/onnxruntime versions.")
-    return OnnxExportReport(str(onnx_path), opset, EXPORTER, checks)
+    return OnnxExportReport(str(onnx_path), checks)

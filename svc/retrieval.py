@@ -5,17 +5,9 @@ An index is two files in `<data_root>/indexes/<singer>/`:
   `<kind>.frames.npy`  the training frames, float32 (or float16) [N, D]
 The search structure (faiss IndexFlatL2 or scikit-learn NearestNeighbors, both exact L2) is rebuilt
 from the frames at load time, so nothing is ever unpickled. A binary faiss index written by the
-upstream so-vits-svc-5.0 trainer is also accepted (needs faiss): its vectors are read back and
-searched exactly.
-
-The "cluster" variant searches a k-means codebook instead, `<kind>.codebook.npy` (float32 centres
-[K, D], svc.retrieval_build): each frame is pulled toward its nearest centre(s), not raw frames.
-Both variants blend `(1 - ratio) * own + ratio * target`.
-
-Typical use in conversion (ppg [T, ppg_dim], vec [T, 256]):
-    retrieval = ContentRetrieval.from_paths(hubert_index, whisper_index, ratio=0.5, k=3)
-    ppg, vec = retrieval(ppg, vec)
-or, from svc_inference.py's options, `load_retrieval(RetrievalSettings(...), spk_path, hp)`.
+upstream so-vits-svc-5.0 trainer is also accepted (needs faiss): its vectors are searched exactly.
+The "cluster" variant searches k-means centres instead, `<kind>.codebook.npy` (float32 [K, D],
+svc.retrieval_build). Both variants blend `(1 - ratio) * own + ratio * target`.
 """
 import json
 import os
@@ -31,7 +23,6 @@ INDEX_VERSION = 1
 FEATURE_KINDS = ("hubert", "whisper")
 BACKENDS = ("auto", "faiss", "sklearn")
 QUERY_BATCH = 1024  # frames per search call; bounds the [B, k, D] neighbour gather
-BUILD_HINT = "python svc_train_retrieval.py -s {singer}"
 
 
 class RetrievalError(ValueError):
@@ -42,33 +33,22 @@ class IndexNotFoundError(RetrievalError, FileNotFoundError):
     """The index (or codebook) file does not exist."""
 
 
-def default_index_dir(data_root, singer):
-    return os.path.join(os.fspath(data_root), "indexes", singer)
-
-
-def default_index_paths(data_root, singer):
-    """(hubert_index_path, whisper_index_path) for a singer under `<data_root>/indexes/<singer>/`."""
-    folder = default_index_dir(data_root, singer)
-    return os.path.join(folder, "hubert.index"), os.path.join(folder, "whisper.index")
-
-
-def default_codebook_paths(data_root, singer):
-    """(hubert_codebook_path, whisper_codebook_path) under `<data_root>/indexes/<singer>/`."""
-    folder = default_index_dir(data_root, singer)
-    return os.path.join(folder, "hubert.codebook.npy"), os.path.join(folder, "whisper.codebook.npy")
+def default_index_paths(data_root, singer, suffix=".index"):
+    """(hubert path, whisper path) of a singer's indexes (or, suffix ".codebook.npy", k-means codebooks)
+    under `<data_root>/indexes/<singer>/`."""
+    folder = os.path.join(os.fspath(data_root), "indexes", singer)
+    return tuple(os.path.join(folder, kind + suffix) for kind in FEATURE_KINDS)
 
 
 def frames_path_for(index_path):
     """`.../hubert.index` -> `.../hubert.frames.npy`."""
-    base = os.fspath(index_path)
-    if base.endswith(".index"):
-        base = base[: -len(".index")]
-    return base + ".frames.npy"
+    return os.fspath(index_path).removesuffix(".index") + ".frames.npy"
 
 
-def singer_hint(path):
-    """Singer name guessed from `<...>/indexes/<singer>/<file>`, for error messages."""
-    return os.path.basename(os.path.dirname(os.path.abspath(os.fspath(path)))) or "SINGER"
+def build_command(path, extra=""):
+    """The command that (re)builds the index at `<...>/indexes/<singer>/<file>`, for error messages."""
+    singer = os.path.basename(os.path.dirname(os.path.abspath(os.fspath(path)))) or "SINGER"
+    return f"python svc_train_retrieval.py -s {singer}{extra}"
 
 
 # ---------------------------------------------------------------- search backends
@@ -77,57 +57,29 @@ def resolve_backend(backend):
     if backend not in BACKENDS:
         raise RetrievalError(f"backend {backend!r}: choose one of {', '.join(BACKENDS)}.")
     if backend == "auto":
-        return "faiss" if faiss_available() else "sklearn"
+        try:
+            import faiss  # noqa: F401
+        except ImportError:
+            return "sklearn"
+        return "faiss"
     return backend
 
 
-def faiss_available():
-    try:
-        import faiss  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def import_faiss():
-    try:
-        import faiss
-    except ImportError as err:
-        raise RetrievalError("backend 'faiss' needs faiss-cpu: pip install faiss-cpu, "
-                             "or use backend 'sklearn' (same neighbours, exact L2).") from err
-    return faiss
-
-
-class FaissSearch:
-    """Exact L2 search with faiss IndexFlatL2."""
-
-    name = "faiss"
-
-    def __init__(self, frames):
-        faiss = import_faiss()
-        self.index = faiss.IndexFlatL2(frames.shape[1])
-        self.index.add(np.ascontiguousarray(frames, dtype=np.float32))
-
-    def neighbours(self, queries, k):
-        _, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-        return ids  # [B, k], nearest first
-
-
-class SklearnSearch:
-    """Exact L2 search with scikit-learn NearestNeighbors (brute force or kd-tree, chosen by sklearn)."""
-
-    name = "sklearn"
-
-    def __init__(self, frames):
-        from sklearn.neighbors import NearestNeighbors
-        self.model = NearestNeighbors(algorithm="auto", metric="euclidean").fit(frames)
-
-    def neighbours(self, queries, k):
-        return self.model.kneighbors(queries, n_neighbors=k, return_distance=False)  # [B, k]
-
-
-def make_search(frames, backend="auto"):
-    return FaissSearch(frames) if resolve_backend(backend) == "faiss" else SklearnSearch(frames)
+def make_search(frames, backend):
+    """search(queries [B, D], k) -> ids [B, k], nearest first: exact L2 with faiss IndexFlatL2 or
+    scikit-learn NearestNeighbors (brute force or kd-tree, chosen by sklearn)."""
+    if backend == "faiss":
+        try:
+            import faiss
+        except ImportError as err:
+            raise RetrievalError("backend 'faiss' needs faiss-cpu: pip install faiss-cpu, "
+                                 "or use backend 'sklearn' (same neighbours, exact L2).") from err
+        index = faiss.IndexFlatL2(frames.shape[1])
+        index.add(frames)
+        return lambda queries, k: index.search(np.ascontiguousarray(queries, dtype=np.float32), k)[1]
+    from sklearn.neighbors import NearestNeighbors
+    model = NearestNeighbors(algorithm="auto", metric="euclidean").fit(frames)
+    return lambda queries, k: model.kneighbors(queries, n_neighbors=k, return_distance=False)
 
 
 # ---------------------------------------------------------------- blending
@@ -145,13 +97,11 @@ def check_blend_args(ratio, k):
 def as_numpy_frames(features):
     """(float32 numpy [T, D], function mapping a numpy result back to the input's type)."""
     if hasattr(features, "detach"):  # torch tensor: hand back a tensor on the same device and dtype
-        tensor = features
-        array = tensor.detach().float().cpu().numpy()
-
         def restore(result):
             import torch
-            return torch.from_numpy(np.ascontiguousarray(result)).to(device=tensor.device, dtype=tensor.dtype)
-        return array, restore
+            tensor = torch.from_numpy(np.ascontiguousarray(result))
+            return tensor.to(device=features.device, dtype=features.dtype)
+        return features.detach().float().cpu().numpy(), restore
     return np.asarray(features, dtype=np.float32), lambda result: result
 
 
@@ -161,24 +111,13 @@ class FeatureIndex:
     def __init__(self, frames, backend="auto", source="<memory>"):
         frames = np.asarray(frames)
         if frames.ndim != 2 or frames.shape[0] == 0:
-            fix = f"{BUILD_HINT.format(singer=singer_hint(source))} --force"
             raise RetrievalError(f"{source}: index frames must be a non-empty [N, D] array, got shape "
-                                 f"{frames.shape}. Rebuild with: {fix}")
+                                 f"{frames.shape}. Rebuild with: {build_command(source, ' --force')}")
         self.frames = np.ascontiguousarray(frames, dtype=np.float32)  # [N, D]
+        self.size, self.dim = self.frames.shape
         self.source = os.fspath(source)
-        self.search = make_search(self.frames, backend)
-
-    @property
-    def dim(self):
-        return self.frames.shape[1]
-
-    @property
-    def size(self):
-        return self.frames.shape[0]
-
-    @property
-    def backend(self):
-        return self.search.name
+        self.backend = resolve_backend(backend)
+        self.search = make_search(self.frames, self.backend)
 
     @classmethod
     def load(cls, path, backend="auto"):
@@ -187,16 +126,14 @@ class FeatureIndex:
         resolve_backend(backend)  # reject a bad backend name before touching files
         if not os.path.isfile(path):
             raise IndexNotFoundError(f"{path}: retrieval index not found. Build it with: "
-                                     f"{BUILD_HINT.format(singer=singer_hint(path))}")
+                                     f"{build_command(path)}")
         with open(path, "rb") as f:
-            head = f.read(1)
-        if head == b"{":
-            frames = read_manifest_frames(path)
-        else:
-            frames = read_faiss_vectors(path)
-        return cls(frames, backend=backend, source=path)
+            manifest = f.read(1) == b"{"
+        return cls(read_manifest_frames(path) if manifest else read_faiss_vectors(path), backend, path)
 
-    def check_width(self, features):
+    def nearest_ids(self, features, k=3):
+        """Indices [T, k] of each frame's k nearest training frames (nearest first), searched in batches."""
+        features, _ = as_numpy_frames(features)
         if features.ndim != 2:
             raise RetrievalError(f"features for {self.source} must be [frames, {self.dim}], "
                                  f"got shape {features.shape}.")
@@ -204,38 +141,24 @@ class FeatureIndex:
             raise RetrievalError(
                 f"{self.source}: index holds {self.dim}-wide features but the input is {features.shape[1]}-wide "
                 f"(wrong index for this feature kind, or built with another extractor model). Rebuild it with: "
-                f"{BUILD_HINT.format(singer=singer_hint(self.source))} --force")
-
-    def nearest_ids(self, features, k=3):
-        """Indices [T, k] of each frame's k nearest training frames (nearest first), searched in batches."""
-        features, _ = as_numpy_frames(features)
-        self.check_width(features)
+                f"{build_command(self.source, ' --force')}")
         k = min(int(k), self.size)
         out = np.empty((features.shape[0], k), dtype=np.int64)
         for start in range(0, features.shape[0], QUERY_BATCH):
-            out[start:start + QUERY_BATCH] = self.search.neighbours(features[start:start + QUERY_BATCH], k)
-        return out
-
-    def neighbour_mean(self, features, k=3):
-        """Mean of each frame's k nearest training frames: [T, D] float32."""
-        features, _ = as_numpy_frames(features)
-        self.check_width(features)
-        out = np.empty_like(features)
-        for start in range(0, features.shape[0], QUERY_BATCH):
-            ids = self.nearest_ids(features[start:start + QUERY_BATCH], k)  # [B, k]
-            out[start:start + QUERY_BATCH] = self.frames[ids].mean(axis=1)  # [B, k, D] -> [B, D]
+            out[start:start + QUERY_BATCH] = self.search(features[start:start + QUERY_BATCH], k)
         return out
 
     def blend(self, features, ratio=0.5, k=3):
-        """(1 - ratio) * own + ratio * mean of the k nearest training frames, [T, D] -> [T, D].
-
-        ratio 0 returns `features` itself, untouched. numpy in -> numpy out; torch tensor in -> tensor out.
-        """
+        """(1 - ratio) * own + ratio * mean of the k nearest training frames, [T, D] -> [T, D]; ratio 0
+        returns `features` itself. numpy in -> numpy out; torch tensor in -> tensor out."""
         check_blend_args(ratio, k)
         if ratio == 0:
             return features
         array, restore = as_numpy_frames(features)
-        retrieved = self.neighbour_mean(array, k)
+        ids = self.nearest_ids(array, k)  # [T, k]
+        retrieved = np.empty_like(array)
+        for start in range(0, array.shape[0], QUERY_BATCH):  # [B, k, D] -> [B, D]
+            retrieved[start:start + QUERY_BATCH] = self.frames[ids[start:start + QUERY_BATCH]].mean(axis=1)
         if ratio == 1:
             return restore(retrieved)
         ratio = np.float32(ratio)
@@ -250,12 +173,12 @@ class Codebook(FeatureIndex):
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise IndexNotFoundError(f"{path}: k-means codebook not found. Build it with: "
-                                     f"{BUILD_HINT.format(singer=singer_hint(path))} --kmeans")
+                                     f"{build_command(path, ' --kmeans')}")
         try:
             centres = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as err:
             raise RetrievalError(f"{path}: unreadable codebook ({err}). Rebuild it with: "
-                                 f"{BUILD_HINT.format(singer=singer_hint(path))} --kmeans --force") from err
+                                 f"{build_command(path, ' --kmeans --force')}") from err
         return cls(centres, backend=backend, source=path)
 
     def blend(self, features, ratio=0.5, k=1):
@@ -273,8 +196,11 @@ class ContentRetrieval:
     @classmethod
     def from_paths(cls, hubert_index_path, whisper_index_path, ratio=0.5, k=3, backend="auto"):
         """Either path may be None to leave that feature alone. Codebook paths (.npy) work too."""
-        hubert = load_retriever(hubert_index_path, backend)
-        return cls(hubert, load_retriever(whisper_index_path, backend), ratio, k)
+        def load(path):
+            if path is None:
+                return None
+            return (Codebook if os.fspath(path).endswith(".npy") else FeatureIndex).load(path, backend)
+        return cls(load(hubert_index_path), load(whisper_index_path), ratio, k)
 
     def __call__(self, ppg, vec):
         if self.whisper_index is not None:
@@ -282,15 +208,6 @@ class ContentRetrieval:
         if self.hubert_index is not None:
             vec = self.hubert_index.blend(vec, self.ratio, self.k)
         return ppg, vec
-
-
-def load_retriever(path, backend="auto"):
-    """FeatureIndex for `.index` files, Codebook for `.npy` k-means centres, None for None."""
-    if path is None:
-        return None
-    if os.fspath(path).endswith(".npy"):
-        return Codebook.load(path, backend=backend)
-    return FeatureIndex.load(path, backend=backend)
 
 
 # ---------------------------------------------------------------- storage
@@ -310,7 +227,7 @@ def write_index(path, frames, kind, dtype="float32", extra=None):
 
 
 def read_manifest_frames(path):
-    fix = f"Rebuild it with: {BUILD_HINT.format(singer=singer_hint(path))} --force"
+    fix = f"Rebuild it with: {build_command(path, ' --force')}"
     try:
         with open(path, encoding="utf-8") as f:
             manifest = json.load(f)
@@ -338,7 +255,7 @@ def read_faiss_vectors(path):
     except ImportError as err:
         raise RetrievalError(f"{path}: this is a binary faiss index; reading it needs faiss-cpu "
                              f"(pip install faiss-cpu), or rebuild it with: "
-                             f"{BUILD_HINT.format(singer=singer_hint(path))} --force") from err
+                             f"{build_command(path, ' --force')}") from err
     try:
         index = faiss.read_index(path)
         try:
@@ -348,7 +265,7 @@ def read_faiss_vectors(path):
         return index.reconstruct_n(0, index.ntotal)
     except RuntimeError as err:
         raise RetrievalError(f"{path}: unreadable faiss index ({str(err).splitlines()[0]}). Rebuild it with: "
-                             f"{BUILD_HINT.format(singer=singer_hint(path))} --force") from err
+                             f"{build_command(path, ' --force')}") from err
 
 
 # ---------------------------------------------------------------- what a conversion uses
@@ -379,13 +296,10 @@ def singer_from_speaker_file(path):
     return os.path.splitext(name)[0]
 
 
-def build_command(path, mode):
-    extra = " --kmeans" if mode == "kmeans" else ""
-    return BUILD_HINT.format(singer=singer_hint(path)) + extra
-
-
-def resolve_paths(settings, spk_path):
-    """(hubert_path, whisper_path, singer note for error messages)."""
+def load_retrieval(settings, spk_path, hp):
+    """ContentRetrieval for the settings (indexes loaded once), checked against the model's widths."""
+    check_blend_args(settings.ratio, settings.k)
+    resolve_backend(settings.backend)
     if settings.mode not in MODES:
         raise RetrievalError(f"retrieval mode {settings.mode!r}: choose one of {', '.join(MODES)}.")
     if settings.singer:
@@ -393,23 +307,9 @@ def resolve_paths(settings, spk_path):
     else:
         singer = singer_from_speaker_file(spk_path)
         note = f"singer '{singer}', taken from the speaker file name {os.fspath(spk_path)}"
-    defaults = (default_index_paths if settings.mode == "index" else default_codebook_paths)(settings.data_root, singer)
-    return settings.hubert_path or defaults[0], settings.whisper_path or defaults[1], note
-
-
-def check_model_width(retriever, width, what, config_key, mode):
-    if retriever.dim != width:
-        raise RetrievalError(
-            f"{retriever.source}: holds {retriever.dim}-wide frames but the model's {what} are {width}-wide "
-            f"({config_key}): it was built from another extractor's features. Build it from this model's "
-            f"training features: {build_command(retriever.source, mode)} --force")
-
-
-def load_retrieval(settings, spk_path, hp):
-    """ContentRetrieval for the settings (indexes loaded once), checked against the model's widths."""
-    check_blend_args(settings.ratio, settings.k)
-    resolve_backend(settings.backend)
-    hubert_path, whisper_path, note = resolve_paths(settings, spk_path)
+    suffix = ".index" if settings.mode == "index" else ".codebook.npy"
+    defaults = default_index_paths(settings.data_root, singer, suffix)
+    hubert_path, whisper_path = settings.hubert_path or defaults[0], settings.whisper_path or defaults[1]
     try:
         retrieval = ContentRetrieval.from_paths(hubert_path, whisper_path, settings.ratio, settings.k, settings.backend)
     except IndexNotFoundError as err:
@@ -417,6 +317,12 @@ def load_retrieval(settings, spk_path, hp):
             raise
         raise IndexNotFoundError(f"{err} (looked there for {note}; choose the singer with --retrieval-singer "
                                  f"NAME and --data-svc, or give the index paths)") from None
-    check_model_width(retrieval.hubert_index, hp.vits.vec_dim, "HuBERT units", "vits.vec_dim", settings.mode)
-    check_model_width(retrieval.whisper_index, hp.vits.ppg_dim, "PPG", "vits.ppg_dim", settings.mode)
+    extra = " --kmeans --force" if settings.mode == "kmeans" else " --force"
+    for index, width, what, key in ((retrieval.hubert_index, hp.vits.vec_dim, "HuBERT units", "vits.vec_dim"),
+                                    (retrieval.whisper_index, hp.vits.ppg_dim, "PPG", "vits.ppg_dim")):
+        if index.dim != width:
+            raise RetrievalError(
+                f"{index.source}: holds {index.dim}-wide frames but the model's {what} are {width}-wide "
+                f"({key}): it was built from another extractor's features. Build it from this model's "
+                f"training features: {build_command(index.source, extra)}")
     return retrieval

@@ -6,6 +6,7 @@ Resumable: products that already exist are skipped unless `force`.
 """
 import os
 import sys
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,33 +24,26 @@ FRAMES_PER_CENTRE = 10  # a codebook never has more centres than a tenth of its 
 KMEANS_EPOCHS = 10  # passes over the frames (measured against MiniBatchKMeans.fit: see train_codebook)
 
 
-def codebook_size_for(n_frames, size=DEFAULT_CODEBOOK_SIZE):
-    """Centres a codebook of `n_frames` frames gets: `size`, but at most one per FRAMES_PER_CENTRE
-    frames (a codebook as large as the data compresses nothing), and at least one."""
-    if size < 1:
-        raise RetrievalError(f"codebook size {size} must be >= 1.")
-    return max(1, min(int(size), int(n_frames) // FRAMES_PER_CENTRE))
-
-
-def train_codebook(frames, size=DEFAULT_CODEBOOK_SIZE, seed=0, epochs=KMEANS_EPOCHS, desc="k-means", progress=False):
-    """MiniBatchKMeans centres, float32 [codebook_size_for(N, size), D].
-
-    Trained batch by batch (`partial_fit`, k-means++ on the first batch, then `epochs` shuffled passes)
-    so a bar can count the batches: a codebook of a large dataset takes minutes.
-    """
+def train_codebook(frames, size=DEFAULT_CODEBOOK_SIZE, desc="k-means", progress=False):
+    """MiniBatchKMeans centres, float32 [K, D]: K = `size`, but at most one per FRAMES_PER_CENTRE frames
+    (a codebook as large as the data compresses nothing), and at least one. Trained batch by batch
+    (k-means++ on the first, then KMEANS_EPOCHS shuffled passes) so a bar can count the batches: a
+    codebook of a large dataset takes minutes."""
     from sklearn.cluster import MiniBatchKMeans
     frames = np.asarray(frames, dtype=np.float32)
     if frames.ndim != 2 or frames.shape[0] == 0:
         raise RetrievalError(f"k-means needs a non-empty [N, D] frame array, got shape {frames.shape}.")
+    if size < 1:
+        raise RetrievalError(f"codebook size {size} must be >= 1.")
     n_frames = frames.shape[0]
-    n_clusters = codebook_size_for(n_frames, size)
+    n_clusters = max(1, min(int(size), n_frames // FRAMES_PER_CENTRE))
     batch = min(n_frames, max(1024, 3 * n_clusters))
-    kmeans = MiniBatchKMeans(n_clusters=n_clusters, batch_size=batch, n_init=1, random_state=seed)
-    rng = np.random.default_rng(seed)
+    kmeans = MiniBatchKMeans(n_clusters=n_clusters, batch_size=batch, n_init=1, random_state=0)
+    rng = np.random.default_rng(0)
     per_epoch = -(-n_frames // batch)
-    with tqdm(total=epochs * per_epoch, desc=desc, unit="batch", file=sys.stderr, dynamic_ncols=True,
+    with tqdm(total=KMEANS_EPOCHS * per_epoch, desc=desc, unit="batch", file=sys.stderr, dynamic_ncols=True,
               disable=not progress) as bar:
-        for _ in range(epochs):
+        for _ in range(KMEANS_EPOCHS):
             order = rng.permutation(n_frames)
             for start in range(0, n_frames, batch):
                 rows = order[start:start + batch]
@@ -67,18 +61,8 @@ class IndexReport(BatchReport):
         super().__init__(title)
         self.written = []  # (path, description)
 
-    def wrote(self, path, description):
-        self.written.append((os.fspath(path), description))
-
     def summary(self):
-        lines = [super().summary()]
-        lines += [f"  wrote {path}: {description}" for path, description in self.written]
-        return "\n".join(lines)
-
-
-def write_codebook(path, centres):
-    save_npy(path, np.asarray(centres, dtype=np.float32))
-    return path
+        return "\n".join([super().summary()] + [f"  wrote {path}: {text}" for path, text in self.written])
 
 
 def feature_files_by_singer(data_root, kind):
@@ -86,9 +70,8 @@ def feature_files_by_singer(data_root, kind):
     root = os.path.join(os.fspath(data_root), kind)
     if not os.path.isdir(root):
         return {}
-    suffix = FEATURE_SUFFIX[kind]
     files = {}
-    for singer, _, path in iter_dataset(root, accept=lambda fname: fname.endswith(suffix)):
+    for singer, _, path in iter_dataset(root, accept=lambda fname: fname.endswith(FEATURE_SUFFIX[kind])):
         files.setdefault(singer, []).append(path)
     return files
 
@@ -107,10 +90,8 @@ def load_feature_file(path):
 
 
 def collect_frames(paths, report, desc):
-    """Concatenated frames [N, D] of all usable files (bad ones go to `report`), or None if none.
-
-    Files whose width differs from the singer's dominant width (the one holding most frames) are skipped.
-    """
+    """Concatenated frames [N, D] of all usable files, or None if none. Bad files, and files whose width
+    differs from the singer's dominant width (the one holding most frames), go to `report`."""
     arrays = {}
     for path in tqdm(paths, desc=desc, unit="file"):
         try:
@@ -119,23 +100,15 @@ def collect_frames(paths, report, desc):
             report.fail(path, err)
     if not arrays:
         return None
-    frames_per_width = {}
+    frames_per_width = Counter()
     for array in arrays.values():
-        frames_per_width[array.shape[1]] = frames_per_width.get(array.shape[1], 0) + array.shape[0]
-    width = max(frames_per_width, key=frames_per_width.get)
+        frames_per_width[array.shape[1]] += array.shape[0]
+    width = frames_per_width.most_common(1)[0][0]
     for path, array in arrays.items():
         if array.shape[1] != width:
             report.fail(path, f"{array.shape[1]}-wide frames, but this singer's other files are {width}-wide "
                               "(mixed extractor models? re-run the feature extraction step)")
     return np.concatenate([a for a in arrays.values() if a.shape[1] == width], axis=0)
-
-
-def subsample(frames, max_frames, seed=0):
-    """At most `max_frames` rows, picked at random without replacement, kept in order (0 = keep all)."""
-    if not max_frames or frames.shape[0] <= max_frames:
-        return frames
-    keep = np.sort(np.random.default_rng(seed).choice(frames.shape[0], max_frames, replace=False))
-    return frames[keep]
 
 
 def self_check(index_path, backend):
@@ -146,10 +119,6 @@ def self_check(index_path, backend):
     if not np.array_equal(found, index.frames[rows]):
         raise RetrievalError(f"{index_path}: self-check failed with backend {index.backend}: "
                              "training frames are not their own nearest neighbours.")
-
-
-def is_complete_index(index_path):
-    return os.path.isfile(index_path) and os.path.isfile(frames_path_for(index_path))
 
 
 @dataclass
@@ -190,7 +159,8 @@ def build_one(singer, kind, paths, folder, report, options):
     o = options
     index_path = os.path.join(folder, f"{kind}.index")
     codebook_path = os.path.join(folder, f"{kind}.codebook.npy")
-    need_index = o.force or not is_complete_index(index_path)
+    complete = os.path.isfile(index_path) and os.path.isfile(frames_path_for(index_path))
+    need_index = o.force or not complete
     need_codebook = o.kmeans and (o.force or not os.path.isfile(codebook_path))
     if not (need_index or need_codebook):
         report.exists()
@@ -205,15 +175,18 @@ def build_one(singer, kind, paths, folder, report, options):
         return
     n_frames = int(frames.shape[0])
     if need_index:
-        kept = subsample(frames, o.max_frames)
+        kept = frames
+        if o.max_frames and n_frames > o.max_frames:  # a random subset, kept in order
+            kept = frames[np.sort(np.random.default_rng(0).choice(n_frames, o.max_frames, replace=False))]
         write_index(index_path, kept, kind, dtype=o.dtype, extra={"singer": singer, "source_frames": n_frames})
         self_check(index_path, o.backend)
-        report.wrote(index_path, f"{kept.shape[0]} frames x {kept.shape[1]} ({o.dtype}"
-                                 f"{f', sampled from {n_frames}' if kept.shape[0] < n_frames else ''})")
+        sampled = f", sampled from {n_frames}" if kept.shape[0] < n_frames else ""
+        report.written.append((index_path, f"{kept.shape[0]} frames x {kept.shape[1]} ({o.dtype}{sampled})"))
     if need_codebook:
         centres = train_codebook(frames, o.codebook_size, desc=f"{singer} {kind} k-means", progress=o.progress)
-        write_codebook(codebook_path, centres)
+        save_npy(codebook_path, centres)
         capped = "" if centres.shape[0] == o.codebook_size else \
             f"; --codebook-size {o.codebook_size} capped at one centre per {FRAMES_PER_CENTRE} frames"
-        report.wrote(codebook_path, f"k-means codebook, {centres.shape[0]} centres from {n_frames} frames{capped}")
+        report.written.append((codebook_path, f"k-means codebook, {centres.shape[0]} centres from {n_frames} "
+                                              f"frames{capped}"))
     report.ok()

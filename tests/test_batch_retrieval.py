@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from common.atomic import save_npy
 from svc.conversion_run import convert_file
 from svc.convert import Features, SvcConverter
 from svc.retrieval import (ContentRetrieval, IndexNotFoundError, RetrievalSettings, load_retrieval,
                            singer_from_speaker_file, write_index)
-from svc.retrieval_build import build_singer_indexes, write_codebook
+from svc.retrieval_build import build_singer_indexes
 from svc.settings import ConversionSettings as Settings
 from tests.svc_fixtures import HOP, TINY, smooth_features  # noqa: F401 (fixtures)
 
@@ -136,8 +137,8 @@ def test_ratio_one_feeds_the_model_neighbour_means_searched_at_50hz(hp, model_fi
     np.testing.assert_allclose(seen_vec, np.repeat(nearest_mean(vec, hubert_frames, 2), 2, axis=0), atol=1e-6)
 
     # k-means variant: ratio 1 -> every frame becomes its nearest centre (loaded by file name and checked widths)
-    write_codebook(folder / "hubert.codebook.npy", hubert_frames[:4])
-    write_codebook(folder / "whisper.codebook.npy", whisper_frames[:3])
+    save_npy(folder / "hubert.codebook.npy", hubert_frames[:4])
+    save_npy(folder / "whisper.codebook.npy", whisper_frames[:3])
     settings = RetrievalSettings("kmeans", ratio=1.0, k=1, data_root=str(tmp_path), backend="sklearn")
     converter.retrieval = load_retrieval(settings, tmp_path / "toy.spk.npy", hp)
     converter.convert(spk, given=Features(ppg, vec, f0))

@@ -6,9 +6,10 @@ import sys
 import numpy as np
 import pytest
 
+from common.atomic import save_npy
 from svc.retrieval import (Codebook, ContentRetrieval, FeatureIndex, IndexNotFoundError, RetrievalError,
-                           default_codebook_paths, default_index_paths, frames_path_for, write_index)
-from svc.retrieval_build import build_singer_indexes, train_codebook, write_codebook
+                           default_index_paths, frames_path_for, write_index)
+from svc.retrieval_build import build_singer_indexes, train_codebook
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PPG_DIM = 24
@@ -164,7 +165,8 @@ def test_kmeans_codebook_builds_and_blends(tmp_path):
     centres = train_codebook(frames, size=4)
     assert centres.shape == (4, 5)
     assert train_codebook(frames[:3], size=2048).shape == (1, 5)  # far fewer frames than the requested size
-    path = write_codebook(tmp_path / "hubert.codebook.npy", centres)
+    path = tmp_path / "hubert.codebook.npy"
+    save_npy(path, centres)
     codebook = Codebook.load(path, backend="sklearn")
     queries = frames[:20]
     nearest = centres[np.argmin(((queries[:, None] - centres[None]) ** 2).sum(-1), axis=1)]
@@ -216,7 +218,8 @@ def test_content_retrieval_wires_both_indexes(tmp_path):
                                rtol=1e-5, atol=1e-6)
     only_ppg = ContentRetrieval.from_paths(None, whisper_path, ratio=0.5, backend="sklearn")
     assert only_ppg(ppg, vec)[1] is vec
-    cluster = ContentRetrieval.from_paths(*default_codebook_paths(data, "bass"), ratio=1.0, k=1, backend="sklearn")
+    cluster = ContentRetrieval.from_paths(*default_index_paths(data, "bass", ".codebook.npy"), ratio=1.0, k=1,
+                                          backend="sklearn")
     assert cluster.hubert_index.size == 4 and cluster(ppg, vec)[0].shape == ppg.shape
 
 
@@ -254,7 +257,7 @@ def test_cli_builds_with_progress_bar_then_skips(tmp_path):
     assert "alto hubert k-means" in first.stderr and "alto whisper k-means" in first.stderr
     assert "2 written, 0 already done, 0 skipped" in first.stderr
     assert "hubert.codebook.npy: k-means codebook, 4 centres from" in first.stderr
-    for path in default_index_paths(data, "alto") + default_codebook_paths(data, "alto"):
+    for path in default_index_paths(data, "alto") + default_index_paths(data, "alto", ".codebook.npy"):
         assert os.path.isfile(path)
     assert not os.path.exists(os.path.join(data, "indexes", "bass"))
     second = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
