@@ -1,15 +1,12 @@
-"""Write files atomically: into a temp file beside the target, then rename over it.
-
-A reader (or a resumed batch job) therefore sees either the old file, or the complete new
-one, never a half-written file. The temp file is `.<name><ext>.tmp-<pid>-<random>.part`: hidden,
-and ending in none of the extensions a loader lists (a killed save of model.pt never shows up as
-a model). Leftovers of killed writers are removed at the next save of the same file.
-"""
+"""Write files atomically (a temp file beside the target, then rename), so a reader never sees half a
+file. The temp file `.<name><ext>.tmp-<pid>-<random>.part` is hidden and ends in no extension a
+loader lists; leftovers of killed writers are removed at the next save of the same file."""
 import contextlib
 import glob
 import os
 import tempfile
 import threading
+import time
 
 import numpy as np
 
@@ -56,14 +53,8 @@ def remove_leftovers(folder, name):
     # the older naming, <base>.tmp-<random><ext> (no writer id): gone when an hour old
     for leftover in glob.glob(os.path.join(glob.escape(folder), glob.escape(base + TMP_MARK) + "*" + glob.escape(ext))):
         with contextlib.suppress(OSError):
-            if os.path.getmtime(leftover) < _now() - 3600:
+            if os.path.getmtime(leftover) < time.time() - 3600:
                 os.remove(leftover)
-
-
-def _now():
-    import time
-
-    return time.time()
 
 
 def _writing(pid, tmp):
