@@ -1,8 +1,5 @@
-"""Checkpoint loading and saving.
-
-Loading always uses `torch.load(weights_only=True)`: a checkpoint is data, never code. The
-few non-tensor types the public files contain are allow-listed below instead of turning that off.
-"""
+"""Checkpoint loading and saving. Loading always uses `torch.load(weights_only=True)`: a checkpoint is
+data, never code; the few non-tensor types the public files contain are allow-listed instead."""
 import os
 import pickle
 import zipfile
@@ -30,10 +27,8 @@ def _safe_globals():
 
 
 def load_checkpoint(path, map_location="cpu", what="checkpoint", hint=""):
-    """torch.load a file safely. Raises CheckpointError for missing, corrupt or non-torch files.
-
-    `what` names the file's role in messages ("Whisper checkpoint"), `hint` says where to get it.
-    """
+    """torch.load a file safely; CheckpointError for missing, corrupt or non-torch files. `what` names
+    the file's role in messages ("Whisper checkpoint"), `hint` says where to get it."""
     path = os.fspath(path)
     hint = f" {hint}" if hint else ""
     if not os.path.isfile(path):
@@ -96,12 +91,9 @@ def non_finite_tensors(obj, prefix=""):
     if torch.is_tensor(obj):
         if obj.is_floating_point() and not bool(torch.isfinite(obj).all()):
             found.append(prefix or "<tensor>")
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
+    elif isinstance(obj, (dict, list, tuple)):
+        for key, value in obj.items() if isinstance(obj, dict) else enumerate(obj):
             found += non_finite_tensors(value, f"{prefix}/{key}" if prefix else str(key))
-    elif isinstance(obj, (list, tuple)):
-        for index, value in enumerate(obj):
-            found += non_finite_tensors(value, f"{prefix}/{index}" if prefix else str(index))
     return found
 
 
@@ -136,11 +128,8 @@ def require_keys(ckpt, keys, path, what="checkpoint", hint=""):
 
 
 def to_legacy_weight_norm(state_dict):
-    """Rename torch.nn.utils.parametrizations weight-norm keys to the legacy weight_g/weight_v form.
-
-    Files written by newer code use '<m>.parametrizations.weight.original0/1'; the public
-    checkpoints (and this toolkit) use '<m>.weight_g' / '<m>.weight_v'. Legacy keys pass through.
-    """
+    """Rename torch.nn.utils.parametrizations weight-norm keys ('<m>.parametrizations.weight.original0/1')
+    to the legacy '<m>.weight_g' / '<m>.weight_v' of the public checkpoints; legacy keys pass through."""
     out = {}
     for key, value in state_dict.items():
         for index, legacy in (("0", "weight_g"), ("1", "weight_v")):
@@ -168,14 +157,10 @@ def check_state_dict_fits(state_dict, expected, path, what="model", allow_extra=
     unexpected = [] if allow_extra else [k for k in state_dict if k not in expected]
     wrong = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(s)}" for k, s in expected.items()
              if k in state_dict and tuple(state_dict[k].shape) != tuple(s)]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
-        if wrong:
-            parts.append(f"{len(wrong)} of another shape (file vs model, e.g. {'; '.join(wrong[:3])})")
+    parts = [f"{len(missing)} missing (e.g. {', '.join(missing[:3])})"] if missing else []
+    parts += [f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})"] if unexpected else []
+    parts += [f"{len(wrong)} of another shape (file vs model, e.g. {'; '.join(wrong[:3])})"] if wrong else []
+    if parts:
         raise CheckpointError(
             f"{what} weights in {path} do not fit this model: {', '.join(parts)}. "
             f"Use the config the file was trained with (--config), or a file of this model type."

@@ -1,9 +1,6 @@
-"""The one config reader: a YAML file checked against common/config_schema.py.
-
-Every key is type-checked and defaulted by the schema; an unknown key, a value of the wrong type, a
-missing section or a file that is not YAML stops the caller with one ConfigError line naming the
-file and the key. `mrd.resolutions` is parsed here from the public string form.
-"""
+"""The one config reader: a YAML file checked against common/config_schema.py. An unknown key, a value
+of the wrong type, a missing section or a file that is not YAML is one ConfigError naming the file and
+the key; `mrd.resolutions` is parsed here from the public string form."""
 import ast
 import dataclasses
 import difflib

@@ -1,8 +1,5 @@
-"""Pieces every feature extractor shares: weight lookup, input loading, chunking, frame fitting.
-
-Whisper PPG, HuBERT-Soft units (and the pitch/speaker extractors) all read 16 kHz mono audio,
-run a pretrained network on it in bounded chunks and write one `.npy` per file.
-"""
+"""Pieces the feature extractors share (16 kHz mono audio in, a network run in bounded chunks, one
+`.npy` out): weight lookup, input loading, chunking, frame fitting."""
 import argparse
 import contextlib
 import functools
@@ -58,13 +55,11 @@ def chunk_spans(n_samples, chunk_samples):
 
 def fit_frames(frames, n_frames):
     """Trim [T, C] to n_frames rows, or pad by repeating the last row (zeros when T == 0)."""
-    have = frames.shape[0]
-    if have >= n_frames:
+    if frames.shape[0] >= n_frames:
         return frames[:n_frames]
-    if have == 0:
+    if frames.shape[0] == 0:
         return np.zeros((n_frames, frames.shape[1]), dtype=frames.dtype)
-    tail = np.repeat(frames[-1:], n_frames - have, axis=0)
-    return np.concatenate([frames, tail], axis=0)
+    return np.concatenate([frames, np.repeat(frames[-1:], n_frames - frames.shape[0], axis=0)], axis=0)
 
 
 def load_wav16k(path):
@@ -107,11 +102,8 @@ def half_precision(device, cpu_bf16=False):
 
 class ChunkedExtractor:
     """Base of the content extractors: split audio into chunks, run `_run_chunk`, join, fit length.
-
-    Subclasses set `chunk_seconds` and `self.dim`, and implement
-    `_run_chunk(wav_chunk, generator) -> float32 [frames, dim]` (`generator`: the chunk's own
-    random generator from `_chunk_generators`, None for extractors that draw no noise).
-    """
+    Subclasses set `chunk_seconds` and `self.dim`, and implement `_run_chunk(wav_chunk, generator)
+    -> float32 [frames, dim]` (`generator`: the chunk's own from `_chunk_generators`, or None)."""
 
     chunk_seconds = 15
 
@@ -126,10 +118,8 @@ class ChunkedExtractor:
         return [None] * count
 
     def chunk_jobs(self, wav16k):
-        """(jobs, join): one zero-argument callable per chunk, independent of each other (any
-        order, or several at once on other threads), and join(results in job order) -> what
-        __call__ returns. Each chunk's noise comes from its own generator, so the result does not
-        depend on how the jobs were scheduled."""
+        """(jobs, join): one independent zero-argument callable per chunk (any order, or several at once
+        on other threads; each draws noise from its own generator), and join(results in job order)."""
         wav = as_wav16k(wav16k)
         n_frames = len(wav) // FRAME_SAMPLES
         # a tail shorter than one frame adds nothing
@@ -152,8 +142,7 @@ class ChunkedExtractor:
 
 
 def run_one_file(load_model, wav, out, title, ndim, front=load_wav16k):
-    """Body of the single-file extractor CLIs: extract `wav` into `out`, return the exit status (a model
-    that does not load raises)."""
+    """Extract `wav` into `out` (a single-file extractor CLI); return the exit status."""
     report = extract_files(load_model, [(wav, out)], BatchReport(title), front, ndim, skip_existing=False,
                            progress=False)
     report.print_summary()
@@ -161,9 +150,8 @@ def run_one_file(load_model, wav, out, title, ndim, front=load_wav16k):
 
 
 def one_file_main(argv, description, out_flags, weights, load_model, title, ndim, front=load_wav16k, add_flags=None):
-    """main() of the single-file extractor CLIs: -w in, `out_flags` out (e.g. ("-p", "--ppg")),
-    --checkpoint (`weights`: (what, default path)), --device, `add_flags(parser)`; `load_model(args)`
-    -> the extractor. Returns the exit status; bad input prints one error line."""
+    """main() of the single-file extractor CLIs: -w in, `out_flags` out (e.g. ("-p", "--ppg")), --checkpoint
+    (`weights`: (what, default path)), --device, `add_flags(parser)`; `load_model(args)` -> the extractor."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("-w", "--wav", required=True, help="input audio file (any rate; resampled to 16 kHz)")
     parser.add_argument(*out_flags, dest="out", metavar=out_flags[-1][2:].upper(), required=True,

@@ -1,13 +1,10 @@
-"""Loudness: integrated loudness (LUFS, ITU-R BS.1770-4) of mono audio, levelling clips to a
-target with it, and the short-window envelope that lets a conversion follow the source singer.
+"""Integrated loudness (LUFS, ITU-R BS.1770-4) of mono audio, levelling clips to a target with it,
+and the short-window envelope that lets a conversion follow the source singer.
 
-Integrated loudness is written from the standard, so a figure does not depend on what is
-installed (pyloudnorm only checks it in the tests): K-weighting (a high shelf of about +4 dB above
-1.5 kHz, then a 38 Hz high-pass), mean square over 400 ms blocks that overlap by 75 %, an absolute
-gate at -70 LUFS and a relative gate 10 LU below the loudness of the blocks that passed the first gate.
-
-    gain, note = loudness_gain(wav, sr, -23.0)     # levelling a training clip
-    out = follow_envelope(out, out_sr, source, source_sr, mix=0.5)
+Integrated loudness is written from the standard (pyloudnorm only checks it in the tests):
+K-weighting (a high shelf of about +4 dB above 1.5 kHz, then a 38 Hz high-pass), mean square over
+400 ms blocks that overlap by 75 %, an absolute gate at -70 LUFS and a relative gate 10 LU below the
+loudness of the blocks that passed the first gate.
 """
 import numpy as np
 
@@ -60,16 +57,12 @@ def integrated_loudness(wav, rate):
     power = (squares[starts + block] - squares[starts]) / block     # mean square per block
     with np.errstate(divide="ignore"):
         level = -0.691 + 10 * np.log10(power)
-    power = power[level > ABSOLUTE_GATE]
+    power, level = power[level > ABSOLUTE_GATE], level[level > ABSOLUTE_GATE]
     if power.size == 0:
         return float("-inf")
-    relative = -0.691 + 10 * np.log10(power.mean()) + RELATIVE_GATE
-    with np.errstate(divide="ignore"):
-        power = power[-0.691 + 10 * np.log10(power) > relative]
+    power = power[level > -0.691 + 10 * np.log10(power.mean()) + RELATIVE_GATE]
     return float(-0.691 + 10 * np.log10(power.mean()))
 
-
-# ---------------------------------------------------------------- levelling
 
 def loudness_gain(wav, sr, target_lufs, ceiling=PEAK_CEILING):
     """(linear gain, note) that brings `wav` to `target_lufs` unless a peak would pass `ceiling`;
@@ -88,8 +81,6 @@ def loudness_gain(wav, sr, target_lufs, ceiling=PEAK_CEILING):
                       f"(peak-to-loudness ratio {20 * np.log10(peak) - measured:.1f} dB)")
     return gain, ""
 
-
-# ---------------------------------------------------------------- short-window envelope
 
 def window_levels(wav, sr, seconds=ENVELOPE_SECONDS):
     """RMS level in dBFS of consecutive `seconds` windows (the last one may be shorter): [W]."""
