@@ -116,11 +116,8 @@ class OutputError(ValueError):
 
 
 def check_output(wav, name, source=None):
-    """`wav` itself when it may be written; OutputError naming the cause otherwise.
-
-    NaN or infinite samples are always an error (a 16-bit file would hold them as quiet zeros);
-    silence is one when `source` (the input, float) is not silent itself.
-    """
+    """`wav` itself when it may be written, else OutputError: NaN or infinite samples (a 16-bit file
+    would hold them as quiet zeros), or silence when `source` (the input, float) is not silent."""
     wav = np.asarray(wav)
     if wav.dtype.kind == "f":
         bad = int(np.count_nonzero(~np.isfinite(wav)))

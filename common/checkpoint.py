@@ -68,9 +68,8 @@ def unpickler_detail(err):
 
 
 def verify_zip(path, what="checkpoint"):
-    """Read every record of a zip-format torch file and check its CRC-32 (torch.load does not):
-    a file overwritten in the middle fails here instead of loading garbage. Legacy (non-zip)
-    files pass unchecked."""
+    """Check the CRC-32 of every record of a zip-format torch file (torch.load does not), so a file
+    overwritten in the middle fails instead of loading garbage; legacy (non-zip) files pass."""
     path = os.fspath(path)
     if not zipfile.is_zipfile(path):
         return

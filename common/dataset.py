@@ -6,11 +6,8 @@ from common.audio import is_audio_file
 
 
 def iter_dataset(root, accept=is_audio_file):
-    """Sorted list of (speaker, name, path) for files `<root>/<speaker>/<name><ext>`.
-
-    `name` is the file name without its extension. Hidden files, temp files of interrupted
-    writes, and files directly in `root` (no speaker folder) are ignored.
-    """
+    """Sorted list of (speaker, name, path) for files `<root>/<speaker>/<name><ext>`; hidden files, temp
+    files of interrupted writes, and files directly in `root` (no speaker folder) are ignored."""
     root = os.fspath(root)
     if not os.path.isdir(root):
         raise FileNotFoundError(f"{root}: dataset folder not found. Expected <folder>/<speaker>/<files>.")

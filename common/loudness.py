@@ -103,12 +103,10 @@ def smooth_gain(gain_db, length, sr, seconds=ENVELOPE_SECONDS):
 
 
 def follow_envelope(out, out_sr, source, source_sr, mix=1.0, passes=2):
-    """`out` (the model's audio) with its short-window loudness moved toward the source's.
-
-    mix 0 returns `out` unchanged, 1 gives it the source's envelope, values between blend the two
-    in dB. Windows where the source is silent keep the model's level (the silence is left to the
-    post-processing gate); no window is lifted by more than MAX_BOOST_DB. A second pass corrects
-    what smoothing the gain across windows left over."""
+    """`out` (the model's audio) with its short-window loudness moved toward the source's: mix 0 leaves
+    it, 1 gives it the source's envelope, values between blend the two in dB. Windows where the source
+    is silent keep the model's level (left to the post-processing gate); no window is lifted by more
+    than MAX_BOOST_DB. A second pass corrects what smoothing the gain across windows left over."""
     if not 0.0 <= mix <= 1.0:
         raise LoudnessError(f"loudness mix {mix}: choose a value in [0, 1] (0 = the model's, 1 = the source's).")
     out = np.asarray(out, dtype=np.float64)

@@ -1,8 +1,6 @@
-"""Slaney-style mel filterbank (the one librosa.filters.mel builds by default), in plain numpy.
-
-Whisper, FCPE, the speaker encoder and the training spectrogram all use this bank; building it
-here instead of importing librosa.filters saves the ~0.8 s that librosa and scipy.signal take to
-import at every conversion's start.
+"""Slaney-style mel filterbank (librosa.filters.mel's default) in plain numpy, for Whisper, FCPE, the
+speaker encoder and the training spectrogram: it saves the ~0.8 s that librosa and scipy.signal take
+to import at every conversion's start.
 
 Slaney's mel scale is linear below 1 kHz (200/3 Hz per mel) and logarithmic above (27 mels per
 factor 6.4). Band i is a triangle over the FFT bins rising from edge i to edge i + 1 and falling

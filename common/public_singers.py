@@ -1,9 +1,6 @@
-"""The 56 singer vectors of the public so-vits-svc-5.0 pretrain (PlayVoice/whisper-vits-svc,
-configs/singers/singer0001.npy ... singer0056.npy): float32 [256] d-vectors, one per training singer.
-
-`svc_download.py --only singers` fetches them into configs/singers/. Their SHA-256 were computed from
-the repository's git blobs (unchanged since they were added in commit a749317, April 2023).
-"""
+"""The 56 singer vectors (float32 [256] d-vectors) of the public so-vits-svc-5.0 pretrain, fetched by
+`svc_download.py --only singers` into configs/singers/. Their SHA-256 were computed from the git blobs
+of PlayVoice/whisper-vits-svc (unchanged since they were added in commit a749317, April 2023)."""
 import os
 
 REPO = "PlayVoice/whisper-vits-svc"
