@@ -28,7 +28,9 @@ def atomic_path(path):
     os.close(fd)
     with _active_lock:
         _active.add(tmp)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
     try:
         yield tmp
         os.replace(tmp, path)
@@ -71,23 +73,15 @@ def _writing(pid, tmp):
     return True
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_npy(path, array):
     """np.save, atomically. `path` should end in .npy."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, np.asarray(array))
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, np.asarray(array))
 
 
 def write_text(path, text, encoding="utf-8"):
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding=encoding, newline="") as f:
-            f.write(text)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding=encoding, newline="") as f:
+        f.write(text)
 
 
 def is_temp_file(name):

@@ -4,6 +4,8 @@ import os
 from common.atomic import is_temp_file
 from common.audio import is_audio_file
 
+FEATURE_SUFFIXES = (".ppg.npy", ".vec.npy", ".pit.npy", ".spk.npy", ".npy", ".pt")
+
 
 def iter_dataset(root, accept=is_audio_file):
     """Sorted list of (speaker, name, path) for files `<root>/<speaker>/<name><ext>`; hidden files, temp
@@ -20,17 +22,10 @@ def iter_dataset(root, accept=is_audio_file):
             path = os.path.join(folder, fname)
             if fname.startswith(".") or is_temp_file(fname) or not os.path.isfile(path):
                 continue
-            if accept(fname):
-                items.append((speaker, strip_suffix(fname), path))
+            if accept(fname):  # the name without a known feature suffix ('x.ppg.npy'), else its extension
+                bare = next((fname[:-len(s)] for s in FEATURE_SUFFIXES if fname.endswith(s)), None)
+                items.append((speaker, bare or os.path.splitext(fname)[0], path))
     return items
-
-
-def strip_suffix(fname):
-    """'a.b.ppg.npy' style names: remove a known feature suffix, else the last extension."""
-    for suffix in (".ppg.npy", ".vec.npy", ".pit.npy", ".spk.npy", ".npy", ".pt"):
-        if fname.endswith(suffix):
-            return fname[: -len(suffix)]
-    return os.path.splitext(fname)[0]
 
 
 def output_path(out_root, speaker, name, suffix):
