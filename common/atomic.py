@@ -85,5 +85,4 @@ def write_text(path, text, encoding="utf-8"):
 
 
 def is_temp_file(name):
-    """True for leftovers of an interrupted atomic write."""
     return TMP_MARK in os.path.basename(name)

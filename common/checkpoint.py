@@ -2,11 +2,14 @@
 data, never code; the few non-tensor types the public files contain are allow-listed instead."""
 import os
 import pickle
+import re
 import zipfile
 
 import torch
 
 from common.atomic import atomic_path
+
+MODERN_WEIGHT_NORM = re.compile(r"(^|\.)parametrizations\.weight\.original([01])$")
 
 
 class CheckpointError(ValueError):
@@ -129,14 +132,8 @@ def require_keys(ckpt, keys, path, what="checkpoint", hint=""):
 def to_legacy_weight_norm(state_dict):
     """Rename torch.nn.utils.parametrizations weight-norm keys ('<m>.parametrizations.weight.original0/1')
     to the legacy '<m>.weight_g' / '<m>.weight_v' of the public checkpoints; legacy keys pass through."""
-    out = {}
-    for key, value in state_dict.items():
-        for index, legacy in (("0", "weight_g"), ("1", "weight_v")):
-            modern = "parametrizations.weight.original" + index
-            if key == modern or key.endswith("." + modern):
-                key = key[: -len(modern)] + legacy
-        out[key] = value
-    return out
+    return {MODERN_WEIGHT_NORM.sub(lambda m: m[1] + ("weight_g", "weight_v")[int(m[2])], key): value
+            for key, value in state_dict.items()}
 
 
 def sizes_of_layout(read_sizes, state, path, what, hint=""):

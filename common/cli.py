@@ -19,7 +19,6 @@ def add_config_argument(parser, help="model config: spectrogram settings, featur
 
 
 def fail(message):
-    """Print `error: message`; returns the exit status 1."""
     print(f"error: {message}", file=sys.stderr)
     return 1
 

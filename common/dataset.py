@@ -29,5 +29,4 @@ def iter_dataset(root, accept=is_audio_file):
 
 
 def output_path(out_root, speaker, name, suffix):
-    """`<out_root>/<speaker>/<name><suffix>`, e.g. suffix '.ppg.npy'."""
     return os.path.join(os.fspath(out_root), speaker, name + suffix)

@@ -308,12 +308,10 @@ def download(url, dest, sha256=None, min_bytes=0, check=None, label="", progress
     return dest
 
 
-def fetch_weight(weight, dest=".", mirror=None, progress=True, check_existing=True):
-    """Fetch one WeightFile into `dest`; returns its path. A target already there is kept when it passes
-    `verify` (`check_existing`), else fetched again (the bad file stays until a good one replaces it)."""
+def fetch_weight(weight, dest=".", mirror=None, progress=True):
+    """Fetch one WeightFile into `dest` (a bad file already there stays until a good one replaces it);
+    returns its path."""
     target = os.path.join(os.fspath(dest), weight.target)
-    if check_existing and os.path.isfile(target) and verify(weight, target, progress) is None:
-        return target
     # a mirror holds the files in the same layout as --dest
     urls = (mirror.rstrip("/") + "/" + weight.target.replace(os.sep, "/"),) if mirror else weight.urls
     check = None if weight.sha256 else (lambda path: _check_content(weight, path, progress))
@@ -357,7 +355,7 @@ def _present_or_fetch(weight, dest, mirror, progress, say):
             return "bundled", (f"{weight.name}: found in the installed {weight.bundled[0]} package "
                                f"({shipped}, {how_checked(weight)}); nothing to download")
     try:
-        fetch_weight(weight, dest, mirror, progress, check_existing=False)  # checked just above
+        fetch_weight(weight, dest, mirror, progress)
     except DownloadError as err:
         return "failed", err
     return "downloaded", f"{weight.name}: downloaded {target} ({how_checked(weight)})"

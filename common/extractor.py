@@ -49,7 +49,6 @@ def strip_prefix(state_dict, prefix):
 
 
 def chunk_spans(n_samples, chunk_samples):
-    """[(start, end)] covering range(n_samples) in pieces of at most `chunk_samples`."""
     return [(s, min(s + chunk_samples, n_samples)) for s in range(0, n_samples, chunk_samples)]
 
 

@@ -29,7 +29,6 @@ def check_measurable(wav, rate, what):
 
 
 def cents(f0, reference):
-    """1200 * log2(f0 / reference), element-wise (both > 0)."""
     return 1200.0 * np.log2(np.asarray(f0, dtype=np.float64) / np.asarray(reference, dtype=np.float64))
 
 
@@ -86,7 +85,6 @@ def f0_correlation_rmse(f0, reference):
 
 
 def cosine(a, b):
-    """Cosine similarity of two vectors (1 = same direction)."""
     a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
     if a.shape != b.shape:
         raise MetricError(f"cosine of vectors of different sizes ({a.size} and {b.size}): they come from "

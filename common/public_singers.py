@@ -69,6 +69,5 @@ SHA256 = (
 
 
 def file_name(index):
-    """singer0001.npy for index 1."""
     return f"singer{index:04d}.npy"
 
