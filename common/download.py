@@ -378,25 +378,22 @@ def download_weights(only=None, dest=".", mirror=None, progress=True, out=sys.st
     failed, offline = [], True
     for name, files in selection:
         grouped = name in GROUPS
-        outcomes, no_connection = {}, False
+        counts, no_connection = collections.Counter(), False
         for weight in tqdm(files, desc=name, unit="file", disable=not (progress and grouped), leave=False):
-            target = os.path.join(dest, weight.target)
             if no_connection:  # the group's other missing files would fail alike, one line each
-                sound = os.path.isfile(target) and verify(weight, target) is None
-                outcomes[weight.name] = "present" if sound else "failed"
-                failed += [] if sound else [weight]
-                continue
-            outcome, detail = _present_or_fetch(weight, dest, mirror, progress and not grouped, say)
-            outcomes[weight.name] = outcome
-            if outcome == "failed":
-                say(f"{weight.name}: FAILED: {detail}")
-                failed.append(weight)
-                offline = offline and detail.offline
-                no_connection = grouped and detail.offline
-            elif not grouped:
-                say(detail)
+                target = os.path.join(dest, weight.target)
+                outcome = "present" if os.path.isfile(target) and verify(weight, target) is None else "failed"
+            else:
+                outcome, detail = _present_or_fetch(weight, dest, mirror, progress and not grouped, say)
+                if outcome == "failed":
+                    say(f"{weight.name}: FAILED: {detail}")
+                    offline = offline and detail.offline
+                    no_connection = grouped and detail.offline
+                elif not grouped:
+                    say(detail)
+            counts[outcome] += 1
+            failed += [weight] if outcome == "failed" else []
         if grouped:
-            counts = collections.Counter(outcomes.values())
             folder = os.path.dirname(os.path.join(dest, files[0].target))
             untried = " (no connection: the other missing files were not tried)" if no_connection else ""
             say(f"{name}: {counts['present'] + counts['downloaded']} of {len(files)} in {folder} "
