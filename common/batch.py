@@ -64,11 +64,9 @@ def prefetch(func, args, pool=None, ahead=8):
 def extract_files(load_model, pairs, report, front, ndim, pool=None, skip_existing=True, progress=True):
     """For each (input, output .npy) pair, `model(front(input))` saved as float32, atomically; a file
     whose front end or model fails is reported and skipped. Returns `report` with every file counted.
-
     `load_model()` -> model callable; called once, and only when some output is missing.
     `front(input path)` -> model input; a module-level function, run in `pool`'s worker processes
-    ahead of the model when a pool is given. `ndim`: dimensions of a model output (1 or 2).
-    """
+    ahead of the model when a pool is given. `ndim`: dimensions of a model output (1 or 2)."""
     from tqdm import tqdm
 
     todo = []

@@ -87,8 +87,7 @@ def verify_zip(path, what="checkpoint"):
 
 
 def non_finite_tensors(obj, prefix=""):
-    """Names ("model_g/dec.conv_pre.weight") of the floating-point tensors in a nested dict/list
-    that hold NaN or infinity."""
+    """Names ("model_g/dec.conv_pre.weight") of the float tensors in a nested dict/list holding NaN/inf."""
     found = []
     if torch.is_tensor(obj):
         if obj.is_floating_point() and not bool(torch.isfinite(obj).all()):
@@ -100,8 +99,7 @@ def non_finite_tensors(obj, prefix=""):
 
 
 def require_finite(obj, path, what="checkpoint", hint=""):
-    """CheckpointError naming the file and its first tensors with NaN/inf (a model with one NaN
-    weight converts to silence or noise)."""
+    """CheckpointError naming the file's first tensors with NaN/inf (one NaN weight converts to noise)."""
     bad = non_finite_tensors(obj)
     if bad:
         more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""

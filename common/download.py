@@ -243,8 +243,7 @@ def _check_content(weight, path, progress=False):
 
 
 def verify(weight, path, progress=False):
-    """None when the file at `path` is `weight`'s file (SHA-256 where published, else size and
-    loadability), else the reason it is not."""
+    """None when the file at `path` is `weight`'s file (see how_checked), else the reason it is not."""
     size = os.path.getsize(path)
     if size == 0:
         return "empty (0 bytes)"
@@ -307,8 +306,7 @@ def download(url, dest, sha256=None, min_bytes=0, check=None, label="", progress
 
 
 def fetch_weight(weight, dest=".", mirror=None, progress=True):
-    """Fetch one WeightFile into `dest` (a bad file already there stays until a good one replaces it);
-    returns its path."""
+    """Fetch one WeightFile into `dest` (a bad file there stays until a good one replaces it): its path."""
     target = os.path.join(os.fspath(dest), weight.target)
     # a mirror holds the files in the same layout as --dest
     urls = (mirror.rstrip("/") + "/" + weight.target.replace(os.sep, "/"),) if mirror else weight.urls
@@ -323,8 +321,7 @@ def fetch_weight(weight, dest=".", mirror=None, progress=True):
 
 
 def _selection(only):
-    """[(name, [WeightFile, ...])] for --only: a weight is its own one-file entry, a group holds many.
-    ValueError names unknown keys."""
+    """[(name, [WeightFile, ...])] for --only (a group holds many files); ValueError names unknown keys."""
     choices = list(WEIGHTS) + list(GROUPS)
     names = [n.strip() for n in (only or "").split(",") if n.strip()] or choices
     unknown = [n for n in names if n not in choices]
@@ -339,8 +336,7 @@ def parse_only(only):
 
 
 def _present_or_fetch(weight, dest, mirror, progress, say):
-    """Make `weight` present in `dest`: ('present' | 'bundled' | 'downloaded', the line that says so)
-    or ('failed', the DownloadError)."""
+    """Make `weight` present in `dest`: (outcome, the line that says so) or ('failed', the DownloadError)."""
     target = os.path.join(dest, weight.target)
     if os.path.isfile(target):
         problem = verify(weight, target, progress)
@@ -360,8 +356,7 @@ def _present_or_fetch(weight, dest, mirror, progress, say):
 
 
 def download_weights(only=None, dest=".", mirror=None, progress=True, out=sys.stderr):
-    """Check or fetch the chosen weights, print one line per weight (per group); return 0 when all
-    are present and sound, else 1 (2 for an unknown name)."""
+    """Check or fetch the chosen weights, one line per weight (group): 0 when all are sound, else 1 or 2."""
     from tqdm import tqdm
 
     try:

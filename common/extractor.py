@@ -62,8 +62,7 @@ def fit_frames(frames, n_frames):
 
 
 def load_wav16k(path):
-    """The input of every extractor: the file as a 16 kHz mono wave of at least one content frame
-    (load_audio refuses shorter ones)."""
+    """The input of every extractor: the file as 16 kHz mono (load_audio refuses under one frame)."""
     with warnings.catch_warnings():  # a fallback reader's warnings: the skip reason says what went wrong
         warnings.simplefilter("ignore")
         return load_audio(path, EXTRACT_RATE)
@@ -83,8 +82,7 @@ def as_wav16k(wav):
 
 
 def cpu_has_bf16():
-    """True when the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is
-    emulated and slower than fp32."""
+    """True when the CPU multiplies bfloat16 natively (AVX512-BF16, AMX); elsewhere bf16 is slower."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 

@@ -1,11 +1,9 @@
-"""Integrated loudness (LUFS, ITU-R BS.1770-4) of mono audio, levelling clips to a target with it,
-and the short-window envelope that lets a conversion follow the source singer.
-
-Integrated loudness is written from the standard (pyloudnorm only checks it in the tests):
-K-weighting (a high shelf of about +4 dB above 1.5 kHz, then a 38 Hz high-pass), mean square over
-400 ms blocks that overlap by 75 %, an absolute gate at -70 LUFS and a relative gate 10 LU below the
-loudness of the blocks that passed the first gate.
-"""
+"""Integrated loudness (LUFS, ITU-R BS.1770-4) of mono audio, levelling clips to a target with it, and the
+short-window envelope that lets a conversion follow the source singer. Integrated loudness is written
+from the standard (pyloudnorm only checks it in the tests): K-weighting (a high shelf of about +4 dB
+above 1.5 kHz, then a 38 Hz high-pass), mean square over 400 ms blocks that overlap by 75 %, an
+absolute gate at -70 LUFS and a relative gate 10 LU below the loudness of the blocks that passed the
+first gate."""
 import numpy as np
 
 BLOCK_SECONDS = 0.4

@@ -1,15 +1,11 @@
 """Slaney-style mel filterbank (librosa.filters.mel's default) in plain numpy, for Whisper, FCPE, the
-speaker encoder and the training spectrogram: it saves the ~0.8 s that librosa and scipy.signal take
-to import at every conversion's start.
-
-Slaney's mel scale is linear below 1 kHz (200/3 Hz per mel) and logarithmic above (27 mels per
-factor 6.4). Band i is a triangle over the FFT bins rising from edge i to edge i + 1 and falling
-to edge i + 2, the n_mels + 2 edges evenly spaced in mel between fmin and fmax; each triangle is
-scaled by 2 / (its width in Hz) so every band has the same area.
-
-`htk=True` spaces the edges on the HTK mel scale instead (2595 log10(1 + f / 700), what RMVPE was
-trained with, librosa's `htk=True`); the triangles and their scaling stay the same.
-"""
+speaker encoder and the training spectrogram: it saves the ~0.8 s that librosa and scipy.signal take to
+import at every conversion's start. Slaney's mel scale is linear below 1 kHz (200/3 Hz per mel) and
+logarithmic above (27 mels per factor 6.4). Band i is a triangle over the FFT bins rising from edge i
+to edge i + 1 and falling to edge i + 2, the n_mels + 2 edges evenly spaced in mel between fmin and
+fmax; each triangle is scaled by 2 / (its width in Hz) so every band has the same area. `htk=True`
+spaces the edges on the HTK mel scale instead (2595 log10(1 + f / 700), what RMVPE was trained with,
+librosa's `htk=True`); the triangles and their scaling stay the same."""
 import numpy as np
 
 _HZ_PER_MEL = 200.0 / 3.0
