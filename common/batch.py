@@ -39,8 +39,6 @@ class BatchReport:
 def _attempt(func, arg):
     try:
         return True, func(arg)
-    except KeyboardInterrupt:
-        raise
     except Exception as e:  # reported per input by the caller
         return False, str(e) or type(e).__name__
 
@@ -89,7 +87,7 @@ def extract_files(load_model, pairs, report, front, ndim, pool=None, skip_existi
                         raise ValueError(f"the model returned shape {value.shape}, expected {ndim} dimension(s)")
                     if not np.all(np.isfinite(value)):
                         raise ValueError("the model returned NaN or infinite values")
-                except (KeyboardInterrupt, MemoryError):
+                except MemoryError:
                     raise
                 except Exception as e:  # one bad clip must not stop the batch
                     ok, value = False, f"{type(e).__name__}: {e}"

@@ -291,11 +291,9 @@ def download(url, dest, sha256=None, min_bytes=0, check=None, label="", progress
         if size < min_bytes or _looks_like_web_page(part):
             raise DownloadError(f"{url}: got {size} bytes that are not the weight file (a web page, a Git LFS "
                                 f"pointer or a cut-off file; at least {min_bytes} bytes expected).")
-        if sha256:
-            actual = sha256_of(part, label, progress)
-            if actual != sha256.lower():
-                raise DownloadError(f"{url}: SHA-256 mismatch (expected {sha256}, got {actual}); the file is "
-                                    f"corrupt or was replaced on the server. It was deleted; run again.")
+        if sha256 and (actual := sha256_of(part, label, progress)) != sha256.lower():
+            raise DownloadError(f"{url}: SHA-256 mismatch (expected {sha256}, got {actual}); the file is "
+                                f"corrupt or was replaced on the server. It was deleted; run again.")
         if check is not None:
             check(part)
     except DownloadError:

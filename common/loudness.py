@@ -85,9 +85,7 @@ def window_levels(wav, sr, seconds=ENVELOPE_SECONDS):
     size = max(1, int(round(seconds * sr)))
     wav = np.asarray(wav, dtype=np.float64)
     count = -(-len(wav) // size)
-    padded = np.zeros(count * size)
-    padded[:len(wav)] = wav ** 2
-    sums = padded.reshape(count, size).sum(axis=1)
+    sums = np.pad(wav ** 2, (0, count * size - len(wav))).reshape(count, size).sum(axis=1)
     lengths = np.minimum(size, len(wav) - np.arange(count) * size)
     return 10.0 * np.log10(sums / lengths + 1e-12)
 
@@ -117,7 +115,6 @@ def follow_envelope(out, out_sr, source, source_sr, mix=1.0, passes=2):
     follow = source_db[:n] >= SILENCE_DB
     goal[:n][follow] += mix * (source_db[:n][follow] - base[:n][follow])
     goal = np.minimum(goal, base + MAX_BOOST_DB)
-    result = out
     for _ in range(passes):
-        result = result * smooth_gain(goal - window_levels(result, out_sr), len(result), out_sr)
-    return np.clip(result, -1.0, 1.0).astype(np.float32)
+        out = out * smooth_gain(goal - window_levels(out, out_sr), len(out), out_sr)
+    return np.clip(out, -1.0, 1.0).astype(np.float32)
