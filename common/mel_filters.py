@@ -14,34 +14,27 @@ _LOG_START_MEL = _LOG_START_HZ / _HZ_PER_MEL
 _MELS_PER_LOG = 27.0 / np.log(6.4)
 
 
-def hz_to_mel(hz):
+def hz_to_mel(hz, htk=False):
     hz = np.asarray(hz, dtype=np.float64)
-    linear = hz / _HZ_PER_MEL
+    if htk:
+        return 2595.0 * np.log10(1.0 + hz / 700.0)
     logarithmic = _LOG_START_MEL + np.log(np.maximum(hz, _LOG_START_HZ) / _LOG_START_HZ) * _MELS_PER_LOG
-    return np.where(hz >= _LOG_START_HZ, logarithmic, linear)
+    return np.where(hz >= _LOG_START_HZ, logarithmic, hz / _HZ_PER_MEL)
 
 
-def mel_to_hz(mel):
+def mel_to_hz(mel, htk=False):
     mel = np.asarray(mel, dtype=np.float64)
-    linear = mel * _HZ_PER_MEL
+    if htk:
+        return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
     logarithmic = _LOG_START_HZ * np.exp((mel - _LOG_START_MEL) / _MELS_PER_LOG)
-    return np.where(mel >= _LOG_START_MEL, logarithmic, linear)
-
-
-def htk_hz_to_mel(hz):
-    return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
-
-
-def htk_mel_to_hz(mel):
-    return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
+    return np.where(mel >= _LOG_START_MEL, logarithmic, mel * _HZ_PER_MEL)
 
 
 def mel_filters(sr, n_fft, n_mels, fmin=0.0, fmax=None, htk=False):
     """[n_mels, n_fft // 2 + 1] float32 weights mapping a power or magnitude spectrum to mel bands."""
     fmax = sr / 2.0 if fmax is None else float(fmax)
-    to_mel, to_hz = (htk_hz_to_mel, htk_mel_to_hz) if htk else (hz_to_mel, mel_to_hz)
     bins = np.linspace(0.0, sr / 2.0, n_fft // 2 + 1)
-    edges = to_hz(np.linspace(to_mel(fmin), to_mel(fmax), n_mels + 2))  # [n_mels + 2] Hz
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin, htk), hz_to_mel(fmax, htk), n_mels + 2), htk)  # [n_mels+2] Hz
     widths = np.diff(edges)                                                      # [n_mels + 1]
     offsets = edges[:, None] - bins[None, :]                                     # [n_mels + 2, bins]
     rising = -offsets[:-2] / widths[:-1, None]
