@@ -34,7 +34,8 @@ def mel_filters(sr, n_fft, n_mels, fmin=0.0, fmax=None, htk=False):
     """[n_mels, n_fft // 2 + 1] float32 weights mapping a power or magnitude spectrum to mel bands."""
     fmax = sr / 2.0 if fmax is None else float(fmax)
     bins = np.linspace(0.0, sr / 2.0, n_fft // 2 + 1)
-    edges = mel_to_hz(np.linspace(hz_to_mel(fmin, htk), hz_to_mel(fmax, htk), n_mels + 2), htk)  # [n_mels+2] Hz
+    low, high = hz_to_mel(fmin, htk), hz_to_mel(fmax, htk)
+    edges = mel_to_hz(np.linspace(low, high, n_mels + 2), htk)                  # [n_mels + 2] Hz
     widths = np.diff(edges)                                                      # [n_mels + 1]
     offsets = edges[:, None] - bins[None, :]                                     # [n_mels + 2, bins]
     rising = -offsets[:-2] / widths[:-1, None]
