@@ -47,8 +47,7 @@ def _read_any(path):
                 f"{path}: cannot read this audio file ({sf_error}). Convert it to WAV or FLAC "
                 f"(e.g. `ffmpeg -i \"{path}\" out.wav`) or remove it from the folder."
             ) from None
-        data = np.atleast_2d(np.asarray(data, dtype=np.float32)).T
-        return data, sr
+        return np.atleast_2d(np.asarray(data, dtype=np.float32)).T, sr
 
 
 def _wav_data_shortfall(path):
