@@ -1,6 +1,5 @@
-"""Write files atomically (a temp file beside the target, then rename), so a reader never sees half a
-file. The temp file `.<name><ext>.tmp-<pid>-<random>.part` is hidden and ends in no extension a
-loader lists; leftovers of killed writers are removed at the next save of the same file."""
+"""Write files atomically: a hidden temp file `.<name><ext>.tmp-<pid>-<random>.part` (no loader's extension)
+beside the target, then rename; leftovers of killed writers go at the next save of the same file."""
 import contextlib
 import glob
 import os

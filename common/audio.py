@@ -81,17 +81,18 @@ def load_audio(path, sr):
         raise AudioError(f"{path}: the file is empty (0 bytes). Re-export or remove it.")
     shortfall = _wav_data_shortfall(path)
     if shortfall:
-        raise AudioError(f"{path}: the WAV data ends early: the header declares {shortfall[0]} bytes of samples "
-                         f"but only {max(shortfall[1], 0)} follow (an interrupted copy or recording). Copy or "
-                         f"export the file again.")
+        declared, present = shortfall
+        raise AudioError(f"{path}: the WAV data ends early: the header declares {declared} bytes of samples "
+                         f"but only {max(present, 0)} follow (an interrupted copy or recording). "
+                         f"Copy or export the file again.")
     data, file_sr = _read_any(path)
     wav = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if wav.size == 0:
         raise AudioError(f"{path}: the file holds no samples. Re-export or remove it.")
     if wav.size < MIN_SECONDS * file_sr:
-        raise AudioError(f"{path}: too short: {wav.size} samples ({1000.0 * wav.size / file_sr:.1f} ms), shorter "
-                         f"than one analysis frame ({1000 * MIN_SECONDS:.0f} ms): no features can be taken from "
-                         f"it. Use a longer recording.")
+        raise AudioError(f"{path}: too short: {wav.size} samples ({1000.0 * wav.size / file_sr:.1f} ms), "
+                         f"shorter than one analysis frame ({1000 * MIN_SECONDS:.0f} ms): no features can be "
+                         f"taken from it. Use a longer recording.")
     if not np.all(np.isfinite(wav)):
         raise AudioError(f"{path}: the audio holds NaN or infinite samples. Re-export it as 16-bit PCM.")
     peak = float(np.abs(wav).max())

@@ -1,5 +1,5 @@
 """Batch jobs over many files: the one extraction loop, input prefetching, and the report of what was
-written, found done or skipped (bad files are skipped with a reason, summarised at the end)."""
+written, found done or skipped with a reason."""
 import collections
 import os
 import sys
@@ -60,11 +60,10 @@ def prefetch(func, args, pool=None, ahead=8):
 
 
 def extract_files(load_model, pairs, report, front, ndim, pool=None, skip_existing=True, progress=True):
-    """For each (input, output .npy) pair, `model(front(input))` saved as float32, atomically; a file
-    whose front end or model fails is reported and skipped. Returns `report` with every file counted.
-    `load_model()` -> model callable; called once, and only when some output is missing.
-    `front(input path)` -> model input; a module-level function, run in `pool`'s worker processes
-    ahead of the model when a pool is given. `ndim`: dimensions of a model output (1 or 2)."""
+    """For each (input, output .npy) pair, `load_model()(front(input))` saved as float32, atomically (the
+    model loaded once, when some output is missing; `front` is module-level, run ahead in `pool`'s worker
+    processes); a file whose front end or model fails, or whose output has not `ndim` dimensions, is
+    reported and skipped. Returns `report` with every file counted."""
     from tqdm import tqdm
 
     todo = []
@@ -84,7 +83,8 @@ def extract_files(load_model, pairs, report, front, ndim, pool=None, skip_existi
                 try:
                     value = np.asarray(model(value), dtype=np.float32)
                     if value.ndim != ndim or value.shape[0] == 0:
-                        raise ValueError(f"the model returned shape {value.shape}, expected {ndim} dimension(s)")
+                        raise ValueError(f"the model returned shape {value.shape}, expected {ndim} "
+                                         f"dimension(s)")
                     if not np.all(np.isfinite(value)):
                         raise ValueError("the model returned NaN or infinite values")
                 except MemoryError:

@@ -134,12 +134,14 @@ def manual_route(weights, dest="."):
         missing = [w for w in weights if w in group]
         if len(missing) > 1:
             folder = os.path.dirname(os.path.join(dest, missing[0].target))
-            lines += [f"  {name}: {len(missing)} files ({', '.join(os.path.basename(w.target) for w in missing[:3])}"
-                      f"{', ...' if len(missing) > 3 else ''}) from {missing[0].page}", f"      -> {folder}{os.sep}"]
+            lines.append(f"  {name}: {len(missing)} files ({', '.join(os.path.basename(w.target) for w in missing[:3])}"
+                         f"{', ...' if len(missing) > 3 else ''}) from {missing[0].page}")
+            lines.append(f"      -> {folder}{os.sep}")
             weights = [w for w in weights if w not in missing]
     for w in weights:
-        lines += [f"  {w.name}: {w.urls[0]}", f"      -> {os.path.join(dest, w.target)}",
-                  f"      (page: {w.page})"]
+        lines.append(f"  {w.name}: {w.urls[0]}")
+        lines.append(f"      -> {os.path.join(dest, w.target)}")
+        lines.append(f"      (page: {w.page})")
     lines.append("then run `python svc_download.py` again to check them, or just go on.")
     return "\n".join(lines)
 

@@ -1,5 +1,4 @@
-"""Pieces the feature extractors share (16 kHz mono audio in, a network run in bounded chunks, one
-`.npy` out): weight lookup, input loading, chunking, frame fitting."""
+"""What the feature extractors share: weight lookup, 16 kHz input, chunking, frame fitting, one-file CLI."""
 import argparse
 import contextlib
 import functools

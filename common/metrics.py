@@ -72,9 +72,8 @@ def pitch_agreement(f0, asked, voiced=None, asked_voiced=None):
 
 
 def f0_correlation_rmse(f0, reference):
-    """(Pearson correlation, RMSE in Hz) of two F0 tracks over the same voiced frames, the F0CORR
-    and F0RMSE of published SVC evaluations (e.g. Seed-VC's EVAL.md). The correlation follows the
-    melody's shape whatever its offset; it is nan when a track is flat (no shape to follow)."""
+    """(Pearson correlation, RMSE in Hz) of two F0 tracks over the same voiced frames: the F0CORR and
+    F0RMSE of published SVC evaluations (e.g. Seed-VC's EVAL.md); the correlation is nan for a flat track."""
     f0, reference = np.asarray(f0, dtype=np.float64), np.asarray(reference, dtype=np.float64)
     if f0.size == 0:
         return float("nan"), float("nan")

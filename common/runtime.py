@@ -41,9 +41,8 @@ def tune_cpu_runtime(threads=None):
 
 
 def _single_threaded(fn, grad, inference):
-    """fn() on a pool thread: grad and inference mode are per thread, so the caller's are set
-    again here, and torch ops run single-threaded (set on every call: the pool's threads last, and
-    the caller restores MKL's process-wide count after each map)."""
+    """fn() on a pool thread with the caller's grad and inference mode (they are per thread), torch
+    single-threaded (set on every call: MKL's count is process-wide and restored after each map)."""
     torch.set_num_threads(1)
     with torch.set_grad_enabled(grad), torch.inference_mode(inference):
         return fn()
@@ -51,17 +50,17 @@ def _single_threaded(fn, grad, inference):
 
 @functools.lru_cache(maxsize=None)
 def _pool(workers, pid):
-    """One lasting pool per worker count and process (a forked child has none of its parent's
-    threads): starting threads on every call (the activations split their rows per call) cost more
-    than the split saved."""
+    """One lasting pool per worker count and process (a forked child has none of its parent's threads):
+    starting threads on every call (the activations split their rows per call) cost more than it saved."""
     return ThreadPoolExecutor(workers, thread_name_prefix="single-threaded")
 
 
 def map_single_threaded(functions, workers=None):
     """[f() for f in functions], computed on `workers` threads (default: torch's thread count) that
-    each run torch single-threaded and take the next function when done. Why: torch's intra-op threading puts a barrier after every operation, and on a shared machine
-    each barrier waits for a descheduled thread; independent pieces on their own threads wait only
-    for themselves (and torch ops release the GIL)."""
+    each run torch single-threaded and take the next function when done. Why: torch's intra-op
+    threading puts a barrier after every operation, and on a shared machine each barrier waits for a
+    descheduled thread; independent pieces on their own threads wait only for themselves (and torch
+    ops release the GIL)."""
     functions = list(functions)
     workers = min(workers or torch.get_num_threads(), len(functions))
     if workers <= 1:
