@@ -177,7 +177,6 @@ def fetch_to_part(url, part, label="", progress=True):
         length = response.headers.get("Content-Length")
         expected = int(length) if length and length.isdigit() else None
         offset = start if resumed else 0
-        written = 0
         with open(part, "ab" if resumed else "wb") as f, tqdm(
             total=None if expected is None else offset + expected, initial=offset, unit="B", unit_scale=True,
             unit_divisor=1024, desc=label or os.path.basename(part), disable=not progress, leave=False,
@@ -191,12 +190,12 @@ def fetch_to_part(url, part, label="", progress=True):
                 if not block:
                     break
                 f.write(block)
-                written += len(block)
                 bar.update(len(block))
-    if expected is not None and written < expected:
-        raise DownloadError(f"{url}: the connection closed after {offset + written} of {offset + expected} "
-                            f"bytes. Run the same command again to resume from {part}.")
-    return os.path.getsize(part)
+    size = os.path.getsize(part)
+    if expected is not None and size < offset + expected:
+        raise DownloadError(f"{url}: the connection closed after {size} of {offset + expected} bytes. Run "
+                            f"the same command again to resume from {part}.")
+    return size
 
 
 def _looks_like_web_page(path):
