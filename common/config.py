@@ -82,8 +82,7 @@ def closest(key):
     if not section:
         return next(iter(difflib.get_close_matches(key, SECTIONS, n=1)), None)
     near = difflib.get_close_matches(leaf, [k.split(".")[1] for k in KEYS if k.startswith(section + ".")], n=1)
-    moved = [k for k in KEYS if k.endswith("." + leaf)]
-    return f"{section}.{near[0]}" if near else next(iter(moved), None)
+    return f"{section}.{near[0]}" if near else next((k for k in KEYS if k.endswith("." + leaf)), None)
 
 
 def parse_resolutions(value, source="config"):
