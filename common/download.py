@@ -93,10 +93,9 @@ WEIGHTS = {
 
 
 def _singer_file(index, sha256):
-    name = public_singers.file_name(index)
-    path = f"configs/singers/{name}"
+    path = f"configs/singers/singer{index:04d}.npy"
     return WeightFile(
-        name[:-len(".npy")], os.path.join(public_singers.FOLDER, name),
+        f"singer{index:04d}", os.path.join(public_singers.FOLDER, f"singer{index:04d}.npy"),
         (f"https://raw.githubusercontent.com/{public_singers.REPO}/{public_singers.COMMIT}/{path}",
          f"https://github.com/{public_singers.REPO}/raw/{public_singers.COMMIT}/{path}"),
         page=f"https://github.com/{public_singers.REPO}/tree/{public_singers.COMMIT}/configs/singers",

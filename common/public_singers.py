@@ -66,8 +66,3 @@ SHA256 = (
     "aa92ab16df7f82f5bde66501629310a5a250ff61d5f467a7ff2b0c97fe6d8066",  # singer0055.npy
     "07022464dcb678dddd3957ea431e53b4c79fd1904927d2622faef5c521da1b5e",  # singer0056.npy
 )
-
-
-def file_name(index):
-    return f"singer{index:04d}.npy"
-
