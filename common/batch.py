@@ -23,10 +23,8 @@ class BatchReport:
         self.skipped_existing += 1
 
     def fail(self, path, reason):
-        path, reason = str(path), str(reason)
-        if reason.startswith(path + ": "):  # errors from common.audio already lead with the file
-            reason = reason[len(path) + 2:]
-        self.failed.append((path, reason))
+        # errors from common.audio already lead with the file
+        self.failed.append((str(path), str(reason).removeprefix(f"{path}: ")))
 
     def summary(self):
         lines = [f"{self.title}: {self.done} written, {self.skipped_existing} already done, {len(self.failed)} skipped"]

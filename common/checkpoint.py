@@ -5,6 +5,7 @@ import pickle
 import re
 import zipfile
 
+import numpy as np
 import torch
 
 from common.atomic import atomic_path
@@ -17,16 +18,13 @@ class CheckpointError(ValueError):
 
 
 def _safe_globals():
-    allowed = []
-    try:  # numpy scalars/arrays appear in some community checkpoints (e.g. a stored best loss)
-        import numpy as np
-
+    """numpy scalars/arrays appear in some community checkpoints (e.g. a stored best loss)."""
+    try:
         core = getattr(np, "_core", None) or np.core
-        allowed += [np.dtype, np.ndarray, core.multiarray.scalar, core.multiarray._reconstruct]
-        allowed += [type(np.dtype(t)) for t in ("float32", "float64", "int64", "int32")]
-    except Exception:
-        pass
-    return allowed
+        return [np.dtype, np.ndarray, core.multiarray.scalar, core.multiarray._reconstruct,
+                *(type(np.dtype(t)) for t in ("float32", "float64", "int64", "int32"))]
+    except Exception:  # numpy internals moved: allow none of them
+        return []
 
 
 def load_checkpoint(path, map_location="cpu", what="checkpoint", hint=""):
