@@ -1,9 +1,5 @@
-"""Fetch the public pretrained weights into their default places (resumable, hash-checked).
-
-    python svc_download.py                       # all of them
-    python svc_download.py --only speaker,hubert  # some of them
-    python svc_download.py --only singers         # the pretrain's 56 singer vectors -> configs/singers/
-"""
+"""Fetch the public pretrained weights into their default places (resumable, hash-checked):
+`python svc_download.py [--only speaker,hubert,singers]`."""
 import argparse
 import os
 import sys

@@ -1,5 +1,7 @@
 """Plumbing shared by every stage: audio I/O, checkpoints, atomic files, dataset walking."""
+import hashlib
 import os
+import sys
 
 # OpenMP threads waiting at a barrier spin only briefly, then sleep. Spinning waiters take the core
 # from a descheduled thread whenever another program runs. libgomp reads this once, when torch
@@ -10,23 +12,14 @@ import os
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "2000")
 
-
-def _numba_cache_dir():
-    """<user cache>/svc-toolkit/numba/<python version>-<environment>: a folder per environment, never
-    next to the sources (numba itself drops entries of another numba version)."""
-    import hashlib
-    import sys
-
-    where = hashlib.sha256(os.path.realpath(sys.prefix).encode()).hexdigest()[:12]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "svc-toolkit", "numba", f"py{sys.version_info[0]}{sys.version_info[1]}-{where}")
-
-
 # numba (librosa's pyin and resampling helpers, our compiled Snake activation) caches compiled code
 # next to the package sources by default: a checkout or site-packages shared by two environments
 # then feeds one numba the other's machine code, and librosa.pyin was seen to segfault in a fresh
-# virtual environment until NUMBA_CACHE_DIR pointed at an empty folder. So the cache lives in a
-# folder of its own per environment (see _numba_cache_dir). A user's own
-# NUMBA_CACHE_DIR wins; numba reads it when it is first imported, after `common`.
+# virtual environment until NUMBA_CACHE_DIR pointed at an empty folder. So the cache lives in
+# <user cache>/svc-toolkit/numba/<python version>-<environment> (numba itself drops entries of
+# another numba version). A user's own NUMBA_CACHE_DIR wins; numba reads it when first imported.
 if "NUMBA_CACHE_DIR" not in os.environ:
-    os.environ["NUMBA_CACHE_DIR"] = _numba_cache_dir()
+    _base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    _where = hashlib.sha256(os.path.realpath(sys.prefix).encode()).hexdigest()[:12]
+    os.environ["NUMBA_CACHE_DIR"] = os.path.join(_base, "svc-toolkit", "numba",
+                                                 f"py{sys.version_info[0]}{sys.version_info[1]}-{_where}")

@@ -1,15 +1,11 @@
-"""Write files atomically: into a temp file beside the target, then rename over it.
-
-A reader (or a resumed batch job) therefore sees either the old file, or the complete new
-one, never a half-written file. The temp file is `.<name><ext>.tmp-<pid>-<random>.part`: hidden,
-and ending in none of the extensions a loader lists (a killed save of model.pt never shows up as
-a model). Leftovers of killed writers are removed at the next save of the same file.
-"""
+"""Write files atomically: a hidden temp file `.<name><ext>.tmp-<pid>-<random>.part` (no loader's extension)
+beside the target, then rename; leftovers of killed writers go at the next save of the same file."""
 import contextlib
 import glob
 import os
 import tempfile
 import threading
+import time
 
 import numpy as np
 
@@ -31,7 +27,9 @@ def atomic_path(path):
     os.close(fd)
     with _active_lock:
         _active.add(tmp)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
     try:
         yield tmp
         os.replace(tmp, path)
@@ -56,14 +54,8 @@ def remove_leftovers(folder, name):
     # the older naming, <base>.tmp-<random><ext> (no writer id): gone when an hour old
     for leftover in glob.glob(os.path.join(glob.escape(folder), glob.escape(base + TMP_MARK) + "*" + glob.escape(ext))):
         with contextlib.suppress(OSError):
-            if os.path.getmtime(leftover) < _now() - 3600:
+            if os.path.getmtime(leftover) < time.time() - 3600:
                 os.remove(leftover)
-
-
-def _now():
-    import time
-
-    return time.time()
 
 
 def _writing(pid, tmp):
@@ -80,25 +72,16 @@ def _writing(pid, tmp):
     return True
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_npy(path, array):
     """np.save, atomically. `path` should end in .npy."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, np.asarray(array))
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, np.asarray(array))
 
 
 def write_text(path, text, encoding="utf-8"):
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding=encoding, newline="") as f:
-            f.write(text)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding=encoding, newline="") as f:
+        f.write(text)
 
 
 def is_temp_file(name):
-    """True for leftovers of an interrupted atomic write."""
     return TMP_MARK in os.path.basename(name)

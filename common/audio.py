@@ -1,12 +1,12 @@
 """Audio loading and saving. Everything else in the toolkit reads and writes audio through here."""
 import os
+import struct
 import warnings
 
 import numpy as np
 import soundfile as sf
 
 from common.atomic import atomic_path
-from common.audio_checks import incomplete_wav_message, too_short_message
 
 
 class AudioError(ValueError):
@@ -20,6 +20,11 @@ EXTRACT_RATE = 16000
 MAX_SAMPLE = 1000.0
 # Peak (of [-1, 1] audio) below which a conversion result counts as silent; about -100 dBFS.
 SILENT_PEAK = 1e-5
+# The longest analysis hop of the extractors: Whisper and HuBERT give one frame per 20 ms; shorter
+# audio would silently give zero frames.
+MIN_SECONDS = 0.02
+# Data sizes that streaming writers leave in the header when they do not know the length yet.
+UNKNOWN_SIZES = (0, 0xFFFFFFFF)
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".aiff", ".aif", ".wma")
 
@@ -27,15 +32,13 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".
 def _read_any(path):
     """Return (samples [T, C] float32, rate). soundfile first, librosa/audioread as fallback."""
     try:
-        data, sr = sf.read(path, dtype="float32", always_2d=True)
-        return data, sr
+        return sf.read(path, dtype="float32", always_2d=True)
     except Exception as sf_error:
         try:
             import librosa
 
-            # librosa and audioread warn (UserWarning "PySoundFile failed. Trying audioread instead",
-            # FutureWarning/DeprecationWarnings of audioread) before they succeed or fail; the outcome,
-            # or our own message below, is what matters.
+            # librosa and audioread warn ("PySoundFile failed. Trying audioread instead", audioread's
+            # deprecations) before they succeed or fail; the outcome, or our message below, is what matters.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 data, sr = librosa.load(path, sr=None, mono=False)
@@ -44,39 +47,59 @@ def _read_any(path):
                 f"{path}: cannot read this audio file ({sf_error}). Convert it to WAV or FLAC "
                 f"(e.g. `ffmpeg -i \"{path}\" out.wav`) or remove it from the folder."
             ) from None
-        data = np.atleast_2d(np.asarray(data, dtype=np.float32)).T
-        return data, sr
+        return np.atleast_2d(np.asarray(data, dtype=np.float32)).T, sr
 
 
-def load_audio(path, sr, allow_empty=False):
-    """Load any soundfile/librosa-readable file as mono float32 at `sr` Hz.
+def _wav_data_shortfall(path):
+    """(declared bytes, present bytes) when a RIFF/WAVE file's `data` chunk ends early, else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            while True:
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return None
+                kind, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if kind == b"data":
+                    present = os.path.getsize(path) - f.tell()
+                    return (size, present) if size not in UNKNOWN_SIZES and present < size else None
+                f.seek(size + (size & 1), os.SEEK_CUR)   # chunks are padded to even sizes
+    except OSError:
+        return None
 
-    Channels are averaged, integer PCM is scaled to [-1, 1], the rate is converted with soxr.
-    A WAV whose data ends before its header says, or audio shorter than one analysis frame (20 ms,
-    unless allow_empty), raises AudioError: every extractor would make zero frames of it.
-    """
+
+def load_audio(path, sr):
+    """Load any soundfile/librosa-readable file as mono float32 at `sr` Hz: channels averaged,
+    integer PCM scaled to [-1, 1], the rate converted with soxr. A WAV whose data ends before its
+    header says, or audio shorter than one analysis frame, raises AudioError."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise AudioError(f"{path}: file not found. Check the path (quote names with spaces).")
     if os.path.getsize(path) == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes). Re-export or remove it.")
-    problem = incomplete_wav_message(path)
-    if problem:
-        raise AudioError(problem)
+    shortfall = _wav_data_shortfall(path)
+    if shortfall:
+        declared, present = shortfall
+        raise AudioError(f"{path}: the WAV data ends early: the header declares {declared} bytes of samples "
+                         f"but only {max(present, 0)} follow (an interrupted copy or recording). "
+                         f"Copy or export the file again.")
     data, file_sr = _read_any(path)
     wav = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    if wav.size == 0 and not allow_empty:
+    if wav.size == 0:
         raise AudioError(f"{path}: the file holds no samples. Re-export or remove it.")
-    problem = None if allow_empty else too_short_message(path, wav.size, file_sr)
-    if problem:
-        raise AudioError(problem)
+    if wav.size < MIN_SECONDS * file_sr:
+        raise AudioError(f"{path}: too short: {wav.size} samples ({1000.0 * wav.size / file_sr:.1f} ms), "
+                         f"shorter than one analysis frame ({1000 * MIN_SECONDS:.0f} ms): no features can be "
+                         f"taken from it. Use a longer recording.")
     if not np.all(np.isfinite(wav)):
         raise AudioError(f"{path}: the audio holds NaN or infinite samples. Re-export it as 16-bit PCM.")
-    peak = float(np.abs(wav).max()) if wav.size else 0.0
+    peak = float(np.abs(wav).max())
     if peak > MAX_SAMPLE:
         raise AudioError(f"{path}: the audio holds samples of {peak:.3g} where recordings stay within [-1, 1]: the "
                          f"file is damaged or a float WAV written at the wrong scale. Re-export it as 16-bit PCM.")
-    if file_sr != sr and wav.size:
+    if file_sr != sr:
         wav = resample(wav, file_sr, sr)
     return np.ascontiguousarray(wav, dtype=np.float32)
 
@@ -93,11 +116,8 @@ class OutputError(ValueError):
 
 
 def check_output(wav, name, source=None):
-    """`wav` itself when it may be written; OutputError naming the cause otherwise.
-
-    NaN or infinite samples are always an error (a 16-bit file would hold them as quiet zeros);
-    silence is one when `source` (the input, float) is not silent itself.
-    """
+    """`wav` itself when it may be written, else OutputError: NaN or infinite samples (a 16-bit file
+    would hold them as quiet zeros), or silence when `source` (the input, float) is not silent."""
     wav = np.asarray(wav)
     if wav.dtype.kind == "f":
         bad = int(np.count_nonzero(~np.isfinite(wav)))
@@ -126,11 +146,8 @@ def to_pcm16(wav):
 
 
 def save_audio(path, wav, sr, source=None):
-    """Write mono 16-bit PCM WAV atomically. Float input is clipped to [-1, 1].
-
-    Checked first (check_output): NaN/inf samples, or silence when `source` (the input) is not silent,
-    raise OutputError naming `path`, and nothing is written.
-    """
+    """Write mono 16-bit PCM WAV atomically, float input clipped to [-1, 1]; what check_output
+    refuses (NaN/inf, silence made from a non-silent `source`) raises OutputError and writes nothing."""
     check_output(wav, os.fspath(path), source)
     with atomic_path(path) as tmp:
         sf.write(tmp, to_pcm16(wav), sr, subtype="PCM_16", format="WAV")

@@ -1,5 +1,6 @@
 """Batch jobs over many files: the one extraction loop, input prefetching, and the report of what was
-written, found done or skipped (bad files are skipped with a reason, summarised at the end)."""
+written, found done or skipped with a reason."""
+import collections
 import os
 import sys
 
@@ -22,16 +23,12 @@ class BatchReport:
         self.skipped_existing += 1
 
     def fail(self, path, reason):
-        path, reason = str(path), str(reason)
-        if reason.startswith(path + ": "):  # errors from common.audio already lead with the file
-            reason = reason[len(path) + 2:]
-        self.failed.append((path, reason))
+        # errors from common.audio already lead with the file
+        self.failed.append((str(path), str(reason).removeprefix(f"{path}: ")))
 
     def summary(self):
         lines = [f"{self.title}: {self.done} written, {self.skipped_existing} already done, {len(self.failed)} skipped"]
-        for path, reason in self.failed:
-            lines.append(f"  skipped {path}: {reason}")
-        return "\n".join(lines)
+        return "\n".join(lines + [f"  skipped {path}: {reason}" for path, reason in self.failed])
 
     def print_summary(self, file=None):
         print(self.summary(), file=file or sys.stderr, flush=True)
@@ -40,49 +37,31 @@ class BatchReport:
 def _attempt(func, arg):
     try:
         return True, func(arg)
-    except KeyboardInterrupt:
-        raise
     except Exception as e:  # reported per input by the caller
         return False, str(e) or type(e).__name__
 
 
 def prefetch(func, args, pool=None, ahead=8):
-    """Yield (ok, result_or_reason) of `func(arg)` for every arg, in order.
-
-    With a process pool, up to `ahead` calls run in the workers while the caller works on the
-    current result (e.g. audio loading and front ends while a model runs in the main process).
-    A worker that dies raises concurrent.futures.process.BrokenProcessPool.
-    """
-    args = list(args)
+    """Yield (ok, result_or_reason) of `func(arg)` for every arg, in order. With a process pool, up
+    to `ahead` calls run in the workers while the caller works on the current result (e.g. audio
+    loading and front ends while a model runs in the main process)."""
     if pool is None:
-        for arg in args:
-            yield _attempt(func, arg)
+        yield from (_attempt(func, arg) for arg in args)
         return
-    pending = []
-    next_index = 0
-    while pending or next_index < len(args):
-        while next_index < len(args) and len(pending) < ahead:
-            pending.append(pool.submit(_attempt, func, args[next_index]))
-            next_index += 1
-        yield pending.pop(0).result()
-
-
-def _check_features(array, ndim):
-    if array.ndim != ndim or array.shape[0] == 0:
-        raise ValueError(f"the model returned shape {array.shape}, expected {ndim} dimension(s)")
-    if not np.all(np.isfinite(array)):
-        raise ValueError("the model returned NaN or infinite values")
+    pending = collections.deque()
+    for arg in args:
+        pending.append(pool.submit(_attempt, func, arg))
+        if len(pending) == ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def extract_files(load_model, pairs, report, front, ndim, pool=None, skip_existing=True, progress=True):
-    """The batch-extraction loop: for each (input, output .npy) pair, `model(front(input))` saved as
-    float32, atomically. Returns `report` (a BatchReport) with every file counted.
-
-    `load_model()` -> model callable; called once, and only when some output is missing.
-    `front(input path)` -> model input; a module-level function, run in `pool`'s worker processes
-    ahead of the model when a pool is given. `ndim`: dimensions of a model output (1 or 2).
-    A file whose front end or model fails is reported and skipped; the batch goes on.
-    """
+    """For each (input, output .npy) pair, `load_model()(front(input))` saved as float32, atomically (the
+    model loaded once, when some output is missing; `front` is module-level, run ahead in `pool`'s worker
+    processes); a file whose front end or model fails, or whose output has not `ndim` dimensions, is
+    reported and skipped. Returns `report` with every file counted."""
     from tqdm import tqdm
 
     todo = []
@@ -98,22 +77,22 @@ def extract_files(load_model, pairs, report, front, ndim, pool=None, skip_existi
     with tqdm(total=len(todo), desc=report.title, unit="file", file=sys.stderr, dynamic_ncols=True,
               disable=not progress) as bar:
         for (src, dst), (ok, value) in zip(todo, results):
-            _extract_one(model, src, dst, ok, value, report, ndim)
+            if ok:  # else `value` is the front end's failure
+                try:
+                    value = np.asarray(model(value), dtype=np.float32)
+                    if value.ndim != ndim or value.shape[0] == 0:
+                        raise ValueError(f"the model returned shape {value.shape}, expected {ndim} "
+                                         f"dimension(s)")
+                    if not np.all(np.isfinite(value)):
+                        raise ValueError("the model returned NaN or infinite values")
+                except MemoryError:
+                    raise
+                except Exception as e:  # one bad clip must not stop the batch
+                    ok, value = False, f"{type(e).__name__}: {e}"
+            if ok:
+                save_npy(dst, value)
+                report.ok()
+            else:
+                report.fail(src, value)
             bar.update(1)  # after the work: the bar counts finished files, not started ones
     return report
-
-
-def _extract_one(model, src, dst, ok, value, report, ndim):
-    if not ok:
-        report.fail(src, value)
-        return
-    try:
-        array = np.asarray(model(value), dtype=np.float32)
-        _check_features(array, ndim)
-    except (KeyboardInterrupt, MemoryError):
-        raise
-    except Exception as e:  # one bad clip must not stop the batch
-        report.fail(src, f"{type(e).__name__}: {e}")
-        return
-    save_npy(dst, array)
-    report.ok()

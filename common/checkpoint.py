@@ -1,15 +1,16 @@
-"""Checkpoint loading and saving.
-
-Loading always uses `torch.load(weights_only=True)`: a checkpoint is data, never code. The
-few non-tensor types the public files contain are allow-listed below instead of turning that off.
-"""
+"""Checkpoint loading and saving. Loading always uses `torch.load(weights_only=True)`: a checkpoint is
+data, never code; the few non-tensor types the public files contain are allow-listed instead."""
 import os
 import pickle
+import re
 import zipfile
 
+import numpy as np
 import torch
 
 from common.atomic import atomic_path
+
+MODERN_WEIGHT_NORM = re.compile(r"(^|\.)parametrizations\.weight\.original([01])$")
 
 
 class CheckpointError(ValueError):
@@ -17,23 +18,18 @@ class CheckpointError(ValueError):
 
 
 def _safe_globals():
-    allowed = []
-    try:  # numpy scalars/arrays appear in some community checkpoints (e.g. a stored best loss)
-        import numpy as np
-
+    """numpy scalars/arrays appear in some community checkpoints (e.g. a stored best loss)."""
+    try:
         core = getattr(np, "_core", None) or np.core
-        allowed += [np.dtype, np.ndarray, core.multiarray.scalar, core.multiarray._reconstruct]
-        allowed += [type(np.dtype(t)) for t in ("float32", "float64", "int64", "int32")]
-    except Exception:
-        pass
-    return allowed
+        return [np.dtype, np.ndarray, core.multiarray.scalar, core.multiarray._reconstruct,
+                *(type(np.dtype(t)) for t in ("float32", "float64", "int64", "int32"))]
+    except Exception:  # numpy internals moved: allow none of them
+        return []
 
 
 def load_checkpoint(path, map_location="cpu", what="checkpoint", hint=""):
-    """torch.load a file safely. Raises CheckpointError for missing, corrupt or non-torch files.
-
-    `what` names the file's role in messages ("Whisper checkpoint"), `hint` says where to get it.
-    """
+    """torch.load a file safely; CheckpointError for missing, corrupt or non-torch files. `what` names
+    the file's role in messages ("Whisper checkpoint"), `hint` says where to get it."""
     path = os.fspath(path)
     hint = f" {hint}" if hint else ""
     if not os.path.isfile(path):
@@ -73,9 +69,8 @@ def unpickler_detail(err):
 
 
 def verify_zip(path, what="checkpoint"):
-    """Read every record of a zip-format torch file and check its CRC-32 (torch.load does not):
-    a file overwritten in the middle fails here instead of loading garbage. Legacy (non-zip)
-    files pass unchecked."""
+    """Check the CRC-32 of every record of a zip-format torch file (torch.load does not), so a file
+    overwritten in the middle fails instead of loading garbage; legacy (non-zip) files pass."""
     path = os.fspath(path)
     if not zipfile.is_zipfile(path):
         return
@@ -90,24 +85,19 @@ def verify_zip(path, what="checkpoint"):
 
 
 def non_finite_tensors(obj, prefix=""):
-    """Names ("model_g/dec.conv_pre.weight") of the floating-point tensors in a nested dict/list
-    that hold NaN or infinity."""
+    """Names ("model_g/dec.conv_pre.weight") of the float tensors in a nested dict/list holding NaN/inf."""
     found = []
     if torch.is_tensor(obj):
         if obj.is_floating_point() and not bool(torch.isfinite(obj).all()):
             found.append(prefix or "<tensor>")
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
+    elif isinstance(obj, (dict, list, tuple)):
+        for key, value in obj.items() if isinstance(obj, dict) else enumerate(obj):
             found += non_finite_tensors(value, f"{prefix}/{key}" if prefix else str(key))
-    elif isinstance(obj, (list, tuple)):
-        for index, value in enumerate(obj):
-            found += non_finite_tensors(value, f"{prefix}/{index}" if prefix else str(index))
     return found
 
 
 def require_finite(obj, path, what="checkpoint", hint=""):
-    """CheckpointError naming the file and its first tensors with NaN/inf (a model with one NaN
-    weight converts to silence or noise)."""
+    """CheckpointError naming the file's first tensors with NaN/inf (one NaN weight converts to noise)."""
     bad = non_finite_tensors(obj)
     if bad:
         more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
@@ -136,19 +126,10 @@ def require_keys(ckpt, keys, path, what="checkpoint", hint=""):
 
 
 def to_legacy_weight_norm(state_dict):
-    """Rename torch.nn.utils.parametrizations weight-norm keys to the legacy weight_g/weight_v form.
-
-    Files written by newer code use '<m>.parametrizations.weight.original0/1'; the public
-    checkpoints (and this toolkit) use '<m>.weight_g' / '<m>.weight_v'. Legacy keys pass through.
-    """
-    out = {}
-    for key, value in state_dict.items():
-        for index, legacy in (("0", "weight_g"), ("1", "weight_v")):
-            modern = "parametrizations.weight.original" + index
-            if key == modern or key.endswith("." + modern):
-                key = key[: -len(modern)] + legacy
-        out[key] = value
-    return out
+    """Rename torch.nn.utils.parametrizations weight-norm keys ('<m>.parametrizations.weight.original0/1')
+    to the legacy '<m>.weight_g' / '<m>.weight_v' of the public checkpoints; legacy keys pass through."""
+    return {MODERN_WEIGHT_NORM.sub(lambda m: m[1] + ("weight_g", "weight_v")[int(m[2])], key): value
+            for key, value in state_dict.items()}
 
 
 def sizes_of_layout(read_sizes, state, path, what, hint=""):
@@ -168,14 +149,10 @@ def check_state_dict_fits(state_dict, expected, path, what="model", allow_extra=
     unexpected = [] if allow_extra else [k for k in state_dict if k not in expected]
     wrong = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(s)}" for k, s in expected.items()
              if k in state_dict and tuple(state_dict[k].shape) != tuple(s)]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
-        if wrong:
-            parts.append(f"{len(wrong)} of another shape (file vs model, e.g. {'; '.join(wrong[:3])})")
+    parts = [f"{len(missing)} missing (e.g. {', '.join(missing[:3])})"] if missing else []
+    parts += [f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})"] if unexpected else []
+    parts += [f"{len(wrong)} of another shape (file vs model, e.g. {'; '.join(wrong[:3])})"] if wrong else []
+    if parts:
         raise CheckpointError(
             f"{what} weights in {path} do not fit this model: {', '.join(parts)}. "
             f"Use the config the file was trained with (--config), or a file of this model type."

@@ -19,7 +19,6 @@ def add_config_argument(parser, help="model config: spectrogram settings, featur
 
 
 def fail(message):
-    """Print `error: message`; returns the exit status 1."""
     print(f"error: {message}", file=sys.stderr)
     return 1
 
@@ -36,8 +35,7 @@ def report_errors(main, *args, **kwargs):
 
 
 def cli_main(main):
-    """Decorator form of report_errors for a script's `main(argv=None)`: the error handling wraps main
-    instead of standing between main and the work."""
+    """Decorator form of report_errors for a script's `main(argv=None)`."""
     @functools.wraps(main)
     def reported(*args, **kwargs):
         return report_errors(main, *args, **kwargs)

@@ -1,9 +1,6 @@
-"""The one config reader: a YAML file checked against common/config_schema.py.
-
-Every key is type-checked and defaulted by the schema; an unknown key, a value of the wrong type, a
-missing section or a file that is not YAML stops the caller with one ConfigError line naming the
-file and the key. `mrd.resolutions` is parsed here from the public string form.
-"""
+"""The one config reader: a YAML file checked against common/config_schema.py. An unknown key, a value
+of the wrong type, a missing section or a file that is not YAML is one ConfigError naming the file and
+the key; `mrd.resolutions` is parsed here from the public string form."""
 import ast
 import dataclasses
 import difflib
@@ -85,8 +82,7 @@ def closest(key):
     if not section:
         return next(iter(difflib.get_close_matches(key, SECTIONS, n=1)), None)
     near = difflib.get_close_matches(leaf, [k.split(".")[1] for k in KEYS if k.startswith(section + ".")], n=1)
-    moved = [k for k in KEYS if k.endswith("." + leaf)]
-    return f"{section}.{near[0]}" if near else next(iter(moved), None)
+    return f"{section}.{near[0]}" if near else next((k for k in KEYS if k.endswith("." + leaf)), None)
 
 
 def parse_resolutions(value, source="config"):

@@ -1,11 +1,7 @@
-"""Every config key with its type, default and meaning: the reference for configs/base.yaml.
-
-Defaults are configs/base.yaml's values (for the public keys the public so-vits-svc-5.0 values, so
-its base.yaml loads unchanged); keys made with `unused(...)` are accepted for that file's sake and
-read by nothing. Adding a key is one line here, `name: type = default  # meaning` in its section
-(lists: `= values(...)`): common.config.load_config then type-checks it, refuses misspellings of it
-and fills the default into configs that leave it out. configs/base.yaml may show it (same value).
-"""
+"""Every config key with its type, default and meaning: the reference for configs/base.yaml, whose
+values are the defaults (the public keys' are so-vits-svc-5.0's, so its base.yaml loads unchanged).
+Adding a key is one line, `name: type = default  # meaning` (lists: `= values(...)`); load_config
+then type-checks it, refuses misspellings of it and fills in its default."""
 from dataclasses import dataclass, field
 from typing import List
 

@@ -4,13 +4,12 @@ import os
 from common.atomic import is_temp_file
 from common.audio import is_audio_file
 
+FEATURE_SUFFIXES = (".ppg.npy", ".vec.npy", ".pit.npy", ".spk.npy", ".npy", ".pt")
+
 
 def iter_dataset(root, accept=is_audio_file):
-    """Sorted list of (speaker, name, path) for files `<root>/<speaker>/<name><ext>`.
-
-    `name` is the file name without its extension. Hidden files, temp files of interrupted
-    writes, and files directly in `root` (no speaker folder) are ignored.
-    """
+    """Sorted list of (speaker, name, path) for files `<root>/<speaker>/<name><ext>`; hidden files, temp
+    files of interrupted writes, and files directly in `root` (no speaker folder) are ignored."""
     root = os.fspath(root)
     if not os.path.isdir(root):
         raise FileNotFoundError(f"{root}: dataset folder not found. Expected <folder>/<speaker>/<files>.")
@@ -23,19 +22,11 @@ def iter_dataset(root, accept=is_audio_file):
             path = os.path.join(folder, fname)
             if fname.startswith(".") or is_temp_file(fname) or not os.path.isfile(path):
                 continue
-            if accept(fname):
-                items.append((speaker, strip_suffix(fname), path))
+            if accept(fname):  # the name without a known feature suffix ('x.ppg.npy'), else its extension
+                bare = next((fname[:-len(s)] for s in FEATURE_SUFFIXES if fname.endswith(s)), None)
+                items.append((speaker, bare or os.path.splitext(fname)[0], path))
     return items
 
 
-def strip_suffix(fname):
-    """'a.b.ppg.npy' style names: remove a known feature suffix, else the last extension."""
-    for suffix in (".ppg.npy", ".vec.npy", ".pit.npy", ".spk.npy", ".npy", ".pt"):
-        if fname.endswith(suffix):
-            return fname[: -len(suffix)]
-    return os.path.splitext(fname)[0]
-
-
 def output_path(out_root, speaker, name, suffix):
-    """`<out_root>/<speaker>/<name><suffix>`, e.g. suffix '.ppg.npy'."""
     return os.path.join(os.fspath(out_root), speaker, name + suffix)

@@ -1,10 +1,7 @@
-"""Download the public pretrained weights: resumable, hash-checked, atomic (urllib only).
-
-A file is fetched into `<target>.part` (an interrupted download resumes there with an HTTP Range
-request), checked (SHA-256 where a hash is published, else its size and "it loads"), and only then
-renamed onto the target, so a target file is always complete. A file already in place gets the same
-check before it counts as present; a bad one is named and fetched again.
-"""
+"""Download the public pretrained weights (urllib only) into `<target>.part`, resumable with an HTTP
+Range request; check it (SHA-256 where published, else size and "it loads"), then rename it onto the
+target, so a target is always complete. A file already in place gets the same check first."""
+import collections
 import hashlib
 import http.client
 import os
@@ -17,7 +14,11 @@ from common import paths, public_singers
 
 
 class DownloadError(RuntimeError):
-    """A download that failed; the message says what to do (retry, or the manual route)."""
+    """A download that failed; the message says what to do. `offline`: no connection at all."""
+
+    def __init__(self, message, offline=False):
+        super().__init__(message)
+        self.offline = offline
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,9 @@ WEIGHTS = {
 
 
 def _singer_file(index, sha256):
-    name = public_singers.file_name(index)
-    path = f"configs/singers/{name}"
+    path = f"configs/singers/singer{index:04d}.npy"
     return WeightFile(
-        name[:-len(".npy")], os.path.join(public_singers.FOLDER, name),
+        f"singer{index:04d}", os.path.join(public_singers.FOLDER, f"singer{index:04d}.npy"),
         (f"https://raw.githubusercontent.com/{public_singers.REPO}/{public_singers.COMMIT}/{path}",
          f"https://github.com/{public_singers.REPO}/raw/{public_singers.COMMIT}/{path}"),
         page=f"https://github.com/{public_singers.REPO}/tree/{public_singers.COMMIT}/configs/singers",
@@ -145,55 +145,26 @@ def manual_route(weights, dest="."):
     return "\n".join(lines)
 
 
-def _open(url, start):
-    headers = {"User-Agent": "svc-download/1.0"}
-    if start:
-        headers["Range"] = f"bytes={start}-"
-    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
-
-
-def _total_from_416(err):
-    """Size in a 416 reply's `Content-Range: bytes */N`, or None."""
-    value = err.headers.get("Content-Range", "") if err.headers else ""
-    tail = value.rpartition("/")[2]
-    return int(tail) if tail.isdigit() else None
-
-
-def _connection_failed(url, err):
-    failure = DownloadError(f"{url}: cannot connect ({getattr(err, 'reason', None) or err}).")
-    failure.offline = True
-    return failure
-
-
-def _read_blocks(response, url, part):
-    """Yield the body in blocks; a broken connection becomes a DownloadError that says 'run again'."""
-    while True:
-        try:
-            block = response.read(CHUNK)
-        except (OSError, http.client.HTTPException) as err:
-            raise DownloadError(f"{url}: the connection broke ({err}). Run the same command again to "
-                                f"resume from {part}.") from None
-        if not block:
-            return
-        yield block
-
-
 def fetch_to_part(url, part, label="", progress=True):
     """Fetch `url` into the file `part`, resuming from its current size. Returns the file size."""
     from tqdm import tqdm
 
     start = os.path.getsize(part) if os.path.isfile(part) else 0
+    headers = {"User-Agent": "svc-download/1.0", **({"Range": f"bytes={start}-"} if start else {})}
     try:
-        response = _open(url, start)
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
     except urllib.error.HTTPError as err:
-        if err.code == 416 and start and _total_from_416(err) == start:
-            return start  # the .part file already holds the whole file
-        if err.code == 416 and start:  # the .part file does not fit this file: start over
-            os.remove(part)
+        if err.code == 416 and start:
+            # a 416 reply's `Content-Range: bytes */N` gives the size of the whole file
+            total = (err.headers.get("Content-Range", "") if err.headers else "").rpartition("/")[2]
+            if total.isdigit() and int(total) == start:
+                return start  # the .part file already holds the whole file
+            os.remove(part)  # the .part file does not fit this file: start over
             return fetch_to_part(url, part, label, progress)
         raise DownloadError(f"{url}: the server answered HTTP {err.code} {err.reason}.") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
-        raise _connection_failed(url, err) from None
+        reason = getattr(err, "reason", None) or err
+        raise DownloadError(f"{url}: cannot connect ({reason}).", offline=True) from None
     with response:
         if response.headers.get_content_type() == "text/html":
             raise DownloadError(f"{url}: the server sent a web page instead of the file (a login, quota or "
@@ -205,19 +176,25 @@ def fetch_to_part(url, part, label="", progress=True):
         length = response.headers.get("Content-Length")
         expected = int(length) if length and length.isdigit() else None
         offset = start if resumed else 0
-        written = 0
         with open(part, "ab" if resumed else "wb") as f, tqdm(
             total=None if expected is None else offset + expected, initial=offset, unit="B", unit_scale=True,
             unit_divisor=1024, desc=label or os.path.basename(part), disable=not progress, leave=False,
         ) as bar:
-            for block in _read_blocks(response, url, part):
+            while True:
+                try:
+                    block = response.read(CHUNK)
+                except (OSError, http.client.HTTPException) as err:
+                    raise DownloadError(f"{url}: the connection broke ({err}). Run the same command again to "
+                                        f"resume from {part}.") from None
+                if not block:
+                    break
                 f.write(block)
-                written += len(block)
                 bar.update(len(block))
-    if expected is not None and written < expected:
-        raise DownloadError(f"{url}: the connection closed after {offset + written} of {offset + expected} "
-                            f"bytes. Run the same command again to resume from {part}.")
-    return os.path.getsize(part)
+    size = os.path.getsize(part)
+    if expected is not None and size < offset + expected:
+        raise DownloadError(f"{url}: the connection closed after {size} of {offset + expected} bytes. Run "
+                            f"the same command again to resume from {part}.")
+    return size
 
 
 def _looks_like_web_page(path):
@@ -255,26 +232,18 @@ def _check_singer_file(path):
 CONTENT_CHECKS = {"torch": _check_torch_file, "singer": _check_singer_file}
 
 
-def _content_check(weight, label="", progress=False):
-    """The test of a finished file besides the full SHA-256: hash prefix, then that it loads. None if
-    the full SHA-256 is known (it says everything)."""
-    if weight.sha256:
-        return None
-
-    def check(path):
-        if weight.sha256_prefix:
-            actual = sha256_of(path, label, progress)
-            if not actual.startswith(weight.sha256_prefix.lower()):
-                raise DownloadError(f"{path}: SHA-256 {actual[:16]}... does not start with the published "
-                                    f"{weight.sha256_prefix}.")
-        CONTENT_CHECKS[weight.kind](path)
-
-    return check
+def _check_content(weight, path, progress=False):
+    """The test of a file without a full published SHA-256: the hash prefix, then that it loads."""
+    if weight.sha256_prefix:
+        actual = sha256_of(path, weight.name, progress)
+        if not actual.startswith(weight.sha256_prefix.lower()):
+            raise DownloadError(f"{path}: SHA-256 {actual[:16]}... does not start with the published "
+                                f"{weight.sha256_prefix}.")
+    CONTENT_CHECKS[weight.kind](path)
 
 
 def verify(weight, path, progress=False):
-    """None when the file at `path` is `weight`'s file (SHA-256 where published, else size and
-    loadability), else the reason it is not."""
+    """None when the file at `path` is `weight`'s file (see how_checked), else the reason it is not."""
     size = os.path.getsize(path)
     if size == 0:
         return "empty (0 bytes)"
@@ -284,11 +253,11 @@ def verify(weight, path, progress=False):
         return "a web page or Git LFS pointer saved under the weight's name"
     if weight.sha256:
         actual = sha256_of(path, weight.name, progress)
-        if actual != weight.sha256.lower():
-            return f"SHA-256 {actual[:16]}... is not the published {weight.sha256[:16]}... (corrupt or cut off)"
-        return None
+        if actual == weight.sha256.lower():
+            return None
+        return f"SHA-256 {actual[:16]}... is not the published {weight.sha256[:16]}... (corrupt or cut off)"
     try:
-        _content_check(weight, weight.name, progress)(path)
+        _check_content(weight, path, progress)
     except DownloadError as err:
         return str(err)
     return None
@@ -306,21 +275,14 @@ def how_checked(weight):
 
 def bundled_copy(weight):
     """Path of the copy an installed package ships (found without importing it), or None."""
-    if not weight.bundled:
-        return None
-    package, inner = weight.bundled
-    folder = paths.package_dir(package)
-    path = os.path.join(folder, inner) if folder else None
+    folder = weight.bundled and paths.package_dir(weight.bundled[0])
+    path = folder and os.path.join(folder, weight.bundled[1])
     return path if path and os.path.isfile(path) else None
 
 
 def download(url, dest, sha256=None, min_bytes=0, check=None, label="", progress=True):
-    """Download `url` to `dest` via `dest + '.part'` (resumable); verify; rename atomically.
-
-    `sha256`: expected hex digest (mismatch: the .part file is deleted and DownloadError raised).
-    `check(path)`: extra test of the finished .part file that raises DownloadError.
-    Connection failures raise DownloadError with `offline = True`; the .part file is kept.
-    """
+    """Download `url` to `dest` via `dest + '.part'` (kept for a resume when the connection fails); check
+    it (`sha256`, then `check(path)`, which raises DownloadError; a bad file is deleted); rename it."""
     dest = os.fspath(dest)
     os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
     part = dest + ".part"
@@ -329,11 +291,9 @@ def download(url, dest, sha256=None, min_bytes=0, check=None, label="", progress
         if size < min_bytes or _looks_like_web_page(part):
             raise DownloadError(f"{url}: got {size} bytes that are not the weight file (a web page, a Git LFS "
                                 f"pointer or a cut-off file; at least {min_bytes} bytes expected).")
-        if sha256:
-            actual = sha256_of(part, label, progress)
-            if actual != sha256.lower():
-                raise DownloadError(f"{url}: SHA-256 mismatch (expected {sha256}, got {actual}); the file is "
-                                    f"corrupt or was replaced on the server. It was deleted; run again.")
+        if sha256 and (actual := sha256_of(part, label, progress)) != sha256.lower():
+            raise DownloadError(f"{url}: SHA-256 mismatch (expected {sha256}, got {actual}); the file is "
+                                f"corrupt or was replaced on the server. It was deleted; run again.")
         if check is not None:
             check(part)
     except DownloadError:
@@ -343,35 +303,23 @@ def download(url, dest, sha256=None, min_bytes=0, check=None, label="", progress
     return dest
 
 
-def mirror_url(mirror, weight):
-    """`<mirror>/<target path>`: a mirror holds the files in the same layout as --dest."""
-    return mirror.rstrip("/") + "/" + weight.target.replace(os.sep, "/")
-
-
-def fetch_weight(weight, dest=".", mirror=None, progress=True, check_existing=True):
-    """Fetch one WeightFile into `dest`; returns its path. A target already there is kept when it
-    passes `verify` (`check_existing`), else fetched again (the bad file stays until a good one
-    replaces it)."""
+def fetch_weight(weight, dest=".", mirror=None, progress=True):
+    """Fetch one WeightFile into `dest` (a bad file there stays until a good one replaces it): its path."""
     target = os.path.join(os.fspath(dest), weight.target)
-    if check_existing and os.path.isfile(target) and verify(weight, target, progress) is None:
-        return target
-    urls = (mirror_url(mirror, weight),) if mirror else weight.urls
+    # a mirror holds the files in the same layout as --dest
+    urls = (mirror.rstrip("/") + "/" + weight.target.replace(os.sep, "/"),) if mirror else weight.urls
+    check = None if weight.sha256 else (lambda path: _check_content(weight, path, progress))
     errors = []
     for url in urls:
         try:
-            return download(url, target, sha256=weight.sha256, min_bytes=weight.min_bytes,
-                            check=_content_check(weight, weight.name, progress), label=weight.name,
-                            progress=progress)
+            return download(url, target, weight.sha256, weight.min_bytes, check, weight.name, progress)
         except DownloadError as err:
             errors.append(err)
-    failure = DownloadError("\n    ".join(str(e) for e in errors))
-    failure.offline = all(getattr(e, "offline", False) for e in errors)
-    raise failure
+    raise DownloadError("\n    ".join(map(str, errors)), offline=all(e.offline for e in errors))
 
 
 def _selection(only):
-    """[(name, [WeightFile, ...])] for --only: a weight is its own one-file entry, a group holds many.
-    ValueError names unknown keys."""
+    """[(name, [WeightFile, ...])] for --only (a group holds many files); ValueError names unknown keys."""
     choices = list(WEIGHTS) + list(GROUPS)
     names = [n.strip() for n in (only or "").split(",") if n.strip()] or choices
     unknown = [n for n in names if n not in choices]
@@ -386,38 +334,27 @@ def parse_only(only):
 
 
 def _present_or_fetch(weight, dest, mirror, progress, say):
-    """Make `weight` present in `dest`: ('present' | 'bundled' | 'downloaded', None) or ('failed', error)."""
+    """Make `weight` present in `dest`: (outcome, the line that says so) or ('failed', the DownloadError)."""
     target = os.path.join(dest, weight.target)
     if os.path.isfile(target):
         problem = verify(weight, target, progress)
         if problem is None:
-            return "present", None
+            return "present", f"{weight.name}: {target} already present ({how_checked(weight)})"
         say(f"{weight.name}: {target} is bad ({problem}); fetching it again")
     else:
         shipped = bundled_copy(weight)
         if shipped and verify(weight, shipped, progress) is None:
-            return "bundled", None
+            return "bundled", (f"{weight.name}: found in the installed {weight.bundled[0]} package "
+                               f"({shipped}, {how_checked(weight)}); nothing to download")
     try:
-        fetch_weight(weight, dest, mirror, progress, check_existing=False)  # checked just above
+        fetch_weight(weight, dest, mirror, progress)
     except DownloadError as err:
         return "failed", err
-    return "downloaded", None
-
-
-def _report_one(weight, outcome, dest, say):
-    target = os.path.join(dest, weight.target)
-    if outcome == "present":
-        say(f"{weight.name}: {target} already present ({how_checked(weight)})")
-    elif outcome == "bundled":
-        say(f"{weight.name}: found in the installed {weight.bundled[0]} package ({bundled_copy(weight)}, "
-            f"{how_checked(weight)}); nothing to download")
-    elif outcome == "downloaded":
-        say(f"{weight.name}: downloaded {target} ({how_checked(weight)})")
+    return "downloaded", f"{weight.name}: downloaded {target} ({how_checked(weight)})"
 
 
 def download_weights(only=None, dest=".", mirror=None, progress=True, out=sys.stderr):
-    """Check or fetch the chosen weights, print one line per weight (per group); return 0 when all
-    are present and sound, else 1 (2 for an unknown name)."""
+    """Check or fetch the chosen weights, one line per weight (group): 0 when all are sound, else 1 or 2."""
     from tqdm import tqdm
 
     try:
@@ -432,25 +369,22 @@ def download_weights(only=None, dest=".", mirror=None, progress=True, out=sys.st
     failed, offline = [], True
     for name, files in selection:
         grouped = name in GROUPS
-        outcomes, no_connection = {}, False
+        counts, no_connection = collections.Counter(), False
         for weight in tqdm(files, desc=name, unit="file", disable=not (progress and grouped), leave=False):
-            target = os.path.join(dest, weight.target)
             if no_connection:  # the group's other missing files would fail alike, one line each
-                sound = os.path.isfile(target) and verify(weight, target) is None
-                outcomes[weight.name] = "present" if sound else "failed"
-                failed += [] if sound else [weight]
-                continue
-            outcome, error = _present_or_fetch(weight, dest, mirror, progress and not grouped, say)
-            outcomes[weight.name] = outcome
-            if error is not None:
-                say(f"{weight.name}: FAILED: {error}")
-                failed.append(weight)
-                offline = offline and getattr(error, "offline", False)
-                no_connection = grouped and getattr(error, "offline", False)
-            elif not grouped:
-                _report_one(weight, outcome, dest, say)
+                target = os.path.join(dest, weight.target)
+                outcome = "present" if os.path.isfile(target) and verify(weight, target) is None else "failed"
+            else:
+                outcome, detail = _present_or_fetch(weight, dest, mirror, progress and not grouped, say)
+                if outcome == "failed":
+                    say(f"{weight.name}: FAILED: {detail}")
+                    offline = offline and detail.offline
+                    no_connection = grouped and detail.offline
+                elif not grouped:
+                    say(detail)
+            counts[outcome] += 1
+            failed += [weight] if outcome == "failed" else []
         if grouped:
-            counts = {k: sum(1 for o in outcomes.values() if o == k) for k in ("present", "downloaded", "failed")}
             folder = os.path.dirname(os.path.join(dest, files[0].target))
             untried = " (no connection: the other missing files were not tried)" if no_connection else ""
             say(f"{name}: {counts['present'] + counts['downloaded']} of {len(files)} in {folder} "

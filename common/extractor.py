@@ -1,8 +1,4 @@
-"""Pieces every feature extractor shares: weight lookup, input loading, chunking, frame fitting.
-
-Whisper PPG, HuBERT-Soft units (and the pitch/speaker extractors) all read 16 kHz mono audio,
-run a pretrained network on it in bounded chunks and write one `.npy` per file.
-"""
+"""What the feature extractors share: weight lookup, 16 kHz input, chunking, frame fitting, one-file CLI."""
 import argparse
 import contextlib
 import functools
@@ -52,24 +48,20 @@ def strip_prefix(state_dict, prefix):
 
 
 def chunk_spans(n_samples, chunk_samples):
-    """[(start, end)] covering range(n_samples) in pieces of at most `chunk_samples`."""
     return [(s, min(s + chunk_samples, n_samples)) for s in range(0, n_samples, chunk_samples)]
 
 
 def fit_frames(frames, n_frames):
     """Trim [T, C] to n_frames rows, or pad by repeating the last row (zeros when T == 0)."""
-    have = frames.shape[0]
-    if have >= n_frames:
+    if frames.shape[0] >= n_frames:
         return frames[:n_frames]
-    if have == 0:
+    if frames.shape[0] == 0:
         return np.zeros((n_frames, frames.shape[1]), dtype=frames.dtype)
-    tail = np.repeat(frames[-1:], n_frames - have, axis=0)
-    return np.concatenate([frames, tail], axis=0)
+    return np.concatenate([frames, np.repeat(frames[-1:], n_frames - frames.shape[0], axis=0)], axis=0)
 
 
 def load_wav16k(path):
-    """The input of every extractor: the file as a 16 kHz mono wave of at least one content frame
-    (load_audio refuses shorter ones)."""
+    """The input of every extractor: the file as 16 kHz mono (load_audio refuses under one frame)."""
     with warnings.catch_warnings():  # a fallback reader's warnings: the skip reason says what went wrong
         warnings.simplefilter("ignore")
         return load_audio(path, EXTRACT_RATE)
@@ -89,8 +81,7 @@ def as_wav16k(wav):
 
 
 def cpu_has_bf16():
-    """True when the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is
-    emulated and slower than fp32."""
+    """True when the CPU multiplies bfloat16 natively (AVX512-BF16, AMX); elsewhere bf16 is slower."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
@@ -107,11 +98,8 @@ def half_precision(device, cpu_bf16=False):
 
 class ChunkedExtractor:
     """Base of the content extractors: split audio into chunks, run `_run_chunk`, join, fit length.
-
-    Subclasses set `chunk_seconds` and `self.dim`, and implement
-    `_run_chunk(wav_chunk, generator) -> float32 [frames, dim]` (`generator`: the chunk's own
-    random generator from `_chunk_generators`, None for extractors that draw no noise).
-    """
+    Subclasses set `chunk_seconds` and `self.dim`, and implement `_run_chunk(wav_chunk, generator)
+    -> float32 [frames, dim]` (`generator`: the chunk's own from `_chunk_generators`, or None)."""
 
     chunk_seconds = 15
 
@@ -126,10 +114,8 @@ class ChunkedExtractor:
         return [None] * count
 
     def chunk_jobs(self, wav16k):
-        """(jobs, join): one zero-argument callable per chunk, independent of each other (any
-        order, or several at once on other threads), and join(results in job order) -> what
-        __call__ returns. Each chunk's noise comes from its own generator, so the result does not
-        depend on how the jobs were scheduled."""
+        """(jobs, join): one independent zero-argument callable per chunk (any order, or several at once
+        on other threads; each draws noise from its own generator), and join(results in job order)."""
         wav = as_wav16k(wav16k)
         n_frames = len(wav) // FRAME_SAMPLES
         # a tail shorter than one frame adds nothing
@@ -152,8 +138,7 @@ class ChunkedExtractor:
 
 
 def run_one_file(load_model, wav, out, title, ndim, front=load_wav16k):
-    """Body of the single-file extractor CLIs: extract `wav` into `out`, return the exit status (a model
-    that does not load raises)."""
+    """Extract `wav` into `out` (a single-file extractor CLI); return the exit status."""
     report = extract_files(load_model, [(wav, out)], BatchReport(title), front, ndim, skip_existing=False,
                            progress=False)
     report.print_summary()
@@ -161,9 +146,8 @@ def run_one_file(load_model, wav, out, title, ndim, front=load_wav16k):
 
 
 def one_file_main(argv, description, out_flags, weights, load_model, title, ndim, front=load_wav16k, add_flags=None):
-    """main() of the single-file extractor CLIs: -w in, `out_flags` out (e.g. ("-p", "--ppg")),
-    --checkpoint (`weights`: (what, default path)), --device, `add_flags(parser)`; `load_model(args)`
-    -> the extractor. Returns the exit status; bad input prints one error line."""
+    """main() of the single-file extractor CLIs: -w in, `out_flags` out (e.g. ("-p", "--ppg")), --checkpoint
+    (`weights`: (what, default path)), --device, `add_flags(parser)`; `load_model(args)` -> the extractor."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("-w", "--wav", required=True, help="input audio file (any rate; resampled to 16 kHz)")
     parser.add_argument(*out_flags, dest="out", metavar=out_flags[-1][2:].upper(), required=True,

@@ -1,14 +1,9 @@
-"""Loudness: integrated loudness (LUFS, ITU-R BS.1770-4) of mono audio, levelling clips to a
-target with it, and the short-window envelope that lets a conversion follow the source singer.
-
-Integrated loudness is written from the standard, so a figure does not depend on what is
-installed (pyloudnorm only checks it in the tests): K-weighting (a high shelf of about +4 dB above
-1.5 kHz, then a 38 Hz high-pass), mean square over 400 ms blocks that overlap by 75 %, an absolute
-gate at -70 LUFS and a relative gate 10 LU below the loudness of the blocks that passed the first gate.
-
-    gain, note = loudness_gain(wav, sr, -23.0)     # levelling a training clip
-    out = follow_envelope(out, out_sr, source, source_sr, mix=0.5)
-"""
+"""Integrated loudness (LUFS, ITU-R BS.1770-4) of mono audio, levelling clips to a target with it, and the
+short-window envelope that lets a conversion follow the source singer. Integrated loudness is written
+from the standard (pyloudnorm only checks it in the tests): K-weighting (a high shelf of about +4 dB
+above 1.5 kHz, then a 38 Hz high-pass), mean square over 400 ms blocks that overlap by 75 %, an
+absolute gate at -70 LUFS and a relative gate 10 LU below the loudness of the blocks that passed the
+first gate."""
 import numpy as np
 
 BLOCK_SECONDS = 0.4
@@ -60,16 +55,12 @@ def integrated_loudness(wav, rate):
     power = (squares[starts + block] - squares[starts]) / block     # mean square per block
     with np.errstate(divide="ignore"):
         level = -0.691 + 10 * np.log10(power)
-    power = power[level > ABSOLUTE_GATE]
+    power, level = power[level > ABSOLUTE_GATE], level[level > ABSOLUTE_GATE]
     if power.size == 0:
         return float("-inf")
-    relative = -0.691 + 10 * np.log10(power.mean()) + RELATIVE_GATE
-    with np.errstate(divide="ignore"):
-        power = power[-0.691 + 10 * np.log10(power) > relative]
+    power = power[level > -0.691 + 10 * np.log10(power.mean()) + RELATIVE_GATE]
     return float(-0.691 + 10 * np.log10(power.mean()))
 
-
-# ---------------------------------------------------------------- levelling
 
 def loudness_gain(wav, sr, target_lufs, ceiling=PEAK_CEILING):
     """(linear gain, note) that brings `wav` to `target_lufs` unless a peak would pass `ceiling`;
@@ -89,16 +80,12 @@ def loudness_gain(wav, sr, target_lufs, ceiling=PEAK_CEILING):
     return gain, ""
 
 
-# ---------------------------------------------------------------- short-window envelope
-
 def window_levels(wav, sr, seconds=ENVELOPE_SECONDS):
     """RMS level in dBFS of consecutive `seconds` windows (the last one may be shorter): [W]."""
     size = max(1, int(round(seconds * sr)))
     wav = np.asarray(wav, dtype=np.float64)
     count = -(-len(wav) // size)
-    padded = np.zeros(count * size)
-    padded[:len(wav)] = wav ** 2
-    sums = padded.reshape(count, size).sum(axis=1)
+    sums = np.pad(wav ** 2, (0, count * size - len(wav))).reshape(count, size).sum(axis=1)
     lengths = np.minimum(size, len(wav) - np.arange(count) * size)
     return 10.0 * np.log10(sums / lengths + 1e-12)
 
@@ -112,12 +99,10 @@ def smooth_gain(gain_db, length, sr, seconds=ENVELOPE_SECONDS):
 
 
 def follow_envelope(out, out_sr, source, source_sr, mix=1.0, passes=2):
-    """`out` (the model's audio) with its short-window loudness moved toward the source's.
-
-    mix 0 returns `out` unchanged, 1 gives it the source's envelope, values between blend the two
-    in dB. Windows where the source is silent keep the model's level (the silence is left to the
-    post-processing gate); no window is lifted by more than MAX_BOOST_DB. A second pass corrects
-    what smoothing the gain across windows left over."""
+    """`out` (the model's audio) with its short-window loudness moved toward the source's: mix 0 leaves
+    it, 1 gives it the source's envelope, values between blend the two in dB. Windows where the source
+    is silent keep the model's level (left to the post-processing gate); no window is lifted by more
+    than MAX_BOOST_DB. A second pass corrects what smoothing the gain across windows left over."""
     if not 0.0 <= mix <= 1.0:
         raise LoudnessError(f"loudness mix {mix}: choose a value in [0, 1] (0 = the model's, 1 = the source's).")
     out = np.asarray(out, dtype=np.float64)
@@ -130,7 +115,6 @@ def follow_envelope(out, out_sr, source, source_sr, mix=1.0, passes=2):
     follow = source_db[:n] >= SILENCE_DB
     goal[:n][follow] += mix * (source_db[:n][follow] - base[:n][follow])
     goal = np.minimum(goal, base + MAX_BOOST_DB)
-    result = out
     for _ in range(passes):
-        result = result * smooth_gain(goal - window_levels(result, out_sr), len(result), out_sr)
-    return np.clip(result, -1.0, 1.0).astype(np.float32)
+        out = out * smooth_gain(goal - window_levels(out, out_sr), len(out), out_sr)
+    return np.clip(out, -1.0, 1.0).astype(np.float32)

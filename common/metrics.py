@@ -1,9 +1,6 @@
-"""How close a conversion came to what it was asked: pitch in cents, vector and frame similarity.
-
-Pure numpy, no models: the evaluation (svc/evaluate.py) and the trainer's validation both feed it
-features made by the extractors. Pitch tracks are 100 frames/s; 0 Hz marks an unvoiced frame
-unless a voicing mask is given.
-"""
+"""How close a conversion came to what it was asked (pitch in cents, vector and frame similarity), in
+pure numpy on features made by the extractors. Pitch tracks are 100 frames/s; 0 Hz marks an
+unvoiced frame unless a voicing mask is given."""
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -32,7 +29,6 @@ def check_measurable(wav, rate, what):
 
 
 def cents(f0, reference):
-    """1200 * log2(f0 / reference), element-wise (both > 0)."""
     return 1200.0 * np.log2(np.asarray(f0, dtype=np.float64) / np.asarray(reference, dtype=np.float64))
 
 
@@ -51,12 +47,9 @@ class PitchScore:
 
 
 def pitch_agreement(f0, asked, voiced=None, asked_voiced=None):
-    """PitchScore of the sung track `f0` [T] against the `asked` track [T'] (Hz, 100 frames/s).
-
-    `voiced` / `asked_voiced` are boolean masks; left out, a frame is voiced when its F0 > 0. A
-    conversion's asked track has no gaps (unvoiced stretches are bridged), so pass the source's
-    voicing as `asked_voiced`. Tracks are cut to the shorter one (a frame of rounding at the end).
-    """
+    """PitchScore of the sung track `f0` [T] against the `asked` track [T'] (Hz), cut to the shorter.
+    `voiced` / `asked_voiced`: boolean masks (default F0 > 0); a conversion's asked track has no gaps
+    (unvoiced stretches are bridged), so pass the source's voicing as `asked_voiced`."""
     f0, asked = np.asarray(f0, dtype=np.float64), np.asarray(asked, dtype=np.float64)
     voiced = f0 > 0 if voiced is None else np.asarray(voiced, dtype=bool)
     asked_voiced = asked > 0 if asked_voiced is None else np.asarray(asked_voiced, dtype=bool)
@@ -79,9 +72,8 @@ def pitch_agreement(f0, asked, voiced=None, asked_voiced=None):
 
 
 def f0_correlation_rmse(f0, reference):
-    """(Pearson correlation, RMSE in Hz) of two F0 tracks over the same voiced frames, the F0CORR
-    and F0RMSE of published SVC evaluations (e.g. Seed-VC's EVAL.md). The correlation follows the
-    melody's shape whatever its offset; it is nan when a track is flat (no shape to follow)."""
+    """(Pearson correlation, RMSE in Hz) of two F0 tracks over the same voiced frames: the F0CORR and
+    F0RMSE of published SVC evaluations (e.g. Seed-VC's EVAL.md); the correlation is nan for a flat track."""
     f0, reference = np.asarray(f0, dtype=np.float64), np.asarray(reference, dtype=np.float64)
     if f0.size == 0:
         return float("nan"), float("nan")
@@ -92,7 +84,6 @@ def f0_correlation_rmse(f0, reference):
 
 
 def cosine(a, b):
-    """Cosine similarity of two vectors (1 = same direction)."""
     a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
     if a.shape != b.shape:
         raise MetricError(f"cosine of vectors of different sizes ({a.size} and {b.size}): they come from "
@@ -104,11 +95,8 @@ def cosine(a, b):
 
 
 def frame_cosine(a, b):
-    """Mean over frames of the cosine between row t of `a` [T, D] and row t of `b` [T', D].
-
-    Both come from the same extractor and audio of the same length, so frame t is the same moment;
-    the longer one is cut (a frame of rounding).
-    """
+    """Mean over frames of the cosine between row t of `a` [T, D] and row t of `b` [T', D] (same
+    extractor, audio of the same length: frame t is the same moment); the longer one is cut."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise MetricError(f"frame cosine needs two [frames, width] matrices of one width, got {a.shape} "

@@ -1,9 +1,6 @@
-"""The 56 singer vectors of the public so-vits-svc-5.0 pretrain (PlayVoice/whisper-vits-svc,
-configs/singers/singer0001.npy ... singer0056.npy): float32 [256] d-vectors, one per training singer.
-
-`svc_download.py --only singers` fetches them into configs/singers/. Their SHA-256 were computed from
-the repository's git blobs (unchanged since they were added in commit a749317, April 2023).
-"""
+"""The 56 singer vectors (float32 [256] d-vectors) of the public so-vits-svc-5.0 pretrain, fetched by
+`svc_download.py --only singers` into configs/singers/. Their SHA-256 were computed from the git blobs
+of PlayVoice/whisper-vits-svc (unchanged since they were added in commit a749317, April 2023)."""
 import os
 
 REPO = "PlayVoice/whisper-vits-svc"
@@ -69,9 +66,3 @@ SHA256 = (
     "aa92ab16df7f82f5bde66501629310a5a250ff61d5f467a7ff2b0c97fe6d8066",  # singer0055.npy
     "07022464dcb678dddd3957ea431e53b4c79fd1904927d2622faef5c521da1b5e",  # singer0056.npy
 )
-
-
-def file_name(index):
-    """singer0001.npy for index 1."""
-    return f"singer{index:04d}.npy"
-
