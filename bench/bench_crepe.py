@@ -9,7 +9,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.fixtures import PITCH_ROWS  # noqa: E402
+from bench.fixtures import PITCH_ROWS, pitch_extractors  # noqa: E402
 from bench.timing import load_caveat, print_table, set_threads, time_idle_busy, warm_up  # noqa: E402
 from common.audio import EXTRACT_RATE  # noqa: E402
 from common.metrics import pitch_agreement  # noqa: E402
@@ -62,21 +62,9 @@ def run(seconds=10.0, repeats=3, model="full", threads=None):
 def run_methods(seconds=10.0, repeats=3, threads=None):
     """Every pitch method on the same tone, interleaved: seconds per second of audio (training mode,
     as preprocessing runs it), relative to CREPE full, and the median error in cents on voiced frames."""
-    import importlib.util
-
-    from pitch.extractor import PitchExtractor
-
     used = set_threads(threads)
     print(f"pitch methods bench: CPU, {used} threads, {seconds:g} s of audio, methods interleaved; {load_caveat()}")
-    extractors, missing = {}, []
-    for label, options, package in METHOD_ROWS:
-        if package and importlib.util.find_spec(package) is None:
-            missing.append(f"{label} (needs {package})")
-            continue
-        try:
-            extractors[label] = PitchExtractor(device="cpu", **options)
-        except (ValueError, ImportError) as e:  # weights not installed
-            missing.append(f"{label} ({e})")
+    extractors, missing = pitch_extractors(METHOD_ROWS)
     wav = test_tone(seconds)
     truth = tone_f0(seconds)[:: EXTRACT_RATE // 100][: len(wav) // 160]
     warm_up({k: (lambda e=e: e.training(test_tone(0.5))) for k, e in extractors.items()})

@@ -55,7 +55,6 @@ def run(config, seconds=30.0, full=True, device="cpu", keep=None):
     then the plain generator; (b) svc_inference.py; (c) svc_inference.py --fast; each idle and
     beside one busy process (full: Whisper large-v2 dims, HuBERT-Soft; else a 2-layer Whisper of
     the same width and a tiny HuBERT; random weights)."""
-    fixtures.require_svc_inference()
     with tempfile.TemporaryDirectory(dir=keep) as folder:
         sizes = "full-size" if full else "SMALL (2-layer Whisper, tiny HuBERT)"
         print(f"end-to-end bench: {config}, {seconds:g} s input, {sizes} random Whisper/HuBERT, "

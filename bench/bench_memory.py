@@ -35,7 +35,6 @@ def convert(config, model, spk, folder, seconds, device, condition="idle"):
 
 
 def run(config, seconds=300.0, device="cpu", keep=None):
-    fixtures.require_svc_inference()
     print(f"memory bench: {config}, {seconds:g} s input with precomputed features, device {device}; {load_caveat()}")
     rows, worst = [], 0.0
     with tempfile.TemporaryDirectory(dir=keep) as folder:

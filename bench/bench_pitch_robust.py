@@ -11,7 +11,6 @@ as ratios to CREPE full timed in the same run. Without a real rmvpe.pt (default 
 rmvpe_pretrain/rmvpe.pt) RMVPE runs with random weights of the public layout: speed only.
 """
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
@@ -20,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.fixtures import PITCH_ROWS  # noqa: E402
+from bench.fixtures import PITCH_ROWS, pitch_extractors  # noqa: E402
 from bench.robust_material import make_material  # noqa: E402
 from bench.timing import load_caveat, print_table, set_threads, time_idle_busy  # noqa: E402
 
@@ -55,21 +54,10 @@ def random_rmvpe_file(folder):
 
 def load_extractors(rmvpe_weights, folder):
     from common.paths import RMVPE_CKPT
-    from pitch.extractor import PitchExtractor
 
     real = rmvpe_weights or (RMVPE_CKPT if os.path.isfile(RMVPE_CKPT) else None)
-    extractors, notes = {}, []
-    for label, options, package in PITCH_ROWS:
-        if package and importlib.util.find_spec(package) is None:
-            notes.append(f"{label}: not installed (needs {package})")
-            continue
-        if label == "rmvpe":
-            options = dict(options, weights=real or random_rmvpe_file(folder))
-        try:
-            extractors[label] = PitchExtractor(device="cpu", **options)
-        except (ValueError, ImportError) as e:  # weights not installed
-            notes.append(f"{label}: {e}")
-    return extractors, real is not None, notes
+    rmvpe = {"weights": real or random_rmvpe_file(folder)}
+    return (*pitch_extractors(PITCH_ROWS, rmvpe=rmvpe), real is not None)
 
 
 def run(seconds=8.0, repeats=1, rmvpe_weights=None, threads=None, seed=0, speed=True, songs=3):
@@ -78,7 +66,7 @@ def run(seconds=8.0, repeats=1, rmvpe_weights=None, threads=None, seed=0, speed=
           f"CPU, {used} threads; {load_caveat()}")
     materials = [make_material(seconds, seed + i) for i in range(songs)]
     with tempfile.TemporaryDirectory() as folder:
-        extractors, real_rmvpe, notes = load_extractors(rmvpe_weights, folder)
+        extractors, notes, real_rmvpe = load_extractors(rmvpe_weights, folder)
         accuracy = {}
         for label, extractor in extractors.items():
             if label == "rmvpe" and not real_rmvpe:

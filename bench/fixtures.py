@@ -147,7 +147,18 @@ def svc_inference_argv(config, model, spk, wave, out, whisper=None, hubert=None,
     return argv + list(extra)
 
 
-def require_svc_inference():
-    path = os.path.join(ROOT, "svc_inference.py")
-    if not os.path.isfile(path):
-        raise SystemExit(f"{path} does not exist yet: this bench runs the svc_inference.py CLI.")
+def pitch_extractors(rows, **overrides):
+    """{label: PitchExtractor on the CPU} for PITCH_ROWS-style rows, and a note for each row that
+    cannot run here (package or weights not installed). overrides: {label: extra options}."""
+    from pitch.extractor import PitchExtractor
+
+    extractors, notes = {}, []
+    for label, options, package in rows:
+        if package and importlib.util.find_spec(package) is None:
+            notes.append(f"{label}: not installed (needs {package})")
+            continue
+        try:
+            extractors[label] = PitchExtractor(device="cpu", **options, **overrides.get(label, {}))
+        except (ValueError, ImportError) as e:  # weights not installed
+            notes.append(f"{label}: {e}")
+    return extractors, notes
