@@ -1,7 +1,6 @@
 """What the preprocessing CLIs share: argparse flags (so every script words them the same way),
 running a step with a worker pool, and turning its report into an exit status."""
 import argparse
-import os
 import sys
 
 from common.cli import add_device_argument, fail
@@ -74,12 +73,6 @@ def clip_options(args, peak=None):
                        peak=DEFAULT_PEAK if peak is None else peak)
 
 
-def resolve_workers(workers):
-    if workers == 0:
-        return os.cpu_count() or 1
-    return max(1, workers)
-
-
 def finish(report, usable_needed=True):
     """Print a step's summary; exit status 1 only when nothing usable remains."""
     report.print_summary()
@@ -90,7 +83,7 @@ def run_in_pool(work, workers):
     """Run `work(pool)`, a step returning its StepReport, with `workers` processes; returns the exit status."""
     from prepare.jobs import StepError, make_pool, stop_pool
 
-    pool = make_pool(resolve_workers(workers))
+    pool = make_pool(workers)
     try:
         report = work(pool)
     except StepError as e:

@@ -1,8 +1,7 @@
 """Steps 2-5: the model features of every 16 kHz wave (pitch, Whisper PPG, HuBERT units, d-vector).
 
-Each step loads its model once (only when some output is missing), runs it in the main process on
-the chosen device, and reads the audio (and, for the speaker step, its mel front end) in the
-worker processes ahead of the model. Outputs are `.npy`, written atomically.
+Each model is loaded once (only when an output is missing) and runs in the main process; the audio
+(and the speaker mel front end) is read in the worker processes ahead of it. Outputs: `.npy`, atomic.
 """
 import os
 from concurrent.futures.process import BrokenProcessPool
@@ -14,7 +13,6 @@ from common.extractor import load_wav16k
 from prepare.jobs import StepError, StepReport, remove_temp_files
 from pitch.extractor import DEFAULT_PITCH_METHOD  # noqa: F401 (prepare's default too)
 from prepare.layout import PITCH_SUFFIX, PPG_SUFFIX, SPK_SUFFIX, VEC_SUFFIX, is_wav
-
 
 
 class FeatureStep:
@@ -55,42 +53,30 @@ def pitch_step(method=DEFAULT_PITCH_METHOD, model="full", device="auto"):
     return FeatureStep(f"pitch ({method})", PITCH_SUFFIX, load, ndim=1)
 
 
-def ppg_step(checkpoint, device="auto", noise=True):
-    def load():
-        from whisper.ppg import WhisperPPG
+def step_from(name, opts):
+    """The FeatureStep of step `name` (pitch, ppg, hubert or speaker) set by `opts`: a step script's
+    parsed flags or svc_preprocessing's (the same attribute names). Models are imported when loaded."""
+    if name == "pitch":
+        return pitch_step(opts.pitch_method, opts.crepe_model, opts.device)
+    if name == "ppg":
+        def load():
+            from whisper.ppg import WhisperPPG
 
-        return WhisperPPG(checkpoint, device, noise=noise)
+            return WhisperPPG(opts.whisper_checkpoint, opts.device, noise=opts.whisper_noise)
 
-    return FeatureStep("whisper ppg", PPG_SUFFIX, load, ndim=2)
+        return FeatureStep("whisper ppg", PPG_SUFFIX, load)
+    if name == "hubert":
+        def load():
+            from hubert.units import HubertSoft
 
+            return HubertSoft(opts.hubert_checkpoint, opts.device)
 
-def hubert_step(checkpoint, device="auto"):
-    def load():
-        from hubert.units import HubertSoft
-
-        return HubertSoft(checkpoint, device)
-
-    return FeatureStep("hubert units", VEC_SUFFIX, load, ndim=2)
-
-
-def speaker_step(checkpoint, device="auto"):
+        return FeatureStep("hubert units", VEC_SUFFIX, load)
     from speaker.audio import load_mel
 
     def load():
         from speaker.encoder import SpeakerEncoder
 
-        return SpeakerEncoder(checkpoint, device).embed_mel
+        return SpeakerEncoder(opts.speaker_checkpoint, opts.device).embed_mel
 
     return FeatureStep("speaker vectors", SPK_SUFFIX, load, front=load_mel, ndim=1)
-
-
-def step_from(name, opts):
-    """The FeatureStep of step `name` (pitch, ppg, hubert or speaker) set by `opts`: a step script's
-    parsed flags or svc_preprocessing's prepare.pipeline.Options (the same attribute names)."""
-    if name == "pitch":
-        return pitch_step(opts.pitch_method, opts.crepe_model, opts.device)
-    if name == "ppg":
-        return ppg_step(opts.whisper_checkpoint, opts.device, opts.whisper_noise)
-    if name == "hubert":
-        return hubert_step(opts.hubert_checkpoint, opts.device)
-    return speaker_step(opts.speaker_checkpoint, opts.device)

@@ -10,7 +10,7 @@ import random
 from common.atomic import write_text
 from common.dataset import iter_dataset
 from prepare.jobs import StepError, StepReport
-from prepare.layout import PITCH_SUFFIX, PPG_SUFFIX, SPEC_SUFFIX, SPK_SUFFIX, VEC_SUFFIX, DataLayout, is_wav
+from prepare.layout import PITCH_SUFFIX, PPG_SUFFIX, SPEC_SUFFIX, SPK_SUFFIX, VEC_SUFFIX, is_wav
 
 
 def list_root(root):
@@ -63,13 +63,13 @@ def _write_if_changed(path, lines):
 def write_filelists(data_root="./data_svc", out_dir="./files", singer_mean=False, wanted_valid=10, seed=1234):
     """Write the lists; an existing list is left alone when no clip is usable. Missing features are
     in the returned report's `failed` (printed to stderr by `print_summary`)."""
-    layout = DataLayout(data_root)
-    if not os.path.isdir(layout.waves32):
-        raise StepError(f"{layout.waves32}: no 32 kHz waves. Run step 1 first (prepare/preprocess_a.py -s 32000).")
+    waves32 = os.path.join(data_root, "waves-32k")
+    if not os.path.isdir(waves32):
+        raise StepError(f"{waves32}: no 32 kHz waves. Run step 1 first (prepare/preprocess_a.py -s 32000).")
     report = StepReport("file lists")
     root = list_root(data_root)
     items = []
-    for speaker, name, _path in iter_dataset(layout.waves32, accept=is_wav):
+    for speaker, name, _path in iter_dataset(waves32, accept=is_wav):
         paths = item_paths(root, speaker, name, singer_mean)
         missing = [p for p in paths if not os.path.isfile(p)]
         if missing:

@@ -92,11 +92,11 @@ def _context():
 
 
 def make_pool(workers):
-    """A process pool of `workers` processes, or None for in-process work (workers <= 1).
-
-    No process starts before the first job is submitted, so a run with nothing to do costs nothing.
-    """
-    if workers is None or workers <= 1:
+    """A pool of `workers` processes (0: one per CPU core), or None for in-process work (workers <= 1).
+    No process starts before the first job is submitted, so a run with nothing to do costs nothing."""
+    if workers == 0:
+        workers = os.cpu_count() or 1
+    if workers <= 1:
         return None
     return ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker)
 
