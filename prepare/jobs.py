@@ -1,8 +1,7 @@
-"""Running one function over many files: in process or in worker processes, with a progress bar.
-
-A job never raises: it returns an `Outcome` saying whether it wrote its output, found it already
-there, or skipped the input (with the reason). The caller's `StepReport` counts them.
+"""Running one function over many files, in process or in worker processes, with a progress bar.
+A job never raises: its `Outcome` says written, already there, or skipped (why); a `StepReport` counts them.
 """
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -118,45 +117,29 @@ def stop_pool(pool, interrupted=False):
 
 
 def run_jobs(func, jobs, report, desc, pool=None):
-    """Apply `func(*job)` to every job, adding each Outcome to `report`. Returns `report`.
-
-    `func` must be a module-level function (picklable) when `pool` is given. The bar counts finished
-    jobs.
-    """
+    """Add the Outcome of `func(*job)` (module-level, to be picklable, with a pool) of every job to
+    `report`, which it returns. The bar counts finished jobs."""
     jobs = list(jobs)
     if not jobs:
         return report
-    bar = tqdm(total=len(jobs), desc=desc, unit="file", file=sys.stderr, dynamic_ncols=True)
-    try:
+    with tqdm(total=len(jobs), desc=desc, unit="file", file=sys.stderr, dynamic_ncols=True) as bar:
         if pool is None:
-            for job in jobs:
-                report.add(call_job(func, job))
-                bar.update(1)
+            outcomes = (call_job(func, job) for job in jobs)
         else:
-            futures = {pool.submit(call_job, func, job): job for job in jobs}
-            for future in as_completed(futures):
-                try:
-                    report.add(future.result())
-                except BrokenProcessPool as e:
-                    raise StepError(f"{desc}: a worker process died ({e}); rerun with -t 1 to see why") from None
+            outcomes = (f.result() for f in as_completed([pool.submit(call_job, func, job) for job in jobs]))
+        try:
+            for outcome in outcomes:
+                report.add(outcome)
                 bar.update(1)
-    finally:
-        bar.close()
+        except BrokenProcessPool as e:
+            raise StepError(f"{desc}: a worker process died ({e}); rerun with -t 1 to see why") from None
     return report
 
 
 def remove_temp_files(*roots):
-    """Delete leftovers of interrupted atomic writes under `roots`. Returns how many went."""
-    removed = 0
+    """Delete leftovers of interrupted atomic writes under `roots` (missing folders: nothing to do)."""
     for root in roots:
-        if not os.path.isdir(root):
-            continue
         for folder, _dirs, files in os.walk(root):
-            for name in files:
-                if is_temp_file(name):
-                    try:
-                        os.remove(os.path.join(folder, name))
-                        removed += 1
-                    except OSError:
-                        pass
-    return removed
+            for name in filter(is_temp_file, files):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(folder, name))

@@ -45,20 +45,14 @@ def frame_levels(wav, sr):
     return np.maximum(db - db.max(), FLOOR_DB), hop
 
 
-def cut_candidates(level):
-    """(frame index, cost) of the quietest frame of every block."""
-    blocks = np.arange(0, len(level), BLOCK_FRAMES)
-    frames = np.array([b + int(np.argmin(level[b:b + BLOCK_FRAMES])) for b in blocks])
-    return frames, level[frames] - FLOOR_DB + PIECE_COST
-
-
 def choose_cuts(level, hop, sr, min_seconds, max_seconds):
     """Sample positions of the cheapest valid cuts (excluding 0 and the end)."""
     total = len(level)
-    frames, costs = cut_candidates(level)
-    keep = frames > 0
-    points = np.concatenate([[0], frames[keep], [total]])      # frame positions
-    cost = np.concatenate([[0.0], costs[keep], [0.0]])
+    # the candidates: the quietest frame of every block
+    frames = np.array([b + int(np.argmin(level[b:b + BLOCK_FRAMES])) for b in range(0, total, BLOCK_FRAMES)])
+    frames = frames[frames > 0]
+    points = np.concatenate([[0], frames, [total]])      # frame positions
+    cost = np.concatenate([[0.0], level[frames] - FLOOR_DB + PIECE_COST, [0.0]])
     lo_gap, hi_gap = min_seconds * sr / hop, max_seconds * sr / hop
     best = np.full(len(points), np.inf)
     back = np.zeros(len(points), dtype=np.int64)
@@ -105,12 +99,9 @@ def slice_ranges(wav, sr, max_seconds=DEFAULT_MAX_SECONDS, min_seconds=DEFAULT_M
         return [(0, len(wav))]
     level, hop = frame_levels(wav, sr)
     bounds = [0] + choose_cuts(level, hop, sr, min_seconds, max_seconds) + [len(wav)]
-    pieces = []
-    for start, end in zip(bounds[:-1], bounds[1:]):
-        trimmed = trim_silence(start, end, level, hop, sr, threshold_db, keep_silence, min_seconds)
-        if trimmed is not None:
-            pieces.append(trimmed)
-    return pieces
+    pieces = [trim_silence(start, end, level, hop, sr, threshold_db, keep_silence, min_seconds)
+              for start, end in zip(bounds[:-1], bounds[1:])]
+    return [piece for piece in pieces if piece is not None]
 
 
 def piece_name(stem, index):
