@@ -46,7 +46,6 @@ def add_speaker(parser):
 
 
 def add_clip_options(parser):
-    """--no-slice, --slice-seconds, --loudnorm (step 1's slicing and levelling)."""
     from prepare.slicer import DEFAULT_MAX_SECONDS, WHISPER_SECONDS
 
     parser.add_argument("--no-slice", action="store_true",
@@ -73,10 +72,10 @@ def clip_options(args, peak=None):
                        peak=DEFAULT_PEAK if peak is None else peak)
 
 
-def finish(report, usable_needed=True):
+def finish(report):
     """Print a step's summary; exit status 1 only when nothing usable remains."""
     report.print_summary()
-    return 1 if usable_needed and report.usable == 0 else 0
+    return 0 if report.usable else 1
 
 
 def run_in_pool(work, workers):

@@ -24,14 +24,9 @@ def list_root(root):
 def item_paths(root, speaker, name, singer_mean=False):
     """The six paths of one clip, in list order."""
     spk = f"{root}/singer/{speaker}{SPK_SUFFIX}" if singer_mean else f"{root}/speaker/{speaker}/{name}{SPK_SUFFIX}"
-    return [
-        f"{root}/waves-32k/{speaker}/{name}.wav",
-        f"{root}/specs/{speaker}/{name}{SPEC_SUFFIX}",
-        f"{root}/pitch/{speaker}/{name}{PITCH_SUFFIX}",
-        f"{root}/hubert/{speaker}/{name}{VEC_SUFFIX}",
-        f"{root}/whisper/{speaker}/{name}{PPG_SUFFIX}",
-        spk,
-    ]
+    folders = (("waves-32k", ".wav"), ("specs", SPEC_SUFFIX), ("pitch", PITCH_SUFFIX), ("hubert", VEC_SUFFIX),
+               ("whisper", PPG_SUFFIX))
+    return [f"{root}/{folder}/{speaker}/{name}{suffix}" for folder, suffix in folders] + [spk]
 
 
 def valid_count(n_items, wanted=10):
@@ -61,8 +56,8 @@ def _write_if_changed(path, lines):
 
 
 def write_filelists(data_root="./data_svc", out_dir="./files", singer_mean=False, wanted_valid=10, seed=1234):
-    """Write the lists; an existing list is left alone when no clip is usable. Missing features are
-    in the returned report's `failed` (printed to stderr by `print_summary`)."""
+    """Write the lists (left alone when no clip is usable); clips with missing features are in the
+    report's `failed`."""
     waves32 = os.path.join(data_root, "waves-32k")
     if not os.path.isdir(waves32):
         raise StepError(f"{waves32}: no 32 kHz waves. Run step 1 first (prepare/preprocess_a.py -s 32000).")
@@ -84,11 +79,9 @@ def write_filelists(data_root="./data_svc", out_dir="./files", singer_mean=False
     report.n_train, report.n_valid = len(train), len(valid)
     if not items:
         return report
-    os.makedirs(out_dir, exist_ok=True)
     changed = _write_if_changed(os.path.join(out_dir, "train.txt"), train)
     changed |= _write_if_changed(os.path.join(out_dir, "valid.txt"), valid)
-    report.done = len(items) if changed else 0
-    report.skipped_existing = 0 if changed else len(items)
+    report.done, report.skipped_existing = (len(items), 0) if changed else (0, len(items))
     if len(items) == 1:
         report.warnings.append((out_dir, "only one usable clip: valid.txt is empty"))
     return report

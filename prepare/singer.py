@@ -1,9 +1,6 @@
-"""Step 6: per-file speaker vectors -> one mean timbre per speaker (`singer/<speaker>.spk.npy`), and
-each speaker's F0 range from its training pitch beside it (`singer/<speaker>.f0.json`, read by
-`svc_inference.py --auto-shift`).
-
-As in the public tool the mean is a plain arithmetic mean of the d-vectors, without re-normalising
-it to unit length. A speaker whose mean (or range) is unchanged is not rewritten (its mtime stays).
+"""Step 6: per-file speaker vectors -> one mean timbre per speaker (`singer/<speaker>.spk.npy`, a plain
+mean as in the public tool, not re-normalised), and each speaker's F0 range beside it (`<speaker>.f0.json`,
+for `svc_inference.py --auto-shift`). A speaker whose mean (or range) is unchanged is not rewritten.
 """
 import json
 import os
@@ -16,10 +13,6 @@ from prepare.jobs import StepError, StepReport, remove_temp_files
 from prepare.layout import PITCH_SUFFIX, SPK_SUFFIX
 
 
-def _is_spk(name):
-    return name.endswith(SPK_SUFFIX)
-
-
 def speaker_means(speaker_root, singer_root):
     if not os.path.isdir(speaker_root):
         raise StepError(f"{speaker_root}: folder of per-file speaker vectors not found. Run step 5 first "
@@ -27,7 +20,7 @@ def speaker_means(speaker_root, singer_root):
     remove_temp_files(singer_root)
     report = StepReport("speaker means")
     by_speaker = {}
-    for speaker, _name, path in iter_dataset(speaker_root, accept=_is_spk):
+    for speaker, _name, path in iter_dataset(speaker_root, accept=lambda name: name.endswith(SPK_SUFFIX)):
         try:
             vec = np.load(path).astype(np.float32)
         except Exception as e:

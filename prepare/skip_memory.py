@@ -1,15 +1,10 @@
-"""Remember inputs a step skipped, so a rerun reports them again without re-reading them.
-
-Stored as `<output folder>/.skipped.json` (hidden, so the dataset walker ignores it). An entry
-counts only while the input's size and mtime and the step's settings are unchanged.
-"""
+"""Remember inputs a step skipped, so a rerun reports them again without re-reading them: in
+`<output folder>/.skipped.json` (hidden from the dataset walker), valid while the input's size and
+mtime and the step's settings are unchanged."""
 import json
 import os
 
 from common.atomic import write_text
-
-FILE_NAME = ".skipped.json"
-
 
 def _stamp(path):
     st = os.stat(path)
@@ -18,7 +13,7 @@ def _stamp(path):
 
 class SkipMemory:
     def __init__(self, folder, settings):
-        self.path = os.path.join(folder, FILE_NAME)
+        self.path = os.path.join(folder, ".skipped.json")
         self.settings = settings
         self.entries = {}
         try:
