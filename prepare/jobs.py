@@ -65,8 +65,7 @@ def call_job(func, args):
     except KeyboardInterrupt:
         raise
     except Exception as e:  # one bad input must never stop the batch
-        message = str(e) or type(e).__name__
-        return Outcome(FAIL, str(args[0]), message)
+        return Outcome(FAIL, str(args[0]), str(e) or type(e).__name__)
 
 
 def _init_worker():
@@ -80,16 +79,6 @@ def _init_worker():
         torch.set_num_threads(1)
 
 
-def _context():
-    """forkserver where the OS has it (workers forked from a clean, pre-imported server: safe after
-    CUDA was initialised in the main process, and cheap to start), else spawn."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["prepare.worker_preload"])
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
 def make_pool(workers):
     """A pool of `workers` processes (0: one per CPU core), or None for in-process work (workers <= 1).
     No process starts before the first job is submitted, so a run with nothing to do costs nothing."""
@@ -97,7 +86,13 @@ def make_pool(workers):
         workers = os.cpu_count() or 1
     if workers <= 1:
         return None
-    return ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker)
+    # forkserver where the OS has it (workers forked from a clean, pre-imported server: safe after
+    # CUDA was initialised in the main process, and cheap to start), else spawn
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload(["prepare.worker_preload"])
+    return ProcessPoolExecutor(workers, context, initializer=_init_worker)
 
 
 def stop_pool(pool, interrupted=False):
