@@ -54,9 +54,6 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.steps = parse_steps(args.steps, args.skip)
-    except ValueError as e:
-        return fail(f"--steps/--skip: {e}")
-    try:
         args.clip = cli_args.clip_options(args)
     except ValueError as e:
         return fail(e)

@@ -58,7 +58,7 @@ def add_clip_options(parser):
                              "peak normalisation; never clips")
 
 
-def clip_options(args, peak=None):
+def clip_options(args):
     """prepare.clip_pieces.ClipOptions from the parsed flags; bad values raise ValueError."""
     from prepare.clip_pieces import DEFAULT_PEAK, ClipOptions
     from prepare.slicer import DEFAULT_MIN_SECONDS, check_limits
@@ -69,7 +69,7 @@ def clip_options(args, peak=None):
         raise ValueError(f"--loudnorm {args.loudnorm}: choose a loudness target in LUFS between -70 and 0 "
                          f"(e.g. -23 broadcast, -16 streaming).")
     return ClipOptions(slice_seconds=None if args.no_slice else args.slice_seconds, loudnorm=args.loudnorm,
-                       peak=DEFAULT_PEAK if peak is None else peak)
+                       peak=getattr(args, "peak", DEFAULT_PEAK))
 
 
 def finish(report):
@@ -125,7 +125,6 @@ def feature_script(step, description, folders, add_model):
         args = build_parser().parse_args(argv)
         # argparse's dest: the long flag (last in `flags`) or the positional name
         wave_root, out_root = (getattr(args, flags[-1].lstrip("-").replace("-", "_")) for flags, _ in folders)
-        feature_step = step_from(step, args)
-        return run_in_pool(lambda pool: feature_step.run(wave_root, out_root, pool=pool), args.workers)
+        return run_in_pool(lambda pool: step_from(step, args).run(wave_root, out_root, pool=pool), args.workers)
 
     return build_parser, main

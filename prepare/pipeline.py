@@ -30,10 +30,10 @@ def parse_steps(text, skip=""):
             low, dash, high = part.partition("-")
             bounds = (low, high if dash else low)
             if not all(b.strip().isdigit() for b in bounds):
-                raise ValueError(f"unknown step {part!r}: use 1-9 or names {', '.join(STEPS)}")
+                raise ValueError(f"--steps/--skip: unknown step {part!r}: use 1-9 or names {', '.join(STEPS)}")
             for n in range(int(bounds[0]), int(bounds[1]) + 1):
                 if not 1 <= n <= len(STEPS):
-                    raise ValueError(f"step {n} does not exist: steps are 1-{len(STEPS)}")
+                    raise ValueError(f"--steps/--skip: step {n} does not exist: steps are 1-{len(STEPS)}")
                 chosen.add(STEPS[n - 1])
         return chosen
 
@@ -60,10 +60,8 @@ class Pipeline:
         self.pool = make_pool(self.args.workers)
         step = None
         try:
-            for number, name in enumerate(STEPS, start=1):
-                if name not in self.args.steps:
-                    continue
-                step = (number, name)
+            for step in [(number, name) for number, name in enumerate(STEPS, start=1) if name in self.args.steps]:
+                number, name = step
                 print(f"== step {number}: {name}", file=sys.stderr, flush=True)
                 try:
                     if name in FEATURE_STEPS:

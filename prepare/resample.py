@@ -4,17 +4,15 @@ import os
 from dataclasses import asdict
 
 from common.dataset import iter_dataset, output_path
-from prepare.clip_pieces import ClipOptions, ClipProblem, is_written, write_clip
-from prepare.jobs import EXISTS, FAIL, OK, Outcome, StepError, StepReport, remove_temp_files, run_jobs
+from prepare.clip_pieces import ClipOptions, is_written, write_clip
+from prepare.jobs import EXISTS, OK, Outcome, StepError, StepReport, remove_temp_files, run_jobs
 from prepare.skip_memory import SkipMemory
 
 
 def prepare_wave(src, targets, min_seconds=0.5, max_seconds=30.0, clip=ClipOptions()):
-    """Write `src` as mono 16-bit WAV (or its pieces) at each (out_path, rate) of `targets` not written yet."""
-    try:
-        warning = write_clip(src, targets, clip, min_seconds, max_seconds)
-    except ClipProblem as e:
-        return Outcome(FAIL, src, str(e))
+    """Write `src` as mono 16-bit WAV (or its pieces) at each (out_path, rate) of `targets` not written yet.
+    An unusable `src` raises (ClipProblem, AudioError): run_jobs reports it as skipped."""
+    warning = write_clip(src, targets, clip, min_seconds, max_seconds)
     return Outcome(EXISTS, src) if warning is None else Outcome(OK, src, warning=warning)
 
 
