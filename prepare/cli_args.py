@@ -125,6 +125,7 @@ def feature_script(step, description, folders, add_model):
         args = build_parser().parse_args(argv)
         # argparse's dest: the long flag (last in `flags`) or the positional name
         wave_root, out_root = (getattr(args, flags[-1].lstrip("-").replace("-", "_")) for flags, _ in folders)
-        return run_in_pool(lambda pool: step_from(step, args).run(wave_root, out_root, pool=pool), args.workers)
+        feature_step = step_from(step, args)
+        return run_in_pool(lambda pool: feature_step.run(wave_root, out_root, pool=pool), args.workers)
 
     return build_parser, main

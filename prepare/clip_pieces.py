@@ -63,9 +63,8 @@ def level(wav, sr, options):
 
 
 def write_clip(src, targets, options, min_seconds=0.5, max_seconds=30.0):
-    """Write `src` at each (out_path, rate) of `targets` not written yet, whole or in pieces.
-
-    Returns a warning text ('' when none); raises ClipProblem (or AudioError) for unusable input."""
+    """Write `src` at each (out_path, rate) of `targets` not written yet, whole or in pieces. Returns a
+    warning text ('' when none; None when all was written); raises ClipProblem (or AudioError)."""
     todo = [(path, sr) for path, sr in targets if not is_written(path)]
     if not todo:
         return None
@@ -95,6 +94,5 @@ def write_clip(src, targets, options, min_seconds=0.5, max_seconds=30.0):
         levelled = [level(piece, sr, options) for piece in pieces]
         for out, (piece, note) in reversed(list(zip(paths, levelled))):
             save_audio(out, piece, sr)
-            if note:
-                notes.add(note)
-    return "; ".join(sorted(notes))
+            notes.add(note)
+    return "; ".join(sorted(notes - {""}))

@@ -1,8 +1,5 @@
-"""Steps 2-5: the model features of every 16 kHz wave (pitch, Whisper PPG, HuBERT units, d-vector).
-
-Each model is loaded once (only when an output is missing) and runs in the main process; the audio
-(and the speaker mel front end) is read in the worker processes ahead of it. Outputs: `.npy`, atomic.
-"""
+"""Steps 2-5: pitch, Whisper PPG, HuBERT units and d-vector `.npy` of every 16 kHz wave. Each model is
+loaded once (only when an output is missing) and runs in the main process; the workers read the audio."""
 import os
 from concurrent.futures.process import BrokenProcessPool
 

@@ -1,9 +1,5 @@
-"""Step 8: the training and validation lists `files/train.txt`, `files/valid.txt`.
-
-One line per clip: `wave|spec|pitch|hubert|whisper|spk`, paths as the public tool writes them
-(`./data_svc/waves-32k/<spk>/<name>.wav` ...). Clips with a missing feature are listed on stderr and
-left out. A few clips, chosen by a seeded shuffle, are held out for validation.
-"""
+"""Step 8: `files/train.txt` and `files/valid.txt`, one `wave|spec|pitch|hubert|whisper|spk` line per clip
+with paths as the public tool writes them (`./data_svc/waves-32k/<spk>/<name>.wav` ...)."""
 import os
 import random
 

@@ -1,5 +1,4 @@
 """The file suffixes of the features under the data root (default ./data_svc)."""
-WAVE_SUFFIX = ".wav"
 PITCH_SUFFIX = ".pit.npy"
 PPG_SUFFIX = ".ppg.npy"
 VEC_SUFFIX = ".vec.npy"
@@ -8,4 +7,4 @@ SPEC_SUFFIX = ".pt"
 
 
 def is_wav(name):
-    return name.lower().endswith(WAVE_SUFFIX)
+    return name.lower().endswith(".wav")

@@ -1,9 +1,6 @@
-"""All preprocessing steps in order, in one process: `python svc_preprocessing.py -t 2`.
-
-Each model is loaded once (only when one of its outputs is missing); one pool of worker processes
-serves every CPU-bound step. A step that cannot run is reported and the run goes on, except step 1
-(resample): without its waves every later step would fail alike, so the run stops with that error.
-"""
+"""All preprocessing steps in order, in one process and with one worker pool (`svc_preprocessing.py`).
+A step that cannot run is reported and the run goes on, except step 1: without its waves every later
+step would fail alike."""
 import os
 import sys
 
@@ -15,8 +12,8 @@ from prepare.jobs import StepError, make_pool, remove_temp_files, stop_pool
 STEPS = ("resample", "pitch", "ppg", "hubert", "speaker", "singer", "spec", "filelist", "check")
 FEATURE_STEPS = STEPS[1:5]  # prepare.features.step_from
 # the folders under the data root each step writes into (step 8 writes into --files)
-OUTPUTS = {"resample": ("waves-16k", "waves-32k"), "pitch": ("pitch",), "ppg": ("whisper",), "hubert": ("hubert",),
-           "speaker": ("speaker",), "singer": ("singer",), "spec": ("specs",)}
+OUTPUTS = {"resample": ("waves-16k", "waves-32k"), "pitch": ("pitch",), "ppg": ("whisper",),
+           "hubert": ("hubert",), "speaker": ("speaker",), "singer": ("singer",), "spec": ("specs",)}
 
 
 def parse_steps(text, skip=""):
@@ -30,7 +27,8 @@ def parse_steps(text, skip=""):
             low, dash, high = part.partition("-")
             bounds = (low, high if dash else low)
             if not all(b.strip().isdigit() for b in bounds):
-                raise ValueError(f"--steps/--skip: unknown step {part!r}: use 1-9 or names {', '.join(STEPS)}")
+                raise ValueError(f"--steps/--skip: unknown step {part!r}: use 1-9 or names "
+                                 f"{', '.join(STEPS)}")
             for n in range(int(bounds[0]), int(bounds[1]) + 1):
                 if not 1 <= n <= len(STEPS):
                     raise ValueError(f"--steps/--skip: step {n} does not exist: steps are 1-{len(STEPS)}")
@@ -42,9 +40,7 @@ def parse_steps(text, skip=""):
 
 
 class Pipeline:
-    """`args`: svc_preprocessing's parsed flags, with `steps` parsed and `clip` the ClipOptions."""
-
-    def __init__(self, args):
+    def __init__(self, args):  # svc_preprocessing's flags, `steps` parsed, `clip` a ClipOptions
         self.args = args
         self.pool = None
         self.failed_steps = []
@@ -52,7 +48,8 @@ class Pipeline:
         self.check_ok = True
         # read before the first step, so a bad config stops the run at once; steps 1-6 need none
         self.hp = load_config(args.config) if {"spec", "check"} & set(args.steps) else None
-        self.out = {name: tuple(os.path.join(args.data_svc, f) for f in folders) for name, folders in OUTPUTS.items()}
+        self.out = {name: tuple(os.path.join(args.data_svc, folder) for folder in folders)
+                    for name, folders in OUTPUTS.items()}
         self.out["filelist"] = (args.files,)
 
     def run(self):
@@ -60,8 +57,10 @@ class Pipeline:
         self.pool = make_pool(self.args.workers)
         step = None
         try:
-            for step in [(number, name) for number, name in enumerate(STEPS, start=1) if name in self.args.steps]:
-                number, name = step
+            for number, name in enumerate(STEPS, start=1):
+                if name not in self.args.steps:
+                    continue
+                step = (number, name)
                 print(f"== step {number}: {name}", file=sys.stderr, flush=True)
                 try:
                     if name in FEATURE_STEPS:
@@ -118,7 +117,8 @@ class Pipeline:
         """Steps 2-5: one model over the 16 kHz waves."""
         from prepare.features import step_from
 
-        step_from(name, self.args).run(self.out["resample"][0], self.out[name][0], pool=self.pool).print_summary()
+        report = step_from(name, self.args).run(self.out["resample"][0], self.out[name][0], pool=self.pool)
+        report.print_summary()
 
     def step_singer(self):
         from prepare.singer import singer_ranges, speaker_means
@@ -130,15 +130,16 @@ class Pipeline:
     def step_spec(self):
         from prepare.specs import spec_dataset
 
-        spec_dataset(self.out["resample"][1], self.out["spec"][0], self.hp.data, pool=self.pool).print_summary()
+        report = spec_dataset(self.out["resample"][1], self.out["spec"][0], self.hp.data, pool=self.pool)
+        report.print_summary()
 
     def step_filelist(self):
         from prepare.filelist import write_filelists
 
-        a = self.args
-        report = write_filelists(a.data_svc, a.files, singer_mean=a.singer_mean, wanted_valid=a.valid, seed=a.seed)
+        o = self.args
+        report = write_filelists(o.data_svc, o.files, singer_mean=o.singer_mean, wanted_valid=o.valid, seed=o.seed)
         report.print_summary()
-        print(f"file lists: {report.n_train} train, {report.n_valid} valid in {a.files}", file=sys.stderr)
+        print(f"file lists: {report.n_train} train, {report.n_valid} valid in {o.files}", file=sys.stderr)
         self.filelist_items = report.n_train + report.n_valid
 
     def step_check(self):

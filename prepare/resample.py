@@ -18,7 +18,7 @@ def prepare_wave(src, targets, min_seconds=0.5, max_seconds=30.0, clip=ClipOptio
 
 def resample_dataset(in_root, targets, pool=None, min_seconds=0.5, max_seconds=30.0, clip=ClipOptions()):
     """Convert every `<in_root>/<speaker>/<file>` to `<out_root>/<speaker>/<name>.wav` (or its pieces) for
-    each (out_root, rate) of `targets`. Two inputs differing only in extension collide: the second is skipped."""
+    each (out_root, rate) of `targets`. Of two inputs differing only in extension, the second is skipped."""
     if not os.path.isdir(in_root):
         raise StepError(f"{in_root}: dataset folder not found. Put your clips in {in_root}/<speaker>/<clip>.wav "
                         f"or pass the folder with -w/--dataset.")

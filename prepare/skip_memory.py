@@ -6,6 +6,7 @@ import os
 
 from common.atomic import write_text
 
+
 def _stamp(path):
     st = os.stat(path)
     return [st.st_size, st.st_mtime_ns]
