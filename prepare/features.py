@@ -7,9 +7,13 @@ from common.batch import extract_files
 from common.checkpoint import CheckpointError
 from common.dataset import iter_dataset, output_path
 from common.extractor import load_wav16k
+from hubert.units import HubertSoft
+from pitch.extractor import DEFAULT_PITCH_METHOD, PitchExtractor  # the default is prepare's too
 from prepare.jobs import StepError, StepReport, remove_temp_files
-from pitch.extractor import DEFAULT_PITCH_METHOD  # noqa: F401 (prepare's default too)
 from prepare.layout import PITCH_SUFFIX, PPG_SUFFIX, SPK_SUFFIX, VEC_SUFFIX, is_wav
+from speaker.audio import load_mel
+from speaker.encoder import SpeakerEncoder
+from whisper.ppg import WhisperPPG
 
 
 class FeatureStep:
@@ -42,38 +46,21 @@ class FeatureStep:
 
 
 def pitch_step(method=DEFAULT_PITCH_METHOD, model="full", device="auto"):
-    def load():
-        from pitch.extractor import PitchExtractor
-
-        return PitchExtractor(method=method, model=model, device=device).training
-
-    return FeatureStep(f"pitch ({method})", PITCH_SUFFIX, load, ndim=1)
+    return FeatureStep(f"pitch ({method})", PITCH_SUFFIX,
+                       lambda: PitchExtractor(method=method, model=model, device=device).training, ndim=1)
 
 
 def step_from(name, opts):
     """The FeatureStep of step `name` (pitch, ppg, hubert or speaker) set by `opts`: a step script's
-    parsed flags or svc_preprocessing's (the same attribute names). Models are imported when loaded."""
+    parsed flags or svc_preprocessing's (the same attribute names)."""
     if name == "pitch":
         return pitch_step(opts.pitch_method, opts.crepe_model, opts.device)
     if name == "ppg":
-        def load():
-            from whisper.ppg import WhisperPPG
-
-            return WhisperPPG(opts.whisper_checkpoint, opts.device, noise=opts.whisper_noise)
-
-        return FeatureStep("whisper ppg", PPG_SUFFIX, load)
+        return FeatureStep("whisper ppg", PPG_SUFFIX,
+                           lambda: WhisperPPG(opts.whisper_checkpoint, opts.device, noise=opts.whisper_noise))
     if name == "hubert":
-        def load():
-            from hubert.units import HubertSoft
-
-            return HubertSoft(opts.hubert_checkpoint, opts.device)
-
-        return FeatureStep("hubert units", VEC_SUFFIX, load)
-    from speaker.audio import load_mel
-
-    def load():
-        from speaker.encoder import SpeakerEncoder
-
-        return SpeakerEncoder(opts.speaker_checkpoint, opts.device).embed_mel
-
-    return FeatureStep("speaker vectors", SPK_SUFFIX, load, front=load_mel, ndim=1)
+        return FeatureStep("hubert units", VEC_SUFFIX,
+                           lambda: HubertSoft(opts.hubert_checkpoint, opts.device))
+    return FeatureStep("speaker vectors", SPK_SUFFIX,
+                       lambda: SpeakerEncoder(opts.speaker_checkpoint, opts.device).embed_mel,
+                       front=load_mel, ndim=1)
