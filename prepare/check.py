@@ -1,7 +1,5 @@
-"""Step 9: would training break on these lists? Each item's files are checked with the training
-loader (missing, unreadable, wrong widths, NaN/inf, out of range), its lengths and duration here;
-then the items run through the training dataset, bucket sampler and collate (vits.data_utils).
-"""
+"""Step 9: would training break on these lists? Each item is checked by the training loader (files, widths,
+NaN/inf, range) and here (lengths, duration), then all run through the dataset, sampler and collate."""
 import math
 import os
 import sys

@@ -9,6 +9,7 @@ import numpy as np
 
 from common.atomic import save_npy
 from common.dataset import iter_dataset
+from pitch.singer_range import RANGE_SUFFIX, f0_range, write_range
 from prepare.jobs import StepError, StepReport, remove_temp_files
 from prepare.layout import PITCH_SUFFIX, SPK_SUFFIX
 
@@ -29,22 +30,21 @@ def speaker_means(speaker_root, singer_root):
         if vec.ndim != 1 or not np.all(np.isfinite(vec)):
             report.fail(path, f"not a finite 1-D vector (shape {vec.shape}); delete it and rerun step 5")
             continue
-        by_speaker.setdefault(speaker, []).append((path, vec))
-    for speaker, entries in sorted(by_speaker.items()):
-        widths = {vec.shape[0] for _, vec in entries}
+        by_speaker.setdefault(speaker, []).append(vec)
+    for speaker, vectors in sorted(by_speaker.items()):
+        widths = {vec.shape[0] for vec in vectors}
         if len(widths) > 1:
             report.fail(os.path.join(speaker_root, speaker), f"vectors of different widths {sorted(widths)}: "
                                                              f"delete the folder and rerun step 5")
             continue
-        mean = np.mean(np.stack([vec for _, vec in entries]), axis=0).astype(np.float32)
+        mean = np.mean(np.stack(vectors), axis=0).astype(np.float32)
         out = os.path.join(singer_root, speaker + SPK_SUFFIX)
-        if os.path.exists(out):
-            try:
-                if np.array_equal(np.load(out), mean):
-                    report.exists()
-                    continue
-            except Exception:
-                pass  # unreadable old mean: rewrite it
+        try:
+            if np.array_equal(np.load(out), mean):
+                report.exists()
+                continue
+        except Exception:
+            pass  # missing or unreadable old mean: write it
         save_npy(out, mean)
         report.ok()
     return report
@@ -52,8 +52,6 @@ def speaker_means(speaker_root, singer_root):
 
 def singer_ranges(pitch_root, singer_root):
     """Each speaker's voiced F0 range from `<pitch_root>/<speaker>/*.pit.npy` -> `<singer_root>/<speaker>.f0.json`."""
-    from pitch.singer_range import RANGE_SUFFIX, f0_range, write_range
-
     if not os.path.isdir(pitch_root):
         raise StepError(f"{pitch_root}: folder of training pitch files not found. Run step 2 first "
                         f"(prepare/preprocess_crepe.py).")
