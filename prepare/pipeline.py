@@ -7,7 +7,13 @@ import sys
 from common.audio import EXTRACT_RATE
 from common.config import load_config
 from common.runtime import tune_cpu_runtime
+from prepare.check import check_lists
+from prepare.features import step_from
+from prepare.filelist import write_filelists
 from prepare.jobs import StepError, make_pool, remove_temp_files, stop_pool
+from prepare.resample import resample_dataset
+from prepare.singer import singer_ranges, speaker_means
+from prepare.specs import spec_dataset
 
 STEPS = ("resample", "pitch", "ppg", "hubert", "speaker", "singer", "spec", "filelist", "check")
 FEATURE_STEPS = STEPS[1:5]  # prepare.features.step_from
@@ -103,8 +109,6 @@ class Pipeline:
         return 0 if self.check_ok else 1
 
     def step_resample(self):
-        from prepare.resample import resample_dataset
-
         a = self.args
         targets = list(zip(self.out["resample"], (EXTRACT_RATE, 32000)))
         report = resample_dataset(a.dataset, targets, pool=self.pool, min_seconds=a.min_seconds,
@@ -115,27 +119,19 @@ class Pipeline:
 
     def step_feature(self, name):
         """Steps 2-5: one model over the 16 kHz waves."""
-        from prepare.features import step_from
-
         report = step_from(name, self.args).run(self.out["resample"][0], self.out[name][0], pool=self.pool)
         report.print_summary()
 
     def step_singer(self):
-        from prepare.singer import singer_ranges, speaker_means
-
         (speaker,), (singer,), (pitch,) = self.out["speaker"], self.out["singer"], self.out["pitch"]
         speaker_means(speaker, singer).print_summary()
         singer_ranges(pitch, singer).print_summary()  # for --auto-shift
 
     def step_spec(self):
-        from prepare.specs import spec_dataset
-
         report = spec_dataset(self.out["resample"][1], self.out["spec"][0], self.hp.data, pool=self.pool)
         report.print_summary()
 
     def step_filelist(self):
-        from prepare.filelist import write_filelists
-
         o = self.args
         report = write_filelists(o.data_svc, o.files, singer_mean=o.singer_mean, wanted_valid=o.valid, seed=o.seed)
         report.print_summary()
@@ -143,8 +139,6 @@ class Pipeline:
         self.filelist_items = report.n_train + report.n_valid
 
     def step_check(self):
-        from prepare.check import check_lists
-
         result = check_lists([os.path.join(self.args.files, n) for n in ("train.txt", "valid.txt")], self.hp)
         print(result.summary(), file=sys.stderr, flush=True)
         self.check_ok = result.ok
