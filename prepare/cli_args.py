@@ -5,6 +5,9 @@ import sys
 
 from common.cli import add_device_argument, fail
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
+from prepare.clip_pieces import DEFAULT_PEAK, ClipOptions
+from prepare.jobs import StepError, make_pool, stop_pool
+from prepare.slicer import DEFAULT_MAX_SECONDS, DEFAULT_MIN_SECONDS, WHISPER_SECONDS, check_limits
 
 
 def add_workers(parser):
@@ -46,8 +49,6 @@ def add_speaker(parser):
 
 
 def add_clip_options(parser):
-    from prepare.slicer import DEFAULT_MAX_SECONDS, WHISPER_SECONDS
-
     parser.add_argument("--no-slice", action="store_true",
                         help="keep long recordings whole instead of cutting them at their pauses")
     parser.add_argument("--slice-seconds", type=float, default=DEFAULT_MAX_SECONDS,
@@ -60,9 +61,6 @@ def add_clip_options(parser):
 
 def clip_options(args):
     """prepare.clip_pieces.ClipOptions from the parsed flags; bad values raise ValueError."""
-    from prepare.clip_pieces import DEFAULT_PEAK, ClipOptions
-    from prepare.slicer import DEFAULT_MIN_SECONDS, check_limits
-
     if not args.no_slice:
         check_limits(DEFAULT_MIN_SECONDS, args.slice_seconds)
     if args.loudnorm is not None and not -70.0 <= args.loudnorm < 0.0:
@@ -80,8 +78,6 @@ def finish(report):
 
 def run_in_pool(work, workers):
     """Run `work(pool)`, a step returning its StepReport, with `workers` processes; returns the exit status."""
-    from prepare.jobs import StepError, make_pool, stop_pool
-
     pool = make_pool(workers)
     try:
         report = work(pool)
