@@ -53,9 +53,7 @@ class StepReport(BatchReport):
         return self.done + self.skipped_existing
 
     def summary(self):
-        lines = [super().summary()]
-        lines += [f"  warning {path}: {text}" for path, text in self.warnings]
-        return "\n".join(lines)
+        return "\n".join([super().summary()] + [f"  warning {path}: {text}" for path, text in self.warnings])
 
 
 def call_job(func, args):

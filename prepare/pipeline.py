@@ -95,7 +95,9 @@ class Pipeline:
         number, name = step
         folders = self.out.get(name, ())
         remove_temp_files(*folders)
-        kept = ", ".join(f"{folder}: {_count_files(folder)} files" for folder in folders)
+        visible = {folder: [n for _, _, files in os.walk(folder) for n in files if not n.startswith(".")]
+                   for folder in folders}
+        kept = ", ".join(f"{folder}: {len(names)} files" for folder, names in visible.items())
         return (f"interrupted in step {number} ({name}): the files it finished are kept ({kept or 'nothing to keep'}), "
                 f"half-written ones removed; run the same command again to go on.")
 
@@ -142,10 +144,6 @@ class Pipeline:
         result = check_lists([os.path.join(self.args.files, n) for n in ("train.txt", "valid.txt")], self.hp)
         print(result.summary(), file=sys.stderr, flush=True)
         self.check_ok = result.ok
-
-
-def _count_files(folder):
-    return sum(len([n for n in files if not n.startswith(".")]) for _, _, files in os.walk(folder))
 
 
 def run_pipeline(args):
