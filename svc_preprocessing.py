@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import add_config_argument, add_device_argument, fail, report_errors  # noqa: E402
 from prepare import cli_args  # noqa: E402
-from prepare.pipeline import STEPS, parse_steps, run_pipeline  # noqa: E402
+from prepare.pipeline import STEPS, Pipeline, parse_steps  # noqa: E402
 
 
 def build_parser():
@@ -57,7 +57,7 @@ def main(argv=None):
         args.clip = cli_args.clip_options(args)
     except ValueError as e:
         return fail(e)
-    return run_pipeline(args)
+    return Pipeline(args).run()
 
 
 if __name__ == "__main__":

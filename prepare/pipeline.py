@@ -48,7 +48,6 @@ def parse_steps(text, skip=""):
 class Pipeline:
     def __init__(self, args):  # svc_preprocessing's flags, `steps` parsed, `clip` a ClipOptions
         self.args = args
-        self.pool = None
         self.failed_steps = []
         self.filelist_items = None
         self.check_ok = True
@@ -60,6 +59,7 @@ class Pipeline:
 
     def run(self):
         """Run the chosen steps; returns the exit status (130 after Ctrl-C, which prints one line)."""
+        tune_cpu_runtime()
         self.pool = make_pool(self.args.workers)
         step = None
         try:
@@ -86,7 +86,13 @@ class Pipeline:
             return 130
         finally:
             stop_pool(self.pool)
-        return self.exit_status()
+        if self.failed_steps:
+            print(f"steps that could not run: {', '.join(self.failed_steps)}", file=sys.stderr)
+            return 1
+        if self.filelist_items == 0:
+            print("no usable clip remains: nothing was written to the training list", file=sys.stderr)
+            return 1
+        return 0 if self.check_ok else 1
 
     def interrupted_line(self, step):
         """One line after Ctrl-C: where it stopped and what was kept (half-written files removed)."""
@@ -100,15 +106,6 @@ class Pipeline:
         kept = ", ".join(f"{folder}: {len(names)} files" for folder, names in visible.items())
         return (f"interrupted in step {number} ({name}): the files it finished are kept ({kept or 'nothing to keep'}), "
                 f"half-written ones removed; run the same command again to go on.")
-
-    def exit_status(self):
-        if self.failed_steps:
-            print(f"steps that could not run: {', '.join(self.failed_steps)}", file=sys.stderr)
-            return 1
-        if self.filelist_items == 0:
-            print("no usable clip remains: nothing was written to the training list", file=sys.stderr)
-            return 1
-        return 0 if self.check_ok else 1
 
     def step_resample(self):
         a = self.args
@@ -144,8 +141,3 @@ class Pipeline:
         result = check_lists([os.path.join(self.args.files, n) for n in ("train.txt", "valid.txt")], self.hp)
         print(result.summary(), file=sys.stderr, flush=True)
         self.check_ok = result.ok
-
-
-def run_pipeline(args):
-    tune_cpu_runtime()
-    return Pipeline(args).run()

@@ -1,12 +1,11 @@
 """Cut long recordings at their pauses into clips Whisper can take whole (it reads at most 30 s).
 
-The level is measured every 10 ms (RMS over 40 ms, in dB below the recording's loudest frame).
-Every 100 ms block offers one cut candidate: its quietest frame. A cut costs its level above
-the floor (a cut in a pause is cheap, one through a note is dear) plus a small price per piece;
-dynamic programming picks the cheapest set of cuts whose pieces all last between `min_seconds`
-and `max_seconds`. A stretch without any pause is therefore still cut, at its quietest point.
-Silence longer than `keep_silence` at a piece's ends is trimmed away (never below `min_seconds`),
-and pieces that hold no sound above the threshold are dropped.
+The level is measured every 10 ms (RMS over 40 ms, in dB below the loudest frame). Every 100 ms block
+offers one cut candidate, its quietest frame, costing its level above the floor (cheap in a pause, dear
+through a note) plus a small price per piece; dynamic programming picks the cheapest cuts whose pieces
+all last `min_seconds` to `max_seconds`, so a stretch without any pause is still cut, at its quietest.
+Silence beyond `keep_silence` at a piece's ends is trimmed (never below `min_seconds`); pieces with no
+sound above the threshold are dropped.
 """
 import numpy as np
 
