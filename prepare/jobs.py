@@ -60,9 +60,7 @@ def call_job(func, args):
     """Run one job; turn any exception into a FAIL outcome naming the input."""
     try:
         return func(*args)
-    except KeyboardInterrupt:
-        raise
-    except Exception as e:  # one bad input must never stop the batch
+    except Exception as e:  # one bad input must never stop the batch (Ctrl-C is no Exception)
         return Outcome(FAIL, str(args[0]), str(e) or type(e).__name__)
 
 

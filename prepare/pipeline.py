@@ -117,14 +117,12 @@ class Pipeline:
             raise StepError(f"no usable clip in {a.dataset}")
 
     def step_feature(self, name):
-        """Steps 2-5: one model over the 16 kHz waves."""
         report = step_from(name, self.args).run(self.out["resample"][0], self.out[name][0], pool=self.pool)
         report.print_summary()
 
     def step_singer(self):
-        (speaker,), (singer,), (pitch,) = self.out["speaker"], self.out["singer"], self.out["pitch"]
-        speaker_means(speaker, singer).print_summary()
-        singer_ranges(pitch, singer).print_summary()  # for --auto-shift
+        speaker_means(self.out["speaker"][0], self.out["singer"][0]).print_summary()
+        singer_ranges(self.out["pitch"][0], self.out["singer"][0]).print_summary()  # for --auto-shift
 
     def step_spec(self):
         report = spec_dataset(self.out["resample"][1], self.out["spec"][0], self.hp.data, pool=self.pool)

@@ -42,8 +42,7 @@ def resample_dataset(in_root, targets, pool=None, min_seconds=0.5, max_seconds=3
         if all(is_written(out) for out, _ in outs):
             report.exists()  # decided here, so a run with nothing to do starts no worker
             continue
-        remembered = memory.reason(path)
-        if remembered:
+        if remembered := memory.reason(path):
             report.fail(path, remembered)
             continue
         jobs.append((path, outs, min_seconds, max_seconds, clip))

@@ -48,4 +48,3 @@ class SkipMemory:
         if self.entries != self._loaded:
             text = json.dumps({"settings": self.settings, "skipped": self.entries}, ensure_ascii=False, indent=1)
             write_text(self.path, text)
-            self._loaded = dict(self.entries)

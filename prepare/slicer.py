@@ -104,5 +104,4 @@ def slice_ranges(wav, sr, max_seconds=DEFAULT_MAX_SECONDS, min_seconds=DEFAULT_M
 
 
 def piece_name(stem, index):
-    """`song` -> `song_000` (the name of the index-th piece, without extension)."""
     return f"{stem}_{index:03d}"
