@@ -1,7 +1,4 @@
-"""Run every preprocessing step in order: raw clips -> data_svc/ features -> files/train.txt, valid.txt.
-
-    python svc_preprocessing.py -t 2
-"""
+"""Every preprocessing step in order, raw clips -> data_svc/ -> files/: `python svc_preprocessing.py -t 2`."""
 import argparse
 import os
 import sys

@@ -2,6 +2,7 @@
 mean as in the public tool, not re-normalised), and each speaker's F0 range beside it (`<speaker>.f0.json`,
 for `svc_inference.py --auto-shift`). A speaker whose mean (or range) is unchanged is not rewritten.
 """
+import contextlib
 import json
 import os
 
@@ -39,12 +40,10 @@ def speaker_means(speaker_root, singer_root):
             continue
         mean = np.mean(np.stack(vectors), axis=0).astype(np.float32)
         out = os.path.join(singer_root, speaker + SPK_SUFFIX)
-        try:
+        with contextlib.suppress(Exception):  # a missing or unreadable old mean is written
             if np.array_equal(np.load(out), mean):
                 report.exists()
                 continue
-        except Exception:
-            pass  # missing or unreadable old mean: write it
         save_npy(out, mean)
         report.ok()
     return report
@@ -69,13 +68,10 @@ def singer_ranges(pitch_root, singer_root):
             continue
         out = os.path.join(singer_root, speaker + RANGE_SUFFIX)
         note = f"voiced frames of {os.path.join(pitch_root, speaker)}"
-        try:
-            with open(out, encoding="utf-8") as f:
-                if json.load(f) == dict(stats, source=note):
-                    report.exists()
-                    continue
-        except (OSError, ValueError):
-            pass  # missing or unreadable: write it
+        with contextlib.suppress(OSError, ValueError), open(out, encoding="utf-8") as f:  # else: write it
+            if json.load(f) == dict(stats, source=note):
+                report.exists()
+                continue
         write_range(out, stats, note=note)
         report.ok()
     return report

@@ -1,6 +1,7 @@
 """Remember inputs a step skipped, so a rerun reports them again without re-reading them: in
 `<output folder>/.skipped.json` (hidden from the dataset walker), valid while the input's size and
 mtime and the step's settings are unchanged."""
+import contextlib
 import json
 import os
 
@@ -29,11 +30,9 @@ class SkipMemory:
     def reason(self, src):
         """The remembered reason `src` was skipped, or None when it must be tried."""
         entry = self.entries.get(os.path.abspath(src))
-        try:
+        with contextlib.suppress(OSError):  # the input is gone: try it
             if entry and entry[0] == _stamp(src):
                 return entry[1]
-        except OSError:
-            pass
         return None
 
     def update(self, failed, tried):
@@ -41,10 +40,8 @@ class SkipMemory:
         for src in tried:
             self.entries.pop(os.path.abspath(src), None)
         for src, reason in failed:
-            try:
+            with contextlib.suppress(OSError):
                 self.entries[os.path.abspath(src)] = [_stamp(src), reason]
-            except OSError:
-                pass
         if self.entries != self._loaded:
             text = json.dumps({"settings": self.settings, "skipped": self.entries}, ensure_ascii=False, indent=1)
             write_text(self.path, text)
