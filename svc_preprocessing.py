@@ -1,17 +1,13 @@
-"""Run every preprocessing step in order: raw clips -> data_svc/ features -> files/train.txt, valid.txt.
-
-    python svc_preprocessing.py -t 2
-"""
+"""Every preprocessing step in order, raw clips -> data_svc/ -> files/: `python svc_preprocessing.py -t 2`."""
 import argparse
 import os
 import sys
-from dataclasses import fields
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import add_config_argument, add_device_argument, fail, report_errors  # noqa: E402
 from prepare import cli_args  # noqa: E402
-from prepare.pipeline import STEPS, Options, parse_steps, run_pipeline  # noqa: E402
+from prepare.pipeline import STEPS, Pipeline, parse_steps  # noqa: E402
 
 
 def build_parser():
@@ -54,17 +50,11 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        steps = parse_steps(args.steps, args.skip)
-    except ValueError as e:
-        return fail(f"--steps/--skip: {e}")
-    try:
-        clip = cli_args.clip_options(args)
+        args.steps = parse_steps(args.steps, args.skip)
+        args.clip = cli_args.clip_options(args)
     except ValueError as e:
         return fail(e)
-    given = {"workers": cli_args.resolve_workers(args.workers), "clip": clip, "steps": steps}
-    # every other Options field is the flag of the same name
-    flags = {f.name: getattr(args, f.name) for f in fields(Options) if f.name not in given}
-    return run_pipeline(Options(**flags, **given))
+    return Pipeline(args).run()
 
 
 if __name__ == "__main__":

@@ -1,10 +1,5 @@
-"""Step 9: would training break on these lists? Check every item's files, then run the items
-through the training dataset, bucket sampler and collate function (vits.data_utils).
-
-Reported per clip: missing or unreadable files, wrong widths, NaN/inf, values beyond any
-extractor's range (vits.data_utils.MAX_MAGNITUDE: a PPG of 1e30), features whose lengths
-disagree by more than 2 frames (100 Hz), clips too short for one decoder segment.
-"""
+"""Step 9: would training break on these lists? Each item is checked by the training loader (files, widths,
+NaN/inf, range) and here (lengths, duration), then all run through the dataset, sampler and collate."""
 import math
 import os
 import sys
@@ -38,8 +33,7 @@ class CheckResult:
 
 
 def check_item(entry, hp):
-    """(problems, warnings) of one list item: lists of texts. The files are read and validated by
-    the training dataset's own loader; on top of that, lengths that disagree and clips too short."""
+    """(problems, warnings) of one list item: lists of texts."""
     problems, warnings = [], []
     hop, sr = int(hp.data.hop_length), int(hp.data.sampling_rate)
     try:
@@ -97,6 +91,8 @@ def check_lists(list_paths, hp, with_dataset=True):
             result.problems.append((list_path, "list not found: run prepare/preprocess_train.py first"))
             continue
         rows = parse_list(list_path)
+        if not rows:
+            result.warnings.append((list_path, "the list is empty"))
         good_lines = []
         for number, entry in tqdm(rows, desc=f"check {os.path.basename(list_path)}", unit="item", file=sys.stderr):
             result.checked += 1
@@ -108,8 +104,6 @@ def check_lists(list_paths, hp, with_dataset=True):
             result.warnings += [(entry.wave, text) for text in warnings]
             if not problems and not warnings:
                 good_lines.append("|".join(entry[:len(FIELDS)]))
-        if not rows:
-            result.warnings.append((list_path, "the list is empty"))
         if with_dataset and good_lines:
             with tempfile.TemporaryDirectory() as tmp:
                 clean = os.path.join(tmp, os.path.basename(list_path))

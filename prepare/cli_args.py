@@ -1,11 +1,13 @@
 """What the preprocessing CLIs share: argparse flags (so every script words them the same way),
 running a step with a worker pool, and turning its report into an exit status."""
 import argparse
-import os
 import sys
 
 from common.cli import add_device_argument, fail
 from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
+from prepare.clip_pieces import DEFAULT_PEAK, ClipOptions
+from prepare.jobs import StepError, make_pool, stop_pool
+from prepare.slicer import DEFAULT_MAX_SECONDS, DEFAULT_MIN_SECONDS, WHISPER_SECONDS, check_limits
 
 
 def add_workers(parser):
@@ -47,9 +49,6 @@ def add_speaker(parser):
 
 
 def add_clip_options(parser):
-    """--no-slice, --slice-seconds, --loudnorm (step 1's slicing and levelling)."""
-    from prepare.slicer import DEFAULT_MAX_SECONDS, WHISPER_SECONDS
-
     parser.add_argument("--no-slice", action="store_true",
                         help="keep long recordings whole instead of cutting them at their pauses")
     parser.add_argument("--slice-seconds", type=float, default=DEFAULT_MAX_SECONDS,
@@ -60,37 +59,26 @@ def add_clip_options(parser):
                              "peak normalisation; never clips")
 
 
-def clip_options(args, peak=None):
+def clip_options(args):
     """prepare.clip_pieces.ClipOptions from the parsed flags; bad values raise ValueError."""
-    from prepare.clip_pieces import DEFAULT_PEAK, ClipOptions
-    from prepare.slicer import DEFAULT_MIN_SECONDS, check_limits
-
     if not args.no_slice:
         check_limits(DEFAULT_MIN_SECONDS, args.slice_seconds)
     if args.loudnorm is not None and not -70.0 <= args.loudnorm < 0.0:
         raise ValueError(f"--loudnorm {args.loudnorm}: choose a loudness target in LUFS between -70 and 0 "
                          f"(e.g. -23 broadcast, -16 streaming).")
     return ClipOptions(slice_seconds=None if args.no_slice else args.slice_seconds, loudnorm=args.loudnorm,
-                       peak=DEFAULT_PEAK if peak is None else peak)
+                       peak=getattr(args, "peak", DEFAULT_PEAK))
 
 
-def resolve_workers(workers):
-    if workers == 0:
-        return os.cpu_count() or 1
-    return max(1, workers)
-
-
-def finish(report, usable_needed=True):
+def finish(report):
     """Print a step's summary; exit status 1 only when nothing usable remains."""
     report.print_summary()
-    return 1 if usable_needed and report.usable == 0 else 0
+    return 0 if report.usable else 1
 
 
 def run_in_pool(work, workers):
     """Run `work(pool)`, a step returning its StepReport, with `workers` processes; returns the exit status."""
-    from prepare.jobs import StepError, make_pool, stop_pool
-
-    pool = make_pool(resolve_workers(workers))
+    pool = make_pool(workers)
     try:
         report = work(pool)
     except StepError as e:

@@ -1,11 +1,8 @@
-"""Step 1 for one raw recording: cut it at pauses when it is long, level each piece, write them.
+"""Step 1 for one raw recording: cut it at pauses when long, level each piece, write them.
 
-A recording longer than `slice_seconds` becomes `<name>_000.wav`, `<name>_001.wav`, ... (see
-prepare/slicer.py). The cuts are found once on the 16 kHz audio and scaled to every output rate,
-so the pieces of waves-16k and waves-32k line up. Pieces are written last to first: when
-`<name>_000.wav` exists, all pieces of that rate are complete (an interrupted run redoes the file).
-Each piece (or whole clip) is levelled to a peak (the public tool's 0.6 of full scale) or, with
-`loudnorm`, to an integrated loudness in LUFS, never past 0.99 of full scale.
+A recording longer than `slice_seconds` becomes `<name>_000.wav`, `<name>_001.wav`, ..., cut once on
+the 16 kHz audio so the pieces of every rate line up. Pieces are written last to first: when
+`<name>_000.wav` exists, all pieces of that rate are complete.
 """
 import os
 import warnings
@@ -50,19 +47,9 @@ def read_audio(src, sr):
         return load_audio(src, sr)
 
 
-def plan_pieces(src, options):
-    """(sample ranges at 16 kHz of the pieces of `src`, or None to keep it whole; the 16 kHz audio
-    read to find them, or None when slicing is off)."""
-    if options.slice_seconds is None:
-        return None, None
-    wav = read_audio(src, EXTRACT_RATE)
-    if len(wav) <= options.slice_seconds * EXTRACT_RATE:
-        return None, wav
-    return slice_ranges(wav, EXTRACT_RATE, options.slice_seconds, options.min_piece_seconds), wav
-
-
 def level(wav, sr, options):
-    """(levelled wav, note): peak normalisation, or loudness normalisation without clipping."""
+    """(levelled wav, note): to a peak (the public tool's 0.6 of full scale) or, with `loudnorm`, to an
+    integrated loudness in LUFS, never past 0.99 of full scale."""
     top = float(np.max(np.abs(wav)))
     if top < SILENCE_PEAK:
         raise ClipProblem(f"silent (peak {top:.1e}): nothing to learn from; remove it")
@@ -76,13 +63,16 @@ def level(wav, sr, options):
 
 
 def write_clip(src, targets, options, min_seconds=0.5, max_seconds=30.0):
-    """Write `src` at each (out_path, rate) of `targets` not written yet, whole or in pieces.
-
-    Returns a warning text ('' when none); raises ClipProblem (or AudioError) for unusable input."""
+    """Write `src` at each (out_path, rate) of `targets` not written yet, whole or in pieces. Returns a
+    warning text ('' when none; None when all was written); raises ClipProblem (or AudioError)."""
     todo = [(path, sr) for path, sr in targets if not is_written(path)]
     if not todo:
         return None
-    spans, wav16 = plan_pieces(src, options)
+    spans, wav16 = None, None  # 16 kHz ranges of the pieces (None: whole); the 16 kHz audio read to find them
+    if options.slice_seconds is not None:
+        wav16 = read_audio(src, EXTRACT_RATE)
+        if len(wav16) > options.slice_seconds * EXTRACT_RATE:
+            spans = slice_ranges(wav16, EXTRACT_RATE, options.slice_seconds, options.min_piece_seconds)
     if spans == []:
         raise ClipProblem("silent: no piece holds sound above the slicing threshold; remove it")
     notes = set()
@@ -104,6 +94,5 @@ def write_clip(src, targets, options, min_seconds=0.5, max_seconds=30.0):
         levelled = [level(piece, sr, options) for piece in pieces]
         for out, (piece, note) in reversed(list(zip(paths, levelled))):
             save_audio(out, piece, sr)
-            if note:
-                notes.add(note)
-    return "; ".join(sorted(notes))
+            notes.add(note)
+    return "; ".join(sorted(notes - {""}))

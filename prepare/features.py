@@ -1,9 +1,5 @@
-"""Steps 2-5: the model features of every 16 kHz wave (pitch, Whisper PPG, HuBERT units, d-vector).
-
-Each step loads its model once (only when some output is missing), runs it in the main process on
-the chosen device, and reads the audio (and, for the speaker step, its mel front end) in the
-worker processes ahead of the model. Outputs are `.npy`, written atomically.
-"""
+"""Steps 2-5: pitch, Whisper PPG, HuBERT units and d-vector `.npy` of every 16 kHz wave. Each model is
+loaded once (only when an output is missing) and runs in the main process; the workers read the audio."""
 import os
 from concurrent.futures.process import BrokenProcessPool
 
@@ -11,10 +7,13 @@ from common.batch import extract_files
 from common.checkpoint import CheckpointError
 from common.dataset import iter_dataset, output_path
 from common.extractor import load_wav16k
+from hubert.units import HubertSoft
+from pitch.extractor import DEFAULT_PITCH_METHOD, PitchExtractor  # the default is prepare's too
 from prepare.jobs import StepError, StepReport, remove_temp_files
-from pitch.extractor import DEFAULT_PITCH_METHOD  # noqa: F401 (prepare's default too)
 from prepare.layout import PITCH_SUFFIX, PPG_SUFFIX, SPK_SUFFIX, VEC_SUFFIX, is_wav
-
+from speaker.audio import load_mel
+from speaker.encoder import SpeakerEncoder
+from whisper.ppg import WhisperPPG
 
 
 class FeatureStep:
@@ -47,50 +46,21 @@ class FeatureStep:
 
 
 def pitch_step(method=DEFAULT_PITCH_METHOD, model="full", device="auto"):
-    def load():
-        from pitch.extractor import PitchExtractor
-
-        return PitchExtractor(method=method, model=model, device=device).training
-
-    return FeatureStep(f"pitch ({method})", PITCH_SUFFIX, load, ndim=1)
-
-
-def ppg_step(checkpoint, device="auto", noise=True):
-    def load():
-        from whisper.ppg import WhisperPPG
-
-        return WhisperPPG(checkpoint, device, noise=noise)
-
-    return FeatureStep("whisper ppg", PPG_SUFFIX, load, ndim=2)
-
-
-def hubert_step(checkpoint, device="auto"):
-    def load():
-        from hubert.units import HubertSoft
-
-        return HubertSoft(checkpoint, device)
-
-    return FeatureStep("hubert units", VEC_SUFFIX, load, ndim=2)
-
-
-def speaker_step(checkpoint, device="auto"):
-    from speaker.audio import load_mel
-
-    def load():
-        from speaker.encoder import SpeakerEncoder
-
-        return SpeakerEncoder(checkpoint, device).embed_mel
-
-    return FeatureStep("speaker vectors", SPK_SUFFIX, load, front=load_mel, ndim=1)
+    return FeatureStep(f"pitch ({method})", PITCH_SUFFIX,
+                       lambda: PitchExtractor(method=method, model=model, device=device).training, ndim=1)
 
 
 def step_from(name, opts):
     """The FeatureStep of step `name` (pitch, ppg, hubert or speaker) set by `opts`: a step script's
-    parsed flags or svc_preprocessing's prepare.pipeline.Options (the same attribute names)."""
+    parsed flags or svc_preprocessing's (the same attribute names)."""
     if name == "pitch":
         return pitch_step(opts.pitch_method, opts.crepe_model, opts.device)
     if name == "ppg":
-        return ppg_step(opts.whisper_checkpoint, opts.device, opts.whisper_noise)
+        return FeatureStep("whisper ppg", PPG_SUFFIX,
+                           lambda: WhisperPPG(opts.whisper_checkpoint, opts.device, noise=opts.whisper_noise))
     if name == "hubert":
-        return hubert_step(opts.hubert_checkpoint, opts.device)
-    return speaker_step(opts.speaker_checkpoint, opts.device)
+        return FeatureStep("hubert units", VEC_SUFFIX,
+                           lambda: HubertSoft(opts.hubert_checkpoint, opts.device))
+    return FeatureStep("speaker vectors", SPK_SUFFIX,
+                       lambda: SpeakerEncoder(opts.speaker_checkpoint, opts.device).embed_mel,
+                       front=load_mel, ndim=1)

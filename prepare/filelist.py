@@ -1,16 +1,12 @@
-"""Step 8: the training and validation lists `files/train.txt`, `files/valid.txt`.
-
-One line per clip: `wave|spec|pitch|hubert|whisper|spk`, paths as the public tool writes them
-(`./data_svc/waves-32k/<spk>/<name>.wav` ...). Clips with a missing feature are listed on stderr and
-left out. A few clips, chosen by a seeded shuffle, are held out for validation.
-"""
+"""Step 8: `files/train.txt` and `files/valid.txt`, one `wave|spec|pitch|hubert|whisper|spk` line per clip
+with paths as the public tool writes them (`./data_svc/waves-32k/<spk>/<name>.wav` ...)."""
 import os
 import random
 
 from common.atomic import write_text
 from common.dataset import iter_dataset
 from prepare.jobs import StepError, StepReport
-from prepare.layout import PITCH_SUFFIX, PPG_SUFFIX, SPEC_SUFFIX, SPK_SUFFIX, VEC_SUFFIX, DataLayout, is_wav
+from prepare.layout import PITCH_SUFFIX, PPG_SUFFIX, SPEC_SUFFIX, SPK_SUFFIX, VEC_SUFFIX, is_wav
 
 
 def list_root(root):
@@ -24,14 +20,9 @@ def list_root(root):
 def item_paths(root, speaker, name, singer_mean=False):
     """The six paths of one clip, in list order."""
     spk = f"{root}/singer/{speaker}{SPK_SUFFIX}" if singer_mean else f"{root}/speaker/{speaker}/{name}{SPK_SUFFIX}"
-    return [
-        f"{root}/waves-32k/{speaker}/{name}.wav",
-        f"{root}/specs/{speaker}/{name}{SPEC_SUFFIX}",
-        f"{root}/pitch/{speaker}/{name}{PITCH_SUFFIX}",
-        f"{root}/hubert/{speaker}/{name}{VEC_SUFFIX}",
-        f"{root}/whisper/{speaker}/{name}{PPG_SUFFIX}",
-        spk,
-    ]
+    folders = (("waves-32k", ".wav"), ("specs", SPEC_SUFFIX), ("pitch", PITCH_SUFFIX), ("hubert", VEC_SUFFIX),
+               ("whisper", PPG_SUFFIX))
+    return [f"{root}/{folder}/{speaker}/{name}{suffix}" for folder, suffix in folders] + [spk]
 
 
 def valid_count(n_items, wanted=10):
@@ -61,15 +52,15 @@ def _write_if_changed(path, lines):
 
 
 def write_filelists(data_root="./data_svc", out_dir="./files", singer_mean=False, wanted_valid=10, seed=1234):
-    """Write the lists; an existing list is left alone when no clip is usable. Missing features are
-    in the returned report's `failed` (printed to stderr by `print_summary`)."""
-    layout = DataLayout(data_root)
-    if not os.path.isdir(layout.waves32):
-        raise StepError(f"{layout.waves32}: no 32 kHz waves. Run step 1 first (prepare/preprocess_a.py -s 32000).")
+    """Write the lists (left alone when no clip is usable); clips with missing features are in the
+    report's `failed`."""
+    waves32 = os.path.join(data_root, "waves-32k")
+    if not os.path.isdir(waves32):
+        raise StepError(f"{waves32}: no 32 kHz waves. Run step 1 first (prepare/preprocess_a.py -s 32000).")
     report = StepReport("file lists")
     root = list_root(data_root)
     items = []
-    for speaker, name, _path in iter_dataset(layout.waves32, accept=is_wav):
+    for speaker, name, _path in iter_dataset(waves32, accept=is_wav):
         paths = item_paths(root, speaker, name, singer_mean)
         missing = [p for p in paths if not os.path.isfile(p)]
         if missing:
@@ -84,11 +75,9 @@ def write_filelists(data_root="./data_svc", out_dir="./files", singer_mean=False
     report.n_train, report.n_valid = len(train), len(valid)
     if not items:
         return report
-    os.makedirs(out_dir, exist_ok=True)
     changed = _write_if_changed(os.path.join(out_dir, "train.txt"), train)
     changed |= _write_if_changed(os.path.join(out_dir, "valid.txt"), valid)
-    report.done = len(items) if changed else 0
-    report.skipped_existing = 0 if changed else len(items)
+    report.done, report.skipped_existing = (len(items), 0) if changed else (0, len(items))
     if len(items) == 1:
         report.warnings.append((out_dir, "only one usable clip: valid.txt is empty"))
     return report

@@ -1,8 +1,7 @@
-"""Running one function over many files: in process or in worker processes, with a progress bar.
-
-A job never raises: it returns an `Outcome` saying whether it wrote its output, found it already
-there, or skipped the input (with the reason). The caller's `StepReport` counts them.
+"""Running one function over many files, in process or in worker processes, with a progress bar.
+A job never raises: its `Outcome` says written, already there, or skipped (why); a `StepReport` counts them.
 """
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -54,20 +53,15 @@ class StepReport(BatchReport):
         return self.done + self.skipped_existing
 
     def summary(self):
-        lines = [super().summary()]
-        lines += [f"  warning {path}: {text}" for path, text in self.warnings]
-        return "\n".join(lines)
+        return "\n".join([super().summary()] + [f"  warning {path}: {text}" for path, text in self.warnings])
 
 
 def call_job(func, args):
     """Run one job; turn any exception into a FAIL outcome naming the input."""
     try:
         return func(*args)
-    except KeyboardInterrupt:
-        raise
-    except Exception as e:  # one bad input must never stop the batch
-        message = str(e) or type(e).__name__
-        return Outcome(FAIL, str(args[0]), message)
+    except Exception as e:  # one bad input must never stop the batch (Ctrl-C is no Exception)
+        return Outcome(FAIL, str(args[0]), str(e) or type(e).__name__)
 
 
 def _init_worker():
@@ -81,24 +75,20 @@ def _init_worker():
         torch.set_num_threads(1)
 
 
-def _context():
-    """forkserver where the OS has it (workers forked from a clean, pre-imported server: safe after
-    CUDA was initialised in the main process, and cheap to start), else spawn."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["prepare.worker_preload"])
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
 def make_pool(workers):
-    """A process pool of `workers` processes, or None for in-process work (workers <= 1).
-
-    No process starts before the first job is submitted, so a run with nothing to do costs nothing.
-    """
-    if workers is None or workers <= 1:
+    """A pool of `workers` processes (0: one per CPU core), or None for in-process work (workers <= 1).
+    No process starts before the first job is submitted, so a run with nothing to do costs nothing."""
+    if workers == 0:
+        workers = os.cpu_count() or 1
+    if workers <= 1:
         return None
-    return ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker)
+    # forkserver where the OS has it (workers forked from a clean, pre-imported server: safe after
+    # CUDA was initialised in the main process, and cheap to start), else spawn
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload(["prepare.worker_preload"])
+    return ProcessPoolExecutor(workers, context, initializer=_init_worker)
 
 
 def stop_pool(pool, interrupted=False):
@@ -118,45 +108,29 @@ def stop_pool(pool, interrupted=False):
 
 
 def run_jobs(func, jobs, report, desc, pool=None):
-    """Apply `func(*job)` to every job, adding each Outcome to `report`. Returns `report`.
-
-    `func` must be a module-level function (picklable) when `pool` is given. The bar counts finished
-    jobs.
-    """
+    """Add the Outcome of `func(*job)` (module-level, to be picklable, with a pool) of every job to
+    `report`, which it returns. The bar counts finished jobs."""
     jobs = list(jobs)
     if not jobs:
         return report
-    bar = tqdm(total=len(jobs), desc=desc, unit="file", file=sys.stderr, dynamic_ncols=True)
-    try:
+    with tqdm(total=len(jobs), desc=desc, unit="file", file=sys.stderr, dynamic_ncols=True) as bar:
         if pool is None:
-            for job in jobs:
-                report.add(call_job(func, job))
-                bar.update(1)
+            outcomes = (call_job(func, job) for job in jobs)
         else:
-            futures = {pool.submit(call_job, func, job): job for job in jobs}
-            for future in as_completed(futures):
-                try:
-                    report.add(future.result())
-                except BrokenProcessPool as e:
-                    raise StepError(f"{desc}: a worker process died ({e}); rerun with -t 1 to see why") from None
+            outcomes = (f.result() for f in as_completed([pool.submit(call_job, func, job) for job in jobs]))
+        try:
+            for outcome in outcomes:
+                report.add(outcome)
                 bar.update(1)
-    finally:
-        bar.close()
+        except BrokenProcessPool as e:
+            raise StepError(f"{desc}: a worker process died ({e}); rerun with -t 1 to see why") from None
     return report
 
 
 def remove_temp_files(*roots):
-    """Delete leftovers of interrupted atomic writes under `roots`. Returns how many went."""
-    removed = 0
+    """Delete leftovers of interrupted atomic writes under `roots` (missing folders: nothing to do)."""
     for root in roots:
-        if not os.path.isdir(root):
-            continue
         for folder, _dirs, files in os.walk(root):
-            for name in files:
-                if is_temp_file(name):
-                    try:
-                        os.remove(os.path.join(folder, name))
-                        removed += 1
-                    except OSError:
-                        pass
-    return removed
+            for name in filter(is_temp_file, files):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(folder, name))

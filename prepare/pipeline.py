@@ -1,49 +1,25 @@
-"""All preprocessing steps in order, in one process: `python svc_preprocessing.py -t 2`.
-
-Each model is loaded once (and only when one of its outputs is missing); one pool of worker
-processes serves every CPU-bound step. A step that cannot run is reported and the run goes on
-with the steps that do not need it, except step 1 (resample): without its waves (a wrong -w, no
-usable clip) every later step would fail alike, so the run stops with that one error. The exit
-status is 1 when a step could not run, when the check finds broken items, or when no usable clip
-remains; 130 after Ctrl-C, which prints one line saying what was kept.
-"""
+"""All preprocessing steps in order, in one process and with one worker pool (`svc_preprocessing.py`).
+A step that cannot run is reported and the run goes on, except step 1: without its waves every later
+step would fail alike."""
 import os
 import sys
-from dataclasses import dataclass, field
 
 from common.audio import EXTRACT_RATE
 from common.config import load_config
-from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from common.runtime import tune_cpu_runtime
-from prepare.clip_pieces import ClipOptions
-from prepare.features import DEFAULT_PITCH_METHOD
+from prepare.check import check_lists
+from prepare.features import step_from
+from prepare.filelist import write_filelists
 from prepare.jobs import StepError, make_pool, remove_temp_files, stop_pool
+from prepare.resample import resample_dataset
+from prepare.singer import singer_ranges, speaker_means
+from prepare.specs import spec_dataset
 
 STEPS = ("resample", "pitch", "ppg", "hubert", "speaker", "singer", "spec", "filelist", "check")
 FEATURE_STEPS = STEPS[1:5]  # prepare.features.step_from
-
-
-@dataclass
-class Options:
-    dataset: str = "./dataset_raw"
-    data_svc: str = "./data_svc"
-    files: str = "./files"
-    workers: int = 1
-    device: str = "auto"
-    config: str = "configs/base.yaml"
-    pitch_method: str = DEFAULT_PITCH_METHOD
-    crepe_model: str = "full"
-    whisper_checkpoint: str = WHISPER_CKPT
-    whisper_noise: bool = True
-    hubert_checkpoint: str = HUBERT_CKPT
-    speaker_checkpoint: str = SPEAKER_CKPT
-    singer_mean: bool = False
-    min_seconds: float = 0.5
-    max_seconds: float = 30.0
-    clip: ClipOptions = field(default_factory=ClipOptions)   # step 1: slicing and levelling
-    valid: int = 10
-    seed: int = 1234
-    steps: tuple = STEPS
+# the folders under the data root each step writes into (step 8 writes into --files)
+OUTPUTS = {"resample": ("waves-16k", "waves-32k"), "pitch": ("pitch",), "ppg": ("whisper",),
+           "hubert": ("hubert",), "speaker": ("speaker",), "singer": ("singer",), "spec": ("specs",)}
 
 
 def parse_steps(text, skip=""):
@@ -51,19 +27,17 @@ def parse_steps(text, skip=""):
     def names(spec):
         chosen = set()
         for part in filter(None, (p.strip() for p in spec.split(","))):
-            if "-" in part and all(s.strip().isdigit() for s in part.split("-", 1)):
-                low, high = (int(s) for s in part.split("-", 1))
-                numbers = range(low, high + 1)
-            elif part.isdigit():
-                numbers = [int(part)]
-            elif part in STEPS:
+            if part in STEPS:
                 chosen.add(part)
                 continue
-            else:
-                raise ValueError(f"unknown step {part!r}: use 1-9 or names {', '.join(STEPS)}")
-            for n in numbers:
+            low, dash, high = part.partition("-")
+            bounds = (low, high if dash else low)
+            if not all(b.strip().isdigit() for b in bounds):
+                raise ValueError(f"--steps/--skip: unknown step {part!r}: use 1-9 or names "
+                                 f"{', '.join(STEPS)}")
+            for n in range(int(bounds[0]), int(bounds[1]) + 1):
                 if not 1 <= n <= len(STEPS):
-                    raise ValueError(f"step {n} does not exist: steps are 1-{len(STEPS)}")
+                    raise ValueError(f"--steps/--skip: step {n} does not exist: steps are 1-{len(STEPS)}")
                 chosen.add(STEPS[n - 1])
         return chosen
 
@@ -72,25 +46,25 @@ def parse_steps(text, skip=""):
 
 
 class Pipeline:
-    def __init__(self, opts):
-        from prepare.layout import DataLayout
-
-        self.opts = opts
-        self.layout = DataLayout(opts.data_svc)
-        self.pool = None
+    def __init__(self, args):  # svc_preprocessing's flags, `steps` parsed, `clip` a ClipOptions
+        self.args = args
         self.failed_steps = []
         self.filelist_items = None
         self.check_ok = True
         # read before the first step, so a bad config stops the run at once; steps 1-6 need none
-        self.hp = load_config(opts.config) if {"spec", "check"} & set(opts.steps) else None
+        self.hp = load_config(args.config) if {"spec", "check"} & set(args.steps) else None
+        self.out = {name: tuple(os.path.join(args.data_svc, folder) for folder in folders)
+                    for name, folders in OUTPUTS.items()}
+        self.out["filelist"] = (args.files,)
 
     def run(self):
         """Run the chosen steps; returns the exit status (130 after Ctrl-C, which prints one line)."""
-        self.pool = make_pool(self.opts.workers)
+        tune_cpu_runtime()
+        self.pool = make_pool(self.args.workers)
         step = None
         try:
             for number, name in enumerate(STEPS, start=1):
-                if name not in self.opts.steps:
+                if name not in self.args.steps:
                     continue
                 step = (number, name)
                 print(f"== step {number}: {name}", file=sys.stderr, flush=True)
@@ -112,27 +86,6 @@ class Pipeline:
             return 130
         finally:
             stop_pool(self.pool)
-        return self.exit_status()
-
-    def step_outputs(self, name):
-        """The folders step `name` writes into."""
-        lay = self.layout
-        return {"resample": (lay.waves16, lay.waves32), "pitch": (lay.pitch,), "ppg": (lay.whisper,),
-                "hubert": (lay.hubert,), "speaker": (lay.speaker,), "singer": (lay.singer,),
-                "spec": (lay.specs,), "filelist": (self.opts.files,)}.get(name, ())
-
-    def interrupted_line(self, step):
-        """One line after Ctrl-C: where it stopped and what was kept (half-written files removed)."""
-        if step is None:
-            return "interrupted before the first step: nothing was written."
-        number, name = step
-        folders = self.step_outputs(name)
-        remove_temp_files(*folders)
-        kept = ", ".join(f"{folder}: {_count_files(folder)} files" for folder in folders)
-        return (f"interrupted in step {number} ({name}): the files it finished are kept ({kept or 'nothing to keep'}), "
-                f"half-written ones removed; run the same command again to go on.")
-
-    def exit_status(self):
         if self.failed_steps:
             print(f"steps that could not run: {', '.join(self.failed_steps)}", file=sys.stderr)
             return 1
@@ -141,57 +94,48 @@ class Pipeline:
             return 1
         return 0 if self.check_ok else 1
 
-    def step_resample(self):
-        from prepare.resample import resample_dataset
+    def interrupted_line(self, step):
+        """One line after Ctrl-C: where it stopped and what was kept (half-written files removed)."""
+        if step is None:
+            return "interrupted before the first step: nothing was written."
+        number, name = step
+        folders = self.out.get(name, ())
+        remove_temp_files(*folders)
+        visible = {folder: [n for _, _, files in os.walk(folder) for n in files if not n.startswith(".")]
+                   for folder in folders}
+        kept = ", ".join(f"{folder}: {len(names)} files" for folder, names in visible.items())
+        return (f"interrupted in step {number} ({name}): the files it finished are kept ({kept or 'nothing to keep'}), "
+                f"half-written ones removed; run the same command again to go on.")
 
-        targets = [(self.layout.waves16, EXTRACT_RATE), (self.layout.waves32, 32000)]
-        report = resample_dataset(self.opts.dataset, targets, pool=self.pool,
-                                  min_seconds=self.opts.min_seconds, max_seconds=self.opts.max_seconds,
-                                  clip=self.opts.clip)
+    def step_resample(self):
+        a = self.args
+        targets = list(zip(self.out["resample"], (EXTRACT_RATE, 32000)))
+        report = resample_dataset(a.dataset, targets, pool=self.pool, min_seconds=a.min_seconds,
+                                  max_seconds=a.max_seconds, clip=a.clip)
         report.print_summary()
         if report.usable == 0:
-            raise StepError(f"no usable clip in {self.opts.dataset}")
+            raise StepError(f"no usable clip in {a.dataset}")
 
     def step_feature(self, name):
-        """Steps 2-5: one model over the 16 kHz waves."""
-        from prepare.features import step_from
-
-        (out_root,) = self.step_outputs(name)
-        step_from(name, self.opts).run(self.layout.waves16, out_root, pool=self.pool).print_summary()
+        report = step_from(name, self.args).run(self.out["resample"][0], self.out[name][0], pool=self.pool)
+        report.print_summary()
 
     def step_singer(self):
-        from prepare.singer import singer_ranges, speaker_means
-
-        speaker_means(self.layout.speaker, self.layout.singer).print_summary()
-        singer_ranges(self.layout.pitch, self.layout.singer).print_summary()  # for --auto-shift
+        speaker_means(self.out["speaker"][0], self.out["singer"][0]).print_summary()
+        singer_ranges(self.out["pitch"][0], self.out["singer"][0]).print_summary()  # for --auto-shift
 
     def step_spec(self):
-        from prepare.specs import spec_dataset
-
-        spec_dataset(self.layout.waves32, self.layout.specs, self.hp.data, pool=self.pool).print_summary()
+        report = spec_dataset(self.out["resample"][1], self.out["spec"][0], self.hp.data, pool=self.pool)
+        report.print_summary()
 
     def step_filelist(self):
-        from prepare.filelist import write_filelists
-
-        o = self.opts
+        o = self.args
         report = write_filelists(o.data_svc, o.files, singer_mean=o.singer_mean, wanted_valid=o.valid, seed=o.seed)
         report.print_summary()
         print(f"file lists: {report.n_train} train, {report.n_valid} valid in {o.files}", file=sys.stderr)
         self.filelist_items = report.n_train + report.n_valid
 
     def step_check(self):
-        from prepare.check import check_lists
-
-        lists = [os.path.join(self.opts.files, n) for n in ("train.txt", "valid.txt")]
-        result = check_lists(lists, self.hp)
+        result = check_lists([os.path.join(self.args.files, n) for n in ("train.txt", "valid.txt")], self.hp)
         print(result.summary(), file=sys.stderr, flush=True)
         self.check_ok = result.ok
-
-
-def _count_files(folder):
-    return sum(len([n for n in files if not n.startswith(".")]) for _, _, files in os.walk(folder))
-
-
-def run_pipeline(opts):
-    tune_cpu_runtime()
-    return Pipeline(opts).run()

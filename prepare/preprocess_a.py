@@ -35,7 +35,7 @@ def main(argv=None):
     if args.sr <= 0 or not 0 < args.peak <= 1:
         return fail("-s must be a positive rate and --peak in (0, 1]")
     try:
-        clip = cli_args.clip_options(args, args.peak)
+        clip = cli_args.clip_options(args)
     except ValueError as e:
         return fail(e)
     return cli_args.run_in_pool(lambda pool: resample_dataset(

@@ -26,8 +26,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from prepare.check import check_lists
 
-    hp = load_config(args.config)
-    result = check_lists(args.lists, hp, with_dataset=not args.files_only)
+    result = check_lists(args.lists, load_config(args.config), with_dataset=not args.files_only)
     print(result.summary(), file=sys.stderr)
     return 0 if result.ok else 1
 

@@ -4,27 +4,21 @@ import os
 from dataclasses import asdict
 
 from common.dataset import iter_dataset, output_path
-from prepare.clip_pieces import ClipOptions, ClipProblem, is_written, write_clip
-from prepare.jobs import EXISTS, FAIL, OK, Outcome, StepError, StepReport, remove_temp_files, run_jobs
+from prepare.clip_pieces import ClipOptions, is_written, write_clip
+from prepare.jobs import EXISTS, OK, Outcome, StepError, StepReport, remove_temp_files, run_jobs
 from prepare.skip_memory import SkipMemory
 
 
 def prepare_wave(src, targets, min_seconds=0.5, max_seconds=30.0, clip=ClipOptions()):
-    """Write `src` as mono 16-bit WAV (or its pieces) at each (out_path, rate) of `targets` not written yet."""
-    try:
-        warning = write_clip(src, targets, clip, min_seconds, max_seconds)
-    except ClipProblem as e:
-        return Outcome(FAIL, src, str(e))
+    """Write `src` as mono 16-bit WAV (or its pieces) at each (out_path, rate) of `targets` not written yet.
+    An unusable `src` raises (ClipProblem, AudioError): run_jobs reports it as skipped."""
+    warning = write_clip(src, targets, clip, min_seconds, max_seconds)
     return Outcome(EXISTS, src) if warning is None else Outcome(OK, src, warning=warning)
 
 
 def resample_dataset(in_root, targets, pool=None, min_seconds=0.5, max_seconds=30.0, clip=ClipOptions()):
-    """Convert every `<in_root>/<speaker>/<file>`; `targets` = [(out_root, rate), ...].
-
-    Output names keep the input's name with `.wav` (`<name>_000.wav`, ... for the pieces of a
-    sliced recording); two inputs with the same name and different extensions would collide, so
-    the second is skipped. `clip` (ClipOptions): slicing and levelling.
-    """
+    """Convert every `<in_root>/<speaker>/<file>` to `<out_root>/<speaker>/<name>.wav` (or its pieces) for
+    each (out_root, rate) of `targets`. Of two inputs differing only in extension, the second is skipped."""
     if not os.path.isdir(in_root):
         raise StepError(f"{in_root}: dataset folder not found. Put your clips in {in_root}/<speaker>/<clip>.wav "
                         f"or pass the folder with -w/--dataset.")
@@ -48,8 +42,7 @@ def resample_dataset(in_root, targets, pool=None, min_seconds=0.5, max_seconds=3
         if all(is_written(out) for out, _ in outs):
             report.exists()  # decided here, so a run with nothing to do starts no worker
             continue
-        remembered = memory.reason(path)
-        if remembered:
+        if remembered := memory.reason(path):
             report.fail(path, remembered)
             continue
         jobs.append((path, outs, min_seconds, max_seconds, clip))

@@ -1,10 +1,8 @@
-"""Step 6: per-file speaker vectors -> one mean timbre per speaker (`singer/<speaker>.spk.npy`), and
-each speaker's F0 range from its training pitch beside it (`singer/<speaker>.f0.json`, read by
-`svc_inference.py --auto-shift`).
-
-As in the public tool the mean is a plain arithmetic mean of the d-vectors, without re-normalising
-it to unit length. A speaker whose mean (or range) is unchanged is not rewritten (its mtime stays).
+"""Step 6: per-file speaker vectors -> one mean timbre per speaker (`singer/<speaker>.spk.npy`, a plain
+mean as in the public tool, not re-normalised), and each speaker's F0 range beside it (`<speaker>.f0.json`,
+for `svc_inference.py --auto-shift`). A speaker whose mean (or range) is unchanged is not rewritten.
 """
+import contextlib
 import json
 import os
 
@@ -12,12 +10,9 @@ import numpy as np
 
 from common.atomic import save_npy
 from common.dataset import iter_dataset
+from pitch.singer_range import RANGE_SUFFIX, f0_range, write_range
 from prepare.jobs import StepError, StepReport, remove_temp_files
 from prepare.layout import PITCH_SUFFIX, SPK_SUFFIX
-
-
-def _is_spk(name):
-    return name.endswith(SPK_SUFFIX)
 
 
 def speaker_means(speaker_root, singer_root):
@@ -27,7 +22,7 @@ def speaker_means(speaker_root, singer_root):
     remove_temp_files(singer_root)
     report = StepReport("speaker means")
     by_speaker = {}
-    for speaker, _name, path in iter_dataset(speaker_root, accept=_is_spk):
+    for speaker, _name, path in iter_dataset(speaker_root, accept=lambda name: name.endswith(SPK_SUFFIX)):
         try:
             vec = np.load(path).astype(np.float32)
         except Exception as e:
@@ -36,22 +31,19 @@ def speaker_means(speaker_root, singer_root):
         if vec.ndim != 1 or not np.all(np.isfinite(vec)):
             report.fail(path, f"not a finite 1-D vector (shape {vec.shape}); delete it and rerun step 5")
             continue
-        by_speaker.setdefault(speaker, []).append((path, vec))
-    for speaker, entries in sorted(by_speaker.items()):
-        widths = {vec.shape[0] for _, vec in entries}
+        by_speaker.setdefault(speaker, []).append(vec)
+    for speaker, vectors in sorted(by_speaker.items()):
+        widths = {vec.shape[0] for vec in vectors}
         if len(widths) > 1:
             report.fail(os.path.join(speaker_root, speaker), f"vectors of different widths {sorted(widths)}: "
                                                              f"delete the folder and rerun step 5")
             continue
-        mean = np.mean(np.stack([vec for _, vec in entries]), axis=0).astype(np.float32)
+        mean = np.mean(np.stack(vectors), axis=0).astype(np.float32)
         out = os.path.join(singer_root, speaker + SPK_SUFFIX)
-        if os.path.exists(out):
-            try:
-                if np.array_equal(np.load(out), mean):
-                    report.exists()
-                    continue
-            except Exception:
-                pass  # unreadable old mean: rewrite it
+        with contextlib.suppress(Exception):  # a missing or unreadable old mean is written
+            if np.array_equal(np.load(out), mean):
+                report.exists()
+                continue
         save_npy(out, mean)
         report.ok()
     return report
@@ -59,8 +51,6 @@ def speaker_means(speaker_root, singer_root):
 
 def singer_ranges(pitch_root, singer_root):
     """Each speaker's voiced F0 range from `<pitch_root>/<speaker>/*.pit.npy` -> `<singer_root>/<speaker>.f0.json`."""
-    from pitch.singer_range import RANGE_SUFFIX, f0_range, write_range
-
     if not os.path.isdir(pitch_root):
         raise StepError(f"{pitch_root}: folder of training pitch files not found. Run step 2 first "
                         f"(prepare/preprocess_crepe.py).")
@@ -78,13 +68,10 @@ def singer_ranges(pitch_root, singer_root):
             continue
         out = os.path.join(singer_root, speaker + RANGE_SUFFIX)
         note = f"voiced frames of {os.path.join(pitch_root, speaker)}"
-        try:
-            with open(out, encoding="utf-8") as f:
-                if json.load(f) == dict(stats, source=note):
-                    report.exists()
-                    continue
-        except (OSError, ValueError):
-            pass  # missing or unreadable: write it
+        with contextlib.suppress(OSError, ValueError), open(out, encoding="utf-8") as f:  # else: write it
+            if json.load(f) == dict(stats, source=note):
+                report.exists()
+                continue
         write_range(out, stats, note=note)
         report.ok()
     return report

@@ -1,14 +1,11 @@
-"""Remember inputs a step skipped, so a rerun reports them again without re-reading them.
-
-Stored as `<output folder>/.skipped.json` (hidden, so the dataset walker ignores it). An entry
-counts only while the input's size and mtime and the step's settings are unchanged.
-"""
+"""Remember inputs a step skipped, so a rerun reports them again without re-reading them: in
+`<output folder>/.skipped.json` (hidden from the dataset walker), valid while the input's size and
+mtime and the step's settings are unchanged."""
+import contextlib
 import json
 import os
 
 from common.atomic import write_text
-
-FILE_NAME = ".skipped.json"
 
 
 def _stamp(path):
@@ -18,7 +15,7 @@ def _stamp(path):
 
 class SkipMemory:
     def __init__(self, folder, settings):
-        self.path = os.path.join(folder, FILE_NAME)
+        self.path = os.path.join(folder, ".skipped.json")
         self.settings = settings
         self.entries = {}
         try:
@@ -33,11 +30,9 @@ class SkipMemory:
     def reason(self, src):
         """The remembered reason `src` was skipped, or None when it must be tried."""
         entry = self.entries.get(os.path.abspath(src))
-        try:
+        with contextlib.suppress(OSError):  # the input is gone: try it
             if entry and entry[0] == _stamp(src):
                 return entry[1]
-        except OSError:
-            pass
         return None
 
     def update(self, failed, tried):
@@ -45,11 +40,8 @@ class SkipMemory:
         for src in tried:
             self.entries.pop(os.path.abspath(src), None)
         for src, reason in failed:
-            try:
+            with contextlib.suppress(OSError):
                 self.entries[os.path.abspath(src)] = [_stamp(src), reason]
-            except OSError:
-                pass
         if self.entries != self._loaded:
             text = json.dumps({"settings": self.settings, "skipped": self.entries}, ensure_ascii=False, indent=1)
             write_text(self.path, text)
-            self._loaded = dict(self.entries)

@@ -1,12 +1,11 @@
 """Cut long recordings at their pauses into clips Whisper can take whole (it reads at most 30 s).
 
-The level is measured every 10 ms (RMS over 40 ms, in dB below the recording's loudest frame).
-Every 100 ms block offers one cut candidate: its quietest frame. A cut costs its level above
-the floor (a cut in a pause is cheap, one through a note is dear) plus a small price per piece;
-dynamic programming picks the cheapest set of cuts whose pieces all last between `min_seconds`
-and `max_seconds`. A stretch without any pause is therefore still cut, at its quietest point.
-Silence longer than `keep_silence` at a piece's ends is trimmed away (never below `min_seconds`),
-and pieces that hold no sound above the threshold are dropped.
+The level is measured every 10 ms (RMS over 40 ms, in dB below the loudest frame). Every 100 ms block
+offers one cut candidate, its quietest frame, costing its level above the floor (cheap in a pause, dear
+through a note) plus a small price per piece; dynamic programming picks the cheapest cuts whose pieces
+all last `min_seconds` to `max_seconds`, so a stretch without any pause is still cut, at its quietest.
+Silence beyond `keep_silence` at a piece's ends is trimmed (never below `min_seconds`); pieces with no
+sound above the threshold are dropped.
 """
 import numpy as np
 
@@ -45,20 +44,14 @@ def frame_levels(wav, sr):
     return np.maximum(db - db.max(), FLOOR_DB), hop
 
 
-def cut_candidates(level):
-    """(frame index, cost) of the quietest frame of every block."""
-    blocks = np.arange(0, len(level), BLOCK_FRAMES)
-    frames = np.array([b + int(np.argmin(level[b:b + BLOCK_FRAMES])) for b in blocks])
-    return frames, level[frames] - FLOOR_DB + PIECE_COST
-
-
 def choose_cuts(level, hop, sr, min_seconds, max_seconds):
     """Sample positions of the cheapest valid cuts (excluding 0 and the end)."""
     total = len(level)
-    frames, costs = cut_candidates(level)
-    keep = frames > 0
-    points = np.concatenate([[0], frames[keep], [total]])      # frame positions
-    cost = np.concatenate([[0.0], costs[keep], [0.0]])
+    # the candidates: the quietest frame of every block
+    frames = np.array([b + int(np.argmin(level[b:b + BLOCK_FRAMES])) for b in range(0, total, BLOCK_FRAMES)])
+    frames = frames[frames > 0]
+    points = np.concatenate([[0], frames, [total]])      # frame positions
+    cost = np.concatenate([[0.0], level[frames] - FLOOR_DB + PIECE_COST, [0.0]])
     lo_gap, hi_gap = min_seconds * sr / hop, max_seconds * sr / hop
     best = np.full(len(points), np.inf)
     back = np.zeros(len(points), dtype=np.int64)
@@ -105,14 +98,10 @@ def slice_ranges(wav, sr, max_seconds=DEFAULT_MAX_SECONDS, min_seconds=DEFAULT_M
         return [(0, len(wav))]
     level, hop = frame_levels(wav, sr)
     bounds = [0] + choose_cuts(level, hop, sr, min_seconds, max_seconds) + [len(wav)]
-    pieces = []
-    for start, end in zip(bounds[:-1], bounds[1:]):
-        trimmed = trim_silence(start, end, level, hop, sr, threshold_db, keep_silence, min_seconds)
-        if trimmed is not None:
-            pieces.append(trimmed)
-    return pieces
+    pieces = [trim_silence(start, end, level, hop, sr, threshold_db, keep_silence, min_seconds)
+              for start, end in zip(bounds[:-1], bounds[1:])]
+    return [piece for piece in pieces if piece is not None]
 
 
 def piece_name(stem, index):
-    """`song` -> `song_000` (the name of the index-th piece, without extension)."""
     return f"{stem}_{index:03d}"

@@ -7,15 +7,13 @@ import torch
 from common.audio import AudioError, load_audio
 from common.checkpoint import save_checkpoint
 from common.dataset import iter_dataset, output_path
-from prepare.jobs import EXISTS, OK, Outcome, StepError, StepReport, remove_temp_files, run_jobs
+from prepare.jobs import OK, Outcome, StepError, StepReport, remove_temp_files, run_jobs
 from prepare.layout import SPEC_SUFFIX, is_wav
 from vits.spectrogram import spectrogram_torch
 
 
 def compute_spec(wave_path, spec_path, sampling_rate=32000, n_fft=1024, hop=320, win=1024):
-    """Write the spectrogram of one WAV unless it exists. The WAV must already be at `sampling_rate`."""
-    if os.path.exists(spec_path):
-        return Outcome(EXISTS, wave_path)
+    """Write the spectrogram of one WAV, which must already be at `sampling_rate`."""
     file_sr = sf.info(wave_path).samplerate
     if file_sr != sampling_rate:
         raise AudioError(f"{wave_path}: {file_sr} Hz, expected {sampling_rate} Hz. Rerun step 1 "
@@ -35,10 +33,8 @@ def spec_dataset(wave_root, spec_root, hp_data=None, pool=None):
         raise StepError(f"{wave_root}: folder of 32 kHz waves not found. Run step 1 first "
                         f"(prepare/preprocess_a.py -s 32000).")
     remove_temp_files(spec_root)
-    sr, n_fft, hop, win = 32000, 1024, 320, 1024
-    if hp_data is not None:
-        sr, n_fft, hop, win = (int(hp_data.sampling_rate), int(hp_data.filter_length),
-                               int(hp_data.hop_length), int(hp_data.win_length))
+    settings = () if hp_data is None else (int(hp_data.sampling_rate), int(hp_data.filter_length),
+                                           int(hp_data.hop_length), int(hp_data.win_length))
     report = StepReport("spectrograms")
     jobs = []
     for spk, name, path in iter_dataset(wave_root, accept=is_wav):
@@ -46,5 +42,5 @@ def spec_dataset(wave_root, spec_root, hp_data=None, pool=None):
         if os.path.exists(out):
             report.exists()
         else:
-            jobs.append((path, out, sr, n_fft, hop, win))
+            jobs.append((path, out) + settings)
     return run_jobs(compute_spec, jobs, report, desc="spectrograms", pool=pool)

@@ -1,8 +1,5 @@
-"""Imported once by the fork server before it forks the worker processes.
-
-The heavy imports (torch, librosa's resampler and STFT, which pull in numba and scipy) then happen
-once per run instead of once per worker. Nothing here touches CUDA or starts threads.
-"""
+"""Imported once by the fork server before it forks the workers: the heavy imports (torch, librosa's
+resampler with numba and scipy) happen once per run, not per worker. Nothing here touches CUDA or threads."""
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
