@@ -7,7 +7,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import add_config_argument, add_device_argument, fail, report_errors  # noqa: E402
 from prepare import cli_args  # noqa: E402
-from prepare.pipeline import STEPS, Pipeline, parse_steps  # noqa: E402
+from prepare.pipeline import STEPS, Options, Pipeline, parse_steps  # noqa: E402
 
 
 def build_parser():
@@ -50,11 +50,10 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        args.steps = parse_steps(args.steps, args.skip)
-        args.clip = cli_args.clip_options(args)
+        opts = Options.from_flags(args, steps=parse_steps(args.steps, args.skip), clip=cli_args.clip_options(args))
     except ValueError as e:
         return fail(e)
-    return Pipeline(args).run()
+    return Pipeline(opts).run()
 
 
 if __name__ == "__main__":

@@ -3,12 +3,15 @@ A step that cannot run is reported and the run goes on, except step 1: without i
 step would fail alike."""
 import os
 import sys
+from dataclasses import dataclass, field, fields
 
 from common.audio import EXTRACT_RATE
 from common.config import load_config
+from common.paths import HUBERT_CKPT, SPEAKER_CKPT, WHISPER_CKPT
 from common.runtime import tune_cpu_runtime
 from prepare.check import check_lists
-from prepare.features import step_from
+from prepare.clip_pieces import ClipOptions
+from prepare.features import DEFAULT_PITCH_METHOD, step_from
 from prepare.filelist import write_filelists
 from prepare.jobs import StepError, make_pool, remove_temp_files, stop_pool
 from prepare.resample import resample_dataset
@@ -45,26 +48,55 @@ def parse_steps(text, skip=""):
     return tuple(s for s in STEPS if s in wanted)
 
 
+@dataclass
+class Options:
+    """Everything a run reads; the fields are svc_preprocessing.py's flags of the same names."""
+    dataset: str = "./dataset_raw"
+    data_svc: str = "./data_svc"
+    files: str = "./files"
+    workers: int = 1  # 0: one per CPU core
+    device: str = "auto"
+    config: str = "configs/base.yaml"
+    pitch_method: str = DEFAULT_PITCH_METHOD
+    crepe_model: str = "full"
+    whisper_checkpoint: str = WHISPER_CKPT
+    whisper_noise: bool = True
+    hubert_checkpoint: str = HUBERT_CKPT
+    speaker_checkpoint: str = SPEAKER_CKPT
+    singer_mean: bool = False
+    min_seconds: float = 0.5
+    max_seconds: float = 30.0
+    clip: ClipOptions = field(default_factory=ClipOptions)   # step 1: slicing and levelling
+    valid: int = 10
+    seed: int = 1234
+    steps: tuple = STEPS
+
+    @classmethod
+    def from_flags(cls, args, **given):
+        """From parsed flags; `given` for the fields that are not a flag as parsed (steps, clip)."""
+        return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if f.name not in given}, **given)
+
+
 class Pipeline:
-    def __init__(self, args):  # svc_preprocessing's flags, `steps` parsed, `clip` a ClipOptions
-        self.args = args
+    def __init__(self, opts):
+        self.opts = opts
         self.failed_steps = []
         self.filelist_items = None
         self.check_ok = True
         # read before the first step, so a bad config stops the run at once; steps 1-6 need none
-        self.hp = load_config(args.config) if {"spec", "check"} & set(args.steps) else None
-        self.out = {name: tuple(os.path.join(args.data_svc, folder) for folder in folders)
+        self.hp = load_config(opts.config) if {"spec", "check"} & set(opts.steps) else None
+        self.out = {name: tuple(os.path.join(opts.data_svc, folder) for folder in folders)
                     for name, folders in OUTPUTS.items()}
-        self.out["filelist"] = (args.files,)
+        self.out["filelist"] = (opts.files,)
 
     def run(self):
         """Run the chosen steps; returns the exit status (130 after Ctrl-C, which prints one line)."""
         tune_cpu_runtime()
-        self.pool = make_pool(self.args.workers)
+        self.pool = make_pool(self.opts.workers)
         step = None
         try:
             for number, name in enumerate(STEPS, start=1):
-                if name not in self.args.steps:
+                if name not in self.opts.steps:
                     continue
                 step = (number, name)
                 print(f"== step {number}: {name}", file=sys.stderr, flush=True)
@@ -108,16 +140,16 @@ class Pipeline:
                 f"half-written ones removed; run the same command again to go on.")
 
     def step_resample(self):
-        a = self.args
+        o = self.opts
         targets = list(zip(self.out["resample"], (EXTRACT_RATE, 32000)))
-        report = resample_dataset(a.dataset, targets, pool=self.pool, min_seconds=a.min_seconds,
-                                  max_seconds=a.max_seconds, clip=a.clip)
+        report = resample_dataset(o.dataset, targets, pool=self.pool, min_seconds=o.min_seconds,
+                                  max_seconds=o.max_seconds, clip=o.clip)
         report.print_summary()
         if report.usable == 0:
-            raise StepError(f"no usable clip in {a.dataset}")
+            raise StepError(f"no usable clip in {o.dataset}")
 
     def step_feature(self, name):
-        report = step_from(name, self.args).run(self.out["resample"][0], self.out[name][0], pool=self.pool)
+        report = step_from(name, self.opts).run(self.out["resample"][0], self.out[name][0], pool=self.pool)
         report.print_summary()
 
     def step_singer(self):
@@ -129,13 +161,13 @@ class Pipeline:
         report.print_summary()
 
     def step_filelist(self):
-        o = self.args
+        o = self.opts
         report = write_filelists(o.data_svc, o.files, singer_mean=o.singer_mean, wanted_valid=o.valid, seed=o.seed)
         report.print_summary()
         print(f"file lists: {report.n_train} train, {report.n_valid} valid in {o.files}", file=sys.stderr)
         self.filelist_items = report.n_train + report.n_valid
 
     def step_check(self):
-        result = check_lists([os.path.join(self.args.files, n) for n in ("train.txt", "valid.txt")], self.hp)
+        result = check_lists([os.path.join(self.opts.files, n) for n in ("train.txt", "valid.txt")], self.hp)
         print(result.summary(), file=sys.stderr, flush=True)
         self.check_ok = result.ok

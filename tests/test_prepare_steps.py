@@ -273,3 +273,15 @@ def test_step_clis_chain_in_process(tmp_path, monkeypatch):
     assert preprocess_train.main([]) == 1  # no pitch/units/PPG/speaker yet: nothing usable
     assert preprocess_zzz.main(["-c", TINY]) == 1  # no lists
     assert preprocess_a.main(["-w", "missing_folder", "-o", "x", "-s", "16000"]) == 1
+
+
+def test_pipeline_options_take_every_flag_of_svc_preprocessing():
+    import svc_preprocessing
+    from prepare.pipeline import Options
+
+    args = svc_preprocessing.build_parser().parse_args(["-w", "raw", "-t", "2", "--valid", "3"])
+    opts = Options.from_flags(args, steps=("resample",), clip=None)
+    assert (opts.dataset, opts.workers, opts.valid, opts.steps) == ("raw", 2, 3, ("resample",))
+    defaults = Options()
+    for name in ("data_svc", "files", "pitch_method", "crepe_model", "min_seconds", "max_seconds", "seed"):
+        assert getattr(opts, name) == getattr(defaults, name), name

@@ -75,7 +75,9 @@ def test_readme_answers_the_first_hour_questions():
 def test_preprocessing_pitch_default_is_fcpe_and_the_readme_says_why():
     import svc_preprocessing
     from prepare.cli_args import add_pitch
+    from prepare.pipeline import Options
 
+    assert Options().pitch_method == "fcpe"
     assert svc_preprocessing.build_parser().parse_args([]).pitch_method == "fcpe"
     import argparse
 
