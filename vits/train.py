@@ -1,23 +1,17 @@
-"""The SVC training loop (svc_trainer.py): GAN training of SynthesizerTrn against the
-MRD/MPD/MSD discriminator, on one CPU/GPU or several processes with DDP.
-
-One step, top to bottom, as the public so-vits-svc-5.0 loop (vits_extend/train.py) computes it:
-generator_losses (forward G, mel + STFT + adversarial + feature matching + KL both ways + speaker
-loss), discriminator_losses (least squares on real and detached fake windows), then each model's
-Updater step (fp16 scaler, optional clipping, non-finite guard). Under train.accum_step = N the
-generator sums the gradients of N micro-batches (each loss / N) and steps once, while the
-discriminator steps on every micro-batch at learning_rate / N, as the public loop does. Gradient
-clipping is off by default (train.grad_clip: 0), as in the public loop; the non-finite guard
-takes its place. Checkpoint/DDP/logging/signal plumbing lives in vits/train_utils.py.
-
-Epochs count from 1. A checkpoint saved at the end of (or during) epoch E resumes at epoch E+1
-with the step count, models and optimizers restored; the learning rate of epoch E is
-learning_rate * lr_decay ** (E - 1) (ExponentialLR stepped once per epoch).
+"""The SVC training loop (svc_trainer.py): GAN training of SynthesizerTrn against the MRD/MPD/MSD
+discriminator, one step as the public so-vits-svc-5.0 loop computes it: generator_losses,
+discriminator_losses, then each model's Updater step. Under train.accum_step = N the generator
+steps once on N micro-batches' summed gradients (each loss / N), the discriminator on every
+micro-batch at learning_rate / N, as the public loop does. Gradient clipping is off by default
+(train.grad_clip: 0), as in the public loop; the non-finite guard takes its place. Epoch E trains
+at learning_rate * lr_decay ** (E - 1); a checkpoint saved at its end resumes at E + 1.
 """
+import collections
 import contextlib
 import math
 import os
 import random
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -30,15 +24,15 @@ from tqdm import tqdm
 
 from common.config import load_config
 from common.device import pick_device
+from common.checkpoint import CheckpointError, load_checkpoint
 from common.runtime import keep_freed_memory
 from vits import train_utils
-from common.checkpoint import CheckpointError, load_checkpoint
 from vits.data_utils import DatasetError, LoadFailure, create_train_loader, create_valid_loader, parse_list
 from vits.losses import kl_loss, speaker_loss
 from vits.models import SynthesizerTrn, slice_frames
 from vits.spectrogram import mel_spectrogram_torch
 from vits.train_utils import (BEST_NAME, EPOCH_BATCHES_KEY, StopRequest, TrainingError, TrainLogger, check_writable,
-                              checkpoint_path, forward_signals_to, free_bytes, list_checkpoints, load_pretrain,
+                              checkpoint_path, forward_signals_to, list_checkpoints, load_pretrain,
                               load_resume_checkpoint, newest_good_text, prune_checkpoints, save_training_checkpoint,
                               unwrap)
 from vits.train_memory import available_bytes, memory_advice
@@ -80,17 +74,16 @@ def discriminator_lr(t):
     return float(t.learning_rate) / accum_steps(t)
 
 
-def grad_scaler(amp, device_type="cuda"):
+def grad_scaler(amp):
     """The fp16 gradient scaler (None for other precisions)."""
-    return torch.amp.GradScaler(device_type, init_scale=FP16_INIT_SCALE) if amp == "fp16" else None
+    return torch.amp.GradScaler("cuda", init_scale=FP16_INIT_SCALE) if amp == "fp16" else None
 
 
 @contextlib.contextmanager
 def frozen(module):
     """Parameters of `module` need no gradient inside the block (the generator pass through D)."""
     flags = [(p, p.requires_grad) for p in module.parameters()]
-    for p, _ in flags:
-        p.requires_grad_(False)
+    module.requires_grad_(False)
     try:
         yield module
     finally:
@@ -183,6 +176,7 @@ class Updater:
         self.optimizer.zero_grad(set_to_none=True)
         return norm, applied
 
+
 @dataclass
 class TrainOptions:
     config: str  # YAML config path
@@ -199,26 +193,19 @@ class TrainOptions:
 
 
 class StepPace:
-    """Optimizer steps per second (over the last minute or so) and the time the rest will take."""
+    """Optimizer steps per second (over the last 50) and the time the rest will take."""
 
-    def __init__(self, window=50):
-        self.times = []
-        self.window = window
+    def __init__(self):
+        self.times = collections.deque(maxlen=50)
 
     def tick(self):
-        self.times = (self.times + [time.monotonic()])[-self.window:]
-
-    def rate(self):
-        if len(self.times) < 2 or self.times[-1] <= self.times[0]:
-            return None
-        return (len(self.times) - 1) / (self.times[-1] - self.times[0])
+        self.times.append(time.monotonic())
 
     def text(self, steps_left):
-        rate = self.rate()
-        if rate is None:
+        if len(self.times) < 2 or self.times[-1] <= self.times[0]:
             return "timing..."
-        seconds = steps_left / rate
-        days, rest = divmod(int(seconds), 86400)
+        rate = (len(self.times) - 1) / (self.times[-1] - self.times[0])
+        days, rest = divmod(int(steps_left / rate), 86400)
         left = (f"{days}d " if days else "") + f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
         return f"{rate:.2f} steps/s, {left} left to train.epochs"
 
@@ -312,16 +299,23 @@ class Trainer:
                       f"{self.batches_per_epoch} batches per epoch per rank, world size {self.info.world_size}, "
                       f"device {self.device}, amp {self.amp}")
         if self.info.is_main:
-            self._check_disk_space()
-            self._check_memory()
+            self._check_resources()
             self._restore_best()
 
-    def _check_memory(self):
-        """Say what a CPU run will need, and suggest a batch size when the machine has less."""
+    def _check_resources(self):
+        """Warn when the disk holds less than two checkpoints; on CPU say what memory the run will
+        need, and suggest a batch size when the machine has less."""
+        params = [p for net in (self.net_g, self.net_d) for p in net.parameters()]
+        size = 3 * sum(p.numel() * p.element_size() for p in params)  # weights + AdamW's two moments
+        with contextlib.suppress(OSError):
+            free = shutil.disk_usage(self.pth_dir).free
+            if free < 2 * size:
+                self.log.warning(f"only {free / 1e9:.2f} GB free in {self.pth_dir}; one checkpoint takes "
+                                 f"{size / 1e9:.2f} GB: free some space (or set log.keep_ckpts) before the "
+                                 f"first save.")
         if self.device.type != "cpu":
             return
-        params = sum(p.numel() for net in (self.net_g, self.net_d) for p in net.parameters())
-        need, warning = memory_advice(params, self.hp.train, available_bytes())
+        need, warning = memory_advice(sum(p.numel() for p in params), self.hp.train, available_bytes())
         self.log.info(f"This run needs about {need / 1e9:.1f} GB of memory (estimate for batch "
                       f"{self.hp.train.batch_size}, {self.hp.train.num_workers} loader workers)")
         if warning:
@@ -349,14 +343,6 @@ class Trainer:
                                 f"'{self.options.name}' (newest {newest}): a new run would overwrite them. "
                                 f"Resume it with -p {newest}, pick another -n name, or pass --overwrite to "
                                 f"start over.")
-
-    def _check_disk_space(self):
-        size = sum(p.numel() * p.element_size() for net in (self.net_g, self.net_d) for p in net.parameters())
-        size *= 3  # weights + AdamW's two moments
-        free = free_bytes(self.pth_dir)
-        if free is not None and free < 2 * size:
-            self.log.warning(f"only {free / 1e9:.2f} GB free in {self.pth_dir}; one checkpoint takes "
-                             f"{size / 1e9:.2f} GB: free some space (or set log.keep_ckpts) before the first save.")
 
     def _resume(self, path):
         ckpt = load_resume_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d)
@@ -478,7 +464,8 @@ class Trainer:
         names = list(getattr(batch, "names", ()) or ())
         self.step_names += names
         amp_ctx = autocast_context(self.device, self.amp)
-        with train_utils.no_sync_unless(self.net_g, sync):
+        no_sync = getattr(self.net_g, "no_sync", None)  # DDP: only the last micro-batch syncs gradients
+        with no_sync() if no_sync and not sync else contextlib.nullcontext():
             terms, fake, real = generator_losses(self.hp, self.net_g, unwrap(self.net_d), self.stft_loss, batch,
                                                  amp_ctx)
             self.upd_g.backward(terms["total"], accum)
@@ -540,7 +527,8 @@ class Trainer:
         voice = []
         for index, batch in enumerate(tqdm(self.valid_loader, desc="validation", leave=False)):
             batch = batch.to(self.device)
-            fake = self.generate(net_g, batch)[..., : batch.audio.size(-1)]
+            fake = net_g.infer(batch.ppg, batch.vec, batch.pit, batch.spk, batch.ppg_lengths,
+                               seed=int(hp.train.seed))[..., : batch.audio.size(-1)]  # [B, 1, T * hop]
             real = batch.audio[..., : fake.size(-1)]
             mel_fake, mel_real = mel_of(hp, fake), mel_of(hp, real)
             total += torch.nn.functional.l1_loss(mel_fake, mel_real).item()
@@ -568,7 +556,11 @@ class Trainer:
                       f"({'best so far' if improved else f'best {self.done.best:.4f} at step {self.done.best_step}'}), "
                       + ", ".join(f"{k} {v:.4g}" for k, v in figures.items()))
         if improved:
-            self.save_best(score)
+            path = os.path.join(self.pth_dir, BEST_NAME)
+            save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step,
+                                     self.epoch, self.hp_str, epoch_batches=self.epoch_batches,
+                                     score=float(score))
+            self.log.info(f"Saved {path} (validation score {score:.4f}, step {self.step})")
         if done and not self.done.announced:
             self.done.announced = True
             best = os.path.join(self.pth_dir, BEST_NAME)
@@ -582,28 +574,18 @@ class Trainer:
         self.log.flush()
         return done
 
-    def save_best(self, score):
-        path = os.path.join(self.pth_dir, BEST_NAME)
-        save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step, self.epoch,
-                                 self.hp_str, epoch_batches=self.epoch_batches, score=float(score))
-        self.log.info(f"Saved {path} (validation score {score:.4f}, step {self.step})")
-
-    def generate(self, net_g, batch):
-        """Full-length audio [B, 1, T * hop] for validation (the model's inference path)."""
-        return net_g.infer(batch.ppg, batch.vec, batch.pit, batch.spk, batch.ppg_lengths, seed=int(self.hp.train.seed))
-
     def save(self):
-        if not self.info.is_main:
-            train_utils.barrier(self.info)
-            return
-        path = checkpoint_path(self.hp.log.pth_dir, self.options.name, self.epoch)
-        save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step, self.epoch,
-                                 self.hp_str, epoch_batches=self.epoch_batches)
-        self.log.info(f"Saved checkpoint {path}" + (f" (epoch {self.epoch} stopped after batch {self.epoch_batches})"
-                                                     if self.epoch_batches else ""))
-        for old in prune_checkpoints(self.pth_dir, self.options.name, self.hp.log.keep_ckpts):
-            self.log.info(f"Removed old checkpoint {old} (log.keep_ckpts)")
-        train_utils.barrier(self.info)
+        if self.info.is_main:
+            path = checkpoint_path(self.hp.log.pth_dir, self.options.name, self.epoch)
+            save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step,
+                                     self.epoch, self.hp_str, epoch_batches=self.epoch_batches)
+            done = self.epoch_batches
+            self.log.info(f"Saved checkpoint {path}" + (f" (epoch {self.epoch} stopped after batch {done})"
+                                                         if done else ""))
+            for old in prune_checkpoints(self.pth_dir, self.options.name, self.hp.log.keep_ckpts):
+                self.log.info(f"Removed old checkpoint {old} (log.keep_ckpts)")
+        if self.info.distributed:
+            torch.distributed.barrier()
 
 
 def run_worker(rank, world_size, local_rank, options, device_name, master_addr, master_port, init_method=None):
@@ -616,7 +598,8 @@ def run_worker(rank, world_size, local_rank, options, device_name, master_addr, 
     try:
         return Trainer(hp, hp_str, options, info).fit()
     finally:
-        train_utils.cleanup()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
 
 def _spawned(rank, world_size, options, device_name, master_addr, master_port):
@@ -628,10 +611,11 @@ def train(options):
     keep_freed_memory()
     hp = load_config(options.config)
     resolve_amp(hp, options.amp)  # fail early on a bad --amp
-    if train_utils.launched_by_torchrun():
-        rank, world, local, addr, port = train_utils.torchrun_info()
-        return run_worker(rank, world, local, options, str(pick_device(options.device)), addr, port,
-                          init_method="env://")
+    env = os.environ
+    if all(k in env for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK")):  # started by torchrun
+        return run_worker(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env["LOCAL_RANK"]), options,
+                          str(pick_device(options.device)), env.get("MASTER_ADDR", "127.0.0.1"),
+                          int(env.get("MASTER_PORT", "29500")), init_method="env://")
     device = pick_device(options.device)
     procs = options.num_procs
     if procs is None:
