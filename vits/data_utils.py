@@ -5,6 +5,7 @@ A list line is `wave|spec|pitch|hubert|whisper|spk` (see docs/ARCHITECTURE.md fo
 Everything an item returns is at 100 Hz (one frame = hop_length samples at sampling_rate): the
 50 Hz PPG and units are repeated x2 and all features are trimmed to the shortest of them.
 """
+import collections
 import math
 import os
 import random
@@ -14,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.utils.data
+from torch.nn.utils.rnn import pad_sequence
 
 from common.audio import AudioError, load_audio
 from common.checkpoint import CheckpointError, load_checkpoint
@@ -26,14 +28,7 @@ class DatasetError(ValueError):
     """A training list or feature file that cannot be used; the message names the file and the fix."""
 
 
-class ListEntry(NamedTuple):
-    wave: str
-    spec: str
-    pitch: str
-    hubert: str
-    whisper: str
-    spk: str
-    source: str  # "<list file>:<line number>", for messages
+ListEntry = collections.namedtuple("ListEntry", (*FIELDS, "source"))  # source: "<list file>:<line number>"
 
 
 def parse_list(path):
@@ -120,11 +115,10 @@ def load_item(entry, hp):
                  f"expected [N, {width}] ({key}), found shape {arr.shape}")
     _require(spk.shape == (int(hp.vits.spk_dim),), entry.spk,
              f"speaker vector must be [{hp.vits.spk_dim}] (vits.spk_dim), found shape {spk.shape}")
-    arrays = (pit, vec, ppg, spk)
-    for arr, path in zip(arrays, (entry.pitch, entry.hubert, entry.whisper, entry.spk)):
-        _require(np.all(np.isfinite(arr)), path, "holds NaN or infinite values")
-    _require(bool(torch.isfinite(spec).all()), entry.spec, "holds NaN or infinite values")
-    for name, arr in (("spec", spec.numpy()), ("pitch", pit), ("hubert", vec), ("whisper", ppg), ("spk", spk)):
+    named = (("pitch", pit), ("hubert", vec), ("whisper", ppg), ("spk", spk), ("spec", spec.numpy()))
+    for name, arr in named:
+        _require(np.all(np.isfinite(arr)), getattr(entry, name), "holds NaN or infinite values")
+    for name, arr in named:
         peak = float(np.abs(arr).max()) if arr.size else 0.0
         _require(peak <= MAX_MAGNITUDE[name], getattr(entry, name),
                  f"holds a value of magnitude {peak:.3g}, beyond what its extractor produces "
@@ -249,48 +243,29 @@ def collate_svc(items):
     if failed is not None:
         return failed
     items = sorted(items, key=lambda item: item[0].shape[1], reverse=True)
-    names = tuple(getattr(item, "name", "?") for item in items)
-    batch = len(items)
-    frames = max(item[0].shape[1] for item in items)
-    samples = max(item[1].shape[1] for item in items)
-    first = items[0]
-    spec = torch.zeros(batch, first[0].shape[0], frames)
-    audio = torch.zeros(batch, 1, samples)
-    ppg = torch.zeros(batch, frames, first[2].shape[1])
-    vec = torch.zeros(batch, frames, first[3].shape[1])
-    pit = torch.zeros(batch, frames)
-    spk = torch.stack([item[5] for item in items])
-    spec_lengths = torch.zeros(batch, dtype=torch.long)
-    audio_lengths = torch.zeros(batch, dtype=torch.long)
-    for i, (s, w, p, v, f0, _) in enumerate(items):
-        n = s.shape[1]
-        spec[i, :, :n] = s
-        audio[i, :, : w.shape[1]] = w
-        ppg[i, :n] = p
-        vec[i, :n] = v
-        pit[i, :n] = f0
-        spec_lengths[i] = n
-        audio_lengths[i] = w.shape[1]
-    return SvcBatch(ppg, spec_lengths.clone(), vec, pit, spk, spec, spec_lengths, audio, audio_lengths, names)
+    spec, wav, ppg, vec, pit, spk = zip(*items)
 
+    def pad(tensors, time_last=False):  # zero-pad on the time axis and stack
+        if time_last:
+            return pad_sequence([t.T for t in tensors], batch_first=True).transpose(1, 2).contiguous()
+        return pad_sequence(tensors, batch_first=True)
 
-def default_boundaries(lengths, width=100):
-    """Bucket edges every `width` frames (1 s at 100 Hz) covering all lengths: (b0, b1], (b1, b2]..."""
-    low = (min(lengths) - 1) // width * width
-    high = -(-max(lengths) // width) * width
-    return list(range(low, high + 1, width))
+    spec_lengths = torch.tensor([s.shape[1] for s in spec])
+    return SvcBatch(pad(ppg), spec_lengths.clone(), pad(vec), pad(pit), torch.stack(spk), pad(spec, True),
+                    spec_lengths, pad(wav, True), torch.tensor([w.shape[1] for w in wav]),
+                    tuple(getattr(item, "name", "?") for item in items))
 
 
 class DistributedBucketSampler(torch.utils.data.Sampler):
     """Batches of similar length, sharded over `num_replicas` ranks.
 
-    Items go to the bucket (b[i], b[i+1]] holding their length (items outside all buckets join
-    the nearest end bucket). Each bucket is padded by repetition to a multiple of
+    Items go to the bucket (b[i], b[i+1]] holding their length, with edges b every 100 frames
+    (1 s) covering all lengths. Each bucket is padded by repetition to a multiple of
     num_replicas * batch_size, so every rank gets the same number of full batches. The order is a
     function of (seed, epoch): call set_epoch() before each epoch.
     """
 
-    def __init__(self, lengths, batch_size, boundaries=None, num_replicas=1, rank=0, shuffle=True, seed=0):
+    def __init__(self, lengths, batch_size, num_replicas=1, rank=0, shuffle=True, seed=0):
         if not lengths:
             raise ValueError("DistributedBucketSampler: no items")
         self.batch_size = int(batch_size)
@@ -300,19 +275,13 @@ class DistributedBucketSampler(torch.utils.data.Sampler):
         self.seed = int(seed)
         self.epoch = 0
         self.skip = 0
-        self.boundaries = list(boundaries) if boundaries else default_boundaries(lengths)
-        buckets = [[] for _ in range(len(self.boundaries) - 1)]
+        low = (min(lengths) - 1) // 100 * 100
+        buckets = {}  # k -> the items of lengths in (low + 100 k, low + 100 (k + 1)]
         for index, length in enumerate(lengths):
-            buckets[self._bucket_of(length)].append(index)
-        self.buckets = [b for b in buckets if b]
+            buckets.setdefault((length - low - 1) // 100, []).append(index)
+        self.buckets = [buckets[k] for k in sorted(buckets)]
         group = self.num_replicas * self.batch_size
         self.padded_sizes = [-(-len(b) // group) * group for b in self.buckets]
-
-    def _bucket_of(self, length):
-        for i in range(len(self.boundaries) - 1):
-            if length <= self.boundaries[i + 1]:
-                return i
-        return len(self.boundaries) - 2
 
     def set_epoch(self, epoch, skip=0):
         """Order the batches for `epoch`; skip its first `skip` batches (a run resumed mid-epoch)."""
@@ -357,8 +326,7 @@ def create_train_loader(hp, rank=0, world_size=1, seed=0, pin_memory=False):
     workers = int(hp.train.num_workers)
     return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_svc,
                                        num_workers=workers, pin_memory=pin_memory,
-                                       worker_init_fn=_init_worker if workers else None,
-                                       persistent_workers=False)
+                                       worker_init_fn=_init_worker if workers else None)
 
 
 def create_valid_loader(hp):
