@@ -6,35 +6,23 @@ from torch import nn
 from vits_decoder.nn_utils import weight_norm
 
 
-def sequence_mask(lengths, max_length=None):
-    """[B] lengths -> [B, T] bool mask, True inside each sequence."""
-    if max_length is None:
-        max_length = int(lengths.max())
-    steps = torch.arange(max_length, device=lengths.device)
-    return steps.unsqueeze(0) < lengths.unsqueeze(1)
-
-
-def gated_tanh_sigmoid(a, b, channels):
-    """WaveNet gate: tanh of the first `channels` of a+b times sigmoid of the rest."""
-    summed = a + b
-    return torch.tanh(summed[:, :channels]) * torch.sigmoid(summed[:, channels:])
+def sequence_mask(lengths, max_length):
+    """[B] lengths -> [B, max_length] bool mask, True inside each sequence."""
+    return torch.arange(max_length, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
 
 
 class WN(nn.Module):
-    """Non-causal WaveNet: gated dilated convolutions with residual and skip paths.
+    """Non-causal WaveNet: gated dilated convolutions with residual and skip paths. Optional global
+    conditioning g [B, gin, 1] enters every layer's gate through one 1x1 convolution (`cond_layer`)
+    whose output is split per layer."""
 
-    Optional global conditioning g [B, gin, 1] enters every layer's gate through one 1x1
-    convolution (`cond_layer`) whose output is split per layer.
-    """
-
-    def __init__(self, hidden_channels, kernel_size, dilation_rate, n_layers, gin_channels=0, p_dropout=0.0):
+    def __init__(self, hidden_channels, kernel_size, dilation_rate, n_layers, gin_channels=0):
         super().__init__()
         assert kernel_size % 2 == 1, "WaveNet kernel size must be odd"
         self.hidden_channels = hidden_channels
         self.n_layers = n_layers
         self.in_layers = nn.ModuleList()
         self.res_skip_layers = nn.ModuleList()
-        self.drop = nn.Dropout(p_dropout)
         for i in range(n_layers):
             dilation = dilation_rate ** i
             self.in_layers.append(weight_norm(nn.Conv1d(
@@ -54,9 +42,8 @@ class WN(nn.Module):
         cond = self.cond_layer(g) if (g is not None and self.cond_layer is not None) else None
         for i, (in_layer, res_skip) in enumerate(zip(self.in_layers, self.res_skip_layers)):
             x_in = in_layer(x)
-            g_i = cond[:, 2 * h * i: 2 * h * (i + 1)] if cond is not None else torch.zeros_like(x_in)
-            acts = self.drop(gated_tanh_sigmoid(x_in, g_i, h))
-            out = res_skip(acts)
+            gate = x_in if cond is None else x_in + cond[:, 2 * h * i: 2 * h * (i + 1)]
+            out = res_skip(torch.tanh(gate[:, :h]) * torch.sigmoid(gate[:, h:]))
             if i < self.n_layers - 1:
                 x = (x + out[:, :h]) * x_mask
                 skip = skip + out[:, h:]
@@ -128,11 +115,6 @@ class ResidualCouplingBlock(nn.Module):
         return x, total
 
 
-# Speaker classifier behind a gradient-reversal layer (adversarial speaker removal): it predicts
-# the speaker vector from the content encoder's output; the reversed gradient pushes the encoder
-# to drop speaker information. The trainer scores the prediction (cosine similarity).
-
-
 class _ReverseGrad(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, scale):
@@ -156,7 +138,8 @@ class GradientReversal(nn.Module):
 
 
 class SpeakerClassifier(nn.Module):
-    """[B, C, T] content features -> [B, spk_dim] speaker-vector estimate (time average)."""
+    """[B, C, T] content features -> [B, spk_dim] speaker-vector estimate (time average), behind a
+    gradient reversal: the reversed gradient pushes the content encoder to drop speaker information."""
 
     def __init__(self, in_channels, spk_dim):
         super().__init__()
