@@ -50,8 +50,8 @@ class ValidMetrics:
         return self.pitch is not None or self.speaker is not None
 
     def measure(self, wav, rate, asked_f0, spk):
-        """{name: value} of one generated waveform (float [T] at `rate`), its asked F0 [frames] at
-        100 Hz (0 = unvoiced) and its speaker vector; a figure that cannot be made is left out."""
+        """{name: value} of one generated waveform (float [T] at `rate`), given its asked F0 [frames]
+        at 100 Hz and its speaker vector; a figure that cannot be made is left out."""
         wav16k = resample(np.asarray(wav, dtype=np.float32), rate, EXTRACT_RATE)
         values = {}
         if self.pitch is not None:
@@ -75,23 +75,14 @@ class ValidMetrics:
         return {k: float(np.mean([m[k] for m in measures if k in m])) for k in sorted(names)}
 
 
-
-SCORE_TERMS = {  # figure -> its contribution to the score for weight w
-    "mel": lambda v, w: w * v,
-    "pitch_cents": lambda v, w: w * v,
-    "f0_corr": lambda v, w: w * (1.0 - v),
-    "f0_rmse": lambda v, w: w * v,
-    "spk_sim": lambda v, w: w * (1.0 - v),
-}
-
-
 def validation_score(figures, weights):
     """The documented score (module docstring) of one evaluation's mean figures; lower is better."""
     total = 0.0
-    for name, term in SCORE_TERMS.items():
+    for name in ("mel", "pitch_cents", "f0_corr", "f0_rmse", "spk_sim"):
         weight = float(weights[name]) if name in weights else 0.0
         if weight and name in figures and math.isfinite(figures[name]):
-            total += term(float(figures[name]), weight)
+            value = float(figures[name])
+            total += weight * (1.0 - value if name in ("f0_corr", "spk_sim") else value)
     return total
 
 
