@@ -1,9 +1,6 @@
-"""Training data: the `files/train.txt` list, one dataset item per line, padding collate, and a
-length-bucketed (optionally distributed) batch sampler.
-
-A list line is `wave|spec|pitch|hubert|whisper|spk` (see docs/ARCHITECTURE.md for the formats).
-Everything an item returns is at 100 Hz (one frame = hop_length samples at sampling_rate): the
-50 Hz PPG and units are repeated x2 and all features are trimmed to the shortest of them.
+"""Training data: the `wave|spec|pitch|hubert|whisper|spk` list (formats: docs/ARCHITECTURE.md),
+one dataset item per line, padding collate, a length-bucketed (optionally distributed) sampler.
+Items are at 100 Hz (one frame = hop_length samples): the 50 Hz PPG and units are repeated x2.
 """
 import collections
 import math
@@ -138,13 +135,10 @@ class SvcItem(tuple):
     """A dataset item (spec, wav, ppg, vec, pit, spk) that also knows its wave file (`name`), so a
     batch can say which files a bad training step came from."""
 
-    def __new__(cls, parts, name):
+    def __new__(cls, parts, name=None):  # name=None: unpickled in the main process, then `name` set
         item = super().__new__(cls, parts)
         item.name = name
         return item
-
-    def __reduce__(self):  # to and from DataLoader workers
-        return SvcItem, (tuple(self), self.name)
 
 
 class LoadFailure(NamedTuple):
@@ -154,12 +148,9 @@ class LoadFailure(NamedTuple):
 
 
 class SvcDataset(torch.utils.data.Dataset):
-    """One item per list line: (spec [513, T], wav [1, T*hop], ppg [T, ppg_dim], vec [T, vec_dim],
-    pit [T], spk [spk_dim]), all trimmed to the same T frames.
-
-    Items shorter than train.min_seconds (or than one decoder segment) are dropped; longer ones
-    are cropped to train.max_seconds, at random when `random_crop` (training), else from the start.
-    """
+    """One item per list line, all features trimmed to the same T frames. Items shorter than
+    train.min_seconds (or one decoder segment) are dropped; longer ones are cropped to
+    train.max_seconds, at random when `random_crop` (training), else from the start."""
 
     def __init__(self, list_path, hp, random_crop=True):
         self.hp = hp
@@ -237,8 +228,7 @@ class SvcBatch(NamedTuple):
 
 
 def collate_svc(items):
-    """Zero-pad a list of dataset items (longest first) into an SvcBatch; a LoadFailure among them
-    (from a loader worker) is passed on as the batch."""
+    """Zero-pad dataset items (longest first) into an SvcBatch; a LoadFailure among them is the batch."""
     failed = next((item for item in items if isinstance(item, LoadFailure)), None)
     if failed is not None:
         return failed
@@ -257,13 +247,9 @@ def collate_svc(items):
 
 
 class DistributedBucketSampler(torch.utils.data.Sampler):
-    """Batches of similar length, sharded over `num_replicas` ranks.
-
-    Items go to the bucket (b[i], b[i+1]] holding their length, with edges b every 100 frames
-    (1 s) covering all lengths. Each bucket is padded by repetition to a multiple of
-    num_replicas * batch_size, so every rank gets the same number of full batches. The order is a
-    function of (seed, epoch): call set_epoch() before each epoch.
-    """
+    """Batches of similar length (buckets 100 frames = 1 s wide), sharded over `num_replicas` ranks.
+    Each bucket is padded by repetition to a multiple of num_replicas * batch_size, so every rank
+    gets the same number of full batches. The order is a function of (seed, epoch): see set_epoch()."""
 
     def __init__(self, lengths, batch_size, num_replicas=1, rank=0, shuffle=True, seed=0):
         if not lengths:
@@ -273,8 +259,7 @@ class DistributedBucketSampler(torch.utils.data.Sampler):
         self.rank = int(rank)
         self.shuffle = shuffle
         self.seed = int(seed)
-        self.epoch = 0
-        self.skip = 0
+        self.set_epoch(0)
         low = (min(lengths) - 1) // 100 * 100
         buckets = {}  # k -> the items of lengths in (low + 100 k, low + 100 (k + 1)]
         for index, length in enumerate(lengths):
@@ -310,8 +295,7 @@ class DistributedBucketSampler(torch.utils.data.Sampler):
 
 
 def _init_worker(worker_id):
-    """Seed numpy/random from torch's per-worker seed, and leave Ctrl-C / SIGTERM to the main
-    process (it saves a checkpoint and then shuts the workers down)."""
+    """Seed numpy/random from torch's per-worker seed; Ctrl-C / SIGTERM are the main process's."""
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
