@@ -1,8 +1,5 @@
 """The so-vits-svc-5.0 network: content (prior) encoder, posterior encoder, SNAC flow, decoder.
-
-Sub-module names and registration order follow the public checkpoints exactly, so their state
-dicts load unchanged (see tests/data/compat/sovits5_checkpoint.json).
-"""
+Sub-module names and registration order follow the public checkpoints (tests/data/compat)."""
 import contextlib
 
 import numpy as np
@@ -56,8 +53,7 @@ def slice_frames(x, starts, length):
 
 
 def random_slice_with_pitch(z, pitch, lengths, length):
-    """Random window of `length` frames per item of z [B, C, T] and the matching pitch [B, T]
-    -> (z_window [B, C, length], pitch_window [B, length], starts [B])."""
+    """A random window per item: z [B, C, T], pitch [B, T] -> ([B, C, length], [B, length], starts [B])."""
     if z.size(-1) < length:
         raise ValueError(f"clips of {z.size(-1)} frames are shorter than the decoder window of {length} "
                          f"frames (data.segment_size / hop_length): drop shorter clips or lower segment_size")
@@ -68,8 +64,7 @@ def random_slice_with_pitch(z, pitch, lengths, length):
 
 @contextlib.contextmanager
 def seeded(seed, device):
-    """Run a block with the torch RNG seeded, restoring the outer RNG state afterwards (seed None:
-    the global RNG as usual)."""
+    """Run a block with the torch RNG seeded (None: not), restoring the outer RNG state afterwards."""
     if seed is None:
         yield
         return
@@ -163,10 +158,8 @@ class SynthesizerTrn(nn.Module):
     def forward(self, ppg, vec, pit, spec, spk, ppg_l, spec_l):
         """Returns audio [B, 1, segment*hop], ids_slice [B], spec_mask [B, 1, T],
         (z_f, z_r, z_p, m_p, logs_p, z_q, m_q, logs_q, logdet_f, logdet_r), spk_preds [B, spk].
-
         z_f/logdet_f: posterior pushed through the flow (compare with the prior m_p, logs_p);
-        z_r/logdet_r: prior sample pulled back through the inverse flow (compare with m_q, logs_q).
-        """
+        z_r/logdet_r: prior sample pulled back through the inverse flow (compare with m_q, logs_q)."""
         ppg = ppg + torch.randn_like(ppg) * TRAIN_PPG_NOISE
         vec = vec + torch.randn_like(vec) * TRAIN_VEC_NOISE
         with float32_region(ppg):  # under autocast only the decoder (most of the work) runs in half

@@ -101,11 +101,9 @@ class ResidualCouplingBlock(nn.Module):
 
     def __init__(self, channels, hidden_channels, kernel_size, dilation_rate, n_layers, n_flows=4, spk_channels=256):
         super().__init__()
-        self.flows = nn.ModuleList()
-        for _ in range(n_flows):
-            self.flows.append(SpeakerNormalizedCoupling(
-                channels, hidden_channels, kernel_size, dilation_rate, n_layers, spk_channels))
-            self.flows.append(Flip())
+        coupling = (channels, hidden_channels, kernel_size, dilation_rate, n_layers, spk_channels)
+        self.flows = nn.ModuleList(layer for _ in range(n_flows)
+                                   for layer in (SpeakerNormalizedCoupling(*coupling), Flip()))
 
     def forward(self, x, x_mask, g, reverse=False):
         total = torch.zeros(x.size(0), dtype=x.dtype, device=x.device)

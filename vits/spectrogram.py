@@ -1,11 +1,9 @@
 """Linear and mel magnitude spectrograms, shared by preprocessing, training and inference.
 
-The linear spectrogram is what the posterior encoder reads (`data_svc/specs/*.pt`); the mel
-spectrogram is what the mel loss compares. The two floor the magnitude differently, as the public
-so-vits-svc-5.0 code does: sqrt(power + 1e-6) for the posterior encoder's input (VITS), sqrt(power +
-1e-9) for the mel loss and the validation mel (its TacotronSTFT). The floor matters in silences:
-with 1e-6 a quiet noise floor over a silent target costs 2.4x less mel loss. With `center=False`
-the signal is reflect-padded by (n_fft - hop) / 2 on both sides: T samples give T // hop frames.
+The magnitude floor differs as in the public so-vits-svc-5.0 code: sqrt(power + 1e-6) for the
+posterior encoder's input (`data_svc/specs/*.pt`, VITS), sqrt(power + 1e-9) for the mel loss and
+the validation mel (its TacotronSTFT); with 1e-6 a quiet noise floor over a silent target costs
+2.4x less mel loss. center=False reflect-pads (n_fft - hop) / 2 per side: T samples, T // hop frames.
 """
 import functools
 

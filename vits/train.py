@@ -45,7 +45,6 @@ from vits_decoder.losses import (MultiResolutionSTFTLoss, discriminator_loss, fe
 SPEAKER_WEIGHT = 2.0  # weight of the gradient-reversal speaker loss (public value)
 REVERSE_KL_WEIGHT = 0.5  # the reverse KL gets c_kl * 0.5
 AMP_CHOICES = ("none", "bf16", "fp16")
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # First loss scale of fp16 training. Measured on the H100 and with CPU fp16 autocast: the
 # generator's first gradients (norm ~3e3) overflow fp16 at scales above 2^8, so the usual 2^16
 # skipped the first 8 steps; the scaler still halves on overflow and doubles after 2000 good steps.
@@ -56,7 +55,7 @@ def autocast_context(device, amp):
     """torch.autocast for "bf16"/"fp16" on CUDA; a null context for "none" or on CPU."""
     if amp in (None, "none") or device.type != "cuda":
         return contextlib.nullcontext()
-    return torch.autocast(device_type="cuda", dtype=AMP_DTYPES[amp])
+    return torch.autocast(device_type="cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
 
 
 def optimizer(params, t, lr=None):
@@ -111,8 +110,7 @@ def mel_of(hp, audio):
 
 
 def generator_losses(hp, net_g, net_d, stft_loss, batch, amp_ctx):
-    """Forward the generator and score it. Returns (terms dict of scalar tensors with "total",
-    generated windows [B, 1, seg], real windows [B, 1, seg])."""
+    """-> ({loss term: scalar tensor, "total"}, generated windows [B, 1, seg], real windows [B, 1, seg])."""
     with amp_ctx:
         fake, ids_slice, z_mask, latents, spk_preds = net_g(
             batch.ppg, batch.vec, batch.pit, batch.spec, batch.spk, batch.ppg_lengths, batch.spec_lengths)
@@ -147,9 +145,8 @@ def discriminator_losses(net_d, fake, real, amp_ctx):
 
 
 class Updater:
-    """A model's optimizer step with accumulation, optional fp16 grad scaler, clipping and a
-    non-finite guard: a step whose gradient norm is NaN/inf is skipped (weights and optimizer
-    state untouched) and reported."""
+    """A model's optimizer step with accumulation, fp16 grad scaler, clipping and a non-finite guard:
+    a step whose gradient norm is NaN/inf is skipped (weights and optimizer state untouched)."""
 
     def __init__(self, model, optimizer, grad_clip, scaler=None):
         self.model = model
@@ -303,8 +300,7 @@ class Trainer:
             self._restore_best()
 
     def _check_resources(self):
-        """Warn when the disk holds less than two checkpoints; on CPU say what memory the run will
-        need, and suggest a batch size when the machine has less."""
+        """Warn when the disk holds less than two checkpoints; on CPU say what memory the run needs."""
         params = [p for net in (self.net_g, self.net_d) for p in net.parameters()]
         size = 3 * sum(p.numel() * p.element_size() for p in params)  # weights + AdamW's two moments
         with contextlib.suppress(OSError):
@@ -414,8 +410,7 @@ class Trainer:
                       f"step {self.step}, {self.skipped} non-finite steps skipped)")
 
     def train_epoch(self, epoch):
-        """Train one epoch (from batch resume_skip when resuming mid-epoch); False when a stop was
-        requested before it ended."""
+        """Train one epoch (from batch resume_skip when resuming); False when stopped before its end."""
         skip, self.resume_skip = (self.resume_skip, 0) if epoch == self.start_epoch else (0, 0)
         seed_everything(int(self.hp.train.seed) + 1000 * epoch + self.info.rank + 7919 * skip)
         self.train_loader.batch_sampler.set_epoch(epoch, skip)
@@ -458,9 +453,8 @@ class Trainer:
         return completed
 
     def micro_step(self, batch, accum, sync):
-        """One micro-batch: the generator's forward/backward (its gradients summed over `accum`
-        micro-batches, synchronised across ranks only on the last), then the discriminator's
-        forward, backward and update (every micro-batch, at learning_rate / accum_step)."""
+        """One micro-batch: the generator's forward/backward (gradients summed over `accum` micro-batches,
+        synchronised on the last), then the discriminator's forward, backward and update."""
         names = list(getattr(batch, "names", ()) or ())
         self.step_names += names
         amp_ctx = autocast_context(self.device, self.amp)
@@ -521,7 +515,7 @@ class Trainer:
             return False
         net_g = unwrap(self.net_g)
         net_g.eval()
-        hp, total, count = self.hp, 0.0, 0
+        hp, mels, best = self.hp, [], os.path.join(self.pth_dir, BEST_NAME)
         if self.voice_metrics is None:  # pitch tracker and speaker encoder, loaded at the first validation
             self.voice_metrics = ValidMetrics(hp, str(self.device), warn=self.log.warning)
         voice = []
@@ -531,8 +525,7 @@ class Trainer:
                                seed=int(hp.train.seed))[..., : batch.audio.size(-1)]  # [B, 1, T * hop]
             real = batch.audio[..., : fake.size(-1)]
             mel_fake, mel_real = mel_of(hp, fake), mel_of(hp, real)
-            total += torch.nn.functional.l1_loss(mel_fake, mel_real).item()
-            count += 1
+            mels.append(F.l1_loss(mel_fake, mel_real).item())
             if self.voice_metrics.enabled:  # batch size 1: does the output sing the asked pitch in its voice?
                 voice.append(self.voice_metrics.measure(fake[0, 0].float().cpu().numpy(), hp.data.sampling_rate,
                                                         batch.pit[0].cpu().numpy(), batch.spk[0].cpu().numpy()))
@@ -543,9 +536,9 @@ class Trainer:
                 if self.epoch == self.start_epoch:
                     self.log.audio(f"valid/real_{index}", real[0, 0].cpu().numpy(), self.step, hp.data.sampling_rate)
         net_g.train()
-        if not count:
+        if not mels:
             return False
-        figures = {"mel": total / count, **ValidMetrics.mean(voice)}  # + pitch_cents, voicing, f0_*, spk_sim
+        figures = {"mel": sum(mels) / len(mels), **ValidMetrics.mean(voice)}  # + pitch, f0_*, spk_sim
         score = validation_score(figures, hp.log.score_weights)
         train_mel = sum(self.train_mel) / len(self.train_mel) if self.train_mel else None
         self.train_mel = []
@@ -556,14 +549,12 @@ class Trainer:
                       f"({'best so far' if improved else f'best {self.done.best:.4f} at step {self.done.best_step}'}), "
                       + ", ".join(f"{k} {v:.4g}" for k, v in figures.items()))
         if improved:
-            path = os.path.join(self.pth_dir, BEST_NAME)
-            save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step,
+            save_training_checkpoint(best, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step,
                                      self.epoch, self.hp_str, epoch_batches=self.epoch_batches,
                                      score=float(score))
-            self.log.info(f"Saved {path} (validation score {score:.4f}, step {self.step})")
+            self.log.info(f"Saved {best} (validation score {score:.4f}, step {self.step})")
         if done and not self.done.announced:
             self.done.announced = True
-            best = os.path.join(self.pth_dir, BEST_NAME)
             self.log.warning(
                 f"The voice looks done: the validation score has not improved for {self.done.since_best} "
                 f"evaluations (train.patience) while the training mel loss still falls "
@@ -623,12 +614,10 @@ def train(options):
     procs = max(1, int(procs))
     if procs == 1:
         return run_worker(0, 1, 0, options, str(device), options.master_addr, 0)
-    import torch.multiprocessing as mp
-
     port = int(options.master_port or hp.train.port)
     args = (procs, options, "cuda" if device.type == "cuda" else "cpu", options.master_addr, port)
-    context = mp.start_processes(_spawned, args=args, nprocs=procs, join=False, start_method="spawn")
+    context = torch.multiprocessing.start_processes(_spawned, args=args, nprocs=procs, join=False,
+                                                    start_method="spawn")
     with forward_signals_to(context.processes):
         while not context.join():
             pass
-    return None

@@ -1,11 +1,6 @@
 """How much memory a CPU training run needs, told before it starts (a run that outgrows the machine
-is killed by the kernel with nothing on screen).
-
-The estimate is linear in what grows: the weights with their gradients and AdamW's two moments
-(16 bytes per parameter), the activations of each clip in a batch (a part per clip, a part per
-second of clip, train.max_seconds), and each DataLoader worker. The constants were measured with
-bench/bench_train.py --memory (peak RSS of a real training step, configs/base.yaml, CPU); the
-README has the table.
+is killed by the kernel with nothing on screen). The estimate is linear in the parameters, the clips
+of a batch and their seconds, and the loader workers; README has the measured table.
 """
 import os
 import resource

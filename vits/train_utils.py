@@ -50,9 +50,8 @@ def checkpoint_path(pth_dir, name, epoch):
 
 def save_training_checkpoint(path, model_g, model_d, optim_g, optim_d, step, epoch, hp_str, epoch_batches=0,
                              **extra):
-    """Write a training checkpoint atomically. Never writes one with NaN/inf weights or optimizer
-    state; a failed write (full disk, no permission) leaves the previous files intact. Both raise
-    TrainingError naming the folder and the newest checkpoint kept there."""
+    """Write a training checkpoint atomically; NaN/inf weights or optimizer state, or a failed write
+    (full disk, no permission), raise TrainingError naming the folder and its newest good checkpoint."""
     state = {"model_g": to_legacy_weight_norm(unwrap(model_g).state_dict()),
              "model_d": to_legacy_weight_norm(unwrap(model_d).state_dict()),
              "optim_g": optim_g.state_dict(), "optim_d": optim_d.state_dict(),
@@ -169,7 +168,6 @@ def prune_checkpoints(folder, name, keep):
 class DistInfo:
     rank: int = 0
     world_size: int = 1
-    local_rank: int = 0
     device: torch.device = torch.device("cpu")
 
     @property
@@ -182,8 +180,7 @@ class DistInfo:
 
 
 def worker_device(device_name, local_rank, gpu_count=None):
-    """cuda:<local_rank> when training on CUDA with several processes (wrapping round when there
-    are more processes than GPUs), else the chosen device."""
+    """cuda:<local_rank mod GPUs> for a CUDA device without an index, else the chosen device."""
     device = torch.device(device_name)
     if device.type == "cuda" and device.index is None:
         gpu_count = torch.cuda.device_count() if gpu_count is None else gpu_count
@@ -214,7 +211,7 @@ def init_process_group(rank, world_size, local_rank, device_name, master_addr, m
                   flush=True)
         dist.init_process_group(backend=backend, init_method=init_method or f"tcp://{master_addr}:{int(master_port)}",
                                 rank=rank, world_size=world_size, timeout=datetime.timedelta(minutes=30))
-    return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
+    return DistInfo(rank=rank, world_size=world_size, device=device)
 
 
 def any_rank(flag, info):
@@ -250,8 +247,7 @@ class TrainLogger:
         self.writer = SummaryWriter(log_dir)
 
     def exception(self, message):
-        """The current exception's traceback into train.log only (the console gets one line from
-        svc_trainer.py)."""
+        """The current exception's traceback into train.log only (svc_trainer.py prints one line)."""
         for handler in self.logger.handlers:
             if isinstance(handler, logging.FileHandler):
                 handler.handle(self.logger.makeRecord(self.logger.name, logging.ERROR, __file__, 0, message, None,

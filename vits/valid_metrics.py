@@ -1,10 +1,6 @@
 """Validation figures beside the losses: does the generated audio sing the asked pitch, in the voice
 of the item's speaker vector? And, folded into one score, is the voice still getting better?
-(The full evaluation of finished models is svc_eval.py.)
-
-Config (log.*): eval_pitch_method names the pitch tracker ("" skips the pitch figures),
-eval_speaker_checkpoint the speaker encoder ("" or a missing file skips the similarity),
-score_weights the weight of each figure in the validation score.
+(The full evaluation of finished models is svc_eval.py; the config keys are log.eval_*.)
 
 The validation score (lower is better) of one evaluation, over its validation items:
 
