@@ -58,8 +58,7 @@ def one_line(error):
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     if not lines:
         return type(error).__name__
-    text = lines[0] if len(lines) == 1 else f"{lines[0]} {lines[-1]}"
-    return f"{type(error).__name__}: {text}"
+    return f"{type(error).__name__}: {' '.join(lines[:1] + lines[1:][-1:])}"
 
 
 if __name__ == "__main__":

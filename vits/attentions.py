@@ -9,15 +9,13 @@ from torch.nn import functional as F
 class ChannelLayerNorm(nn.Module):
     """LayerNorm over the channel axis of [B, C, T] (parameters `gamma`, `beta`)."""
 
-    def __init__(self, channels, eps=1e-5):
+    def __init__(self, channels):
         super().__init__()
-        self.channels = channels
-        self.eps = eps
         self.gamma = nn.Parameter(torch.ones(channels))
         self.beta = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x):
-        y = F.layer_norm(x.transpose(1, -1), (self.channels,), self.gamma, self.beta, self.eps)
+        y = F.layer_norm(x.transpose(1, -1), self.gamma.shape, self.gamma, self.beta, 1e-5)
         return y.transpose(1, -1)
 
 

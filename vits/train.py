@@ -32,9 +32,8 @@ from vits.losses import kl_loss, speaker_loss
 from vits.models import SynthesizerTrn, slice_frames
 from vits.spectrogram import mel_spectrogram_torch
 from vits.train_utils import (BEST_NAME, EPOCH_BATCHES_KEY, StopRequest, TrainingError, TrainLogger, check_writable,
-                              checkpoint_path, forward_signals_to, list_checkpoints, load_pretrain,
-                              load_resume_checkpoint, newest_good_text, prune_checkpoints, save_training_checkpoint,
-                              unwrap)
+                              forward_signals_to, list_checkpoints, load_pretrain, load_resume_checkpoint,
+                              newest_good_text, prune_checkpoints, save_training_checkpoint, unwrap)
 from vits.train_memory import available_bytes, memory_advice
 from vits.valid_metrics import DoneSignal, ValidMetrics, validation_score
 from vits_decoder.discriminator import Discriminator
@@ -356,8 +355,7 @@ class Trainer:
         for _ in range(self.start_epoch - 1):
             lr *= float(self.hp.train.lr_decay)  # the scheduler's own recursion, bit for bit
         for group in optim.param_groups:
-            group["initial_lr"] = base
-            group["lr"] = lr
+            group.update(initial_lr=base, lr=lr)
         return torch.optim.lr_scheduler.ExponentialLR(optim, gamma=float(self.hp.train.lr_decay),
                                                       last_epoch=self.start_epoch - 2)
 
@@ -567,7 +565,7 @@ class Trainer:
 
     def save(self):
         if self.info.is_main:
-            path = checkpoint_path(self.hp.log.pth_dir, self.options.name, self.epoch)
+            path = os.path.join(self.pth_dir, f"{self.options.name}_{int(self.epoch):04d}.pt")
             save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step,
                                      self.epoch, self.hp_str, epoch_batches=self.epoch_batches)
             done = self.epoch_batches

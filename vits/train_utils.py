@@ -22,7 +22,7 @@ from common.checkpoint import (CheckpointError, load_checkpoint, load_state_dict
                                require_finite, require_keys, save_checkpoint, to_legacy_weight_norm, verify_zip)
 
 
-# ---- checkpoints ----
+# ---- checkpoints: <pth_dir>/<name>/<name>_<epoch:04d>.pt and best.pt ----
 
 TRAINING_KEYS = ("model_g", "model_d", "optim_g", "optim_d", "step", "epoch", "hp_str")
 # Beside the public keys: how many batches of `epoch` were trained when it was saved (0: the whole
@@ -42,10 +42,6 @@ PRETRAIN_HINT = ("The public pretrain is sovits5.0.pretrain.pth from the so-vits
 def unwrap(model):
     """The module inside a DistributedDataParallel wrapper (or the model itself)."""
     return getattr(model, "module", model)
-
-
-def checkpoint_path(pth_dir, name, epoch):
-    return os.path.join(pth_dir, name, f"{name}_{int(epoch):04d}.pt")
 
 
 def save_training_checkpoint(path, model_g, model_d, optim_g, optim_d, step, epoch, hp_str, epoch_batches=0,
