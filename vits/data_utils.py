@@ -101,10 +101,8 @@ def load_item(entry, hp):
     _require(torch.is_tensor(spec) and spec.dim() == 2 and spec.shape[0] == n_bins, entry.spec,
              f"spectrogram must be a float tensor [{n_bins}, N], found "
              f"{tuple(spec.shape) if torch.is_tensor(spec) else type(spec).__name__}")
-    pit = _load_npy(entry.pitch, "pitch")
-    vec = _load_npy(entry.hubert, "HuBERT units")
-    ppg = _load_npy(entry.whisper, "Whisper PPG")
-    spk = _load_npy(entry.spk, "speaker vector")
+    pit, vec, ppg, spk = (_load_npy(getattr(entry, name), what) for name, what in (
+        ("pitch", "pitch"), ("hubert", "HuBERT units"), ("whisper", "Whisper PPG"), ("spk", "speaker vector")))
     _require(pit.ndim == 1, entry.pitch, f"pitch must be [N], found shape {pit.shape}")
     for arr, path, width, key in ((vec, entry.hubert, hp.vits.vec_dim, "vits.vec_dim"),
                                   (ppg, entry.whisper, hp.vits.ppg_dim, "vits.ppg_dim")):
@@ -148,9 +146,8 @@ class LoadFailure(NamedTuple):
 
 
 class SvcDataset(torch.utils.data.Dataset):
-    """One item per list line, all features trimmed to the same T frames. Items shorter than
-    train.min_seconds (or one decoder segment) are dropped; longer ones are cropped to
-    train.max_seconds, at random when `random_crop` (training), else from the start."""
+    """One item per list line, trimmed to T frames. Items under train.min_seconds (or one decoder
+    segment) are dropped; longer ones cropped to train.max_seconds, at random when `random_crop`."""
 
     def __init__(self, list_path, hp, random_crop=True):
         self.hp = hp

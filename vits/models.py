@@ -48,8 +48,7 @@ def f0_to_coarse(f0):
 
 def slice_frames(x, starts, length):
     """Cut `length` frames from the last axis of x [B, ..., T] at per-item `starts` [B]."""
-    pieces = [x[i, ..., int(s): int(s) + length] for i, s in enumerate(starts)]
-    return torch.stack(pieces, 0)
+    return torch.stack([x[i, ..., int(s): int(s) + length] for i, s in enumerate(starts)])
 
 
 def random_slice_with_pitch(z, pitch, lengths, length):
@@ -75,8 +74,7 @@ def seeded(seed, device):
 
 class ContentEncoder(nn.Module):
     """PPG [B, T, ppg] + units [B, T, vec] + pitch bins [B, T] -> prior (z, m, logs), mask, features:
-    k=5 projections of the PPG and units plus a pitch embedding, a relative-position transformer,
-    then mean/log-std."""
+    k=5 projections of PPG and units plus a pitch embedding, a relative-position transformer, mean/log-std."""
 
     def __init__(self, ppg_dim, vec_dim, out_channels, hidden_channels, filter_channels,
                  n_heads=2, n_layers=6, kernel_size=3, p_dropout=0.1):

@@ -13,8 +13,7 @@ def sequence_mask(lengths, max_length):
 
 class WN(nn.Module):
     """Non-causal WaveNet: gated dilated convolutions with residual and skip paths. Optional global
-    conditioning g [B, gin, 1] enters every layer's gate through one 1x1 convolution (`cond_layer`)
-    whose output is split per layer."""
+    conditioning g [B, gin, 1] enters every gate through one 1x1 convolution split per layer."""
 
     def __init__(self, hidden_channels, kernel_size, dilation_rate, n_layers, gin_channels=0):
         super().__init__()
@@ -60,13 +59,10 @@ class Flip(nn.Module):
 
 
 class SpeakerNormalizedCoupling(nn.Module):
-    """Mean-only affine coupling with speaker normalisation (SNAC).
-
-    The speaker vector sets a per-channel shift m_s and log-scale v_s (`snac`). Both halves are
-    normalised by the speaker, x0 conditions a WaveNet that predicts the shift of x1:
+    """Mean-only affine coupling with speaker normalisation (SNAC): the speaker vector sets a
+    per-channel shift m_s and log-scale v_s (`snac`); x0, normalised, conditions a WaveNet m(x0n):
         forward: y1 = m(x0n) + (x1 - m_s) * exp(-v_s),  logdet = -sum(v_s) over valid frames
-        reverse: x1 = m_s + (y1 - m(x0n)) * exp(v_s)
-    """
+        reverse: x1 = m_s + (y1 - m(x0n)) * exp(v_s)"""
 
     def __init__(self, channels, hidden_channels, kernel_size, dilation_rate, n_layers, spk_channels):
         super().__init__()

@@ -38,9 +38,8 @@ def spectrogram_torch(y, n_fft, hop_size, win_size, center=False, floor=1e-6):
 
 
 def mel_spectrogram_torch(y, n_fft, num_mels, sampling_rate, hop_size, win_size, fmin, fmax, floor=1e-9):
-    """Log-mel spectrogram of the mel loss and the validation mel (natural log of the mel magnitude
-    clamped at 1e-5, the linear magnitude floored at sqrt(power + 1e-9) as the public loss does).
-    y [B, T] -> [B, num_mels, frames]."""
+    """Log-mel of the mel loss and the validation mel (natural log of the mel magnitude clamped at
+    1e-5; magnitude floor sqrt(power + 1e-9) as the public loss). y [B, T] -> [B, num_mels, frames]."""
     spec = spectrogram_torch(y, n_fft, hop_size, win_size, floor=floor)
     basis = _mel_basis(sampling_rate, n_fft, num_mels, fmin, fmax, spec.device, spec.dtype)
     return torch.log(torch.clamp(torch.matmul(basis, spec), min=1e-5))

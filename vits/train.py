@@ -188,22 +188,14 @@ class TrainOptions:
     stop_when_done: bool = False  # stop (and save) once the validation score says the voice is done
 
 
-class StepPace:
-    """Optimizer steps per second (over the last 50) and the time the rest will take."""
-
-    def __init__(self):
-        self.times = collections.deque(maxlen=50)
-
-    def tick(self):
-        self.times.append(time.monotonic())
-
-    def text(self, steps_left):
-        if len(self.times) < 2 or self.times[-1] <= self.times[0]:
-            return "timing..."
-        rate = (len(self.times) - 1) / (self.times[-1] - self.times[0])
-        days, rest = divmod(int(steps_left / rate), 86400)
-        left = (f"{days}d " if days else "") + f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-        return f"{rate:.2f} steps/s, {left} left to train.epochs"
+def pace_text(times, steps_left):
+    """Steps per second over `times` (clock readings of the last steps) and the time the rest takes."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return "timing..."
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    days, rest = divmod(int(steps_left / rate), 86400)
+    left = (f"{days}d " if days else "") + f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{rate:.2f} steps/s, {left} left to train.epochs"
 
 
 def seed_everything(seed):
@@ -239,7 +231,7 @@ class Trainer:
         self.epoch_batches = 0  # batches of the current epoch done (0 once it is complete)
         self.done = DoneSignal(hp.train.patience)
         self.train_mel = []  # training mel losses since the last validation
-        self.pace = StepPace()
+        self.step_times = collections.deque(maxlen=50)  # clock readings of the last optimizer steps
 
     # ---- setup ----
     def build_models(self):
@@ -282,8 +274,7 @@ class Trainer:
         self.sched_g = self._scheduler(self.optim_g, float(t.learning_rate))
         self.sched_d = self._scheduler(self.optim_d, discriminator_lr(t))
         if self.info.distributed:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
+            DDP = torch.nn.parallel.DistributedDataParallel
             ids = [self.device.index] if self.device.type == "cuda" else None
             # find_unused_parameters: inference-only submodules of the generator get no gradient
             self.net_g = DDP(self.net_g, device_ids=ids, find_unused_parameters=True)
@@ -433,7 +424,7 @@ class Trainer:
                 steps_left = (-(-(total - index - 1) // accum)
                               + (int(self.hp.train.epochs) - epoch) * -(-total // accum))
                 bar.set_postfix_str(f"step {self.step} g {terms['total'].item():.3f} mel {terms['mel'].item():.3f} "
-                                    f"d {loss_d.item():.3f} | {self.pace.text(steps_left)}")
+                                    f"d {loss_d.item():.3f} | {pace_text(self.step_times, steps_left)}")
                 if self.options.max_steps is not None and self.step >= int(self.options.max_steps):
                     self.stop_reason = f"--max-steps {self.options.max_steps} reached"
                 if train_utils.any_rank(self.stop.requested, self.info) and not self.stop_reason:
@@ -477,7 +468,7 @@ class Trainer:
         names = sorted(set(self.bad_names or self.step_names))
         self.d_results, self.step_names, self.bad_names = [], [], []
         self.step += 1
-        self.pace.tick()
+        self.step_times.append(time.monotonic())
         if ok_g and ok_d:
             self.bad_run = []
             self.train_mel.append(terms["mel"].item())
@@ -506,9 +497,8 @@ class Trainer:
     # ---- validation and checkpoints ----
     @torch.no_grad()
     def validate(self):
-        """Convert the validation items as a user converts them (the prior path, each item's own
-        pitch and speaker vector), measure them, fold the figures into the validation score, write
-        best.pt when it improves. True when the score says the voice is done (train.patience)."""
+        """Convert the validation items as a user would (prior path, own pitch and speaker), score them,
+        write best.pt when the score improves. True when it says the voice is done (train.patience)."""
         if self.valid_loader is None:
             return False
         net_g = unwrap(self.net_g)

@@ -53,10 +53,8 @@ def estimate_bytes(parameters, batch_size, max_seconds, workers):
 
 def largest_batch(parameters, max_seconds, workers, budget):
     """The largest batch size whose estimate fits `budget` bytes (0 when not even 1 fits)."""
-    batch = 0
-    while estimate_bytes(parameters, batch + 1, max_seconds, workers) <= budget and batch < 1024:
-        batch += 1
-    return batch
+    fitting = (b for b in range(1, 1025) if estimate_bytes(parameters, b, max_seconds, workers) <= budget)
+    return max(fitting, default=0)  # the estimate grows with the batch: the fitting ones are 1..answer
 
 
 def memory_advice(parameters, t, available):
