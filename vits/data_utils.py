@@ -153,8 +153,7 @@ class SvcDataset(torch.utils.data.Dataset):
         self.hp = hp
         self.random_crop = random_crop
         self.hop = int(hp.data.hop_length)
-        self.sampling_rate = int(hp.data.sampling_rate)
-        frames_per_second = self.sampling_rate / self.hop
+        frames_per_second = int(hp.data.sampling_rate) / self.hop
         self.segment_frames = int(hp.data.segment_size) // self.hop
         self.min_frames = max(self.segment_frames, int(math.ceil(float(hp.train.min_seconds) * frames_per_second)))
         self.max_frames = max(self.min_frames, int(float(hp.train.max_seconds) * frames_per_second))
@@ -193,11 +192,9 @@ class SvcDataset(torch.utils.data.Dataset):
         _require(frames >= self.segment_frames, entry.spec,
                  f"features of {entry.wave} disagree in length (spec {spec.shape[1]}, pitch {pit.shape[0]}, "
                  f"units {vec.shape[0]}, ppg {ppg.shape[0]}, audio {wav.shape[1] // self.hop} frames)")
-        start = 0
-        if frames > self.max_frames:
-            start = random.randint(0, frames - self.max_frames) if self.random_crop else 0
-            frames = self.max_frames
-        stop = start + frames
+        extra = frames - self.max_frames  # > 0: crop, at random when training
+        start = random.randint(0, extra) if self.random_crop and extra > 0 else 0
+        stop = start + min(frames, self.max_frames)
         return SvcItem((
             spec[:, start:stop],  # [513, T]
             wav[:, start * self.hop: stop * self.hop],  # [1, T * hop]

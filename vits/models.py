@@ -191,8 +191,7 @@ class SynthesizerInfer(nn.Module):
         return cls(*model_sizes(hp), hp)
 
     def __init__(self, spec_channels, segment_size, hp):
-        super().__init__()
-        self.segment_size = int(segment_size)
+        super().__init__()  # segment_size: unused by conversion, kept for one signature with SynthesizerTrn
         self.enc_p = _content_encoder(hp)
         self.flow = _flow(hp)
         self.dec = Generator(hp)

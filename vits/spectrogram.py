@@ -21,8 +21,6 @@ def _mel_basis(sampling_rate, n_fft, num_mels, fmin, fmax, device, dtype):
 def spectrogram_torch(y, n_fft, hop_size, win_size, center=False, floor=1e-6):
     """Magnitude STFT sqrt(re^2 + im^2 + floor) (1e-6 as in VITS: a finite gradient at zero).
     y [B, T] float in [-1, 1] -> [B, n_fft // 2 + 1, frames]."""
-    if y.dim() == 1:
-        y = y.unsqueeze(0)
     if y.dim() != 2:
         raise ValueError(f"spectrogram_torch expects audio [B, T], got shape {tuple(y.shape)}")
     if y.dtype not in (torch.float32, torch.float64):

@@ -1,10 +1,9 @@
-"""The SVC training loop (svc_trainer.py): GAN training of SynthesizerTrn against the MRD/MPD/MSD
-discriminator, one step as the public so-vits-svc-5.0 loop computes it: generator_losses,
-discriminator_losses, then each model's Updater step. Under train.accum_step = N the generator
-steps once on N micro-batches' summed gradients (each loss / N), the discriminator on every
-micro-batch at learning_rate / N, as the public loop does. Gradient clipping is off by default
-(train.grad_clip: 0), as in the public loop; the non-finite guard takes its place. Epoch E trains
-at learning_rate * lr_decay ** (E - 1); a checkpoint saved at its end resumes at E + 1.
+"""The SVC training loop (svc_trainer.py), one step as the public so-vits-svc-5.0 loop computes it:
+generator_losses, discriminator_losses, each model's Updater step. With train.accum_step = N the
+generator steps on N micro-batches' summed gradients (each loss / N), the discriminator on each
+micro-batch at learning_rate / N, as in the public loop, which also clips no gradients
+(train.grad_clip: 0; the non-finite guard takes its place). Epoch E trains at learning_rate *
+lr_decay ** (E - 1); a checkpoint saved at its end resumes at E + 1.
 """
 import collections
 import contextlib
@@ -96,9 +95,8 @@ def slice_audio(audio, start_frames, hop, segment_size):
 
 def split_batch_outputs(outputs, batch):
     """Discriminator outputs of torch.cat([a, b]) -> (outputs of a, outputs of b)."""
-    first = [([f[:batch] for f in fmaps], score[:batch]) for fmaps, score in outputs]
-    second = [([f[batch:] for f in fmaps], score[batch:]) for fmaps, score in outputs]
-    return first, second
+    return ([([f[:batch] for f in fmaps], score[:batch]) for fmaps, score in outputs],
+            [([f[batch:] for f in fmaps], score[batch:]) for fmaps, score in outputs])
 
 
 def mel_of(hp, audio):
@@ -320,9 +318,8 @@ class Trainer:
             self.log.warning(f"{best} is unreadable: it is replaced at the next validation.")
 
     def _refuse_to_overwrite(self):
-        found = list_checkpoints(self.pth_dir, self.options.name)
         best = os.path.join(self.pth_dir, BEST_NAME)
-        found += [best] if os.path.isfile(best) else []
+        found = list_checkpoints(self.pth_dir, self.options.name) + [p for p in (best,) if os.path.isfile(p)]
         if found:
             newest = max(found, key=os.path.getmtime)
             raise TrainingError(f"{self.pth_dir} already holds {len(found)} checkpoint(s) of a run named "
@@ -387,9 +384,8 @@ class Trainer:
                 break
             if epoch % int(self.hp.log.save_interval) == 0:
                 self.save()
-            with warnings.catch_warnings():  # an epoch whose steps were all skipped as non-finite (each
-                # reported) still advances the schedule, as the public loop does: torch's "scheduler before
-                # optimizer" warning would only confuse
+            with warnings.catch_warnings():  # an epoch of only skipped (non-finite) steps still steps the
+                # schedules, as in the public loop: torch's "scheduler before optimizer" warning would confuse
                 warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
                 self.sched_g.step()
                 self.sched_d.step()

@@ -264,12 +264,10 @@ class TrainLogger:
         import matplotlib.pyplot as plt
 
         fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
-        low = float(min(mel_real.min(), mel_fake.min()))
-        high = float(max(mel_real.max(), mel_fake.max()))
+        low, high = float(min(mel_real.min(), mel_fake.min())), float(max(mel_real.max(), mel_fake.max()))
         for ax, mel, title in ((axes[0], mel_real, "real"), (axes[1], mel_fake, "generated")):
             im = ax.imshow(mel, aspect="auto", origin="lower", interpolation="none", vmin=low, vmax=high)
-            ax.set_title(title)
-            ax.set_ylabel("mel bin")
+            ax.set(title=title, ylabel="mel bin")
         axes[1].set_xlabel("frame")
         fig.colorbar(im, ax=list(axes))
         fig.canvas.draw()
