@@ -102,7 +102,8 @@ def load_item(entry, hp):
              f"spectrogram must be a float tensor [{n_bins}, N], found "
              f"{tuple(spec.shape) if torch.is_tensor(spec) else type(spec).__name__}")
     pit, vec, ppg, spk = (_load_npy(getattr(entry, name), what) for name, what in (
-        ("pitch", "pitch"), ("hubert", "HuBERT units"), ("whisper", "Whisper PPG"), ("spk", "speaker vector")))
+        ("pitch", "pitch"), ("hubert", "HuBERT units"), ("whisper", "Whisper PPG"), ("spk", "speaker vector"))
+    )
     _require(pit.ndim == 1, entry.pitch, f"pitch must be [N], found shape {pit.shape}")
     for arr, path, width, key in ((vec, entry.hubert, hp.vits.vec_dim, "vits.vec_dim"),
                                   (ppg, entry.whisper, hp.vits.ppg_dim, "vits.ppg_dim")):
@@ -130,8 +131,7 @@ def load_item(entry, hp):
 
 
 class SvcItem(tuple):
-    """A dataset item (spec, wav, ppg, vec, pit, spk) that also knows its wave file (`name`), so a
-    batch can say which files a bad training step came from."""
+    """A dataset item (spec, wav, ppg, vec, pit, spk) knowing its wave file: a bad step names its files."""
 
     def __new__(cls, parts, name=None):  # name=None: unpickled in the main process, then `name` set
         item = super().__new__(cls, parts)
@@ -271,8 +271,7 @@ class DistributedBucketSampler(torch.utils.data.Sampler):
         return sum(self.padded_sizes) // (self.num_replicas * self.batch_size)
 
     def __iter__(self):
-        g = torch.Generator()
-        g.manual_seed(self.seed * 100003 + self.epoch)
+        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
         batches = []
         for bucket, padded in zip(self.buckets, self.padded_sizes):
             order = torch.randperm(len(bucket), generator=g).tolist() if self.shuffle else list(range(len(bucket)))

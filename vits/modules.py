@@ -85,11 +85,9 @@ class SpeakerNormalizedCoupling(nn.Module):
         spk_logdet = (spk_v * x_mask).sum([1, 2])  # spk_v broadcast over frames
         if not reverse:
             x1 = (shift + (x1 - spk_m) * torch.exp(-spk_v) * x_mask) * x_mask
-            logdet = -spk_logdet
         else:
             x1 = (spk_m + (x1 - shift) * x_mask * torch.exp(spk_v)) * x_mask
-            logdet = spk_logdet
-        return torch.cat([x0, x1], 1), logdet
+        return torch.cat([x0, x1], 1), spk_logdet if reverse else -spk_logdet
 
 
 class ResidualCouplingBlock(nn.Module):

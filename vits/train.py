@@ -448,7 +448,6 @@ class Trainer:
             terms, fake, real = generator_losses(self.hp, self.net_g, unwrap(self.net_d), self.stft_loss, batch,
                                                  amp_ctx)
             self.upd_g.backward(terms["total"], accum)
-        amp_ctx = autocast_context(self.device, self.amp)
         loss_d = discriminator_losses(self.net_d, fake, real, amp_ctx)
         self.upd_d.backward(loss_d, 1)
         self.d_results.append(self.upd_d.step())

@@ -2,6 +2,7 @@
 is killed by the kernel with nothing on screen). The estimate is linear in the parameters, the clips
 of a batch and their seconds, and the loader workers; README has the measured table.
 """
+import contextlib
 import os
 import resource
 import sys
@@ -19,26 +20,22 @@ PER_WORKER = 0.65 * GB  # one DataLoader worker process (measured on a real data
 def peak_rss_bytes():
     """Peak resident memory of this process so far: Linux VmHWM (its own; ru_maxrss would start at
     the parent's size when a large process started it), else ru_maxrss."""
-    try:
+    with contextlib.suppress(OSError):
         with open("/proc/self/status", encoding="ascii") as f:
             for line in f:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) * 1024
-    except OSError:
-        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
 
 
 def available_bytes():
     """Memory the system can give without swapping (Linux MemAvailable), None when unknown."""
-    try:
+    with contextlib.suppress(OSError):
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
-    except OSError:
-        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):

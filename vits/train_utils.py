@@ -73,12 +73,10 @@ def newest_good_text(folder, skip=(), verify=True):
     paths = [p for p in paths if p.endswith(".pt") and os.path.isfile(p) and not is_temp_file(p)
              and os.path.abspath(p) not in {os.path.abspath(s) for s in skip}]
     for good in sorted(paths, key=os.path.getmtime, reverse=True):
-        try:
+        with contextlib.suppress(CheckpointError):  # a damaged one: try the next
             if verify:
                 read_training_checkpoint(good)
             return f"The newest good checkpoint is {good} (resume with -p {good})."
-        except CheckpointError:
-            continue
     return f"There is no good checkpoint in {folder} yet."
 
 
@@ -325,7 +323,6 @@ class StopRequest:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
-        return False
 
 
 @contextlib.contextmanager

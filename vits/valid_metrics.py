@@ -1,6 +1,5 @@
-"""Validation figures beside the losses: does the generated audio sing the asked pitch, in the voice
-of the item's speaker vector? And, folded into one score, is the voice still getting better?
-(The full evaluation of finished models is svc_eval.py; the config keys are log.eval_*.)
+"""Validation figures beside the losses (does the output sing the asked pitch, in the item's voice?)
+and the score they fold into (is the voice still getting better?). Finished models: svc_eval.py.
 
 The validation score (lower is better) of one evaluation, over its validation items:
 
@@ -14,6 +13,7 @@ Defaults 1, 0.01, 1, 0.01, 2: a semitone off costs as much as a mel L1 of 1, a v
 another speaker's (cosine 0.5) as much as that too. A figure that is not measured (no pitch
 tracker or speaker encoder configured) is left out, the same way at every evaluation of a run.
 """
+import contextlib
 import math
 import os
 
@@ -51,17 +51,13 @@ class ValidMetrics:
         wav16k = resample(np.asarray(wav, dtype=np.float32), rate, EXTRACT_RATE)
         values = {}
         if self.pitch is not None:
-            try:
+            with contextlib.suppress(ValueError):  # MetricError: an item with no voiced frame
                 score = pitch_agreement(self.pitch.training(wav16k), asked_f0)
                 values.update(pitch_cents=score.median_cents, voicing=score.voicing_disagreement,
                               f0_corr=score.f0_corr, f0_rmse=score.f0_rmse)
-            except ValueError:  # MetricError: an item with no voiced frame
-                pass
         if self.speaker is not None:
-            try:
+            with contextlib.suppress(ValueError):  # AudioError, MetricError: silent output
                 values["spk_sim"] = cosine(self.speaker(wav16k), spk)
-            except ValueError:  # AudioError, MetricError: silent output
-                pass
         return {k: v for k, v in values.items() if not math.isnan(v)}
 
     @staticmethod
@@ -96,8 +92,7 @@ class DoneSignal:
     def update(self, score, step, train_mel):
         """(improved, done) after an evaluation with `score` at `step`; `train_mel` is the mean
         training mel loss since the previous evaluation (None when unknown)."""
-        improved = self.best is None or score < self.best
-        if improved:
+        if self.best is None or score < self.best:
             self.best, self.best_step, self.since_best = float(score), int(step), 0
             self.train_mel_at_best = train_mel
             return True, False
