@@ -53,8 +53,7 @@ def main(argv=None):
 
 
 def one_line(error):
-    """'Type: message' in one line; for an error re-raised from a DataLoader worker (whose message
-    carries the worker's traceback) its first line and the original error's line."""
+    """'Type: message' in one line (an error from a DataLoader worker: its first and last lines)."""
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     if not lines:
         return type(error).__name__

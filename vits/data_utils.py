@@ -140,8 +140,7 @@ class SvcItem(tuple):
 
 
 class LoadFailure(NamedTuple):
-    """What a DataLoader worker hands back instead of an item it could not load: the main process
-    raises DatasetError(message) (one clear line, not the worker's traceback)."""
+    """A loader worker's stand-in for an item it could not load: the main process raises its message."""
     message: str
 
 

@@ -13,7 +13,8 @@ from vits.modules import WN, ResidualCouplingBlock, SpeakerClassifier, sequence_
 from vits_decoder.generator import Generator
 from vits_decoder.nn_utils import fold_weight_norm_state, has_weight_norm
 
-TRAIN_PPG_NOISE, TRAIN_VEC_NOISE = 1.0, 2.0  # training-time input noise std of the public model
+TRAIN_PPG_NOISE = 1.0  # training-time input noise std of the public model
+TRAIN_VEC_NOISE = 2.0
 INFER_PPG_NOISE = 0.0001  # tiny PPG noise of the public SynthesizerTrn.infer (validation path)
 TRAINING_ONLY_PREFIXES = ("emb_g.", "speaker_classifier.", "enc_q.")  # generator keys only in training files
 F0_BINS = 256  # pitch quantisation for the content encoder's pitch embedding
@@ -23,7 +24,8 @@ def _hz_to_mel(hz):
     return 1127.0 * np.log(1.0 + hz / 700.0)
 
 
-MEL_MIN, MEL_MAX = _hz_to_mel(50.0), _hz_to_mel(1100.0)
+MEL_MIN = _hz_to_mel(50.0)
+MEL_MAX = _hz_to_mel(1100.0)
 
 
 def float32_region(like):

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from common.checkpoint import CheckpointError, load_checkpoint
 from common.config import load_config
 from common.device import pick_device
-from common.checkpoint import CheckpointError, load_checkpoint
 from common.runtime import keep_freed_memory
 from vits import train_utils
 from vits.data_utils import DatasetError, LoadFailure, create_train_loader, create_valid_loader, parse_list
@@ -553,9 +553,8 @@ class Trainer:
             path = os.path.join(self.pth_dir, f"{self.options.name}_{int(self.epoch):04d}.pt")
             save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step,
                                      self.epoch, self.hp_str, epoch_batches=self.epoch_batches)
-            done = self.epoch_batches
-            self.log.info(f"Saved checkpoint {path}" + (f" (epoch {self.epoch} stopped after batch {done})"
-                                                         if done else ""))
+            stopped = self.epoch_batches and f" (epoch {self.epoch} stopped after batch {self.epoch_batches})"
+            self.log.info(f"Saved checkpoint {path}{stopped or ''}")
             for old in prune_checkpoints(self.pth_dir, self.options.name, self.hp.log.keep_ckpts):
                 self.log.info(f"Removed old checkpoint {old} (log.keep_ckpts)")
         if self.info.distributed:

@@ -226,7 +226,8 @@ class TrainLogger:
         self.logger = logging.getLogger(f"svc_trainer.{id(self)}")
         self.logger.propagate = False
         self.logger.setLevel(logging.INFO)
-        self.info, self.warning = self.logger.info, self.logger.warning
+        self.info = self.logger.info
+        self.warning = self.logger.warning
         if not enabled:
             self.logger.addHandler(logging.NullHandler())
             return
@@ -262,7 +263,8 @@ class TrainLogger:
         import matplotlib.pyplot as plt
 
         fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
-        low, high = float(min(mel_real.min(), mel_fake.min())), float(max(mel_real.max(), mel_fake.max()))
+        low = float(min(mel_real.min(), mel_fake.min()))
+        high = float(max(mel_real.max(), mel_fake.max()))
         for ax, mel, title in ((axes[0], mel_real, "real"), (axes[1], mel_fake, "generated")):
             im = ax.imshow(mel, aspect="auto", origin="lower", interpolation="none", vmin=low, vmax=high)
             ax.set(title=title, ylabel="mel bin")
