@@ -107,17 +107,6 @@ class ResidualCouplingBlock(nn.Module):
         return x, total
 
 
-class _ReverseGrad(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, scale):
-        ctx.scale = scale
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, grad):
-        return -ctx.scale * grad, None
-
-
 class GradientReversal(nn.Module):
     """Identity forward; multiplies the gradient by -scale backward (Ganin & Lempitsky 2015)."""
 
@@ -126,7 +115,10 @@ class GradientReversal(nn.Module):
         self.scale = scale
 
     def forward(self, x):
-        return _ReverseGrad.apply(x, self.scale)
+        x = x.clone()
+        if x.requires_grad:
+            x.register_hook(lambda grad: -self.scale * grad)
+        return x
 
 
 class SpeakerClassifier(nn.Module):

@@ -63,7 +63,6 @@ def save_training_checkpoint(path, model_g, model_d, optim_g, optim_d, step, epo
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise TrainingError(f"could not write {path} in {folder} ({reason}): free disk space or make the folder "
                             f"writable, then resume. {newest_good_text(folder, verify=False)}") from None
-    return path
 
 
 def newest_good_text(folder, skip=(), verify=True):
