@@ -81,7 +81,6 @@ class ContentEncoder(nn.Module):
     def __init__(self, ppg_dim, vec_dim, out_channels, hidden_channels, filter_channels,
                  n_heads=2, n_layers=6, kernel_size=3, p_dropout=0.1):
         super().__init__()
-        self.out_channels = out_channels
         self.pre = nn.Conv1d(ppg_dim, hidden_channels, kernel_size=5, padding=2)
         self.hub = nn.Conv1d(vec_dim, hidden_channels, kernel_size=5, padding=2)
         self.pit = nn.Embedding(F0_BINS, hidden_channels)
@@ -100,7 +99,7 @@ class ContentEncoder(nn.Module):
         vec = vec.transpose(1, 2)  # [B, vec, T]
         x = self.pre(ppg) * mask + self.hub(vec) * mask + self.pit(pitch_bins).transpose(1, 2)
         x = self.enc(x * mask, mask)  # [B, H, T]
-        m, logs = (self.proj(x) * mask).split(self.out_channels, dim=1)
+        m, logs = (self.proj(x) * mask).chunk(2, dim=1)
         return m, logs, x
 
 
@@ -109,7 +108,6 @@ class PosteriorEncoder(nn.Module):
 
     def __init__(self, in_channels, out_channels, hidden_channels, kernel_size, dilation_rate, n_layers, gin_channels):
         super().__init__()
-        self.out_channels = out_channels
         self.pre = nn.Conv1d(in_channels, hidden_channels, 1)
         self.enc = WN(hidden_channels, kernel_size, dilation_rate, n_layers, gin_channels=gin_channels)
         self.proj = nn.Conv1d(hidden_channels, 2 * out_channels, 1)
@@ -117,7 +115,7 @@ class PosteriorEncoder(nn.Module):
     def forward(self, spec, lengths, g):
         mask = sequence_mask(lengths, spec.size(2)).unsqueeze(1).to(spec.dtype)
         x = self.enc(self.pre(spec) * mask, mask, g=g)
-        m, logs = (self.proj(x) * mask).split(self.out_channels, dim=1)
+        m, logs = (self.proj(x) * mask).chunk(2, dim=1)
         z = (m + torch.randn_like(m) * torch.exp(logs)) * mask
         return z, m, logs, mask
 
