@@ -20,14 +20,14 @@ def main(argv=None):
     add_config_argument(parser, help="YAML config, e.g. configs/base.yaml", required=True)
     parser.add_argument("-n", "--name", required=True,
                         help="run name: checkpoints go to <log.pth_dir>/NAME, logs to <log.log_dir>/NAME")
-    parser.add_argument("-p", "--checkpoint", default=None,
+    parser.add_argument("-p", "--checkpoint", dest="resume", metavar="CHECKPOINT", default=None,
                         help="training checkpoint to resume (models, optimizers, step, epoch), e.g. chkpt/NAME/NAME_0010.pt")
     add_device_argument(parser)
     parser.add_argument("--amp", choices=AMP_CHOICES, default=None,
                         help="mixed precision on CUDA (overrides train.amp): none, bf16, or fp16 with a grad scaler")
     parser.add_argument("--max-steps", type=int, default=None,
                         help="stop and save after this many optimizer steps (smoke tests)")
-    parser.add_argument("--num-gpus", type=int, default=None,
+    parser.add_argument("--num-gpus", dest="num_procs", metavar="NUM_GPUS", type=int, default=None,
                         help="DDP processes on this machine, one per GPU (default: all visible GPUs; 1 on CPU; "
                              "on CPU N > 1 runs N gloo processes)")
     parser.add_argument("--master-addr", default="127.0.0.1", help="rendezvous address for --num-gpus > 1")
@@ -42,10 +42,7 @@ def main(argv=None):
                              "<log.pth_dir>/NAME/best.pt either way")
     args = parser.parse_args(argv)
     try:
-        train(TrainOptions(config=args.config, name=args.name, resume=args.checkpoint, device=args.device,
-                           amp=args.amp, max_steps=args.max_steps, num_procs=args.num_gpus,
-                           master_addr=args.master_addr, master_port=args.master_port, overwrite=args.overwrite,
-                           stop_when_done=args.stop_when_done))
+        train(TrainOptions(**vars(args)))  # the flags' dest names are TrainOptions' fields
     except (DatasetError, CheckpointError, TrainingError, FileNotFoundError, ValueError) as e:
         sys.exit(fail(e))
     except KeyboardInterrupt:
@@ -56,13 +53,11 @@ def main(argv=None):
 
 
 def one_line(error):
-    """'Type: message' in one line; for an error re-raised from a DataLoader worker (whose message
-    carries the worker's traceback) its first line and the original error's line."""
+    """'Type: message' in one line (an error from a DataLoader worker: its first and last lines)."""
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     if not lines:
         return type(error).__name__
-    text = lines[0] if len(lines) == 1 else f"{lines[0]} {lines[-1]}"
-    return f"{type(error).__name__}: {text}"
+    return f"{type(error).__name__}: {' '.join(lines[:1] + lines[1:][-1:])}"
 
 
 if __name__ == "__main__":

@@ -9,25 +9,20 @@ from torch.nn import functional as F
 class ChannelLayerNorm(nn.Module):
     """LayerNorm over the channel axis of [B, C, T] (parameters `gamma`, `beta`)."""
 
-    def __init__(self, channels, eps=1e-5):
+    def __init__(self, channels):
         super().__init__()
-        self.channels = channels
-        self.eps = eps
         self.gamma = nn.Parameter(torch.ones(channels))
         self.beta = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x):
-        y = F.layer_norm(x.transpose(1, -1), (self.channels,), self.gamma, self.beta, self.eps)
+        y = F.layer_norm(x.transpose(1, -1), self.gamma.shape, self.gamma, self.beta, 1e-5)
         return y.transpose(1, -1)
 
 
 class RelativeSelfAttention(nn.Module):
-    """Multi-head self-attention with learned relative-position embeddings shared by all heads.
-
-    Keys and values get an extra term from embeddings of the offset j - i, clipped to
-    [-window, window] (offsets further apart get zero embeddings). This is the public form, with
-    [L, 2L-1] offset tables; vits_decoder.fast swaps in a faster one on the diagonals.
-    """
+    """Multi-head self-attention with learned relative-position embeddings shared by all heads: keys
+    and values get a term from embeddings of the offset j - i within [-window, window] (zero beyond).
+    The public form, with [L, 2L-1] offset tables; vits_decoder.fast swaps in one on the diagonals."""
 
     def __init__(self, channels, n_heads, window_size=4, p_dropout=0.0):
         super().__init__()
@@ -114,7 +109,6 @@ class Encoder(nn.Module):
     def __init__(self, hidden_channels, filter_channels, n_heads, n_layers, kernel_size,
                  p_dropout=0.0, window_size=4):
         super().__init__()
-        self.n_layers = n_layers
         self.drop = nn.Dropout(p_dropout)
         self.attn_layers = nn.ModuleList(
             RelativeSelfAttention(hidden_channels, n_heads, window_size, p_dropout) for _ in range(n_layers))

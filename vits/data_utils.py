@@ -1,10 +1,8 @@
-"""Training data: the `files/train.txt` list, one dataset item per line, padding collate, and a
-length-bucketed (optionally distributed) batch sampler.
-
-A list line is `wave|spec|pitch|hubert|whisper|spk` (see docs/ARCHITECTURE.md for the formats).
-Everything an item returns is at 100 Hz (one frame = hop_length samples at sampling_rate): the
-50 Hz PPG and units are repeated x2 and all features are trimmed to the shortest of them.
+"""Training data: the `wave|spec|pitch|hubert|whisper|spk` list (formats: docs/ARCHITECTURE.md),
+one dataset item per line, padding collate, a length-bucketed (optionally distributed) sampler.
+Items are at 100 Hz (one frame = hop_length samples): the 50 Hz PPG and units are repeated x2.
 """
+import collections
 import math
 import os
 import random
@@ -14,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.utils.data
+from torch.nn.utils.rnn import pad_sequence
 
 from common.audio import AudioError, load_audio
 from common.checkpoint import CheckpointError, load_checkpoint
@@ -26,14 +25,7 @@ class DatasetError(ValueError):
     """A training list or feature file that cannot be used; the message names the file and the fix."""
 
 
-class ListEntry(NamedTuple):
-    wave: str
-    spec: str
-    pitch: str
-    hubert: str
-    whisper: str
-    spk: str
-    source: str  # "<list file>:<line number>", for messages
+ListEntry = collections.namedtuple("ListEntry", (*FIELDS, "source"))  # source: "<list file>:<line number>"
 
 
 def parse_list(path):
@@ -109,10 +101,9 @@ def load_item(entry, hp):
     _require(torch.is_tensor(spec) and spec.dim() == 2 and spec.shape[0] == n_bins, entry.spec,
              f"spectrogram must be a float tensor [{n_bins}, N], found "
              f"{tuple(spec.shape) if torch.is_tensor(spec) else type(spec).__name__}")
-    pit = _load_npy(entry.pitch, "pitch")
-    vec = _load_npy(entry.hubert, "HuBERT units")
-    ppg = _load_npy(entry.whisper, "Whisper PPG")
-    spk = _load_npy(entry.spk, "speaker vector")
+    pit, vec, ppg, spk = (_load_npy(getattr(entry, name), what) for name, what in (
+        ("pitch", "pitch"), ("hubert", "HuBERT units"), ("whisper", "Whisper PPG"), ("spk", "speaker vector"))
+    )
     _require(pit.ndim == 1, entry.pitch, f"pitch must be [N], found shape {pit.shape}")
     for arr, path, width, key in ((vec, entry.hubert, hp.vits.vec_dim, "vits.vec_dim"),
                                   (ppg, entry.whisper, hp.vits.ppg_dim, "vits.ppg_dim")):
@@ -120,11 +111,10 @@ def load_item(entry, hp):
                  f"expected [N, {width}] ({key}), found shape {arr.shape}")
     _require(spk.shape == (int(hp.vits.spk_dim),), entry.spk,
              f"speaker vector must be [{hp.vits.spk_dim}] (vits.spk_dim), found shape {spk.shape}")
-    arrays = (pit, vec, ppg, spk)
-    for arr, path in zip(arrays, (entry.pitch, entry.hubert, entry.whisper, entry.spk)):
-        _require(np.all(np.isfinite(arr)), path, "holds NaN or infinite values")
-    _require(bool(torch.isfinite(spec).all()), entry.spec, "holds NaN or infinite values")
-    for name, arr in (("spec", spec.numpy()), ("pitch", pit), ("hubert", vec), ("whisper", ppg), ("spk", spk)):
+    named = (("pitch", pit), ("hubert", vec), ("whisper", ppg), ("spk", spk), ("spec", spec.numpy()))
+    for name, arr in named:
+        _require(np.all(np.isfinite(arr)), getattr(entry, name), "holds NaN or infinite values")
+    for name, arr in named:
         peak = float(np.abs(arr).max()) if arr.size else 0.0
         _require(peak <= MAX_MAGNITUDE[name], getattr(entry, name),
                  f"holds a value of magnitude {peak:.3g}, beyond what its extractor produces "
@@ -141,38 +131,28 @@ def load_item(entry, hp):
 
 
 class SvcItem(tuple):
-    """A dataset item (spec, wav, ppg, vec, pit, spk) that also knows its wave file (`name`), so a
-    batch can say which files a bad training step came from."""
+    """A dataset item (spec, wav, ppg, vec, pit, spk) knowing its wave file: a bad step names its files."""
 
-    def __new__(cls, parts, name):
+    def __new__(cls, parts, name=None):  # name=None: unpickled in the main process, then `name` set
         item = super().__new__(cls, parts)
         item.name = name
         return item
 
-    def __reduce__(self):  # to and from DataLoader workers
-        return SvcItem, (tuple(self), self.name)
-
 
 class LoadFailure(NamedTuple):
-    """What a DataLoader worker hands back instead of an item it could not load: the main process
-    raises DatasetError(message) (one clear line, not the worker's traceback)."""
+    """A loader worker's stand-in for an item it could not load: the main process raises its message."""
     message: str
 
 
 class SvcDataset(torch.utils.data.Dataset):
-    """One item per list line: (spec [513, T], wav [1, T*hop], ppg [T, ppg_dim], vec [T, vec_dim],
-    pit [T], spk [spk_dim]), all trimmed to the same T frames.
-
-    Items shorter than train.min_seconds (or than one decoder segment) are dropped; longer ones
-    are cropped to train.max_seconds, at random when `random_crop` (training), else from the start.
-    """
+    """One item per list line, trimmed to T frames. Items under train.min_seconds (or one decoder
+    segment) are dropped; longer ones cropped to train.max_seconds, at random when `random_crop`."""
 
     def __init__(self, list_path, hp, random_crop=True):
         self.hp = hp
         self.random_crop = random_crop
         self.hop = int(hp.data.hop_length)
-        self.sampling_rate = int(hp.data.sampling_rate)
-        frames_per_second = self.sampling_rate / self.hop
+        frames_per_second = int(hp.data.sampling_rate) / self.hop
         self.segment_frames = int(hp.data.segment_size) // self.hop
         self.min_frames = max(self.segment_frames, int(math.ceil(float(hp.train.min_seconds) * frames_per_second)))
         self.max_frames = max(self.min_frames, int(float(hp.train.max_seconds) * frames_per_second))
@@ -211,11 +191,9 @@ class SvcDataset(torch.utils.data.Dataset):
         _require(frames >= self.segment_frames, entry.spec,
                  f"features of {entry.wave} disagree in length (spec {spec.shape[1]}, pitch {pit.shape[0]}, "
                  f"units {vec.shape[0]}, ppg {ppg.shape[0]}, audio {wav.shape[1] // self.hop} frames)")
-        start = 0
-        if frames > self.max_frames:
-            start = random.randint(0, frames - self.max_frames) if self.random_crop else 0
-            frames = self.max_frames
-        stop = start + frames
+        extra = frames - self.max_frames  # > 0: crop, at random when training
+        start = random.randint(0, extra) if self.random_crop and extra > 0 else 0
+        stop = start + min(frames, self.max_frames)
         return SvcItem((
             spec[:, start:stop],  # [513, T]
             wav[:, start * self.hop: stop * self.hop],  # [1, T * hop]
@@ -243,54 +221,30 @@ class SvcBatch(NamedTuple):
 
 
 def collate_svc(items):
-    """Zero-pad a list of dataset items (longest first) into an SvcBatch; a LoadFailure among them
-    (from a loader worker) is passed on as the batch."""
+    """Zero-pad dataset items (longest first) into an SvcBatch; a LoadFailure among them is the batch."""
     failed = next((item for item in items if isinstance(item, LoadFailure)), None)
     if failed is not None:
         return failed
     items = sorted(items, key=lambda item: item[0].shape[1], reverse=True)
-    names = tuple(getattr(item, "name", "?") for item in items)
-    batch = len(items)
-    frames = max(item[0].shape[1] for item in items)
-    samples = max(item[1].shape[1] for item in items)
-    first = items[0]
-    spec = torch.zeros(batch, first[0].shape[0], frames)
-    audio = torch.zeros(batch, 1, samples)
-    ppg = torch.zeros(batch, frames, first[2].shape[1])
-    vec = torch.zeros(batch, frames, first[3].shape[1])
-    pit = torch.zeros(batch, frames)
-    spk = torch.stack([item[5] for item in items])
-    spec_lengths = torch.zeros(batch, dtype=torch.long)
-    audio_lengths = torch.zeros(batch, dtype=torch.long)
-    for i, (s, w, p, v, f0, _) in enumerate(items):
-        n = s.shape[1]
-        spec[i, :, :n] = s
-        audio[i, :, : w.shape[1]] = w
-        ppg[i, :n] = p
-        vec[i, :n] = v
-        pit[i, :n] = f0
-        spec_lengths[i] = n
-        audio_lengths[i] = w.shape[1]
-    return SvcBatch(ppg, spec_lengths.clone(), vec, pit, spk, spec, spec_lengths, audio, audio_lengths, names)
+    spec, wav, ppg, vec, pit, spk = zip(*items)
 
+    def pad(tensors, time_last=False):  # zero-pad on the time axis and stack
+        if time_last:
+            return pad_sequence([t.T for t in tensors], batch_first=True).transpose(1, 2).contiguous()
+        return pad_sequence(tensors, batch_first=True)
 
-def default_boundaries(lengths, width=100):
-    """Bucket edges every `width` frames (1 s at 100 Hz) covering all lengths: (b0, b1], (b1, b2]..."""
-    low = (min(lengths) - 1) // width * width
-    high = -(-max(lengths) // width) * width
-    return list(range(low, high + 1, width))
+    spec_lengths = torch.tensor([s.shape[1] for s in spec])
+    return SvcBatch(pad(ppg), spec_lengths.clone(), pad(vec), pad(pit), torch.stack(spk), pad(spec, True),
+                    spec_lengths, pad(wav, True), torch.tensor([w.shape[1] for w in wav]),
+                    tuple(getattr(item, "name", "?") for item in items))
 
 
 class DistributedBucketSampler(torch.utils.data.Sampler):
-    """Batches of similar length, sharded over `num_replicas` ranks.
+    """Batches of similar length (buckets 100 frames = 1 s wide), sharded over `num_replicas` ranks.
+    Each bucket is padded by repetition to a multiple of num_replicas * batch_size, so every rank
+    gets the same number of full batches. The order is a function of (seed, epoch): see set_epoch()."""
 
-    Items go to the bucket (b[i], b[i+1]] holding their length (items outside all buckets join
-    the nearest end bucket). Each bucket is padded by repetition to a multiple of
-    num_replicas * batch_size, so every rank gets the same number of full batches. The order is a
-    function of (seed, epoch): call set_epoch() before each epoch.
-    """
-
-    def __init__(self, lengths, batch_size, boundaries=None, num_replicas=1, rank=0, shuffle=True, seed=0):
+    def __init__(self, lengths, batch_size, num_replicas=1, rank=0, shuffle=True, seed=0):
         if not lengths:
             raise ValueError("DistributedBucketSampler: no items")
         self.batch_size = int(batch_size)
@@ -298,21 +252,14 @@ class DistributedBucketSampler(torch.utils.data.Sampler):
         self.rank = int(rank)
         self.shuffle = shuffle
         self.seed = int(seed)
-        self.epoch = 0
-        self.skip = 0
-        self.boundaries = list(boundaries) if boundaries else default_boundaries(lengths)
-        buckets = [[] for _ in range(len(self.boundaries) - 1)]
+        self.set_epoch(0)
+        low = (min(lengths) - 1) // 100 * 100
+        buckets = {}  # k -> the items of lengths in (low + 100 k, low + 100 (k + 1)]
         for index, length in enumerate(lengths):
-            buckets[self._bucket_of(length)].append(index)
-        self.buckets = [b for b in buckets if b]
+            buckets.setdefault((length - low - 1) // 100, []).append(index)
+        self.buckets = [buckets[k] for k in sorted(buckets)]
         group = self.num_replicas * self.batch_size
         self.padded_sizes = [-(-len(b) // group) * group for b in self.buckets]
-
-    def _bucket_of(self, length):
-        for i in range(len(self.boundaries) - 1):
-            if length <= self.boundaries[i + 1]:
-                return i
-        return len(self.boundaries) - 2
 
     def set_epoch(self, epoch, skip=0):
         """Order the batches for `epoch`; skip its first `skip` batches (a run resumed mid-epoch)."""
@@ -323,8 +270,7 @@ class DistributedBucketSampler(torch.utils.data.Sampler):
         return sum(self.padded_sizes) // (self.num_replicas * self.batch_size)
 
     def __iter__(self):
-        g = torch.Generator()
-        g.manual_seed(self.seed * 100003 + self.epoch)
+        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
         batches = []
         for bucket, padded in zip(self.buckets, self.padded_sizes):
             order = torch.randperm(len(bucket), generator=g).tolist() if self.shuffle else list(range(len(bucket)))
@@ -341,8 +287,7 @@ class DistributedBucketSampler(torch.utils.data.Sampler):
 
 
 def _init_worker(worker_id):
-    """Seed numpy/random from torch's per-worker seed, and leave Ctrl-C / SIGTERM to the main
-    process (it saves a checkpoint and then shuts the workers down)."""
+    """Seed numpy/random from torch's per-worker seed; Ctrl-C / SIGTERM are the main process's."""
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
@@ -357,8 +302,7 @@ def create_train_loader(hp, rank=0, world_size=1, seed=0, pin_memory=False):
     workers = int(hp.train.num_workers)
     return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_svc,
                                        num_workers=workers, pin_memory=pin_memory,
-                                       worker_init_fn=_init_worker if workers else None,
-                                       persistent_workers=False)
+                                       worker_init_fn=_init_worker if workers else None)
 
 
 def create_valid_loader(hp):

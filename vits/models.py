@@ -1,8 +1,5 @@
 """The so-vits-svc-5.0 network: content (prior) encoder, posterior encoder, SNAC flow, decoder.
-
-Sub-module names and registration order follow the public checkpoints exactly, so their state
-dicts load unchanged (see tests/data/compat/sovits5_checkpoint.json).
-"""
+Sub-module names and registration order follow the public checkpoints (tests/data/compat)."""
 import contextlib
 
 import numpy as np
@@ -16,24 +13,19 @@ from vits.modules import WN, ResidualCouplingBlock, SpeakerClassifier, sequence_
 from vits_decoder.generator import Generator
 from vits_decoder.nn_utils import fold_weight_norm_state, has_weight_norm
 
-# Training-time input perturbations of the public model (noise std).
-TRAIN_PPG_NOISE = 1.0
+TRAIN_PPG_NOISE = 1.0  # training-time input noise std of the public model
 TRAIN_VEC_NOISE = 2.0
-# Tiny PPG noise of the public SynthesizerTrn.infer (validation path).
-INFER_PPG_NOISE = 0.0001
-
-# Generator keys that exist only in the training layout.
-TRAINING_ONLY_PREFIXES = ("emb_g.", "speaker_classifier.", "enc_q.")
-
-
-# Pitch quantisation for the content encoder's pitch embedding.
-F0_BINS = 256
-F0_MIN = 50.0
-F0_MAX = 1100.0
+INFER_PPG_NOISE = 0.0001  # tiny PPG noise of the public SynthesizerTrn.infer (validation path)
+TRAINING_ONLY_PREFIXES = ("emb_g.", "speaker_classifier.", "enc_q.")  # generator keys only in training files
+F0_BINS = 256  # pitch quantisation for the content encoder's pitch embedding
 
 
 def _hz_to_mel(hz):
     return 1127.0 * np.log(1.0 + hz / 700.0)
+
+
+MEL_MIN = _hz_to_mel(50.0)
+MEL_MAX = _hz_to_mel(1100.0)
 
 
 def float32_region(like):
@@ -42,16 +34,9 @@ def float32_region(like):
     return torch.autocast(device_type=like.device.type, enabled=False)
 
 
-MEL_MIN = _hz_to_mel(F0_MIN)
-MEL_MAX = _hz_to_mel(F0_MAX)
-
-
 def f0_to_coarse(f0):
-    """Hz -> integer bins 1..255 spaced evenly on the mel scale over 50..1100 Hz.
-
-    0 Hz (unvoiced) and anything at or below 50 Hz -> 1; 1100 Hz and above -> 255.
-    Accepts a torch tensor (returns int64 tensor on the same device) or a numpy array.
-    """
+    """Hz (torch tensor -> int64 tensor, or numpy array) -> integer bins 1..255 spaced evenly on the
+    mel scale over 50..1100 Hz: 0 Hz (unvoiced) and anything at or below 50 Hz -> 1, 1100 Hz and up -> 255."""
     if isinstance(f0, torch.Tensor):
         mel = 1127.0 * torch.log1p(f0.float() / 700.0)
         scaled = (mel - MEL_MIN) * (F0_BINS - 2) / (MEL_MAX - MEL_MIN) + 1.0
@@ -65,53 +50,37 @@ def f0_to_coarse(f0):
 
 def slice_frames(x, starts, length):
     """Cut `length` frames from the last axis of x [B, ..., T] at per-item `starts` [B]."""
-    pieces = [x[i, ..., int(s): int(s) + length] for i, s in enumerate(starts)]
-    return torch.stack(pieces, 0)
+    return torch.stack([x[i, ..., int(s): int(s) + length] for i, s in enumerate(starts)])
 
 
 def random_slice_with_pitch(z, pitch, lengths, length):
-    """Random window of `length` frames per item of z [B, C, T] and the matching pitch [B, T].
-
-    Returns (z_window [B, C, length], pitch_window [B, length], starts [B]).
-    """
-    batch = z.size(0)
+    """A random window per item: z [B, C, T], pitch [B, T] -> ([B, C, length], [B, length], starts [B])."""
     if z.size(-1) < length:
         raise ValueError(f"clips of {z.size(-1)} frames are shorter than the decoder window of {length} "
                          f"frames (data.segment_size / hop_length): drop shorter clips or lower segment_size")
-    if lengths is None:
-        lengths = torch.full((batch,), z.size(-1), device=z.device)
     room = (lengths - length + 1).clamp(min=1).to(torch.float32)
-    starts = (torch.rand(batch, device=z.device) * room).long()
+    starts = (torch.rand(z.size(0), device=z.device) * room).long()
     return slice_frames(z, starts, length), slice_frames(pitch, starts, length), starts
 
 
 @contextlib.contextmanager
-def seeded(seed, device=None):
-    """Run a block with the torch RNG seeded, restoring the outer RNG state afterwards.
-
-    `seed=None` does nothing (the block uses the global RNG as usual).
-    """
+def seeded(seed, device):
+    """Run a block with the torch RNG seeded (None: not), restoring the outer RNG state afterwards."""
     if seed is None:
         yield
         return
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(int(seed))
         yield
 
 
 class ContentEncoder(nn.Module):
-    """PPG [B, T, ppg] + units [B, T, vec] + pitch bins [B, T] -> prior (z, m, logs), mask, features.
-
-    Sum of a k=5 projection of the PPG (`pre`), a k=5 projection of the units (`hub`) and a
-    pitch embedding (`pit`), then a relative-position transformer, then mean/log-std (`proj`).
-    """
+    """PPG [B, T, ppg] + units [B, T, vec] + pitch bins [B, T] -> prior (z, m, logs), mask, features:
+    k=5 projections of PPG and units plus a pitch embedding, a relative-position transformer, mean/log-std."""
 
     def __init__(self, ppg_dim, vec_dim, out_channels, hidden_channels, filter_channels,
                  n_heads=2, n_layers=6, kernel_size=3, p_dropout=0.1):
         super().__init__()
-        self.out_channels = out_channels
         self.pre = nn.Conv1d(ppg_dim, hidden_channels, kernel_size=5, padding=2)
         self.hub = nn.Conv1d(vec_dim, hidden_channels, kernel_size=5, padding=2)
         self.pit = nn.Embedding(F0_BINS, hidden_channels)
@@ -130,7 +99,7 @@ class ContentEncoder(nn.Module):
         vec = vec.transpose(1, 2)  # [B, vec, T]
         x = self.pre(ppg) * mask + self.hub(vec) * mask + self.pit(pitch_bins).transpose(1, 2)
         x = self.enc(x * mask, mask)  # [B, H, T]
-        m, logs = (self.proj(x) * mask).split(self.out_channels, dim=1)
+        m, logs = (self.proj(x) * mask).chunk(2, dim=1)
         return m, logs, x
 
 
@@ -139,7 +108,6 @@ class PosteriorEncoder(nn.Module):
 
     def __init__(self, in_channels, out_channels, hidden_channels, kernel_size, dilation_rate, n_layers, gin_channels):
         super().__init__()
-        self.out_channels = out_channels
         self.pre = nn.Conv1d(in_channels, hidden_channels, 1)
         self.enc = WN(hidden_channels, kernel_size, dilation_rate, n_layers, gin_channels=gin_channels)
         self.proj = nn.Conv1d(hidden_channels, 2 * out_channels, 1)
@@ -147,7 +115,7 @@ class PosteriorEncoder(nn.Module):
     def forward(self, spec, lengths, g):
         mask = sequence_mask(lengths, spec.size(2)).unsqueeze(1).to(spec.dtype)
         x = self.enc(self.pre(spec) * mask, mask, g=g)
-        m, logs = (self.proj(x) * mask).split(self.out_channels, dim=1)
+        m, logs = (self.proj(x) * mask).chunk(2, dim=1)
         z = (m + torch.randn_like(m) * torch.exp(logs)) * mask
         return z, m, logs, mask
 
@@ -185,23 +153,20 @@ class SynthesizerTrn(nn.Module):
         self.flow = _flow(hp)
         self.dec = Generator(hp)
 
-    def forward(self, ppg, vec, pit, spec, spk, ppg_l, spec_l, perturb=True):
+    def forward(self, ppg, vec, pit, spec, spk, ppg_l, spec_l):
         """Returns audio [B, 1, segment*hop], ids_slice [B], spec_mask [B, 1, T],
         (z_f, z_r, z_p, m_p, logs_p, z_q, m_q, logs_q, logdet_f, logdet_r), spk_preds [B, spk].
-
         z_f/logdet_f: posterior pushed through the flow (compare with the prior m_p, logs_p);
-        z_r/logdet_r: prior sample pulled back through the inverse flow (compare with m_q, logs_q).
-        """
-        if perturb:
-            ppg = ppg + torch.randn_like(ppg) * TRAIN_PPG_NOISE
-            vec = vec + torch.randn_like(vec) * TRAIN_VEC_NOISE
+        z_r/logdet_r: prior sample pulled back through the inverse flow (compare with m_q, logs_q)."""
+        ppg = ppg + torch.randn_like(ppg) * TRAIN_PPG_NOISE
+        vec = vec + torch.randn_like(vec) * TRAIN_VEC_NOISE
         with float32_region(ppg):  # under autocast only the decoder (most of the work) runs in half
             g = self.emb_g(F.normalize(spk)).unsqueeze(-1)  # [B, gin, 1]
             z_p, m_p, logs_p, _, x = self.enc_p(ppg, ppg_l, vec, f0_to_coarse(pit))
             z_q, m_q, logs_q, spec_mask = self.enc_q(spec, spec_l, g=g)
 
         z_slice, pit_slice, ids_slice = random_slice_with_pitch(z_q, pit, spec_l, self.segment_size)
-        audio = self.dec(spk, z_slice, pit_slice, perturb=perturb)
+        audio = self.dec(spk, z_slice, pit_slice)
 
         with float32_region(ppg):
             z_f, logdet_f = self.flow(z_q, spec_mask, g=spk)
@@ -209,11 +174,10 @@ class SynthesizerTrn(nn.Module):
         spk_preds = self.speaker_classifier(x)
         return audio, ids_slice, spec_mask, (z_f, z_r, z_p, m_p, logs_p, z_q, m_q, logs_q, logdet_f, logdet_r), spk_preds
 
-    def infer(self, ppg, vec, pit, spk, ppg_l, ppg_noise=INFER_PPG_NOISE, seed=None):
+    def infer(self, ppg, vec, pit, spk, ppg_l, seed=None):
         """Whole-utterance synthesis from features (validation): -> [B, 1, T * hop]."""
         with seeded(seed, ppg.device):
-            if ppg_noise:
-                ppg = ppg + torch.randn_like(ppg) * ppg_noise
+            ppg = ppg + torch.randn_like(ppg) * INFER_PPG_NOISE
             z_p, _, _, mask, _ = self.enc_p(ppg, ppg_l, vec, f0_to_coarse(pit))
             z, _ = self.flow(z_p, mask, g=spk, reverse=True)
             return self.dec(spk, z * mask, pit, perturb=False)
@@ -227,8 +191,7 @@ class SynthesizerInfer(nn.Module):
         return cls(*model_sizes(hp), hp)
 
     def __init__(self, spec_channels, segment_size, hp):
-        super().__init__()
-        self.segment_size = int(segment_size)
+        super().__init__()  # segment_size: unused by conversion, kept for one signature with SynthesizerTrn
         self.enc_p = _content_encoder(hp)
         self.flow = _flow(hp)
         self.dec = Generator(hp)
@@ -238,12 +201,9 @@ class SynthesizerInfer(nn.Module):
         return not any(has_weight_norm(m) for m in self.modules())
 
     def load_exported(self, state_dict, path="<state dict>"):
-        """Load an exported ({'model_g'} value) or a training generator state dict.
-
-        Training-only keys (emb_g, speaker_classifier, enc_q) are ignored, modern weight-norm
-        keys are renamed (and folded when this model's weight norm is: see vits_decoder.fast);
-        anything else must match exactly or CheckpointError names the difference.
-        """
+        """Load an exported ({'model_g'} value) or a training generator state dict: training-only keys
+        are ignored, modern weight-norm keys renamed (and folded when this model's weight norm is: see
+        vits_decoder.fast); anything else must match exactly or CheckpointError names the difference."""
         if not isinstance(state_dict, dict):
             raise CheckpointError(f"generator weights in {path} are a {type(state_dict).__name__}, not a state dict.")
         state = {k: v for k, v in to_legacy_weight_norm(state_dict).items()

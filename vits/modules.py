@@ -6,35 +6,22 @@ from torch import nn
 from vits_decoder.nn_utils import weight_norm
 
 
-def sequence_mask(lengths, max_length=None):
-    """[B] lengths -> [B, T] bool mask, True inside each sequence."""
-    if max_length is None:
-        max_length = int(lengths.max())
-    steps = torch.arange(max_length, device=lengths.device)
-    return steps.unsqueeze(0) < lengths.unsqueeze(1)
-
-
-def gated_tanh_sigmoid(a, b, channels):
-    """WaveNet gate: tanh of the first `channels` of a+b times sigmoid of the rest."""
-    summed = a + b
-    return torch.tanh(summed[:, :channels]) * torch.sigmoid(summed[:, channels:])
+def sequence_mask(lengths, max_length):
+    """[B] lengths -> [B, max_length] bool mask, True inside each sequence."""
+    return torch.arange(max_length, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
 
 
 class WN(nn.Module):
-    """Non-causal WaveNet: gated dilated convolutions with residual and skip paths.
+    """Non-causal WaveNet: gated dilated convolutions with residual and skip paths. Optional global
+    conditioning g [B, gin, 1] enters every gate through one 1x1 convolution split per layer."""
 
-    Optional global conditioning g [B, gin, 1] enters every layer's gate through one 1x1
-    convolution (`cond_layer`) whose output is split per layer.
-    """
-
-    def __init__(self, hidden_channels, kernel_size, dilation_rate, n_layers, gin_channels=0, p_dropout=0.0):
+    def __init__(self, hidden_channels, kernel_size, dilation_rate, n_layers, gin_channels=0):
         super().__init__()
         assert kernel_size % 2 == 1, "WaveNet kernel size must be odd"
         self.hidden_channels = hidden_channels
         self.n_layers = n_layers
         self.in_layers = nn.ModuleList()
         self.res_skip_layers = nn.ModuleList()
-        self.drop = nn.Dropout(p_dropout)
         for i in range(n_layers):
             dilation = dilation_rate ** i
             self.in_layers.append(weight_norm(nn.Conv1d(
@@ -54,9 +41,8 @@ class WN(nn.Module):
         cond = self.cond_layer(g) if (g is not None and self.cond_layer is not None) else None
         for i, (in_layer, res_skip) in enumerate(zip(self.in_layers, self.res_skip_layers)):
             x_in = in_layer(x)
-            g_i = cond[:, 2 * h * i: 2 * h * (i + 1)] if cond is not None else torch.zeros_like(x_in)
-            acts = self.drop(gated_tanh_sigmoid(x_in, g_i, h))
-            out = res_skip(acts)
+            gate = x_in if cond is None else x_in + cond[:, 2 * h * i: 2 * h * (i + 1)]
+            out = res_skip(torch.tanh(gate[:, :h]) * torch.sigmoid(gate[:, h:]))
             if i < self.n_layers - 1:
                 x = (x + out[:, :h]) * x_mask
                 skip = skip + out[:, h:]
@@ -73,13 +59,10 @@ class Flip(nn.Module):
 
 
 class SpeakerNormalizedCoupling(nn.Module):
-    """Mean-only affine coupling with speaker normalisation (SNAC).
-
-    The speaker vector sets a per-channel shift m_s and log-scale v_s (`snac`). Both halves are
-    normalised by the speaker, x0 conditions a WaveNet that predicts the shift of x1:
+    """Mean-only affine coupling with speaker normalisation (SNAC): the speaker vector sets a
+    per-channel shift m_s and log-scale v_s (`snac`); x0, normalised, conditions a WaveNet m(x0n):
         forward: y1 = m(x0n) + (x1 - m_s) * exp(-v_s),  logdet = -sum(v_s) over valid frames
-        reverse: x1 = m_s + (y1 - m(x0n)) * exp(v_s)
-    """
+        reverse: x1 = m_s + (y1 - m(x0n)) * exp(v_s)"""
 
     def __init__(self, channels, hidden_channels, kernel_size, dilation_rate, n_layers, spk_channels):
         super().__init__()
@@ -102,11 +85,9 @@ class SpeakerNormalizedCoupling(nn.Module):
         spk_logdet = (spk_v * x_mask).sum([1, 2])  # spk_v broadcast over frames
         if not reverse:
             x1 = (shift + (x1 - spk_m) * torch.exp(-spk_v) * x_mask) * x_mask
-            logdet = -spk_logdet
         else:
             x1 = (spk_m + (x1 - shift) * x_mask * torch.exp(spk_v)) * x_mask
-            logdet = spk_logdet
-        return torch.cat([x0, x1], 1), logdet
+        return torch.cat([x0, x1], 1), spk_logdet if reverse else -spk_logdet
 
 
 class ResidualCouplingBlock(nn.Module):
@@ -114,11 +95,9 @@ class ResidualCouplingBlock(nn.Module):
 
     def __init__(self, channels, hidden_channels, kernel_size, dilation_rate, n_layers, n_flows=4, spk_channels=256):
         super().__init__()
-        self.flows = nn.ModuleList()
-        for _ in range(n_flows):
-            self.flows.append(SpeakerNormalizedCoupling(
-                channels, hidden_channels, kernel_size, dilation_rate, n_layers, spk_channels))
-            self.flows.append(Flip())
+        coupling = (channels, hidden_channels, kernel_size, dilation_rate, n_layers, spk_channels)
+        self.flows = nn.ModuleList(layer for _ in range(n_flows)
+                                   for layer in (SpeakerNormalizedCoupling(*coupling), Flip()))
 
     def forward(self, x, x_mask, g, reverse=False):
         total = torch.zeros(x.size(0), dtype=x.dtype, device=x.device)
@@ -126,22 +105,6 @@ class ResidualCouplingBlock(nn.Module):
             x, logdet = flow(x, x_mask, g=g, reverse=reverse)
             total = total + logdet
         return x, total
-
-
-# Speaker classifier behind a gradient-reversal layer (adversarial speaker removal): it predicts
-# the speaker vector from the content encoder's output; the reversed gradient pushes the encoder
-# to drop speaker information. The trainer scores the prediction (cosine similarity).
-
-
-class _ReverseGrad(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, scale):
-        ctx.scale = scale
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, grad):
-        return -ctx.scale * grad, None
 
 
 class GradientReversal(nn.Module):
@@ -152,11 +115,15 @@ class GradientReversal(nn.Module):
         self.scale = scale
 
     def forward(self, x):
-        return _ReverseGrad.apply(x, self.scale)
+        x = x.clone()
+        if x.requires_grad:
+            x.register_hook(lambda grad: -self.scale * grad)
+        return x
 
 
 class SpeakerClassifier(nn.Module):
-    """[B, C, T] content features -> [B, spk_dim] speaker-vector estimate (time average)."""
+    """[B, C, T] content features -> [B, spk_dim] speaker-vector estimate (time average), behind a
+    gradient reversal: the reversed gradient pushes the content encoder to drop speaker information."""
 
     def __init__(self, in_channels, spk_dim):
         super().__init__()

@@ -1,23 +1,16 @@
-"""The SVC training loop (svc_trainer.py): GAN training of SynthesizerTrn against the
-MRD/MPD/MSD discriminator, on one CPU/GPU or several processes with DDP.
-
-One step, top to bottom, as the public so-vits-svc-5.0 loop (vits_extend/train.py) computes it:
-generator_losses (forward G, mel + STFT + adversarial + feature matching + KL both ways + speaker
-loss), discriminator_losses (least squares on real and detached fake windows), then each model's
-Updater step (fp16 scaler, optional clipping, non-finite guard). Under train.accum_step = N the
-generator sums the gradients of N micro-batches (each loss / N) and steps once, while the
-discriminator steps on every micro-batch at learning_rate / N, as the public loop does. Gradient
-clipping is off by default (train.grad_clip: 0), as in the public loop; the non-finite guard
-takes its place. Checkpoint/DDP/logging/signal plumbing lives in vits/train_utils.py.
-
-Epochs count from 1. A checkpoint saved at the end of (or during) epoch E resumes at epoch E+1
-with the step count, models and optimizers restored; the learning rate of epoch E is
-learning_rate * lr_decay ** (E - 1) (ExponentialLR stepped once per epoch).
+"""The SVC training loop (svc_trainer.py), one step as the public so-vits-svc-5.0 loop computes it:
+generator_losses, discriminator_losses, each model's Updater step. With train.accum_step = N the
+generator steps on N micro-batches' summed gradients (each loss / N), the discriminator on each
+micro-batch at learning_rate / N, as in the public loop, which also clips no gradients
+(train.grad_clip: 0; the non-finite guard takes its place). Epoch E trains at learning_rate *
+lr_decay ** (E - 1); a checkpoint saved at its end resumes at E + 1.
 """
+import collections
 import contextlib
 import math
 import os
 import random
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -28,19 +21,18 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from common.checkpoint import CheckpointError, load_checkpoint
 from common.config import load_config
 from common.device import pick_device
 from common.runtime import keep_freed_memory
 from vits import train_utils
-from common.checkpoint import CheckpointError, load_checkpoint
 from vits.data_utils import DatasetError, LoadFailure, create_train_loader, create_valid_loader, parse_list
 from vits.losses import kl_loss, speaker_loss
 from vits.models import SynthesizerTrn, slice_frames
 from vits.spectrogram import mel_spectrogram_torch
 from vits.train_utils import (BEST_NAME, EPOCH_BATCHES_KEY, StopRequest, TrainingError, TrainLogger, check_writable,
-                              checkpoint_path, forward_signals_to, free_bytes, list_checkpoints, load_pretrain,
-                              load_resume_checkpoint, newest_good_text, prune_checkpoints, save_training_checkpoint,
-                              unwrap)
+                              forward_signals_to, list_checkpoints, load_pretrain, load_resume_checkpoint,
+                              newest_good_text, prune_checkpoints, save_training_checkpoint, unwrap)
 from vits.train_memory import available_bytes, memory_advice
 from vits.valid_metrics import DoneSignal, ValidMetrics, validation_score
 from vits_decoder.discriminator import Discriminator
@@ -51,7 +43,6 @@ from vits_decoder.losses import (MultiResolutionSTFTLoss, discriminator_loss, fe
 SPEAKER_WEIGHT = 2.0  # weight of the gradient-reversal speaker loss (public value)
 REVERSE_KL_WEIGHT = 0.5  # the reverse KL gets c_kl * 0.5
 AMP_CHOICES = ("none", "bf16", "fp16")
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # First loss scale of fp16 training. Measured on the H100 and with CPU fp16 autocast: the
 # generator's first gradients (norm ~3e3) overflow fp16 at scales above 2^8, so the usual 2^16
 # skipped the first 8 steps; the scaler still halves on overflow and doubles after 2000 good steps.
@@ -62,7 +53,7 @@ def autocast_context(device, amp):
     """torch.autocast for "bf16"/"fp16" on CUDA; a null context for "none" or on CPU."""
     if amp in (None, "none") or device.type != "cuda":
         return contextlib.nullcontext()
-    return torch.autocast(device_type="cuda", dtype=AMP_DTYPES[amp])
+    return torch.autocast(device_type="cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
 
 
 def optimizer(params, t, lr=None):
@@ -80,17 +71,16 @@ def discriminator_lr(t):
     return float(t.learning_rate) / accum_steps(t)
 
 
-def grad_scaler(amp, device_type="cuda"):
+def grad_scaler(amp):
     """The fp16 gradient scaler (None for other precisions)."""
-    return torch.amp.GradScaler(device_type, init_scale=FP16_INIT_SCALE) if amp == "fp16" else None
+    return torch.amp.GradScaler("cuda", init_scale=FP16_INIT_SCALE) if amp == "fp16" else None
 
 
 @contextlib.contextmanager
 def frozen(module):
     """Parameters of `module` need no gradient inside the block (the generator pass through D)."""
     flags = [(p, p.requires_grad) for p in module.parameters()]
-    for p, _ in flags:
-        p.requires_grad_(False)
+    module.requires_grad_(False)
     try:
         yield module
     finally:
@@ -105,9 +95,8 @@ def slice_audio(audio, start_frames, hop, segment_size):
 
 def split_batch_outputs(outputs, batch):
     """Discriminator outputs of torch.cat([a, b]) -> (outputs of a, outputs of b)."""
-    first = [([f[:batch] for f in fmaps], score[:batch]) for fmaps, score in outputs]
-    second = [([f[batch:] for f in fmaps], score[batch:]) for fmaps, score in outputs]
-    return first, second
+    return ([([f[:batch] for f in fmaps], score[:batch]) for fmaps, score in outputs],
+            [([f[batch:] for f in fmaps], score[batch:]) for fmaps, score in outputs])
 
 
 def mel_of(hp, audio):
@@ -118,8 +107,7 @@ def mel_of(hp, audio):
 
 
 def generator_losses(hp, net_g, net_d, stft_loss, batch, amp_ctx):
-    """Forward the generator and score it. Returns (terms dict of scalar tensors with "total",
-    generated windows [B, 1, seg], real windows [B, 1, seg])."""
+    """-> ({loss term: scalar tensor, "total"}, generated windows [B, 1, seg], real windows [B, 1, seg])."""
     with amp_ctx:
         fake, ids_slice, z_mask, latents, spk_preds = net_g(
             batch.ppg, batch.vec, batch.pit, batch.spec, batch.spk, batch.ppg_lengths, batch.spec_lengths)
@@ -154,9 +142,8 @@ def discriminator_losses(net_d, fake, real, amp_ctx):
 
 
 class Updater:
-    """A model's optimizer step with accumulation, optional fp16 grad scaler, clipping and a
-    non-finite guard: a step whose gradient norm is NaN/inf is skipped (weights and optimizer
-    state untouched) and reported."""
+    """A model's optimizer step with accumulation, fp16 grad scaler, clipping and a non-finite guard:
+    a step whose gradient norm is NaN/inf is skipped (weights and optimizer state untouched)."""
 
     def __init__(self, model, optimizer, grad_clip, scaler=None):
         self.model = model
@@ -183,6 +170,7 @@ class Updater:
         self.optimizer.zero_grad(set_to_none=True)
         return norm, applied
 
+
 @dataclass
 class TrainOptions:
     config: str  # YAML config path
@@ -198,29 +186,14 @@ class TrainOptions:
     stop_when_done: bool = False  # stop (and save) once the validation score says the voice is done
 
 
-class StepPace:
-    """Optimizer steps per second (over the last minute or so) and the time the rest will take."""
-
-    def __init__(self, window=50):
-        self.times = []
-        self.window = window
-
-    def tick(self):
-        self.times = (self.times + [time.monotonic()])[-self.window:]
-
-    def rate(self):
-        if len(self.times) < 2 or self.times[-1] <= self.times[0]:
-            return None
-        return (len(self.times) - 1) / (self.times[-1] - self.times[0])
-
-    def text(self, steps_left):
-        rate = self.rate()
-        if rate is None:
-            return "timing..."
-        seconds = steps_left / rate
-        days, rest = divmod(int(seconds), 86400)
-        left = (f"{days}d " if days else "") + f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-        return f"{rate:.2f} steps/s, {left} left to train.epochs"
+def pace_text(times, steps_left):
+    """Steps per second over `times` (clock readings of the last steps) and the time the rest takes."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return "timing..."
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    days, rest = divmod(int(steps_left / rate), 86400)
+    left = (f"{days}d " if days else "") + f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{rate:.2f} steps/s, {left} left to train.epochs"
 
 
 def seed_everything(seed):
@@ -256,7 +229,7 @@ class Trainer:
         self.epoch_batches = 0  # batches of the current epoch done (0 once it is complete)
         self.done = DoneSignal(hp.train.patience)
         self.train_mel = []  # training mel losses since the last validation
-        self.pace = StepPace()
+        self.step_times = collections.deque(maxlen=50)  # clock readings of the last optimizer steps
 
     # ---- setup ----
     def build_models(self):
@@ -299,8 +272,7 @@ class Trainer:
         self.sched_g = self._scheduler(self.optim_g, float(t.learning_rate))
         self.sched_d = self._scheduler(self.optim_d, discriminator_lr(t))
         if self.info.distributed:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
+            DDP = torch.nn.parallel.DistributedDataParallel
             ids = [self.device.index] if self.device.type == "cuda" else None
             # find_unused_parameters: inference-only submodules of the generator get no gradient
             self.net_g = DDP(self.net_g, device_ids=ids, find_unused_parameters=True)
@@ -312,16 +284,22 @@ class Trainer:
                       f"{self.batches_per_epoch} batches per epoch per rank, world size {self.info.world_size}, "
                       f"device {self.device}, amp {self.amp}")
         if self.info.is_main:
-            self._check_disk_space()
-            self._check_memory()
+            self._check_resources()
             self._restore_best()
 
-    def _check_memory(self):
-        """Say what a CPU run will need, and suggest a batch size when the machine has less."""
+    def _check_resources(self):
+        """Warn when the disk holds less than two checkpoints; on CPU say what memory the run needs."""
+        params = [p for net in (self.net_g, self.net_d) for p in net.parameters()]
+        size = 3 * sum(p.numel() * p.element_size() for p in params)  # weights + AdamW's two moments
+        with contextlib.suppress(OSError):
+            free = shutil.disk_usage(self.pth_dir).free
+            if free < 2 * size:
+                self.log.warning(f"only {free / 1e9:.2f} GB free in {self.pth_dir}; one checkpoint takes "
+                                 f"{size / 1e9:.2f} GB: free some space (or set log.keep_ckpts) before the "
+                                 f"first save.")
         if self.device.type != "cpu":
             return
-        params = sum(p.numel() for net in (self.net_g, self.net_d) for p in net.parameters())
-        need, warning = memory_advice(params, self.hp.train, available_bytes())
+        need, warning = memory_advice(sum(p.numel() for p in params), self.hp.train, available_bytes())
         self.log.info(f"This run needs about {need / 1e9:.1f} GB of memory (estimate for batch "
                       f"{self.hp.train.batch_size}, {self.hp.train.num_workers} loader workers)")
         if warning:
@@ -340,23 +318,14 @@ class Trainer:
             self.log.warning(f"{best} is unreadable: it is replaced at the next validation.")
 
     def _refuse_to_overwrite(self):
-        found = list_checkpoints(self.pth_dir, self.options.name)
         best = os.path.join(self.pth_dir, BEST_NAME)
-        found += [best] if os.path.isfile(best) else []
+        found = list_checkpoints(self.pth_dir, self.options.name) + [p for p in (best,) if os.path.isfile(p)]
         if found:
             newest = max(found, key=os.path.getmtime)
             raise TrainingError(f"{self.pth_dir} already holds {len(found)} checkpoint(s) of a run named "
                                 f"'{self.options.name}' (newest {newest}): a new run would overwrite them. "
                                 f"Resume it with -p {newest}, pick another -n name, or pass --overwrite to "
                                 f"start over.")
-
-    def _check_disk_space(self):
-        size = sum(p.numel() * p.element_size() for net in (self.net_g, self.net_d) for p in net.parameters())
-        size *= 3  # weights + AdamW's two moments
-        free = free_bytes(self.pth_dir)
-        if free is not None and free < 2 * size:
-            self.log.warning(f"only {free / 1e9:.2f} GB free in {self.pth_dir}; one checkpoint takes "
-                             f"{size / 1e9:.2f} GB: free some space (or set log.keep_ckpts) before the first save.")
 
     def _resume(self, path):
         ckpt = load_resume_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d)
@@ -374,8 +343,7 @@ class Trainer:
         for _ in range(self.start_epoch - 1):
             lr *= float(self.hp.train.lr_decay)  # the scheduler's own recursion, bit for bit
         for group in optim.param_groups:
-            group["initial_lr"] = base
-            group["lr"] = lr
+            group.update(initial_lr=base, lr=lr)
         return torch.optim.lr_scheduler.ExponentialLR(optim, gamma=float(self.hp.train.lr_decay),
                                                       last_epoch=self.start_epoch - 2)
 
@@ -416,9 +384,8 @@ class Trainer:
                 break
             if epoch % int(self.hp.log.save_interval) == 0:
                 self.save()
-            with warnings.catch_warnings():  # an epoch whose steps were all skipped as non-finite (each
-                # reported) still advances the schedule, as the public loop does: torch's "scheduler before
-                # optimizer" warning would only confuse
+            with warnings.catch_warnings():  # an epoch of only skipped (non-finite) steps still steps the
+                # schedules, as in the public loop: torch's "scheduler before optimizer" warning would confuse
                 warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
                 self.sched_g.step()
                 self.sched_d.step()
@@ -428,8 +395,7 @@ class Trainer:
                       f"step {self.step}, {self.skipped} non-finite steps skipped)")
 
     def train_epoch(self, epoch):
-        """Train one epoch (from batch resume_skip when resuming mid-epoch); False when a stop was
-        requested before it ended."""
+        """Train one epoch (from batch resume_skip when resuming); False when stopped before its end."""
         skip, self.resume_skip = (self.resume_skip, 0) if epoch == self.start_epoch else (0, 0)
         seed_everything(int(self.hp.train.seed) + 1000 * epoch + self.info.rank + 7919 * skip)
         self.train_loader.batch_sampler.set_epoch(epoch, skip)
@@ -454,7 +420,7 @@ class Trainer:
                 steps_left = (-(-(total - index - 1) // accum)
                               + (int(self.hp.train.epochs) - epoch) * -(-total // accum))
                 bar.set_postfix_str(f"step {self.step} g {terms['total'].item():.3f} mel {terms['mel'].item():.3f} "
-                                    f"d {loss_d.item():.3f} | {self.pace.text(steps_left)}")
+                                    f"d {loss_d.item():.3f} | {pace_text(self.step_times, steps_left)}")
                 if self.options.max_steps is not None and self.step >= int(self.options.max_steps):
                     self.stop_reason = f"--max-steps {self.options.max_steps} reached"
                 if train_utils.any_rank(self.stop.requested, self.info) and not self.stop_reason:
@@ -472,17 +438,16 @@ class Trainer:
         return completed
 
     def micro_step(self, batch, accum, sync):
-        """One micro-batch: the generator's forward/backward (its gradients summed over `accum`
-        micro-batches, synchronised across ranks only on the last), then the discriminator's
-        forward, backward and update (every micro-batch, at learning_rate / accum_step)."""
+        """One micro-batch: the generator's forward/backward (gradients summed over `accum` micro-batches,
+        synchronised on the last), then the discriminator's forward, backward and update."""
         names = list(getattr(batch, "names", ()) or ())
         self.step_names += names
         amp_ctx = autocast_context(self.device, self.amp)
-        with train_utils.no_sync_unless(self.net_g, sync):
+        no_sync = getattr(self.net_g, "no_sync", None)  # DDP: only the last micro-batch syncs gradients
+        with no_sync() if no_sync and not sync else contextlib.nullcontext():
             terms, fake, real = generator_losses(self.hp, self.net_g, unwrap(self.net_d), self.stft_loss, batch,
                                                  amp_ctx)
             self.upd_g.backward(terms["total"], accum)
-        amp_ctx = autocast_context(self.device, self.amp)
         loss_d = discriminator_losses(self.net_d, fake, real, amp_ctx)
         self.upd_d.backward(loss_d, 1)
         self.d_results.append(self.upd_d.step())
@@ -498,7 +463,7 @@ class Trainer:
         names = sorted(set(self.bad_names or self.step_names))
         self.d_results, self.step_names, self.bad_names = [], [], []
         self.step += 1
-        self.pace.tick()
+        self.step_times.append(time.monotonic())
         if ok_g and ok_d:
             self.bad_run = []
             self.train_mel.append(terms["mel"].item())
@@ -527,24 +492,23 @@ class Trainer:
     # ---- validation and checkpoints ----
     @torch.no_grad()
     def validate(self):
-        """Convert the validation items as a user converts them (the prior path, each item's own
-        pitch and speaker vector), measure them, fold the figures into the validation score, write
-        best.pt when it improves. True when the score says the voice is done (train.patience)."""
+        """Convert the validation items as a user would (prior path, own pitch and speaker), score them,
+        write best.pt when the score improves. True when it says the voice is done (train.patience)."""
         if self.valid_loader is None:
             return False
         net_g = unwrap(self.net_g)
         net_g.eval()
-        hp, total, count = self.hp, 0.0, 0
+        hp, mels, best = self.hp, [], os.path.join(self.pth_dir, BEST_NAME)
         if self.voice_metrics is None:  # pitch tracker and speaker encoder, loaded at the first validation
             self.voice_metrics = ValidMetrics(hp, str(self.device), warn=self.log.warning)
         voice = []
         for index, batch in enumerate(tqdm(self.valid_loader, desc="validation", leave=False)):
             batch = batch.to(self.device)
-            fake = self.generate(net_g, batch)[..., : batch.audio.size(-1)]
+            fake = net_g.infer(batch.ppg, batch.vec, batch.pit, batch.spk, batch.ppg_lengths,
+                               seed=int(hp.train.seed))[..., : batch.audio.size(-1)]  # [B, 1, T * hop]
             real = batch.audio[..., : fake.size(-1)]
             mel_fake, mel_real = mel_of(hp, fake), mel_of(hp, real)
-            total += torch.nn.functional.l1_loss(mel_fake, mel_real).item()
-            count += 1
+            mels.append(F.l1_loss(mel_fake, mel_real).item())
             if self.voice_metrics.enabled:  # batch size 1: does the output sing the asked pitch in its voice?
                 voice.append(self.voice_metrics.measure(fake[0, 0].float().cpu().numpy(), hp.data.sampling_rate,
                                                         batch.pit[0].cpu().numpy(), batch.spk[0].cpu().numpy()))
@@ -555,9 +519,9 @@ class Trainer:
                 if self.epoch == self.start_epoch:
                     self.log.audio(f"valid/real_{index}", real[0, 0].cpu().numpy(), self.step, hp.data.sampling_rate)
         net_g.train()
-        if not count:
+        if not mels:
             return False
-        figures = {"mel": total / count, **ValidMetrics.mean(voice)}  # + pitch_cents, voicing, f0_*, spk_sim
+        figures = {"mel": sum(mels) / len(mels), **ValidMetrics.mean(voice)}  # + pitch, f0_*, spk_sim
         score = validation_score(figures, hp.log.score_weights)
         train_mel = sum(self.train_mel) / len(self.train_mel) if self.train_mel else None
         self.train_mel = []
@@ -568,10 +532,12 @@ class Trainer:
                       f"({'best so far' if improved else f'best {self.done.best:.4f} at step {self.done.best_step}'}), "
                       + ", ".join(f"{k} {v:.4g}" for k, v in figures.items()))
         if improved:
-            self.save_best(score)
+            save_training_checkpoint(best, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step,
+                                     self.epoch, self.hp_str, epoch_batches=self.epoch_batches,
+                                     score=float(score))
+            self.log.info(f"Saved {best} (validation score {score:.4f}, step {self.step})")
         if done and not self.done.announced:
             self.done.announced = True
-            best = os.path.join(self.pth_dir, BEST_NAME)
             self.log.warning(
                 f"The voice looks done: the validation score has not improved for {self.done.since_best} "
                 f"evaluations (train.patience) while the training mel loss still falls "
@@ -582,28 +548,17 @@ class Trainer:
         self.log.flush()
         return done
 
-    def save_best(self, score):
-        path = os.path.join(self.pth_dir, BEST_NAME)
-        save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step, self.epoch,
-                                 self.hp_str, epoch_batches=self.epoch_batches, score=float(score))
-        self.log.info(f"Saved {path} (validation score {score:.4f}, step {self.step})")
-
-    def generate(self, net_g, batch):
-        """Full-length audio [B, 1, T * hop] for validation (the model's inference path)."""
-        return net_g.infer(batch.ppg, batch.vec, batch.pit, batch.spk, batch.ppg_lengths, seed=int(self.hp.train.seed))
-
     def save(self):
-        if not self.info.is_main:
-            train_utils.barrier(self.info)
-            return
-        path = checkpoint_path(self.hp.log.pth_dir, self.options.name, self.epoch)
-        save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step, self.epoch,
-                                 self.hp_str, epoch_batches=self.epoch_batches)
-        self.log.info(f"Saved checkpoint {path}" + (f" (epoch {self.epoch} stopped after batch {self.epoch_batches})"
-                                                     if self.epoch_batches else ""))
-        for old in prune_checkpoints(self.pth_dir, self.options.name, self.hp.log.keep_ckpts):
-            self.log.info(f"Removed old checkpoint {old} (log.keep_ckpts)")
-        train_utils.barrier(self.info)
+        if self.info.is_main:
+            path = os.path.join(self.pth_dir, f"{self.options.name}_{int(self.epoch):04d}.pt")
+            save_training_checkpoint(path, self.net_g, self.net_d, self.optim_g, self.optim_d, self.step,
+                                     self.epoch, self.hp_str, epoch_batches=self.epoch_batches)
+            stopped = self.epoch_batches and f" (epoch {self.epoch} stopped after batch {self.epoch_batches})"
+            self.log.info(f"Saved checkpoint {path}{stopped or ''}")
+            for old in prune_checkpoints(self.pth_dir, self.options.name, self.hp.log.keep_ckpts):
+                self.log.info(f"Removed old checkpoint {old} (log.keep_ckpts)")
+        if self.info.distributed:
+            torch.distributed.barrier()
 
 
 def run_worker(rank, world_size, local_rank, options, device_name, master_addr, master_port, init_method=None):
@@ -616,7 +571,8 @@ def run_worker(rank, world_size, local_rank, options, device_name, master_addr, 
     try:
         return Trainer(hp, hp_str, options, info).fit()
     finally:
-        train_utils.cleanup()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
 
 def _spawned(rank, world_size, options, device_name, master_addr, master_port):
@@ -628,10 +584,11 @@ def train(options):
     keep_freed_memory()
     hp = load_config(options.config)
     resolve_amp(hp, options.amp)  # fail early on a bad --amp
-    if train_utils.launched_by_torchrun():
-        rank, world, local, addr, port = train_utils.torchrun_info()
-        return run_worker(rank, world, local, options, str(pick_device(options.device)), addr, port,
-                          init_method="env://")
+    env = os.environ
+    if all(k in env for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK")):  # started by torchrun
+        return run_worker(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env["LOCAL_RANK"]), options,
+                          str(pick_device(options.device)), env.get("MASTER_ADDR", "127.0.0.1"),
+                          int(env.get("MASTER_PORT", "29500")), init_method="env://")
     device = pick_device(options.device)
     procs = options.num_procs
     if procs is None:
@@ -639,12 +596,10 @@ def train(options):
     procs = max(1, int(procs))
     if procs == 1:
         return run_worker(0, 1, 0, options, str(device), options.master_addr, 0)
-    import torch.multiprocessing as mp
-
     port = int(options.master_port or hp.train.port)
     args = (procs, options, "cuda" if device.type == "cuda" else "cpu", options.master_addr, port)
-    context = mp.start_processes(_spawned, args=args, nprocs=procs, join=False, start_method="spawn")
+    context = torch.multiprocessing.start_processes(_spawned, args=args, nprocs=procs, join=False,
+                                                    start_method="spawn")
     with forward_signals_to(context.processes):
         while not context.join():
             pass
-    return None

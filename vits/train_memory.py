@@ -1,12 +1,8 @@
 """How much memory a CPU training run needs, told before it starts (a run that outgrows the machine
-is killed by the kernel with nothing on screen).
-
-The estimate is linear in what grows: the weights with their gradients and AdamW's two moments
-(16 bytes per parameter), the activations of each clip in a batch (a part per clip, a part per
-second of clip, train.max_seconds), and each DataLoader worker. The constants were measured with
-bench/bench_train.py --memory (peak RSS of a real training step, configs/base.yaml, CPU); the
-README has the table.
+is killed by the kernel with nothing on screen). The estimate is linear in the parameters, the clips
+of a batch and their seconds, and the loader workers; README has the measured table.
 """
+import contextlib
 import os
 import resource
 import sys
@@ -24,26 +20,22 @@ PER_WORKER = 0.65 * GB  # one DataLoader worker process (measured on a real data
 def peak_rss_bytes():
     """Peak resident memory of this process so far: Linux VmHWM (its own; ru_maxrss would start at
     the parent's size when a large process started it), else ru_maxrss."""
-    try:
+    with contextlib.suppress(OSError):
         with open("/proc/self/status", encoding="ascii") as f:
             for line in f:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) * 1024
-    except OSError:
-        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
 
 
 def available_bytes():
     """Memory the system can give without swapping (Linux MemAvailable), None when unknown."""
-    try:
+    with contextlib.suppress(OSError):
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
-    except OSError:
-        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
@@ -58,10 +50,8 @@ def estimate_bytes(parameters, batch_size, max_seconds, workers):
 
 def largest_batch(parameters, max_seconds, workers, budget):
     """The largest batch size whose estimate fits `budget` bytes (0 when not even 1 fits)."""
-    batch = 0
-    while estimate_bytes(parameters, batch + 1, max_seconds, workers) <= budget and batch < 1024:
-        batch += 1
-    return batch
+    fitting = (b for b in range(1, 1025) if estimate_bytes(parameters, b, max_seconds, workers) <= budget)
+    return max(fitting, default=0)  # the estimate grows with the batch: the fitting ones are 1..answer
 
 
 def memory_advice(parameters, t, available):

@@ -1,23 +1,6 @@
-"""Plumbing of the training loop (vits/train.py): checkpoints, DDP process groups, logs, signals.
-
-Checkpoints: the public so-vits-svc-5.0 layout {model_g, model_d, optim_g, optim_d, step, epoch,
-hp_str}, written atomically, named <pth_dir>/<name>/<name>_<epoch:04d>.pt, loaded with
-weights_only=True.
-
-Distributed training with torch.distributed, three ways to run:
-  * one process (no process group);
-  * torchrun (or any launcher that sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT):
-    every process calls the worker once; works across machines;
-  * single-node spawn: torch.multiprocessing starts one process per GPU (or per CPU worker
-    for tests) and they meet at MASTER_ADDR:port.
-Backend: nccl on CUDA (gloo when more processes than GPUs share a machine), gloo on CPU.
-
-Logs on rank 0: a plain text file logs/<name>/train.log (+ stderr) and TensorBoard scalars, mel
-images and audio in logs/<name>/. Other ranks get a logger that writes nothing.
-
-Ctrl-C / SIGTERM: the first signal prints "stopping after this step (press again to abort)" and
-asks the trainer to finish the current step, save a checkpoint where the epoch stands (resuming
-continues at the next batch) and exit; a second one aborts at once (KeyboardInterrupt).
+"""Plumbing of the training loop (vits/train.py): checkpoints in the public so-vits-svc-5.0 layout
+(<pth_dir>/<name>/<name>_<epoch:04d>.pt), DDP process groups (one process, torchrun or a
+single-node spawn), logs on rank 0 (train.log + TensorBoard), and Ctrl-C / SIGTERM handling.
 """
 import contextlib
 import datetime
@@ -25,7 +8,6 @@ import glob
 import logging
 import os
 import re
-import shutil
 import signal
 import sys
 import threading
@@ -40,7 +22,7 @@ from common.checkpoint import (CheckpointError, load_checkpoint, load_state_dict
                                require_finite, require_keys, save_checkpoint, to_legacy_weight_norm, verify_zip)
 
 
-# ---- checkpoints ----
+# ---- checkpoints: <pth_dir>/<name>/<name>_<epoch:04d>.pt and best.pt ----
 
 TRAINING_KEYS = ("model_g", "model_d", "optim_g", "optim_d", "step", "epoch", "hp_str")
 # Beside the public keys: how many batches of `epoch` were trained when it was saved (0: the whole
@@ -51,6 +33,8 @@ BEST_NAME = "best.pt"
 
 class TrainingError(RuntimeError):
     """Training cannot go on; the message says why, names the files, and what to do."""
+
+
 PRETRAIN_HINT = ("The public pretrain is sovits5.0.pretrain.pth from the so-vits-svc-5.0 release "
                  "(a dict with model_g and model_d); set train.pretrain to \"\" to train from scratch.")
 
@@ -60,30 +44,15 @@ def unwrap(model):
     return getattr(model, "module", model)
 
 
-def checkpoint_path(pth_dir, name, epoch):
-    return os.path.join(pth_dir, name, f"{name}_{int(epoch):04d}.pt")
-
-
-def training_state(model_g, model_d, optim_g, optim_d, step, epoch, hp_str, epoch_batches=0, **extra):
-    return {
-        "model_g": to_legacy_weight_norm(unwrap(model_g).state_dict()),
-        "model_d": to_legacy_weight_norm(unwrap(model_d).state_dict()),
-        "optim_g": optim_g.state_dict(),
-        "optim_d": optim_d.state_dict(),
-        "step": int(step),
-        "epoch": int(epoch),
-        "hp_str": str(hp_str),
-        EPOCH_BATCHES_KEY: int(epoch_batches),
-        **extra,
-    }
-
-
 def save_training_checkpoint(path, model_g, model_d, optim_g, optim_d, step, epoch, hp_str, epoch_batches=0,
                              **extra):
-    """Write a training checkpoint atomically. Never writes one with NaN/inf weights or optimizer
-    state; a failed write (full disk, no permission) leaves the previous files intact. Both raise
-    TrainingError naming the folder and the newest checkpoint kept there."""
-    state = training_state(model_g, model_d, optim_g, optim_d, step, epoch, hp_str, epoch_batches, **extra)
+    """Write a training checkpoint atomically; NaN/inf weights or optimizer state, or a failed write
+    (full disk, no permission), raise TrainingError naming the folder and its newest good checkpoint."""
+    state = {"model_g": to_legacy_weight_norm(unwrap(model_g).state_dict()),
+             "model_d": to_legacy_weight_norm(unwrap(model_d).state_dict()),
+             "optim_g": optim_g.state_dict(), "optim_d": optim_d.state_dict(),
+             "step": int(step), "epoch": int(epoch), "hp_str": str(hp_str),
+             EPOCH_BATCHES_KEY: int(epoch_batches), **extra}
     folder = os.path.dirname(os.path.abspath(path))
     bad = non_finite_tensors({k: state[k] for k in ("model_g", "model_d", "optim_g", "optim_d")})
     if bad:
@@ -94,30 +63,20 @@ def save_training_checkpoint(path, model_g, model_d, optim_g, optim_d, step, epo
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise TrainingError(f"could not write {path} in {folder} ({reason}): free disk space or make the folder "
                             f"writable, then resume. {newest_good_text(folder, verify=False)}") from None
-    return path
-
-
-def newest_good_checkpoint(folder, skip=(), verify=True):
-    """The newest training checkpoint in `folder` (numbered ones and best.pt, by modification time)
-    that passes the resume checks (zip CRC, keys, finite tensors); None when there is none."""
-    paths = [os.path.join(folder, f) for f in os.listdir(folder)] if os.path.isdir(folder) else []
-    paths = [p for p in paths if p.endswith(".pt") and os.path.isfile(p) and not is_temp_file(p)
-             and os.path.abspath(p) not in {os.path.abspath(s) for s in skip}]
-    for path in sorted(paths, key=os.path.getmtime, reverse=True):
-        if not verify:
-            return path
-        try:
-            read_training_checkpoint(path)
-            return path
-        except CheckpointError:
-            continue
-    return None
 
 
 def newest_good_text(folder, skip=(), verify=True):
-    good = newest_good_checkpoint(folder, skip, verify)
-    return (f"The newest good checkpoint is {good} (resume with -p {good})." if good
-            else f"There is no good checkpoint in {folder} yet.")
+    """Names the newest training checkpoint in `folder` (numbered ones and best.pt, by modification
+    time) that passes the resume checks (zip CRC, keys, finite tensors), or says there is none."""
+    paths = [os.path.join(folder, f) for f in os.listdir(folder)] if os.path.isdir(folder) else []
+    paths = [p for p in paths if p.endswith(".pt") and os.path.isfile(p) and not is_temp_file(p)
+             and os.path.abspath(p) not in {os.path.abspath(s) for s in skip}]
+    for good in sorted(paths, key=os.path.getmtime, reverse=True):
+        with contextlib.suppress(CheckpointError):  # a damaged one: try the next
+            if verify:
+                read_training_checkpoint(good)
+            return f"The newest good checkpoint is {good} (resume with -p {good})."
+    return f"There is no good checkpoint in {folder} yet."
 
 
 def read_training_checkpoint(path):
@@ -178,21 +137,11 @@ def check_writable(folder):
                             f"permissions or set log.pth_dir to another folder.") from None
 
 
-def free_bytes(folder):
-    try:
-        return shutil.disk_usage(folder).free
-    except OSError:
-        return None
-
-
 def list_checkpoints(folder, name):
     """This run's epoch checkpoints, oldest epoch first."""
     pattern = re.compile(re.escape(name) + r"_(\d{4,})\.pt$")
-    found = []
-    for path in glob.glob(os.path.join(glob.escape(folder), f"{glob.escape(name)}_*.pt")):
-        match = pattern.match(os.path.basename(path))
-        if match:
-            found.append((int(match.group(1)), path))
+    paths = glob.glob(os.path.join(glob.escape(folder), f"{glob.escape(name)}_*.pt"))
+    found = [(int(m.group(1)), path) for path in paths if (m := pattern.match(os.path.basename(path)))]
     return [path for _, path in sorted(found)]
 
 
@@ -212,7 +161,6 @@ def prune_checkpoints(folder, name, keep):
 class DistInfo:
     rank: int = 0
     world_size: int = 1
-    local_rank: int = 0
     device: torch.device = torch.device("cpu")
 
     @property
@@ -224,13 +172,8 @@ class DistInfo:
         return self.world_size > 1
 
 
-def launched_by_torchrun():
-    return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
-
-
 def worker_device(device_name, local_rank, gpu_count=None):
-    """cuda:<local_rank> when training on CUDA with several processes (wrapping round when there
-    are more processes than GPUs), else the chosen device."""
+    """cuda:<local_rank mod GPUs> for a CUDA device without an index, else the chosen device."""
     device = torch.device(device_name)
     if device.type == "cuda" and device.index is None:
         gpu_count = torch.cuda.device_count() if gpu_count is None else gpu_count
@@ -241,19 +184,14 @@ def worker_device(device_name, local_rank, gpu_count=None):
 def process_group_backend(device, cuda_backend, local_world_size, gpu_count):
     """gloo on CPU; on CUDA the configured backend, unless processes share a GPU: NCCL refuses
     two ranks on one device, gloo (slower, CUDA tensors staged through the host) does not."""
-    if device.type != "cuda":
-        return "gloo"
-    if cuda_backend == "nccl" and local_world_size > gpu_count:
-        return "gloo"
-    return cuda_backend
+    shared = cuda_backend == "nccl" and local_world_size > gpu_count
+    return "gloo" if device.type != "cuda" or shared else cuda_backend
 
 
 def init_process_group(rank, world_size, local_rank, device_name, master_addr, master_port, cuda_backend="nccl",
                        init_method=None):
-    """Join the group (when world_size > 1) and return this process's DistInfo.
-
-    init_method defaults to tcp://master_addr:master_port (spawn); torchrun workers pass "env://"
-    to join the store torchrun already runs on MASTER_PORT."""
+    """Join the group (when world_size > 1) and return this process's DistInfo. init_method defaults to
+    tcp://master_addr:master_port (spawn); torchrun workers pass "env://" (torchrun's own store)."""
     device = worker_device(device_name, local_rank)
     if device.type == "cuda" and torch.cuda.is_available():
         torch.cuda.set_device(device)
@@ -266,18 +204,7 @@ def init_process_group(rank, world_size, local_rank, device_name, master_addr, m
                   flush=True)
         dist.init_process_group(backend=backend, init_method=init_method or f"tcp://{master_addr}:{int(master_port)}",
                                 rank=rank, world_size=world_size, timeout=datetime.timedelta(minutes=30))
-    return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
-
-
-def torchrun_info():
-    """(rank, world_size, local_rank, master_addr, master_port) from the torchrun environment."""
-    return (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]),
-            os.environ.get("MASTER_ADDR", "127.0.0.1"), int(os.environ.get("MASTER_PORT", "29500")))
-
-
-def cleanup():
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    return DistInfo(rank=rank, world_size=world_size, device=device)
 
 
 def any_rank(flag, info):
@@ -290,50 +217,16 @@ def any_rank(flag, info):
     return bool(value.item() > 0)
 
 
-def barrier(info):
-    if info.distributed:
-        dist.barrier()
-
-
-def no_sync_unless(model, sync):
-    """DDP's no_sync() for gradient-accumulation micro-batches; a null context otherwise."""
-    if not sync and hasattr(model, "no_sync"):
-        return model.no_sync()
-    return contextlib.nullcontext()
-
-
 # ---- logging ----
 
-def mel_figure_image(mel_real, mel_fake):
-    """Two mel spectrograms [mels, frames] -> an RGB image [H, W, 3] uint8 (matplotlib, Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
-    low = float(min(mel_real.min(), mel_fake.min()))
-    high = float(max(mel_real.max(), mel_fake.max()))
-    for ax, mel, title in ((axes[0], mel_real, "real"), (axes[1], mel_fake, "generated")):
-        im = ax.imshow(mel, aspect="auto", origin="lower", interpolation="none", vmin=low, vmax=high)
-        ax.set_title(title)
-        ax.set_ylabel("mel bin")
-    axes[1].set_xlabel("frame")
-    fig.colorbar(im, ax=list(axes))
-    fig.canvas.draw()
-    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return image
-
-
 class TrainLogger:
-    def __init__(self, log_dir, enabled=True, name="svc_trainer"):
-        self.enabled = enabled
-        self.log_dir = log_dir
+    def __init__(self, log_dir, enabled=True):
         self.writer = None
-        self.logger = logging.getLogger(f"{name}.{id(self)}")
+        self.logger = logging.getLogger(f"svc_trainer.{id(self)}")
         self.logger.propagate = False
         self.logger.setLevel(logging.INFO)
+        self.info = self.logger.info
+        self.warning = self.logger.warning
         if not enabled:
             self.logger.addHandler(logging.NullHandler())
             return
@@ -347,15 +240,8 @@ class TrainLogger:
 
         self.writer = SummaryWriter(log_dir)
 
-    def info(self, message):
-        self.logger.info(message)
-
-    def warning(self, message):
-        self.logger.warning(message)
-
     def exception(self, message):
-        """The current exception's traceback into train.log only (the console gets one line from
-        svc_trainer.py)."""
+        """The current exception's traceback into train.log only (svc_trainer.py prints one line)."""
         for handler in self.logger.handlers:
             if isinstance(handler, logging.FileHandler):
                 handler.handle(self.logger.makeRecord(self.logger.name, logging.ERROR, __file__, 0, message, None,
@@ -367,8 +253,26 @@ class TrainLogger:
                 self.writer.add_scalar(prefix + key, float(value), step)
 
     def mel_image(self, tag, mel_real, mel_fake, step):
-        if self.writer is not None:
-            self.writer.add_image(tag, mel_figure_image(mel_real, mel_fake), step, dataformats="HWC")
+        """Two mel spectrograms [mels, frames] drawn one above the other (matplotlib, Agg)."""
+        if self.writer is None:
+            return
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+        low = float(min(mel_real.min(), mel_fake.min()))
+        high = float(max(mel_real.max(), mel_fake.max()))
+        for ax, mel, title in ((axes[0], mel_real, "real"), (axes[1], mel_fake, "generated")):
+            im = ax.imshow(mel, aspect="auto", origin="lower", interpolation="none", vmin=low, vmax=high)
+            ax.set(title=title, ylabel="mel bin")
+        axes[1].set_xlabel("frame")
+        fig.colorbar(im, ax=list(axes))
+        fig.canvas.draw()
+        image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()  # [H, W, 3] uint8
+        plt.close(fig)
+        self.writer.add_image(tag, image, step, dataformats="HWC")
 
     def audio(self, tag, wav, step, sampling_rate):
         if self.writer is not None:
@@ -393,6 +297,9 @@ class TrainLogger:
 # ---- stop on a signal ----
 
 class StopRequest:
+    """Inside `with`: the first SIGINT/SIGTERM asks the trainer to stop after this step, the second
+    aborts (handlers installed from the main thread only)."""
+
     def __init__(self):
         self.requested = False
         self.signal_name = None
@@ -407,25 +314,16 @@ class StopRequest:
             os.write(sys.stderr.fileno(), f"\n{self.signal_name}: stopping after this step "
                                           f"(press again to abort)\n".encode())
 
-    def install(self):
-        """Handle SIGINT and SIGTERM (main thread only; elsewhere nothing is installed)."""
-        if threading.current_thread() is not threading.main_thread():
-            return self
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self.request)
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self.request)
         return self
 
-    def uninstall(self):
+    def __exit__(self, *exc):
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
-
-    def __enter__(self):
-        return self.install()
-
-    def __exit__(self, *exc):
-        self.uninstall()
-        return False
 
 
 @contextlib.contextmanager

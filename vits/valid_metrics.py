@@ -1,10 +1,5 @@
-"""Validation figures beside the losses: does the generated audio sing the asked pitch, in the voice
-of the item's speaker vector? And, folded into one score, is the voice still getting better?
-(The full evaluation of finished models is svc_eval.py.)
-
-Config (log.*): eval_pitch_method names the pitch tracker ("" skips the pitch figures),
-eval_speaker_checkpoint the speaker encoder ("" or a missing file skips the similarity),
-score_weights the weight of each figure in the validation score.
+"""Validation figures beside the losses (does the output sing the asked pitch, in the item's voice?)
+and the score they fold into (is the voice still getting better?). Finished models: svc_eval.py.
 
 The validation score (lower is better) of one evaluation, over its validation items:
 
@@ -18,6 +13,7 @@ Defaults 1, 0.01, 1, 0.01, 2: a semitone off costs as much as a mel L1 of 1, a v
 another speaker's (cosine 0.5) as much as that too. A figure that is not measured (no pitch
 tracker or speaker encoder configured) is left out, the same way at every evaluation of a run.
 """
+import contextlib
 import math
 import os
 
@@ -50,22 +46,18 @@ class ValidMetrics:
         return self.pitch is not None or self.speaker is not None
 
     def measure(self, wav, rate, asked_f0, spk):
-        """{name: value} of one generated waveform (float [T] at `rate`), its asked F0 [frames] at
-        100 Hz (0 = unvoiced) and its speaker vector; a figure that cannot be made is left out."""
+        """{name: value} of one generated waveform (float [T] at `rate`), given its asked F0 [frames]
+        at 100 Hz and its speaker vector; a figure that cannot be made is left out."""
         wav16k = resample(np.asarray(wav, dtype=np.float32), rate, EXTRACT_RATE)
         values = {}
         if self.pitch is not None:
-            try:
+            with contextlib.suppress(ValueError):  # MetricError: an item with no voiced frame
                 score = pitch_agreement(self.pitch.training(wav16k), asked_f0)
                 values.update(pitch_cents=score.median_cents, voicing=score.voicing_disagreement,
                               f0_corr=score.f0_corr, f0_rmse=score.f0_rmse)
-            except ValueError:  # MetricError: an item with no voiced frame
-                pass
         if self.speaker is not None:
-            try:
+            with contextlib.suppress(ValueError):  # AudioError, MetricError: silent output
                 values["spk_sim"] = cosine(self.speaker(wav16k), spk)
-            except ValueError:  # AudioError, MetricError: silent output
-                pass
         return {k: v for k, v in values.items() if not math.isnan(v)}
 
     @staticmethod
@@ -75,23 +67,14 @@ class ValidMetrics:
         return {k: float(np.mean([m[k] for m in measures if k in m])) for k in sorted(names)}
 
 
-
-SCORE_TERMS = {  # figure -> its contribution to the score for weight w
-    "mel": lambda v, w: w * v,
-    "pitch_cents": lambda v, w: w * v,
-    "f0_corr": lambda v, w: w * (1.0 - v),
-    "f0_rmse": lambda v, w: w * v,
-    "spk_sim": lambda v, w: w * (1.0 - v),
-}
-
-
 def validation_score(figures, weights):
     """The documented score (module docstring) of one evaluation's mean figures; lower is better."""
     total = 0.0
-    for name, term in SCORE_TERMS.items():
+    for name in ("mel", "pitch_cents", "f0_corr", "f0_rmse", "spk_sim"):
         weight = float(weights[name]) if name in weights else 0.0
         if weight and name in figures and math.isfinite(figures[name]):
-            total += term(float(figures[name]), weight)
+            value = float(figures[name])
+            total += weight * (1.0 - value if name in ("f0_corr", "spk_sim") else value)
     return total
 
 
@@ -109,8 +92,7 @@ class DoneSignal:
     def update(self, score, step, train_mel):
         """(improved, done) after an evaluation with `score` at `step`; `train_mel` is the mean
         training mel loss since the previous evaluation (None when unknown)."""
-        improved = self.best is None or score < self.best
-        if improved:
+        if self.best is None or score < self.best:
             self.best, self.best_step, self.since_best = float(score), int(step), 0
             self.train_mel_at_best = train_mel
             return True, False
