@@ -41,10 +41,7 @@ def _decode(path, raw):
 
 def _delimiter(lines):
     sample = "\n".join(lines[:50])
-    for delim in ("\t", ";"):
-        if delim in sample:
-            return delim
-    return ","
+    return next((delim for delim in ("\t", ";") if delim in sample), ",")
 
 
 def _number(text):
@@ -69,8 +66,7 @@ def read_f0_csv(path):
     if not os.path.isfile(path):
         raise F0CsvError(f"{path}: file not found. Check the path given to the pitch CSV option.")
     with open(path, "rb") as f:
-        text = _decode(path, f.read())
-    lines = text.splitlines()
+        lines = _decode(path, f.read()).splitlines()
     delimiter = _delimiter(lines)
     rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
     fix = "Each row must be `time,f0` (seconds, Hz) or just f0; use 0 for unvoiced frames."

@@ -53,27 +53,17 @@ class ConvModule(nn.Module):
         self.net = nn.ModuleDict({
             "0": nn.LayerNorm(hidden),
             "2": nn.Conv1d(hidden, 2 * inner, 1),
-            "4": _Depthwise(inner, kernel),
+            "4": nn.Module(),  # depthwise: one filter per channel, odd kernel, output as long as the input
             "6": nn.Conv1d(inner, hidden, 1),
         })
+        self.net["4"].conv = nn.Conv1d(inner, inner, kernel, padding=kernel // 2, groups=inner)
 
     def forward(self, x):
         """x [B, T, H] -> [B, T, H]"""
         y = self.net["0"](x).transpose(1, 2)  # [B, H, T]
         y = F.glu(self.net["2"](y), dim=1)  # [B, inner, T]
-        y = F.silu(self.net["4"](y))
+        y = F.silu(self.net["4"].conv(y))
         return self.net["6"](y).transpose(1, 2)
-
-
-class _Depthwise(nn.Module):
-    """One filter per channel, odd kernel, output as long as the input ("conv" in the file's names)."""
-
-    def __init__(self, channels, kernel):
-        super().__init__()
-        self.conv = nn.Conv1d(channels, channels, kernel, padding=kernel // 2, groups=channels)
-
-    def forward(self, x):
-        return self.conv(x)
 
 
 class EncoderLayer(nn.Module):
