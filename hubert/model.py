@@ -131,19 +131,6 @@ class PositionalConvEmbedding(nn.Module):
         return F.gelu(y[:, :, :-1]).transpose(1, 2)  # an even kernel gives one extra step
 
 
-class TransformerStack(nn.Module):
-    def __init__(self, width, heads, ffn, n_layers):
-        super().__init__()
-        self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(width, heads, ffn, dropout=0.0, activation="gelu", batch_first=True)
-            for _ in range(n_layers))
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-
 class HubertSoftNet(nn.Module):
     """waveform [B, 1, T] (already padded) -> soft units [B, frames, units]."""
 
@@ -155,7 +142,10 @@ class HubertSoftNet(nn.Module):
         self.feature_projection = FeatureProjection(conv_channels, width)
         self.positional_embedding = PositionalConvEmbedding(width, pos_kernel, pos_groups)
         self.norm = nn.LayerNorm(width)
-        self.encoder = TransformerStack(width, heads, ffn, n_layers)
+        self.encoder = nn.Module()
+        self.encoder.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(width, heads, ffn, dropout=0.0, activation="gelu", batch_first=True)
+            for _ in range(n_layers))
         self.proj = nn.Linear(width, units)
         # Training-only parameters, kept so the public file loads strictly.
         self.masked_spec_embed = nn.Parameter(torch.zeros(width))
@@ -165,4 +155,6 @@ class HubertSoftNet(nn.Module):
         x = self.feature_extractor(wav).transpose(1, 2)  # [B, frames, C]
         x = self.feature_projection(x)
         x = self.norm(x + self.positional_embedding(x))
-        return self.proj(self.encoder(x))
+        for layer in self.encoder.layers:
+            x = layer(x)
+        return self.proj(x)

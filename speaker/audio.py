@@ -1,10 +1,5 @@
-"""Audio front end of the LSTM speaker encoder (Mozilla/Coqui TTS AudioProcessor settings).
-
-The values follow `speaker_pretrain/config.json` of so-vits-svc-5.0 (see
-tests/data/compat/speaker_lstm_checkpoint.json): 16 kHz, pre-emphasis 0.98, 1024-point Hann STFT
-with hop 256 (centred, reflect padding), 80 mel bands over 0..8000 Hz, 20*log10 amplitude,
-symmetric normalisation to [-4, 4]. Before that the waveform is trimmed (10 ms edge margin,
-then 60 dB silence trim) and peak-normalised to 0.95.
+"""Audio front end of the LSTM speaker encoder (Mozilla/Coqui TTS AudioProcessor settings of
+so-vits-svc-5.0's speaker_pretrain/config.json, see tests/data/compat/speaker_lstm_checkpoint.json).
 
 Pure numpy/librosa on the CPU, so batch jobs can run it in worker processes.
 """

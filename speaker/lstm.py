@@ -61,8 +61,3 @@ def sizes_from_state_dict(state_dict):
     proj_dim = state_dict["layers.0.linear.weight"].shape[0]
     return int(input_dim), int(proj_dim), int(lstm_dim), num_layers
 
-
-@torch.inference_mode()
-def embed_windows(model, windows):
-    """windows [N, T, input_dim] float tensor on the model's device -> [N, proj_dim] unit vectors."""
-    return model(windows.float())

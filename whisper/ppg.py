@@ -23,13 +23,10 @@ def _shape(state, key, path):
 
 
 def encoder_from_checkpoint(ckpt, path, matrix_dtype=torch.float32):
-    """Build the truncated encoder from an OpenAI {'dims', 'model_state_dict'} dict and load it.
-
-    decoder.* weights and the blocks after the PPG layer are ignored. The encoder is built
-    without storage and takes the checkpoint's tensors as its own (one conversion out of the
-    memory-mapped file, no random initialisation, no second copy): weight matrices in
-    `matrix_dtype` (bfloat16 halves their memory for the bf16 path), everything else float32.
-    """
+    """The truncated encoder from an OpenAI {'dims', 'model_state_dict'} dict (decoder.* and the blocks
+    after the PPG layer ignored). Built without storage, it takes the checkpoint's tensors as its own (no
+    random init, no second copy): weight matrices in `matrix_dtype` (bfloat16 for the bf16 path), the rest
+    float32."""
     hint = f"Expected an OpenAI Whisper file such as large-v2.pt ({WHISPER_URL})."
     require_keys(ckpt, ("dims", "model_state_dict"), path, what=WHAT, hint=hint)
     dims, state = ckpt["dims"], ckpt["model_state_dict"]
