@@ -26,7 +26,9 @@ FCPE_HINT = (
 
 def locate_fcpe(weights=None, package="torchfcpe"):
     """Path of the FCPE weights: `weights` when given, else <torchfcpe>/assets/fcpe_c_v001.pt."""
-    return os.fspath(weights) if weights else wheel_asset(package, "fcpe_c_v001.pt", "FCPE weights", FCPE_HINT)
+    if weights:
+        return os.fspath(weights)
+    return wheel_asset(package, "fcpe_c_v001.pt", "FCPE weights", FCPE_HINT)
 
 
 def load_fcpe(weights=None):
@@ -52,8 +54,21 @@ def load_fcpe(weights=None):
         raise CheckpointError(
             f"FCPE weights {path} were trained on other features (sr {sr}, hop {hop}, n_fft {n_fft}, "
             f"window {win}, {mel.get('num_mels')} mels); this toolkit needs 16 kHz, hop 160, window = n_fft. {FCPE_HINT}")
-    return net.eval(), dict(n_mels=sizes.mels, sample_rate=sr, n_fft=n_fft, hop=hop, fmin=mel.get("fmin") or 0.0,
-                            fmax=mel.get("fmax") or sr / 2)
+    fmin, fmax = mel.get("fmin") or 0.0, mel.get("fmax") or sr / 2
+    return net.eval(), dict(n_mels=sizes.mels, sample_rate=sr, n_fft=n_fft, hop=hop, fmin=fmin, fmax=fmax)
+
+
+def run_in_chunks(run, frames, chunk, context, progress=None):
+    """All `frames` outputs of run(lo, hi) -> [hi - lo, ...] as float32 numpy, computed in pieces of
+    `chunk` frames, each seen with `context` frames either side; progress(pieces done, total)."""
+    out, total = [], -(-frames // chunk)
+    for start in range(0, frames, chunk):
+        stop = min(start + chunk, frames)
+        lo, hi = max(start - context, 0), min(stop + context, frames)
+        out.append(run(lo, hi)[start - lo:stop - lo].float().cpu())
+        if progress:
+            progress(len(out), total)
+    return torch.cat(out).numpy()
 
 
 class FcpeTracker:
@@ -75,14 +90,8 @@ class FcpeTracker:
         """[1 + len // 160, bins] float32 numpy."""
         wav = torch.as_tensor(np.asarray(wav, dtype=np.float32), device=self.device)
         stem = self.net.stem(self.mel(wav)[None])  # [1, H, T]
-        frames, context = stem.shape[-1], self.net.receptive_half()
-        out = []
-        for start in range(0, frames, self.chunk_frames):
-            stop = min(start + self.chunk_frames, frames)
-            lo, hi = max(start - context, 0), min(stop + context, frames)
-            acts = self.net.body(stem[..., lo:hi])  # [1, hi - lo, bins]
-            out.append(acts[0, start - lo:stop - lo].float().cpu())
-        return torch.cat(out).numpy()
+        return run_in_chunks(lambda lo, hi: self.net.body(stem[..., lo:hi])[0],  # [hi - lo, bins]
+                             stem.shape[-1], self.chunk_frames, self.net.receptive_half())
 
     def track(self, wav, hop=HOP, fmin=50.0, fmax=1000.0, progress=None):  # (one pass)
         """The strongest bin inside fmin..fmax, refined by the local weighted average."""

@@ -1,4 +1,4 @@
-"""Natural-log mel magnitudes of 16 kHz audio, one frame per 10 ms (FCPE's features; RMVPE's with its settings).
+"""Natural-log mel magnitudes of 16 kHz audio, one frame per 10 ms: FCPE's features (RMVPE's with its own).
 
 FCPE: 1024-sample Hann window, 1024-point FFT, 128 Slaney mel bands from 0 to 8 kHz (librosa's filters,
 common.mel_filters), magnitudes |X| floored at 1e-5 before the log. Frame n starts 432 samples before

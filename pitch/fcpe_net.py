@@ -1,17 +1,11 @@
-"""The FCPE pitch network (torchfcpe's "CFNaiveMelPE", conv-only variant), laid out so the
-`fcpe_c_v001.pt` file shipped in the torchfcpe wheel loads as-is.
+"""The FCPE pitch network (torchfcpe's "CFNaiveMelPE", conv-only variant) in the layout of the wheel's
+`fcpe_c_v001.pt`; every size is read back from the weight tensors, so a small file of the layout loads too.
 
-Input: log-mel frames [B, T, 128] (16 kHz, 10 ms hop, see pitch/fcpe_mel.py).
-Output: [B, T, 360] independent sigmoid activations over pitch bins spaced evenly in cents from
-f0_min to f0_max (the `cent_table` buffer, stored in the file).
-
-    conv3 -> GroupNorm(4) -> LeakyReLU -> conv3                     (input stack, mel -> hidden)
-    n x  [ x + Conv-module(x) ]                                     (conformer layers without attention)
-    LayerNorm -> weight-normalised Linear -> sigmoid
-
-Conv-module: LayerNorm -> 1x1 conv to 2*inner -> GLU -> depthwise conv (31 taps) -> SiLU -> 1x1 conv.
-Every size is read back from the weight tensors (`FcpeSizes.from_state_dict`), so a small file of the
-same layout loads as well as the real one.
+    log-mel [B, T, 128] -> conv3 -> GroupNorm(4) -> LeakyReLU -> conv3       (input stack, mel -> hidden)
+    n x [x + Conv-module(x)]       (conformer layers without attention: LayerNorm -> 1x1 conv to 2*inner
+                                    -> GLU -> depthwise conv (31 taps) -> SiLU -> 1x1 conv)
+    LayerNorm -> weight-normalised Linear -> sigmoid  -> [B, T, 360] over bins evenly spaced in cents
+                                                         from f0_min to f0_max (`cent_table`, in the file)
 """
 from dataclasses import dataclass
 
@@ -115,9 +109,7 @@ class FcpeNet(nn.Module):
         self.register_buffer("gaussian_blurred_cent_mask", cents[1].clone())
 
     def stem(self, mel):
-        """mel [B, T, M] -> [B, H, T] after the first conv and GroupNorm.
-
-        GroupNorm's statistics span the whole sequence, so this part always sees all frames."""
+        """mel [B, T, M] -> [B, H, T] after the first conv and GroupNorm (its statistics span all frames)."""
         return self.input_stack["1"](self.input_stack["0"](mel.transpose(1, 2)))
 
     def body(self, x):

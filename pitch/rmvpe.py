@@ -18,6 +18,7 @@ from common.extractor import resolve_weights
 from common.paths import RMVPE_CKPT
 from pitch import fcpe_mel
 from pitch.crepe_decode import BIN_CENTS, cents_to_hz, local_average
+from pitch.fcpe import run_in_chunks
 from pitch.rmvpe_net import N_MELS, RmvpeNet, RmvpeSizes
 
 HOP = 160
@@ -37,7 +38,8 @@ def weight_hint(path):
     weight = WEIGHTS.get("rmvpe")
     manual = f"download it by hand from {weight.urls[0]} (page: {weight.page}); " if weight else ""
     return (f"Put rmvpe.pt into the folder {os.path.dirname(os.path.abspath(path))}: run "
-            f"`python svc_download.py --only rmvpe`; or {manual}or pass another file with --rmvpe-weights PATH.")
+            f"`python svc_download.py --only rmvpe`; or {manual}"
+            "or pass another file with --rmvpe-weights PATH.")
 
 
 def bin_cents():
@@ -50,7 +52,8 @@ def decode(salience, threshold=VOICED_THRESHOLD):
     salience = np.asarray(salience, dtype=np.float64)
     peak = np.argmax(salience, axis=1)
     strength = salience[np.arange(len(peak)), peak]
-    return np.where(strength > threshold, cents_to_hz(local_average(salience, peak, BIN_CENTS)), 0.0), strength
+    f0 = cents_to_hz(local_average(salience, peak, BIN_CENTS))
+    return np.where(strength > threshold, f0, 0.0), strength
 
 
 class LogMel(fcpe_mel.LogMel):
@@ -94,17 +97,10 @@ class RmvpeTracker:
         """[1 + len // 160, 360] float32 numpy; progress(chunks done, total)."""
         wav = torch.as_tensor(np.asarray(wav, dtype=np.float32), device=self.device)
         mel = self.mel(wav)  # [T, 128]
-        total = mel.shape[0]
-        if total <= self.chunk_frames + 2 * self.context_frames:
+        if mel.shape[0] <= self.chunk_frames + 2 * self.context_frames:
             return self._run(mel).float().cpu().numpy()
-        out, chunks = [], -(-total // self.chunk_frames)
-        for start in range(0, total, self.chunk_frames):
-            stop = min(start + self.chunk_frames, total)
-            lo, hi = max(start - self.context_frames, 0), min(stop + self.context_frames, total)
-            out.append(self._run(mel[lo:hi])[start - lo:stop - lo].float().cpu())
-            if progress:
-                progress(len(out), chunks)
-        return torch.cat(out).numpy()
+        return run_in_chunks(lambda lo, hi: self._run(mel[lo:hi]), mel.shape[0], self.chunk_frames,
+                             self.context_frames, progress)
 
     def track(self, wav, hop=HOP, fmin=None, fmax=None, progress=None):
         """fmin/fmax are accepted for the tracker interface; RMVPE decodes over its whole range with
