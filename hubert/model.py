@@ -99,11 +99,8 @@ class FeatureProjection(nn.Module):
 
 
 class WeightNormConv1d(nn.Module):
-    """Conv1d whose weight is g * v / |v|, the norm taken per kernel tap (weight norm with dim=2).
-
-    Parameters are stored as weight_g [1, 1, K] / weight_v [out, in / groups, K], the legacy
-    torch weight-norm names the public checkpoint uses.
-    """
+    """Conv1d whose weight is g * v / |v|, the norm taken per kernel tap (weight norm with dim=2), stored
+    as weight_g [1, 1, K] / weight_v [out, in / groups, K] (the public checkpoint's legacy names)."""
 
     def __init__(self, width, kernel, groups):
         super().__init__()

@@ -48,11 +48,8 @@ def _complex_block(w_spec):
 
 
 class FastCrepe(torch.nn.Module):
-    """Inference-only twin of a CrepeNet. `conv="fft"` (fast on CPU) or `conv="direct"` (cuDNN).
-
-    The FFT path keeps activations time-major, [L, B, C], so every FFT, matmul and pool works on
-    contiguous memory without transposes.
-    """
+    """Inference-only twin of a CrepeNet. `conv="fft"` (fast on CPU; activations time-major, [L, B, C],
+    so every FFT, matmul and pool works on contiguous memory) or `conv="direct"` (cuDNN)."""
 
     def __init__(self, net, conv="fft"):
         super().__init__()

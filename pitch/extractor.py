@@ -99,16 +99,14 @@ class PitchExtractor:
         if self.tracker is None:
             f0 = np.asarray(CLASSIC_METHODS[self.method](wav, FMIN, FMAX), dtype=np.float64)
             return f0, f0 > 0
-        if mode == "training":
-            f0, periodicity = self.tracker.track(wav, TRAIN_HOP, FMIN, FMAX, progress)
-            mean, median = TRAIN_FILTERS[self.method]
-            f0 = smoothing.mean_filter(f0, mean)
-            voiced = smoothing.median_filter(periodicity, median) >= TRAIN_VOICED[self.method]
-        else:
-            hop = CONVERT_HOP[self.method]
-            f0, periodicity = self.tracker.track(wav, hop, FMIN, FMAX, progress)
-            voiced = smoothing.median_filter(periodicity, CONVERT_MEDIAN) >= CONVERT_VOICED[self.method]
-            f0, voiced = np.repeat(f0, hop // HOP), np.repeat(voiced, hop // HOP)  # back to 10 ms frames
+        training = mode == "training"
+        hop = TRAIN_HOP if training else CONVERT_HOP[self.method]
+        f0, periodicity = self.tracker.track(wav, hop, FMIN, FMAX, progress)
+        mean, median = TRAIN_FILTERS[self.method] if training else (1, CONVERT_MEDIAN)
+        threshold = (TRAIN_VOICED if training else CONVERT_VOICED)[self.method]
+        f0 = smoothing.mean_filter(f0, mean)
+        voiced = smoothing.median_filter(periodicity, median) >= threshold
+        f0, voiced = np.repeat(f0, hop // HOP), np.repeat(voiced, hop // HOP)  # back to 10 ms frames
         return np.where(voiced, f0, 0.0), voiced
 
     def training(self, wav16k):

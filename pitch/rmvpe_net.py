@@ -15,7 +15,7 @@ A log-mel [B, T, 128] goes through a residual U-Net over (time, mel) treated as 
     fc.0.gru, fc.1                                BiGRU(3 * 128 -> 2 x 256), linear 512 -> 360
 
 The sizes (levels, blocks per level, channels, GRU width) are read off a state dict, so tests can
-build small files of the same layout; the public file is SIZES_PUBLIC.
+build small files of the same layout; the defaults are the public file's.
 """
 from dataclasses import dataclass
 
@@ -54,9 +54,6 @@ class RmvpeSizes:
                    channels=int(state["unet.encoder.layers.0.conv.0.conv.0.weight"].shape[0]),
                    gru_hidden=int(hh.shape[1]) if hh is not None else 0, gru_layers=count("fc.0.gru.weight_hh_l"),
                    timbre_filter=any(k.startswith("unet.tf.") for k in state))
-
-
-SIZES_PUBLIC = RmvpeSizes()
 
 
 def _conv3(cin, cout):
@@ -143,7 +140,7 @@ class BiGRU(nn.Module):
 
 
 class RmvpeNet(nn.Module):
-    def __init__(self, sizes=SIZES_PUBLIC):
+    def __init__(self, sizes=RmvpeSizes()):
         super().__init__()
         self.sizes = sizes
         self.unet = UNet(sizes)

@@ -1,10 +1,6 @@
-"""A singer's F0 range from its training pitch, kept as a small JSON file beside its timbre vector
-(`data_svc/singer/<name>.f0.json`), and the whole-semitone shift that brings a source into it.
-
-The range is the middle half of the singer's voiced training frames (25th to 75th percentile):
-where the voice the model learned is at home. `--auto-shift` moves the source's median voiced pitch
-into it by the smallest whole number of semitones (0 when it is already inside).
-"""
+"""A singer's F0 range (25th to 75th percentile of its voiced training frames) in a JSON file beside its
+timbre vector (`data_svc/singer/<name>.f0.json`), and the smallest whole-semitone shift that brings a
+source's median voiced pitch into it (`--auto-shift`)."""
 import json
 import math
 import os

@@ -24,10 +24,8 @@ def median_filter(x, width):
 
 
 def interpolate_gaps(f0, voiced):
-    """Fill frames where `voiced` is False by interpolating log-frequency between voiced neighbours.
-
-    Leading/trailing gaps hold the nearest voiced value. With no voiced frame, f0 is returned as is.
-    """
+    """Fill unvoiced frames by interpolating log-frequency between voiced neighbours (the nearest voiced
+    value at the ends; f0 as is when nothing is voiced)."""
     f0 = np.asarray(f0, dtype=np.float64)
     voiced = np.asarray(voiced, dtype=bool) & (f0 > 0)
     if not voiced.any() or voiced.all():

@@ -77,10 +77,8 @@ def mel_frames(wav):
 
 
 def melspectrogram(wav16k):
-    """The whole front end: 16 kHz mono float wave -> float32 [T, 80] frames for the LSTM.
-
-    Raises common.audio.AudioError for empty, silent or non-finite input.
-    """
+    """The whole front end: 16 kHz mono float wave -> float32 [T, 80] frames for the LSTM (AudioError
+    for empty, silent or non-finite input)."""
     wav = np.asarray(wav16k, dtype=np.float32)
     if wav.ndim != 1:
         raise AudioError(f"expected a mono 1-D wave, got shape {wav.shape}. Average the channels first.")

@@ -20,8 +20,10 @@ WEIGHT = WEIGHTS["speaker"]  # best_model.pth.tar, the LSTM speaker encoder used
 MAX_WINDOWS_PER_RUN = 160  # windows of 250 frames per LSTM call (16 files of 10 windows)
 
 
-def model_state(ckpt, path):
-    """The state dict inside a checkpoint: its 'model' entry (Coqui/Mozilla layout) or the dict itself."""
+def load_speaker_model(path=paths.SPEAKER_CKPT):
+    """Build an LSTMSpeakerEncoder sized from the file's tensors and load its weights (CPU, eval mode)."""
+    path, ckpt = load_weights(path, WHAT, WEIGHT)
+    # the state dict: the checkpoint's 'model' entry (Coqui/Mozilla layout) or the dict itself
     if isinstance(ckpt, dict) and isinstance(ckpt.get("model"), dict):
         state = ckpt["model"]
     elif isinstance(ckpt, dict) and any(str(k).startswith(("layers.", "module.layers.")) for k in ckpt):
@@ -30,13 +32,7 @@ def model_state(ckpt, path):
         held = ", ".join(sorted(map(str, ckpt))[:8]) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CheckpointError(f"{WHAT} {path} has no 'model' state dict (it holds: {held or 'nothing'}). "
                               f"It is not a speaker encoder file. {download_hint(path, WEIGHT)}")
-    return strip_prefix(state, "module.")
-
-
-def load_speaker_model(path=paths.SPEAKER_CKPT):
-    """Build an LSTMSpeakerEncoder sized from the file's tensors and load its weights (CPU, eval mode)."""
-    path, ckpt = load_weights(path, WHAT, WEIGHT)
-    state = model_state(ckpt, path)
+    state = strip_prefix(state, "module.")
     if "layers.lstm.weight_ih_l0" in state:
         raise CheckpointError(f"{WHAT} {path} is the variant without per-layer projections, which "
                               f"so-vits-svc-5.0 does not use. {download_hint(path, WEIGHT)}")

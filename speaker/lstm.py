@@ -1,8 +1,6 @@
-"""LSTM d-vector network of the Mozilla/Coqui TTS speaker encoder (`best_model.pth.tar` layout).
-
-A stack of single-layer LSTMs, each followed by a bias-free linear projection; the d-vector is the
-L2-normalised projection at the last frame. State-dict names: `layers.<i>.lstm.*`, `layers.<i>.linear.weight`.
-"""
+"""LSTM d-vector network of the Mozilla/Coqui TTS speaker encoder (`best_model.pth.tar` layout: a stack
+of single-layer LSTMs `layers.<i>.lstm.*`, each followed by a bias-free projection `layers.<i>.linear.weight`;
+the d-vector is the L2-normalised projection at the last frame)."""
 import numpy as np
 import torch
 from torch import nn
@@ -39,11 +37,8 @@ class LSTMSpeakerEncoder(nn.Module):
 
 
 def window_starts(num_frames, window=WINDOW_FRAMES, count=NUM_WINDOWS):
-    """Start frames and length of the evaluation windows of an utterance of `num_frames` frames.
-
-    `count` windows of `window` frames spread evenly from the first to the last frame (they
-    overlap on short input); an utterance shorter than one window is used whole, `count` times.
-    """
+    """(start frames, length) of `count` windows of `window` frames spread evenly over the utterance
+    (overlapping on short input; an utterance shorter than one window is used whole, `count` times)."""
     length = min(window, num_frames)
     starts = np.linspace(0, num_frames - length, num=count).astype(np.int64)
     return starts, length

@@ -14,10 +14,8 @@ def mel_filters(n_mels, device):
 
 
 def log_mel(wav, n_mels, filters=None):
-    """wav: float tensor [samples] (> 200 samples) -> [n_mels, samples // 160].
-
-    Centred STFT with a Hann window; the last STFT frame is dropped, as Whisper does.
-    """
+    """wav: float tensor [samples] -> [n_mels, samples // 160]; centred Hann STFT whose last frame is
+    dropped, as Whisper does."""
     if wav.shape[-1] <= N_FFT // 2:  # reflect padding needs more samples than half a window
         wav = torch.nn.functional.pad(wav, (0, N_FFT // 2 + 1 - wav.shape[-1]))
     window = torch.hann_window(N_FFT, device=wav.device)
