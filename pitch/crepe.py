@@ -90,9 +90,7 @@ class CrepeTracker:
             out.append(self.net(normalise(batch)).float().cpu())
             if progress:
                 progress(len(out), -(-frames.shape[0] // self.batch_size))
-        if not out:
-            return np.zeros((0, 360), dtype=np.float32)
-        return torch.cat(out).numpy()
+        return torch.cat(out).numpy()  # never empty: frame_audio gives at least one frame
 
     def track(self, wav, hop, fmin=50.0, fmax=1000.0, progress=None):
         return decode(self.activations(wav, hop, progress), fmin, fmax)

@@ -85,7 +85,7 @@ def read_f0_csv(path):
             raise F0CsvError(f"{path}, line {number}: {len(fields)} columns, expected 2 (time, f0) or 1 (f0). "
                              f"Remove extra columns; with comma-separated files write decimals with a point.")
         try:
-            hz = _number(fields[-1] if len(fields) == 1 else fields[1])
+            hz = _number(fields[-1])
             t = _time(fields[0]) if len(fields) > 1 else None
         except ValueError:
             if not f0 and not header_seen:  # a header row
@@ -93,7 +93,7 @@ def read_f0_csv(path):
                 continue
             raise F0CsvError(f"{path}, line {number}: cannot read {delimiter.join(row)!r} as numbers. {fix}") from None
         if not math.isfinite(hz) or hz < 0:
-            raise F0CsvError(f"{path}, line {number}: f0 {fields[-1] if len(fields) == 1 else fields[1]!r} "
+            raise F0CsvError(f"{path}, line {number}: f0 {fields[-1]!r} "
                              f"is not a frequency >= 0 Hz. {fix}")
         if f0 and (t is not None) != bool(times):
             raise F0CsvError(f"{path}, line {number}: this row has {'no ' if t is None else 'a '}time column "

@@ -34,16 +34,13 @@ def plot_f0(path, f0, hop_seconds=0.01, title=None, repairs=()):
                     va="bottom", color="tab:orange")
     if repairs:
         ax.legend(loc="upper right")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("f0 (Hz)")
-    ax.set_title(title or "F0 contour")
+    ax.set(xlabel="time (s)", ylabel="f0 (Hz)", title=title or "F0 contour")
     if np.any(f0 > 0):
         lo, hi = np.nanmin(voiced) / 1.06, np.nanmax(voiced) * 1.06
         ax.set_yscale("log")
         ax.set_ylim(lo, hi)
         ticks = _note_ticks(lo, hi)
-        ax.set_yticks([hz for hz, _ in ticks])
-        ax.set_yticklabels([f"{name} {hz:.0f}" for hz, name in ticks])
+        ax.set_yticks([hz for hz, _ in ticks], [f"{name} {hz:.0f}" for hz, name in ticks])
         ax.minorticks_off()
         ax.grid(True, axis="y", alpha=0.35)
     ax.grid(True, axis="x", alpha=0.2)

@@ -51,29 +51,19 @@ def peak_normalise(wav):
     return wav / peak * PEAK_LEVEL
 
 
-def preemphasis(wav, coef=PREEMPHASIS):
-    """y[n] = x[n] - coef * x[n-1], with y[0] = x[0]."""
-    out = np.empty_like(wav)
-    out[:1] = wav[:1]
-    out[1:] = wav[1:] - coef * wav[:-1]
-    return out
-
-
-def normalise_db(db):
-    """Map dB values to [-MAX_NORM, MAX_NORM]: (db - ref) from [min_level, 0] onto the symmetric range."""
-    unit = (db - REF_LEVEL_DB - MIN_LEVEL_DB) / -MIN_LEVEL_DB
-    return np.clip(2.0 * MAX_NORM * unit - MAX_NORM, -MAX_NORM, MAX_NORM)
-
-
 def mel_frames(wav):
     """Normalised log-mel frames of an already trimmed, peak-normalised waveform -> float32 [T, N_MELS]."""
     import librosa
 
-    spec = librosa.stft(y=preemphasis(np.asarray(wav, dtype=np.float64)), n_fft=N_FFT, hop_length=HOP_LENGTH,
+    wav = np.asarray(wav, dtype=np.float64)
+    emphasised = np.concatenate([wav[:1], wav[1:] - PREEMPHASIS * wav[:-1]])  # y[n] = x[n] - 0.98 x[n-1]
+    spec = librosa.stft(y=emphasised, n_fft=N_FFT, hop_length=HOP_LENGTH,
                         win_length=WIN_LENGTH, window="hann", center=True, pad_mode="reflect")
     mel = mel_basis() @ np.abs(spec)  # [N_MELS, T]
     db = 20.0 * np.log10(np.maximum(AMP_FLOOR, mel))
-    return np.ascontiguousarray(normalise_db(db).T, dtype=np.float32)
+    # (db - ref) from [min_level, 0] onto the symmetric range [-MAX_NORM, MAX_NORM]
+    unit = (db - REF_LEVEL_DB - MIN_LEVEL_DB) / -MIN_LEVEL_DB
+    return np.ascontiguousarray(np.clip(2.0 * MAX_NORM * unit - MAX_NORM, -MAX_NORM, MAX_NORM).T, dtype=np.float32)
 
 
 def melspectrogram(wav16k):
