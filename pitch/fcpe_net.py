@@ -39,37 +39,30 @@ class FcpeSizes:
                    layers=max(indices) + 1, bins=state["output_proj.bias"].shape[0])
 
 
-class ConvModule(nn.Module):
-    """Conformer convolution module. Parameter names follow the file: net.{0,2,4,6}."""
+class EncoderLayer(nn.Module):
+    """x + the conformer convolution module of x. Parameter names follow the file: conformer.net.{0,2,4,6}."""
 
     def __init__(self, hidden, inner, kernel):
         super().__init__()
-        self.net = nn.ModuleDict({
+        self.conformer = nn.Module()
+        self.conformer.net = nn.ModuleDict({
             "0": nn.LayerNorm(hidden),
             "2": nn.Conv1d(hidden, 2 * inner, 1),
             "4": nn.Module(),  # depthwise: one filter per channel, odd kernel, output as long as the input
             "6": nn.Conv1d(inner, hidden, 1),
         })
-        self.net["4"].conv = nn.Conv1d(inner, inner, kernel, padding=kernel // 2, groups=inner)
-
-    def forward(self, x):
-        """x [B, T, H] -> [B, T, H]"""
-        y = self.net["0"](x).transpose(1, 2)  # [B, H, T]
-        y = F.glu(self.net["2"](y), dim=1)  # [B, inner, T]
-        y = F.silu(self.net["4"].conv(y))
-        return self.net["6"](y).transpose(1, 2)
-
-
-class EncoderLayer(nn.Module):
-    def __init__(self, hidden, inner, kernel):
-        super().__init__()
-        self.conformer = ConvModule(hidden, inner, kernel)
+        self.conformer.net["4"].conv = nn.Conv1d(inner, inner, kernel, padding=kernel // 2, groups=inner)
         # the reference keeps a pre-attention LayerNorm in every layer; with no attention it is never
         # applied, but it is part of the file
         self.norm = nn.LayerNorm(hidden)
 
     def forward(self, x):
-        return x + self.conformer(x)
+        """x [B, T, H] -> [B, T, H]"""
+        net = self.conformer.net
+        y = net["0"](x).transpose(1, 2)  # [B, H, T]
+        y = F.glu(net["2"](y), dim=1)  # [B, inner, T]
+        y = F.silu(net["4"].conv(y))
+        return x + net["6"](y).transpose(1, 2)
 
 
 class WeightNormLinear(nn.Module):
@@ -81,11 +74,9 @@ class WeightNormLinear(nn.Module):
         self.weight_g = nn.Parameter(self.weight_v.detach().norm(dim=1, keepdim=True))
         self.bias = nn.Parameter(torch.zeros(n_out))
 
-    def weight(self):
-        return self.weight_v * (self.weight_g / self.weight_v.norm(dim=1, keepdim=True))
-
     def forward(self, x):
-        return F.linear(x, self.weight(), self.bias)
+        weight = self.weight_v * (self.weight_g / self.weight_v.norm(dim=1, keepdim=True))
+        return F.linear(x, weight, self.bias)
 
 
 class FcpeNet(nn.Module):

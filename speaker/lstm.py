@@ -2,7 +2,6 @@
 of single-layer LSTMs `layers.<i>.lstm.*`, each followed by a bias-free projection `layers.<i>.linear.weight`;
 the d-vector is the L2-normalised projection at the last frame)."""
 import numpy as np
-import torch
 from torch import nn
 from torch.nn import functional as F
 
