@@ -1,4 +1,6 @@
 """HuBERT-Soft network with the parameter names of bshall/hubert's checkpoint; sizes are arguments."""
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -88,16 +90,6 @@ def _strided_conv_rows(h, weight):
     return out
 
 
-class FeatureProjection(nn.Module):
-    def __init__(self, channels, width):
-        super().__init__()
-        self.norm = nn.LayerNorm(channels)
-        self.projection = nn.Linear(channels, width)
-
-    def forward(self, x):  # [B, frames, C] -> [B, frames, width]
-        return self.projection(self.norm(x))
-
-
 class WeightNormConv1d(nn.Module):
     """Conv1d whose weight is g * v / |v|, the norm taken per kernel tap (weight norm with dim=2), stored
     as weight_g [1, 1, K] / weight_v [out, in / groups, K] (the public checkpoint's legacy names)."""
@@ -136,7 +128,8 @@ class HubertSoftNet(nn.Module):
         super().__init__()
         heads = max(1, width // HEAD_WIDTH) if width % HEAD_WIDTH == 0 else 1
         self.feature_extractor = FeatureExtractor(conv_channels)
-        self.feature_projection = FeatureProjection(conv_channels, width)
+        self.feature_projection = nn.Sequential(OrderedDict(norm=nn.LayerNorm(conv_channels),
+                                                            projection=nn.Linear(conv_channels, width)))
         self.positional_embedding = PositionalConvEmbedding(width, pos_kernel, pos_groups)
         self.norm = nn.LayerNorm(width)
         self.encoder = nn.Module()

@@ -39,11 +39,9 @@ _BAND = _log_transition_band()
 
 
 def viterbi_bins(activations, first, stop):
-    """Most likely bin path. activations [T, 360] in (0, 1); bins outside [first, stop) are excluded.
-
-    As torchcrepe, the observation log-likelihood of a bin is its softmax over allowed bins, whose
-    per-frame normaliser does not change the best path, so the activation itself is used.
-    """
+    """Most likely bin path through activations [T, 360], bins outside [first, stop) excluded. As in
+    torchcrepe a bin's log-likelihood is its softmax over the allowed bins, whose per-frame normaliser
+    does not change the best path, so the activation itself is used."""
     frames = activations.shape[0]
     emit = np.full((frames, PITCH_BINS), -np.inf)
     emit[:, first:stop] = activations[:, first:stop]

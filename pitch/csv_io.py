@@ -15,7 +15,6 @@ import numpy as np
 
 from common.atomic import write_text
 
-HEADER = ("time", "f0")
 PUBLIC_TIME = re.compile(r"^\s*(\d+)\s*m\s*(\d+)\s*s\s*(\d+)\s*$")  # '0m 1s  20' = 1.020 s
 
 
@@ -25,7 +24,7 @@ class F0CsvError(ValueError):
 
 def write_f0_csv(path, f0, hop_seconds=0.01):
     f0 = np.asarray(f0, dtype=np.float64).reshape(-1)
-    lines = [",".join(HEADER)]
+    lines = ["time,f0"]
     lines += [f"{i * hop_seconds:.3f},{hz:.2f}" for i, hz in enumerate(f0)]
     write_text(path, "\n".join(lines) + "\n")
 

@@ -1,9 +1,6 @@
-"""FCPE pitch tracking of 16 kHz audio: weights, log-mel front end, network, local weighted-average
-decoding.
-
-FCPE scores 360 pitch bins per 10 ms frame, like CREPE, but from a mel spectrogram of the whole clip
-instead of one waveform window per frame, which is what makes it ~20x cheaper on a CPU. Its weights
-come from the installed torchfcpe wheel, found (like CREPE's) without importing the package.
+"""FCPE pitch tracking of 16 kHz audio: 360 pitch bins per 10 ms frame, like CREPE, but from a mel
+spectrogram of the whole clip instead of one waveform window per frame (~20x cheaper on a CPU). The
+weights come from the installed torchfcpe wheel, found (like CREPE's) without importing the package.
 """
 import os
 

@@ -1,11 +1,10 @@
-"""RMVPE pitch tracking of 16 kHz audio: weight file, log-mel front end, chunked inference, decoding.
+"""RMVPE pitch tracking of 16 kHz audio (trained to follow the voice inside a mix) from the file RVC and
+so-vits-svc 4.1 use (`rmvpe.pt`: a bare state dict, or {"model": state dict}; fp16 or fp32 tensors).
 
-RMVPE was trained to follow the voice inside a mix. It reads the file RVC and so-vits-svc 4.1 use
-(`rmvpe.pt`: a bare state dict, or {"model": state dict}; fp16 or fp32 tensors).
-Front end, as the network was trained: 1024-sample Hann window, hop 160, frame i centred on sample
-i * 160 (reflect padding); |STFT| through 128 HTK-mel bands of 30 Hz - 8 kHz (Slaney-normalised
-triangles), natural log of max(., 1e-5). Decoding, as the public code: the strongest of the 360 bins
-(CREPE's bins), the local weighted average around it, and "unvoiced" where it is at most the threshold.
+Front end as trained: 1024-sample Hann window, hop 160, frame i centred on sample i * 160; |STFT|
+through 128 HTK-mel bands of 30 Hz - 8 kHz (Slaney-normalised), natural log of max(., 1e-5). Decoding
+as the public code: the strongest of CREPE's 360 bins, the local weighted average around it,
+"unvoiced" where the strongest is at most the threshold.
 """
 import os
 

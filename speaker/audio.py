@@ -63,7 +63,8 @@ def mel_frames(wav):
     db = 20.0 * np.log10(np.maximum(AMP_FLOOR, mel))
     # (db - ref) from [min_level, 0] onto the symmetric range [-MAX_NORM, MAX_NORM]
     unit = (db - REF_LEVEL_DB - MIN_LEVEL_DB) / -MIN_LEVEL_DB
-    return np.ascontiguousarray(np.clip(2.0 * MAX_NORM * unit - MAX_NORM, -MAX_NORM, MAX_NORM).T, dtype=np.float32)
+    normalised = np.clip(2.0 * MAX_NORM * unit - MAX_NORM, -MAX_NORM, MAX_NORM)
+    return np.ascontiguousarray(normalised.T, dtype=np.float32)
 
 
 def melspectrogram(wav16k):
