@@ -22,10 +22,7 @@ def unwrap_state_dict(ckpt, path):
     hint = f"Expected hubert-soft-0d54a1f4.pt ({HUBERT_URL})."
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{WHAT} {path} holds a {type(ckpt).__name__}, not a state dict. {hint}")
-    for key in WRAPPER_KEYS:
-        if isinstance(ckpt.get(key), dict):
-            ckpt = ckpt[key]
-            break
+    ckpt = next((ckpt[key] for key in WRAPPER_KEYS if isinstance(ckpt.get(key), dict)), ckpt)
     state = strip_prefix(ckpt, "module.")
     missing = [k for k in SIZE_KEYS if k not in state or not torch.is_tensor(state[k])]
     if missing:

@@ -55,10 +55,8 @@ def load_crepe(model="full", weights=None):
 
 
 def frame_audio(wav, hop):
-    """Centred frames: frame i covers samples [i*hop - 512, i*hop + 512), zero-padded at the ends.
-
-    wav [N] -> [1 + N // hop, 1024] (a strided view; rows are copied per batch).
-    """
+    """wav [N] -> [1 + N // hop, 1024] centred frames, a strided view: frame i covers samples
+    [i*hop - 512, i*hop + 512), zero-padded at the ends."""
     wav = torch.as_tensor(np.asarray(wav, dtype=np.float32))
     padded = torch.nn.functional.pad(wav, (FRAME // 2, FRAME // 2))
     return padded.unfold(0, FRAME, hop)[:1 + wav.shape[0] // hop]

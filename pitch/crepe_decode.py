@@ -27,11 +27,10 @@ def _log_transition_band():
     idx = np.arange(PITCH_BINS)
     weight = np.maximum(MAX_JUMP + 1 - np.abs(idx[:, None] - idx[None, :]), 0).astype(np.float64)
     matrix = weight / weight.sum(axis=1, keepdims=True)  # [from, to]
-    band = np.full((PITCH_BINS, 2 * MAX_JUMP + 1), -np.inf)
-    for d in range(-MAX_JUMP, MAX_JUMP + 1):
-        src = idx + d
-        ok = (src >= 0) & (src < PITCH_BINS)
-        band[ok, d + MAX_JUMP] = np.log(matrix[src[ok], idx[ok]])
+    src = idx[:, None] + np.arange(-MAX_JUMP, MAX_JUMP + 1)  # [to, 23]: the bin each offset comes from
+    ok = (src >= 0) & (src < PITCH_BINS)
+    band = np.full(src.shape, -np.inf)
+    band[ok] = np.log(matrix[src[ok], np.broadcast_to(idx[:, None], src.shape)[ok]])
     return band
 
 

@@ -34,11 +34,10 @@ def weight_hint(path):
     """How to get the missing or broken file at `path`."""
     from common.download import WEIGHTS
 
-    weight = WEIGHTS.get("rmvpe")
-    manual = f"download it by hand from {weight.urls[0]} (page: {weight.page}); " if weight else ""
+    weight = WEIGHTS["rmvpe"]
     return (f"Put rmvpe.pt into the folder {os.path.dirname(os.path.abspath(path))}: run "
-            f"`python svc_download.py --only rmvpe`; or {manual}"
-            "or pass another file with --rmvpe-weights PATH.")
+            f"`python svc_download.py --only rmvpe`; or download it by hand from {weight.urls[0]} "
+            f"(page: {weight.page}); or pass another file with --rmvpe-weights PATH.")
 
 
 def bin_cents():
