@@ -80,7 +80,6 @@ def decode(activations, fmin, fmax):
     bins = viterbi_bins(activations, first, stop)
     periodicity = activations[np.arange(len(bins)), bins]
     # the weighted average only looks inside the allowed range
-    masked = activations.copy()
-    masked[:, :first] = 0.0
-    masked[:, stop:] = 0.0
+    masked = np.zeros_like(activations)
+    masked[:, first:stop] = activations[:, first:stop]
     return cents_to_hz(local_average(masked, bins, BIN_CENTS)), periodicity

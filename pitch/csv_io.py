@@ -1,9 +1,8 @@
 """F0 as CSV for editing in a spreadsheet: one row per 10 ms frame, `time,f0` (seconds, Hz; 0 = unvoiced).
 
-The reader takes what Excel and LibreOffice write back after an edit: UTF-8 with or without a BOM,
-Windows-1252, CRLF, `,` `;` or tab separators, decimal commas (`0,01;220,5`), quoted fields, a header
-row, trailing blank rows, an f0-only single column, and the minute/second time labels of the
-so-vits-svc-5.0 CSV (`0m 1s  20,220`).
+The reader takes what Excel and LibreOffice write back: UTF-8 with or without a BOM, Windows-1252, CRLF,
+`,` `;` or tab separators, decimal commas (`0,01;220,5`), quoted fields, a header row, trailing blank
+rows, an f0-only column, and the so-vits-svc-5.0 CSV's minute/second time labels (`0m 1s  20,220`).
 """
 import csv
 import io

@@ -71,9 +71,8 @@ class PitchExtractor:
             self.tracker = RmvpeTracker(pick_device(device), weights)
 
     def contour(self, wav16k, mode="conversion", repair=False, progress=None):
-        """PitchContour of 16 kHz audio in `mode`, optionally through the repair pass (pitch.repair)
-        before conversion mode bridges the unvoiced stretches. `progress(done, total)`: called as
-        CREPE's batches finish."""
+        """PitchContour of 16 kHz audio in `mode`, optionally repaired (pitch.repair) before conversion
+        mode bridges the unvoiced stretches; `progress(done, total)` as the network's batches finish."""
         if mode not in MODES:
             raise ValueError(f"pitch mode {mode!r} is unknown: use 'training' or 'conversion'.")
         wav = np.asarray(wav16k, dtype=np.float32)
@@ -122,9 +121,8 @@ class PitchExtractor:
 
 
 def extract_to_file(wav_path, out_path, mode="conversion", plot_path=None, repair=None, **extractor_options):
-    """Extract F0 of `wav_path`; write `out_path` (.npy -> numpy, else CSV) and optionally a PNG plot
-    with the repaired spans shaded. `repair` None: on in conversion mode, off in training mode.
-    Returns the PitchContour."""
+    """PitchContour of `wav_path`, written to `out_path` (.npy, else CSV) and optionally drawn to a PNG
+    with the repaired spans shaded. `repair` None: on in conversion mode, off in training mode."""
     wav = load_wav16k(wav_path)
     repair = (mode == "conversion") if repair is None else repair
     contour = PitchExtractor(**extractor_options).contour(wav, mode, repair=repair)

@@ -97,8 +97,7 @@ class FcpeTracker:
         acts = self.activations(wav)[:: hop // HOP].astype(np.float64)
         first = int(np.searchsorted(self.cents, hz_to_cents(fmin), side="left"))
         stop = max(int(np.searchsorted(self.cents, hz_to_cents(fmax), side="right")), first + 1)
-        masked = acts.copy()
-        masked[:, :first] = 0.0
-        masked[:, stop:] = 0.0
+        masked = np.zeros_like(acts)
+        masked[:, first:stop] = acts[:, first:stop]
         peak = np.argmax(masked, axis=1)
         return cents_to_hz(local_average(masked, peak, self.cents)), masked[np.arange(len(peak)), peak]

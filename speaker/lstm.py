@@ -48,8 +48,6 @@ def sizes_from_state_dict(state_dict):
     num_layers = 0
     while f"layers.{num_layers}.lstm.weight_ih_l0" in state_dict:
         num_layers += 1
-    if num_layers == 0:
-        raise KeyError("layers.0.lstm.weight_ih_l0")
     input_dim = state_dict["layers.0.lstm.weight_ih_l0"].shape[1]
     lstm_dim = state_dict["layers.0.lstm.weight_hh_l0"].shape[1]
     proj_dim = state_dict["layers.0.linear.weight"].shape[0]
