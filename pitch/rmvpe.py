@@ -30,16 +30,6 @@ CHUNK_FRAMES = 8192
 CONTEXT_FRAMES = 1024
 
 
-def weight_hint(path):
-    """How to get the missing or broken file at `path`."""
-    from common.download import WEIGHTS
-
-    weight = WEIGHTS["rmvpe"]
-    return (f"Put rmvpe.pt into the folder {os.path.dirname(os.path.abspath(path))}: run "
-            f"`python svc_download.py --only rmvpe`; or download it by hand from {weight.urls[0]} "
-            f"(page: {weight.page}); or pass another file with --rmvpe-weights PATH.")
-
-
 def bin_cents():
     """[360] float64 cents above 10 Hz of each salience bin."""
     return BIN_CENTS.copy()
@@ -62,8 +52,13 @@ class LogMel(fcpe_mel.LogMel):
 def load_rmvpe(weights=None):
     """RmvpeNet in fp32 eval mode, with the weights of the public file (or one of its layout); by default
     rmvpe_pretrain/rmvpe.pt (working folder, then repository)."""
+    from common.download import WEIGHTS
+
     path = resolve_weights(weights or RMVPE_CKPT)
-    hint = weight_hint(path)
+    weight = WEIGHTS["rmvpe"]
+    hint = (f"Put rmvpe.pt into the folder {os.path.dirname(os.path.abspath(path))}: run "
+            f"`python svc_download.py --only rmvpe`; or download it by hand from {weight.urls[0]} "
+            f"(page: {weight.page}); or pass another file with --rmvpe-weights PATH.")
     ckpt = load_checkpoint(path, what="RMVPE weights", hint=hint)
     state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else ckpt
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
