@@ -1,9 +1,6 @@
-"""SpeakerEncoder: 16 kHz wave -> 256-dim d-vector, as so-vits-svc-5.0's preprocess_speaker.py makes it.
-
-Coqui's `compute_embedding`: 10 evenly spaced windows of 250 mel frames (the whole utterance when
-shorter), each embedded to a unit vector, then averaged and not normalised again (like the public
-code), so its length is a bit less than 1 for long input whose windows differ.
-"""
+"""SpeakerEncoder: 16 kHz wave -> 256-dim d-vector, as so-vits-svc-5.0's preprocess_speaker.py makes it:
+Coqui's `compute_embedding`, the mean of 10 windows' unit vectors, not normalised again (like the public
+code), so its length is a bit less than 1 for long input whose windows differ."""
 import numpy as np
 import torch
 
