@@ -61,10 +61,7 @@ class HubertSoft(ChunkedExtractor):
             raise CheckpointError(f"{WHAT} {self.checkpoint}: unusable sizes {sizes} ({e}).") from None
         self.net = load_state_dict_checked(net, state, self.checkpoint, what="HuBERT-Soft")
         self.net = self.net.eval().to(self.device)
-
-    @property
-    def dim(self):
-        return self.net.proj.out_features
+        self.dim = self.net.proj.out_features
 
     @torch.inference_mode()
     def _run_chunk(self, wav, generator=None):

@@ -29,8 +29,7 @@ class FcpeSizes:
     @classmethod
     def from_state_dict(cls, state):
         """Sizes implied by a state dict of this layout (KeyError when a tensor this layout needs is absent)."""
-        mels = state["input_stack.0.weight"].shape[1]
-        hidden = state["input_stack.0.weight"].shape[0]
+        hidden, mels = state["input_stack.0.weight"].shape[:2]
         depthwise = state[LAYER_PREFIX + "0.conformer.net.4.conv.weight"]  # [inner, 1, kernel]
         if depthwise.shape[2] % 2 == 0:
             raise ValueError(f"FCPE depthwise kernel of {depthwise.shape[2]} taps: only odd kernels are supported")

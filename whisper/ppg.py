@@ -79,12 +79,8 @@ class WhisperPPG(ChunkedExtractor):
         matrix_dtype = torch.bfloat16 if self.bf16 else torch.float32
         self.encoder = encoder_from_checkpoint(ckpt, self.checkpoint, matrix_dtype).eval().to(self.device)
         del ckpt
-        self.n_mels = self.encoder.conv1.in_channels
+        self.n_mels, self.dim = self.encoder.conv1.in_channels, self.encoder.ln_post.normalized_shape[0]
         self.filters = mel_filters(self.n_mels, self.device)
-
-    @property
-    def dim(self):
-        return self.encoder.ln_post.normalized_shape[0]
 
     def _chunk_generators(self, count):
         """With dither on, a generator per chunk seeded from torch's global one, in chunk order
