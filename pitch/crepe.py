@@ -55,6 +55,19 @@ def load_crepe(model="full", weights=None):
     return net.eval()
 
 
+def run_in_chunks(run, frames, chunk, context, progress=None):
+    """All `frames` outputs of run(lo, hi) -> [hi - lo, ...] as float32 numpy, computed in pieces of
+    `chunk` frames, each seen with `context` frames either side; progress(pieces done, total)."""
+    out, total = [], -(-frames // chunk)
+    for start in range(0, frames, chunk):
+        stop = min(start + chunk, frames)
+        lo, hi = max(start - context, 0), min(stop + context, frames)
+        out.append(run(lo, hi)[start - lo:stop - lo].float().cpu())
+        if progress:
+            progress(len(out), total)
+    return torch.cat(out).numpy()
+
+
 def frame_audio(wav, hop):
     """wav [N] -> [1 + N // hop, 1024] centred frames, a strided view: frame i covers samples
     [i*hop - 512, i*hop + 512), zero-padded at the ends."""
@@ -83,13 +96,8 @@ class CrepeTracker:
     def activations(self, wav, hop, progress=None):
         """[1 + len // hop, 360] sigmoid activations as float32 numpy; progress(batches done, total)."""
         frames = frame_audio(wav, hop)
-        out = []
-        for start in range(0, frames.shape[0], self.batch_size):
-            batch = frames[start:start + self.batch_size].to(self.device, dtype=torch.float32)
-            out.append(self.net(normalise(batch)).float().cpu())
-            if progress:
-                progress(len(out), -(-frames.shape[0] // self.batch_size))
-        return torch.cat(out).numpy()  # never empty: frame_audio gives at least one frame
+        return run_in_chunks(lambda lo, hi: self.net(normalise(frames[lo:hi].to(self.device, torch.float32))),
+                             frames.shape[0], self.batch_size, 0, progress)
 
     def track(self, wav, hop, fmin=50.0, fmax=1000.0, progress=None):
         return decode(self.activations(wav, hop, progress), fmin, fmax)

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from common.checkpoint import CheckpointError, load_checkpoint, load_state_dict_checked, sizes_of_layout
-from pitch.crepe import wheel_asset
+from pitch.crepe import run_in_chunks, wheel_asset
 from pitch.crepe_decode import cents_to_hz, hz_to_cents, local_average
 from pitch.fcpe_mel import HOP, SAMPLE_RATE, LogMel
 from pitch.fcpe_net import FcpeNet, FcpeSizes
@@ -50,19 +50,6 @@ def load_fcpe(weights=None):
             f"window {win}, {mel.get('num_mels')} mels); this toolkit needs 16 kHz, hop 160, window = n_fft. {FCPE_HINT}")
     fmin, fmax = mel.get("fmin") or 0.0, mel.get("fmax") or sr / 2
     return net.eval(), dict(n_mels=sizes.mels, sample_rate=sr, n_fft=n_fft, hop=hop, fmin=fmin, fmax=fmax)
-
-
-def run_in_chunks(run, frames, chunk, context, progress=None):
-    """All `frames` outputs of run(lo, hi) -> [hi - lo, ...] as float32 numpy, computed in pieces of
-    `chunk` frames, each seen with `context` frames either side; progress(pieces done, total)."""
-    out, total = [], -(-frames // chunk)
-    for start in range(0, frames, chunk):
-        stop = min(start + chunk, frames)
-        lo, hi = max(start - context, 0), min(stop + context, frames)
-        out.append(run(lo, hi)[start - lo:stop - lo].float().cpu())
-        if progress:
-            progress(len(out), total)
-    return torch.cat(out).numpy()
 
 
 class FcpeTracker:

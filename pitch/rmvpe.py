@@ -16,8 +16,8 @@ from common.checkpoint import CheckpointError, load_checkpoint, load_state_dict_
 from common.extractor import resolve_weights
 from common.paths import RMVPE_CKPT
 from pitch import fcpe_mel
+from pitch.crepe import run_in_chunks
 from pitch.crepe_decode import BIN_CENTS, cents_to_hz, local_average
-from pitch.fcpe import run_in_chunks
 from pitch.rmvpe_net import N_MELS, RmvpeNet, RmvpeSizes
 
 HOP = 160
