@@ -26,10 +26,8 @@ def locate_fcpe(weights=None, package="torchfcpe"):
 
 
 def load_fcpe(weights=None):
-    """(FcpeNet in eval mode, LogMel settings) from the torchfcpe file or one of its layout.
-
-    The file is {"model": state dict, "config_dict": {"mel": {...}, "model": {...}}, ...}; a bare state
-    dict is accepted too (then the standard mel settings apply)."""
+    """(FcpeNet in eval mode, LogMel settings) from the torchfcpe file or one of its layout: {"model":
+    state dict, "config_dict": {"mel": {...}, ...}, ...}, or a bare state dict (standard mel settings)."""
     path = locate_fcpe(weights)
     ckpt = load_checkpoint(path, what="FCPE weights", hint=FCPE_HINT)
     if not isinstance(ckpt, dict):
@@ -53,10 +51,8 @@ def load_fcpe(weights=None):
 
 
 class FcpeTracker:
-    """Loads the network once; `track(wav16k, hop)` -> (f0 Hz, confidence), one value per hop.
-
-    confidence is the strongest bin's activation (0..1); FCPE has no separate voicing output.
-    """
+    """Loads the network once; `track(wav16k, hop)` -> (f0 Hz, confidence), one value per hop; confidence
+    is the strongest bin's activation (0..1), as FCPE has no separate voicing output."""
 
     def __init__(self, device="cpu", weights=None, chunk_frames=CHUNK_FRAMES):
         self.device = torch.device(device)

@@ -13,9 +13,6 @@ A log-mel [B, T, 128] goes through a residual U-Net over (time, mel) treated as 
     unet.tf.layers.L...                           only in some files (so-vits-svc 4.1's): unused
     cnn                                           conv 16 -> 3 maps
     fc.0.gru, fc.1                                BiGRU(3 * 128 -> 2 x 256), linear 512 -> 360
-
-The sizes (levels, blocks per level, channels, GRU width) are read off a state dict, so tests can
-build small files of the same layout; the defaults are the public file's.
 """
 from dataclasses import dataclass
 
@@ -29,6 +26,7 @@ N_BINS = 360
 
 @dataclass(frozen=True)
 class RmvpeSizes:
+    """Read off a state dict (so small files of the layout load too); the defaults are the public file's."""
     levels: int = 5          # encoder/decoder levels; each halves time and mel
     inters: int = 4          # residual stages at the bottom
     blocks: int = 4          # residual blocks per stage
