@@ -34,12 +34,9 @@ def encoder_from_checkpoint(ckpt, path, matrix_dtype=torch.float32):
         raise CheckpointError(f"{WHAT} {path}: 'dims' lacks some of {', '.join(DIM_KEYS)}. {hint}")
     n_layer = int(dims["n_audio_layer"])
     found_layers = {int(m.group(1)) for k in state for m in [re.match(r"encoder\.blocks\.(\d+)\.", k)] if m}
-    from_shapes = {
-        "n_audio_state": _shape(state, "encoder.conv1.weight", path)[0],
-        "n_mels": _shape(state, "encoder.conv1.weight", path)[1],
-        "n_audio_ctx": _shape(state, "encoder.positional_embedding", path)[0],
-        "n_audio_layer": len(found_layers),
-    }
+    width, mels = _shape(state, "encoder.conv1.weight", path)[:2]
+    from_shapes = {"n_audio_state": width, "n_mels": mels, "n_audio_layer": len(found_layers),
+                   "n_audio_ctx": _shape(state, "encoder.positional_embedding", path)[0]}
     wrong = [f"{k}={dims[k]} but the weights say {v}" for k, v in from_shapes.items() if int(dims[k]) != v]
     if wrong:
         raise CheckpointError(f"{WHAT} {path}: 'dims' disagrees with the weights ({'; '.join(wrong)}). "
