@@ -25,10 +25,9 @@ class FeatureExtractor(nn.Module):
 
     def __init__(self, channels):
         super().__init__()
-        in_ch = 1
         for i, (kernel, stride) in enumerate(CONV_LAYOUT):
-            setattr(self, f"conv{i}", nn.Conv1d(in_ch, channels, kernel, stride, bias=False))
-            in_ch = channels
+            conv = nn.Conv1d(1 if i == 0 else channels, channels, kernel, stride, bias=False)
+            setattr(self, f"conv{i}", conv)
         self.norm0 = nn.GroupNorm(channels, channels)
 
     def forward(self, x):

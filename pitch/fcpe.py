@@ -2,7 +2,6 @@
 spectrogram of the whole clip instead of one waveform window per frame (~20x cheaper on a CPU). The
 weights come from the installed torchfcpe wheel, found (like CREPE's) without importing the package.
 """
-
 import numpy as np
 import torch
 
