@@ -8,8 +8,6 @@ from common.extractor import one_file_main  # noqa: E402
 from common.paths import HUBERT_CKPT  # noqa: E402
 from hubert.units import HubertSoft  # noqa: E402  (re-exported: `from hubert.inference import HubertSoft`)
 
-__all__ = ["HubertSoft", "main"]
-
 
 def main(argv=None):
     return one_file_main(argv, "Extract HuBERT-Soft units (50 Hz, [frames, 256] float32 .npy) of a file.",

@@ -1,4 +1,6 @@
 """HuBERT-Soft network with the parameter names of bshall/hubert's checkpoint; sizes are arguments."""
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,10 +25,9 @@ class FeatureExtractor(nn.Module):
 
     def __init__(self, channels):
         super().__init__()
-        in_ch = 1
         for i, (kernel, stride) in enumerate(CONV_LAYOUT):
-            setattr(self, f"conv{i}", nn.Conv1d(in_ch, channels, kernel, stride, bias=False))
-            in_ch = channels
+            conv = nn.Conv1d(1 if i == 0 else channels, channels, kernel, stride, bias=False)
+            setattr(self, f"conv{i}", conv)
         self.norm0 = nn.GroupNorm(channels, channels)
 
     def forward(self, x):
@@ -88,22 +89,9 @@ def _strided_conv_rows(h, weight):
     return out
 
 
-class FeatureProjection(nn.Module):
-    def __init__(self, channels, width):
-        super().__init__()
-        self.norm = nn.LayerNorm(channels)
-        self.projection = nn.Linear(channels, width)
-
-    def forward(self, x):  # [B, frames, C] -> [B, frames, width]
-        return self.projection(self.norm(x))
-
-
 class WeightNormConv1d(nn.Module):
-    """Conv1d whose weight is g * v / |v|, the norm taken per kernel tap (weight norm with dim=2).
-
-    Parameters are stored as weight_g [1, 1, K] / weight_v [out, in / groups, K], the legacy
-    torch weight-norm names the public checkpoint uses.
-    """
+    """Conv1d whose weight is g * v / |v|, the norm taken per kernel tap (weight norm with dim=2), stored
+    as weight_g [1, 1, K] / weight_v [out, in / groups, K] (the public checkpoint's legacy names)."""
 
     def __init__(self, width, kernel, groups):
         super().__init__()
@@ -131,19 +119,6 @@ class PositionalConvEmbedding(nn.Module):
         return F.gelu(y[:, :, :-1]).transpose(1, 2)  # an even kernel gives one extra step
 
 
-class TransformerStack(nn.Module):
-    def __init__(self, width, heads, ffn, n_layers):
-        super().__init__()
-        self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(width, heads, ffn, dropout=0.0, activation="gelu", batch_first=True)
-            for _ in range(n_layers))
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-
 class HubertSoftNet(nn.Module):
     """waveform [B, 1, T] (already padded) -> soft units [B, frames, units]."""
 
@@ -152,10 +127,14 @@ class HubertSoftNet(nn.Module):
         super().__init__()
         heads = max(1, width // HEAD_WIDTH) if width % HEAD_WIDTH == 0 else 1
         self.feature_extractor = FeatureExtractor(conv_channels)
-        self.feature_projection = FeatureProjection(conv_channels, width)
+        self.feature_projection = nn.Sequential(OrderedDict(norm=nn.LayerNorm(conv_channels),
+                                                            projection=nn.Linear(conv_channels, width)))
         self.positional_embedding = PositionalConvEmbedding(width, pos_kernel, pos_groups)
         self.norm = nn.LayerNorm(width)
-        self.encoder = TransformerStack(width, heads, ffn, n_layers)
+        self.encoder = nn.Module()
+        self.encoder.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(width, heads, ffn, dropout=0.0, activation="gelu", batch_first=True)
+            for _ in range(n_layers))
         self.proj = nn.Linear(width, units)
         # Training-only parameters, kept so the public file loads strictly.
         self.masked_spec_embed = nn.Parameter(torch.zeros(width))
@@ -165,4 +144,6 @@ class HubertSoftNet(nn.Module):
         x = self.feature_extractor(wav).transpose(1, 2)  # [B, frames, C]
         x = self.feature_projection(x)
         x = self.norm(x + self.positional_embedding(x))
-        return self.proj(self.encoder(x))
+        for layer in self.encoder.layers:
+            x = layer(x)
+        return self.proj(x)

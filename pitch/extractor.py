@@ -3,7 +3,6 @@
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from common.atomic import save_npy
 from common.audio import EXTRACT_RATE
@@ -52,45 +51,33 @@ class PitchContour:
     repairs: list = field(default_factory=list)  # pitch.repair.Repair spans changed by the repair pass
 
 
-def _check_wav(wav16k):
-    wav = np.asarray(wav16k, dtype=np.float32)
-    if wav.ndim != 1:
-        raise ValueError(f"pitch extraction expects mono 16 kHz audio [samples], got shape {wav.shape}.")
-    return wav
-
-
 class PitchExtractor:
-    def __init__(self, method="crepe", model="full", device="auto", weights=None, batch_size=None,
-                 decoder=None, threads=None):
+    def __init__(self, method="crepe", model="full", device="auto", weights=None, batch_size=None):
         if method not in METHODS:
             raise ValueError(f"pitch method {method!r} is unknown: use one of {', '.join(METHODS)}.")
-        if threads:
-            torch.set_num_threads(int(threads))
         self.method = method
         self.tracker = None
         if method == "crepe":
             from pitch.crepe import CrepeTracker
 
             self.tracker = CrepeTracker(model, pick_device(device), weights, batch_size)
-            self.decoder = decoder or "viterbi"
         elif method == "fcpe":
             from pitch.fcpe import FcpeTracker
 
             self.tracker = FcpeTracker(pick_device(device), weights)
-            self.decoder = decoder or "local_argmax"
         elif method == "rmvpe":
             from pitch.rmvpe import RmvpeTracker
 
             self.tracker = RmvpeTracker(pick_device(device), weights)
-            self.decoder = None
 
     def contour(self, wav16k, mode="conversion", repair=False, progress=None):
-        """PitchContour of 16 kHz audio in `mode`, optionally through the repair pass (pitch.repair)
-        before conversion mode bridges the unvoiced stretches. `progress(done, total)`: called as
-        CREPE's batches finish."""
+        """PitchContour of 16 kHz audio in `mode`, optionally repaired (pitch.repair) before conversion
+        mode bridges the unvoiced stretches; `progress(done, total)` as the network's batches finish."""
         if mode not in MODES:
             raise ValueError(f"pitch mode {mode!r} is unknown: use 'training' or 'conversion'.")
-        wav = _check_wav(wav16k)
+        wav = np.asarray(wav16k, dtype=np.float32)
+        if wav.ndim != 1:
+            raise ValueError(f"pitch extraction expects mono 16 kHz audio [samples], got shape {wav.shape}.")
         frames = len(wav) // HOP
         f0, voiced = self._track(wav, mode, progress)
         repairs = []
@@ -111,16 +98,14 @@ class PitchExtractor:
         if self.tracker is None:
             f0 = np.asarray(CLASSIC_METHODS[self.method](wav, FMIN, FMAX), dtype=np.float64)
             return f0, f0 > 0
-        if mode == "training":
-            f0, periodicity = self.tracker.track(wav, TRAIN_HOP, FMIN, FMAX, self.decoder, progress)
-            mean, median = TRAIN_FILTERS[self.method]
-            f0 = smoothing.mean_filter(f0, mean)
-            voiced = smoothing.median_filter(periodicity, median) >= TRAIN_VOICED[self.method]
-        else:
-            hop = CONVERT_HOP[self.method]
-            f0, periodicity = self.tracker.track(wav, hop, FMIN, FMAX, self.decoder, progress)
-            voiced = smoothing.median_filter(periodicity, CONVERT_MEDIAN) >= CONVERT_VOICED[self.method]
-            f0, voiced = np.repeat(f0, hop // HOP), np.repeat(voiced, hop // HOP)  # back to 10 ms frames
+        training = mode == "training"
+        hop = TRAIN_HOP if training else CONVERT_HOP[self.method]
+        f0, periodicity = self.tracker.track(wav, hop, FMIN, FMAX, progress)
+        mean, median = TRAIN_FILTERS[self.method] if training else (1, CONVERT_MEDIAN)
+        threshold = (TRAIN_VOICED if training else CONVERT_VOICED)[self.method]
+        f0 = smoothing.mean_filter(f0, mean)
+        voiced = smoothing.median_filter(periodicity, median) >= threshold
+        f0, voiced = np.repeat(f0, hop // HOP), np.repeat(voiced, hop // HOP)  # back to 10 ms frames
         return np.where(voiced, f0, 0.0), voiced
 
     def training(self, wav16k):
@@ -136,9 +121,8 @@ class PitchExtractor:
 
 
 def extract_to_file(wav_path, out_path, mode="conversion", plot_path=None, repair=None, **extractor_options):
-    """Extract F0 of `wav_path`; write `out_path` (.npy -> numpy, else CSV) and optionally a PNG plot
-    with the repaired spans shaded. `repair` None: on in conversion mode, off in training mode.
-    Returns the PitchContour."""
+    """PitchContour of `wav_path`, written to `out_path` (.npy, else CSV) and optionally drawn to a PNG
+    with the repaired spans shaded. `repair` None: on in conversion mode, off in training mode."""
     wav = load_wav16k(wav_path)
     repair = (mode == "conversion") if repair is None else repair
     contour = PitchExtractor(**extractor_options).contour(wav, mode, repair=repair)

@@ -1,17 +1,11 @@
-"""The FCPE pitch network (torchfcpe's "CFNaiveMelPE", conv-only variant), laid out so the
-`fcpe_c_v001.pt` file shipped in the torchfcpe wheel loads as-is.
+"""The FCPE pitch network (torchfcpe's "CFNaiveMelPE", conv-only variant) in the layout of the wheel's
+`fcpe_c_v001.pt`; every size is read back from the weight tensors, so a small file of the layout loads too.
 
-Input: log-mel frames [B, T, 128] (16 kHz, 10 ms hop, see pitch/fcpe_mel.py).
-Output: [B, T, 360] independent sigmoid activations over pitch bins spaced evenly in cents from
-f0_min to f0_max (the `cent_table` buffer, stored in the file).
-
-    conv3 -> GroupNorm(4) -> LeakyReLU -> conv3                     (input stack, mel -> hidden)
-    n x  [ x + Conv-module(x) ]                                     (conformer layers without attention)
-    LayerNorm -> weight-normalised Linear -> sigmoid
-
-Conv-module: LayerNorm -> 1x1 conv to 2*inner -> GLU -> depthwise conv (31 taps) -> SiLU -> 1x1 conv.
-Every size is read back from the weight tensors (`FcpeSizes.from_state_dict`), so a small file of the
-same layout loads as well as the real one.
+    log-mel [B, T, 128] -> conv3 -> GroupNorm(4) -> LeakyReLU -> conv3       (input stack, mel -> hidden)
+    n x [x + Conv-module(x)]       (conformer layers without attention: LayerNorm -> 1x1 conv to 2*inner
+                                    -> GLU -> depthwise conv (31 taps) -> SiLU -> 1x1 conv)
+    LayerNorm -> weight-normalised Linear -> sigmoid  -> [B, T, 360] over bins evenly spaced in cents
+                                                         from f0_min to f0_max (`cent_table`, in the file)
 """
 from dataclasses import dataclass
 
@@ -35,8 +29,7 @@ class FcpeSizes:
     @classmethod
     def from_state_dict(cls, state):
         """Sizes implied by a state dict of this layout (KeyError when a tensor this layout needs is absent)."""
-        mels = state["input_stack.0.weight"].shape[1]
-        hidden = state["input_stack.0.weight"].shape[0]
+        hidden, mels = state["input_stack.0.weight"].shape[:2]
         depthwise = state[LAYER_PREFIX + "0.conformer.net.4.conv.weight"]  # [inner, 1, kernel]
         if depthwise.shape[2] % 2 == 0:
             raise ValueError(f"FCPE depthwise kernel of {depthwise.shape[2]} taps: only odd kernels are supported")
@@ -45,47 +38,30 @@ class FcpeSizes:
                    layers=max(indices) + 1, bins=state["output_proj.bias"].shape[0])
 
 
-class ConvModule(nn.Module):
-    """Conformer convolution module. Parameter names follow the file: net.{0,2,4,6}."""
+class EncoderLayer(nn.Module):
+    """x + the conformer convolution module of x. Parameter names follow the file: conformer.net.{0,2,4,6}."""
 
     def __init__(self, hidden, inner, kernel):
         super().__init__()
-        self.net = nn.ModuleDict({
+        self.conformer = nn.Module()
+        self.conformer.net = nn.ModuleDict({
             "0": nn.LayerNorm(hidden),
             "2": nn.Conv1d(hidden, 2 * inner, 1),
-            "4": _Depthwise(inner, kernel),
+            "4": nn.Module(),  # depthwise: one filter per channel, odd kernel, output as long as the input
             "6": nn.Conv1d(inner, hidden, 1),
         })
-
-    def forward(self, x):
-        """x [B, T, H] -> [B, T, H]"""
-        y = self.net["0"](x).transpose(1, 2)  # [B, H, T]
-        y = F.glu(self.net["2"](y), dim=1)  # [B, inner, T]
-        y = F.silu(self.net["4"](y))
-        return self.net["6"](y).transpose(1, 2)
-
-
-class _Depthwise(nn.Module):
-    """One filter per channel, odd kernel, output as long as the input ("conv" in the file's names)."""
-
-    def __init__(self, channels, kernel):
-        super().__init__()
-        self.conv = nn.Conv1d(channels, channels, kernel, padding=kernel // 2, groups=channels)
-
-    def forward(self, x):
-        return self.conv(x)
-
-
-class EncoderLayer(nn.Module):
-    def __init__(self, hidden, inner, kernel):
-        super().__init__()
-        self.conformer = ConvModule(hidden, inner, kernel)
+        self.conformer.net["4"].conv = nn.Conv1d(inner, inner, kernel, padding=kernel // 2, groups=inner)
         # the reference keeps a pre-attention LayerNorm in every layer; with no attention it is never
         # applied, but it is part of the file
         self.norm = nn.LayerNorm(hidden)
 
     def forward(self, x):
-        return x + self.conformer(x)
+        """x [B, T, H] -> [B, T, H]"""
+        net = self.conformer.net
+        y = net["0"](x).transpose(1, 2)  # [B, H, T]
+        y = F.glu(net["2"](y), dim=1)  # [B, inner, T]
+        y = F.silu(net["4"].conv(y))
+        return x + net["6"](y).transpose(1, 2)
 
 
 class WeightNormLinear(nn.Module):
@@ -97,11 +73,9 @@ class WeightNormLinear(nn.Module):
         self.weight_g = nn.Parameter(self.weight_v.detach().norm(dim=1, keepdim=True))
         self.bias = nn.Parameter(torch.zeros(n_out))
 
-    def weight(self):
-        return self.weight_v * (self.weight_g / self.weight_v.norm(dim=1, keepdim=True))
-
     def forward(self, x):
-        return F.linear(x, self.weight(), self.bias)
+        weight = self.weight_v * (self.weight_g / self.weight_v.norm(dim=1, keepdim=True))
+        return F.linear(x, weight, self.bias)
 
 
 class FcpeNet(nn.Module):
@@ -125,9 +99,7 @@ class FcpeNet(nn.Module):
         self.register_buffer("gaussian_blurred_cent_mask", cents[1].clone())
 
     def stem(self, mel):
-        """mel [B, T, M] -> [B, H, T] after the first conv and GroupNorm.
-
-        GroupNorm's statistics span the whole sequence, so this part always sees all frames."""
+        """mel [B, T, M] -> [B, H, T] after the first conv and GroupNorm (its statistics span all frames)."""
         return self.input_stack["1"](self.input_stack["0"](mel.transpose(1, 2)))
 
     def body(self, x):

@@ -1,8 +1,6 @@
-"""Pitch (F0) of one audio file, as CSV for a spreadsheet or as .npy.
+"""Pitch (F0) of one audio file, as CSV for a spreadsheet or as .npy (library: pitch.extractor).
 
     python pitch/inference.py -w song.wav -p song.csv [--method fcpe] [--plot song.png] [--no-repair]
-
-Library use: `from pitch.extractor import PitchExtractor, extract_to_file`.
 """
 import os
 import sys

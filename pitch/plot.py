@@ -6,20 +6,13 @@ from common.atomic import atomic_path
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
-def note_name(midi):
-    return f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
-
-
 def _note_ticks(lo, hi):
     """(Hz, label) for notes in [lo, hi]: every natural note when the range is narrow, else every C and A."""
     first = int(np.floor(69 + 12 * np.log2(lo / 440.0)))
     last = int(np.ceil(69 + 12 * np.log2(hi / 440.0)))
     names = ("C", "D", "E", "F", "G", "A", "B") if last - first <= 30 else ("C", "A")
-    ticks = []
-    for midi in range(first, last + 1):
-        if NOTE_NAMES[midi % 12] in names:
-            ticks.append((440.0 * 2 ** ((midi - 69) / 12), note_name(midi)))
-    return ticks
+    return [(440.0 * 2 ** ((midi - 69) / 12), f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}")
+            for midi in range(first, last + 1) if NOTE_NAMES[midi % 12] in names]
 
 
 def plot_f0(path, f0, hop_seconds=0.01, title=None, repairs=()):
@@ -41,16 +34,13 @@ def plot_f0(path, f0, hop_seconds=0.01, title=None, repairs=()):
                     va="bottom", color="tab:orange")
     if repairs:
         ax.legend(loc="upper right")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("f0 (Hz)")
-    ax.set_title(title or "F0 contour")
+    ax.set(xlabel="time (s)", ylabel="f0 (Hz)", title=title or "F0 contour")
     if np.any(f0 > 0):
         lo, hi = np.nanmin(voiced) / 1.06, np.nanmax(voiced) * 1.06
         ax.set_yscale("log")
         ax.set_ylim(lo, hi)
         ticks = _note_ticks(lo, hi)
-        ax.set_yticks([hz for hz, _ in ticks])
-        ax.set_yticklabels([f"{name} {hz:.0f}" for hz, name in ticks])
+        ax.set_yticks([hz for hz, _ in ticks], [f"{name} {hz:.0f}" for hz, name in ticks])
         ax.minorticks_off()
         ax.grid(True, axis="y", alpha=0.35)
     ax.grid(True, axis="x", alpha=0.2)

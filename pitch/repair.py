@@ -1,22 +1,12 @@
 """Repair of the two errors pitch trackers make most: isolated octave jumps and short glitches.
 
-Each voiced frame is compared with the local contour, the running median of the voiced pitch over
-310 ms. A run of frames more than 100 cents away from it is a candidate; it is repaired only when
-
-  - it is isolated: the voiced frames just before and after it (where they exist) sit on the local
-    contour, so it leaves and returns to the same line. A real leap to another note is not isolated
-    (the frames after it belong to the new note), and a new note held longer than half the median
-    window moves the median with it, so it never stands out in the first place;
-  - and it is short: an octave error (offset on its plateau within 300 cents of a whole number of octaves)
-    of at most 150 ms is moved back by those octaves, keeping its vibrato; a glitch (any other
-    offset, reaching at least 250 cents) of at most 80 ms (a 30 ms error after the extractors' 50 ms
-    smoothing) is replaced by the straight line in log-frequency between its neighbours. Frames the
-    octave move leaves off the contour are bridged the same way.
-
-A run is first widened by up to two frames each side along the ramps a smoothing filter spreads
-around an error, so its neighbours are truly back on the contour.
-
-Unvoiced frames (0 Hz) are never changed and never count as contour.
+A run of voiced frames more than 100 cents off the local contour (running median of the voiced
+pitch over 310 ms), widened along the ramps a smoothing filter spreads around it, is repaired only
+when isolated (its voiced neighbours sit on the contour: a real leap to a new note is not) and
+short: an octave error (plateau within 300 cents of whole octaves, <= 150 ms) is moved back by
+those octaves, keeping its vibrato; a glitch (other offsets reaching 250 cents, <= 80 ms: a 30 ms
+error after the extractors' 50 ms smoothing) becomes the log-frequency line between its
+neighbours. Unvoiced frames (0 Hz) are never changed and never count as contour.
 """
 import warnings
 from dataclasses import dataclass

@@ -13,13 +13,11 @@ A log-mel [B, T, 128] goes through a residual U-Net over (time, mel) treated as 
     unet.tf.layers.L...                           only in some files (so-vits-svc 4.1's): unused
     cnn                                           conv 16 -> 3 maps
     fc.0.gru, fc.1                                BiGRU(3 * 128 -> 2 x 256), linear 512 -> 360
-
-The sizes (levels, blocks per level, channels, GRU width) are read off a state dict, so tests can
-build small files of the same layout; the public file is SIZES_PUBLIC.
 """
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 N_MELS = 128
@@ -28,6 +26,7 @@ N_BINS = 360
 
 @dataclass(frozen=True)
 class RmvpeSizes:
+    """Read off a state dict (so small files of the layout load too); the defaults are the public file's."""
     levels: int = 5          # encoder/decoder levels; each halves time and mel
     inters: int = 4          # residual stages at the bottom
     blocks: int = 4          # residual blocks per stage
@@ -55,9 +54,6 @@ class RmvpeSizes:
                    timbre_filter=any(k.startswith("unet.tf.") for k in state))
 
 
-SIZES_PUBLIC = RmvpeSizes()
-
-
 def _conv3(cin, cout):
     return nn.Conv2d(cin, cout, 3, padding=1, bias=False)
 
@@ -76,47 +72,9 @@ class Residual(nn.Module):
         return self.conv(x) + skip
 
 
-class Stage(nn.Module):
-    """`blocks` residual blocks; with `pool`, also returns the input of the next level (x0.5 in time, mel)."""
-
-    def __init__(self, cin, cout, blocks, pool):
-        super().__init__()
-        self.conv = nn.ModuleList([Residual(cin if i == 0 else cout, cout) for i in range(blocks)])
-        self.pool = nn.AvgPool2d(2) if pool else None
-
-    def forward(self, x):
-        for block in self.conv:
-            x = block(x)
-        return x if self.pool is None else (x, self.pool(x))
-
-
-class Encoder(nn.Module):
-    def __init__(self, s):
-        super().__init__()
-        self.bn = nn.BatchNorm2d(1)
-        widths = [1] + [s.channels * 2 ** i for i in range(s.levels)]
-        self.layers = nn.ModuleList([Stage(widths[i], widths[i + 1], s.blocks, pool=True) for i in range(s.levels)])
-
-    def forward(self, x):
-        skips = []
-        x = self.bn(x)
-        for level in self.layers:
-            skip, x = level(x)
-            skips.append(skip)
-        return x, skips
-
-
-class Intermediate(nn.Module):
-    def __init__(self, s):
-        super().__init__()
-        top = s.channels * 2 ** s.levels
-        self.layers = nn.ModuleList([Stage(top // 2 if i == 0 else top, top, s.blocks, pool=False)
-                                     for i in range(s.inters)])
-
-    def forward(self, x):
-        for stage in self.layers:
-            x = stage(x)
-        return x
+def _blocks(cin, cout, blocks):
+    """`blocks` residual blocks, the first from `cin` channels."""
+    return nn.Sequential(*(Residual(cin if i == 0 else cout, cout) for i in range(blocks)))
 
 
 class UpStage(nn.Module):
@@ -127,48 +85,47 @@ class UpStage(nn.Module):
         self.conv1 = nn.Sequential(
             nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1, bias=False),
             nn.BatchNorm2d(cout), nn.ReLU())
-        self.conv2 = nn.ModuleList([Residual(2 * cout if i == 0 else cout, cout) for i in range(blocks)])
+        self.conv2 = _blocks(2 * cout, cout, blocks)
 
     def forward(self, x, skip):
-        x = torch.cat([self.conv1(x), skip], dim=1)
-        for block in self.conv2:
-            x = block(x)
-        return x
+        return self.conv2(torch.cat([self.conv1(x), skip], dim=1))
 
 
-class Decoder(nn.Module):
-    def __init__(self, s):
-        super().__init__()
-        widths = [s.channels * 2 ** i for i in range(s.levels, -1, -1)]  # top ... first level
-        self.layers = nn.ModuleList([UpStage(widths[i], widths[i + 1], s.blocks) for i in range(s.levels)])
-
-    def forward(self, x, skips):
-        for stage, skip in zip(self.layers, reversed(skips)):
-            x = stage(x, skip)
-        return x
-
-
-class TimbreFilter(nn.Module):
-    """One residual block per encoder level. Present in some published files, never used by the
-    public forward pass (nor here); kept only so those files load tensor for tensor."""
-
-    def __init__(self, s):
-        super().__init__()
-        self.layers = nn.ModuleList([Residual(c, c) for c in (s.channels * 2 ** i for i in range(s.levels))])
+def _holder(**modules):
+    """A bare module holding named children (the state dict's `unet.encoder.layers`, ...)."""
+    holder = nn.Module()
+    for name, module in modules.items():
+        setattr(holder, name, module)
+    return holder
 
 
 class UNet(nn.Module):
     def __init__(self, s):
         super().__init__()
-        self.encoder = Encoder(s)
-        self.intermediate = Intermediate(s)
+        widths = [s.channels * 2 ** i for i in range(s.levels + 1)]  # first level ... bottom
+        self.encoder = _holder(bn=nn.BatchNorm2d(1), layers=nn.ModuleList(
+            _holder(conv=_blocks(([1] + widths)[i], widths[i], s.blocks)) for i in range(s.levels)))
+        self.intermediate = _holder(layers=nn.ModuleList(
+            _holder(conv=_blocks(widths[-1] // 2 if i == 0 else widths[-1], widths[-1], s.blocks))
+            for i in range(s.inters)))
         if s.timbre_filter:
-            self.tf = TimbreFilter(s)
-        self.decoder = Decoder(s)
+            # one residual block per encoder level: in some published files, never used by the public
+            # forward pass (nor here); kept only so those files load tensor for tensor
+            self.tf = _holder(layers=nn.ModuleList(Residual(c, c) for c in widths[:-1]))
+        self.decoder = _holder(layers=nn.ModuleList(
+            UpStage(widths[i + 1], widths[i], s.blocks) for i in reversed(range(s.levels))))
 
     def forward(self, x):
-        x, skips = self.encoder(x)
-        return self.decoder(self.intermediate(x), skips)
+        skips = []
+        x = self.encoder.bn(x)
+        for level in self.encoder.layers:
+            skips.append(level.conv(x))
+            x = F.avg_pool2d(skips[-1], 2)  # x0.5 in time and mel
+        for stage in self.intermediate.layers:
+            x = stage.conv(x)
+        for stage, skip in zip(self.decoder.layers, reversed(skips)):
+            x = stage(x, skip)
+        return x
 
 
 class BiGRU(nn.Module):
@@ -181,16 +138,14 @@ class BiGRU(nn.Module):
 
 
 class RmvpeNet(nn.Module):
-    def __init__(self, sizes=SIZES_PUBLIC):
+    def __init__(self, sizes=RmvpeSizes()):
         super().__init__()
         self.sizes = sizes
         self.unet = UNet(sizes)
         self.cnn = nn.Conv2d(sizes.channels, 3, 3, padding=1)
-        if sizes.gru_layers:
-            self.fc = nn.Sequential(BiGRU(3 * N_MELS, sizes.gru_hidden, sizes.gru_layers),
-                                    nn.Linear(2 * sizes.gru_hidden, N_BINS), nn.Dropout(0.25), nn.Sigmoid())
-        else:
-            self.fc = nn.Sequential(nn.Linear(3 * N_MELS, N_BINS), nn.Dropout(0.25), nn.Sigmoid())
+        gru = [BiGRU(3 * N_MELS, sizes.gru_hidden, sizes.gru_layers)] if sizes.gru_layers else []
+        width = 2 * sizes.gru_hidden if sizes.gru_layers else 3 * N_MELS
+        self.fc = nn.Sequential(*gru, nn.Linear(width, N_BINS), nn.Dropout(0.25), nn.Sigmoid())
 
     def forward(self, mel):
         """mel [B, T, 128] log-mel, T a multiple of sizes.frame_multiple -> salience [B, T, 360] in (0, 1)."""

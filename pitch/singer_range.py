@@ -1,10 +1,6 @@
-"""A singer's F0 range from its training pitch, kept as a small JSON file beside its timbre vector
-(`data_svc/singer/<name>.f0.json`), and the whole-semitone shift that brings a source into it.
-
-The range is the middle half of the singer's voiced training frames (25th to 75th percentile):
-where the voice the model learned is at home. `--auto-shift` moves the source's median voiced pitch
-into it by the smallest whole number of semitones (0 when it is already inside).
-"""
+"""A singer's F0 range (25th to 75th percentile of its voiced training frames) in a JSON file beside its
+timbre vector (`data_svc/singer/<name>.f0.json`), and the smallest whole-semitone shift that brings a
+source's median voiced pitch into it (`--auto-shift`)."""
 import json
 import math
 import os
@@ -23,8 +19,7 @@ class RangeError(ValueError):
 
 def range_path(speaker_file):
     """`singer/<name>.spk.npy` (or any `<name>.<ext>`) -> `singer/<name>.f0.json`."""
-    speaker_file = os.fspath(speaker_file)
-    folder, base = os.path.split(speaker_file)
+    folder, base = os.path.split(os.fspath(speaker_file))
     name = base[: -len(".spk.npy")] if base.endswith(".spk.npy") else os.path.splitext(base)[0]
     return os.path.join(folder, name + RANGE_SUFFIX)
 
@@ -78,8 +73,7 @@ def choose_shift(source_median_hz, stats):
     if not source_median_hz or source_median_hz <= 0:
         return 0
     low, high = float(stats["low_hz"]), float(stats["high_hz"])
-    shifts = sorted(range(-MAX_SHIFT, MAX_SHIFT + 1), key=lambda s: (abs(s), s))
-    for s in shifts:
+    for s in sorted(range(-MAX_SHIFT, MAX_SHIFT + 1), key=lambda s: (abs(s), s)):
         if low <= source_median_hz * 2 ** (s / 12) <= high:
             return s
     target = 12 * math.log2(float(stats["median_hz"]) / source_median_hz)

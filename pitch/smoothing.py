@@ -3,34 +3,29 @@ gap interpolation, and length fitting."""
 import numpy as np
 
 
-def _windows(x, width, fill):
+def _filtered(x, width, reduce):
+    """reduce(centred windows of `width` samples), the windows cut short at the ends (NaN padding)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0 or width <= 1:
+        return x.copy()
     half = width // 2
-    padded = np.concatenate([np.full(half, fill), np.asarray(x, dtype=np.float64), np.full(width - 1 - half, fill)])
-    return np.lib.stride_tricks.sliding_window_view(padded, width)  # [T, width]
+    padded = np.concatenate([np.full(half, np.nan), x, np.full(width - 1 - half, np.nan)])
+    return reduce(np.lib.stride_tricks.sliding_window_view(padded, width), axis=1)  # windows [T, width]
 
 
 def mean_filter(x, width):
     """Centred moving average; near the ends only the samples that exist are averaged."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.size == 0 or width <= 1:
-        return x.copy()
-    win = _windows(x, width, np.nan)
-    return np.nanmean(win, axis=1)
+    return _filtered(x, width, np.nanmean)
 
 
 def median_filter(x, width):
     """Centred moving median; near the ends only the samples that exist are used."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.size == 0 or width <= 1:
-        return x.copy()
-    return np.nanmedian(_windows(x, width, np.nan), axis=1)
+    return _filtered(x, width, np.nanmedian)
 
 
 def interpolate_gaps(f0, voiced):
-    """Fill frames where `voiced` is False by interpolating log-frequency between voiced neighbours.
-
-    Leading/trailing gaps hold the nearest voiced value. With no voiced frame, f0 is returned as is.
-    """
+    """Fill unvoiced frames by interpolating log-frequency between voiced neighbours (the nearest voiced
+    value at the ends; f0 as is when nothing is voiced)."""
     f0 = np.asarray(f0, dtype=np.float64)
     voiced = np.asarray(voiced, dtype=bool) & (f0 > 0)
     if not voiced.any() or voiced.all():

@@ -1,10 +1,5 @@
-"""Audio front end of the LSTM speaker encoder (Mozilla/Coqui TTS AudioProcessor settings).
-
-The values follow `speaker_pretrain/config.json` of so-vits-svc-5.0 (see
-tests/data/compat/speaker_lstm_checkpoint.json): 16 kHz, pre-emphasis 0.98, 1024-point Hann STFT
-with hop 256 (centred, reflect padding), 80 mel bands over 0..8000 Hz, 20*log10 amplitude,
-symmetric normalisation to [-4, 4]. Before that the waveform is trimmed (10 ms edge margin,
-then 60 dB silence trim) and peak-normalised to 0.95.
+"""Audio front end of the LSTM speaker encoder (Mozilla/Coqui TTS AudioProcessor settings of
+so-vits-svc-5.0's speaker_pretrain/config.json, see tests/data/compat/speaker_lstm_checkpoint.json).
 
 Pure numpy/librosa on the CPU, so batch jobs can run it in worker processes.
 """
@@ -56,36 +51,25 @@ def peak_normalise(wav):
     return wav / peak * PEAK_LEVEL
 
 
-def preemphasis(wav, coef=PREEMPHASIS):
-    """y[n] = x[n] - coef * x[n-1], with y[0] = x[0]."""
-    out = np.empty_like(wav)
-    out[:1] = wav[:1]
-    out[1:] = wav[1:] - coef * wav[:-1]
-    return out
-
-
-def normalise_db(db):
-    """Map dB values to [-MAX_NORM, MAX_NORM]: (db - ref) from [min_level, 0] onto the symmetric range."""
-    unit = (db - REF_LEVEL_DB - MIN_LEVEL_DB) / -MIN_LEVEL_DB
-    return np.clip(2.0 * MAX_NORM * unit - MAX_NORM, -MAX_NORM, MAX_NORM)
-
-
 def mel_frames(wav):
     """Normalised log-mel frames of an already trimmed, peak-normalised waveform -> float32 [T, N_MELS]."""
     import librosa
 
-    spec = librosa.stft(y=preemphasis(np.asarray(wav, dtype=np.float64)), n_fft=N_FFT, hop_length=HOP_LENGTH,
+    wav = np.asarray(wav, dtype=np.float64)
+    emphasised = np.concatenate([wav[:1], wav[1:] - PREEMPHASIS * wav[:-1]])  # y[n] = x[n] - 0.98 x[n-1]
+    spec = librosa.stft(y=emphasised, n_fft=N_FFT, hop_length=HOP_LENGTH,
                         win_length=WIN_LENGTH, window="hann", center=True, pad_mode="reflect")
     mel = mel_basis() @ np.abs(spec)  # [N_MELS, T]
     db = 20.0 * np.log10(np.maximum(AMP_FLOOR, mel))
-    return np.ascontiguousarray(normalise_db(db).T, dtype=np.float32)
+    # (db - ref) from [min_level, 0] onto the symmetric range [-MAX_NORM, MAX_NORM]
+    unit = (db - REF_LEVEL_DB - MIN_LEVEL_DB) / -MIN_LEVEL_DB
+    normalised = np.clip(2.0 * MAX_NORM * unit - MAX_NORM, -MAX_NORM, MAX_NORM)
+    return np.ascontiguousarray(normalised.T, dtype=np.float32)
 
 
 def melspectrogram(wav16k):
-    """The whole front end: 16 kHz mono float wave -> float32 [T, 80] frames for the LSTM.
-
-    Raises common.audio.AudioError for empty, silent or non-finite input.
-    """
+    """The whole front end: 16 kHz mono float wave -> float32 [T, 80] frames for the LSTM (AudioError
+    for empty, silent or non-finite input)."""
     wav = np.asarray(wav16k, dtype=np.float32)
     if wav.ndim != 1:
         raise AudioError(f"expected a mono 1-D wave, got shape {wav.shape}. Average the channels first.")

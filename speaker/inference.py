@@ -9,8 +9,6 @@ from common.paths import SPEAKER_CKPT  # noqa: E402
 from speaker.audio import load_mel  # noqa: E402
 from speaker.encoder import SpeakerEncoder  # noqa: E402  (re-exported: `from speaker.inference import SpeakerEncoder`)
 
-__all__ = ["SpeakerEncoder", "main"]
-
 
 def main(argv=None):
     return one_file_main(argv, "Compute the 256-dim speaker d-vector (float32 .npy) of an audio file.",

@@ -1,10 +1,7 @@
-"""LSTM d-vector network of the Mozilla/Coqui TTS speaker encoder (`best_model.pth.tar` layout).
-
-A stack of single-layer LSTMs, each followed by a bias-free linear projection; the d-vector is the
-L2-normalised projection at the last frame. State-dict names: `layers.<i>.lstm.*`, `layers.<i>.linear.weight`.
-"""
+"""LSTM d-vector network of the Mozilla/Coqui TTS speaker encoder (`best_model.pth.tar` layout: a stack
+of single-layer LSTMs `layers.<i>.lstm.*`, each followed by a bias-free projection `layers.<i>.linear.weight`;
+the d-vector is the L2-normalised projection at the last frame)."""
 import numpy as np
-import torch
 from torch import nn
 from torch.nn import functional as F
 
@@ -39,11 +36,8 @@ class LSTMSpeakerEncoder(nn.Module):
 
 
 def window_starts(num_frames, window=WINDOW_FRAMES, count=NUM_WINDOWS):
-    """Start frames and length of the evaluation windows of an utterance of `num_frames` frames.
-
-    `count` windows of `window` frames spread evenly from the first to the last frame (they
-    overlap on short input); an utterance shorter than one window is used whole, `count` times.
-    """
+    """(start frames, length) of `count` windows of `window` frames spread evenly over the utterance
+    (overlapping on short input; an utterance shorter than one window is used whole, `count` times)."""
     length = min(window, num_frames)
     starts = np.linspace(0, num_frames - length, num=count).astype(np.int64)
     return starts, length
@@ -54,15 +48,8 @@ def sizes_from_state_dict(state_dict):
     num_layers = 0
     while f"layers.{num_layers}.lstm.weight_ih_l0" in state_dict:
         num_layers += 1
-    if num_layers == 0:
-        raise KeyError("layers.0.lstm.weight_ih_l0")
     input_dim = state_dict["layers.0.lstm.weight_ih_l0"].shape[1]
     lstm_dim = state_dict["layers.0.lstm.weight_hh_l0"].shape[1]
     proj_dim = state_dict["layers.0.linear.weight"].shape[0]
     return int(input_dim), int(proj_dim), int(lstm_dim), num_layers
 
-
-@torch.inference_mode()
-def embed_windows(model, windows):
-    """windows [N, T, input_dim] float tensor on the model's device -> [N, proj_dim] unit vectors."""
-    return model(windows.float())

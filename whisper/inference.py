@@ -8,8 +8,6 @@ from common.extractor import one_file_main  # noqa: E402
 from common.paths import WHISPER_CKPT  # noqa: E402
 from whisper.ppg import WhisperPPG  # noqa: E402  (re-exported: `from whisper.inference import WhisperPPG`)
 
-__all__ = ["WhisperPPG", "main"]
-
 
 def add_no_noise(parser):
     parser.add_argument("--no-noise", action="store_true",

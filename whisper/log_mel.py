@@ -1,6 +1,4 @@
 """Whisper's log-mel front end: 16 kHz audio -> [n_mels, samples // 160] normalised log power mel."""
-import functools
-
 import torch
 
 from common.audio import EXTRACT_RATE
@@ -10,21 +8,14 @@ N_FFT = 400
 HOP = 160
 
 
-@functools.lru_cache(maxsize=None)
-def _slaney_filters(n_mels):
-    # Equal to the filters OpenAI ships in mel_filters.npz (librosa's Slaney filters).
-    return slaney_mel_filters(EXTRACT_RATE, N_FFT, n_mels)
-
-
 def mel_filters(n_mels, device):
-    return torch.from_numpy(_slaney_filters(n_mels)).to(device)  # [n_mels, N_FFT // 2 + 1]
+    """[n_mels, N_FFT // 2 + 1]: the filters OpenAI ships in mel_filters.npz (librosa's Slaney filters)."""
+    return torch.from_numpy(slaney_mel_filters(EXTRACT_RATE, N_FFT, n_mels)).to(device)
 
 
 def log_mel(wav, n_mels, filters=None):
-    """wav: float tensor [samples] (> 200 samples) -> [n_mels, samples // 160].
-
-    Centred STFT with a Hann window; the last STFT frame is dropped, as Whisper does.
-    """
+    """wav: float tensor [samples] -> [n_mels, samples // 160]; centred Hann STFT whose last frame is
+    dropped, as Whisper does."""
     if wav.shape[-1] <= N_FFT // 2:  # reflect padding needs more samples than half a window
         wav = torch.nn.functional.pad(wav, (0, N_FFT // 2 + 1 - wav.shape[-1]))
     window = torch.hann_window(N_FFT, device=wav.device)

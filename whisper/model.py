@@ -70,16 +70,12 @@ class WhisperEncoder(nn.Module):
         self.blocks = nn.ModuleList(EncoderBlock(width, heads) for _ in range(n_blocks))
         self.ln_post = nn.LayerNorm(width)
 
-    @property
-    def max_frames(self):
-        """Longest output (frames at 50 Hz) the positional table allows: 1500 = 30 s."""
-        return self.positional_embedding.shape[0]
-
     def forward(self, mel):  # mel [B, n_mels, T] -> [B, ceil(T / 2), width]
         x = F.gelu(self.conv1(mel))
         x = F.gelu(self.conv2(x)).transpose(1, 2)  # [B, T', C]
-        if x.shape[1] > self.max_frames:
-            raise ValueError(f"{x.shape[1]} frames exceed the encoder's {self.max_frames} positions")
+        positions = self.positional_embedding.shape[0]  # the longest output: 1500 frames at 50 Hz = 30 s
+        if x.shape[1] > positions:
+            raise ValueError(f"{x.shape[1]} frames exceed the encoder's {positions} positions")
         x = x + self.positional_embedding[: x.shape[1]].to(x.dtype)
         for block in self.blocks:
             x = block(x)

@@ -23,13 +23,10 @@ def _shape(state, key, path):
 
 
 def encoder_from_checkpoint(ckpt, path, matrix_dtype=torch.float32):
-    """Build the truncated encoder from an OpenAI {'dims', 'model_state_dict'} dict and load it.
-
-    decoder.* weights and the blocks after the PPG layer are ignored. The encoder is built
-    without storage and takes the checkpoint's tensors as its own (one conversion out of the
-    memory-mapped file, no random initialisation, no second copy): weight matrices in
-    `matrix_dtype` (bfloat16 halves their memory for the bf16 path), everything else float32.
-    """
+    """The truncated encoder from an OpenAI {'dims', 'model_state_dict'} dict (decoder.* and the blocks
+    after the PPG layer ignored). Built without storage, it takes the checkpoint's tensors as its own (no
+    random init, no second copy): weight matrices in `matrix_dtype` (bfloat16 for the bf16 path), the rest
+    float32."""
     hint = f"Expected an OpenAI Whisper file such as large-v2.pt ({WHISPER_URL})."
     require_keys(ckpt, ("dims", "model_state_dict"), path, what=WHAT, hint=hint)
     dims, state = ckpt["dims"], ckpt["model_state_dict"]
@@ -37,12 +34,9 @@ def encoder_from_checkpoint(ckpt, path, matrix_dtype=torch.float32):
         raise CheckpointError(f"{WHAT} {path}: 'dims' lacks some of {', '.join(DIM_KEYS)}. {hint}")
     n_layer = int(dims["n_audio_layer"])
     found_layers = {int(m.group(1)) for k in state for m in [re.match(r"encoder\.blocks\.(\d+)\.", k)] if m}
-    from_shapes = {
-        "n_audio_state": _shape(state, "encoder.conv1.weight", path)[0],
-        "n_mels": _shape(state, "encoder.conv1.weight", path)[1],
-        "n_audio_ctx": _shape(state, "encoder.positional_embedding", path)[0],
-        "n_audio_layer": len(found_layers),
-    }
+    width, mels = _shape(state, "encoder.conv1.weight", path)[:2]
+    from_shapes = {"n_audio_state": width, "n_mels": mels, "n_audio_layer": len(found_layers),
+                   "n_audio_ctx": _shape(state, "encoder.positional_embedding", path)[0]}
     wrong = [f"{k}={dims[k]} but the weights say {v}" for k, v in from_shapes.items() if int(dims[k]) != v]
     if wrong:
         raise CheckpointError(f"{WHAT} {path}: 'dims' disagrees with the weights ({'; '.join(wrong)}). "
@@ -82,12 +76,8 @@ class WhisperPPG(ChunkedExtractor):
         matrix_dtype = torch.bfloat16 if self.bf16 else torch.float32
         self.encoder = encoder_from_checkpoint(ckpt, self.checkpoint, matrix_dtype).eval().to(self.device)
         del ckpt
-        self.n_mels = self.encoder.conv1.in_channels
+        self.n_mels, self.dim = self.encoder.conv1.in_channels, self.encoder.ln_post.normalized_shape[0]
         self.filters = mel_filters(self.n_mels, self.device)
-
-    @property
-    def dim(self):
-        return self.encoder.ln_post.normalized_shape[0]
 
     def _chunk_generators(self, count):
         """With dither on, a generator per chunk seeded from torch's global one, in chunk order
