@@ -50,7 +50,6 @@ FP16_INIT_SCALE = 2.0 ** 8
 
 
 def autocast_context(device, amp):
-    """torch.autocast for "bf16"/"fp16" on CUDA; a null context for "none" or on CPU."""
     if amp in (None, "none") or device.type != "cuda":
         return contextlib.nullcontext()
     return torch.autocast(device_type="cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
@@ -72,7 +71,6 @@ def discriminator_lr(t):
 
 
 def grad_scaler(amp):
-    """The fp16 gradient scaler (None for other precisions)."""
     return torch.amp.GradScaler("cuda", init_scale=FP16_INIT_SCALE) if amp == "fp16" else None
 
 
