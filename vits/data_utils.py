@@ -90,10 +90,9 @@ def load_item(entry, hp):
     vec [2N', vec_dim], pit [N], spk [spk_dim]) at their own lengths; DatasetError names the file."""
     try:
         wav = load_audio(entry.wave, int(hp.data.sampling_rate))
+        spec = load_checkpoint(entry.spec, what="spectrogram file", hint=REGENERATE)
     except AudioError as e:
         raise DatasetError(f"{e} (listed at {entry.source})") from None
-    try:
-        spec = load_checkpoint(entry.spec, what="spectrogram file", hint=REGENERATE)
     except CheckpointError as e:
         raise DatasetError(str(e)) from None
     n_bins = int(hp.data.filter_length) // 2 + 1
