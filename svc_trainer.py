@@ -49,15 +49,10 @@ def main(argv=None):
         print("stopped: aborted without saving (second Ctrl-C)", file=sys.stderr)
         sys.exit(130)
     except Exception as e:  # one line on the console; the traceback is in train.log
-        sys.exit(fail(f"{one_line(e)} (details in logs/{args.name}/train.log)"))
-
-
-def one_line(error):
-    """'Type: message' in one line (an error from a DataLoader worker: its first and last lines)."""
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    if not lines:
-        return type(error).__name__
-    return f"{type(error).__name__}: {' '.join(lines[:1] + lines[1:][-1:])}"
+        # 'Type: message' (an error from a DataLoader worker: its first and last lines)
+        lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+        text = f"{type(e).__name__}: {' '.join(lines[:1] + lines[1:][-1:])}" if lines else type(e).__name__
+        sys.exit(fail(f"{text} (details in logs/{args.name}/train.log)"))
 
 
 if __name__ == "__main__":

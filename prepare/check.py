@@ -76,7 +76,7 @@ def run_through_dataset(list_path, hp, result):
             result.problems.append((dataset.items[index].wave, f"dataset: {e}"))
     batch_size = max(1, min(int(hp.train.batch_size), len(dataset)))
     try:
-        sampler = DistributedBucketSampler(dataset.lengths, batch_size, num_replicas=1, rank=0, shuffle=True)
+        sampler = DistributedBucketSampler(dataset.lengths, batch_size, num_replicas=1, rank=0)
         loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_svc, num_workers=0)
         for _ in tqdm(loader, desc="batches", unit="batch", file=sys.stderr):
             pass

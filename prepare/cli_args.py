@@ -103,9 +103,8 @@ def wave_folders(out_flags, out_default):
 
 
 def feature_script(step, description, folders, add_model):
-    """(build_parser, main) of the script of `step` (pitch, ppg, hubert or speaker; steps 2-5): the input
-    and output folder (`folders`: two (flags, add_argument kwargs)), the model's flags
-    (`add_model(parser)`), --device and -t."""
+    """(build_parser, main) of the script of `step` (pitch, ppg, hubert or speaker): the input and output
+    folder (`folders`: two (flags, add_argument kwargs)), `add_model(parser)`'s flags, --device and -t."""
     def build_parser():
         parser = argparse.ArgumentParser(description=description)
         for flags, kwargs in folders:

@@ -18,13 +18,11 @@ class SkipMemory:
         self.path = os.path.join(folder, ".skipped.json")
         self.settings = settings
         self.entries = {}
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                data = json.load(f)
+        # no memory yet, or unreadable: everything is tried again
+        with contextlib.suppress(OSError, ValueError, AttributeError), open(self.path, encoding="utf-8") as f:
+            data = json.load(f)
             if data.get("settings") == settings:
                 self.entries = data.get("skipped", {})
-        except (OSError, ValueError, AttributeError):
-            pass  # no memory yet, or unreadable: everything is tried again
         self._loaded = dict(self.entries)
 
     def reason(self, src):

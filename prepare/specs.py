@@ -22,7 +22,7 @@ def compute_spec(wave_path, spec_path, sampling_rate=32000, n_fft=1024, hop=320,
     if len(wav) < n_fft:
         raise AudioError(f"{wave_path}: {len(wav)} samples, shorter than one {n_fft}-sample window")
     with torch.no_grad():
-        spec = spectrogram_torch(torch.from_numpy(wav).unsqueeze(0), n_fft, hop, win, center=False)  # [1, F, N]
+        spec = spectrogram_torch(torch.from_numpy(wav).unsqueeze(0), n_fft, hop, win)  # [1, F, N]
     save_checkpoint(spec.squeeze(0).contiguous(), spec_path)  # [F, N]
     return Outcome(OK, wave_path)
 

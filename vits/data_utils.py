@@ -42,7 +42,6 @@ def parse_list(path):
 
 def read_file_list(path):
     """Parse a `wave|spec|pitch|hubert|whisper|spk` list; raise DatasetError on a malformed line."""
-    path = os.fspath(path)
     if not os.path.isfile(path):
         raise DatasetError(f"{path}: training list not found. Write it with prepare/preprocess_train.py "
                            f"or point data.training_files / data.validation_files at it.")
@@ -91,10 +90,9 @@ def load_item(entry, hp):
     vec [2N', vec_dim], pit [N], spk [spk_dim]) at their own lengths; DatasetError names the file."""
     try:
         wav = load_audio(entry.wave, int(hp.data.sampling_rate))
+        spec = load_checkpoint(entry.spec, what="spectrogram file", hint=REGENERATE)
     except AudioError as e:
         raise DatasetError(f"{e} (listed at {entry.source})") from None
-    try:
-        spec = load_checkpoint(entry.spec, what="spectrogram file", hint=REGENERATE)
     except CheckpointError as e:
         raise DatasetError(str(e)) from None
     n_bins = int(hp.data.filter_length) // 2 + 1
@@ -244,13 +242,12 @@ class DistributedBucketSampler(torch.utils.data.Sampler):
     Each bucket is padded by repetition to a multiple of num_replicas * batch_size, so every rank
     gets the same number of full batches. The order is a function of (seed, epoch): see set_epoch()."""
 
-    def __init__(self, lengths, batch_size, num_replicas=1, rank=0, shuffle=True, seed=0):
+    def __init__(self, lengths, batch_size, num_replicas=1, rank=0, seed=0):
         if not lengths:
             raise ValueError("DistributedBucketSampler: no items")
         self.batch_size = int(batch_size)
         self.num_replicas = int(num_replicas)
         self.rank = int(rank)
-        self.shuffle = shuffle
         self.seed = int(seed)
         self.set_epoch(0)
         low = (min(lengths) - 1) // 100 * 100
@@ -273,13 +270,12 @@ class DistributedBucketSampler(torch.utils.data.Sampler):
         g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
         batches = []
         for bucket, padded in zip(self.buckets, self.padded_sizes):
-            order = torch.randperm(len(bucket), generator=g).tolist() if self.shuffle else list(range(len(bucket)))
+            order = torch.randperm(len(bucket), generator=g).tolist()
             order = (order * (padded // len(order) + 1))[:padded]  # repeat to fill the last group
             mine = order[self.rank::self.num_replicas]
             for j in range(0, len(mine), self.batch_size):
                 batches.append([bucket[k] for k in mine[j: j + self.batch_size]])
-        if self.shuffle:
-            batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
         return iter(batches[self.skip:])
 
     def __len__(self):
@@ -298,7 +294,7 @@ def _init_worker(worker_id):
 def create_train_loader(hp, rank=0, world_size=1, seed=0, pin_memory=False):
     dataset = SvcDataset(hp.data.training_files, hp, random_crop=True)
     sampler = DistributedBucketSampler(dataset.lengths, hp.train.batch_size, num_replicas=world_size,
-                                       rank=rank, shuffle=True, seed=seed)
+                                       rank=rank, seed=seed)
     workers = int(hp.train.num_workers)
     return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_svc,
                                        num_workers=workers, pin_memory=pin_memory,

@@ -18,20 +18,19 @@ def _mel_basis(sampling_rate, n_fft, num_mels, fmin, fmax, device, dtype):
     return torch.from_numpy(basis).to(device=device, dtype=dtype)  # [mels, n_fft//2+1]
 
 
-def spectrogram_torch(y, n_fft, hop_size, win_size, center=False, floor=1e-6):
+def spectrogram_torch(y, n_fft, hop_size, win_size, floor=1e-6):
     """Magnitude STFT sqrt(re^2 + im^2 + floor) (1e-6 as in VITS: a finite gradient at zero).
     y [B, T] float in [-1, 1] -> [B, n_fft // 2 + 1, frames]."""
     if y.dim() != 2:
         raise ValueError(f"spectrogram_torch expects audio [B, T], got shape {tuple(y.shape)}")
     if y.dtype not in (torch.float32, torch.float64):
         y = y.float()
-    if not center:
-        pad = (n_fft - hop_size) // 2
-        # reflect padding needs 3-D input: [B, 1, T + 2 * pad]
-        y = torch.nn.functional.pad(y.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
+    pad = (n_fft - hop_size) // 2
+    # reflect padding needs 3-D input: [B, 1, T + 2 * pad]
+    y = torch.nn.functional.pad(y.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
     window = torch.hann_window(win_size, device=y.device, dtype=y.dtype)
-    stft = torch.stft(y, n_fft, hop_length=hop_size, win_length=win_size, window=window, center=center,
-                      pad_mode="reflect", return_complex=True)  # [B, n_fft // 2 + 1, frames] complex
+    stft = torch.stft(y, n_fft, hop_length=hop_size, win_length=win_size, window=window, center=False,
+                      return_complex=True)  # [B, n_fft // 2 + 1, frames] complex
     return torch.sqrt(stft.real.pow(2) + stft.imag.pow(2) + floor)
 
 

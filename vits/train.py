@@ -1,10 +1,6 @@
-"""The SVC training loop (svc_trainer.py), one step as the public so-vits-svc-5.0 loop computes it:
-generator_losses, discriminator_losses, each model's Updater step. With train.accum_step = N the
-generator steps on N micro-batches' summed gradients (each loss / N), the discriminator on each
-micro-batch at learning_rate / N, as in the public loop, which also clips no gradients
-(train.grad_clip: 0; the non-finite guard takes its place). Epoch E trains at learning_rate *
-lr_decay ** (E - 1); a checkpoint saved at its end resumes at E + 1.
-"""
+"""The SVC training loop (svc_trainer.py), one step as the public so-vits-svc-5.0 loop computes it (README
+"Training"): accum_step N sums the generator's gradients of N micro-batches (each loss / N) and steps the
+discriminator on each at learning_rate / N. Epoch E trains at learning_rate * lr_decay ** (E - 1)."""
 import collections
 import contextlib
 import math
@@ -50,7 +46,6 @@ FP16_INIT_SCALE = 2.0 ** 8
 
 
 def autocast_context(device, amp):
-    """torch.autocast for "bf16"/"fp16" on CUDA; a null context for "none" or on CPU."""
     if amp in (None, "none") or device.type != "cuda":
         return contextlib.nullcontext()
     return torch.autocast(device_type="cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
@@ -72,7 +67,6 @@ def discriminator_lr(t):
 
 
 def grad_scaler(amp):
-    """The fp16 gradient scaler (None for other precisions)."""
     return torch.amp.GradScaler("cuda", init_scale=FP16_INIT_SCALE) if amp == "fp16" else None
 
 

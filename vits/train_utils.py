@@ -125,7 +125,6 @@ def load_pretrain(path, model_g, model_d):
 
 
 def check_writable(folder):
-    """Create `folder` and write/delete a probe file in it; TrainingError if that fails."""
     try:
         os.makedirs(folder, exist_ok=True)
         probe = os.path.join(folder, f".write-test-{os.getpid()}")
