@@ -22,8 +22,7 @@ from svc.feature_files import LENGTH_TOLERANCE, check_f0, load_speaker
 from svc.protect import PROTECT_OFF
 from svc.retrieval import RetrievalSettings
 from svc.settings import CREPE_MODELS, PRECISIONS, ConversionSettings
-from svc.webui.folders import AllowedFolders
-from svc.webui.model_scan import is_svc_model
+from svc.webui.folders import AllowedFolders, is_svc_model
 from svc.webui.session import InputAudio
 
 FAST_HELP = "svc_inference.py --fast: FCPE pitch, Whisper and HuBERT in bfloat16 on CPUs that have it"
