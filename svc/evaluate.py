@@ -1,8 +1,5 @@
-"""Convert every input with every model and setting, and measure each output (svc_eval.py).
-
-Each input's features and reference measures are extracted once and reused by every model and
-setting. What each figure means: svc.eval_report.METRICS.
-"""
+"""svc_eval.py: every input converted with every model and setting, each output measured; each input's
+features and reference measures are extracted once. What each figure means: svc.eval_report.METRICS."""
 import os
 import sys
 from dataclasses import dataclass, field, replace

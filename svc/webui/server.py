@@ -1,10 +1,8 @@
-"""The HTTP side: the page (static/) and the JSON API (api.py) on a stdlib HTTP server.
-
-Errors reach the page as `{"error": "<one line>"}`, tracebacks only the log. Only the page itself
-can act: a POST needs this server's Origin (or `Sec-Fetch-Site: same-origin`), JSON a JSON type,
-uploads the X-SVC-Upload header (CORS), every call its session in X-Session (never the URL).
-Bodies are refused from their declared length; a poller holds connections until their head arrives.
-"""
+"""The HTTP side, the page (static/) and the JSON API (api.py) on a stdlib HTTP server: errors reach
+the page as `{"error": "<one line>"}`, tracebacks only the log. Only the page itself can act: a POST
+needs this server's Origin (or `Sec-Fetch-Site: same-origin`), JSON a JSON type, uploads the
+X-SVC-Upload header (CORS), every call its session in X-Session (never the URL). Bodies are refused
+from their declared length; a poller holds connections until their head arrives."""
 import io
 import json
 import os
