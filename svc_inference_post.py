@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import report_errors  # noqa: E402
-from svc.post_process import post_process_files  # noqa: E402
+from svc.soft_gate import post_process_files  # noqa: E402
 
 HARD_ONLY = ("periodicity", "hangover_ms", "fade_ms")
 SOFT_ONLY = ("depth_db", "release_ms")

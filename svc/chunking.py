@@ -1,9 +1,6 @@
-"""Convert long inputs in overlapping chunks and join them with a crossfade.
-
-Neighbouring chunks share `overlap_frames` frames, across which the earlier chunk fades out while the
-later fades in with complementary raised-cosine weights (they sum to 1 at every sample): a signal both
-chunks agree on passes unchanged, small disagreements are blended instead of cut.
-"""
+"""Long inputs converted in overlapping chunks and joined with a crossfade: across the `overlap_frames`
+two neighbours share, complementary raised-cosine weights (summing to 1 at every sample) pass a signal
+both agree on unchanged and blend small disagreements instead of cutting them."""
 import math
 
 import numpy as np

@@ -1,9 +1,7 @@
-"""Singing voice conversion: audio (or its features) + a singer vector -> 32 kHz audio.
-
-`SvcConverter` loads the model once and converts any number of inputs: gather() the features
-(given or extracted), prepare() them (retrieval on the 50 Hz content, then alignment to 100 Hz, shift,
-speaker track), then convert() runs the NSF source once and the model in crossfaded chunks.
-"""
+"""Singing voice conversion: audio (or its features) + a singer vector -> 32 kHz audio. `SvcConverter`
+loads the model once and converts any number of inputs: gather() the features (given or extracted),
+prepare() them (retrieval on the 50 Hz content, then alignment to 100 Hz, shift, speaker track), then
+convert() runs the NSF source once and the model in crossfaded chunks."""
 import contextlib
 import math
 import sys

@@ -1,8 +1,5 @@
-"""Convert every input with every model and setting, and measure each output (svc_eval.py).
-
-Each input's features and reference measures are extracted once and reused by every model and
-setting. What each figure means: svc.eval_report.METRICS.
-"""
+"""svc_eval.py: every input converted with every model and setting, each output measured; each input's
+features and reference measures are extracted once. What each figure means: svc.eval_report.METRICS."""
 import os
 import sys
 from dataclasses import dataclass, field, replace
@@ -17,7 +14,6 @@ from common.batch import BatchReport
 from common.config import load_config
 from common.loudness import integrated_loudness
 from common.metrics import MetricError, check_measurable, cosine, frame_cosine, pitch_agreement
-from common.paths import SPEAKER_CKPT
 from svc.convert import Features, SvcConverter
 from svc.conversion_run import list_inputs
 from svc.eval_judges import Dnsmos, Ge2eEncoder, wanted
@@ -41,9 +37,9 @@ class Setting:
 @dataclass
 class EvalOptions:
     settings: list = field(default_factory=lambda: [Setting()])
-    # extractors, device, seed, noise, precision; retrieval: mode, k, index paths (the ratios come from settings)
+    # extractors, speaker encoder, device, seed, noise, precision; retrieval: mode, k, index paths (the
+    # ratios come from settings)
     conversion: ConversionSettings = field(default_factory=lambda: ConversionSettings(seed=0))
-    speaker_checkpoint: str = SPEAKER_CKPT
     target_waves: list = field(default_factory=list)  # target singer's audio for the GE2E target vector
     ge2e: str = "auto"            # auto (when resemblyzer is installed), on, off
     dnsmos: str = "auto"          # auto (when speechmos is installed), on, off
@@ -79,7 +75,7 @@ class Measurer:
         self.whisper = whisper or WhisperPPG(s.whisper_checkpoint, s.device, noise=not s.no_noise)
         self.hubert = hubert or HubertSoft(s.hubert_checkpoint, device=s.device)
         self.pitch = pitch or PitchExtractor(s.pitch_method, s.crepe_model, s.device, weights=s.pitch_weights)
-        self.speaker = SpeakerEncoder(options.speaker_checkpoint, device=s.device)
+        self.speaker = SpeakerEncoder(s.speaker_checkpoint, device=s.device)
         self.ge2e = Ge2eEncoder(self.speaker.device) if wanted(options.ge2e, "resemblyzer", "--ge2e") else None
         self.dnsmos = Dnsmos() if wanted(options.dnsmos, "speechmos", "--dnsmos") else None
 
@@ -234,11 +230,12 @@ def run_eval(args):
                                   backend=args.retrieval_backend)
     conversion = ConversionSettings(
         pitch_method=args.pitch_method, crepe_model=args.crepe_model, whisper_checkpoint=args.whisper_checkpoint,
-        hubert_checkpoint=args.hubert_checkpoint, retrieval=retrieval, device=args.device, precision=args.precision,
-        seed=args.seed, no_noise=args.no_noise)
+        hubert_checkpoint=args.hubert_checkpoint, speaker_checkpoint=args.speaker_checkpoint,
+        retrieval=retrieval, device=args.device, precision=args.precision, seed=args.seed,
+        no_noise=args.no_noise)
     settings = [Setting(shift, ratio) for ratio in args.retrieval_ratio for shift in args.shift]
-    options = EvalOptions(settings, conversion, args.speaker_checkpoint, args.target_wave or [], args.ge2e,
-                          args.dnsmos, args.keep_audio)
+    options = EvalOptions(settings, conversion, args.target_wave or [], args.ge2e, args.dnsmos,
+                          args.keep_audio)
     result = evaluate(args.config, args.model, args.spk, args.wave, args.out, options)
     _, table = write_reports(args.out, result)
     print(table)

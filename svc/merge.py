@@ -1,8 +1,6 @@
-"""Merge two SVC models: rate * A + (1 - rate) * B for every weight.
-
-The result keeps the inputs' layout; an exported and a training file merge into an exported model.
-Discriminators (`model_d`) merge too when both hold them, so a merged training pair can be a pretrain file.
-"""
+"""Merge two SVC models: rate * A + (1 - rate) * B for every weight, in the inputs' layout (an exported
+and a training file merge into an exported model); discriminators (`model_d`) merge too when both hold
+them, so a merged training pair can be a pretrain file."""
 from collections import OrderedDict
 
 import torch

@@ -1,9 +1,6 @@
-"""Build per-singer retrieval indexes (and optional k-means codebooks) from `data_svc/` features.
-
-Reads `<data>/hubert/<singer>/*.vec.npy` and `<data>/whisper/<singer>/*.ppg.npy`, writes
-`<out>/<singer>/{hubert,whisper}.index` + `.frames.npy` (+ `.codebook.npy` with k-means).
-Resumable: products that already exist are skipped unless `force`.
-"""
+"""Per-singer retrieval indexes (and optional k-means codebooks) from `<data>/hubert/<singer>/*.vec.npy`
+and `<data>/whisper/<singer>/*.ppg.npy`: `<out>/<singer>/{hubert,whisper}.index` + `.frames.npy`
+(+ `.codebook.npy` with k-means). Resumable: products that already exist are skipped unless `force`."""
 import os
 import sys
 from collections import Counter

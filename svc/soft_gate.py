@@ -1,13 +1,15 @@
-"""A soft noise gate for converted audio, keyed by the reference (the source singing): per 10 ms frame,
-unity gain within `range_db` of the loud frames, below that `ratio` dB down per dB (at most `depth_db`),
-so pauses drop away without a dead-silent hole. The gain opens `lookahead_ms` before an onset (over
-`attack_ms`), closes over `release_ms`, and glides sample by sample, so no switch clicks.
-"""
+"""A soft noise gate for converted audio (svc_inference_post.py), keyed by the reference (the source
+singing): per 10 ms frame, unity gain within `range_db` of the loud frames, below that `ratio` dB down
+per dB (at most `depth_db`), so pauses drop away without a dead-silent hole. The gain opens
+`lookahead_ms` before an onset (over `attack_ms`), closes over `release_ms`, and glides sample by
+sample, so no switch clicks."""
 from dataclasses import dataclass
 
 import numpy as np
+import soundfile as sf
 
-from svc.vad import FRAME_RATE, frame_level_db, frame_signal
+from common.audio import EXTRACT_RATE, load_audio, save_audio
+from svc.vad import FRAME_RATE, frame_level_db, frame_signal, silence_unvoiced
 
 
 @dataclass
@@ -46,3 +48,16 @@ def soft_gate(ref, ref_sr, svc, svc_sr, **options):
     centres = np.arange(len(gain_db)) * (svc_sr / FRAME_RATE)
     gain = 10.0 ** (np.interp(np.arange(len(svc)), centres, gain_db) / 20.0)  # linear in dB between frames
     return (np.asarray(svc, dtype=np.float64) * gain).astype(np.float32)
+
+
+def post_process_files(ref_path, svc_path, out_path, hard=False, **options):
+    """Turn `svc_path` down where the reference is silent and save it: the soft gate (options of
+    gate_gain_db), or with hard=True zero where voice_mask finds no voice (options of silence_unvoiced)."""
+    try:
+        svc_sr = sf.info(svc_path).samplerate
+    except Exception:
+        svc_sr = 32000
+    ref = load_audio(ref_path, EXTRACT_RATE)
+    svc = load_audio(svc_path, svc_sr)
+    gate = silence_unvoiced if hard else soft_gate
+    save_audio(out_path, gate(ref, EXTRACT_RATE, svc, svc_sr, **options), svc_sr)

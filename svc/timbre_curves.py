@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from svc.timbre_mix import TimbreMixError, load_vectors, read_yaml_mapping
+from svc.timbre_mix import TimbreMixError, in_folder, load_vectors, read_yaml_mapping
 
 
 def _check_points(path, name, points):
@@ -41,11 +41,6 @@ def _check_points(path, name, points):
     return array
 
 
-def _resolve(folder, name):
-    name = str(name).strip()
-    return name if os.path.isabs(name) else os.path.join(folder, name)
-
-
 def read_csv_curves(path):
     with open(path, newline="", encoding="utf-8") as f:
         rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
@@ -59,7 +54,7 @@ def read_csv_curves(path):
     if table.shape[1] != len(rows[0]):
         raise TimbreMixError(f"{path}: some rows have a different number of cells than the header.")
     folder = os.path.dirname(os.path.abspath(path))
-    return [(_resolve(folder, name), _check_points(path, name, table[:, [0, col]]))
+    return [(in_folder(folder, name), _check_points(path, name, table[:, [0, col]]))
             for col, name in enumerate(rows[0][1:], start=1)]
 
 
@@ -75,7 +70,7 @@ class SpeakerMix:
             self.curves = read_csv_curves(path)
         else:
             data, folder = read_yaml_mapping(path, "singerA.spk.npy: [[0, 1.0], [10, 0.0]]")
-            self.curves = [(_resolve(folder, name), _check_points(path, name, points))
+            self.curves = [(in_folder(folder, name), _check_points(path, name, points))
                            for name, points in data.items()]
         self.vectors = load_vectors([path for path, _ in self.curves])   # [S, spk_dim]
 

@@ -40,6 +40,12 @@ def read_yaml_mapping(path, example):
     return data, os.path.dirname(os.path.abspath(path))
 
 
+def in_folder(folder, name):
+    """A speaker file named in a weights or mix file: relative names are taken from that file's folder."""
+    name = str(name).strip()
+    return name if os.path.isabs(name) else os.path.join(folder, name)
+
+
 def read_weight_yaml(path):
     """A YAML mapping `file: weight` -> [(path, weight)]; relative files are taken from the YAML's folder."""
     data, folder = read_yaml_mapping(path, "singerA.spk.npy: 0.5")
@@ -47,8 +53,7 @@ def read_weight_yaml(path):
     for name, weight in data.items():
         if isinstance(weight, bool) or not isinstance(weight, (int, float)):
             raise TimbreMixError(f"{path}: the weight of {name} is '{weight}', not a number.")
-        name = str(name)
-        pairs.append((name if os.path.isabs(name) else os.path.join(folder, name), float(weight)))
+        pairs.append((in_folder(folder, name), float(weight)))
     return pairs
 
 

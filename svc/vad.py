@@ -1,9 +1,7 @@
-"""Voice-activity detection without a downloaded model, and silencing converted audio with it.
-
-A 10 ms frame is active when its level is within `range_db` of the file's loud frames and above a
-floor; with `periodicity=True` an active stretch also needs some pitched frames (no breaths, clicks,
-hum). Stretches are padded (pre-roll, hangover), short gaps bridged, and the gain fades in and out.
-"""
+"""Voice-activity detection without a downloaded model, and silencing converted audio with it: a 10 ms
+frame is active when its level is within `range_db` of the file's loud frames and above a floor; with
+`periodicity=True` an active stretch also needs some pitched frames (no breaths, clicks, hum).
+Stretches are padded (pre-roll, hangover), short gaps bridged, and the gain fades in and out."""
 from dataclasses import dataclass
 
 import numpy as np

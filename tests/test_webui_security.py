@@ -156,7 +156,7 @@ def test_tabs_with_work_are_never_evicted(workspace):
 
 # -- 2. bounded work --------------------------------------------------------------------------
 def test_one_queue_shows_positions_and_refuses_past_its_length(workspace):
-    with own_server(workspace, workers=1, max_waiting=2) as (base, httpd, log):
+    with own_server(workspace, max_waiting=2) as (base, httpd, log):
         release = threading.Event()
         real = httpd.api.engine.convert
 

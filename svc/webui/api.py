@@ -15,27 +15,16 @@ import soundfile as sf
 
 from common.audio import to_pcm16
 from pitch.csv_io import read_f0_csv, write_f0_csv
-from svc.webui.engine import ConvertRequest
+from svc.webui.engine import ConvertRequest, read_upload
 from svc.webui.jobs import JobQueue
 from svc.webui.session import Job, SessionError, SessionStore
 from svc.webui.spectrogram import MIDI_LOW, ROWS_PER_SEMITONE, note_spectrogram
-
-# errors whose message is meant for the user (bad file, path, option); anything else is a bug
-USER_ERRORS = (ValueError, FileNotFoundError, ImportError)
-
 
 @dataclass
 class Reply:
     body: bytes
     content_type: str
     headers: dict = field(default_factory=dict)
-
-
-def user_message(err):
-    """The one line the page shows for an exception."""
-    if isinstance(err, USER_ERRORS):
-        return str(err)
-    return f"internal error ({type(err).__name__}: {err}); the server log has the details."
 
 
 def result_name(input_name):
@@ -56,12 +45,12 @@ def attachment(name):
 
 
 class Api:
-    def __init__(self, engine, work_dir=None, log=print, workers=1, max_waiting=8, max_sessions=16):
+    def __init__(self, engine, work_dir=None, log=print, max_waiting=8, max_sessions=16):
         self.engine = engine
         self.sessions = SessionStore(max_sessions)
         self.own_work_dir = work_dir is None
         self.work_dir = work_dir or tempfile.mkdtemp(prefix="svc_webui_")
-        self.queue = JobQueue(workers, max_waiting, log=log, user_errors=USER_ERRORS, message=user_message)
+        self.queue = JobQueue(max_waiting, log=log)
 
     def close(self):
         """Remove the scratch folder (uploads and CSVs pass through it) when the Api made it."""
@@ -70,7 +59,7 @@ class Api:
 
     # -- plumbing -----------------------------------------------------------------------------
     def start_job(self, session, kind, work):
-        """Queue `work(job)` (the JobQueue runs a fixed number at once); one job per session at a time."""
+        """Queue `work(job)` (the JobQueue runs one at a time); one job per session at a time."""
         with session.lock:
             if session.job is not None and session.job.busy:
                 raise SessionError(f"a {session.job.kind} job is still running in this tab: wait for it to finish.")
@@ -129,7 +118,7 @@ class Api:
 
     def evaluate(self, req, session):
         session.require_result()
-        return self.start_job(session, "evaluate", lambda job: self.engine.evaluator.evaluate(session, job))
+        return self.start_job(session, "evaluate", lambda job: self.engine.evaluate(session, job))
 
     def job(self, req, session):
         return {"job": session.job.as_dict() if session.job else None,
@@ -181,16 +170,7 @@ class Api:
         """A pitch CSV (ours, or after an Excel edit) -> the curve, fitted to the input."""
         audio = session.require_input()
         name = safe_name(req.query.get("name") or "pitch.csv")
-        path = os.path.join(self.work_dir, session.id, "loaded.csv")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(req.body)
-        try:
-            f0 = read_f0_csv(path)
-        except ValueError as err:
-            raise ValueError(str(err).replace(path, name)) from None
-        finally:
-            os.remove(path)
+        f0 = read_upload(req.body, os.path.join(self.work_dir, session.id), name, read_f0_csv)
         try:
             f0 = self.engine.edited_pitch(f0, audio.frames)
         except ValueError as err:

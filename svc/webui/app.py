@@ -4,6 +4,7 @@ import signal
 import socket
 import sys
 from contextlib import suppress
+from dataclasses import fields
 
 from common.runtime import tune_cpu_runtime
 from svc.webui.engine import Engine, WebSettings
@@ -26,12 +27,9 @@ def listen_error(host, port, err):
 def run_webui(args):
     tune_cpu_runtime()
     more_open_files()
-    engine = Engine(WebSettings(config=args.config, model_dirs=args.model_dir, singer_dirs=args.singer_dir,
-                                audio_dirs=args.audio_dir, data_svc=args.data_svc, device=args.device,
-                                whisper_checkpoint=args.whisper_checkpoint,
-                                hubert_checkpoint=args.hubert_checkpoint, chunk_seconds=args.chunk_seconds,
-                                overlap_seconds=args.overlap_seconds, max_upload_mb=args.max_upload_mb,
-                                speaker_checkpoint=args.speaker_checkpoint, eval_judges=args.eval_judges))
+    same = {f.name: getattr(args, f.name) for f in fields(WebSettings) if hasattr(args, f.name)}
+    engine = Engine(WebSettings(**same, model_dirs=args.model_dir, singer_dirs=args.singer_dir,
+                                audio_dirs=args.audio_dir))
     try:
         server = make_server(engine, args.host, args.port, max_waiting=args.max_queued, verbose=args.verbose)
     except OSError as err:

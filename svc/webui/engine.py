@@ -1,6 +1,6 @@
-"""What the page's buttons do, on top of the same library calls as svc_inference.py: one Engine per
-server keeps the loaded models between requests (shared, so jobs run one at a time) and each
-session's features, so "Convert with this pitch" reuses the PPG and units."""
+"""What the page's buttons do, on top of the same library calls as svc_inference.py and svc_eval.py:
+one Engine per server keeps the loaded models between requests (shared, so jobs run one at a time)
+and each session's features, so "Convert with this pitch" reuses the PPG and units."""
 import os
 import tempfile
 from collections import OrderedDict
@@ -16,13 +16,13 @@ from pitch.extractor import DEFAULT_PITCH_METHOD, METHODS as PITCH_METHODS
 from pitch.smoothing import fit_length
 from pitch.repair import describe
 from svc.convert import Features, SvcConverter
+from svc.eval_report import METRICS
+from svc.evaluate import EvalOptions, Measurer, default_target_waves, singer_from_speaker_file
 from svc.feature_files import LENGTH_TOLERANCE, check_f0, load_speaker
 from svc.protect import PROTECT_OFF
 from svc.retrieval import RetrievalSettings
 from svc.settings import CREPE_MODELS, PRECISIONS, ConversionSettings
-from svc.webui.evaluation import Evaluator
-from svc.webui.folders import AllowedFolders
-from svc.webui.model_scan import is_svc_model
+from svc.webui.folders import AllowedFolders, is_svc_model
 from svc.webui.session import InputAudio
 
 FAST_HELP = "svc_inference.py --fast: FCPE pitch, Whisper and HuBERT in bfloat16 on CPUs that have it"
@@ -31,6 +31,20 @@ MODEL_PATTERNS = ("*.pth", "*.pt")
 SINGER_PATTERNS = ("*.spk.npy",)
 AUDIO_PATTERNS = ("*.wav", "*.flac", "*.ogg", "*.mp3", "*.m4a", "*.aiff")
 MAX_MODELS = 2   # converters kept loaded (the least recently used goes first)
+
+
+def read_upload(data, folder, name, read):
+    """`read(path)` of uploaded bytes saved to `folder` first (readers take files); errors name the upload."""
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=os.path.splitext(name)[1].lower()[:8], dir=folder)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    try:
+        return read(tmp)
+    except ValueError as err:
+        raise ValueError(str(err).replace(tmp, name)) from None
+    finally:
+        os.remove(tmp)
 
 
 @dataclass
@@ -94,7 +108,8 @@ class Engine:
         self._converters = OrderedDict()
         self._pitch = {}
         self._content = {}  # Whisper (per dither setting) and HuBERT, shared by every model
-        self.evaluator = Evaluator(self)
+        self._measurer, self._measurer_key = None, None
+        self._targets = {}  # (singer, data_svc) -> GE2E vector of the singer's own audio, made once
 
     # -- choices for the page ---------------------------------------------------------------
     def options(self):
@@ -131,16 +146,7 @@ class Engine:
             raise AudioError(f"{name}: {len(data) / 2 ** 20:.0f} MB is over the {self.settings.max_upload_mb:g} MB "
                              f"upload limit. Give its path instead (svc_webui.py --audio-dir), or raise "
                              f"--max-upload-mb.")
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=os.path.splitext(name)[1].lower()[:8], dir=folder)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        try:
-            wav = load_audio(tmp, EXTRACT_RATE)
-        except AudioError as err:
-            raise AudioError(str(err).replace(tmp, name)) from None
-        finally:
-            os.remove(tmp)
+        wav = read_upload(data, folder, name, lambda path: load_audio(path, EXTRACT_RATE))
         return self.input_audio(name, wav)
 
     # -- models and extractors, loaded once -------------------------------------------------
@@ -247,3 +253,52 @@ class Engine:
                           "input": audio.name, "request": req, "metrics": None, "notes": item.notes,
                           "shift": item.shift}
         return session.result
+
+    # -- the evaluation panel: svc_eval.py's measures, with the conversion's extractors ----------
+    def evaluate(self, session, job):
+        """Metrics of the session's last conversion, its pitch compared with the edited and shifted curve:
+        [{key, short, better, help, value, why}] (svc.eval_report)."""
+        result = session.require_result()
+        audio, req = session.require_input(), result["request"]
+        job.update("loading the judges", 0.05)
+        whisper, hubert = self.whisper(req.no_noise), self.hubert()
+        pitch = self.pitch_extractor(req.pitch_method, req.crepe_model)
+        if (id(whisper), id(hubert), id(pitch)) != self._measurer_key:  # made again only when they change
+            s = self.settings
+            conversion = replace(req, device=s.device, speaker_checkpoint=s.speaker_checkpoint)
+            options = EvalOptions(conversion=conversion, ge2e=s.eval_judges, dnsmos=s.eval_judges)
+            self._measurer = Measurer(options, whisper, hubert, pitch)
+            self._measurer_key = (id(whisper), id(hubert), id(pitch))
+            self._targets.clear()
+        measurer = self._measurer
+        singer = self.singers.check(req.spk, "--singer-dir")
+        key = ("eval source", audio.key, id(measurer))
+        if key not in session.features:
+            job.update("measuring the source (voicing, timbre, words, loudness)", 0.2)
+            session.features[key] = measurer.source_audio(audio.name, audio.wav16k, content=False)
+        job.update("measuring the conversion", 0.6)
+        target_key = (singer, self.settings.data_svc)
+        if target_key not in self._targets:
+            self._targets[target_key] = measurer.target_ge2e(default_target_waves(*target_key))
+        target_ge2e = self._targets[target_key]
+        row = measurer.output(session.features[key], result["f0"], result["wav"], result["rate"],
+                              load_speaker(singer, self.hp.vits.spk_dim), target_ge2e)
+        why = dict(measurer.why)
+        if target_ge2e is None:
+            folder = os.path.join(self.settings.data_svc, "waves-16k", singer_from_speaker_file(singer))
+            why.setdefault("ge2e_sim", f"no recordings of this singer in {folder} to compare with (the GE2E "
+                                       f"judge's target)")
+        result["metrics"] = [{"key": m.key, "short": m.short, "better": m.better, "help": m.help,
+                              "value": float(row[m.key]) if np.isfinite(row[m.key]) else None,  # nan -> null
+                              "why": None if np.isfinite(row[m.key]) else why_not(m.key, row[m.key], why)}
+                             for m in METRICS if m.key in row]
+        return result["metrics"]
+
+
+def why_not(key, value, why):
+    """The reason a measure has no value, in words."""
+    if key in why:
+        return why[key]
+    if key.startswith("lufs") and value == float("-inf"):
+        return "the audio is silent (no loudness to measure)"
+    return "the measure could not be made on this audio"

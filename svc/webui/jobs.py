@@ -1,5 +1,5 @@
-"""The one queue every heavy job of the web app goes through: a fixed number of workers, a bounded
-waiting line (a job that does not fit is refused at once, never dropped later), each job's place in it."""
+"""The one queue every heavy job of the web app goes through: one worker, a bounded waiting line (a
+job that does not fit is refused at once, never dropped later), each job's place in it."""
 import ctypes
 import os
 import threading
@@ -8,10 +8,19 @@ from collections import deque
 from contextlib import suppress
 
 NICE = 5
+# errors whose message is meant for the user (bad file, path, option); anything else is a bug
+USER_ERRORS = (ValueError, FileNotFoundError, ImportError)
 
 
 class QueueFull(ValueError):
     """The waiting line is full; the message says how long it is and what to do."""
+
+
+def user_message(err):
+    """The one line the page shows for an exception."""
+    if isinstance(err, USER_ERRORS):
+        return str(err)
+    return f"internal error ({type(err).__name__}: {err}); the server log has the details."
 
 
 def release_memory():
@@ -23,14 +32,12 @@ def release_memory():
 
 
 class JobQueue:
-    def __init__(self, workers=1, max_waiting=8, log=print, user_errors=(ValueError,), message=str):
-        self.max_waiting = int(max_waiting)
-        self.log, self.user_errors, self.message = log, user_errors, message
+    def __init__(self, max_waiting=8, log=print):
+        self.max_waiting, self.log = int(max_waiting), log
         self._waiting = deque()   # (job, work), first in line first
         self._running = 0
         self._cond = threading.Condition()
-        for i in range(max(1, int(workers))):
-            threading.Thread(target=self._serve, name=f"svc-webui-worker-{i}", daemon=True).start()
+        threading.Thread(target=self._serve, name="svc-webui-worker", daemon=True).start()
 
     def submit(self, job, work):
         """Queue `work(job)`; QueueFull when `max_waiting` jobs wait already."""
@@ -64,8 +71,8 @@ class JobQueue:
                 work(job)
                 job.fraction, job.stage, job.state = 1.0, "done", "done"
             except Exception as err:  # the page gets one line; the log the line, and a bug's traceback
-                job.error, job.state = self.message(err), "error"
-                trace = "" if isinstance(err, self.user_errors) else "\n" + traceback.format_exc()
+                job.error, job.state = user_message(err), "error"
+                trace = "" if isinstance(err, USER_ERRORS) else "\n" + traceback.format_exc()
                 self.log(f"{job.kind} job {job.id} failed: {job.error}{trace}")
             except BaseException as err:  # SystemExit/KeyboardInterrupt: end the job, not silently
                 job.error, job.state = f"stopped ({type(err).__name__})", "error"

@@ -1,10 +1,8 @@
-"""The HTTP side: the page (static/) and the JSON API (api.py) on a stdlib HTTP server.
-
-Errors reach the page as `{"error": "<one line>"}`, tracebacks only the log. Only the page itself
-can act: a POST needs this server's Origin (or `Sec-Fetch-Site: same-origin`), JSON a JSON type,
-uploads the X-SVC-Upload header (CORS), every call its session in X-Session (never the URL).
-Bodies are refused from their declared length; a poller holds connections until their head arrives.
-"""
+"""The HTTP side, the page (static/) and the JSON API (api.py) on a stdlib HTTP server: errors reach
+the page as `{"error": "<one line>"}`, tracebacks only the log. Only the page itself can act: a POST
+needs this server's Origin (or `Sec-Fetch-Site: same-origin`), JSON a JSON type, uploads the
+X-SVC-Upload header (CORS), every call its session in X-Session (never the URL). Bodies are refused
+from their declared length; a poller holds connections until their head arrives."""
 import io
 import json
 import os
@@ -23,8 +21,8 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
-from svc.webui.api import USER_ERRORS, Api, Reply, user_message
-from svc.webui.jobs import QueueFull
+from svc.webui.api import Api, Reply
+from svc.webui.jobs import USER_ERRORS, QueueFull, user_message
 from svc.webui.session import SessionFull, UnknownSession
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -363,15 +361,13 @@ def more_open_files():
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
 
 
-def make_server(engine, host="127.0.0.1", port=7860, work_dir=None, workers=1, max_waiting=8, max_sessions=16,
+def make_server(engine, host="127.0.0.1", port=7860, work_dir=None, max_waiting=8, max_sessions=16,
                 verbose=False):
-    """An AppServer serving the app (port 0: any free port; see server.server_address).
-
-    `workers` jobs run at once (keep 1: the Engine's models and their per-request settings are shared);
-    the rest wait in a line of at most `max_waiting`. `verbose` logs every request (failures always)."""
+    """An AppServer serving the app (port 0: any free port; see server.server_address). One job runs at
+    a time (the Engine's models and their per-request settings are shared), the rest wait in a line of
+    at most `max_waiting`. `verbose` logs every request (failures always)."""
     server = AppServer((host, port), type("SvcHandler", (Handler,), {}))  # a class of its own (its timeout)
-    server.api = Api(engine, work_dir, log=server.log, workers=workers, max_waiting=max_waiting,
-                     max_sessions=max_sessions)
+    server.api = Api(engine, work_dir, log=server.log, max_waiting=max_waiting, max_sessions=max_sessions)
     server.verbose = verbose
     server.loopback_only = host in ("127.0.0.1", "localhost", "::1")
     return server
