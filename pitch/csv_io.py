@@ -37,11 +37,6 @@ def _decode(path, raw):
     raise F0CsvError(f"{path}: not a text file. Save it from the spreadsheet as CSV.")
 
 
-def _delimiter(lines):
-    sample = "\n".join(lines[:50])
-    return next((delim for delim in ("\t", ";") if delim in sample), ",")
-
-
 def _number(text):
     text = text.strip().replace("\u00a0", "").replace(" ", "")
     # a comma left inside a field (after splitting) can only be a European decimal comma
@@ -65,7 +60,7 @@ def read_f0_csv(path):
         raise F0CsvError(f"{path}: file not found. Check the path given to the pitch CSV option.")
     with open(path, "rb") as f:
         lines = _decode(path, f.read()).splitlines()
-    delimiter = _delimiter(lines)
+    delimiter = next((delim for delim in ("\t", ";") if delim in "\n".join(lines[:50])), ",")
     rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
     fix = "Each row must be `time,f0` (seconds, Hz) or just f0; use 0 for unvoiced frames."
 

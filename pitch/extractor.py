@@ -15,15 +15,13 @@ from pitch.repair import repair_f0
 
 HOP = 160  # samples at 16 kHz per output frame (10 ms)
 FMIN, FMAX = 50.0, 1000.0
-NEURAL_METHODS = ("crepe", "fcpe", "rmvpe")
-METHODS = NEURAL_METHODS + tuple(CLASSIC_METHODS)
+METHODS = ("crepe", "fcpe", "rmvpe") + tuple(CLASSIC_METHODS)
 # The default tracker of preprocessing and conversion (train and convert with the same one). FCPE: on
 # sung test signals (bench/bench_pitch_default.py) as accurate as CREPE full (median error 2.5 vs 4.8
 # cents, no gross errors for either) at ~1/17 of its CPU time; CREPE full, what so-vits-svc-5.0 used,
 # stays one flag away (--pitch-method crepe). With a backing, see bench/bench_pitch_robust.py.
 DEFAULT_PITCH_METHOD = "fcpe"
 
-TRAIN_HOP = 160
 # Per network: (mean filter width on f0, median filter width on the confidence) in training mode, and
 # the mean filter width on the bridged conversion contour. CREPE and FCPE are smoothed as
 # so-vits-svc-5.0 smooths CREPE; RMVPE's contour is used as the public code decodes it (RVC and
@@ -61,14 +59,11 @@ class PitchExtractor:
             from pitch.crepe import CrepeTracker
 
             self.tracker = CrepeTracker(model, pick_device(device), weights, batch_size)
-        elif method == "fcpe":
+        elif method in ("fcpe", "rmvpe"):
             from pitch.fcpe import FcpeTracker
-
-            self.tracker = FcpeTracker(pick_device(device), weights)
-        elif method == "rmvpe":
             from pitch.rmvpe import RmvpeTracker
 
-            self.tracker = RmvpeTracker(pick_device(device), weights)
+            self.tracker = {"fcpe": FcpeTracker, "rmvpe": RmvpeTracker}[method](pick_device(device), weights)
 
     def contour(self, wav16k, mode="conversion", repair=False, progress=None):
         """PitchContour of 16 kHz audio in `mode`, optionally repaired (pitch.repair) before conversion
@@ -99,7 +94,7 @@ class PitchExtractor:
             f0 = np.asarray(CLASSIC_METHODS[self.method](wav, FMIN, FMAX), dtype=np.float64)
             return f0, f0 > 0
         training = mode == "training"
-        hop = TRAIN_HOP if training else CONVERT_HOP[self.method]
+        hop = HOP if training else CONVERT_HOP[self.method]
         f0, periodicity = self.tracker.track(wav, hop, FMIN, FMAX, progress)
         mean, median = TRAIN_FILTERS[self.method] if training else (1, CONVERT_MEDIAN)
         threshold = (TRAIN_VOICED if training else CONVERT_VOICED)[self.method]

@@ -30,11 +30,6 @@ CHUNK_FRAMES = 8192
 CONTEXT_FRAMES = 1024
 
 
-def bin_cents():
-    """[360] float64 cents above 10 Hz of each salience bin."""
-    return BIN_CENTS.copy()
-
-
 def decode(salience, threshold=VOICED_THRESHOLD):
     """salience [T, 360] -> (f0 Hz [T] with 0 where unvoiced, strongest salience [T])."""
     salience = np.asarray(salience, dtype=np.float64)

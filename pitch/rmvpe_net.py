@@ -73,7 +73,6 @@ class Residual(nn.Module):
 
 
 def _blocks(cin, cout, blocks):
-    """`blocks` residual blocks, the first from `cin` channels."""
     return nn.Sequential(*(Residual(cin if i == 0 else cout, cout) for i in range(blocks)))
 
 

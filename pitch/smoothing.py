@@ -4,7 +4,8 @@ import numpy as np
 
 
 def _filtered(x, width, reduce):
-    """reduce(centred windows of `width` samples), the windows cut short at the ends (NaN padding)."""
+    """reduce(centred windows of `width` samples), the windows cut short at the ends (NaN padding): a
+    moving mean or median where near the ends only the samples that exist count."""
     x = np.asarray(x, dtype=np.float64)
     if x.size == 0 or width <= 1:
         return x.copy()
@@ -14,12 +15,10 @@ def _filtered(x, width, reduce):
 
 
 def mean_filter(x, width):
-    """Centred moving average; near the ends only the samples that exist are averaged."""
     return _filtered(x, width, np.nanmean)
 
 
 def median_filter(x, width):
-    """Centred moving median; near the ends only the samples that exist are used."""
     return _filtered(x, width, np.nanmedian)
 
 

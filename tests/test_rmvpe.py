@@ -17,7 +17,7 @@ import torch
 from common.checkpoint import CheckpointError
 from pitch import rmvpe
 from pitch.extractor import PitchExtractor
-from pitch.rmvpe import LogMel, RmvpeTracker, bin_cents, cents_to_hz, decode, load_rmvpe
+from pitch.rmvpe import BIN_CENTS, LogMel, RmvpeTracker, cents_to_hz, decode, load_rmvpe
 from pitch.rmvpe_net import RmvpeNet, RmvpeSizes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -135,7 +135,7 @@ def test_log_mel_is_centred_on_frame_times():
 
 
 def test_decoding_a_hand_made_salience():
-    cents = bin_cents()
+    cents = BIN_CENTS
     assert cents[0] == pytest.approx(1997.3794084376191) and cents[1] - cents[0] == 20
     sal = np.full((5, 360), 0.001)
     sal[0, 100] = 0.9                                          # a lone peak: its bin's pitch

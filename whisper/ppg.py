@@ -32,25 +32,18 @@ def encoder_from_checkpoint(ckpt, path, matrix_dtype=torch.float32):
     dims, state = ckpt["dims"], ckpt["model_state_dict"]
     if not isinstance(dims, dict) or any(k not in dims for k in DIM_KEYS):
         raise CheckpointError(f"{WHAT} {path}: 'dims' lacks some of {', '.join(DIM_KEYS)}. {hint}")
-    n_layer = int(dims["n_audio_layer"])
-    found_layers = {int(m.group(1)) for k in state for m in [re.match(r"encoder\.blocks\.(\d+)\.", k)] if m}
+    block_of = {k: int(m.group(1)) for k in state for m in [re.match(r"encoder\.blocks\.(\d+)\.", k)] if m}
     width, mels = _shape(state, "encoder.conv1.weight", path)[:2]
-    from_shapes = {"n_audio_state": width, "n_mels": mels, "n_audio_layer": len(found_layers),
+    from_shapes = {"n_audio_state": width, "n_mels": mels, "n_audio_layer": len(set(block_of.values())),
                    "n_audio_ctx": _shape(state, "encoder.positional_embedding", path)[0]}
     wrong = [f"{k}={dims[k]} but the weights say {v}" for k, v in from_shapes.items() if int(dims[k]) != v]
     if wrong:
         raise CheckpointError(f"{WHAT} {path}: 'dims' disagrees with the weights ({'; '.join(wrong)}). "
                               f"The file is damaged or was edited. {hint}")
-    keep = ppg_block_count(n_layer)
-    encoder_state = {}
-    for key, value in state.items():
-        if not key.startswith("encoder."):
-            continue  # decoder.* is not needed for the PPG
-        block = re.match(r"encoder\.blocks\.(\d+)\.", key)
-        if block and int(block.group(1)) >= keep:
-            continue
-        matrix = value.dim() >= 2 and not key.endswith("positional_embedding")
-        encoder_state[key[len("encoder."):]] = value.to(matrix_dtype if matrix else torch.float32)
+    keep = ppg_block_count(int(dims["n_audio_layer"]))
+    encoder_state = {
+        k[len("encoder."):]: v.to(matrix_dtype if v.dim() >= 2 and "positional" not in k else torch.float32)
+        for k, v in state.items() if k.startswith("encoder.") and block_of.get(k, 0) < keep}
     try:
         with torch.device("meta"):
             encoder = WhisperEncoder(int(dims["n_mels"]), int(dims["n_audio_ctx"]), int(dims["n_audio_state"]),
