@@ -39,7 +39,7 @@ def download_hint(path, weight):
 def load_weights(path, what, weight):
     """load_checkpoint with a message that says where the file goes and where to get it."""
     path = resolve_weights(path)
-    return path, load_checkpoint(path, map_location="cpu", what=what, hint=download_hint(path, weight))
+    return path, load_checkpoint(path, what=what, hint=download_hint(path, weight))
 
 
 def strip_prefix(state_dict, prefix):
