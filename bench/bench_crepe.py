@@ -68,17 +68,14 @@ def run_methods(seconds=10.0, repeats=3, threads=None):
     wav = test_tone(seconds)
     truth = tone_f0(seconds)[:: EXTRACT_RATE // 100][: len(wav) // 160]
     warm_up({k: (lambda e=e: e.training(test_tone(0.5))) for k, e in extractors.items()})
-    errors = {}
-    for label, extractor in extractors.items():
-        median = pitch_agreement(extractor.training(wav), truth).median_cents
-        errors[label] = None if math.isnan(median) else median
+    errors = {label: pitch_agreement(e.training(wav), truth).median_cents for label, e in extractors.items()}
     by_condition = time_idle_busy({k: (lambda e=e: e.training(wav)) for k, e in extractors.items()}, repeats,
                                   "cpu", warmup=0)
     rows = []
     for condition, times in by_condition.items():
         base = times.get("crepe full")
         rows += [[label, condition, times[label], times[label] / seconds, base / times[label] if base else "-",
-                  "-" if errors[label] is None else f"{errors[label]:.1f}"] for label in extractors]
+                  "-" if math.isnan(errors[label]) else f"{errors[label]:.1f}"] for label in extractors]
     print_table(["method", "condition", "seconds", "s per s of audio", "faster than crepe full by",
                  "median error (cents)"], rows)
     print("busy = one CPU-bound process beside the bench; ratios within each condition.")

@@ -35,13 +35,7 @@ def run(workers=(1, 2), speakers=2, clips=4, seconds=4.0, full=False, device="cp
     with tempfile.TemporaryDirectory(dir=keep) as folder:
         dataset = os.path.join(folder, "dataset_raw")
         make_dataset(dataset, speakers, clips, seconds)
-        if full:
-            whisper, hubert = fixtures.extractor_checkpoints(folder, full=True)
-        else:
-            whisper = os.path.join(folder, "whisper.pt")
-            hubert = os.path.join(folder, "hubert.pt")
-            fixtures.tests_module("tiny_whisper").make_checkpoint(whisper)
-            fixtures.tests_module("tiny_hubert").make_checkpoint(hubert)
+        whisper, hubert = fixtures.extractor_checkpoints(folder, "full" if full else "tiny")
         speaker = fixtures.speaker_checkpoint(folder, full)
         for condition, n in ((c, n) for c in CONDITIONS for n in workers):
             out = os.path.join(folder, f"run_{condition}_t{n}")
@@ -74,10 +68,8 @@ def main(argv=None):
     parser.add_argument("--tmp", default=None, help="folder for the temporary dataset (default: system temp)")
     parser.add_argument("--quick", action="store_true", help="short run: 2 speakers x 2 clips of 2 s, tiny")
     args = parser.parse_args(argv)
-    if args.quick:
-        run(args.threads, 2, 2, 2.0, False, args.device, args.tmp)
-    else:
-        run(args.threads, args.speakers, args.clips, args.seconds, args.full, args.device, args.tmp)
+    sizes = (2, 2, 2.0, False) if args.quick else (args.speakers, args.clips, args.seconds, args.full)
+    run(args.threads, *sizes, args.device, args.tmp)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def make_files(folder, long_seconds, short_seconds, full):
              "short": os.path.join(folder, f"short_{short_seconds:g}s.wav")}
     start = time.perf_counter()
     if not (os.path.isfile(files["whisper"]) and os.path.isfile(files["hubert"])):
-        fixtures.extractor_checkpoints(folder, full)
+        fixtures.extractor_checkpoints(folder, "full" if full else "small")
     if not os.path.isfile(files["speaker"]):
         fixtures.speaker_checkpoint(folder, full)
     if not os.path.isfile(files["model"]):

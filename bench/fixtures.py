@@ -11,11 +11,14 @@ import torch
 from bench.models import ROOT, random_generator_state
 from common.config import load_config
 
-# (whisper kwargs, hubert kwargs) of tests/tiny_whisper.py / tests/tiny_hubert.py make_checkpoint
-FULL_SIZES = (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer=32),   # large-v2
-              dict(conv=512, width=768, ffn=3072, layers=12, pos_kernel=128, pos_groups=16))  # HuBERT-Soft
-# quick runs: the real PPG width (the base-size generator needs it) but 2 Whisper layers, tiny HuBERT
-SMALL_SIZES = (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer=2), dict())
+# (whisper kwargs, hubert kwargs) of tests/tiny_whisper.py / tests/tiny_hubert.py make_checkpoint. small
+# (quick runs): the real PPG width (the base-size generator needs it) but 2 Whisper layers, tiny HuBERT
+EXTRACTOR_SIZES = {
+    "full": (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer=32),   # large-v2
+             dict(conv=512, width=768, ffn=3072, layers=12, pos_kernel=128, pos_groups=16)),  # HuBERT-Soft
+    "small": (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer=2), dict()),
+    "tiny": (dict(), dict()),
+}
 # the pitch benches' methods: (row label, PitchExtractor options, the optional package it needs)
 PITCH_ROWS = [
     ("crepe full", dict(method="crepe", model="full"), None),
@@ -38,9 +41,10 @@ def tests_module(name):
     return module
 
 
-def extractor_checkpoints(folder, full=True):
-    """Write random Whisper and HuBERT-Soft checkpoints; returns (whisper_path, hubert_path)."""
-    whisper_kw, hubert_kw = FULL_SIZES if full else SMALL_SIZES
+def extractor_checkpoints(folder, size="full"):
+    """Write random Whisper and HuBERT-Soft checkpoints of an EXTRACTOR_SIZES size; returns (whisper_path,
+    hubert_path)."""
+    whisper_kw, hubert_kw = EXTRACTOR_SIZES[size]
     whisper = os.path.join(folder, "whisper.pt")
     hubert = os.path.join(folder, "hubert.pt")
     tests_module("tiny_whisper").make_checkpoint(whisper, **whisper_kw)
