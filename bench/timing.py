@@ -81,13 +81,13 @@ def condition_rows(by_condition, base, cells):
             for condition, times in by_condition.items() for name, t in times.items()]
 
 
-def print_table(headers, rows, out=sys.stdout):
+def print_table(headers, rows):
     """Plain fixed-width table; floats with 3 significant decimals."""
     cells = [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h))
               for i, h in enumerate(headers)]
     line = "  ".join(str(h).ljust(w) for h, w in zip(headers, widths))
-    print(line, file=out)
-    print("-" * len(line), file=out)
+    print(line)
+    print("-" * len(line))
     for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)), file=out)
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
