@@ -22,9 +22,7 @@ def frame_cosines(a, b):
     """Cosine similarity of each frame (row) of two [frames, dim] arrays."""
     import numpy as np
 
-    num = (a * b).sum(axis=1)
-    den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12
-    return num / den
+    return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
 
 
 def extractor_pairs(folder, size):

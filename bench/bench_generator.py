@@ -80,10 +80,6 @@ def onnx_paths(fast, hp, folder, threads):
     return paths
 
 
-def max_diff(a, b):
-    return float((torch.as_tensor(a) - torch.as_tensor(b)).abs().max())
-
-
 def run(config, seconds=(10.0, 60.0), repeats=3, device="auto", threads=None, backends=True):
     """One row per input length, condition and path: seconds, RTF, speed-up over the plain path
     under the same condition, largest output difference from the plain path. Returns the rows."""
@@ -104,8 +100,9 @@ def run(config, seconds=(10.0, 60.0), repeats=3, device="auto", threads=None, ba
         headers = ["audio s", "condition", "path", "seconds", "RTF", "vs plain", "max |diff|", f"<= {TOLERANCE:g}"]
         for length in seconds:
             inputs = [t.to(device) for t in example_inputs(fast, hp, int(round(length * FRAMES_PER_SECOND)))]
-            reference = paths["plain"](*inputs)
-            diffs = {name: max_diff(reference, fn(*inputs)) for name, fn in paths.items()}
+            reference = torch.as_tensor(paths["plain"](*inputs))
+            diffs = {name: float((reference - torch.as_tensor(fn(*inputs))).abs().max())
+                     for name, fn in paths.items()}
             times = time_idle_busy({name: (lambda fn=fn: fn(*inputs)) for name, fn in paths.items()},
                                    repeats, device, warmup=0)
             rows += condition_rows(times, "plain", lambda condition, name, t, ratio: [

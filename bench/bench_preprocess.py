@@ -15,13 +15,6 @@ from common.cli import add_device_argument  # noqa: E402
 TINY_CONFIG = os.path.join(ROOT, "tests", "tiny.yaml")
 
 
-def make_dataset(folder, speakers, clips, seconds):
-    for s in range(speakers):
-        os.makedirs(os.path.join(folder, f"singer{s}"))
-        for c in range(clips):
-            fixtures.write_song(os.path.join(folder, f"singer{s}", f"clip{c:03d}.wav"), seconds, seed=100 * s + c)
-
-
 def run(workers=(1, 2), speakers=2, clips=4, seconds=4.0, full=False, device="cpu", keep=None):
     """Whole pipeline (steps 1-9) on a fresh output folder per worker count.
 
@@ -34,7 +27,11 @@ def run(workers=(1, 2), speakers=2, clips=4, seconds=4.0, full=False, device="cp
     rows = []
     with tempfile.TemporaryDirectory(dir=keep) as folder:
         dataset = os.path.join(folder, "dataset_raw")
-        make_dataset(dataset, speakers, clips, seconds)
+        for s in range(speakers):
+            singer = os.path.join(dataset, f"singer{s}")
+            os.makedirs(singer)
+            for c in range(clips):
+                fixtures.write_song(os.path.join(singer, f"clip{c:03d}.wav"), seconds, seed=100 * s + c)
         whisper, hubert = fixtures.extractor_checkpoints(folder, "full" if full else "tiny")
         speaker = fixtures.speaker_checkpoint(folder, full)
         for condition, n in ((c, n) for c in CONDITIONS for n in workers):

@@ -138,9 +138,8 @@ def manual_route(weights, dest="."):
             lines.append(f"      -> {folder}{os.sep}")
             weights = [w for w in weights if w not in missing]
     for w in weights:
-        lines.append(f"  {w.name}: {w.urls[0]}")
-        lines.append(f"      -> {os.path.join(dest, w.target)}")
-        lines.append(f"      (page: {w.page})")
+        lines += [f"  {w.name}: {w.urls[0]}", f"      -> {os.path.join(dest, w.target)}",
+                  f"      (page: {w.page})"]
     lines.append("then run `python svc_download.py` again to check them, or just go on.")
     return "\n".join(lines)
 
