@@ -11,7 +11,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.models import BASE_CONFIG, conversion_models  # noqa: E402
+from bench.fixtures import BASE_CONFIG, conversion_models  # noqa: E402
 from bench.timing import (CONDITIONS, condition_rows, load_caveat, print_table, set_threads,  # noqa: E402
                           time_idle_busy)
 from common.config import load_config  # noqa: E402

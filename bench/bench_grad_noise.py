@@ -19,7 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.bench_train import random_batch  # noqa: E402
-from bench.models import BASE_CONFIG, training_models  # noqa: E402
+from bench.fixtures import BASE_CONFIG, training_models  # noqa: E402
 from bench.timing import set_threads  # noqa: E402
 from common.config import load_config  # noqa: E402
 import torch  # noqa: E402

@@ -7,12 +7,11 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import fixtures  # noqa: E402
-from bench.models import BASE_CONFIG, ROOT  # noqa: E402
 from bench.timing import CONDITIONS, load_caveat, print_table, under  # noqa: E402
 from common.cli import add_device_argument  # noqa: E402
 
 
-TINY_CONFIG = os.path.join(ROOT, "tests", "tiny.yaml")
+TINY_CONFIG = os.path.join(fixtures.ROOT, "tests", "tiny.yaml")
 
 
 def run(workers=(1, 2), speakers=2, clips=4, seconds=4.0, full=False, device="cpu", keep=None):
@@ -36,9 +35,9 @@ def run(workers=(1, 2), speakers=2, clips=4, seconds=4.0, full=False, device="cp
         speaker = fixtures.speaker_checkpoint(folder, full)
         for condition, n in ((c, n) for c in CONDITIONS for n in workers):
             out = os.path.join(folder, f"run_{condition}_t{n}")
-            argv = [sys.executable, os.path.join(ROOT, "svc_preprocessing.py"), "-w", dataset,
+            argv = [sys.executable, os.path.join(fixtures.ROOT, "svc_preprocessing.py"), "-w", dataset,
                     "-o", os.path.join(out, "data_svc"), "--files", os.path.join(out, "files"), "-t", str(n),
-                    "--device", device, "-c", BASE_CONFIG if full else TINY_CONFIG,
+                    "--device", device, "-c", fixtures.BASE_CONFIG if full else TINY_CONFIG,
                     "--crepe-model", "full" if full else "tiny", "--whisper-checkpoint", whisper,
                     "--hubert-checkpoint", hubert, "--speaker-checkpoint", speaker]
             with under(condition):

@@ -14,7 +14,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import fixtures  # noqa: E402
-from bench.models import BASE_CONFIG  # noqa: E402
+from bench.fixtures import BASE_CONFIG  # noqa: E402
 from bench.timing import load_caveat, print_table, set_threads, synchronize  # noqa: E402
 from common.audio import EXTRACT_RATE, load_audio  # noqa: E402
 from common.cli import add_device_argument  # noqa: E402

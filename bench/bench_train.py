@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.models import BASE_CONFIG, training_models  # noqa: E402
+from bench.fixtures import BASE_CONFIG, training_models  # noqa: E402
 from bench.timing import condition_rows, load_caveat, print_table, set_threads, time_idle_busy  # noqa: E402
 from common.cli import add_device_argument  # noqa: E402
 from common.config import load_config  # noqa: E402
