@@ -22,21 +22,17 @@ def frame_cosines(a, b):
     """Cosine similarity of each frame (row) of two [frames, dim] arrays."""
     import numpy as np
 
-    num = (a * b).sum(axis=1)
-    den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12
-    return num / den
+    return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
 
 
-def extractor_pairs(folder, full):
-    """[(name, fp32 extractor, bf16 extractor)] built from random checkpoints."""
+def extractor_pairs(folder, size):
+    """[(name, fp32 extractor, bf16 extractor)] built from random checkpoints ("full" or "tiny")."""
     from hubert.units import HubertSoft
     from whisper.ppg import WhisperPPG
 
-    whisper_kw, hubert_kw = fixtures.FULL_SIZES if full else ({}, {})
-    size = "large-v2 size" if full else "tiny"
-    whisper = fixtures.tests_module("tiny_whisper").make_checkpoint(os.path.join(folder, "w.pt"), **whisper_kw)
-    hubert = fixtures.tests_module("tiny_hubert").make_checkpoint(os.path.join(folder, "h.pt"), **hubert_kw)
-    return [(f"Whisper {size}", WhisperPPG(whisper, "cpu", noise=False),
+    whisper, hubert = fixtures.extractor_checkpoints(folder, size)
+    full = size == "full"
+    return [(f"Whisper {'large-v2 size' if full else 'tiny'}", WhisperPPG(whisper, "cpu", noise=False),
              WhisperPPG(whisper, "cpu", noise=False, bf16=True)),
             (f"HuBERT-Soft {'real size' if full else 'tiny'}", HubertSoft(hubert, "cpu"),
              HubertSoft(hubert, "cpu", bf16=True))]
@@ -52,7 +48,7 @@ def run(seconds=15.0, repeats=2, threads=None, sizes=("tiny", "full")):
     rows = []
     for size in sizes:
         with tempfile.TemporaryDirectory() as folder:
-            for name, fp32, bf16 in extractor_pairs(folder, size == "full"):
+            for name, fp32, bf16 in extractor_pairs(folder, size):
                 cos = frame_cosines(fp32(wav), bf16(wav))
                 keep = "yes" if cos.min() >= MIN_COSINE and bf16.bf16 else "no"
                 times = time_idle_busy({"fp32": lambda e=fp32: e(wav), "bf16": lambda e=bf16: e(wav)}, repeats,
@@ -75,10 +71,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     parser.add_argument("--quick", action="store_true", help="tiny models only, 4 s of audio, 1 repeat")
     args = parser.parse_args(argv)
-    if args.quick:
-        run(4.0, 1, args.threads, ("tiny",))
-    else:
-        run(args.seconds, args.repeats, args.threads)
+    seconds, repeats, sizes = ((4.0, 1, ("tiny",)) if args.quick
+                               else (args.seconds, args.repeats, ("tiny", "full")))
+    run(seconds, repeats, args.threads, sizes)
 
 
 if __name__ == "__main__":

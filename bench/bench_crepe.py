@@ -10,7 +10,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.fixtures import PITCH_ROWS, pitch_extractors  # noqa: E402
-from bench.timing import load_caveat, print_table, set_threads, time_idle_busy, warm_up  # noqa: E402
+from bench.timing import (condition_rows, load_caveat, print_table, set_threads, time_idle_busy,  # noqa: E402
+                          warm_up)
 from common.audio import EXTRACT_RATE  # noqa: E402
 from common.metrics import pitch_agreement  # noqa: E402
 
@@ -43,16 +44,14 @@ def run(seconds=10.0, repeats=3, model="full", threads=None):
     ours = PitchExtractor(method="crepe", model=model, device="cpu")
     single = PitchExtractor(method="crepe", model=model, device="cpu", batch_size=1)
     wav = test_tone(seconds)
-    warm_up({"ours": lambda: ours.training(test_tone(0.5)), "single": lambda: single.training(test_tone(0.5))})
+    paths = {"ours (batched)": ours, "frame by frame (batch 1)": single}
+    warm_up({name: (lambda e=e: e.training(test_tone(0.5))) for name, e in paths.items()})
     f0_ours, f0_single = ours.training(wav), single.training(wav)
     diff = float(np.abs(f0_ours - f0_single).max()) if f0_ours.size else 0.0
-    by_condition = time_idle_busy({"ours": lambda: ours.training(wav), "single": lambda: single.training(wav)},
-                                  repeats, "cpu", warmup=0)
-    rows = []
-    for condition, times in by_condition.items():
-        rows += [["ours (batched)", condition, times["ours"], times["ours"] / seconds, 1.0],
-                 ["frame by frame (batch 1)", condition, times["single"], times["single"] / seconds,
-                  times["single"] / times["ours"]]]
+    times = time_idle_busy({name: (lambda e=e: e.training(wav)) for name, e in paths.items()}, repeats, "cpu",
+                           warmup=0)
+    rows = condition_rows(times, "ours (batched)", lambda condition, name, t, _:
+                          [name, condition, t, t / seconds, t / times[condition]["ours (batched)"]])
     print_table(["path", "condition", "seconds", "s per s of audio", "ours faster by"], rows)
     print(f"busy = one CPU-bound process beside the bench. max |f0 ours - f0 frame by frame| = {diff:.3g} Hz. "
           f"Target on 2 cores: ours <= 1.8 s per s (CREPE full ~1.4 GMAC/frame, 100 frames/s: ~1.5 s is the floor).")
@@ -68,17 +67,14 @@ def run_methods(seconds=10.0, repeats=3, threads=None):
     wav = test_tone(seconds)
     truth = tone_f0(seconds)[:: EXTRACT_RATE // 100][: len(wav) // 160]
     warm_up({k: (lambda e=e: e.training(test_tone(0.5))) for k, e in extractors.items()})
-    errors = {}
-    for label, extractor in extractors.items():
-        median = pitch_agreement(extractor.training(wav), truth).median_cents
-        errors[label] = None if math.isnan(median) else median
+    errors = {label: pitch_agreement(e.training(wav), truth).median_cents for label, e in extractors.items()}
     by_condition = time_idle_busy({k: (lambda e=e: e.training(wav)) for k, e in extractors.items()}, repeats,
                                   "cpu", warmup=0)
     rows = []
     for condition, times in by_condition.items():
         base = times.get("crepe full")
         rows += [[label, condition, times[label], times[label] / seconds, base / times[label] if base else "-",
-                  "-" if errors[label] is None else f"{errors[label]:.1f}"] for label in extractors]
+                  "-" if math.isnan(errors[label]) else f"{errors[label]:.1f}"] for label in extractors]
     print_table(["method", "condition", "seconds", "s per s of audio", "faster than crepe full by",
                  "median error (cents)"], rows)
     print("busy = one CPU-bound process beside the bench; ratios within each condition.")

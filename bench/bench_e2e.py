@@ -7,7 +7,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import fixtures  # noqa: E402
-from bench.models import BASE_CONFIG  # noqa: E402
+from bench.fixtures import BASE_CONFIG  # noqa: E402
 from bench.timing import CONDITIONS, cpu_cores, load_caveat, print_table, under  # noqa: E402
 
 
@@ -59,7 +59,7 @@ def run(config, seconds=30.0, full=True, device="cpu", keep=None):
         sizes = "full-size" if full else "SMALL (2-layer Whisper, tiny HuBERT)"
         print(f"end-to-end bench: {config}, {seconds:g} s input, {sizes} random Whisper/HuBERT, "
               f"device {device}, {cpu_cores()} cores, busy = one CPU-bound process beside the run; {load_caveat()}")
-        whisper, hubert = fixtures.extractor_checkpoints(folder, full)
+        whisper, hubert = fixtures.extractor_checkpoints(folder, "full" if full else "small")
         model, spk = fixtures.generator_files(folder, config)
         wave = fixtures.write_song(os.path.join(folder, "song.wav"), seconds)
         out = os.path.join(folder, "out.wav")
@@ -92,10 +92,8 @@ def main(argv=None):
     parser.add_argument("--tmp", default=None, help="folder for the temporary checkpoints (default: system temp)")
     parser.add_argument("--quick", action="store_true", help="short run: 5 s input, small Whisper/HuBERT (as --tiny)")
     args = parser.parse_args(argv)
-    if args.quick:
-        run(args.config, 5.0, False, args.device, args.tmp)
-    else:
-        run(args.config, args.seconds, not args.tiny, args.device, args.tmp)
+    seconds, full = (5.0, False) if args.quick else (args.seconds, not args.tiny)
+    run(args.config, seconds, full, args.device, args.tmp)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.models import BASE_CONFIG, conversion_models  # noqa: E402
-from bench.timing import CONDITIONS, load_caveat, print_table, set_threads, time_idle_busy  # noqa: E402
+from bench.fixtures import BASE_CONFIG, conversion_models  # noqa: E402
+from bench.timing import (CONDITIONS, condition_rows, load_caveat, print_table, set_threads,  # noqa: E402
+                          time_idle_busy)
 from common.config import load_config  # noqa: E402
 from common.device import pick_device  # noqa: E402
 from vits_decoder.generator import Generator  # noqa: E402
@@ -79,25 +80,18 @@ def onnx_paths(fast, hp, folder, threads):
     return paths
 
 
-def max_diff(a, b):
-    import torch
-    return float((torch.as_tensor(a) - torch.as_tensor(b)).abs().max())
-
-
 def run(config, seconds=(10.0, 60.0), repeats=3, device="auto", threads=None, backends=True):
     """One row per input length, condition and path: seconds, RTF, speed-up over the plain path
     under the same condition, largest output difference from the plain path. Returns the rows."""
-    import torch
-
     device = pick_device(device)
     used = set_threads(threads)
     hp = load_config(config)
     plain, fast = conversion_models(hp, device)
     print(f"generator bench: {config}, device {device}, {used} threads, random weights, paths "
           f"interleaved, busy = one CPU-bound process beside the bench; {load_caveat()}")
-    paths = gpu_paths(hp, plain, fast) if torch.device(device).type == "cuda" else torch_paths(hp, plain, fast)
+    paths = gpu_paths(hp, plain, fast) if device.type == "cuda" else torch_paths(hp, plain, fast)
     with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
-        if backends and torch.device(device).type == "cpu":
+        if backends and device.type == "cpu":
             paths.update(onnx_paths(fast, hp, folder, used))
         warm = [t.to(device) for t in example_inputs(fast, hp, FRAMES_PER_SECOND)]
         for fn in paths.values():
@@ -106,15 +100,14 @@ def run(config, seconds=(10.0, 60.0), repeats=3, device="auto", threads=None, ba
         headers = ["audio s", "condition", "path", "seconds", "RTF", "vs plain", "max |diff|", f"<= {TOLERANCE:g}"]
         for length in seconds:
             inputs = [t.to(device) for t in example_inputs(fast, hp, int(round(length * FRAMES_PER_SECOND)))]
-            reference = paths["plain"](*inputs)
-            diffs = {name: max_diff(reference, fn(*inputs)) for name, fn in paths.items()}
+            reference = torch.as_tensor(paths["plain"](*inputs))
+            diffs = {name: float((reference - torch.as_tensor(fn(*inputs))).abs().max())
+                     for name, fn in paths.items()}
             times = time_idle_busy({name: (lambda fn=fn: fn(*inputs)) for name, fn in paths.items()},
                                    repeats, device, warmup=0)
-            for condition in CONDITIONS:
-                base = times[condition]["plain"]
-                for name, t in times[condition].items():
-                    rows.append([f"{length:g}", condition, name, t, t / length, base / t, f"{diffs[name]:.2e}",
-                                 "yes" if diffs[name] <= TOLERANCE else "NO"])
+            rows += condition_rows(times, "plain", lambda condition, name, t, ratio: [
+                f"{length:g}", condition, name, t, t / length, ratio, f"{diffs[name]:.2e}",
+                "yes" if diffs[name] <= TOLERANCE else "NO"])
             print_table(headers, rows[-len(CONDITIONS) * len(paths):])  # each length as soon as it is done
     print("RTF = seconds of compute per second of audio; 'vs plain' = plain seconds / path seconds under the "
           "same condition (targets: fast >= 3x idle, >= 2x busy); medians of interleaved repeats; NSF source "

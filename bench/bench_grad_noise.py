@@ -19,7 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.bench_train import random_batch  # noqa: E402
-from bench.models import BASE_CONFIG  # noqa: E402
+from bench.fixtures import BASE_CONFIG, training_models  # noqa: E402
 from bench.timing import set_threads  # noqa: E402
 from common.config import load_config  # noqa: E402
 import torch  # noqa: E402
@@ -52,11 +52,9 @@ def swap(net_g, form):
 
 def gradients(hp, state, batch, form=None, threads=None):
     from vits import train as train_step
-    from vits.models import SynthesizerTrn
-    from vits_decoder.discriminator import Discriminator
     from vits_decoder.losses import MultiResolutionSTFTLoss
 
-    net_g, net_d = SynthesizerTrn.from_hparams(hp).train(), Discriminator(hp).train()
+    net_g, net_d = training_models(hp, "cpu")
     net_g.load_state_dict(state[0])
     net_d.load_state_dict(state[1])
     if form:
@@ -79,13 +77,10 @@ ROWS = {"plain, again": dict(), "plain, 1 thread": dict(threads=1), "fast": dict
 
 
 def run(config, batch_size, frames, rows=None, show=4):
-    from vits.models import SynthesizerTrn
-    from vits_decoder.discriminator import Discriminator
-
     set_threads()
     hp = load_config(config)
     torch.manual_seed(0)
-    state = SynthesizerTrn.from_hparams(hp).state_dict(), Discriminator(hp).state_dict()
+    state = tuple(net.state_dict() for net in training_models(hp, "cpu"))
     batch = random_batch(hp, batch_size, frames, "cpu", seed=3)
     print(f"generator gradients, {config}, batch {batch_size} x {frames} frames, against plain on "
           f"{torch.get_num_threads()} threads")

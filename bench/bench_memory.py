@@ -12,7 +12,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import fixtures  # noqa: E402
-from bench.models import BASE_CONFIG  # noqa: E402
+from bench.fixtures import BASE_CONFIG  # noqa: E402
 from bench.timing import CONDITIONS, load_caveat, print_table, under  # noqa: E402
 from common.audio import EXTRACT_RATE  # noqa: E402
 from common.cli import add_device_argument  # noqa: E402

@@ -10,7 +10,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.timing import load_caveat, print_table, set_threads, time_idle_busy, warm_up  # noqa: E402
+from bench.timing import (condition_rows, load_caveat, print_table, set_threads, time_idle_busy,  # noqa: E402
+                          warm_up)
 from common.audio import EXTRACT_RATE  # noqa: E402
 from common.metrics import pitch_agreement  # noqa: E402
 
@@ -77,11 +78,8 @@ def accuracy(extractors, seconds):
 def speed(extractors, seconds, repeats):
     wav, _ = sung(seconds, lambda t: 262.0 * 2 ** (0.2 * np.sin(2 * np.pi * 0.3 * t)), 7, pauses=True)
     runs = {label: (lambda e=e: e.training(wav)) for label, e in extractors.items()}
-    by_condition = time_idle_busy(runs, repeats, "cpu", warmup=0)
-    rows = []
-    for condition, times in by_condition.items():
-        base = times["crepe full"]
-        rows += [[label, condition, times[label], times[label] / seconds, base / times[label]] for label in extractors]
+    rows = condition_rows(time_idle_busy(runs, repeats, "cpu", warmup=0), "crepe full",
+                          lambda condition, label, t, ratio: [label, condition, t, t / seconds, ratio])
     print_table(["method", "condition", "seconds", "s per s of audio", "faster than crepe full by"], rows)
     print("busy = one CPU-bound process beside the bench; ratios within each condition.")
 

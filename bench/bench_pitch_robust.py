@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.fixtures import PITCH_ROWS, pitch_extractors  # noqa: E402
 from bench.robust_material import make_material  # noqa: E402
 from bench.timing import load_caveat, print_table, set_threads, time_idle_busy  # noqa: E402
+from common.paths import RMVPE_CKPT  # noqa: E402
 
 LEVELS = (None, -12, -6, 0)
 GROSS_CENTS = 50.0
@@ -52,21 +53,15 @@ def random_rmvpe_file(folder):
     return path
 
 
-def load_extractors(rmvpe_weights, folder):
-    from common.paths import RMVPE_CKPT
-
-    real = rmvpe_weights or (RMVPE_CKPT if os.path.isfile(RMVPE_CKPT) else None)
-    rmvpe = {"weights": real or random_rmvpe_file(folder)}
-    return (*pitch_extractors(PITCH_ROWS, rmvpe=rmvpe), real is not None)
-
-
 def run(seconds=8.0, repeats=1, rmvpe_weights=None, threads=None, seed=0, speed=True, songs=3):
     used = set_threads(threads)
     print(f"pitch robustness bench: {songs} synthetic songs of {seconds:g} s (seeds {seed}-{seed + songs - 1}), "
           f"CPU, {used} threads; {load_caveat()}")
     materials = [make_material(seconds, seed + i) for i in range(songs)]
+    real_rmvpe = rmvpe_weights or (RMVPE_CKPT if os.path.isfile(RMVPE_CKPT) else None)
     with tempfile.TemporaryDirectory() as folder:
-        extractors, notes, real_rmvpe = load_extractors(rmvpe_weights, folder)
+        rmvpe = {"weights": real_rmvpe or random_rmvpe_file(folder)}
+        extractors, notes = pitch_extractors(PITCH_ROWS, rmvpe=rmvpe)
         accuracy = {}
         for label, extractor in extractors.items():
             if label == "rmvpe" and not real_rmvpe:

@@ -7,19 +7,11 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import fixtures  # noqa: E402
-from bench.models import BASE_CONFIG, ROOT  # noqa: E402
 from bench.timing import CONDITIONS, load_caveat, print_table, under  # noqa: E402
 from common.cli import add_device_argument  # noqa: E402
 
 
-TINY_CONFIG = os.path.join(ROOT, "tests", "tiny.yaml")
-
-
-def make_dataset(folder, speakers, clips, seconds):
-    for s in range(speakers):
-        os.makedirs(os.path.join(folder, f"singer{s}"))
-        for c in range(clips):
-            fixtures.write_song(os.path.join(folder, f"singer{s}", f"clip{c:03d}.wav"), seconds, seed=100 * s + c)
+TINY_CONFIG = os.path.join(fixtures.ROOT, "tests", "tiny.yaml")
 
 
 def run(workers=(1, 2), speakers=2, clips=4, seconds=4.0, full=False, device="cpu", keep=None):
@@ -34,20 +26,18 @@ def run(workers=(1, 2), speakers=2, clips=4, seconds=4.0, full=False, device="cp
     rows = []
     with tempfile.TemporaryDirectory(dir=keep) as folder:
         dataset = os.path.join(folder, "dataset_raw")
-        make_dataset(dataset, speakers, clips, seconds)
-        if full:
-            whisper, hubert = fixtures.extractor_checkpoints(folder, full=True)
-        else:
-            whisper = os.path.join(folder, "whisper.pt")
-            hubert = os.path.join(folder, "hubert.pt")
-            fixtures.tests_module("tiny_whisper").make_checkpoint(whisper)
-            fixtures.tests_module("tiny_hubert").make_checkpoint(hubert)
+        for s in range(speakers):
+            singer = os.path.join(dataset, f"singer{s}")
+            os.makedirs(singer)
+            for c in range(clips):
+                fixtures.write_song(os.path.join(singer, f"clip{c:03d}.wav"), seconds, seed=100 * s + c)
+        whisper, hubert = fixtures.extractor_checkpoints(folder, "full" if full else "tiny")
         speaker = fixtures.speaker_checkpoint(folder, full)
         for condition, n in ((c, n) for c in CONDITIONS for n in workers):
             out = os.path.join(folder, f"run_{condition}_t{n}")
-            argv = [sys.executable, os.path.join(ROOT, "svc_preprocessing.py"), "-w", dataset,
+            argv = [sys.executable, os.path.join(fixtures.ROOT, "svc_preprocessing.py"), "-w", dataset,
                     "-o", os.path.join(out, "data_svc"), "--files", os.path.join(out, "files"), "-t", str(n),
-                    "--device", device, "-c", BASE_CONFIG if full else TINY_CONFIG,
+                    "--device", device, "-c", fixtures.BASE_CONFIG if full else TINY_CONFIG,
                     "--crepe-model", "full" if full else "tiny", "--whisper-checkpoint", whisper,
                     "--hubert-checkpoint", hubert, "--speaker-checkpoint", speaker]
             with under(condition):
@@ -74,10 +64,8 @@ def main(argv=None):
     parser.add_argument("--tmp", default=None, help="folder for the temporary dataset (default: system temp)")
     parser.add_argument("--quick", action="store_true", help="short run: 2 speakers x 2 clips of 2 s, tiny")
     args = parser.parse_args(argv)
-    if args.quick:
-        run(args.threads, 2, 2, 2.0, False, args.device, args.tmp)
-    else:
-        run(args.threads, args.speakers, args.clips, args.seconds, args.full, args.device, args.tmp)
+    sizes = (2, 2, 2.0, False) if args.quick else (args.speakers, args.clips, args.seconds, args.full)
+    run(args.threads, *sizes, args.device, args.tmp)
 
 
 if __name__ == "__main__":

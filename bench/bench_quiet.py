@@ -17,7 +17,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import fixtures  # noqa: E402
-from bench.models import BASE_CONFIG  # noqa: E402
 from bench.screen_gaps import watch  # noqa: E402
 from bench.timing import CONDITIONS, cpu_cores, load_caveat, under  # noqa: E402
 
@@ -33,11 +32,11 @@ def make_files(folder, long_seconds, short_seconds, full):
              "short": os.path.join(folder, f"short_{short_seconds:g}s.wav")}
     start = time.perf_counter()
     if not (os.path.isfile(files["whisper"]) and os.path.isfile(files["hubert"])):
-        fixtures.extractor_checkpoints(folder, full)
+        fixtures.extractor_checkpoints(folder, "full" if full else "small")
     if not os.path.isfile(files["speaker"]):
         fixtures.speaker_checkpoint(folder, full)
     if not os.path.isfile(files["model"]):
-        fixtures.generator_files(folder, BASE_CONFIG)
+        fixtures.generator_files(folder, fixtures.BASE_CONFIG)
     for name, seconds, seed in (("long", long_seconds, 0), ("short", short_seconds, 1), ("clip", 8.0, 2)):
         if not os.path.isfile(files[name]):
             fixtures.write_song(files[name], seconds, seed=seed)
@@ -47,7 +46,7 @@ def make_files(folder, long_seconds, short_seconds, full):
 
 def runs(files, out):
     """{run name: svc_inference.py argv}: one song (target: the singer's clip), and a batch."""
-    base = [sys.executable, os.path.join(fixtures.ROOT, "svc_inference.py"), "--config", BASE_CONFIG,
+    base = [sys.executable, os.path.join(fixtures.ROOT, "svc_inference.py"), "--config", fixtures.BASE_CONFIG,
             "--model", files["model"], "--whisper-checkpoint", files["whisper"],
             "--hubert-checkpoint", files["hubert"], "--speaker-checkpoint", files["speaker"], "--device", "cpu"]
     return {"one song, --spk clip.wav": base + ["--spk", files["clip"], "--wave", files["long"],

@@ -14,7 +14,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import fixtures  # noqa: E402
-from bench.models import BASE_CONFIG  # noqa: E402
+from bench.fixtures import BASE_CONFIG  # noqa: E402
 from bench.timing import load_caveat, print_table, set_threads, synchronize  # noqa: E402
 from common.audio import EXTRACT_RATE, load_audio  # noqa: E402
 from common.cli import add_device_argument  # noqa: E402
@@ -48,14 +48,13 @@ def crepe_full_weights(folder):
         return path, False
 
 
-def timed(device, fn, label=None):
+def timed(device, fn, label):
     synchronize(device)
     start = time.perf_counter()
     out = fn()
     synchronize(device)
     seconds = time.perf_counter() - start
-    if label:
-        print(f"  {label}: {seconds:.2f} s", flush=True)
+    print(f"  {label}: {seconds:.2f} s", flush=True)
     return out, seconds
 
 
@@ -83,7 +82,7 @@ def run(config, seconds=300.0, device="auto", threads=None, settings=None, full=
     hp = load_config(config)
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        whisper, hubert = fixtures.extractor_checkpoints(folder, full)
+        whisper, hubert = fixtures.extractor_checkpoints(folder, "full" if full else "small")
         model, spk_path = fixtures.generator_files(folder, config)
         song_path = fixtures.write_song(os.path.join(folder, "song.wav"), seconds)
         song = load_audio(song_path, EXTRACT_RATE)
@@ -129,10 +128,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="short run: 10 s song, 2-layer Whisper and tiny HuBERT")
     args = parser.parse_args(argv)
-    if args.quick:
-        run(args.config, 10.0, args.device, args.threads, full=False)
-    else:
-        run(args.config, args.seconds, args.device, args.threads)
+    seconds, full = (10.0, False) if args.quick else (args.seconds, True)
+    run(args.config, seconds, args.device, args.threads, full=full)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.models import BASE_CONFIG, training_models  # noqa: E402
-from bench.timing import load_caveat, print_table, set_threads, time_idle_busy  # noqa: E402
+from bench.fixtures import BASE_CONFIG, training_models  # noqa: E402
+from bench.timing import condition_rows, load_caveat, print_table, set_threads, time_idle_busy  # noqa: E402
 from common.cli import add_device_argument  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.device import pick_device  # noqa: E402
@@ -94,10 +94,8 @@ def run(config, batches=(2, 8), seconds=4.0, repeats=3, device="auto", threads=N
             runners = {name: StepRunner(hp, dev, **kw) for name, kw in variants(dev).items()}
             batch = random_batch(hp, size, frames, dev)
             by_condition = time_idle_busy({n: (lambda r=r: r(batch)) for n, r in runners.items()}, repeats, dev)
-            for condition, times in by_condition.items():
-                base = times["plain"]
-                for name, sec in times.items():
-                    rows.append([str(dev), size, condition, name, sec, base / sec])
+            rows += condition_rows(by_condition, "plain",
+                                   lambda c, name, sec, ratio: [str(dev), size, c, name, sec, ratio])
             del runners
     print_table(["device", "batch", "condition", "step", "s/step", "speed-up vs plain"], rows)
     print("Median of interleaved repeats after one warm-up step each; busy = one CPU-bound process beside "

@@ -1,4 +1,5 @@
-"""Random-weight checkpoints of the real (or tiny) sizes and input files for the CLI benches."""
+"""Random-weight models and checkpoints of the real (or tiny) sizes, and input files, for the benches
+(the weights do not change the cost)."""
 import importlib.util
 import os
 import subprocess
@@ -8,14 +9,19 @@ import time
 import numpy as np
 import torch
 
-from bench.models import ROOT, random_generator_state
 from common.config import load_config
 
-# (whisper kwargs, hubert kwargs) of tests/tiny_whisper.py / tests/tiny_hubert.py make_checkpoint
-FULL_SIZES = (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer=32),   # large-v2
-              dict(conv=512, width=768, ffn=3072, layers=12, pos_kernel=128, pos_groups=16))  # HuBERT-Soft
-# quick runs: the real PPG width (the base-size generator needs it) but 2 Whisper layers, tiny HuBERT
-SMALL_SIZES = (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer=2), dict())
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BASE_CONFIG = os.path.join(ROOT, "configs", "base.yaml")
+
+# (whisper kwargs, hubert kwargs) of tests/tiny_whisper.py / tests/tiny_hubert.py make_checkpoint. small
+# (quick runs): the real PPG width (the base-size generator needs it) but 2 Whisper layers, tiny HuBERT
+EXTRACTOR_SIZES = {
+    "full": (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer=32),   # large-v2
+             dict(conv=512, width=768, ffn=3072, layers=12, pos_kernel=128, pos_groups=16)),  # HuBERT-Soft
+    "small": (dict(n_mels=80, n_audio_state=1280, n_audio_head=20, n_audio_layer=2), dict()),
+    "tiny": (dict(), dict()),
+}
 # the pitch benches' methods: (row label, PitchExtractor options, the optional package it needs)
 PITCH_ROWS = [
     ("crepe full", dict(method="crepe", model="full"), None),
@@ -29,6 +35,44 @@ PITCH_ROWS = [
 ]
 
 
+def random_generator_state(hp, seed=0, spread=0.02):
+    """Exported-layout generator weights (weight norm unfolded), every tensor nudged at random so
+    zero-initialised parts (speaker adapter, Snake parameters) also shape the output."""
+    from vits.models import SynthesizerInfer
+
+    torch.manual_seed(seed)
+    state = SynthesizerInfer.from_hparams(hp).state_dict()
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for key, value in state.items():
+        if value.is_floating_point() and "filter" not in key and "merge_" not in key:
+            value = value + spread * torch.randn(value.shape, generator=gen)
+        out[key] = value
+    return out
+
+
+def training_models(hp, device, fast=None):
+    """(SynthesizerTrn, Discriminator) of random weights in training mode on `device`; fast: None
+    for the plain reference, else the options of vits_decoder.fast.accelerate(..., training=True)."""
+    from vits.models import SynthesizerTrn
+    from vits_decoder.discriminator import Discriminator
+    from vits_decoder.fast import accelerate
+
+    net_g, net_d = SynthesizerTrn.from_hparams(hp).to(device).train(), Discriminator(hp).to(device).train()
+    return (net_g if fast is None else accelerate(net_g, device, training=True, **fast)), net_d
+
+
+def conversion_models(hp, device, seed=0, **fast_options):
+    """(plain, fast) SynthesizerInfer with the same random weights, eval mode, on `device`; the fast
+    one through vits_decoder.fast.accelerate(model, device, **fast_options)."""
+    from vits.models import SynthesizerInfer
+    from vits_decoder.fast import accelerate
+
+    state = random_generator_state(hp, seed)
+    plain, fast = (SynthesizerInfer.from_hparams(hp).load_exported(state).eval().to(device) for _ in range(2))
+    return plain, accelerate(fast, device, **fast_options)
+
+
 def tests_module(name):
     """tests/<name>.py loaded by path (a `tests` package elsewhere on sys.path cannot shadow it)."""
     path = os.path.join(ROOT, "tests", name + ".py")
@@ -38,9 +82,10 @@ def tests_module(name):
     return module
 
 
-def extractor_checkpoints(folder, full=True):
-    """Write random Whisper and HuBERT-Soft checkpoints; returns (whisper_path, hubert_path)."""
-    whisper_kw, hubert_kw = FULL_SIZES if full else SMALL_SIZES
+def extractor_checkpoints(folder, size="full"):
+    """Write random Whisper and HuBERT-Soft checkpoints of an EXTRACTOR_SIZES size; returns (whisper_path,
+    hubert_path)."""
+    whisper_kw, hubert_kw = EXTRACTOR_SIZES[size]
     whisper = os.path.join(folder, "whisper.pt")
     hubert = os.path.join(folder, "hubert.pt")
     tests_module("tiny_whisper").make_checkpoint(whisper, **whisper_kw)

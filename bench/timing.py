@@ -37,66 +37,57 @@ def warm_up(runs, rounds=1):
             fn()
 
 
-def time_interleaved(runs, repeats, device="cpu", warmup=1):
-    """runs: {name: zero-arg callable}. Each repeat runs every callable once, in turn, so load
-    changes hit them alike. Returns {name: median seconds}; `warmup` untimed rounds first."""
-    warm_up(runs, warmup)
-    times = {name: [] for name in runs}
-    for _ in range(max(1, repeats)):
-        for name, fn in runs.items():
-            synchronize(device)
-            start = time.perf_counter()
-            fn()
-            synchronize(device)
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 CONDITIONS = ("idle", "busy")
-BUSY_LOOP = "while True:\n    pass\n"  # one CPU-bound process: a Python loop that never sleeps
-BUSY_SETTLE_S = 0.2
 
 
 @contextlib.contextmanager
-def busy_process():
-    """One CPU-bound process running beside the measurement (a user's browser or DAW stands in):
-    started on entry, killed on exit."""
-    proc = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
+def under(condition):
+    """Context for one of CONDITIONS: nothing for idle; for busy, one CPU-bound process (a Python loop
+    that never sleeps: a user's browser or DAW stands in) started on entry, killed on exit."""
+    if condition != "busy":
+        yield
+        return
+    proc = subprocess.Popen([sys.executable, "-c", "while True:\n    pass\n"])
     try:
-        time.sleep(BUSY_SETTLE_S)  # let it start spinning before the clock starts
-        yield proc
+        time.sleep(0.2)  # let it start spinning before the clock starts
+        yield
     finally:
         proc.kill()
         proc.wait()
 
 
-def under(condition):
-    """Context for one of CONDITIONS: nothing for idle, busy_process() for busy."""
-    return busy_process() if condition == "busy" else contextlib.nullcontext()
-
-
 def time_idle_busy(runs, repeats, device="cpu", warmup=1):
-    """time_interleaved under both CONDITIONS, their rounds alternating (idle, busy, idle, ...)
-    so load changes from outside hit them alike. Returns {condition: {name: median seconds}}."""
+    """runs: {name: zero-arg callable}. Each repeat runs every callable once, in turn, under each of
+    CONDITIONS (idle, busy, idle, ...), so load changes from outside hit them alike; `warmup` untimed
+    rounds first. Returns {condition: {name: median seconds}}."""
     warm_up(runs, warmup)
     times = {c: {name: [] for name in runs} for c in CONDITIONS}
     for _ in range(max(1, repeats)):
         for condition in CONDITIONS:
             with under(condition):
-                for name, t in time_interleaved(runs, 1, device, warmup=0).items():
-                    times[condition][name].append(t)
+                for name, fn in runs.items():
+                    synchronize(device)
+                    start = time.perf_counter()
+                    fn()
+                    synchronize(device)
+                    times[condition][name].append(time.perf_counter() - start)
     return {c: {name: statistics.median(t) for name, t in by_name.items()} for c, by_name in times.items()}
 
 
-def print_table(headers, rows, out=sys.stdout):
+def condition_rows(by_condition, base, cells):
+    """One table row per condition and name of time_idle_busy's result: cells(condition, name, seconds,
+    the `base` name's seconds / seconds under the same condition)."""
+    return [cells(condition, name, t, times[base] / t)
+            for condition, times in by_condition.items() for name, t in times.items()]
+
+
+def print_table(headers, rows):
     """Plain fixed-width table; floats with 3 significant decimals."""
     cells = [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h))
               for i, h in enumerate(headers)]
     line = "  ".join(str(h).ljust(w) for h, w in zip(headers, widths))
-    print(line, file=out)
-    print("-" * len(line), file=out)
+    print(line)
+    print("-" * len(line))
     for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)), file=out)
-
-
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))

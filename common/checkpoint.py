@@ -27,7 +27,7 @@ def _safe_globals():
         return []
 
 
-def load_checkpoint(path, map_location="cpu", what="checkpoint", hint=""):
+def load_checkpoint(path, what="checkpoint", hint=""):
     """torch.load a file safely; CheckpointError for missing, corrupt or non-torch files. `what` names
     the file's role in messages ("Whisper checkpoint"), `hint` says where to get it."""
     path = os.fspath(path)
@@ -39,8 +39,7 @@ def load_checkpoint(path, map_location="cpu", what="checkpoint", hint=""):
     try:
         with torch.serialization.safe_globals(_safe_globals()):
             # Memory-map zip-format files: a 3 GB Whisper file then costs only the tensors used.
-            mmap = zipfile.is_zipfile(path) and map_location in ("cpu", None)
-            return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     # the weights-only unpickler meets foreign bytes with IndexError/KeyError/TypeError too
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError,
             IndexError, KeyError, TypeError) as e:

@@ -138,9 +138,8 @@ def manual_route(weights, dest="."):
             lines.append(f"      -> {folder}{os.sep}")
             weights = [w for w in weights if w not in missing]
     for w in weights:
-        lines.append(f"  {w.name}: {w.urls[0]}")
-        lines.append(f"      -> {os.path.join(dest, w.target)}")
-        lines.append(f"      (page: {w.page})")
+        lines += [f"  {w.name}: {w.urls[0]}", f"      -> {os.path.join(dest, w.target)}",
+                  f"      (page: {w.page})"]
     lines.append("then run `python svc_download.py` again to check them, or just go on.")
     return "\n".join(lines)
 
@@ -229,9 +228,6 @@ def _check_singer_file(path):
         raise DownloadError(f"{path} holds NaN or infinite values, not a singer vector.")
 
 
-CONTENT_CHECKS = {"torch": _check_torch_file, "singer": _check_singer_file}
-
-
 def _check_content(weight, path, progress=False):
     """The test of a file without a full published SHA-256: the hash prefix, then that it loads."""
     if weight.sha256_prefix:
@@ -239,7 +235,7 @@ def _check_content(weight, path, progress=False):
         if not actual.startswith(weight.sha256_prefix.lower()):
             raise DownloadError(f"{path}: SHA-256 {actual[:16]}... does not start with the published "
                                 f"{weight.sha256_prefix}.")
-    CONTENT_CHECKS[weight.kind](path)
+    (_check_singer_file if weight.kind == "singer" else _check_torch_file)(path)
 
 
 def verify(weight, path, progress=False):

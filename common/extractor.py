@@ -39,7 +39,7 @@ def download_hint(path, weight):
 def load_weights(path, what, weight):
     """load_checkpoint with a message that says where the file goes and where to get it."""
     path = resolve_weights(path)
-    return path, load_checkpoint(path, map_location="cpu", what=what, hint=download_hint(path, weight))
+    return path, load_checkpoint(path, what=what, hint=download_hint(path, weight))
 
 
 def strip_prefix(state_dict, prefix):
@@ -65,19 +65,6 @@ def load_wav16k(path):
     with warnings.catch_warnings():  # a fallback reader's warnings: the skip reason says what went wrong
         warnings.simplefilter("ignore")
         return load_audio(path, EXTRACT_RATE)
-
-
-def as_wav16k(wav):
-    """Check and convert the input of an extractor: mono float32 numpy at 16 kHz."""
-    if torch.is_tensor(wav):
-        wav = wav.detach().cpu().numpy()
-    wav = np.asarray(wav, dtype=np.float32)
-    if wav.ndim != 1:
-        raise ValueError(f"expected mono audio of shape [samples], got shape {wav.shape}; "
-                         f"load it with common.audio.load_audio(path, common.audio.EXTRACT_RATE)")
-    if not np.all(np.isfinite(wav)):
-        raise ValueError("the audio holds NaN or infinite samples")
-    return wav
 
 
 def cpu_has_bf16():
@@ -106,9 +93,6 @@ class ChunkedExtractor:
     def __init__(self, device="auto"):
         self.device = device if isinstance(device, torch.device) else pick_device(device)
 
-    def _run_chunk(self, wav, generator=None):
-        raise NotImplementedError
-
     def _chunk_generators(self, count):
         """One random generator per chunk, seeded in chunk order (None: no noise is drawn)."""
         return [None] * count
@@ -116,7 +100,12 @@ class ChunkedExtractor:
     def chunk_jobs(self, wav16k):
         """(jobs, join): one independent zero-argument callable per chunk (any order, or several at once
         on other threads; each draws noise from its own generator), and join(results in job order)."""
-        wav = as_wav16k(wav16k)
+        wav = np.asarray(wav16k.detach().cpu().numpy() if torch.is_tensor(wav16k) else wav16k, np.float32)
+        if wav.ndim != 1:
+            raise ValueError(f"expected mono audio of shape [samples], got shape {wav.shape}; "
+                             f"load it with common.audio.load_audio(path, common.audio.EXTRACT_RATE)")
+        if not np.all(np.isfinite(wav)):
+            raise ValueError("the audio holds NaN or infinite samples")
         n_frames = len(wav) // FRAME_SAMPLES
         # a tail shorter than one frame adds nothing
         spans = [(start, end) for start, end in chunk_spans(len(wav), self.chunk_seconds * EXTRACT_RATE)

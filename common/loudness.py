@@ -80,9 +80,9 @@ def loudness_gain(wav, sr, target_lufs, ceiling=PEAK_CEILING):
     return gain, ""
 
 
-def window_levels(wav, sr, seconds=ENVELOPE_SECONDS):
-    """RMS level in dBFS of consecutive `seconds` windows (the last one may be shorter): [W]."""
-    size = max(1, int(round(seconds * sr)))
+def window_levels(wav, sr):
+    """RMS level in dBFS of consecutive ENVELOPE_SECONDS windows (the last one may be shorter): [W]."""
+    size = max(1, int(round(ENVELOPE_SECONDS * sr)))
     wav = np.asarray(wav, dtype=np.float64)
     count = -(-len(wav) // size)
     sums = np.pad(wav ** 2, (0, count * size - len(wav))).reshape(count, size).sum(axis=1)
@@ -90,15 +90,7 @@ def window_levels(wav, sr, seconds=ENVELOPE_SECONDS):
     return 10.0 * np.log10(sums / lengths + 1e-12)
 
 
-def smooth_gain(gain_db, length, sr, seconds=ENVELOPE_SECONDS):
-    """Per-window gains (dB) -> per-sample linear gain [length], linear in dB between window
-    centres, so the gain glides instead of stepping at window edges."""
-    size = max(1, int(round(seconds * sr)))
-    centres = (np.arange(len(gain_db)) + 0.5) * size
-    return 10.0 ** (np.interp(np.arange(length), centres, gain_db) / 20.0)
-
-
-def follow_envelope(out, out_sr, source, source_sr, mix=1.0, passes=2):
+def follow_envelope(out, out_sr, source, source_sr, mix=1.0):
     """`out` (the model's audio) with its short-window loudness moved toward the source's: mix 0 leaves
     it, 1 gives it the source's envelope, values between blend the two in dB. Windows where the source
     is silent keep the model's level (left to the post-processing gate); no window is lifted by more
@@ -115,6 +107,8 @@ def follow_envelope(out, out_sr, source, source_sr, mix=1.0, passes=2):
     follow = source_db[:n] >= SILENCE_DB
     goal[:n][follow] += mix * (source_db[:n][follow] - base[:n][follow])
     goal = np.minimum(goal, base + MAX_BOOST_DB)
-    for _ in range(passes):
-        out = out * smooth_gain(goal - window_levels(out, out_sr), len(out), out_sr)
+    centres = (np.arange(len(goal)) + 0.5) * max(1, int(round(ENVELOPE_SECONDS * out_sr)))
+    for _ in range(2):  # gain linear in dB between window centres: it glides instead of stepping at edges
+        gain_db = np.interp(np.arange(len(out)), centres, goal - window_levels(out, out_sr))
+        out = out * 10.0 ** (gain_db / 20.0)
     return np.clip(out, -1.0, 1.0).astype(np.float32)

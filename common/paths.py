@@ -17,8 +17,6 @@ def package_dir(package):
         spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
         return None
-    if spec is None:
-        return None
-    if spec.submodule_search_locations:
+    if spec and spec.submodule_search_locations:
         return list(spec.submodule_search_locations)[0]
-    return os.path.dirname(spec.origin) if spec.origin else None
+    return os.path.dirname(spec.origin) if spec and spec.origin else None
