@@ -1,9 +1,6 @@
 """The full discriminator: MRD, then MPD, then MSD (public state-dict prefixes MRD., MPD., MSD.).
-
-Every sub-discriminator is a conv stack with leaky ReLUs and a scoring conv; each returns
-(feature maps of every layer, scores flattened to [B, -1]). The feature maps feed the
-feature-matching loss.
-"""
+Each sub-discriminator returns (feature maps of every layer, for the feature-matching loss;
+scores flattened to [B, -1])."""
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -60,10 +57,12 @@ class DiscriminatorP(nn.Module):
         return score(self.convs, self.conv_post, x, self.slope)
 
 
-class MultiPeriodDiscriminator(nn.Module):
-    def __init__(self, hp):
+class DiscriminatorList(nn.Module):
+    """Sub-discriminators as `discriminators.<n>` (the public MRD / MPD layout); a list of outputs."""
+
+    def __init__(self, discriminators):
         super().__init__()
-        self.discriminators = nn.ModuleList(DiscriminatorP(hp, int(p)) for p in hp.mpd.periods)
+        self.discriminators = nn.ModuleList(discriminators)
 
     def forward(self, x):
         return [d(x) for d in self.discriminators]
@@ -102,15 +101,6 @@ class DiscriminatorR(nn.Module):
         return score(self.convs, self.conv_post, x, self.slope)
 
 
-class MultiResolutionDiscriminator(nn.Module):
-    def __init__(self, hp):
-        super().__init__()
-        self.discriminators = nn.ModuleList(DiscriminatorR(hp, r) for r in hp.mrd.resolutions)
-
-    def forward(self, x):
-        return [d(x) for d in self.discriminators]
-
-
 class ScaleDiscriminator(nn.Module):
     """Scale discriminator on the raw waveform (grouped strided 1-D convolutions)."""
 
@@ -128,8 +118,8 @@ class ScaleDiscriminator(nn.Module):
 class Discriminator(nn.Module):
     def __init__(self, hp):
         super().__init__()
-        self.MRD = MultiResolutionDiscriminator(hp)
-        self.MPD = MultiPeriodDiscriminator(hp)
+        self.MRD = DiscriminatorList(DiscriminatorR(hp, r) for r in hp.mrd.resolutions)
+        self.MPD = DiscriminatorList(DiscriminatorP(hp, int(p)) for p in hp.mpd.periods)
         self.MSD = ScaleDiscriminator()
 
     def forward(self, wav):

@@ -5,7 +5,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vits_decoder.alias import SnakeAlias
-from vits_decoder.nn_utils import get_padding, init_conv_normal, weight_norm
+from vits_decoder.nn_utils import weight_norm
 from vits_decoder.nsf import SourceModuleHnNSF
 
 # std of the Gaussian noise added to the decoder input in training (public perturbation)
@@ -38,17 +38,14 @@ class SpeakerAdapter(nn.Module):
 
 
 def _amp_conv(channels, kernel_size, dilation):
-    conv = nn.Conv1d(channels, channels, kernel_size, 1, dilation=dilation,
-                     padding=get_padding(kernel_size, dilation))
-    init_conv_normal(conv)
+    padding = dilation * (kernel_size - 1) // 2  # 'same'
+    conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation, padding=padding)
+    conv.weight.data.normal_(0.0, 0.01)  # HiFi-GAN / BigVGAN initialisation
     return weight_norm(conv)
 
 
 class AMPBlock(nn.Module):
-    """BigVGAN anti-aliased multi-periodicity (AMP) residual block.
-
-    Per dilation d: x += conv_1(act(conv_d(act(x)))), activations anti-aliased Snake-beta.
-    """
+    """BigVGAN anti-aliased multi-periodicity block: per dilation d, x += conv_1(act(conv_d(act(x))))."""
 
     def __init__(self, channels, kernel_size=3, dilations=(1, 3, 5)):
         super().__init__()
@@ -87,7 +84,7 @@ class Generator(nn.Module):
         self.ups = nn.ModuleList()
         for i, (rate, kernel) in enumerate(zip(rates, gen.upsample_kernel_sizes)):
             up = nn.ConvTranspose1d(channels[i], channels[i + 1], kernel, rate, padding=(kernel - rate) // 2)
-            init_conv_normal(up)
+            up.weight.data.normal_(0.0, 0.01)
             self.ups.append(weight_norm(up))
             # the source (at audio rate) is strided down to this stage's rate
             stride = int(np.prod(rates[i + 1:]))

@@ -1,23 +1,14 @@
-"""Polyphase form of the anti-aliased Snake activation (x2 up, Snake-beta, low-pass, x2 down).
+"""Polyphase form of the anti-aliased Snake activation: only the work the plain path keeps.
 
-The plain path zero-stuffs the signal to twice its length, filters it with 12 taps, applies the
-activation, filters again and drops every other sample. Half of the up-sampling taps always meet
-a stuffed zero and half of the down-sampling outputs are thrown away; here only the kept work is
-done:
-
+The plain path zero-stuffs to twice the length, filters with 12 taps, activates, filters again and
+drops every other sample. Here:
 * up: even output samples are the input filtered with the odd taps, odd ones with the even taps
   (two 6-tap filters, read from one 7-sample window of the input);
 * Snake-beta runs on the x2 signal, z + sin^2(a z) * (1 / b) with a, 1/b precomputed;
 * down: output j = sum_i g[i] z[2j + i - 5], evaluated only for the kept samples.
-
-Depthwise 6-tap convolutions are slow on CPU (one tiny dot product per sample, no reuse), so both
-filters are written as banded matrices acting on blocks of BLOCK samples: a block of BLOCK inputs
-plus the first few samples of the next block (the "halo") gives 2 * BLOCK interleaved outputs.
-Two dense matrix products (block rows x band, halo rows x halo band) replace the convolution;
-the zero-stuffed signal is never built.
-
-Edges match the plain path exactly: it pads the input by repeating its end samples and pads the
-x2 signal the same way before the down-sampling filter; the same padding is done here with cat.
+Depthwise 6-tap convolutions are slow on CPU, so both filters are banded matrices acting on blocks
+of BLOCK samples (plus the head of the next block, the "halo"): two dense matrix products each.
+Edges match the plain path's replicate padding exactly.
 """
 import torch
 
