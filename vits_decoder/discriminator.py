@@ -77,13 +77,10 @@ class DiscriminatorR(nn.Module):
         self.slope = hp.mrd.lReLU_slope
         norm = norm_layer(hp.mrd.use_spectral_norm)
         c = hp.mrd.channels
-        self.convs = nn.ModuleList([
-            norm(nn.Conv2d(1, c, (3, 9), padding=(1, 4))),
-            norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4))),
-            norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4))),
-            norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4))),
-            norm(nn.Conv2d(c, c, (3, 3), padding=(1, 1))),
-        ])
+        self.convs = nn.ModuleList(
+            [norm(nn.Conv2d(1, c, (3, 9), padding=(1, 4)))]
+            + [norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4))) for _ in range(3)]
+            + [norm(nn.Conv2d(c, c, (3, 3), padding=(1, 1)))])
         self.conv_post = norm(nn.Conv2d(c, 1, (3, 3), padding=(1, 1)))
 
     def magnitude(self, x):

@@ -88,10 +88,8 @@ class Generator(nn.Module):
             self.ups.append(weight_norm(up))
             # the source (at audio rate) is strided down to this stage's rate
             stride = int(np.prod(rates[i + 1:]))
-            if stride > 1:
-                self.noise_convs.append(nn.Conv1d(1, channels[i + 1], 2 * stride, stride, padding=stride // 2))
-            else:
-                self.noise_convs.append(nn.Conv1d(1, channels[i + 1], 1))
+            kernel = 2 * stride if stride > 1 else 1
+            self.noise_convs.append(nn.Conv1d(1, channels[i + 1], kernel, stride, padding=stride // 2))
         self.resblocks = nn.ModuleList(
             AMPBlock(channels[i + 1], k, d)
             for i in range(len(rates))
