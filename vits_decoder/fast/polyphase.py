@@ -28,37 +28,28 @@ def suits(alias):
         alias.downsample.lowpass.filter.numel()
 
 
-def _banded(taps, block, in_per_out):
-    """taps [P, K] -> matrix [block * in_per_out + K - in_per_out, block * P] that maps a block of
-    inputs (plus its halo) to `block` output positions of P phases each:
-    M[r * in_per_out + k, r * P + p] = taps[p, k]."""
+def banded(taps, in_per_out):
+    """taps [P, K] -> (main [BLOCK * in_per_out, BLOCK * P], halo [K - in_per_out, BLOCK * P]): the
+    matrix M[r * in_per_out + k, r * P + p] = taps[p, k] that maps a block of inputs (plus its halo)
+    to BLOCK output positions of P phases each, split at the block's end."""
     phases, width = taps.shape
-    m = taps.new_zeros(block * in_per_out + width - in_per_out, block * phases)
-    r = torch.arange(block, device=taps.device)
+    m = taps.new_zeros(BLOCK * in_per_out + width - in_per_out, BLOCK * phases)
+    r = torch.arange(BLOCK, device=taps.device)
     for p in range(phases):
         for k in range(width):
             m[r * in_per_out + k, r * phases + p] = taps[p, k]
-    return m
+    return m[:BLOCK * in_per_out].contiguous(), m[BLOCK * in_per_out:].contiguous()
 
 
-def upsample_matrices(up_filter, block=BLOCK):
-    """12 kaiser-sinc taps -> (main [block, 2 block], halo [6, 2 block]) for x2 up-sampling.
+def upsample_matrices(up_filter):
+    """12 kaiser-sinc taps -> (main [BLOCK, 2 BLOCK], halo [6, 2 BLOCK]) for x2 up-sampling.
 
     Input (padded by 3 on the left) sample j + k feeds output 2j + p with tap
     h[11 - 2k] (p = 0, k = 0..5) or h[12 - 2k] (p = 1, k = 1..6); the x2 gain is kept.
     """
     h = up_filter.reshape(-1).flip(0) * RATIO  # h[11], h[10], ..., h[0]
     zero = h.new_zeros(1)
-    taps = torch.stack([torch.cat([h[0::2], zero]), torch.cat([zero, h[1::2]])])  # [2, 7]
-    m = _banded(taps, block, 1)  # [block + 6, 2 block]
-    return m[:block].contiguous(), m[block:].contiguous()
-
-
-def downsample_matrices(down_filter, block=BLOCK):
-    """12 low-pass taps -> (main [2 block, block], halo [10, block]) for filter-and-keep-every-2nd."""
-    taps = down_filter.reshape(1, -1)  # one output phase, 12 taps
-    m = _banded(taps, block, RATIO)  # [2 block + 10, block]
-    return m[:RATIO * block].contiguous(), m[RATIO * block:].contiguous()
+    return banded(torch.stack([torch.cat([h[0::2], zero]), torch.cat([zero, h[1::2]])]), 1)  # taps [2, 7]
 
 
 def _fill_edges(buffer, left, length):
@@ -165,5 +156,6 @@ class PolyphaseSnake(SnakeAlias):
         from vits_decoder.fast import tracing
         if tracing():
             return super().forward(x)
+        # down-sampling: one output phase of 12 taps per 2 inputs -> main [2 BLOCK, BLOCK], halo [10, BLOCK]
         return snake_alias_polyphase(x, *self.constants("polyphase", lambda alpha, beta, up, down: snake_constants(
-            alpha, beta) + (upsample_matrices(up), downsample_matrices(down))))
+            alpha, beta) + (upsample_matrices(up), banded(down.reshape(1, -1), RATIO))))
