@@ -8,9 +8,6 @@ from vits_decoder.alias import SnakeAlias
 from vits_decoder.nn_utils import weight_norm
 from vits_decoder.nsf import SourceModuleHnNSF
 
-# std of the Gaussian noise added to the decoder input in training (public perturbation)
-TRAIN_INPUT_NOISE = 1.0
-
 
 class SpeakerAdapter(nn.Module):
     """Layer norm over channels whose scale and shift come from the speaker vector."""
@@ -73,7 +70,6 @@ class Generator(nn.Module):
         rates = [int(r) for r in gen.upsample_rates]
         self.hop = int(np.prod(rates))
         self.num_kernels = len(gen.resblock_kernel_sizes)
-        self.num_upsamples = len(rates)
         channels = [gen.upsample_initial_channel // (2 ** i) for i in range(len(rates) + 1)]
 
         self.adapter = SpeakerAdapter(hp.vits.spk_dim, gen.upsample_input)
@@ -121,7 +117,7 @@ class Generator(nn.Module):
     def forward(self, spk, x, f0, perturb=True):
         """Training path: spk [B, spk_dim], x [B, C, T], f0 [B, T] Hz -> [B, 1, T * hop]."""
         if perturb:
-            x = x + torch.randn_like(x) * TRAIN_INPUT_NOISE
+            x = x + torch.randn_like(x)  # the public perturbation: N(0, 1) noise on the input
         return self.synthesise(spk, x, self.pitch2source(f0))
 
     def inference(self, spk, x, source):

@@ -29,16 +29,13 @@ def fold_weight_norm_state(state_dict):
     """Turn legacy `<m>.weight_g` / `<m>.weight_v` pairs of a state dict into `<m>.weight`."""
     out = {}
     for key, value in state_dict.items():
-        if key.endswith(".weight_g") or key == "weight_g":
-            continue
         if key.endswith("weight_v"):
             stem = key[: -len("weight_v")]
-            g = state_dict.get(stem + "weight_g")
-            if g is None:
+            if stem + "weight_g" not in state_dict:
                 raise KeyError(f"{key} has no matching {stem}weight_g")
-            out[stem + "weight"] = torch._weight_norm(value, g, 0)
-            continue
-        out[key] = value
+            out[stem + "weight"] = torch._weight_norm(value, state_dict[stem + "weight_g"], 0)
+        elif not key.endswith("weight_g"):
+            out[key] = value
     return out
 
 

@@ -23,12 +23,8 @@ def kaiser_sinc_filter(cutoff, half_width, kernel_size):
     attenuation = 2.285 * (half - 1) * math.pi * (4 * half_width) + 7.95
     window = torch.kaiser_window(kernel_size, periodic=False, beta=kaiser_beta(attenuation))
     t = torch.arange(kernel_size, dtype=torch.float32) - (kernel_size - 1) / 2  # centred tap times
-    if cutoff == 0:
-        taps = torch.zeros_like(t)
-    else:
-        taps = 2 * cutoff * window * torch.sinc(2 * cutoff * t)
-        taps = taps / taps.sum()
-    return taps.view(1, 1, kernel_size)
+    taps = 2 * cutoff * window * torch.sinc(2 * cutoff * t)
+    return (taps / taps.sum()).view(1, 1, kernel_size)
 
 
 class LowPassFilter1d(nn.Module):
@@ -36,8 +32,8 @@ class LowPassFilter1d(nn.Module):
 
     def __init__(self, cutoff=0.5, half_width=0.6, stride=1, kernel_size=12):
         super().__init__()
-        if not 0.0 <= cutoff <= 0.5:
-            raise ValueError("cutoff must lie in [0, 0.5]")
+        if not 0.0 < cutoff <= 0.5:
+            raise ValueError("cutoff must lie in (0, 0.5]")
         self.pad = ((kernel_size - 1) // 2, kernel_size // 2)
         self.stride = stride
         self.register_buffer("filter", kaiser_sinc_filter(cutoff, half_width, kernel_size))

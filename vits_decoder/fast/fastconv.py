@@ -21,22 +21,15 @@ def suits(conv):
             and 2 * conv.padding[0] == conv.dilation[0] * (conv.kernel_size[0] - 1) and not has_weight_norm(conv))
 
 
-def _tap_weights(conv, dtype):
-    """conv.weight [out, in, K] -> [K, out, in] contiguous, cached until the weight changes."""
-    w = conv.weight
-    key = (w.data_ptr(), w._version, w.device, dtype)
-    cache = conv.__dict__.get("_tap_cache")
-    if cache is None or cache[0] != key:
-        cache = (key, w.detach().to(dtype).permute(2, 0, 1).contiguous())
-        conv.__dict__["_tap_cache"] = cache
-    return cache[1]
-
-
 def conv1d_by_taps(conv, x):
     """conv(x) for x [B, in, T] -> [B, out, T] as K accumulated matrix products per item and time tile
     (kept in cache across the K products). No padded copy: the centre tap starts each tile's sum
     (with the bias); every other tap adds only over the outputs whose input lies inside x."""
-    taps = _tap_weights(conv, x.dtype)                      # [K, out, in]
+    w = conv.weight
+    key = (w.data_ptr(), w._version, w.device, x.dtype)
+    if conv.__dict__.get("_tap_cache", (None,))[0] != key:  # weight [out, in, K] as taps, until it changes
+        conv.__dict__["_tap_cache"] = (key, w.detach().to(x.dtype).permute(2, 0, 1).contiguous())
+    taps = conv.__dict__["_tap_cache"][1]                   # [K, out, in]
     (pad,), (dilation,) = conv.padding, conv.dilation
     kernel, length = taps.size(0), x.size(-1)
     centre = kernel // 2

@@ -38,9 +38,9 @@ def stage_halos(gen):
     side, and per stage the samples of context (at that stage's rate) its AMP blocks need
     (before) and the later layers need (after). Every layer of an AMP block is in series, so a
     block reads the sum of its layers' reaches."""
-    halos = [None] * gen.num_upsamples
+    halos = [None] * len(gen.ups)
     need = _reach(gen.activation_post) + _reach(gen.conv_post) + SAFETY  # at the last rate
-    for i in reversed(range(gen.num_upsamples)):
+    for i in reversed(range(len(gen.ups))):
         blocks = gen.resblocks[i * gen.num_kernels:(i + 1) * gen.num_kernels]
         before = need + max(sum(_reach(m) for m in b.modules()) for b in blocks) + SAFETY
         halos[i] = (before, need)
