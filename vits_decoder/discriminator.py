@@ -48,12 +48,10 @@ class DiscriminatorP(nn.Module):
 
     def forward(self, x):
         # x [B, 1, N] -> [B, 1, N / p, p] (reflect-padded to a whole number of periods)
-        b, c, n = x.shape
-        if n % self.period:
-            pad = self.period - n % self.period
+        pad = -x.size(-1) % self.period
+        if pad:
             x = F.pad(x, (0, pad), mode="reflect")
-            n += pad
-        x = x.view(b, c, n // self.period, self.period)
+        x = x.view(x.size(0), x.size(1), -1, self.period)
         return score(self.convs, self.conv_post, x, self.slope)
 
 

@@ -15,12 +15,9 @@ BLOCK_SAMPLES = 1 << 18  # samples of harmonics made at once (about 8 s at 32 kH
 
 
 class SourceModuleHnNSF(nn.Module):
-    """f0 [B, N, 1] at audio rate -> excitation [B, N, 1] = tanh(harmonics @ merge_w^T + merge_b).
-
-    The harmonics [B, N, 11]: voiced samples (f0 > 0) carry SINE_AMP-scaled sines of f0 * (1..11)
-    plus N(0, noise_std) noise; unvoiced samples carry only noise of std SINE_AMP / 3. Overtones
-    start at a random phase.
-    """
+    """f0 [B, N, 1] at audio rate -> excitation [B, N, 1] = tanh(harmonics @ merge_w^T + merge_b), the
+    harmonics [B, N, 11] being SINE_AMP-scaled sines of f0 * (1..11) (overtones at a random start phase)
+    plus N(0, noise_std) noise where f0 > 0, and noise of std SINE_AMP / 3 elsewhere."""
 
     def __init__(self, sampling_rate=32000, noise_std=0.003):
         super().__init__()
@@ -29,29 +26,21 @@ class SourceModuleHnNSF(nn.Module):
         self.register_buffer("merge_w", torch.tensor([PUBLIC_MERGE_W]))
         self.register_buffer("merge_b", torch.tensor(PUBLIC_MERGE_B))
 
-    def _phase(self, freqs, start):
-        """Per-sample phase in cycles of [B, N, H] frequencies that begins at `start` [B, H],
-        kept small for float32 accuracy."""
-        # the running sums go along the last axis of a [B, H, N] copy: CUDA's scan over a middle
-        # axis with 11 columns beside it took 75% of a 5-minute song's GPU time
-        step = ((freqs / self.sampling_rate) % 1.0).transpose(1, 2).contiguous()  # [B, H, N]
-        step[:, :, 0] = step[:, :, 0] + start
-        # A running sum of steps grows without bound and loses precision; subtract one cycle
-        # wherever the wrapped sum wraps, so the corrected sum stays within a few cycles.
-        wrapped = torch.cumsum(step, dim=-1) % 1.0
-        wraps = (wrapped[..., 1:] < wrapped[..., :-1]).to(step.dtype)
-        step[..., 1:] = step[..., 1:] - wraps
-        return torch.cumsum(step, dim=-1).transpose(1, 2).contiguous()  # [B, N, H]
-
     def harmonics(self, f0, start):
-        """f0 [B, n, 1] -> (harmonics [B, n, H], phase [B, H] where the next block starts).
-
-        Successive blocks of one signal continue each other's phase, so a long input can be
-        made piecewise in bounded memory."""
+        """f0 [B, n, 1], phase in cycles `start` [B, H] -> (harmonics [B, n, H], phase [B, H] where the
+        next block starts): successive blocks of one signal continue each other's phase."""
         with torch.autocast(device_type=f0.device.type, enabled=False):
             f0 = f0.float()
-            multiples = torch.arange(1, HARMONICS + 1, device=f0.device, dtype=f0.dtype)
-            phase = self._phase(f0 * multiples, start)  # [B, n, H]
+            freqs = f0 * torch.arange(1, HARMONICS + 1, device=f0.device, dtype=f0.dtype)  # [B, n, H]
+            # the running sums go along the last axis of a [B, H, n] copy: CUDA's scan over a middle
+            # axis with 11 columns beside it took 75% of a 5-minute song's GPU time
+            step = ((freqs / self.sampling_rate) % 1.0).transpose(1, 2).contiguous()  # [B, H, n]
+            step[:, :, 0] = step[:, :, 0] + start
+            # A running sum of steps grows without bound and loses float32 precision; subtract one
+            # cycle wherever the wrapped sum wraps, so the corrected sum stays within a few cycles.
+            wrapped = torch.cumsum(step, dim=-1) % 1.0
+            step[..., 1:] = step[..., 1:] - (wrapped[..., 1:] < wrapped[..., :-1]).to(step.dtype)
+            phase = torch.cumsum(step, dim=-1).transpose(1, 2).contiguous()  # [B, n, H]
             following = phase[:, -1, :] % 1.0
             sines = torch.sin(2 * math.pi * phase) * SINE_AMP
             voiced = (f0 > 0.0).to(f0.dtype)  # [B, n, 1]

@@ -42,19 +42,16 @@ def banded(taps, in_per_out):
 
 
 def upsample_matrices(up_filter):
-    """12 kaiser-sinc taps -> (main [BLOCK, 2 BLOCK], halo [6, 2 BLOCK]) for x2 up-sampling.
-
-    Input (padded by 3 on the left) sample j + k feeds output 2j + p with tap
-    h[11 - 2k] (p = 0, k = 0..5) or h[12 - 2k] (p = 1, k = 1..6); the x2 gain is kept.
-    """
+    """12 kaiser-sinc taps -> (main [BLOCK, 2 BLOCK], halo [6, 2 BLOCK]) for x2 up-sampling: input
+    (padded by 3 on the left) sample j + k feeds output 2j + p with tap h[11 - 2k] (p = 0, k = 0..5)
+    or h[12 - 2k] (p = 1, k = 1..6); the x2 gain is kept."""
     h = up_filter.reshape(-1).flip(0) * RATIO  # h[11], h[10], ..., h[0]
     zero = h.new_zeros(1)
     return banded(torch.stack([torch.cat([h[0::2], zero]), torch.cat([zero, h[1::2]])]), 1)  # taps [2, 7]
 
 
 def _fill_edges(buffer, left, length):
-    """buffer [N, L] holds a signal at [left, left + length): repeat its end samples outwards
-    (replicate padding, written in place)."""
+    """buffer [N, L] with a signal at [left, left + length): its end samples repeated outwards, in place."""
     buffer[:, :left] = buffer[:, left:left + 1]
     buffer[:, left + length:] = buffer[:, left + length - 1:left + length]
     return buffer
@@ -69,10 +66,9 @@ def _edge_pad(x, left, right):
 
 
 def _blocked_filter(padded, main, halo):
-    """padded [N, (nb + 1) * K] -> [N, (nb + 1) * J], of which the first nb * J are valid.
-
-    All rows of all channels form one matrix; row r's halo is the head of row r + 1 (for the last
-    row of a channel that is the next channel: those outputs are the invalid tail)."""
+    """padded [N, (nb + 1) * K] -> [N, (nb + 1) * J], of which the first nb * J are valid. All rows of
+    all channels form one matrix; row r's halo is the head of row r + 1 (for the last row of a
+    channel that is the next channel: those outputs are the invalid tail)."""
     n = padded.size(0)
     k, j = main.shape
     rows = padded.view(-1, k)                              # [N * (nb + 1), K]
@@ -86,23 +82,24 @@ def snake_constants(alpha, beta, eps=1e-9):
     return torch.exp(alpha).view(-1, 1), (1.0 / (torch.exp(beta) + eps)).view(-1, 1)
 
 
-def _upsample_activate(x, scale, inv_b, up, blocks):
-    """No-autograd x2 up-sampling and Snake, a few rows at a time so each piece stays in cache,
-    written straight into the padded input buffer of the down-sampler: [B*C, 2 (nb + 1) block].
+def _upsample_activate(padded, shape, scale, inv_b, up):
+    """No-autograd x2 up-sampling and Snake of the padded input [B*C, (nb + 1) block] of an x of
+    `shape` [B, C, T], a few rows at a time so each piece stays in cache, written straight into the
+    padded input buffer of the down-sampler: [B*C, 2 (nb + 1) block].
 
     Row r of the up-sampling product is block r % (nb + 1) of channel r // (nb + 1); writing the
     rows one after another at a flat offset of DOWN_LEFT puts every channel's signal at its place
     in the padded buffer (the few samples that spill into the next channel's left padding, and
     the invalid tail, are overwritten by the edge fill)."""
-    b, c, t = x.shape
+    b, c, t = shape
     main, halo = up
     block, width = main.shape
-    padded = _edge_pad(x.reshape(b * c, t), UP_HALF, (blocks + 1) * block - t - UP_HALF)
+    blocks = padded.size(1) // block - 1
     rows = padded.view(-1, block)                                          # [B*C*(nb+1), block]
     count = rows.size(0)
     row_scale = scale.view(1, c, 1).expand(b, c, blocks + 1).reshape(count, 1)
     row_inv_b = inv_b.view(1, c, 1).expand(b, c, blocks + 1).reshape(count, 1)
-    flat = x.new_empty(count * width + DOWN_LEFT)
+    flat = padded.new_empty(count * width + DOWN_LEFT)
     for start in range(0, count, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, count)
         z = rows[start:stop] @ main                                        # [rows, 2 block]
@@ -121,18 +118,16 @@ def snake_alias_polyphase(x, scale, inv_b, up, down):
     b, c, t = x.shape
     block = up[0].size(0)
     blocks = -(-t // block)
-    dtype = x.dtype
-    up = [m.to(dtype) for m in up]
-    down = [m.to(dtype) for m in down]
-    scale, inv_b = scale.to(dtype), inv_b.to(dtype)
+    up, down = [m.to(x.dtype) for m in up], [m.to(x.dtype) for m in down]
+    scale, inv_b = scale.to(x.dtype), inv_b.to(x.dtype)
+    # one spare block at the end feeds the last block's halo
+    padded = _edge_pad(x.reshape(b * c, t), UP_HALF, (blocks + 1) * block - t - UP_HALF)
     if torch.is_grad_enabled() and (x.requires_grad or scale.requires_grad or inv_b.requires_grad):
-        # one spare block at the end feeds the last block's halo
-        padded = _edge_pad(x.reshape(b * c, t), UP_HALF, (blocks + 1) * block - t - UP_HALF)
         z = _blocked_filter(padded, *up).view(b, c, -1)[..., :RATIO * t]  # [B, C, 2T] interleaved
         z = torch.addcmul(z, torch.sin(z * scale).square(), inv_b).view(b * c, RATIO * t)
         padded = _edge_pad(z, DOWN_LEFT, (blocks + 1) * RATIO * block - RATIO * t - DOWN_LEFT)
     else:
-        padded = _upsample_activate(x, scale, inv_b, up, blocks)
+        padded = _upsample_activate(padded, x.shape, scale, inv_b, up)
     return _blocked_filter(padded, *down)[:, :t].reshape(b, c, t)
 
 
