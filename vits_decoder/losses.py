@@ -31,8 +31,7 @@ class MultiResolutionSTFTLoss(torch.nn.Module):
             real_mag = stft_magnitude(real, n_fft, hop, win, window)
             sc_total = sc_total + torch.linalg.norm(real_mag - fake_mag) / torch.linalg.norm(real_mag)
             mag_total = mag_total + F.l1_loss(torch.log(fake_mag), torch.log(real_mag))
-        count = len(self.resolutions)
-        return sc_total / count, mag_total / count
+        return sc_total / len(self.resolutions), mag_total / len(self.resolutions)
 
 
 def generator_adversarial_loss(fake_outputs):

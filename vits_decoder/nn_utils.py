@@ -1,23 +1,15 @@
 """Layer helpers: legacy weight norm (`weight_g` / `weight_v` keys, the public checkpoints' form,
 its FutureWarning silenced in this one place), folding it into plain weights, discriminator norms."""
-import contextlib
 import warnings
 
 import torch
 from torch.nn.utils.weight_norm import WeightNorm
 
 
-@contextlib.contextmanager
-def quiet_weight_norm():
-    """Legacy weight norm's FutureWarning silenced inside (the one place it is)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning, message=r".*weight_norm.*")
-        yield
-
-
 def weight_norm(module):
     """Wrap `module` with legacy weight norm (state-dict keys `weight_g`, `weight_v`)."""
-    with quiet_weight_norm():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, message=r".*weight_norm.*")
         return torch.nn.utils.weight_norm(module)
 
 

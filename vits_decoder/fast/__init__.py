@@ -6,7 +6,6 @@ from torch.nn.utils.weight_norm import WeightNorm
 
 from vits_decoder.alias import SnakeAlias
 from vits_decoder.generator import AMPBlock, Generator
-from vits_decoder.nn_utils import quiet_weight_norm
 
 
 def tracing():
@@ -17,10 +16,9 @@ def tracing():
 
 def fold_weight_norm(model):
     """Replace every legacy weight norm under `model` by the weight it computes (g * v / |v|)."""
-    with quiet_weight_norm():
-        for module in model.modules():
-            for hook in [h for h in module._forward_pre_hooks.values() if isinstance(h, WeightNorm)]:
-                torch.nn.utils.remove_weight_norm(module, hook.name)
+    for module in model.modules():
+        for hook in [h for h in module._forward_pre_hooks.values() if isinstance(h, WeightNorm)]:
+            torch.nn.utils.remove_weight_norm(module, hook.name)
     return model
 
 

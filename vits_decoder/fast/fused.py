@@ -50,9 +50,8 @@ def prepare():
 
 
 def constants(alpha, beta, up_filter, down_filter):
-    """Module parameters -> numpy (scale [C], inv_b [C], up taps [12], down taps [12]).
-
-    up taps are the reversed up-sampling filter times the x2 gain, as the formulas above read them."""
+    """Module parameters -> numpy (scale [C], inv_b [C], up taps [12], down taps [12]); up taps are the
+    reversed up-sampling filter times the x2 gain, as the formulas above read them."""
     with torch.no_grad():
         scale, inv_b = snake_constants(alpha.float(), beta.float())  # [C, 1] each
         up = up_filter.reshape(-1).flip(0).float() * 2.0

@@ -1,12 +1,10 @@
 """The decoder run as independent time tiles, one single-threaded tile per core (CPU conversion).
 
-Every layer is local in time, so tiles that overlap by the receptive field, decoded on their own
-and cut to their centres, give the untiled output within float rounding. Why: torch's intra-op
-threads meet at a barrier after every matrix product, and beside a busy process each barrier
-waits for a descheduled thread (a 2-core conversion ran ~4x slower than idle); here a preempted
-thread delays only its own tile, with one join per call. Each stage needs `halo[i]` samples of
-context on each side (from the layers' kernels, `stage_halos`); tiles are cropped to that after
-every stage, so the overlap costs little beyond the first stage.
+Tiles that overlap by the receptive field (from the layers' kernels, `stage_halos`, cropped after
+every stage), decoded on their own and cut to their centres, give the untiled output within float
+rounding. Why: torch's intra-op threads meet at a barrier after every matrix product, each waiting
+for a descheduled thread beside a busy process (a 2-core conversion ran ~4x slower than idle);
+here a preempted thread delays only its own tile, with one join per call.
 """
 import functools
 import math
