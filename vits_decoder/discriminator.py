@@ -1,9 +1,6 @@
 """The full discriminator: MRD, then MPD, then MSD (public state-dict prefixes MRD., MPD., MSD.).
-
-Every sub-discriminator is a conv stack with leaky ReLUs and a scoring conv; each returns
-(feature maps of every layer, scores flattened to [B, -1]). The feature maps feed the
-feature-matching loss.
-"""
+Each sub-discriminator returns (feature maps of every layer, for the feature-matching loss;
+scores flattened to [B, -1])."""
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -51,19 +48,19 @@ class DiscriminatorP(nn.Module):
 
     def forward(self, x):
         # x [B, 1, N] -> [B, 1, N / p, p] (reflect-padded to a whole number of periods)
-        b, c, n = x.shape
-        if n % self.period:
-            pad = self.period - n % self.period
+        pad = -x.size(-1) % self.period
+        if pad:
             x = F.pad(x, (0, pad), mode="reflect")
-            n += pad
-        x = x.view(b, c, n // self.period, self.period)
+        x = x.view(x.size(0), x.size(1), -1, self.period)
         return score(self.convs, self.conv_post, x, self.slope)
 
 
-class MultiPeriodDiscriminator(nn.Module):
-    def __init__(self, hp):
+class DiscriminatorList(nn.Module):
+    """Sub-discriminators as `discriminators.<n>` (the public MRD / MPD layout); a list of outputs."""
+
+    def __init__(self, discriminators):
         super().__init__()
-        self.discriminators = nn.ModuleList(DiscriminatorP(hp, int(p)) for p in hp.mpd.periods)
+        self.discriminators = nn.ModuleList(discriminators)
 
     def forward(self, x):
         return [d(x) for d in self.discriminators]
@@ -78,13 +75,10 @@ class DiscriminatorR(nn.Module):
         self.slope = hp.mrd.lReLU_slope
         norm = norm_layer(hp.mrd.use_spectral_norm)
         c = hp.mrd.channels
-        self.convs = nn.ModuleList([
-            norm(nn.Conv2d(1, c, (3, 9), padding=(1, 4))),
-            norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4))),
-            norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4))),
-            norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4))),
-            norm(nn.Conv2d(c, c, (3, 3), padding=(1, 1))),
-        ])
+        self.convs = nn.ModuleList(
+            [norm(nn.Conv2d(1, c, (3, 9), padding=(1, 4)))]
+            + [norm(nn.Conv2d(c, c, (3, 9), stride=(1, 2), padding=(1, 4))) for _ in range(3)]
+            + [norm(nn.Conv2d(c, c, (3, 3), padding=(1, 1)))])
         self.conv_post = norm(nn.Conv2d(c, 1, (3, 3), padding=(1, 1)))
 
     def magnitude(self, x):
@@ -100,15 +94,6 @@ class DiscriminatorR(nn.Module):
     def forward(self, x):
         x = self.magnitude(x).unsqueeze(1).to(x.dtype)  # [B, 1, F, frames]
         return score(self.convs, self.conv_post, x, self.slope)
-
-
-class MultiResolutionDiscriminator(nn.Module):
-    def __init__(self, hp):
-        super().__init__()
-        self.discriminators = nn.ModuleList(DiscriminatorR(hp, r) for r in hp.mrd.resolutions)
-
-    def forward(self, x):
-        return [d(x) for d in self.discriminators]
 
 
 class ScaleDiscriminator(nn.Module):
@@ -128,8 +113,8 @@ class ScaleDiscriminator(nn.Module):
 class Discriminator(nn.Module):
     def __init__(self, hp):
         super().__init__()
-        self.MRD = MultiResolutionDiscriminator(hp)
-        self.MPD = MultiPeriodDiscriminator(hp)
+        self.MRD = DiscriminatorList(DiscriminatorR(hp, r) for r in hp.mrd.resolutions)
+        self.MPD = DiscriminatorList(DiscriminatorP(hp, int(p)) for p in hp.mpd.periods)
         self.MSD = ScaleDiscriminator()
 
     def forward(self, wav):

@@ -5,11 +5,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from vits_decoder.alias import SnakeAlias
-from vits_decoder.nn_utils import get_padding, init_conv_normal, weight_norm
+from vits_decoder.nn_utils import weight_norm
 from vits_decoder.nsf import SourceModuleHnNSF
-
-# std of the Gaussian noise added to the decoder input in training (public perturbation)
-TRAIN_INPUT_NOISE = 1.0
 
 
 class SpeakerAdapter(nn.Module):
@@ -38,17 +35,14 @@ class SpeakerAdapter(nn.Module):
 
 
 def _amp_conv(channels, kernel_size, dilation):
-    conv = nn.Conv1d(channels, channels, kernel_size, 1, dilation=dilation,
-                     padding=get_padding(kernel_size, dilation))
-    init_conv_normal(conv)
+    padding = dilation * (kernel_size - 1) // 2  # 'same'
+    conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation, padding=padding)
+    conv.weight.data.normal_(0.0, 0.01)  # HiFi-GAN / BigVGAN initialisation
     return weight_norm(conv)
 
 
 class AMPBlock(nn.Module):
-    """BigVGAN anti-aliased multi-periodicity (AMP) residual block.
-
-    Per dilation d: x += conv_1(act(conv_d(act(x)))), activations anti-aliased Snake-beta.
-    """
+    """BigVGAN anti-aliased multi-periodicity block: per dilation d, x += conv_1(act(conv_d(act(x))))."""
 
     def __init__(self, channels, kernel_size=3, dilations=(1, 3, 5)):
         super().__init__()
@@ -76,7 +70,6 @@ class Generator(nn.Module):
         rates = [int(r) for r in gen.upsample_rates]
         self.hop = int(np.prod(rates))
         self.num_kernels = len(gen.resblock_kernel_sizes)
-        self.num_upsamples = len(rates)
         channels = [gen.upsample_initial_channel // (2 ** i) for i in range(len(rates) + 1)]
 
         self.adapter = SpeakerAdapter(hp.vits.spk_dim, gen.upsample_input)
@@ -87,14 +80,12 @@ class Generator(nn.Module):
         self.ups = nn.ModuleList()
         for i, (rate, kernel) in enumerate(zip(rates, gen.upsample_kernel_sizes)):
             up = nn.ConvTranspose1d(channels[i], channels[i + 1], kernel, rate, padding=(kernel - rate) // 2)
-            init_conv_normal(up)
+            up.weight.data.normal_(0.0, 0.01)
             self.ups.append(weight_norm(up))
             # the source (at audio rate) is strided down to this stage's rate
             stride = int(np.prod(rates[i + 1:]))
-            if stride > 1:
-                self.noise_convs.append(nn.Conv1d(1, channels[i + 1], 2 * stride, stride, padding=stride // 2))
-            else:
-                self.noise_convs.append(nn.Conv1d(1, channels[i + 1], 1))
+            kernel = 2 * stride if stride > 1 else 1
+            self.noise_convs.append(nn.Conv1d(1, channels[i + 1], kernel, stride, padding=stride // 2))
         self.resblocks = nn.ModuleList(
             AMPBlock(channels[i + 1], k, d)
             for i in range(len(rates))
@@ -126,7 +117,7 @@ class Generator(nn.Module):
     def forward(self, spk, x, f0, perturb=True):
         """Training path: spk [B, spk_dim], x [B, C, T], f0 [B, T] Hz -> [B, 1, T * hop]."""
         if perturb:
-            x = x + torch.randn_like(x) * TRAIN_INPUT_NOISE
+            x = x + torch.randn_like(x)  # the public perturbation: N(0, 1) noise on the input
         return self.synthesise(spk, x, self.pitch2source(f0))
 
     def inference(self, spk, x, source):

@@ -1,8 +1,5 @@
-"""Decoder losses: multi-resolution STFT loss and the least-squares GAN / feature-matching terms.
-
-Discriminator outputs follow vits_decoder.discriminator.Discriminator: a list of
-(feature_maps: list[Tensor], score: Tensor), one entry per sub-discriminator (MRD, MPD, MSD).
-"""
+"""Decoder losses: multi-resolution STFT loss and the least-squares GAN / feature-matching terms
+(over Discriminator's outputs: one (feature maps, score) per sub-discriminator)."""
 import torch
 import torch.nn.functional as F
 
@@ -34,8 +31,7 @@ class MultiResolutionSTFTLoss(torch.nn.Module):
             real_mag = stft_magnitude(real, n_fft, hop, win, window)
             sc_total = sc_total + torch.linalg.norm(real_mag - fake_mag) / torch.linalg.norm(real_mag)
             mag_total = mag_total + F.l1_loss(torch.log(fake_mag), torch.log(real_mag))
-        count = len(self.resolutions)
-        return sc_total / count, mag_total / count
+        return sc_total / len(self.resolutions), mag_total / len(self.resolutions)
 
 
 def generator_adversarial_loss(fake_outputs):
@@ -54,7 +50,6 @@ def discriminator_loss(real_outputs, fake_outputs):
 def feature_matching_loss(real_outputs, fake_outputs):
     """2 x mean over sub-discriminators of the summed L1 distances of their feature maps
     (real features are targets: no gradient flows into them)."""
-    per_disc = []
-    for (real_maps, _), (fake_maps, _) in zip(real_outputs, fake_outputs):
-        per_disc.append(sum(torch.mean(torch.abs(f.float() - r.detach().float())) for r, f in zip(real_maps, fake_maps)))
+    per_disc = [sum(torch.mean(torch.abs(f.float() - r.detach().float())) for r, f in zip(reals, fakes))
+                for (reals, _), (fakes, _) in zip(real_outputs, fake_outputs)]
     return 2.0 * sum(per_disc) / len(per_disc)

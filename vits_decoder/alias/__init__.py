@@ -1,4 +1,2 @@
 """Anti-aliased activations (BigVGAN): activate at twice the rate between low-pass filters."""
-from vits_decoder.alias.act import SnakeAlias, SnakeBeta
-
-__all__ = ["SnakeAlias", "SnakeBeta"]
+from vits_decoder.alias.act import SnakeAlias  # noqa: F401

@@ -1,5 +1,4 @@
-"""Snake-beta activation and its anti-aliased wrapper (the plain reference; the fast forms are
-in vits_decoder/fast/)."""
+"""Snake-beta activation and its anti-aliased wrapper (the plain reference; fast forms: fast/)."""
 import torch
 from torch import nn
 

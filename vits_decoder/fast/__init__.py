@@ -1,29 +1,11 @@
-"""The CPU fast path, behind one entry: accelerate(model, device).
-
-Everything outside this folder is the plain reference: the public checkpoints' arithmetic, what
-tracing and ONNX export record and what CUDA runs. accelerate() swaps the classes of the plain
-modules, in place and once, for subclasses here that compute the same within float rounding
-(tests/test_fastpath.py holds the bounds); parameters, buffers and state-dict keys stay as they
-are, and every fast forward runs the plain one while tracing or exporting.
-
-  on a CPU (conversion and training):
-    SnakeAlias            -> CompiledSnake (fused.py: one numba pass per channel, with a
-                             backward), or PolyphaseSnake (polyphase.py) with compiled=False;
-                             the polyphase form also runs wherever numba is missing
-  on a CPU, conversion only (training=False):
-    AMP blocks' Conv1d    -> TapConv1d (fastconv.py: one matrix product per kernel tap)
-    Generator             -> TiledGenerator (tiled.py: time tiles, one thread per core)
-  on any device:
-    relative attention    -> banded form (attention.py; the layer is found by its emb_rel_k,
-                             since vits_decoder may not import vits/)
-    conversion: weight norm folded into plain weights (same output, no per-call recompute)
-"""
+"""The CPU fast path behind one entry, accelerate(model, device): it swaps plain modules' classes, in
+place and once, for subclasses here that compute the same within float rounding (tests/test_fastpath.py
+holds the bounds); state-dict keys stay, and every fast forward runs the plain one while tracing."""
 import torch
 from torch.nn.utils.weight_norm import WeightNorm
 
 from vits_decoder.alias import SnakeAlias
 from vits_decoder.generator import AMPBlock, Generator
-from vits_decoder.nn_utils import quiet_weight_norm
 
 
 def tracing():
@@ -34,10 +16,9 @@ def tracing():
 
 def fold_weight_norm(model):
     """Replace every legacy weight norm under `model` by the weight it computes (g * v / |v|)."""
-    with quiet_weight_norm():
-        for module in model.modules():
-            for hook in [h for h in module._forward_pre_hooks.values() if isinstance(h, WeightNorm)]:
-                torch.nn.utils.remove_weight_norm(module, hook.name)
+    for module in model.modules():
+        for hook in [h for h in module._forward_pre_hooks.values() if isinstance(h, WeightNorm)]:
+            torch.nn.utils.remove_weight_norm(module, hook.name)
     return model
 
 

@@ -1,11 +1,7 @@
-"""Relative self-attention with its relative terms on the diagonals (same values and gradients).
-
-Offsets j - i beyond the window have zero embeddings, so the relative terms live on the 2w+1
-diagonals around the main one and are added there: 3x faster at 2500 frames than the public
-[L, 2L-1] offset tables, which tracing still records (their shapes follow L). The layer is
-vits.attentions.RelativeSelfAttention, which vits_decoder may not import: it is recognised by
-its relative tables and its attend(q, k, v, mask) step, and given a subclass made here.
-"""
+"""Relative self-attention with its relative terms added on the 2w+1 diagonals they live on (offsets
+beyond the window have zero embeddings): same values and gradients, 3x faster at 2500 frames than the
+public [L, 2L-1] offset tables, which tracing still records. The layer (vits.attentions, which
+vits_decoder may not import) is recognised by its relative tables and its attend(q, k, v, mask)."""
 import functools
 
 import torch

@@ -1,10 +1,6 @@
-"""Dense 1-D convolution as one matrix product per kernel tap (CPU inference fast path).
-
-oneDNN's direct convolution is slow on CPU for the decoder's narrow (20-40 channel), long,
-dilated layers; y = sum_k W[:, :, k] @ x[:, k*d : k*d + T] with the products accumulated in place
-is several times faster there (each product is a well-shaped GEMM). Same arithmetic, other order
-of the sums. Used only without autograd, on CPU, for plain (folded) stride-1 convolutions.
-"""
+"""Dense 1-D convolution as one matrix product per kernel tap (CPU inference fast path):
+y = sum_k W[:, :, k] @ x[:, k*d : k*d + T], accumulated in place. oneDNN's direct convolution is
+slow for the decoder's narrow, long, dilated layers; each product here is a well-shaped GEMM."""
 import torch
 from torch import nn
 
@@ -19,32 +15,21 @@ TILE_ELEMENTS = 1 << 18  # input elements per time tile (~1 MB): every tap re-re
 
 
 def suits(conv):
-    """True for the convolutions the per-tap products are for: 16-64 input channels, folded,
-    stride 1, odd 'same' padding (the centre tap covers every output)."""
+    """16-64 input channels, folded, stride 1, odd 'same' padding (the centre tap covers every output)."""
     return (MIN_CHANNELS <= conv.in_channels <= MAX_CHANNELS and conv.groups == 1 and conv.stride == (1,)
             and conv.padding_mode == "zeros" and isinstance(conv.padding, tuple) and conv.kernel_size[0] % 2 == 1
             and 2 * conv.padding[0] == conv.dilation[0] * (conv.kernel_size[0] - 1) and not has_weight_norm(conv))
 
 
-def _tap_weights(conv, dtype):
-    """conv.weight [out, in, K] -> [K, out, in] contiguous, cached until the weight changes."""
-    w = conv.weight
-    key = (w.data_ptr(), w._version, w.device, dtype)
-    cache = conv.__dict__.get("_tap_cache")
-    if cache is None or cache[0] != key:
-        cache = (key, w.detach().to(dtype).permute(2, 0, 1).contiguous())
-        conv.__dict__["_tap_cache"] = cache
-    return cache[1]
-
-
 def conv1d_by_taps(conv, x):
-    """conv(x) for x [B, in, T] -> [B, out, T] as K accumulated matrix products per item and
-    time tile (tiles keep the input and output in cache across the K products).
-
-    'Same' padding without a padded copy: the centre tap reads x[t] itself and starts each tile's
-    sum (with the bias); every other tap adds only over the outputs whose input lies inside x,
-    which is what multiplying the zero padding would have added."""
-    taps = _tap_weights(conv, x.dtype)                      # [K, out, in]
+    """conv(x) for x [B, in, T] -> [B, out, T] as K accumulated matrix products per item and time tile
+    (kept in cache across the K products). No padded copy: the centre tap starts each tile's sum
+    (with the bias); every other tap adds only over the outputs whose input lies inside x."""
+    w = conv.weight
+    key = (w.data_ptr(), w._version, w.device, x.dtype)
+    if conv.__dict__.get("_tap_cache", (None,))[0] != key:  # weight [out, in, K] as taps, until it changes
+        conv.__dict__["_tap_cache"] = (key, w.detach().to(x.dtype).permute(2, 0, 1).contiguous())
+    taps = conv.__dict__["_tap_cache"][1]                   # [K, out, in]
     (pad,), (dilation,) = conv.padding, conv.dilation
     kernel, length = taps.size(0), x.size(-1)
     centre = kernel // 2

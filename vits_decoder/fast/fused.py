@@ -1,12 +1,9 @@
-"""Anti-aliased Snake-beta as one compiled pass per channel (CPU inference fast path).
+"""Anti-aliased Snake-beta as one compiled pass per channel (CPU fast path; kernel in snake_kernel.py).
 
-The torch forms (plain and polyphase) go through memory several times per activation: up-sample,
-multiply, sine, square, multiply-add, down-sample, each a full pass, and the polyphase one does
-about five times the needed multiply-adds to turn the 6-tap filters into matrix products. Here
-numba compiles one loop per channel that reads each input sample once and keeps everything else
-in cache: ~4x faster on the decoder's shapes, the activations being about half of its time.
-
-Per channel, with x edge-padded by 3 samples on each side (x_p[j] = x[clamp(j - 3)]):
+The torch forms go through memory once per step (up-sample, multiply, sine, square, multiply-add,
+down-sample); here numba reads each input sample once and keeps the rest in cache: ~4x faster on
+the decoder's shapes, the activations being about half of its time. Per channel, with x
+edge-padded by 3 samples on each side (x_p[j] = x[clamp(j - 3)]):
 
 * up (x2, the 12 kaiser-sinc taps h times 2, reversed):
       even[j] = sum_k h[2k] x_p[j + k],  odd[j] = sum_k h[2k + 1] x_p[j + k + 1]   (k = 0..5)
@@ -14,8 +11,6 @@ Per channel, with x edge-padded by 3 samples on each side (x_p[j] = x[clamp(j - 
 * down (12 low-pass taps g, keep every 2nd): the plain path filters the x2 signal edge-padded by
   5 on the left, so out[j] = sum_i g[i] w[clamp(2j + i - 5)], which splits by the parity of i
   into 6 taps on each phase; both phases are padded with the x2 signal's end samples.
-
-The kernel itself is in snake_kernel.py; without numba the polyphase form runs instead.
 """
 import threading
 import warnings
@@ -31,21 +26,15 @@ _lock = threading.Lock()  # held while the kernel compiles or loads
 _kernel = {}              # "rows": the compiled kernel, or None when numba cannot give it
 
 
-def _compile_check(run):
-    """One tiny call: numba compiles the kernel here, or loads it from its cache (~1 s the first
-    time on a machine, ~0.3 s after)."""
-    x = np.zeros((1, 4), np.float32)
-    run(x, np.ones(1, np.float32), np.ones(1, np.float32), np.zeros(12, np.float32),
-        np.zeros(12, np.float32), np.empty_like(x))
-
-
 def kernel():
     """The compiled kernel, or None when it cannot be had (the torch polyphase form runs then)."""
     with _lock:
         if "rows" not in _kernel:
             try:
                 from vits_decoder.fast.snake_kernel import snake_alias_rows
-                _compile_check(snake_alias_rows)
+                # one tiny call: numba compiles here, or loads from its cache (~1 s once a machine, ~0.3 s)
+                x, one, taps = np.zeros((1, 4), np.float32), np.ones(1, np.float32), np.zeros(12, np.float32)
+                snake_alias_rows(x, one, one, taps, taps, np.empty_like(x))
                 _kernel["rows"] = snake_alias_rows
             except Exception as error:  # numba comes with librosa; without it, stay correct
                 _kernel["rows"] = None
@@ -61,9 +50,8 @@ def prepare():
 
 
 def constants(alpha, beta, up_filter, down_filter):
-    """Module parameters -> numpy (scale [C], inv_b [C], up taps [12], down taps [12]).
-
-    up taps are the reversed up-sampling filter times the x2 gain, as the formulas above read them."""
+    """Module parameters -> numpy (scale [C], inv_b [C], up taps [12], down taps [12]); up taps are the
+    reversed up-sampling filter times the x2 gain, as the formulas above read them."""
     with torch.no_grad():
         scale, inv_b = snake_constants(alpha.float(), beta.float())  # [C, 1] each
         up = up_filter.reshape(-1).flip(0).float() * 2.0

@@ -1,23 +1,14 @@
-"""Polyphase form of the anti-aliased Snake activation (x2 up, Snake-beta, low-pass, x2 down).
+"""Polyphase form of the anti-aliased Snake activation: only the work the plain path keeps.
 
-The plain path zero-stuffs the signal to twice its length, filters it with 12 taps, applies the
-activation, filters again and drops every other sample. Half of the up-sampling taps always meet
-a stuffed zero and half of the down-sampling outputs are thrown away; here only the kept work is
-done:
-
+The plain path zero-stuffs to twice the length, filters with 12 taps, activates, filters again and
+drops every other sample. Here:
 * up: even output samples are the input filtered with the odd taps, odd ones with the even taps
   (two 6-tap filters, read from one 7-sample window of the input);
 * Snake-beta runs on the x2 signal, z + sin^2(a z) * (1 / b) with a, 1/b precomputed;
 * down: output j = sum_i g[i] z[2j + i - 5], evaluated only for the kept samples.
-
-Depthwise 6-tap convolutions are slow on CPU (one tiny dot product per sample, no reuse), so both
-filters are written as banded matrices acting on blocks of BLOCK samples: a block of BLOCK inputs
-plus the first few samples of the next block (the "halo") gives 2 * BLOCK interleaved outputs.
-Two dense matrix products (block rows x band, halo rows x halo band) replace the convolution;
-the zero-stuffed signal is never built.
-
-Edges match the plain path exactly: it pads the input by repeating its end samples and pads the
-x2 signal the same way before the down-sampling filter; the same padding is done here with cat.
+Depthwise 6-tap convolutions are slow on CPU, so both filters are banded matrices acting on blocks
+of BLOCK samples (plus the head of the next block, the "halo"): two dense matrix products each.
+Edges match the plain path's replicate padding exactly.
 """
 import torch
 
@@ -37,42 +28,30 @@ def suits(alias):
         alias.downsample.lowpass.filter.numel()
 
 
-def _banded(taps, block, in_per_out):
-    """taps [P, K] -> matrix [block * in_per_out + K - in_per_out, block * P] that maps a block of
-    inputs (plus its halo) to `block` output positions of P phases each:
-    M[r * in_per_out + k, r * P + p] = taps[p, k]."""
+def banded(taps, in_per_out):
+    """taps [P, K] -> (main [BLOCK * in_per_out, BLOCK * P], halo [K - in_per_out, BLOCK * P]): the
+    matrix M[r * in_per_out + k, r * P + p] = taps[p, k] that maps a block of inputs (plus its halo)
+    to BLOCK output positions of P phases each, split at the block's end."""
     phases, width = taps.shape
-    m = taps.new_zeros(block * in_per_out + width - in_per_out, block * phases)
-    r = torch.arange(block, device=taps.device)
+    m = taps.new_zeros(BLOCK * in_per_out + width - in_per_out, BLOCK * phases)
+    r = torch.arange(BLOCK, device=taps.device)
     for p in range(phases):
         for k in range(width):
             m[r * in_per_out + k, r * phases + p] = taps[p, k]
-    return m
+    return m[:BLOCK * in_per_out].contiguous(), m[BLOCK * in_per_out:].contiguous()
 
 
-def upsample_matrices(up_filter, block=BLOCK):
-    """12 kaiser-sinc taps -> (main [block, 2 block], halo [6, 2 block]) for x2 up-sampling.
-
-    Input (padded by 3 on the left) sample j + k feeds output 2j + p with tap
-    h[11 - 2k] (p = 0, k = 0..5) or h[12 - 2k] (p = 1, k = 1..6); the x2 gain is kept.
-    """
+def upsample_matrices(up_filter):
+    """12 kaiser-sinc taps -> (main [BLOCK, 2 BLOCK], halo [6, 2 BLOCK]) for x2 up-sampling: input
+    (padded by 3 on the left) sample j + k feeds output 2j + p with tap h[11 - 2k] (p = 0, k = 0..5)
+    or h[12 - 2k] (p = 1, k = 1..6); the x2 gain is kept."""
     h = up_filter.reshape(-1).flip(0) * RATIO  # h[11], h[10], ..., h[0]
     zero = h.new_zeros(1)
-    taps = torch.stack([torch.cat([h[0::2], zero]), torch.cat([zero, h[1::2]])])  # [2, 7]
-    m = _banded(taps, block, 1)  # [block + 6, 2 block]
-    return m[:block].contiguous(), m[block:].contiguous()
-
-
-def downsample_matrices(down_filter, block=BLOCK):
-    """12 low-pass taps -> (main [2 block, block], halo [10, block]) for filter-and-keep-every-2nd."""
-    taps = down_filter.reshape(1, -1)  # one output phase, 12 taps
-    m = _banded(taps, block, RATIO)  # [2 block + 10, block]
-    return m[:RATIO * block].contiguous(), m[RATIO * block:].contiguous()
+    return banded(torch.stack([torch.cat([h[0::2], zero]), torch.cat([zero, h[1::2]])]), 1)  # taps [2, 7]
 
 
 def _fill_edges(buffer, left, length):
-    """buffer [N, L] holds a signal at [left, left + length): repeat its end samples outwards
-    (replicate padding, written in place)."""
+    """buffer [N, L] with a signal at [left, left + length): its end samples repeated outwards, in place."""
     buffer[:, :left] = buffer[:, left:left + 1]
     buffer[:, left + length:] = buffer[:, left + length - 1:left + length]
     return buffer
@@ -87,10 +66,9 @@ def _edge_pad(x, left, right):
 
 
 def _blocked_filter(padded, main, halo):
-    """padded [N, (nb + 1) * K] -> [N, (nb + 1) * J], of which the first nb * J are valid.
-
-    All rows of all channels form one matrix; row r's halo is the head of row r + 1 (for the last
-    row of a channel that is the next channel: those outputs are the invalid tail)."""
+    """padded [N, (nb + 1) * K] -> [N, (nb + 1) * J], of which the first nb * J are valid. All rows of
+    all channels form one matrix; row r's halo is the head of row r + 1 (for the last row of a
+    channel that is the next channel: those outputs are the invalid tail)."""
     n = padded.size(0)
     k, j = main.shape
     rows = padded.view(-1, k)                              # [N * (nb + 1), K]
@@ -104,23 +82,24 @@ def snake_constants(alpha, beta, eps=1e-9):
     return torch.exp(alpha).view(-1, 1), (1.0 / (torch.exp(beta) + eps)).view(-1, 1)
 
 
-def _upsample_activate(x, scale, inv_b, up, blocks):
-    """No-autograd x2 up-sampling and Snake, a few rows at a time so each piece stays in cache,
-    written straight into the padded input buffer of the down-sampler: [B*C, 2 (nb + 1) block].
+def _upsample_activate(padded, shape, scale, inv_b, up):
+    """No-autograd x2 up-sampling and Snake of the padded input [B*C, (nb + 1) block] of an x of
+    `shape` [B, C, T], a few rows at a time so each piece stays in cache, written straight into the
+    padded input buffer of the down-sampler: [B*C, 2 (nb + 1) block].
 
     Row r of the up-sampling product is block r % (nb + 1) of channel r // (nb + 1); writing the
     rows one after another at a flat offset of DOWN_LEFT puts every channel's signal at its place
     in the padded buffer (the few samples that spill into the next channel's left padding, and
     the invalid tail, are overwritten by the edge fill)."""
-    b, c, t = x.shape
+    b, c, t = shape
     main, halo = up
     block, width = main.shape
-    padded = _edge_pad(x.reshape(b * c, t), UP_HALF, (blocks + 1) * block - t - UP_HALF)
+    blocks = padded.size(1) // block - 1
     rows = padded.view(-1, block)                                          # [B*C*(nb+1), block]
     count = rows.size(0)
     row_scale = scale.view(1, c, 1).expand(b, c, blocks + 1).reshape(count, 1)
     row_inv_b = inv_b.view(1, c, 1).expand(b, c, blocks + 1).reshape(count, 1)
-    flat = x.new_empty(count * width + DOWN_LEFT)
+    flat = padded.new_empty(count * width + DOWN_LEFT)
     for start in range(0, count, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, count)
         z = rows[start:stop] @ main                                        # [rows, 2 block]
@@ -139,18 +118,16 @@ def snake_alias_polyphase(x, scale, inv_b, up, down):
     b, c, t = x.shape
     block = up[0].size(0)
     blocks = -(-t // block)
-    dtype = x.dtype
-    up = [m.to(dtype) for m in up]
-    down = [m.to(dtype) for m in down]
-    scale, inv_b = scale.to(dtype), inv_b.to(dtype)
+    up, down = [m.to(x.dtype) for m in up], [m.to(x.dtype) for m in down]
+    scale, inv_b = scale.to(x.dtype), inv_b.to(x.dtype)
+    # one spare block at the end feeds the last block's halo
+    padded = _edge_pad(x.reshape(b * c, t), UP_HALF, (blocks + 1) * block - t - UP_HALF)
     if torch.is_grad_enabled() and (x.requires_grad or scale.requires_grad or inv_b.requires_grad):
-        # one spare block at the end feeds the last block's halo
-        padded = _edge_pad(x.reshape(b * c, t), UP_HALF, (blocks + 1) * block - t - UP_HALF)
         z = _blocked_filter(padded, *up).view(b, c, -1)[..., :RATIO * t]  # [B, C, 2T] interleaved
         z = torch.addcmul(z, torch.sin(z * scale).square(), inv_b).view(b * c, RATIO * t)
         padded = _edge_pad(z, DOWN_LEFT, (blocks + 1) * RATIO * block - RATIO * t - DOWN_LEFT)
     else:
-        padded = _upsample_activate(x, scale, inv_b, up, blocks)
+        padded = _upsample_activate(padded, x.shape, scale, inv_b, up)
     return _blocked_filter(padded, *down)[:, :t].reshape(b, c, t)
 
 
@@ -174,5 +151,6 @@ class PolyphaseSnake(SnakeAlias):
         from vits_decoder.fast import tracing
         if tracing():
             return super().forward(x)
+        # down-sampling: one output phase of 12 taps per 2 inputs -> main [2 BLOCK, BLOCK], halo [10, BLOCK]
         return snake_alias_polyphase(x, *self.constants("polyphase", lambda alpha, beta, up, down: snake_constants(
-            alpha, beta) + (upsample_matrices(up), downsample_matrices(down))))
+            alpha, beta) + (upsample_matrices(up), banded(down.reshape(1, -1), RATIO))))

@@ -1,20 +1,10 @@
-"""The decoder run as independent time tiles, one thread per core (CPU conversion path).
+"""The decoder run as independent time tiles, one single-threaded tile per core (CPU conversion).
 
-Every layer of the decoder is local in time, so a stretch of output needs only a bounded
-stretch of input around it (the receptive field). Cutting the input into tiles that overlap by
-that much, decoding each tile on its own and keeping each tile's centre gives the whole output,
-equal to the untiled one within float rounding.
-
-Why: torch's own intra-op threading puts a thread barrier after every matrix product (tens of
-thousands per song on the fast path). When another program shares the cores, each barrier
-waits for a descheduled thread, and a 2-core conversion beside one busy process ran ~4x slower
-than idle. Here each tile runs single-threaded in its own thread (torch ops release the GIL)
-and threads take the next tile when they finish one, so a preempted thread delays only its own
-tile; there is one join per call.
-
-Halo bookkeeping: each stage needs `halo[i]` samples of context at its own rate on each side
-of what the later stages need (computed from the layers' kernels, see `stage_halos`); tiles are
-cropped to that after every stage, so the overlap costs little beyond the first stage.
+Tiles that overlap by the receptive field (from the layers' kernels, `stage_halos`, cropped after
+every stage), decoded on their own and cut to their centres, give the untiled output within float
+rounding. Why: torch's intra-op threads meet at a barrier after every matrix product, each waiting
+for a descheduled thread beside a busy process (a 2-core conversion ran ~4x slower than idle);
+here a preempted thread delays only its own tile, with one join per call.
 """
 import functools
 import math
@@ -46,9 +36,9 @@ def stage_halos(gen):
     side, and per stage the samples of context (at that stage's rate) its AMP blocks need
     (before) and the later layers need (after). Every layer of an AMP block is in series, so a
     block reads the sum of its layers' reaches."""
-    halos = [None] * gen.num_upsamples
+    halos = [None] * len(gen.ups)
     need = _reach(gen.activation_post) + _reach(gen.conv_post) + SAFETY  # at the last rate
-    for i in reversed(range(gen.num_upsamples)):
+    for i in reversed(range(len(gen.ups))):
         blocks = gen.resblocks[i * gen.num_kernels:(i + 1) * gen.num_kernels]
         before = need + max(sum(_reach(m) for m in b.modules()) for b in blocks) + SAFETY
         halos[i] = (before, need)
@@ -81,16 +71,6 @@ class TileCrop:
         return audio[..., self.left:audio.size(-1) - self.right]
 
 
-def tile_bounds(frames, tile, halo):
-    """[(start, stop, left context, right context)] covering range(frames) in steps of `tile`."""
-    bounds = []
-    for start in range(0, frames, tile):
-        stop = min(start + tile, frames)
-        left, right = min(halo, start), min(halo, frames - stop)
-        bounds.append((start - left, stop + right, left, right))
-    return bounds
-
-
 class TiledGenerator(Generator):
     """Conversion on a CPU as time tiles (the plain stage loop with autograd or while tracing)."""
 
@@ -104,9 +84,12 @@ class TiledGenerator(Generator):
         halo, halos = stage_halos(self)
         # a multiple of `workers` tiles of about tile_frames each, so the threads finish together
         count = -(-frames // tile_frames)
-        count = -(-count // workers) * workers
+        tile = -(-frames // (-(-count // workers) * workers))
         jobs, crops = [], []
-        for start, stop, left, right in tile_bounds(frames, -(-frames // count), halo):
+        for begin in range(0, frames, tile):
+            end = min(begin + tile, frames)
+            left, right = min(halo, begin), min(halo, frames - end)  # frames of context on each side
+            start, stop = begin - left, end + right
             crops.append(TileCrop(self, left, right, halos))
             tile_spk = spk[:, start:stop] if spk.dim() == 3 else spk  # [B, T, spk] per frame, or [B, spk]
             jobs.append(functools.partial(self.synthesise, tile_spk, x[..., start:stop],
