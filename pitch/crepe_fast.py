@@ -75,7 +75,7 @@ class FastCrepe(torch.nn.Module):
                     # polyphase: y[t] = sum_r sum_j w[4j + r] x[4(t + j) + r]
                     n_fft = _smooth_size((length + 2 * FIRST_PAD) // FIRST_STRIDE)
                     phases = weight[:, 0, :].reshape(weight.shape[0], -1, FIRST_STRIDE).permute(0, 2, 1)  # [O, 4, K/4]
-                    spec = torch.fft.rfft(phases, n=n_fft)
+                    signal = phases
                 else:
                     out_len = length
                     # circular kernel h[(k - PAD_LEFT) mod N] = w[k] replaces the explicit padding;
@@ -84,10 +84,10 @@ class FastCrepe(torch.nn.Module):
                     circ = weight.new_zeros(weight.shape[0], weight.shape[1], n_fft)
                     circ[..., : KERNEL - PAD_LEFT] = weight[..., PAD_LEFT:]
                     circ[..., n_fft - PAD_LEFT:] = weight[..., :PAD_LEFT]
-                    spec = torch.fft.rfft(circ, n=n_fft)
+                    signal = circ
                 self.n_fft.append(n_fft)
-                if conv == "fft":
-                    self._buffer(i, "spec", _complex_block(spec))  # [Fq, 2C, 2O]
+                if conv == "fft":  # (the direct path never needs the kernels' spectra)
+                    self._buffer(i, "spec", _complex_block(torch.fft.rfft(signal, n=n_fft)))  # [Fq, 2C, 2O]
                 length = out_len // 2
 
     def _buffer(self, i, key, value):

@@ -84,8 +84,8 @@ class Generator(nn.Module):
             self.ups.append(weight_norm(up))
             # the source (at audio rate) is strided down to this stage's rate
             stride = int(np.prod(rates[i + 1:]))
-            kernel = 2 * stride if stride > 1 else 1
-            self.noise_convs.append(nn.Conv1d(1, channels[i + 1], kernel, stride, padding=stride // 2))
+            taps = 2 * stride if stride > 1 else 1  # (not `kernel`: that is the up-sampler's, from the zip)
+            self.noise_convs.append(nn.Conv1d(1, channels[i + 1], taps, stride, padding=stride // 2))
         self.resblocks = nn.ModuleList(
             AMPBlock(channels[i + 1], k, d)
             for i in range(len(rates))
