@@ -30,6 +30,8 @@ STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; ch
                 ".css": "text/css; charset=utf-8", ".png": "image/png"}
 MAX_JSON_BYTES = 64 * 2 ** 20   # an edited curve of a long song is a few MB of JSON
 MAX_JSON_DEPTH = 16             # the page sends objects of flat lists (depth 2)
+BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")   # json_depth: +1 and -1 as int8
+NOT_BRACKETS = bytes(set(range(256)) - set(b"[{]}"))
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 UPLOAD_ROUTES = ("upload", "load_csv")   # raw bytes, marked by the UPLOAD_HEADER
 UPLOAD_HEADER = "X-SVC-Upload"
@@ -55,9 +57,8 @@ def host_name(host_header):
 
 def json_depth(body):
     """An upper bound of the nesting depth of a JSON text (brackets inside strings count too)."""
-    b = np.frombuffer(body, dtype=np.uint8)
-    step = (np.isin(b, (ord("["), ord("{"))).astype(np.int32) - np.isin(b, (ord("]"), ord("}"))))
-    return int(np.cumsum(step).max()) if step.size else 0
+    step = np.frombuffer(body.translate(BRACKET_STEPS, NOT_BRACKETS), dtype=np.int8)  # the brackets only
+    return int(np.cumsum(step, dtype=np.int32).max()) if step.size else 0
 
 
 class Request:
