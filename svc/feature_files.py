@@ -3,6 +3,8 @@ import os
 
 import numpy as np
 
+from common.extractor import fit_frames
+
 # Largest magnitudes a model ever sees: Whisper PPG and HuBERT units stay within tens (layer-normed
 # encoder outputs), speaker vectors within 1 (unit length). Far beyond is a damaged or foreign file,
 # and the model would turn it into NaN or silence.
@@ -103,6 +105,5 @@ def line_up(features, frames=None):
                 f"{name}: {len(array)} frames at 100 Hz ({len(array) / 100:.2f} s) but the input needs "
                 f"{frames} ({frames / 100:.2f} s): it was made from another audio file. Extract it again "
                 f"from the same audio, or leave the option out to extract it in-process.")
-        pad = [(0, max(0, frames - len(array)))] + [(0, 0)] * (array.ndim - 1)
-        out[name] = np.pad(array[:frames], pad, mode="edge")
+        out[name] = fit_frames(array, frames)  # [T] or [T, C], never empty (the checks refuse that)
     return out

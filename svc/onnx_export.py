@@ -164,8 +164,9 @@ def export_onnx(hp, checkpoint_path, onnx_path, check_frames=CHECK_FRAMES):
             feeds = {name: t.numpy() for name, t in zip(INPUT_NAMES, inputs)}
             (got,) = session.run(list(OUTPUT_NAMES), feeds)
             if got.shape != expected.shape:
-                raise OnnxMismatchError(f"ONNX model {tmp} returned audio {got.shape}, "
-                                        f"PyTorch {expected.shape}.")
+                raise OnnxMismatchError(f"ONNX export of {checkpoint_path}: onnxruntime returned audio {got.shape}, "
+                                        f"PyTorch {expected.shape}; {onnx_path} was not written. Report this "
+                                        f"with your torch/onnxruntime versions.")
             checks.append((inputs[0].size(0), frames, float(np.abs(got - expected).max())))
         worst = max(d for _, _, d in checks)
         if not worst <= TOLERANCE:
