@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common.cli import report_errors  # noqa: E402
+from common.cli import cli_main  # noqa: E402
 from svc.soft_gate import post_process_files  # noqa: E402
 
 HARD_ONLY = ("periodicity", "hangover_ms", "fade_ms")
@@ -53,9 +53,10 @@ def gate_options(args):
     return {n: getattr(args, n) for n in given(names)}
 
 
+@cli_main
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    report_errors(lambda: post_process_files(args.ref, args.svc, args.out, hard=args.hard_gate, **gate_options(args)))
+    post_process_files(args.ref, args.svc, args.out, hard=args.hard_gate, **gate_options(args))
     print(f"{args.svc} -> {args.out}")
 
 

@@ -5,11 +5,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common.cli import report_errors  # noqa: E402
+from common.cli import cli_main  # noqa: E402
 from svc.retrieval import BACKENDS  # noqa: E402
 from svc.retrieval_build import DEFAULT_CODEBOOK_SIZE, FRAMES_PER_CENTRE, build_singer_indexes  # noqa: E402
 
 
+@cli_main
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-s", "--singer", action="append",
@@ -30,9 +31,9 @@ def main(argv=None):
                              f"(default: {DEFAULT_CODEBOOK_SIZE}; the summary says how many were written)")
     parser.add_argument("--force", action="store_true", help="rebuild indexes and codebooks that already exist")
     args = parser.parse_args(argv)
-    report = report_errors(build_singer_indexes, args.data, args.out, singers=args.singer, backend=args.backend,
-                           dtype="float16" if args.float16 else "float32", kmeans=args.kmeans,
-                           codebook_size=args.codebook_size, max_frames=args.max_frames, force=args.force)
+    report = build_singer_indexes(args.data, args.out, singers=args.singer, backend=args.backend,
+                                  dtype="float16" if args.float16 else "float32", kmeans=args.kmeans,
+                                  codebook_size=args.codebook_size, max_frames=args.max_frames, force=args.force)
     report.print_summary()
 
 
