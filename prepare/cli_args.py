@@ -116,11 +116,12 @@ def feature_script(step, description, folders, add_model):
 
     def main(argv=None):
         from prepare.features import step_from
+        from prepare.pipeline import Options
 
         args = build_parser().parse_args(argv)
         # argparse's dest: the long flag (last in `flags`) or the positional name
         wave_root, out_root = (getattr(args, flags[-1].lstrip("-").replace("-", "_")) for flags, _ in folders)
-        feature_step = step_from(step, args)
+        feature_step = step_from(step, Options.from_flags(args, partial=True))
         return run_in_pool(lambda pool: feature_step.run(wave_root, out_root, pool=pool), args.workers)
 
     return build_parser, main

@@ -51,7 +51,7 @@ def pitch_step(method=DEFAULT_PITCH_METHOD, model="full", device="auto"):
 
 
 def step_from(name, opts):
-    """The FeatureStep of step `name` (pitch, ppg, hubert or speaker) set by a script's flags or Options."""
+    """The FeatureStep of step `name` (pitch, ppg, hubert or speaker) set by `opts` (prepare.pipeline.Options)."""
     if name == "pitch":
         return pitch_step(opts.pitch_method, opts.crepe_model, opts.device)
     if name == "ppg":

@@ -72,9 +72,11 @@ class Options:
     steps: tuple = STEPS
 
     @classmethod
-    def from_flags(cls, args, **given):
-        """From parsed flags; `given` for the fields that are not a flag as parsed (steps, clip)."""
-        return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if f.name not in given}, **given)
+    def from_flags(cls, args, partial=False, **given):
+        """From parsed flags; `given` for the fields that are not a flag as parsed (steps, clip); `partial`:
+        a script with only some of the flags (steps 2-5), the other fields keep their defaults."""
+        names = [f.name for f in fields(cls) if f.name not in given and (not partial or hasattr(args, f.name))]
+        return cls(**{name: getattr(args, name) for name in names}, **given)
 
 
 class Pipeline:
