@@ -67,7 +67,7 @@ def report(name, code, log, wall, top):
     return gaps[0]
 
 
-def run(minutes, short_seconds, full, keep, top, echo, conditions=("idle",)):
+def run(minutes, short_seconds, full, keep, top, echo, conditions=CONDITIONS):
     seconds = minutes * 60
     sizes = "full-size" if full else "SMALL (2-layer Whisper, tiny HuBERT and speaker encoder)"
     print(f"quiet bench: {seconds:g} s song, {sizes} random weights, base.yaml generator, FCPE pitch, "
@@ -102,8 +102,8 @@ def main(argv=None):
     parser.add_argument("--keep", help="folder for the checkpoints and songs, kept and reused (default: a temp folder)")
     parser.add_argument("--top", type=int, default=8, help="gaps listed per run (default 8)")
     parser.add_argument("--echo", action="store_true", help="also show the commands' output as it comes")
-    parser.add_argument("--conditions", nargs="+", default=["idle"], choices=CONDITIONS,
-                        help="run idle and/or beside one CPU-bound process (default: idle; the full-size "
+    parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS,
+                        help="run idle and/or beside one CPU-bound process (default: both; the full-size "
                              "10-minute run takes about 6 minutes per run and condition on 2 cores)")
     args = parser.parse_args(argv)
     if args.keep:

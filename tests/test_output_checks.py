@@ -12,7 +12,6 @@ import torch
 
 from common.audio import AudioError, OutputError, load_audio, save_audio
 from common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from pitch.csv_io import write_f0_csv
 from tests.svc_fixtures import TINY, smooth_features
 from tests.webui_fixtures import Client, server, workspace  # noqa: F401 (fixtures)
 
